@@ -1,0 +1,285 @@
+//! A container's filesystem from the outside: `export`, `cp` (archive get/put), `commit`, `top`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use bollard_stubs::models::EventMessageTypeEnum;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+
+use super::ContainerRecord;
+use crate::engine::error::{Error, IoContext, Result};
+use crate::engine::image::changes::apply_changes;
+use crate::engine::image::config::{History, RunConfig};
+use crate::engine::image::layer::tar_upper_dir;
+use crate::engine::image::reference::Reference;
+use crate::engine::runtime::cgroups::Cgroup;
+use crate::engine::Engine;
+
+/// Mount points the engine creates in every container: not part of its changes.
+const ENGINE_FILES: &[&str] = &["etc/hosts", "etc/hostname", "etc/resolv.conf", ".wharf-init"];
+
+/// A temporary overlay mount of a stopped container's root filesystem, unmounted on drop.
+struct TempRoot {
+    path: PathBuf,
+}
+
+impl Drop for TempRoot {
+    fn drop(&mut self) {
+        let _ = umount2(&self.path, MntFlags::MNT_DETACH);
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}
+
+pub struct CommitOptions {
+    pub reference: Option<String>,
+    pub author: Option<String>,
+    pub comment: Option<String>,
+    pub changes: Vec<String>,
+    pub pause: bool,
+}
+
+impl Engine {
+    /// A path to the container's root filesystem: the live one of a running container, or a
+    /// temporary overlay mount (read-only unless `writable`).
+    fn rootfs_view(&self, rec: &ContainerRecord, writable: bool) -> Result<(PathBuf, Option<TempRoot>)> {
+        if rec.state.is_running() && rec.state.pid > 0 {
+            return Ok((PathBuf::from(format!("/proc/{}/root", rec.state.pid)), None));
+        }
+        let image = self.images.get(&rec.image_id)?;
+        let dir = self.containers.dir(&rec.id);
+        let run_dir = self.paths.container_run_dir(&rec.id);
+        let target = run_dir.join(format!("view-{}", &crate::util::ids::random_id()[..8]));
+        std::fs::create_dir_all(&target).ctx(|| format!("creating {}", target.display()))?;
+        let mut lowers: Vec<String> = Vec::new();
+        if !writable {
+            lowers.push(dir.join("upper").display().to_string());
+        }
+        lowers.push(dir.join("init").display().to_string());
+        for l in self.images.layer_dirs(&image).iter().rev() {
+            lowers.push(l.display().to_string());
+        }
+        let opts = if writable {
+            format!(
+                "lowerdir={},upperdir={},workdir={}",
+                lowers.join(":"),
+                dir.join("upper").display(),
+                dir.join("work").display()
+            )
+        } else {
+            format!("lowerdir={}", lowers.join(":"))
+        };
+        let flags = if writable { MsFlags::empty() } else { MsFlags::MS_RDONLY };
+        mount(Some("overlay"), &target, Some("overlay"), flags, Some(opts.as_str()))
+            .map_err(|e| Error::internal(format!("mounting the container's filesystem: {e}")))?;
+        Ok((target.clone(), Some(TempRoot { path: target })))
+    }
+
+    /// `export`: the container's filesystem as a tar (without volumes), written to `out`.
+    pub fn export_container<W: Write>(&self, key: &str, out: W) -> Result<W> {
+        let rec = self.containers.resolve(key)?;
+        let (root, _guard) = self.rootfs_view(&ContainerRecord { state: Default::default(), ..rec }, false)?;
+        crate::engine::image::layer::tar_tree(&root, out, &["proc", "sys", "dev"])
+            .ctx(|| "writing the export archive".into())
+    }
+
+    /// `cp` from a container: a tar of `path`, plus the stat of `path` for the header.
+    pub fn archive_get<W: Write>(&self, key: &str, path: &str, out: W) -> Result<W> {
+        let rec = self.containers.resolve(key)?;
+        let (root, _guard) = self.rootfs_view(&rec, false)?;
+        let full = resolve_in(&root, path)?;
+        let md = std::fs::symlink_metadata(&full)
+            .map_err(|_| Error::not_found(format!("Could not find the file {path} in container {}", rec.name)))?;
+        let name = Path::new(path).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| ".".into());
+        let mut b = tar::Builder::new(out);
+        b.follow_symlinks(false);
+        if md.is_dir() {
+            b.append_dir_all(&name, &full).ctx(|| format!("archiving {path}"))?;
+        } else {
+            b.append_path_with_name(&full, &name).ctx(|| format!("archiving {path}"))?;
+        }
+        b.into_inner().ctx(|| "finishing the archive".into())
+    }
+
+    /// The stat Docker sends in `X-Docker-Container-Path-Stat`.
+    pub fn archive_stat(&self, key: &str, path: &str) -> Result<serde_json::Value> {
+        let rec = self.containers.resolve(key)?;
+        let (root, _guard) = self.rootfs_view(&rec, false)?;
+        let full = resolve_in(&root, path)?;
+        let md = std::fs::symlink_metadata(&full)
+            .map_err(|_| Error::not_found(format!("Could not find the file {path} in container {}", rec.name)))?;
+        use std::os::unix::fs::MetadataExt;
+        let mut mode = md.mode() & 0o777;
+        if md.is_dir() {
+            mode |= 1 << 31;
+        }
+        if md.file_type().is_symlink() {
+            mode |= 1 << 27;
+        }
+        let link = std::fs::read_link(&full).map(|p| p.display().to_string()).unwrap_or_default();
+        Ok(serde_json::json!({
+            "name": Path::new(path).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "/".into()),
+            "size": md.len(),
+            "mode": mode,
+            "mtime": chrono::DateTime::from_timestamp(md.mtime(), 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
+            "linkTarget": link,
+        }))
+    }
+
+    /// `cp` into a container: extract a tar under `path` (a directory).
+    pub fn archive_put<R: std::io::Read>(&self, key: &str, path: &str, input: R) -> Result<()> {
+        let rec = self.containers.resolve(key)?;
+        if rec.host_config.readonly_rootfs.unwrap_or(false) {
+            return Err(Error::conflict("container rootfs is marked read-only"));
+        }
+        let (root, _guard) = self.rootfs_view(&rec, true)?;
+        let dest = resolve_in(&root, path)?;
+        if !dest.is_dir() {
+            return Err(Error::not_found(format!("Could not find the file {path} in container {}", rec.name)));
+        }
+        let mut archive = tar::Archive::new(input);
+        archive.set_preserve_permissions(true);
+        archive.set_preserve_ownerships(true);
+        archive.set_overwrite(true);
+        archive
+            .unpack(&dest)
+            .map_err(|e| Error::invalid(format!("extracting the archive into {path}: {e}")))
+    }
+
+    /// `commit`: the container's changes as one new layer on its image.
+    pub fn commit_container(&self, key: &str, opts: CommitOptions) -> Result<String> {
+        let rec = self.containers.resolve(key)?;
+        let reference = match &opts.reference {
+            Some(r) if !r.is_empty() => Some(Reference::parse(r).map_err(Error::invalid)?),
+            _ => None,
+        };
+        let cgroup = Cgroup::detect(&format!("wharf/{}", rec.id));
+        let freeze = opts.pause && rec.state.status == crate::engine::supervisor::RunStatus::Running;
+        if freeze {
+            if let Some(cg) = &cgroup {
+                cg.freeze(true).ctx(|| "pausing the container".into())?;
+            }
+        }
+        let tmp = self.paths.tmp().join(format!("commit-{}.tar", &crate::util::ids::random_id()[..12]));
+        let written = (|| -> Result<()> {
+            let f = std::fs::File::create(&tmp).ctx(|| "creating the layer file".into())?;
+            let w = tar_upper_dir(&self.containers.dir(&rec.id).join("upper"), std::io::BufWriter::new(f), ENGINE_FILES)
+                .ctx(|| "archiving the container's changes".into())?;
+            w.into_inner().map_err(|e| Error::internal(e.to_string()))?.sync_all().ctx(|| "syncing".into())?;
+            Ok(())
+        })();
+        if freeze {
+            if let Some(cg) = &cgroup {
+                let _ = cg.freeze(false);
+            }
+        }
+        written?;
+        let layer = {
+            let f = std::fs::File::open(&tmp).ctx(|| "reading the layer file".into())?;
+            let r = self.images.add_layer(f);
+            let _ = std::fs::remove_file(&tmp);
+            r?
+        };
+        let mut config = self.images.config(&rec.image_id)?;
+        let c = &rec.config;
+        let mut run = RunConfig {
+            user: c.user.clone(),
+            env: c.env.clone(),
+            entrypoint: c.entrypoint.clone().filter(|e| !e.is_empty()),
+            cmd: c.cmd.clone(),
+            working_dir: c.working_dir.clone(),
+            labels: c.labels.clone(),
+            stop_signal: c.stop_signal.clone(),
+            exposed_ports: c.exposed_ports.as_ref().map(|m| m.keys().map(|k| (k.clone(), serde_json::json!({}))).collect()),
+            volumes: c.volumes.as_ref().map(|m| m.keys().map(|k| (k.clone(), serde_json::json!({}))).collect()),
+            healthcheck: config.config.healthcheck.clone(),
+            ..Default::default()
+        };
+        apply_changes(&mut run, &opts.changes).map_err(Error::invalid)?;
+        config.config = run;
+        config.created = Some(crate::engine::now_rfc3339());
+        config.author = opts.author.clone().filter(|a| !a.is_empty());
+        config.rootfs.diff_ids.push(layer.diff_id.clone());
+        config.history.push(History {
+            created: config.created.clone(),
+            created_by: Some(format!("{} {}", rec.path, rec.args.join(" ")).trim().to_string()),
+            author: config.author.clone(),
+            comment: opts.comment.clone().filter(|c| !c.is_empty()),
+            empty_layer: false,
+        });
+        let bytes = serde_json::to_vec(&config)?;
+        let mut layers = Vec::new();
+        for d in &config.rootfs.diff_ids {
+            layers.push(if *d == layer.diff_id { layer.clone() } else { self.images.layer(d)? });
+        }
+        let tags: Vec<Reference> = reference.into_iter().collect();
+        let image = self.images.register(&bytes, &layers, &tags, Some(rec.image_id.clone()))?;
+        let mut attrs = std::collections::HashMap::new();
+        attrs.insert("name".into(), rec.name.clone());
+        self.events.publish(EventMessageTypeEnum::CONTAINER, "commit", &rec.id, attrs);
+        Ok(image.id)
+    }
+
+    /// `top`: the container's processes (`ps -ef` columns).
+    pub fn top_container(&self, key: &str) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+        let rec = self.containers.resolve(key)?;
+        if !rec.state.is_running() {
+            return Err(Error::conflict(format!("Container {} is not running", rec.id)));
+        }
+        let cg = Cgroup::detect(&format!("wharf/{}", rec.id));
+        let mut pids = cg.map(|c| c.pids()).unwrap_or_default();
+        if pids.is_empty() {
+            pids.push(rec.state.pid);
+        }
+        pids.sort();
+        let titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"].iter().map(|s| s.to_string()).collect();
+        let mut rows = Vec::new();
+        for pid in pids {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+            let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let ppid = fields.get(1).copied().unwrap_or("0").to_string();
+            let ticks: u64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0)
+                + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0);
+            let secs = ticks / 100;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|b| {
+                    b.split(|c| *c == 0)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| String::from_utf8_lossy(s).to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            use std::os::unix::fs::MetadataExt;
+            let uid = std::fs::metadata(format!("/proc/{pid}")).map(|m| m.uid()).unwrap_or(0);
+            rows.push(vec![
+                if uid == 0 { "root".into() } else { uid.to_string() },
+                pid.to_string(),
+                ppid,
+                "0".into(),
+                "-".into(),
+                "?".into(),
+                format!("{:02}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60),
+                cmdline,
+            ]);
+        }
+        Ok((titles, rows))
+    }
+}
+
+/// Join a container path onto a root without escaping it.
+fn resolve_in(root: &Path, path: &str) -> Result<PathBuf> {
+    let mut out = root.to_path_buf();
+    for c in Path::new(path).components() {
+        match c {
+            std::path::Component::Normal(p) => out.push(p),
+            std::path::Component::ParentDir => {
+                if out != root {
+                    out.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,482 @@
+//! Container lifecycle in the daemon: start through a supervisor, follow its events, stop,
+//! kill, wait, restart, pause, remove, and recovery of supervisors after a daemon restart.
+
+use std::collections::HashMap;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard_stubs::models::EventMessageTypeEnum;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::sync::oneshot;
+
+use super::mounts::MountKind;
+use super::ContainerRecord;
+use crate::engine::error::{Error, IoContext, Result};
+use crate::engine::runtime::cgroups::Cgroup;
+use crate::engine::supervisor::protocol::{EventLine, Reply, Request};
+use crate::engine::supervisor::{RunState, RunStatus};
+use crate::engine::Engine;
+
+/// A client waiting to attach to a container that has not started yet.
+pub struct PendingAttach {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    pub tx: oneshot::Sender<UnixStream>,
+}
+
+#[derive(Default)]
+pub struct AttachWaiters {
+    waiters: std::sync::Mutex<HashMap<String, Vec<PendingAttach>>>,
+}
+
+/// What `wait` waits for, as Docker's `condition` parameter names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+impl WaitCondition {
+    pub fn parse(s: Option<&str>) -> Result<Self> {
+        match s.unwrap_or("not-running") {
+            "" | "not-running" => Ok(WaitCondition::NotRunning),
+            "next-exit" => Ok(WaitCondition::NextExit),
+            "removed" => Ok(WaitCondition::Removed),
+            other => Err(Error::invalid(format!("invalid condition: {other:?}"))),
+        }
+    }
+}
+
+async fn read_line(reader: &mut BufReader<UnixStream>) -> Result<String> {
+    let mut line = String::new();
+    reader
+        .read_line(&mut line)
+        .await
+        .ctx(|| "reading from the container's supervisor".into())?;
+    Ok(line)
+}
+
+/// Open a connection to a supervisor and send a request line.
+async fn connect(socket: &Path, req: &Request) -> Result<BufReader<UnixStream>> {
+    let mut stream = UnixStream::connect(socket)
+        .await
+        .ctx(|| format!("connecting to the supervisor at {}", socket.display()))?;
+    let mut line = serde_json::to_vec(req)?;
+    line.push(b'\n');
+    stream.write_all(&line).await.ctx(|| "talking to the supervisor".into())?;
+    Ok(BufReader::new(stream))
+}
+
+async fn request(socket: &Path, req: &Request) -> Result<Reply> {
+    let mut r = connect(socket, req).await?;
+    let line = read_line(&mut r).await?;
+    serde_json::from_str(&line).map_err(|e| Error::internal(format!("supervisor reply {line:?}: {e}")))
+}
+
+impl Engine {
+    fn socket_of(&self, id: &str) -> std::path::PathBuf {
+        self.paths.container_run_dir(id).join("supervisor.sock")
+    }
+
+    fn publish_container(&self, rec: &ContainerRecord, action: &str, extra: &[(&str, String)]) {
+        let mut attrs: HashMap<String, String> = rec.labels();
+        attrs.insert("name".into(), rec.name.clone());
+        attrs.insert("image".into(), rec.image_name());
+        for (k, v) in extra {
+            attrs.insert(k.to_string(), v.clone());
+        }
+        self.events.publish(EventMessageTypeEnum::CONTAINER, action, &rec.id, attrs);
+    }
+
+    pub async fn start_container(self: &Arc<Self>, key: &str) -> Result<()> {
+        let rec = self.containers.resolve(key)?;
+        if rec.state.is_running() {
+            return Err(Error::NotModified(format!("container {} is already running", rec.id)));
+        }
+        if rec.state.status == RunStatus::Removing {
+            return Err(Error::conflict(format!("container {} is marked for removal and cannot be started", rec.id)));
+        }
+        let cfg = self.supervisor_config(&rec)?;
+        let dir = self.containers.dir(&rec.id);
+        let run_dir = self.paths.container_run_dir(&rec.id);
+        std::fs::create_dir_all(&run_dir).ctx(|| format!("creating {}", run_dir.display()))?;
+        let cfg_path = dir.join("supervisor.json");
+        crate::util::fsutil::write_atomic(&cfg_path, &serde_json::to_vec(&cfg)?)
+            .ctx(|| "writing supervisor.json".into())?;
+        let _ = std::fs::remove_file(&cfg.state_path);
+        let sup_log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("supervisor.log"))
+            .ctx(|| "opening supervisor.log".into())?;
+        let mut cmd = tokio::process::Command::new(&self.binary);
+        cmd.arg("__supervise")
+            .arg(&cfg_path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::from(sup_log))
+            .env_clear()
+            .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        // SAFETY: setsid is async-signal-safe; the supervisor must outlive the daemon.
+        unsafe {
+            cmd.as_std_mut().pre_exec(|| {
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().ctx(|| "starting the supervisor".into())?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut ready = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut ready).await;
+        // The supervisor is reaped by tokio's orphan queue when it ends.
+        drop(child);
+        if ready.trim() != "ready" {
+            let log = std::fs::read_to_string(dir.join("supervisor.log")).unwrap_or_default();
+            let last = log.lines().last().unwrap_or("the supervisor exited").to_string();
+            return Err(Error::internal(format!("starting container {}: {last}", rec.name)));
+        }
+        let socket = cfg.socket_path.clone();
+        // Clients attached before the start get their streams now, before anything runs.
+        let pending = self.attach_waiters.waiters.lock().unwrap().remove(&rec.id).unwrap_or_default();
+        for p in pending {
+            let req = Request::Attach { stdin: p.stdin, stdout: p.stdout, stderr: p.stderr };
+            if let Ok(mut r) = connect(&socket, &req).await {
+                let _ = read_line(&mut r).await;
+                let _ = p.tx.send(r.into_inner());
+            }
+        }
+        let mut events = connect(&socket, &Request::Events).await?;
+        let _snapshot = read_line(&mut events).await?;
+        let reply = request(&socket, &Request::Go).await?;
+        if !reply.ok {
+            let code = reply.exit_code.unwrap_or(125);
+            let msg = reply.message.unwrap_or_default();
+            self.containers.update(&rec.id, |r| {
+                r.state.exit_code = code;
+                r.state.error = msg.clone();
+                r.state.finished_at = Some(crate::engine::now_rfc3339());
+            })?;
+            return Err(Error::invalid(format!(
+                "failed to create task for container: unable to start container process: {msg}: unknown"
+            )));
+        }
+        self.containers.update(&rec.id, |r| {
+            r.has_been_started = true;
+            r.state.status = RunStatus::Running;
+            r.state.pid = reply.pid.unwrap_or(0);
+            r.state.stopped_by_user = false;
+            r.state.started_at = Some(crate::engine::now_rfc3339());
+        })?;
+        let engine = self.clone();
+        let id = rec.id.clone();
+        tokio::spawn(async move { engine.monitor(id, events).await });
+        Ok(())
+    }
+
+    /// Follow a supervisor's events until it ends; keep the record's state current.
+    async fn monitor(self: Arc<Self>, id: String, mut events: BufReader<UnixStream>) {
+        loop {
+            let mut line = String::new();
+            match events.read_line(&mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let Ok(ev) = serde_json::from_str::<EventLine>(&line) else { continue };
+            let persist = ev.action.as_deref().is_some_and(|a| !a.starts_with("health_status"));
+            let Some(rec) = self.containers.set_state(&id, ev.state.clone(), persist) else { return };
+            if let Some(action) = &ev.action {
+                let extra: Vec<(&str, String)> = if action == "die" {
+                    vec![("exitCode", ev.state.exit_code.to_string())]
+                } else {
+                    Vec::new()
+                };
+                self.publish_container(&rec, action, &extra);
+            }
+        }
+        self.supervisor_gone(&id).await;
+    }
+
+    /// The supervisor ended: take its last recorded state, then apply `--rm`.
+    async fn supervisor_gone(self: &Arc<Self>, id: &str) {
+        let state_path = self.containers.dir(id).join("state.json");
+        let mut state: RunState = std::fs::read(&state_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        if state.is_running() {
+            // It died without recording the end (killed): the container went with it.
+            state.status = RunStatus::Exited;
+            if state.exit_code == 0 {
+                state.exit_code = 255;
+            }
+            state.error = "the container's supervisor exited unexpectedly".into();
+            state.finished_at = Some(crate::engine::now_rfc3339());
+        }
+        let Some(rec) = self.containers.get(id) else { return };
+        let mut final_state = state;
+        if final_state.status == RunStatus::Created && !rec.has_been_started {
+            final_state.status = RunStatus::Created;
+        } else if final_state.status == RunStatus::Created {
+            final_state.status = RunStatus::Exited;
+        }
+        let rec = self.containers.set_state(id, final_state, true).unwrap_or(rec);
+        let _ = std::fs::remove_dir_all(self.paths.container_run_dir(id));
+        if rec.host_config.auto_remove.unwrap_or(false) && rec.state.status != RunStatus::Removing {
+            let _ = self.remove_container(id, true, true).await;
+        }
+    }
+
+    /// After a daemon restart: reconnect to live supervisors; record the end of the others.
+    pub async fn recover(self: &Arc<Self>) {
+        for rec in self.containers.all() {
+            if !rec.has_been_started {
+                continue;
+            }
+            let socket = self.socket_of(&rec.id);
+            match connect(&socket, &Request::Events).await {
+                Ok(mut events) => {
+                    if let Ok(line) = read_line(&mut events).await {
+                        if let Ok(ev) = serde_json::from_str::<EventLine>(&line) {
+                            self.containers.set_state(&rec.id, ev.state, true);
+                        }
+                    }
+                    let engine = self.clone();
+                    let id = rec.id.clone();
+                    tokio::spawn(async move { engine.monitor(id, events).await });
+                }
+                Err(_) => {
+                    if rec.state.is_running() || self.containers.dir(&rec.id).join("state.json").exists() {
+                        self.supervisor_gone(&rec.id).await;
+                    }
+                }
+            }
+        }
+    }
+
+    pub async fn stop_container(self: &Arc<Self>, key: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+        let rec = self.containers.resolve(key)?;
+        if !rec.state.is_running() {
+            return Err(Error::NotModified(format!("container {} is already stopped", rec.id)));
+        }
+        let cfg_signal = match signal.filter(|s| !s.is_empty()).or(rec.config.stop_signal.as_deref().filter(|s| !s.is_empty())) {
+            Some(s) => super::create::parse_signal(s)?,
+            None => libc::SIGTERM,
+        };
+        let timeout = timeout.unwrap_or(rec.config.stop_timeout.unwrap_or(super::runspec::DEFAULT_STOP_TIMEOUT));
+        let mut bus = self.events.subscribe();
+        let reply = request(&self.socket_of(&rec.id), &Request::Stop { signal: cfg_signal, timeout_secs: timeout }).await;
+        if reply.is_err() {
+            // The supervisor is gone already.
+            self.supervisor_gone(&rec.id).await;
+            return Ok(());
+        }
+        self.wait_until(&rec.id, &mut bus, |r| r.map(|r| !r.state.is_running()).unwrap_or(true)).await;
+        Ok(())
+    }
+
+    pub async fn kill_container(self: &Arc<Self>, key: &str, signal: Option<&str>) -> Result<()> {
+        let rec = self.containers.resolve(key)?;
+        if !rec.state.is_running() {
+            return Err(Error::conflict(format!("Container {} is not running", rec.id)));
+        }
+        let sig = match signal.filter(|s| !s.is_empty()) {
+            Some(s) => super::create::parse_signal(s)?,
+            None => libc::SIGKILL,
+        };
+        let mut bus = self.events.subscribe();
+        let reply = request(&self.socket_of(&rec.id), &Request::Kill { signal: sig }).await?;
+        if !reply.ok {
+            return Err(Error::invalid(reply.message.unwrap_or_default()));
+        }
+        self.publish_container(&rec, "kill", &[("signal", sig.to_string())]);
+        if sig == libc::SIGKILL {
+            self.wait_until(&rec.id, &mut bus, |r| r.map(|r| !r.state.is_running()).unwrap_or(true)).await;
+        }
+        Ok(())
+    }
+
+    pub async fn restart_container(self: &Arc<Self>, key: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+        match self.stop_container(key, timeout, signal).await {
+            Ok(()) | Err(Error::NotModified(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.start_container(key).await?;
+        let rec = self.containers.resolve(key)?;
+        self.publish_container(&rec, "restart", &[]);
+        Ok(())
+    }
+
+    /// Wait on the event bus until `done` holds for the container (None once removed).
+    async fn wait_until(
+        &self,
+        id: &str,
+        bus: &mut tokio::sync::broadcast::Receiver<bollard_stubs::models::EventMessage>,
+        done: impl Fn(Option<&ContainerRecord>) -> bool,
+    ) {
+        loop {
+            if done(self.containers.get(id).as_ref()) {
+                return;
+            }
+            match bus.recv().await {
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Docker's `wait`: returns the exit code.
+    pub async fn wait_container(self: &Arc<Self>, key: &str, condition: WaitCondition) -> Result<(i64, Option<String>)> {
+        let rec = self.containers.resolve(key)?;
+        let id = rec.id.clone();
+        let mut bus = self.events.subscribe();
+        match condition {
+            WaitCondition::NotRunning => {
+                self.wait_until(&id, &mut bus, |r| r.map(|r| !r.state.is_running()).unwrap_or(true)).await;
+            }
+            WaitCondition::Removed => {
+                self.wait_until(&id, &mut bus, |r| r.is_none()).await;
+            }
+            WaitCondition::NextExit => loop {
+                if self.containers.get(&id).is_none() {
+                    break;
+                }
+                match bus.recv().await {
+                    Ok(ev) => {
+                        let same = ev.actor.as_ref().and_then(|a| a.id.as_deref()) == Some(id.as_str());
+                        if same && matches!(ev.action.as_deref(), Some("die") | Some("destroy")) {
+                            if let Some(code) = ev
+                                .actor
+                                .as_ref()
+                                .and_then(|a| a.attributes.as_ref())
+                                .and_then(|a| a.get("exitCode"))
+                                .and_then(|c| c.parse::<i64>().ok())
+                            {
+                                return Ok((code, None));
+                            }
+                            break;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(_) => break,
+                }
+            },
+        }
+        let last = self.containers.get(&id).map(|r| r.state).unwrap_or(rec.state);
+        let err = (!last.error.is_empty()).then(|| last.error.clone());
+        Ok((last.exit_code as i64, err))
+    }
+
+    /// Remove a container; `force` kills it first, `volumes` also removes its anonymous volumes.
+    pub async fn remove_container(self: &Arc<Self>, key: &str, force: bool, volumes: bool) -> Result<()> {
+        let rec = self.containers.resolve(key)?;
+        if rec.state.status == RunStatus::Removing {
+            return Err(Error::conflict(format!("removal of container {} is already in progress", rec.id)));
+        }
+        if rec.state.is_running() {
+            if !force {
+                return Err(Error::conflict(format!(
+                    "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                    rec.name
+                )));
+            }
+            let _ = self.kill_container(&rec.id, Some("KILL")).await;
+        }
+        let rec = self.containers.update(&rec.id, |r| r.state.status = RunStatus::Removing)?;
+        self.attach_waiters.waiters.lock().unwrap().remove(&rec.id);
+        self.containers.remove_record(&rec.id)?;
+        let _ = crate::util::fsutil::remove_dir_all_quiet(&self.paths.container_run_dir(&rec.id));
+        let _ = crate::util::fsutil::remove_dir_all_quiet(&self.containers.dir(&rec.id));
+        if let Some(cg) = Cgroup::detect(&format!("wharf/{}", rec.id)) {
+            cg.destroy();
+        }
+        if volumes {
+            for m in rec.mounts.iter().filter(|m| m.kind == MountKind::Volume && m.anonymous) {
+                let users = self.volume_users(&m.source);
+                if users.is_empty() {
+                    let _ = self.volumes.remove(&m.source, &[]);
+                }
+            }
+        }
+        self.publish_container(&rec, "destroy", &[]);
+        Ok(())
+    }
+
+    /// Names of containers mounting a volume.
+    pub fn volume_users(&self, volume: &str) -> Vec<String> {
+        self.containers
+            .all()
+            .into_iter()
+            .filter(|c| c.mounts.iter().any(|m| m.kind == MountKind::Volume && m.source == volume))
+            .map(|c| c.id)
+            .collect()
+    }
+
+    pub async fn pause_container(self: &Arc<Self>, key: &str, pause: bool) -> Result<()> {
+        let rec = self.containers.resolve(key)?;
+        if !rec.state.is_running() {
+            return Err(Error::conflict(format!("Container {} is not running", rec.id)));
+        }
+        if pause == (rec.state.status == RunStatus::Paused) {
+            return Err(Error::conflict(format!(
+                "Container {} is {}paused",
+                rec.id,
+                if pause { "already " } else { "not " }
+            )));
+        }
+        let cg = Cgroup::detect(&format!("wharf/{}", rec.id))
+            .ok_or_else(|| Error::internal("no cgroup hierarchy with a freezer is available"))?;
+        cg.freeze(pause).ctx(|| "freezing the container's cgroup".into())?;
+        request(&self.socket_of(&rec.id), &Request::SetPaused { paused: pause }).await?;
+        Ok(())
+    }
+
+    /// Connect a client to a container's streams. Before the container starts, the connection
+    /// is made at start time (so no output is missed).
+    pub async fn attach_container(&self, key: &str, stdin: bool, stdout: bool, stderr: bool) -> Result<UnixStream> {
+        let rec = self.containers.resolve(key)?;
+        if rec.state.is_running() {
+            let mut r = connect(&self.socket_of(&rec.id), &Request::Attach { stdin, stdout, stderr }).await?;
+            let _ = read_line(&mut r).await?;
+            return Ok(r.into_inner());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.attach_waiters
+            .waiters
+            .lock()
+            .unwrap()
+            .entry(rec.id.clone())
+            .or_default()
+            .push(PendingAttach { stdin, stdout, stderr, tx });
+        rx.await
+            .map_err(|_| Error::conflict(format!("container {} was removed before it started", rec.id)))
+    }
+
+    pub async fn resize_container(&self, key: &str, height: u16, width: u16) -> Result<()> {
+        let rec = self.containers.resolve(key)?;
+        if !rec.state.is_running() {
+            return Err(Error::conflict(format!("Container {} is not running", rec.id)));
+        }
+        request(&self.socket_of(&rec.id), &Request::Resize { height, width }).await?;
+        Ok(())
+    }
+
+    pub fn rename_container(&self, key: &str, new_name: &str) -> Result<()> {
+        let rec = self.containers.resolve(key)?;
+        let new_name = new_name.trim_start_matches('/');
+        if new_name.is_empty() {
+            return Err(Error::invalid("Neither old nor new names may be empty"));
+        }
+        self.containers.rename(&rec.id, new_name)?;
+        self.publish_container(&rec, "rename", &[("oldName", format!("/{}", rec.name))]);
+        Ok(())
+    }
+}
+
+/// How long `stop` waits at most by default: used by callers that need a bound.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);

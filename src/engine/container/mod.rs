@@ -1,0 +1,205 @@
+//! Containers: records (what was asked for, resolved against the image), their lifecycle
+//! through supervisors, and the views (`inspect`, `ps`) and filesystem operations on them.
+
+mod create;
+pub mod fs;
+pub mod lifecycle;
+pub mod logs;
+pub mod mounts;
+mod runspec;
+pub mod view;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bollard_stubs::models::{ContainerConfig, HostConfig};
+use serde::{Deserialize, Serialize};
+
+pub use create::CreateRequest;
+pub use mounts::ResolvedMount;
+
+use super::error::{Error, Result};
+use super::paths::Paths;
+use super::store::{self, Store, Table};
+use super::supervisor::RunState;
+
+/// One container: the request as Docker clients send it, merged with its image's defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub image_id: String,
+    /// The merged configuration (image defaults + request), as `inspect` shows it.
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+    /// Executable and arguments after entrypoint/cmd resolution.
+    pub path: String,
+    pub args: Vec<String>,
+    pub mounts: Vec<ResolvedMount>,
+    /// Last known runtime state (the supervisor's `state.json` is newer while it runs).
+    pub state: RunState,
+    #[serde(default)]
+    pub has_been_started: bool,
+}
+
+impl ContainerRecord {
+    pub fn tty(&self) -> bool {
+        self.config.tty.unwrap_or(false)
+    }
+    pub fn labels(&self) -> HashMap<String, String> {
+        self.config.labels.clone().unwrap_or_default()
+    }
+    pub fn image_name(&self) -> String {
+        self.config.image.clone().unwrap_or_default()
+    }
+}
+
+/// The container index: every record in memory (for fast `ps`), written through to the store.
+pub struct Containers {
+    db: Arc<Store>,
+    paths: Paths,
+    records: Mutex<BTreeMap<String, ContainerRecord>>,
+}
+
+impl Containers {
+    pub fn load(paths: &Paths, db: Arc<Store>) -> Result<Self> {
+        let mut records = BTreeMap::new();
+        for rec in db.list::<ContainerRecord>(Table::Containers)? {
+            records.insert(rec.id.clone(), rec);
+        }
+        // Directories of containers whose creation never committed are leftovers.
+        if let Ok(rd) = std::fs::read_dir(paths.containers()) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if !records.contains_key(&name) {
+                    let _ = crate::util::fsutil::remove_dir_all_quiet(&e.path());
+                }
+            }
+        }
+        Ok(Containers {
+            db,
+            paths: paths.clone(),
+            records: Mutex::new(records),
+        })
+    }
+
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.paths.container_dir(id)
+    }
+
+    /// Find by full id, name (with or without `/`), or unique id prefix.
+    pub fn resolve(&self, key: &str) -> Result<ContainerRecord> {
+        let records = self.records.lock().unwrap();
+        if let Some(r) = records.get(key) {
+            return Ok(r.clone());
+        }
+        let name = key.strip_prefix('/').unwrap_or(key);
+        if let Some(r) = records.values().find(|r| r.name == name) {
+            return Ok(r.clone());
+        }
+        if !key.is_empty() {
+            let matches: Vec<&ContainerRecord> = records.values().filter(|r| r.id.starts_with(key)).collect();
+            match matches.len() {
+                1 => return Ok(matches[0].clone()),
+                0 => {}
+                n => {
+                    return Err(Error::invalid(format!(
+                        "multiple IDs found with provided prefix: {key} ({n} containers)"
+                    )))
+                }
+            }
+        }
+        Err(Error::not_found(format!("No such container: {key}")))
+    }
+
+    pub fn get(&self, id: &str) -> Option<ContainerRecord> {
+        self.records.lock().unwrap().get(id).cloned()
+    }
+
+    pub fn all(&self) -> Vec<ContainerRecord> {
+        self.records.lock().unwrap().values().cloned().collect()
+    }
+
+    pub fn name_taken(&self, name: &str) -> Option<String> {
+        self.records
+            .lock()
+            .unwrap()
+            .values()
+            .find(|r| r.name == name)
+            .map(|r| r.id.clone())
+    }
+
+    /// Insert a new record; fails if the name is taken (checked under the lock, atomically).
+    pub fn insert(&self, rec: ContainerRecord) -> Result<()> {
+        let mut records = self.records.lock().unwrap();
+        if let Some(other) = records.values().find(|r| r.name == rec.name) {
+            return Err(Error::conflict(format!(
+                "Conflict. The container name \"/{}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                rec.name, other.id
+            )));
+        }
+        self.db
+            .tx(|tx| store::put_named(tx, Table::Containers, &rec.id, &rec.name, &rec))?;
+        records.insert(rec.id.clone(), rec);
+        Ok(())
+    }
+
+    /// Apply `f` to a record and persist it.
+    pub fn update(&self, id: &str, f: impl FnOnce(&mut ContainerRecord)) -> Result<ContainerRecord> {
+        let mut records = self.records.lock().unwrap();
+        let rec = records
+            .get_mut(id)
+            .ok_or_else(|| Error::not_found(format!("No such container: {id}")))?;
+        let mut updated = rec.clone();
+        f(&mut updated);
+        self.db
+            .tx(|tx| store::put_named(tx, Table::Containers, &updated.id, &updated.name, &updated))?;
+        *rec = updated.clone();
+        Ok(updated)
+    }
+
+    /// Update only the in-memory runtime state (frequent: health probes), persisting it when
+    /// `persist` (lifecycle changes).
+    pub fn set_state(&self, id: &str, state: RunState, persist: bool) -> Option<ContainerRecord> {
+        if persist {
+            return self.update(id, |r| r.state = state).ok();
+        }
+        let mut records = self.records.lock().unwrap();
+        let rec = records.get_mut(id)?;
+        rec.state = state;
+        Some(rec.clone())
+    }
+
+    pub fn rename(&self, id: &str, new_name: &str) -> Result<()> {
+        let mut records = self.records.lock().unwrap();
+        if let Some(other) = records.values().find(|r| r.name == new_name && r.id != id) {
+            return Err(Error::conflict(format!(
+                "Conflict. The container name \"/{new_name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                other.id
+            )));
+        }
+        let rec = records
+            .get_mut(id)
+            .ok_or_else(|| Error::not_found(format!("No such container: {id}")))?;
+        let mut updated = rec.clone();
+        updated.name = new_name.to_string();
+        self.db
+            .tx(|tx| store::put_named(tx, Table::Containers, id, new_name, &updated))?;
+        *rec = updated;
+        Ok(())
+    }
+
+    pub fn remove_record(&self, id: &str) -> Result<()> {
+        let mut records = self.records.lock().unwrap();
+        self.db.delete(Table::Containers, id)?;
+        records.remove(id);
+        Ok(())
+    }
+
+    /// Image ids used by any container.
+    pub fn images_in_use(&self) -> Vec<String> {
+        self.records.lock().unwrap().values().map(|r| r.image_id.clone()).collect()
+    }
+}

@@ -1,0 +1,127 @@
+//! From a container record to what its supervisor runs: the runtime spec and supervision config.
+
+use super::create::{health_spec, parse_signal, restart_policy};
+use super::mounts::MountKind;
+use super::ContainerRecord;
+use crate::engine::error::{Error, Result};
+use crate::engine::runtime::{self, caps, MountSpec, NetworkNamespace, ProcessSpec, RootfsSpec, RuntimeSpec};
+use crate::engine::supervisor::SupervisorConfig;
+use crate::engine::Engine;
+
+pub const DEFAULT_STOP_TIMEOUT: i64 = 10;
+
+impl Engine {
+    pub(crate) fn supervisor_config(&self, rec: &ContainerRecord) -> Result<SupervisorConfig> {
+        let image = self.images.get(&rec.image_id)?;
+        let dir = self.containers.dir(&rec.id);
+        let run_dir = self.paths.container_run_dir(&rec.id);
+        let host = &rec.host_config;
+        let privileged = host.privileged.unwrap_or(false);
+        let capabilities = caps::compute(
+            privileged,
+            host.cap_add.as_deref().unwrap_or_default(),
+            host.cap_drop.as_deref().unwrap_or_default(),
+        )
+        .map_err(Error::invalid)?;
+        let security = host.security_opt.clone().unwrap_or_default();
+        let unconfined = privileged || security.iter().any(|s| s.starts_with("seccomp") && s.ends_with("unconfined"));
+        let mut mounts = Vec::new();
+        for (m, path) in super::create::mount_sources(self, &rec.mounts) {
+            let kind = match m.kind {
+                MountKind::Bind => runtime::MountKind::Bind { source: path, readonly: m.read_only, copy_up: false },
+                MountKind::Volume => runtime::MountKind::Bind { source: path, readonly: m.read_only, copy_up: !m.no_copy },
+                MountKind::Tmpfs => runtime::MountKind::Tmpfs { options: m.options.clone() },
+            };
+            mounts.push(MountSpec { destination: m.destination.clone(), kind });
+        }
+        for (file, dest) in [("hosts", "/etc/hosts"), ("hostname", "/etc/hostname"), ("resolv.conf", "/etc/resolv.conf")] {
+            if !rec.mounts.iter().any(|m| m.destination == dest) {
+                mounts.push(MountSpec {
+                    destination: dest.into(),
+                    kind: runtime::MountKind::Bind { source: dir.join(file), readonly: false, copy_up: false },
+                });
+            }
+        }
+        let network = match host.network_mode.as_deref() {
+            Some("host") => NetworkNamespace::Host,
+            _ => NetworkNamespace::New,
+        };
+        let rlimits = host
+            .ulimits
+            .iter()
+            .flatten()
+            .map(|u| runtime::Rlimit {
+                name: u.name.clone().unwrap_or_default(),
+                soft: u.soft.unwrap_or(0) as u64,
+                hard: u.hard.unwrap_or(0) as u64,
+            })
+            .collect();
+        let cpu_quota = match (host.nano_cpus, host.cpu_quota) {
+            (Some(n), _) if n > 0 => Some(n / 10_000),
+            (_, Some(q)) if q > 0 => Some(q),
+            _ => None,
+        };
+        let mut args = vec![rec.path.clone()];
+        args.extend(rec.args.iter().cloned());
+        let spec = RuntimeSpec {
+            id: rec.id.clone(),
+            rootfs: RootfsSpec {
+                layers: self.images.layer_dirs(&image),
+                init_layer: dir.join("init"),
+                upper: dir.join("upper"),
+                work: dir.join("work"),
+                mountpoint: run_dir.join("rootfs"),
+                readonly: host.readonly_rootfs.unwrap_or(false),
+            },
+            process: ProcessSpec {
+                args,
+                env: rec.config.env.clone().unwrap_or_default(),
+                cwd: rec.config.working_dir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into()),
+                user: rec.config.user.clone().unwrap_or_default(),
+                additional_groups: host.group_add.clone().unwrap_or_default(),
+                tty: rec.tty(),
+                capabilities,
+                no_new_privileges: !privileged,
+                rlimits,
+                seccomp_bpf: (!unconfined).then(|| self.paths.seccomp_profile()),
+            },
+            hostname: rec.config.hostname.clone().unwrap_or_default(),
+            domainname: rec.config.domainname.clone().unwrap_or_default(),
+            mounts,
+            network,
+            join_pid_ns_of: None,
+            privileged,
+            masked_paths: runtime::MASKED_PATHS.iter().map(|s| s.to_string()).collect(),
+            readonly_paths: runtime::READONLY_PATHS.iter().map(|s| s.to_string()).collect(),
+            cgroup: runtime::CgroupSpec {
+                path: format!("wharf/{}", rec.id),
+                memory: host.memory.filter(|m| *m > 0),
+                cpu_quota,
+                pids: host.pids_limit.filter(|p| *p != 0),
+            },
+            init: host.init.unwrap_or(false),
+            console: None,
+        };
+        let stop_signal = match rec.config.stop_signal.as_deref() {
+            Some(s) if !s.is_empty() => parse_signal(s)?,
+            _ => libc::SIGTERM,
+        };
+        Ok(SupervisorConfig {
+            spec,
+            log_path: dir.join(format!("{}-json.log", rec.id)),
+            state_path: dir.join("state.json"),
+            socket_path: run_dir.join("supervisor.sock"),
+            open_stdin: rec.config.open_stdin.unwrap_or(false),
+            stdin_once: rec.config.stdin_once.unwrap_or(false),
+            restart: restart_policy(host)?,
+            health: match &rec.config.healthcheck {
+                Some(h) => health_spec(h)?,
+                None => None,
+            },
+            stop_signal,
+            stop_timeout_secs: rec.config.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT).max(0) as u64,
+            restart_count: rec.state.restart_count,
+            wharf_binary: self.binary.clone(),
+        })
+    }
+}

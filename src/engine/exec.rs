@@ -1,0 +1,223 @@
+//! `exec`: run another process in a running container through the `__nsexec` helper, with its
+//! stdio held by the daemon for the hijacked API connection.
+
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+
+use bollard_stubs::models::{EventMessageTypeEnum, ExecConfig, ExecInspectResponse, ProcessConfig};
+
+use super::error::{Error, IoContext, Result};
+use super::runtime::nsexec::NsExecSpec;
+use super::Engine;
+
+#[derive(Debug, Clone)]
+pub struct ExecRecord {
+    pub id: String,
+    pub container_id: String,
+    pub config: ExecConfig,
+    pub running: bool,
+    pub exit_code: Option<i64>,
+    pub pid: i32,
+    pub tty_master: Option<Arc<OwnedFd>>,
+}
+
+#[derive(Default)]
+pub struct Execs {
+    map: Mutex<HashMap<String, ExecRecord>>,
+}
+
+/// The streams of a started exec.
+pub enum ExecIo {
+    Pipes {
+        stdin: Option<tokio::process::ChildStdin>,
+        stdout: tokio::process::ChildStdout,
+        stderr: tokio::process::ChildStderr,
+    },
+    Tty {
+        master: tokio::fs::File,
+    },
+}
+
+impl Engine {
+    pub fn exec_create(&self, container: &str, config: ExecConfig) -> Result<String> {
+        let rec = self.containers.resolve(container)?;
+        if !rec.state.is_running() {
+            return Err(Error::conflict(format!("container {} is not running", rec.id)));
+        }
+        if rec.state.status == super::supervisor::RunStatus::Paused {
+            return Err(Error::conflict(format!("container {} is paused, unpause the container before exec", rec.id)));
+        }
+        if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
+            return Err(Error::invalid("No exec command specified"));
+        }
+        let id = crate::util::ids::random_id();
+        self.execs.map.lock().unwrap().insert(
+            id.clone(),
+            ExecRecord {
+                id: id.clone(),
+                container_id: rec.id,
+                config,
+                running: false,
+                exit_code: None,
+                pid: 0,
+                tty_master: None,
+            },
+        );
+        Ok(id)
+    }
+
+    pub fn exec_get(&self, id: &str) -> Result<ExecRecord> {
+        self.execs
+            .map
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("No such exec instance: {id}")))
+    }
+
+    pub fn exec_inspect(&self, id: &str) -> Result<ExecInspectResponse> {
+        let e = self.exec_get(id)?;
+        let cmd = e.config.cmd.clone().unwrap_or_default();
+        Ok(ExecInspectResponse {
+            can_remove: Some(!e.running),
+            id: Some(e.id.clone()),
+            running: Some(e.running),
+            exit_code: e.exit_code,
+            process_config: Some(ProcessConfig {
+                privileged: e.config.privileged,
+                user: e.config.user.clone(),
+                tty: e.config.tty,
+                entrypoint: cmd.first().cloned(),
+                arguments: Some(cmd.iter().skip(1).cloned().collect()),
+            }),
+            open_stdin: e.config.attach_stdin,
+            open_stderr: e.config.attach_stderr,
+            open_stdout: e.config.attach_stdout,
+            container_id: Some(e.container_id.clone()),
+            pid: Some(e.pid as i64),
+            detach_keys: Some(String::new()),
+        })
+    }
+
+    /// Start an exec: spawn the helper and hand back its streams. The exit code is recorded
+    /// when it ends (and an `exec_die` event published).
+    pub fn exec_start(self: &Arc<Self>, id: &str, tty_override: Option<bool>) -> Result<ExecIo> {
+        let e = self.exec_get(id)?;
+        if e.running || e.exit_code.is_some() {
+            return Err(Error::conflict(format!("exec {id} has already been started")));
+        }
+        let rec = self.containers.resolve(&e.container_id)?;
+        if !rec.state.is_running() {
+            return Err(Error::conflict(format!("container {} is not running", rec.id)));
+        }
+        let sup = self.supervisor_config(&rec)?;
+        let mut process = sup.spec.process.clone();
+        process.args = e.config.cmd.clone().unwrap_or_default();
+        process.tty = tty_override.unwrap_or(false) || e.config.tty.unwrap_or(false);
+        for env in e.config.env.iter().flatten() {
+            let key = env.split('=').next().unwrap_or_default();
+            process.env.retain(|x| x.split('=').next() != Some(key));
+            process.env.push(env.clone());
+        }
+        if let Some(u) = e.config.user.as_ref().filter(|u| !u.is_empty()) {
+            process.user = u.clone();
+        }
+        if let Some(w) = e.config.working_dir.as_ref().filter(|w| !w.is_empty()) {
+            process.cwd = w.clone();
+        }
+        let privileged = e.config.privileged.unwrap_or(false) || sup.spec.privileged;
+        if privileged {
+            process.capabilities = super::runtime::caps::compute(true, &[], &[]).map_err(Error::internal)?;
+            process.seccomp_bpf = None;
+        }
+        let spec = NsExecSpec {
+            pid: rec.state.pid,
+            process: process.clone(),
+            privileged,
+            cgroup: Some(sup.spec.cgroup.path.clone()),
+        };
+        let mut cmd = tokio::process::Command::new(&self.binary);
+        cmd.arg("__nsexec")
+            .env_clear()
+            .env("WHARF_NSEXEC_SPEC", serde_json::to_string(&spec)?);
+        let mut master_keep = None;
+        let io_kind;
+        if process.tty {
+            let pty = nix::pty::openpty(None, None).map_err(|e| Error::internal(format!("openpty: {e}")))?;
+            let slave = std::fs::File::from(pty.slave);
+            cmd.stdin(slave.try_clone().ctx(|| "pty".into())?)
+                .stdout(slave.try_clone().ctx(|| "pty".into())?)
+                .stderr(slave);
+            let master = Arc::new(pty.master);
+            master_keep = Some(master.clone());
+            io_kind = Some(master);
+        } else {
+            cmd.stdin(if e.config.attach_stdin.unwrap_or(false) {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            })
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+            io_kind = None;
+        }
+        let mut child = cmd.spawn().ctx(|| "starting the exec helper".into())?;
+        let pid = child.id().unwrap_or(0) as i32;
+        {
+            let mut map = self.execs.map.lock().unwrap();
+            if let Some(r) = map.get_mut(id) {
+                r.running = true;
+                r.pid = pid;
+                r.tty_master = master_keep;
+            }
+        }
+        let io = match io_kind {
+            Some(master) => {
+                let dup = nix::unistd::dup(master.as_raw_fd()).map_err(|e| Error::internal(e.to_string()))?;
+                // SAFETY: dup returned a new fd we own.
+                let file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(dup) };
+                ExecIo::Tty { master: tokio::fs::File::from_std(file) }
+            }
+            None => ExecIo::Pipes {
+                stdin: child.stdin.take(),
+                stdout: child.stdout.take().expect("piped"),
+                stderr: child.stderr.take().expect("piped"),
+            },
+        };
+        let engine = self.clone();
+        let exec_id = id.to_string();
+        let container = rec.clone();
+        tokio::spawn(async move {
+            let code = match child.wait().await {
+                Ok(s) => s.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(0)),
+                Err(_) => 126,
+            };
+            {
+                let mut map = engine.execs.map.lock().unwrap();
+                if let Some(r) = map.get_mut(&exec_id) {
+                    r.running = false;
+                    r.exit_code = Some(code as i64);
+                    r.tty_master = None;
+                }
+            }
+            let mut attrs = HashMap::new();
+            attrs.insert("name".to_string(), container.name.clone());
+            attrs.insert("execID".to_string(), exec_id.clone());
+            attrs.insert("exitCode".to_string(), code.to_string());
+            engine.events.publish(EventMessageTypeEnum::CONTAINER, "exec_die", &container.id, attrs);
+        });
+        Ok(io)
+    }
+
+    pub fn exec_resize(&self, id: &str, height: u16, width: u16) -> Result<()> {
+        let e = self.exec_get(id)?;
+        if let Some(m) = &e.tty_master {
+            let ws = libc::winsize { ws_row: height, ws_col: width, ws_xpixel: 0, ws_ypixel: 0 };
+            // SAFETY: TIOCSWINSZ on our own pty master with a valid winsize.
+            unsafe { libc::ioctl(m.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,346 @@
+//! Layers: unpacking a layer tar (any compression) once into its own directory, converting OCI
+//! whiteouts into overlayfs ones, while hashing both the blob as stored and the uncompressed
+//! stream (the diff id); and the reverse, turning an overlay upper directory into a layer tar.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub const MEDIA_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+pub const MEDIA_TAR_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub const MEDIA_TAR_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+
+const WHITEOUT_PREFIX: &str = ".wh.";
+const OPAQUE_MARKER: &str = ".wh..wh..opq";
+const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+
+/// A layer known to the store: where its blob is and what it unpacked to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LayerRecord {
+    /// Digest of the uncompressed tar: the name of its directory under `layers/`.
+    pub diff_id: String,
+    /// Digest of the blob as stored (compressed or not).
+    pub blob_digest: String,
+    pub blob_size: u64,
+    pub media_type: String,
+    /// Bytes of regular files once unpacked.
+    pub size: u64,
+}
+
+/// Reads through to `inner`, hashing every byte and optionally copying it to a file.
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+    copy_to: Option<File>,
+}
+
+impl<R: Read> HashingReader<R> {
+    pub fn new(inner: R, copy_to: Option<File>) -> Self {
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+            copy_to,
+        }
+    }
+    /// Drain what is left, then return (digest, byte count, the copy file).
+    pub fn finish(mut self) -> io::Result<(String, u64, Option<File>)> {
+        io::copy(&mut self, &mut io::sink())?;
+        let digest = format!("sha256:{}", hex::encode(self.hasher.finalize()));
+        Ok((digest, self.count, self.copy_to))
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        if let Some(f) = &mut self.copy_to {
+            f.write_all(&buf[..n])?;
+        }
+        Ok(n)
+    }
+}
+
+/// Which compression a stream uses, from its first bytes.
+pub fn sniff_media_type(head: &[u8]) -> &'static str {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        MEDIA_TAR_GZIP
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        MEDIA_TAR_ZSTD
+    } else {
+        MEDIA_TAR
+    }
+}
+
+/// Unpack a layer stream into `dest` (which must exist and be empty), keeping a copy of the raw
+/// blob in `blob_copy`. Returns the layer record (diff id, blob digest, sizes).
+pub fn unpack_layer<R: Read>(raw: R, dest: &Path, blob_copy: Option<File>) -> io::Result<LayerRecord> {
+    let mut blob = BufReader::with_capacity(256 * 1024, HashingReader::new(raw, blob_copy));
+    let media_type = sniff_media_type(blob.fill_buf()?);
+    let size;
+    let diff = {
+        let decompressed: Box<dyn Read + '_> = match media_type {
+            MEDIA_TAR_GZIP => Box::new(flate2::read::MultiGzDecoder::new(&mut blob)),
+            MEDIA_TAR_ZSTD => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "zstd-compressed layers are not supported yet",
+                ))
+            }
+            _ => Box::new(&mut blob),
+        };
+        let mut diff = HashingReader::new(decompressed, None);
+        size = apply_tar(&mut diff, dest)?;
+        diff.finish()?
+    };
+    let (blob_digest, blob_size, _) = blob.into_inner().finish()?;
+    Ok(LayerRecord {
+        diff_id: diff.0,
+        blob_digest,
+        blob_size,
+        media_type: media_type.to_string(),
+        size,
+    })
+}
+
+/// Extract a tar stream into `dest`, turning OCI whiteouts into overlayfs whiteouts.
+fn apply_tar<R: Read>(reader: R, dest: &Path) -> io::Result<u64> {
+    let mut archive = tar::Archive::new(reader);
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_ownerships(true);
+    archive.set_unpack_xattrs(true);
+    archive.set_overwrite(true);
+    let mut total = 0u64;
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        let Some(rel) = safe_relative(&path) else {
+            continue;
+        };
+        let name = rel.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let parent = dest.join(rel.parent().unwrap_or(Path::new("")));
+        if name == OPAQUE_MARKER {
+            std::fs::create_dir_all(&parent)?;
+            xattr_set(&parent, OVERLAY_OPAQUE_XATTR, b"y")?;
+            continue;
+        }
+        if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+            std::fs::create_dir_all(&parent)?;
+            let target = parent.join(hidden);
+            let _ = std::fs::remove_dir_all(&target);
+            let _ = std::fs::remove_file(&target);
+            nix::sys::stat::mknod(
+                &target,
+                nix::sys::stat::SFlag::S_IFCHR,
+                nix::sys::stat::Mode::empty(),
+                0,
+            )
+            .map_err(io::Error::from)?;
+            continue;
+        }
+        if entry.header().entry_type().is_file() {
+            total += entry.header().size().unwrap_or(0);
+        }
+        entry.unpack_in(dest)?;
+    }
+    // Read the end-of-archive blocks so the diff id covers the whole stream.
+    io::copy(&mut archive.into_inner(), &mut io::sink())?;
+    Ok(total)
+}
+
+/// A path inside the archive with `.`/`/` prefixes removed; None if it climbs out.
+fn safe_relative(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(p) => out.push(p),
+            Component::CurDir | Component::RootDir => {}
+            _ => return None,
+        }
+    }
+    if out.as_os_str().is_empty() {
+        None
+    } else {
+        Some(out)
+    }
+}
+
+fn xattr_set(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let n = std::ffi::CString::new(name)?;
+    // SAFETY: valid NUL-terminated strings and a live buffer.
+    let rc = unsafe {
+        libc::lsetxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr() as *const libc::c_void,
+            value.len(),
+            0,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+pub fn xattr_get(path: &Path, name: &str) -> Option<Vec<u8>> {
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let n = std::ffi::CString::new(name).ok()?;
+    let mut buf = [0u8; 64];
+    // SAFETY: valid NUL-terminated strings and a buffer of the given length.
+    let rc = unsafe {
+        libc::lgetxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            buf.as_mut_ptr() as *mut libc::c_void,
+            buf.len(),
+        )
+    };
+    (rc >= 0).then(|| buf[..rc as usize].to_vec())
+}
+
+/// Write an overlayfs upper directory as a layer tar: overlay whiteouts (0/0 character devices)
+/// become `.wh.` files and opaque directories get a `.wh..wh..opq` marker. `skip` lists paths
+/// (relative, e.g. `etc/hosts`) that are engine-managed mount points, not changes.
+pub fn tar_upper_dir<W: Write>(upper: &Path, out: W, skip: &[&str]) -> io::Result<W> {
+    let mut builder = tar::Builder::new(out);
+    builder.follow_symlinks(false);
+    append_dir_diff(&mut builder, upper, Path::new(""), skip)?;
+    builder.into_inner()
+}
+
+fn append_dir_diff<W: Write>(
+    b: &mut tar::Builder<W>,
+    base: &Path,
+    rel: &Path,
+    skip: &[&str],
+) -> io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(base.join(rel))?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let rel_path = rel.join(e.file_name());
+        if skip.iter().any(|s| Path::new(s) == rel_path) {
+            continue;
+        }
+        let full = e.path();
+        let md = std::fs::symlink_metadata(&full)?;
+        use std::os::unix::fs::FileTypeExt;
+        if md.file_type().is_char_device() && md.rdev() == 0 {
+            let wh = rel.join(format!("{WHITEOUT_PREFIX}{}", e.file_name().to_string_lossy()));
+            append_empty_file(b, &wh)?;
+            continue;
+        }
+        b.append_path_with_name(&full, &rel_path)?;
+        if md.is_dir() {
+            if xattr_get(&full, OVERLAY_OPAQUE_XATTR).as_deref() == Some(b"y") {
+                append_empty_file(b, &rel_path.join(OPAQUE_MARKER))?;
+            }
+            append_dir_diff(b, base, &rel_path, skip)?;
+        }
+    }
+    Ok(())
+}
+
+fn append_empty_file<W: Write>(b: &mut tar::Builder<W>, path: &Path) -> io::Result<()> {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(0);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mtime(0);
+    b.append_data(&mut h, path, io::empty())
+}
+
+/// Write a whole directory tree (a merged root filesystem) as a tar.
+pub fn tar_tree<W: Write>(root: &Path, out: W, skip_dirs_content: &[&str]) -> io::Result<W> {
+    let mut b = tar::Builder::new(out);
+    b.follow_symlinks(false);
+    fn walk<W: Write>(b: &mut tar::Builder<W>, root: &Path, rel: &Path, skip: &[&str]) -> io::Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(root.join(rel))?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let rel_path = rel.join(e.file_name());
+            let full = e.path();
+            let md = std::fs::symlink_metadata(&full)?;
+            b.append_path_with_name(&full, &rel_path)?;
+            if md.is_dir() && !skip.iter().any(|s| OsStr::new(s) == rel_path.as_os_str()) {
+                walk(b, root, &rel_path, skip)?;
+            }
+        }
+        Ok(())
+    }
+    walk(&mut b, root, Path::new(""), skip_dirs_content)?;
+    b.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer_tar(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn unpacks_and_hashes_a_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let tar = layer_tar(&[("etc/motd", b"hi\n"), ("etc/.wh.gone", b""), ("var/.wh..wh..opq", b"")]);
+        let rec = unpack_layer(&tar[..], dir.path(), None).unwrap();
+        assert_eq!(rec.diff_id, crate::util::ids::sha256_digest(&tar));
+        assert_eq!(rec.blob_digest, rec.diff_id);
+        assert_eq!(rec.media_type, MEDIA_TAR);
+        assert_eq!(std::fs::read(dir.path().join("etc/motd")).unwrap(), b"hi\n");
+        use std::os::unix::fs::FileTypeExt;
+        let wh = std::fs::symlink_metadata(dir.path().join("etc/gone")).unwrap();
+        assert!(wh.file_type().is_char_device());
+        assert_eq!(xattr_get(&dir.path().join("var"), OVERLAY_OPAQUE_XATTR).unwrap(), b"y");
+
+        // Round trip: the upper-dir writer produces OCI whiteouts again.
+        let out = tar_upper_dir(dir.path(), Vec::new(), &[]).unwrap();
+        let names: Vec<String> = tar::Archive::new(&out[..])
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().to_string())
+            .collect();
+        assert!(names.contains(&"etc/.wh.gone".to_string()), "{names:?}");
+        assert!(names.contains(&"var/.wh..wh..opq".to_string()), "{names:?}");
+        assert!(names.contains(&"etc/motd".to_string()));
+    }
+
+    #[test]
+    fn gzip_layers_have_distinct_blob_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let tar = layer_tar(&[("a", b"1")]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let gz = gz.finish().unwrap();
+        let rec = unpack_layer(&gz[..], dir.path(), None).unwrap();
+        assert_eq!(rec.diff_id, crate::util::ids::sha256_digest(&tar));
+        assert_eq!(rec.blob_digest, crate::util::ids::sha256_digest(&gz));
+        assert_eq!(rec.media_type, MEDIA_TAR_GZIP);
+    }
+
+    #[test]
+    fn refuses_a_truncated_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let tar = layer_tar(&[("a", &[7u8; 4000])]);
+        assert!(unpack_layer(&tar[..1000], dir.path(), None).is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! The image store: content-addressed blobs, layers unpacked once and shared, image records and
+//! tags in the state store, and the archive formats (docker save/load, OCI layout, import).
+
+pub mod archive;
+pub mod changes;
+pub mod config;
+pub mod layer;
+pub mod reference;
+mod store;
+
+pub use store::{ImageRecord, ImageStore, RemovedImage};

@@ -1,0 +1,343 @@
+//! Image records, layer registration and reference resolution.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::config::ImageConfig;
+use super::layer::{self, LayerRecord};
+use super::reference::Reference;
+use crate::engine::error::{Error, IoContext, Result};
+use crate::engine::paths::{hex_of, Paths};
+use crate::engine::store::{self, Store, Table};
+use crate::util::fsutil::{remove_dir_all_quiet, write_atomic};
+use crate::util::ids::{random_id, sha256_digest};
+
+/// One image: its id (the config digest) and the diff ids of its layers, bottom first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageRecord {
+    pub id: String,
+    pub layers: Vec<String>,
+    pub created: String,
+    pub size: u64,
+    /// For committed images: the image the container ran.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Registry digests (`repo@sha256:…`) this image is known by.
+    #[serde(default)]
+    pub repo_digests: Vec<String>,
+}
+
+/// What `rmi` did, in docker's terms.
+#[derive(Debug, Clone)]
+pub enum RemovedImage {
+    Untagged(String),
+    Deleted(String),
+}
+
+pub struct ImageStore {
+    paths: Paths,
+    db: Arc<Store>,
+}
+
+impl ImageStore {
+    pub fn new(paths: Paths, db: Arc<Store>) -> Self {
+        ImageStore { paths, db }
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// Unpack a layer stream into the layer directory named by its diff id, keeping its blob.
+    /// A layer that is already present is not unpacked twice: the new copy is dropped.
+    pub fn add_layer<R: Read>(&self, raw: R) -> Result<LayerRecord> {
+        let tmp_name = format!(".tmp-{}", &random_id()[..16]);
+        let tmp_dir = self.paths.layers().join(&tmp_name);
+        std::fs::create_dir_all(&tmp_dir).ctx(|| format!("creating {}", tmp_dir.display()))?;
+        let tmp_blob = self.paths.blobs().join(&tmp_name);
+        let blob_file =
+            std::fs::File::create(&tmp_blob).ctx(|| format!("creating {}", tmp_blob.display()))?;
+        let result = layer::unpack_layer(raw, &tmp_dir, Some(blob_file));
+        let rec = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = remove_dir_all_quiet(&tmp_dir);
+                let _ = std::fs::remove_file(&tmp_blob);
+                return Err(Error::invalid(format!("invalid layer archive: {e}")));
+            }
+        };
+        let dest = self.paths.layer_dir(&rec.diff_id);
+        if dest.exists() || std::fs::rename(&tmp_dir, &dest).is_err() {
+            let _ = remove_dir_all_quiet(&tmp_dir);
+        }
+        let blob = self.paths.blob(&rec.blob_digest);
+        if blob.exists() {
+            let _ = std::fs::remove_file(&tmp_blob);
+        } else {
+            std::fs::rename(&tmp_blob, &blob).ctx(|| "storing layer blob".into())?;
+        }
+        Ok(rec)
+    }
+
+    /// Store a blob by digest (config or manifest); verifies nothing, the caller computed it.
+    pub fn put_blob(&self, data: &[u8]) -> Result<String> {
+        let digest = sha256_digest(data);
+        let path = self.paths.blob(&digest);
+        if !path.exists() {
+            write_atomic(&path, data).ctx(|| format!("writing blob {digest}"))?;
+        }
+        Ok(digest)
+    }
+
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        self.paths.blob(digest)
+    }
+
+    /// Register an image made of `config_bytes` over `layers`, tagging it with `tags`.
+    /// Layers must already be unpacked; the config's diff ids must match them.
+    pub fn register(
+        &self,
+        config_bytes: &[u8],
+        layers: &[LayerRecord],
+        tags: &[Reference],
+        parent: Option<String>,
+    ) -> Result<ImageRecord> {
+        let config: ImageConfig = serde_json::from_slice(config_bytes)
+            .map_err(|e| Error::invalid(format!("invalid image config: {e}")))?;
+        let by_diff: HashMap<&str, &LayerRecord> =
+            layers.iter().map(|l| (l.diff_id.as_str(), l)).collect();
+        for d in &config.rootfs.diff_ids {
+            if !by_diff.contains_key(d.as_str()) && self.db.get::<LayerRecord>(Table::Layers, d)?.is_none() {
+                return Err(Error::invalid(format!(
+                    "image config names layer {d}, which the archive does not contain"
+                )));
+            }
+        }
+        let id = self.put_blob(config_bytes)?;
+        let size = config
+            .rootfs
+            .diff_ids
+            .iter()
+            .map(|d| by_diff.get(d.as_str()).map(|l| l.size).unwrap_or(0))
+            .sum::<u64>();
+        let rec = ImageRecord {
+            id: id.clone(),
+            layers: config.rootfs.diff_ids.clone(),
+            created: config
+                .created
+                .clone()
+                .unwrap_or_else(crate::engine::now_rfc3339),
+            size,
+            parent,
+            repo_digests: Vec::new(),
+        };
+        self.db.tx(|tx| {
+            for l in layers {
+                store::put(tx, Table::Layers, &l.diff_id, l)?;
+            }
+            let existing: Option<ImageRecord> = store::get(tx, Table::Images, &id)?;
+            let rec = match existing {
+                Some(mut old) => {
+                    if old.parent.is_none() {
+                        old.parent = rec.parent.clone();
+                    }
+                    old
+                }
+                None => rec.clone(),
+            };
+            store::put(tx, Table::Images, &id, &rec)?;
+            for t in tags {
+                store::set_tag(tx, &t.to_string(), &id)?;
+            }
+            Ok(())
+        })?;
+        self.get(&id)
+    }
+
+    pub fn get(&self, id: &str) -> Result<ImageRecord> {
+        self.db
+            .get(Table::Images, id)?
+            .ok_or_else(|| Error::not_found(format!("No such image: {id}")))
+    }
+
+    /// Resolve a name (`box`, `box:v2`, `docker.io/library/box`), a full id or a unique id prefix.
+    pub fn resolve(&self, name: &str) -> Result<ImageRecord> {
+        if let Ok(r) = Reference::parse(name) {
+            if let Some(id) = self.db.tag_target(&r.to_string())? {
+                return self.get(&id);
+            }
+        }
+        let hex = name.strip_prefix("sha256:").unwrap_or(name);
+        if !hex.is_empty() && hex.len() <= 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            let matches: Vec<ImageRecord> = self
+                .list()?
+                .into_iter()
+                .filter(|i| hex_of(&i.id).starts_with(hex))
+                .collect();
+            match matches.len() {
+                1 => return Ok(matches.into_iter().next().unwrap()),
+                0 => {}
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "ambiguous image id prefix {name}: it matches {} images",
+                        matches.len()
+                    )))
+                }
+            }
+        }
+        Err(Error::not_found(format!("No such image: {name}")))
+    }
+
+    pub fn list(&self) -> Result<Vec<ImageRecord>> {
+        self.db.list(Table::Images)
+    }
+
+    /// All tags, canonical name → image id.
+    pub fn tags(&self) -> Result<Vec<(String, String)>> {
+        self.db.tags()
+    }
+
+    pub fn tags_of(&self, id: &str) -> Result<Vec<String>> {
+        Ok(self
+            .tags()?
+            .into_iter()
+            .filter(|(_, i)| i == id)
+            .map(|(n, _)| n)
+            .collect())
+    }
+
+    pub fn config(&self, id: &str) -> Result<ImageConfig> {
+        let bytes = self.config_bytes(id)?;
+        Ok(serde_json::from_slice(&bytes)
+            .map_err(|e| Error::internal(format!("image {id}: corrupt config: {e}")))?)
+    }
+
+    pub fn config_bytes(&self, id: &str) -> Result<Vec<u8>> {
+        std::fs::read(self.paths.blob(id)).ctx(|| format!("reading config of image {id}"))
+    }
+
+    pub fn layer(&self, diff_id: &str) -> Result<LayerRecord> {
+        self.db
+            .get(Table::Layers, diff_id)?
+            .ok_or_else(|| Error::not_found(format!("layer {diff_id} is not in the store")))
+    }
+
+    /// Layer directories for an overlay mount, bottom layer first.
+    pub fn layer_dirs(&self, image: &ImageRecord) -> Vec<PathBuf> {
+        image.layers.iter().map(|d| self.paths.layer_dir(d)).collect()
+    }
+
+    pub fn tag(&self, id: &str, reference: &Reference) -> Result<()> {
+        self.db.tx(|tx| store::set_tag(tx, &reference.to_string(), id).map(|_| ()))
+    }
+
+    /// Remove a name, or the whole image when named by id (or its last tag goes).
+    /// `in_use` says whether a container uses the image; only `force` overrides it.
+    pub fn remove(&self, name: &str, force: bool, in_use: bool) -> Result<Vec<RemovedImage>> {
+        let image = self.resolve(name)?;
+        let tags = self.tags_of(&image.id)?;
+        let by_tag = Reference::parse(name)
+            .ok()
+            .map(|r| r.to_string())
+            .filter(|t| tags.contains(t));
+        let mut out = Vec::new();
+        if let Some(tag) = &by_tag {
+            if tags.len() > 1 {
+                // Other names remain: only untag.
+                self.db.tx(|tx| store::remove_tag(tx, tag))?;
+                out.push(RemovedImage::Untagged(familiar(tag)));
+                return Ok(out);
+            }
+        } else if tags.len() > 1 && !force {
+            return Err(Error::conflict(format!(
+                "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
+                crate::util::ids::short_id(&image.id)
+            )));
+        }
+        if in_use && !force {
+            return Err(Error::conflict(format!(
+                "conflict: unable to remove repository reference \"{name}\" (must force) - container is using its referenced image {}",
+                crate::util::ids::short_id(&image.id)
+            )));
+        }
+        if in_use {
+            // Forced while in use: like docker, untag but keep the image for its containers.
+            self.db.tx(|tx| {
+                for t in &tags {
+                    store::remove_tag(tx, t)?;
+                }
+                Ok(())
+            })?;
+            out.extend(tags.iter().map(|t| RemovedImage::Untagged(familiar(t))));
+            return Ok(out);
+        }
+        self.db.tx(|tx| {
+            for t in &tags {
+                store::remove_tag(tx, t)?;
+            }
+            store::delete(tx, Table::Images, &image.id)
+        })?;
+        out.extend(tags.iter().map(|t| RemovedImage::Untagged(familiar(t))));
+        out.push(RemovedImage::Deleted(image.id.clone()));
+        self.collect_garbage()?;
+        Ok(out)
+    }
+
+    /// Delete layers (directories, blobs, records) and config blobs no image refers to, and
+    /// leftovers of interrupted imports.
+    pub fn collect_garbage(&self) -> Result<()> {
+        let images = self.list()?;
+        let used: HashSet<&str> = images
+            .iter()
+            .flat_map(|i| i.layers.iter().map(String::as_str))
+            .collect();
+        let layers: Vec<LayerRecord> = self.db.list(Table::Layers)?;
+        let mut keep_blobs: HashSet<String> = images.iter().map(|i| hex_of(&i.id).to_string()).collect();
+        for l in &layers {
+            if used.contains(l.diff_id.as_str()) {
+                keep_blobs.insert(hex_of(&l.blob_digest).to_string());
+            } else {
+                self.db.delete(Table::Layers, &l.diff_id)?;
+            }
+        }
+        let kept_dirs: HashSet<String> = used.iter().map(|d| hex_of(d).to_string()).collect();
+        if let Ok(rd) = std::fs::read_dir(self.paths.layers()) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if !kept_dirs.contains(&name) {
+                    let _ = remove_dir_all_quiet(&e.path());
+                }
+            }
+        }
+        if let Ok(rd) = std::fs::read_dir(self.paths.blobs()) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if !keep_blobs.contains(&name) && !self.is_kept_blob(&name) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Manifests are kept for registry pushes; they are named in image records' repo digests.
+    fn is_kept_blob(&self, hex: &str) -> bool {
+        self.list()
+            .map(|imgs| {
+                imgs.iter()
+                    .any(|i| i.repo_digests.iter().any(|d| d.ends_with(hex)))
+            })
+            .unwrap_or(false)
+    }
+}
+
+/// `docker.io/library/box:latest` → `box:latest`.
+pub fn familiar(canonical: &str) -> String {
+    Reference::parse(canonical)
+        .map(|r| r.familiar())
+        .unwrap_or_else(|_| canonical.to_string())
+}

@@ -1,0 +1,78 @@
+//! The built-in container engine: image store, containers and their supervision, volumes and
+//! the event bus. The daemon owns one [`Engine`]; it is the only writer of engine state.
+
+pub mod container;
+pub mod error;
+pub mod events;
+pub mod exec;
+pub mod image;
+pub mod paths;
+pub mod runtime;
+pub mod store;
+pub mod supervisor;
+pub mod volume;
+
+use std::sync::Arc;
+
+pub use error::{Error, Result};
+
+use self::container::Containers;
+use self::events::EventBus;
+use self::exec::Execs;
+use self::image::ImageStore;
+use self::paths::Paths;
+use self::store::Store;
+use self::volume::Volumes;
+
+/// RFC 3339 UTC timestamp with nanoseconds, as Docker writes them.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+pub struct Engine {
+    pub paths: Paths,
+    pub db: Arc<Store>,
+    pub images: ImageStore,
+    pub containers: Containers,
+    pub volumes: Volumes,
+    pub execs: Execs,
+    pub events: EventBus,
+    pub attach_waiters: container::lifecycle::AttachWaiters,
+    /// The wharf binary, re-executed as supervisor and nsexec helper.
+    pub binary: std::path::PathBuf,
+    pub started: std::time::Instant,
+}
+
+impl Engine {
+    /// Open (or create) the engine state under `paths`, repair what a crash left behind and
+    /// find the supervisors of containers that kept running while no daemon was up.
+    pub fn open(paths: Paths) -> Result<Arc<Self>> {
+        paths
+            .ensure()
+            .map_err(|e| Error::internal(format!("creating {}: {e}", paths.root.display())))?;
+        let db = Arc::new(Store::open(&paths.db())?);
+        let images = ImageStore::new(paths.clone(), db.clone());
+        // Leftovers of interrupted imports and loads are never registered: remove them.
+        let _ = crate::util::fsutil::remove_dir_all_quiet(&paths.tmp());
+        let _ = std::fs::create_dir_all(paths.tmp());
+        images.collect_garbage()?;
+        let program = runtime::seccomp::compile_default(false).map_err(Error::internal)?;
+        runtime::seccomp::write_program(&program, &paths.seccomp_profile())
+            .map_err(|e| Error::internal(format!("writing the seccomp profile: {e}")))?;
+        let binary = std::env::current_exe()
+            .map_err(|e| Error::internal(format!("locating the wharf binary: {e}")))?;
+        let engine = Arc::new(Engine {
+            containers: Containers::load(&paths, db.clone())?,
+            volumes: Volumes::new(paths.clone(), db.clone()),
+            execs: Execs::default(),
+            events: EventBus::default(),
+            attach_waiters: Default::default(),
+            paths,
+            db,
+            images,
+            binary,
+            started: std::time::Instant::now(),
+        });
+        Ok(engine)
+    }
+}

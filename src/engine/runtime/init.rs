@@ -1,0 +1,604 @@
+//! Starting a container process: `clone(2)` into new namespaces, then, in the child, mount the
+//! root filesystem and the rest, `pivot_root(2)`, drop privileges and `execve(2)`.
+//!
+//! The child waits on a "go" pipe before doing anything, so its parent can first place it in its
+//! cgroup (and the daemon can attach clients). Errors before `execve` travel back through a
+//! close-on-exec pipe: EOF on it means the exec happened.
+
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::stat::{mknod, Mode, SFlag};
+use nix::unistd::{self, Pid};
+
+use super::cgroups::Cgroup;
+use super::spec::{MountKind, NetworkNamespace, ProcessSpec, RuntimeSpec};
+use super::{caps, seccomp, user};
+
+/// Exit codes used when the container's command cannot run, as Docker reports them.
+pub const EXIT_CANNOT_INVOKE: i32 = 126;
+pub const EXIT_NOT_FOUND: i32 = 127;
+/// Failures of the runtime itself before the command (bad mount, unknown user...).
+pub const EXIT_RUNTIME: i32 = 125;
+
+/// The standard streams the container gets.
+pub struct Stdio {
+    pub stdin: RawFd,
+    pub stdout: RawFd,
+    pub stderr: RawFd,
+}
+
+/// A cloned container process waiting for `go`.
+pub struct Started {
+    pub pid: Pid,
+    go: Option<OwnedFd>,
+    errors: OwnedFd,
+}
+
+/// Why a container's command did not start.
+#[derive(Debug, Clone)]
+pub struct StartError {
+    pub exit_code: i32,
+    pub message: String,
+}
+
+impl Started {
+    /// Let the process continue; wait until it has exec'd or failed.
+    pub fn go(mut self) -> Result<Pid, StartError> {
+        if let Some(go) = self.go.take() {
+            let mut f = std::fs::File::from(go);
+            let _ = f.write_all(b"g");
+        }
+        let mut buf = String::new();
+        let mut f = std::fs::File::from(self.errors);
+        let _ = f.read_to_string(&mut buf);
+        if buf.is_empty() {
+            return Ok(self.pid);
+        }
+        let (code, msg) = buf.split_once('\n').unwrap_or(("125", &buf));
+        Err(StartError {
+            exit_code: code.parse().unwrap_or(EXIT_RUNTIME),
+            message: msg.to_string(),
+        })
+    }
+}
+
+/// Clone the container's first process. Must be called from a single-threaded process.
+pub fn spawn(spec: &RuntimeSpec, stdio: &Stdio, cgroup: Option<&Cgroup>) -> Result<Started, String> {
+    let (go_r, go_w) = unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    let (err_r, err_w) = unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    // Everything the child needs is read before clone: after pivot_root the host is gone.
+    let seccomp_program = match &spec.process.seccomp_bpf {
+        Some(p) => Some(seccomp::read_program(p).map_err(|e| format!("reading {}: {e}", p.display()))?),
+        None => None,
+    };
+    let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+    if spec.join_pid_ns_of.is_none() {
+        flags |= CloneFlags::CLONE_NEWPID;
+    }
+    if spec.network == NetworkNamespace::New {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    let go_r_fd = go_r.as_raw_fd();
+    let err_w_fd = err_w.as_raw_fd();
+    let (stdin, stdout, stderr) = (stdio.stdin, stdio.stdout, stdio.stderr);
+    let mut stack = vec![0u8; 256 * 1024];
+    let child = Box::new(|| -> isize {
+        let mut err = unsafe { std::fs::File::from_raw_fd(err_w_fd) };
+        let mut go = unsafe { std::fs::File::from_raw_fd(go_r_fd) };
+        let mut b = [0u8; 1];
+        if go.read(&mut b).unwrap_or(0) != 1 {
+            // The supervisor went away before releasing us.
+            unsafe { libc::_exit(EXIT_RUNTIME) };
+        }
+        drop(go);
+        let code = match child_main(spec, (stdin, stdout, stderr), seccomp_program.as_ref(), &mut err) {
+            Ok(never) => match never {},
+            Err((code, msg)) => {
+                let _ = err.write_all(format!("{code}\n{msg}").as_bytes());
+                code
+            }
+        };
+        unsafe { libc::_exit(code) }
+    });
+    // SAFETY: the caller is single-threaded; the child only runs our setup code then execs.
+    let pid = unsafe { nix::sched::clone(child, &mut stack, flags, Some(libc::SIGCHLD)) }
+        .map_err(|e| format!("clone: {e}"))?;
+    drop(go_r);
+    drop(err_w);
+    if let Some(cg) = cgroup {
+        if let Err(e) = cg.add(pid.as_raw()) {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+            return Err(format!("adding the container to its cgroup: {e}"));
+        }
+    }
+    Ok(Started {
+        pid,
+        go: Some(go_w),
+        errors: err_r,
+    })
+}
+
+pub type ChildResult = Result<std::convert::Infallible, (i32, String)>;
+
+fn fail<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> (i32, String) {
+    let what = what.into();
+    move |e| (EXIT_RUNTIME, format!("{what}: {e}"))
+}
+
+fn child_main(
+    spec: &RuntimeSpec,
+    stdio: (RawFd, RawFd, RawFd),
+    seccomp_program: Option<&seccompiler::BpfProgram>,
+    err: &mut std::fs::File,
+) -> ChildResult {
+    reset_signals();
+    // Standard streams first so that anything printed lands in the container's log.
+    for (src, dst) in [(stdio.0, 0), (stdio.1, 1), (stdio.2, 2)] {
+        if src != dst {
+            unistd::dup2(src, dst).map_err(fail("setting up stdio"))?;
+        }
+    }
+    if let NetworkNamespace::Path { path } = &spec.network {
+        let f = std::fs::File::open(path).map_err(fail(format!("opening {}", path.display())))?;
+        nix::sched::setns(f, CloneFlags::CLONE_NEWNET).map_err(fail("joining the network namespace"))?;
+    }
+    if spec.network == NetworkNamespace::New {
+        loopback_up().map_err(fail("bringing up the loopback interface"))?;
+    }
+    unistd::sethostname(&spec.hostname).map_err(fail("setting the hostname"))?;
+    if !spec.domainname.is_empty() {
+        let d = CString::new(spec.domainname.clone()).unwrap_or_default();
+        // SAFETY: valid pointer and length.
+        unsafe { libc::setdomainname(d.as_ptr(), spec.domainname.len()) };
+    }
+    setup_rootfs(spec)?;
+    exec_process(&spec.process, spec.privileged, spec.init, seccomp_program, err)
+}
+
+/// From a prepared root onwards: session and terminal, limits, user, capabilities, working
+/// directory, no_new_privs, seccomp, exec. Shared by container starts and `exec`.
+pub fn exec_process(
+    process: &ProcessSpec,
+    privileged: bool,
+    init: bool,
+    seccomp_program: Option<&seccompiler::BpfProgram>,
+    err: &mut std::fs::File,
+) -> ChildResult {
+    let _ = unistd::setsid();
+    if process.tty {
+        // SAFETY: fd 0 is the pty slave; make it our controlling terminal.
+        unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
+    }
+    for r in &process.rlimits {
+        set_rlimit(&r.name, r.soft, r.hard)?;
+    }
+    let resolved = user::resolve(Path::new("/"), &process.user, &process.additional_groups)
+        .map_err(|e| (EXIT_RUNTIME, e))?;
+    let cwd = if process.cwd.is_empty() { "/".to_string() } else { process.cwd.clone() };
+    let _ = std::fs::create_dir_all(&cwd);
+    let mut env = process.env.clone();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", resolved.home));
+    }
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    }
+    if !privileged {
+        caps::limit_bounding(&process.capabilities).map_err(|e| (EXIT_RUNTIME, e))?;
+    }
+    let gids: Vec<unistd::Gid> = resolved.additional_gids.iter().map(|g| unistd::Gid::from_raw(*g)).collect();
+    unistd::setgroups(&gids).map_err(fail("setgroups"))?;
+    let gid = unistd::Gid::from_raw(resolved.gid);
+    unistd::setresgid(gid, gid, gid).map_err(fail("setgid"))?;
+    let uid = unistd::Uid::from_raw(resolved.uid);
+    unistd::setresuid(uid, uid, uid).map_err(fail("setuid"))?;
+    if !privileged {
+        caps::apply(&process.capabilities, resolved.uid).map_err(|e| (EXIT_RUNTIME, e))?;
+    }
+    unistd::chdir(Path::new(&cwd)).map_err(|e| {
+        (EXIT_RUNTIME, format!("chdir to cwd (\"{cwd}\") set in config.json failed: {e}"))
+    })?;
+    if process.no_new_privileges || seccomp_program.is_some() {
+        // SAFETY: plain prctl.
+        unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    }
+    let program = find_program(&process.args, &env)?;
+    if init {
+        run_as_init(&program, &process.args, &env, seccomp_program, err)
+    } else {
+        exec(&program, &process.args, &env, seccomp_program)
+    }
+}
+
+/// Undo what the supervisor's process state would leak into the container: its blocked signals
+/// and Rust's ignored SIGPIPE (ignored dispositions survive exec).
+pub fn reset_signals() {
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    // SAFETY: restoring default dispositions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+    }
+}
+
+/// Resolve the command like `execvp` with the container's PATH, reporting Docker's errors.
+fn find_program(args: &[String], env: &[String]) -> Result<PathBuf, (i32, String)> {
+    let Some(cmd) = args.first() else {
+        return Err((EXIT_RUNTIME, "no command specified".into()));
+    };
+    if cmd.contains('/') {
+        let p = PathBuf::from(cmd);
+        return match std::fs::metadata(&p) {
+            Ok(m) if m.is_dir() => Err((EXIT_CANNOT_INVOKE, format!("exec: \"{cmd}\": is a directory"))),
+            Ok(_) => Ok(p),
+            Err(_) => Err((EXIT_NOT_FOUND, format!("exec: \"{cmd}\": stat {cmd}: no such file or directory"))),
+        };
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':') {
+        let candidate = Path::new(if dir.is_empty() { "." } else { dir }).join(cmd);
+        if let Ok(m) = std::fs::metadata(&candidate) {
+            use std::os::unix::fs::PermissionsExt;
+            if m.is_file() && m.permissions().mode() & 0o111 != 0 {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err((EXIT_NOT_FOUND, format!("exec: \"{cmd}\": executable file not found in $PATH")))
+}
+
+fn exec(
+    program: &Path,
+    args: &[String],
+    env: &[String],
+    seccomp_program: Option<&seccompiler::BpfProgram>,
+) -> ChildResult {
+    let c_prog = CString::new(program.as_os_str().as_encoded_bytes()).map_err(fail("command"))?;
+    let c_args: Vec<CString> = args.iter().map(|a| CString::new(a.as_str()).unwrap_or_default()).collect();
+    let c_env: Vec<CString> = env.iter().map(|a| CString::new(a.as_str()).unwrap_or_default()).collect();
+    if let Some(p) = seccomp_program {
+        seccomp::load(p).map_err(|e| (EXIT_RUNTIME, e))?;
+    }
+    let e = unistd::execve(&c_prog, &c_args, &c_env).unwrap_err();
+    let code = if e == nix::errno::Errno::ENOENT { EXIT_NOT_FOUND } else { EXIT_CANNOT_INVOKE };
+    Err((code, format!("exec: \"{}\": {}", args[0], e.desc().to_lowercase())))
+}
+
+/// `--init`: stay as PID 1, reap every child, forward signals to the command, exit with its status.
+fn run_as_init(
+    program: &Path,
+    args: &[String],
+    env: &[String],
+    seccomp_program: Option<&seccompiler::BpfProgram>,
+    err: &mut std::fs::File,
+) -> ChildResult {
+    let all = SigSet::all();
+    let mut old = SigSet::empty();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&all), Some(&mut old))
+        .map_err(fail("sigprocmask"))?;
+    // SAFETY: single-threaded; the child execs right away.
+    match unsafe { unistd::fork() }.map_err(fail("fork"))? {
+        unistd::ForkResult::Child => {
+            let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+            match exec(program, args, env, seccomp_program) {
+                Ok(never) => match never {},
+                Err((code, msg)) => {
+                    let _ = err.write_all(format!("{code}\n{msg}").as_bytes());
+                    unsafe { libc::_exit(code) }
+                }
+            }
+        }
+        unistd::ForkResult::Parent { child } => {
+            // Our copy of the error pipe must close so the supervisor sees the exec. We never
+            // return from here (only `_exit`), so the File is never dropped twice.
+            let _ = unistd::close(err.as_raw_fd());
+            loop {
+                let Ok(sig) = all.wait() else { continue };
+                if sig == Signal::SIGCHLD {
+                    loop {
+                        match nix::sys::wait::waitpid(None, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+                            Ok(nix::sys::wait::WaitStatus::Exited(p, code)) if p == child => unsafe {
+                                libc::_exit(code)
+                            },
+                            Ok(nix::sys::wait::WaitStatus::Signaled(p, s, _)) if p == child => unsafe {
+                                libc::_exit(128 + s as i32)
+                            },
+                            Ok(nix::sys::wait::WaitStatus::StillAlive) | Err(_) => break,
+                            Ok(_) => continue,
+                        }
+                    }
+                } else {
+                    let _ = nix::sys::signal::kill(child, sig);
+                }
+            }
+        }
+    }
+}
+
+fn set_rlimit(name: &str, soft: u64, hard: u64) -> Result<(), (i32, String)> {
+    use nix::sys::resource::{setrlimit, Resource};
+    let res = match name.trim_start_matches("RLIMIT_").to_ascii_lowercase().as_str() {
+        "nofile" => Resource::RLIMIT_NOFILE,
+        "nproc" => Resource::RLIMIT_NPROC,
+        "core" => Resource::RLIMIT_CORE,
+        "memlock" => Resource::RLIMIT_MEMLOCK,
+        "stack" => Resource::RLIMIT_STACK,
+        "cpu" => Resource::RLIMIT_CPU,
+        "fsize" => Resource::RLIMIT_FSIZE,
+        "data" => Resource::RLIMIT_DATA,
+        "as" => Resource::RLIMIT_AS,
+        "locks" => Resource::RLIMIT_LOCKS,
+        "msgqueue" => Resource::RLIMIT_MSGQUEUE,
+        "nice" => Resource::RLIMIT_NICE,
+        "rtprio" => Resource::RLIMIT_RTPRIO,
+        "sigpending" => Resource::RLIMIT_SIGPENDING,
+        other => return Err((EXIT_RUNTIME, format!("unknown ulimit {other}"))),
+    };
+    setrlimit(res, soft, hard).map_err(fail(format!("setrlimit {name}")))
+}
+
+fn setup_rootfs(spec: &RuntimeSpec) -> Result<(), (i32, String)> {
+    let none: Option<&str> = None;
+    mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
+        .map_err(fail("making / private"))?;
+    let r = &spec.rootfs;
+    // Relative lowerdir names keep the option string short however many layers there are.
+    let layers_dir = r.layers.first().and_then(|l| l.parent()).map(Path::to_path_buf);
+    let mut lower: Vec<String> = vec![r.init_layer.display().to_string()];
+    for l in r.layers.iter().rev() {
+        match (&layers_dir, l.parent()) {
+            (Some(d), Some(p)) if p == d => lower.push(l.file_name().unwrap().to_string_lossy().to_string()),
+            _ => lower.push(l.display().to_string()),
+        }
+    }
+    if let Some(d) = &layers_dir {
+        unistd::chdir(d).map_err(fail("entering the layer store"))?;
+    }
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.join(":"),
+        r.upper.display(),
+        r.work.display()
+    );
+    std::fs::create_dir_all(&r.mountpoint).map_err(fail("creating the rootfs mount point"))?;
+    mount(Some("overlay"), &r.mountpoint, Some("overlay"), MsFlags::empty(), Some(opts.as_str()))
+        .map_err(fail("mounting the root filesystem (overlay)"))?;
+    let root = r.mountpoint.clone();
+    let at = |p: &str| root.join(p.trim_start_matches('/'));
+
+    let nosuid_noexec_nodev = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV;
+    mkdir(&at("/proc"))?;
+    mount(Some("proc"), &at("/proc"), Some("proc"), nosuid_noexec_nodev, none).map_err(fail("mounting /proc"))?;
+    mkdir(&at("/dev"))?;
+    mount(
+        Some("tmpfs"),
+        &at("/dev"),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+    )
+    .map_err(fail("mounting /dev"))?;
+    make_devices(&at("/dev"), spec.privileged)?;
+    mkdir(&at("/dev/pts"))?;
+    mount(
+        Some("devpts"),
+        &at("/dev/pts"),
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+    )
+    .map_err(fail("mounting /dev/pts"))?;
+    mkdir(&at("/dev/shm"))?;
+    mount(Some("shm"), &at("/dev/shm"), Some("tmpfs"), nosuid_noexec_nodev, Some("mode=1777,size=65536k"))
+        .map_err(fail("mounting /dev/shm"))?;
+    mkdir(&at("/dev/mqueue"))?;
+    mount(Some("mqueue"), &at("/dev/mqueue"), Some("mqueue"), nosuid_noexec_nodev, none)
+        .map_err(fail("mounting /dev/mqueue"))?;
+    mkdir(&at("/sys"))?;
+    let sys_flags = if spec.privileged { nosuid_noexec_nodev } else { nosuid_noexec_nodev | MsFlags::MS_RDONLY };
+    if mount(Some("sysfs"), &at("/sys"), Some("sysfs"), sys_flags, none).is_err() {
+        // Without a network namespace of our own sysfs cannot be mounted: bind the host's.
+        mount(Some("/sys"), &at("/sys"), none, MsFlags::MS_BIND | MsFlags::MS_REC, none)
+            .map_err(fail("mounting /sys"))?;
+        if !spec.privileged {
+            remount_ro(&at("/sys"))?;
+        }
+    }
+    if let Some(console) = &spec.console {
+        touch(&at("/dev/console"))?;
+        mount(Some(console.as_path()), &at("/dev/console"), none, MsFlags::MS_BIND, none)
+            .map_err(fail("binding /dev/console"))?;
+    }
+    for m in &spec.mounts {
+        let target = at(&m.destination);
+        match &m.kind {
+            MountKind::Bind { source, readonly, copy_up } => {
+                let md = std::fs::metadata(source).map_err(|e| {
+                    (EXIT_RUNTIME, format!("bind source path does not exist: {}: {e}", source.display()))
+                })?;
+                if md.is_dir() {
+                    mkdir(&target)?;
+                } else {
+                    if let Some(p) = target.parent() {
+                        mkdir(p)?;
+                    }
+                    touch(&target)?;
+                }
+                if *copy_up && md.is_dir() && dir_is_empty(source) && target.is_dir() {
+                    copy_tree(&target, source).map_err(fail(format!("filling volume for {}", m.destination)))?;
+                }
+                mount(Some(source.as_path()), &target, none, MsFlags::MS_BIND | MsFlags::MS_REC, none)
+                    .map_err(fail(format!("mounting {} on {}", source.display(), m.destination)))?;
+                if *readonly {
+                    remount_ro(&target)?;
+                }
+            }
+            MountKind::Tmpfs { options } => {
+                mkdir(&target)?;
+                let opts = if options.is_empty() { None } else { Some(options.as_str()) };
+                mount(Some("tmpfs"), &target, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, opts)
+                    .map_err(fail(format!("mounting tmpfs on {}", m.destination)))?;
+            }
+        }
+    }
+    // pivot_root onto the new root, then drop the old one.
+    unistd::chdir(&root).map_err(fail("entering the root filesystem"))?;
+    unistd::pivot_root(".", ".").map_err(fail("pivot_root"))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(fail("detaching the old root"))?;
+    unistd::chdir("/").map_err(fail("chdir /"))?;
+    if !spec.privileged {
+        for p in &spec.masked_paths {
+            mask_path(p);
+        }
+        for p in &spec.readonly_paths {
+            if Path::new(p).exists() {
+                let _ = mount(Some(p.as_str()), p.as_str(), none, MsFlags::MS_BIND | MsFlags::MS_REC, none);
+                let _ = remount_ro(Path::new(p));
+            }
+        }
+    }
+    if spec.rootfs.readonly {
+        mount(none, "/", none, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, none)
+            .map_err(fail("making the root filesystem read-only"))?;
+    }
+    Ok(())
+}
+
+fn mkdir(p: &Path) -> Result<(), (i32, String)> {
+    std::fs::create_dir_all(p).map_err(fail(format!("creating {}", p.display())))
+}
+
+fn touch(p: &Path) -> Result<(), (i32, String)> {
+    if !p.exists() {
+        std::fs::File::create(p).map_err(fail(format!("creating {}", p.display())))?;
+    }
+    Ok(())
+}
+
+fn remount_ro(p: &Path) -> Result<(), (i32, String)> {
+    let none: Option<&str> = None;
+    mount(
+        none,
+        p,
+        none,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC,
+        none,
+    )
+    .map_err(fail(format!("remounting {} read-only", p.display())))
+}
+
+fn mask_path(p: &str) {
+    let none: Option<&str> = None;
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_dir() => {
+            let _ = mount(Some("tmpfs"), p, Some("tmpfs"), MsFlags::MS_RDONLY, none);
+        }
+        Ok(_) => {
+            let _ = mount(Some("/dev/null"), p, none, MsFlags::MS_BIND, none);
+        }
+        Err(_) => {}
+    }
+}
+
+fn make_devices(dev: &Path, _privileged: bool) -> Result<(), (i32, String)> {
+    let devices: &[(&str, u64, u64)] = &[
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ];
+    let old = nix::sys::stat::umask(Mode::empty());
+    for (name, major, minor) in devices {
+        mknod(
+            &dev.join(name),
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(*major, *minor),
+        )
+        .map_err(fail(format!("creating /dev/{name}")))?;
+    }
+    nix::sys::stat::umask(old);
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+        ("core", "/proc/kcore"),
+    ] {
+        let _ = std::os::unix::fs::symlink(target, dev.join(link));
+    }
+    Ok(())
+}
+
+/// `ifconfig lo up` through an ioctl: a fresh network namespace starts with loopback down.
+fn loopback_up() -> std::io::Result<()> {
+    // SAFETY: plain socket + ioctl with a zeroed, NUL-terminated ifreq.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        req.ifr_name[0] = b'l' as libc::c_char;
+        req.ifr_name[1] = b'o' as libc::c_char;
+        let mut rc = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req);
+        if rc == 0 {
+            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            rc = libc::ioctl(fd, libc::SIOCSIFFLAGS, &req);
+        }
+        let err = std::io::Error::last_os_error();
+        libc::close(fd);
+        if rc != 0 {
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
+fn dir_is_empty(p: &Path) -> bool {
+    std::fs::read_dir(p).map(|mut d| d.next().is_none()).unwrap_or(false)
+}
+
+/// Copy a directory tree keeping modes, owners, symlinks and timestamps (`cp -a`).
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        let md = std::fs::symlink_metadata(&src)?;
+        let ft = md.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir_all(&dst)?;
+            copy_tree(&src, &dst)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else if ft.is_file() {
+            std::fs::copy(&src, &dst)?;
+        } else {
+            continue;
+        }
+        let _ = std::os::unix::fs::lchown(&dst, Some(md.uid()), Some(md.gid()));
+        if !ft.is_symlink() {
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+        }
+    }
+    let md = std::fs::metadata(from)?;
+    let _ = std::os::unix::fs::chown(to, Some(md.uid()), Some(md.gid()));
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! Container logs in Docker's json-file format: one JSON object per line with the text, the
+//! stream and an RFC 3339 timestamp with nanoseconds.
+
+use std::io::{BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub log: String,
+    pub stream: String,
+    pub time: String,
+}
+
+/// Splits a byte stream into lines and appends them to the log file.
+pub struct LineWriter {
+    pending: [Vec<u8>; 2],
+}
+
+/// Docker splits lines longer than this into several entries.
+const MAX_LINE: usize = 16 * 1024;
+
+impl Default for LineWriter {
+    fn default() -> Self {
+        LineWriter {
+            pending: [Vec::new(), Vec::new()],
+        }
+    }
+}
+
+impl LineWriter {
+    /// `stream`: 1 stdout, 2 stderr.
+    pub fn write(&mut self, out: &mut impl Write, stream: u8, data: &[u8]) -> std::io::Result<()> {
+        let idx = if stream == 2 { 1 } else { 0 };
+        let mut rest = data;
+        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
+            self.pending[idx].extend_from_slice(&rest[..=pos]);
+            rest = &rest[pos + 1..];
+            let line = std::mem::take(&mut self.pending[idx]);
+            write_entry(out, stream, &line)?;
+        }
+        self.pending[idx].extend_from_slice(rest);
+        if self.pending[idx].len() >= MAX_LINE {
+            let line = std::mem::take(&mut self.pending[idx]);
+            write_entry(out, stream, &line)?;
+        }
+        Ok(())
+    }
+
+    /// Write out partial lines (at exit).
+    pub fn flush(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        for (idx, stream) in [(0, 1u8), (1, 2u8)] {
+            if !self.pending[idx].is_empty() {
+                let line = std::mem::take(&mut self.pending[idx]);
+                write_entry(out, stream, &line)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn write_entry(out: &mut impl Write, stream: u8, data: &[u8]) -> std::io::Result<()> {
+    let entry = LogEntry {
+        log: String::from_utf8_lossy(data).into_owned(),
+        stream: if stream == 2 { "stderr" } else { "stdout" }.to_string(),
+        time: crate::engine::now_rfc3339(),
+    };
+    let mut line = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    out.write_all(&line)
+}
+
+/// Parse one log file line (skipping a torn last line).
+pub fn parse_line(line: &str) -> Option<LogEntry> {
+    serde_json::from_str(line).ok()
+}
+
+/// Read every entry of a log file.
+pub fn read_all(path: &std::path::Path) -> Vec<LogEntry> {
+    let Ok(f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    std::io::BufReader::new(f)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| parse_line(&l))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_lines_per_stream() {
+        let mut w = LineWriter::default();
+        let mut out = Vec::new();
+        w.write(&mut out, 1, b"hel").unwrap();
+        w.write(&mut out, 2, b"err\n").unwrap();
+        w.write(&mut out, 1, b"lo\nworld").unwrap();
+        w.flush(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let entries: Vec<LogEntry> = text.lines().filter_map(parse_line).collect();
+        let got: Vec<(&str, &str)> = entries.iter().map(|e| (e.stream.as_str(), e.log.as_str())).collect();
+        assert_eq!(got, vec![("stderr", "err\n"), ("stdout", "hello\n"), ("stdout", "world")]);
+    }
+}

@@ -1,0 +1,73 @@
+//! Byte sizes as Docker writes them (`512m`, `1g`, `100k`, `1.5GB`) and as tables show them.
+
+/// Parse a size like `12m` or `1g` (binary units, like Docker's `RAMInBytes`).
+pub fn parse_bytes(s: &str) -> Result<i64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid size: '{s}'"))?;
+    let factor: f64 = match unit.trim_end_matches('b').trim_end_matches('i') {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024f64.powi(4),
+        "p" => 1024f64.powi(5),
+        _ => return Err(format!("invalid size: '{s}'")),
+    };
+    if unit == "bb" || unit.len() > 3 {
+        return Err(format!("invalid size: '{s}'"));
+    }
+    Ok((value * factor) as i64)
+}
+
+/// Human size with decimal units, like Docker's tables (`4.26MB`, `1.2GB`).
+pub fn human_size(bytes: i64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < units.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{bytes}B")
+    } else {
+        let s = format!("{v:.3}");
+        // Docker prints 4 significant digits at most.
+        let s = if v >= 100.0 {
+            format!("{v:.1}")
+        } else if v >= 10.0 {
+            format!("{v:.2}")
+        } else {
+            s
+        };
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        format!("{s}{}", units[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sizes() {
+        assert_eq!(parse_bytes("12m").unwrap(), 12 * 1024 * 1024);
+        assert_eq!(parse_bytes("1g").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("100").unwrap(), 100);
+        assert_eq!(parse_bytes("64MB").unwrap(), 64 << 20);
+        assert!(parse_bytes("12q").is_err());
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_size(512), "512B");
+        assert_eq!(human_size(4_260_000), "4.26MB");
+        assert_eq!(human_size(1_000_000), "1MB");
+    }
+}
