@@ -1,1 +1,98 @@
-pub fn main() -> i32 { 0 }
+//! The `wharf` command line: parsing (clap) and printing only; everything else goes through
+//! the API client to the daemon (started on demand).
+
+pub mod args;
+mod attach;
+mod commands;
+pub mod daemon;
+pub mod output;
+
+use clap::Parser;
+
+use self::args::{Cli, Command};
+use crate::api::client::{Client, ClientError};
+
+/// A failure with the exit code it should produce (Docker's conventions: 125 for the engine's
+/// own errors in `run`, 126/127 when the command cannot run, 1 elsewhere).
+#[derive(Debug)]
+pub struct Exit {
+    pub code: i32,
+    pub message: Option<String>,
+}
+
+impl Exit {
+    pub fn code(code: i32) -> Self {
+        Exit { code, message: None }
+    }
+    pub fn msg(code: i32, message: impl Into<String>) -> Self {
+        Exit { code, message: Some(message.into()) }
+    }
+}
+
+impl From<ClientError> for Exit {
+    fn from(e: ClientError) -> Self {
+        Exit::msg(1, format!("Error response from daemon: {e}"))
+    }
+}
+
+impl From<std::io::Error> for Exit {
+    fn from(e: std::io::Error) -> Self {
+        Exit::msg(1, e.to_string())
+    }
+}
+
+impl From<anyhow::Error> for Exit {
+    fn from(e: anyhow::Error) -> Self {
+        Exit::msg(1, format!("{e:#}"))
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, Exit>;
+
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match cli.command {
+        // Re-exec entry points: single-threaded, no async runtime.
+        Command::Supervise { config } => crate::engine::supervisor::supervise_main(&config),
+        Command::NsExec => {
+            let spec = std::env::var("WHARF_NSEXEC_SPEC").unwrap_or_default();
+            match serde_json::from_str(&spec) {
+                Ok(spec) => crate::engine::runtime::nsexec::run(&spec),
+                Err(e) => {
+                    eprintln!("wharf: invalid exec spec: {e}");
+                    125
+                }
+            }
+        }
+        Command::Daemon(args) => daemon::main(&cli.global, args),
+        command => {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("wharf: {e}");
+                    return 125;
+                }
+            };
+            let result = rt.block_on(async {
+                let client = daemon::ensure_daemon(&cli.global).await?;
+                commands::dispatch(&client, &cli.global, command).await
+            });
+            // Do not wait for detached stdin readers.
+            rt.shutdown_background();
+            match result {
+                Ok(()) => 0,
+                Err(exit) => {
+                    if let Some(m) = exit.message {
+                        eprintln!("{m}");
+                    }
+                    exit.code
+                }
+            }
+        }
+    }
+}
+
+/// The client for the configured socket (without starting anything).
+pub fn client_for(global: &args::GlobalOpts) -> Client {
+    Client::new(global.socket())
+}

@@ -53,6 +53,10 @@ impl Paths {
     pub fn container_run_dir(&self, id: &str) -> PathBuf {
         self.run_root.join("containers").join(id)
     }
+    /// A container's supervisor socket. Kept short: UNIX socket paths are limited to 107 bytes.
+    pub fn supervisor_socket(&self, id: &str) -> PathBuf {
+        self.run_root.join("sup").join(format!("{}.sock", &id[..id.len().min(16)]))
+    }
     pub fn default_socket(&self) -> PathBuf {
         self.run_root.join("wharf.sock")
     }
@@ -76,6 +80,7 @@ impl Paths {
             self.volumes(),
             self.run_root.clone(),
             self.run_root.join("containers"),
+            self.run_root.join("sup"),
             self.netns_dir(),
         ] {
             std::fs::create_dir_all(&d)?;

@@ -307,7 +307,11 @@ impl Engine {
         attrs.insert("name".to_string(), name);
         attrs.insert("image".to_string(), image_name);
         self.events.publish(EventMessageTypeEnum::CONTAINER, "create", &id, attrs);
-        Ok((id, Vec::new()))
+        let mut warnings = Vec::new();
+        if host.port_bindings.as_ref().is_some_and(|p| !p.is_empty()) || host.publish_all_ports.unwrap_or(false) {
+            warnings.push("Published ports are recorded but not yet forwarded: bridge networking is not available in this wharf engine yet".to_string());
+        }
+        Ok((id, warnings))
     }
 
     /// The container's directory: overlay upper/work dirs, the init layer with mount points,

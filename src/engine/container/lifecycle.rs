@@ -80,7 +80,7 @@ async fn request(socket: &Path, req: &Request) -> Result<Reply> {
 
 impl Engine {
     fn socket_of(&self, id: &str) -> std::path::PathBuf {
-        self.paths.container_run_dir(id).join("supervisor.sock")
+        self.paths.supervisor_socket(id)
     }
 
     fn publish_container(&self, rec: &ContainerRecord, action: &str, extra: &[(&str, String)]) {
@@ -161,6 +161,9 @@ impl Engine {
                 r.state.error = msg.clone();
                 r.state.finished_at = Some(crate::engine::now_rfc3339());
             })?;
+            if rec.host_config.auto_remove.unwrap_or(false) {
+                let _ = self.remove_container(&rec.id, true, true).await;
+            }
             return Err(Error::invalid(format!(
                 "failed to create task for container: unable to start container process: {msg}: unknown"
             )));
@@ -332,44 +335,55 @@ impl Engine {
 
     /// Docker's `wait`: returns the exit code.
     pub async fn wait_container(self: &Arc<Self>, key: &str, condition: WaitCondition) -> Result<(i64, Option<String>)> {
+        let bus = self.events.subscribe();
+        self.wait_container_from(key, condition, bus).await
+    }
+
+    /// `wait` with a bus subscription taken by the caller (before it answered the request, so
+    /// an exit right after cannot be missed).
+    pub async fn wait_container_from(
+        self: &Arc<Self>,
+        key: &str,
+        condition: WaitCondition,
+        mut bus: tokio::sync::broadcast::Receiver<bollard_stubs::models::EventMessage>,
+    ) -> Result<(i64, Option<String>)> {
         let rec = self.containers.resolve(key)?;
         let id = rec.id.clone();
-        let mut bus = self.events.subscribe();
-        match condition {
-            WaitCondition::NotRunning => {
-                self.wait_until(&id, &mut bus, |r| r.map(|r| !r.state.is_running()).unwrap_or(true)).await;
+        // The exit code seen in the last `die` event: the record may be gone (`--rm`) by the end.
+        let mut last_exit: Option<i64> = None;
+        let done = |r: Option<&ContainerRecord>, seen_die: bool| match condition {
+            WaitCondition::NotRunning => r.map(|r| !r.state.is_running()).unwrap_or(true),
+            WaitCondition::Removed => r.is_none(),
+            WaitCondition::NextExit => seen_die || r.is_none(),
+        };
+        loop {
+            if done(self.containers.get(&id).as_ref(), last_exit.is_some()) {
+                break;
             }
-            WaitCondition::Removed => {
-                self.wait_until(&id, &mut bus, |r| r.is_none()).await;
-            }
-            WaitCondition::NextExit => loop {
-                if self.containers.get(&id).is_none() {
-                    break;
-                }
-                match bus.recv().await {
-                    Ok(ev) => {
-                        let same = ev.actor.as_ref().and_then(|a| a.id.as_deref()) == Some(id.as_str());
-                        if same && matches!(ev.action.as_deref(), Some("die") | Some("destroy")) {
-                            if let Some(code) = ev
-                                .actor
-                                .as_ref()
-                                .and_then(|a| a.attributes.as_ref())
-                                .and_then(|a| a.get("exitCode"))
-                                .and_then(|c| c.parse::<i64>().ok())
-                            {
-                                return Ok((code, None));
-                            }
-                            break;
-                        }
+            match bus.recv().await {
+                Ok(ev) => {
+                    let same = ev.actor.as_ref().and_then(|a| a.id.as_deref()) == Some(id.as_str());
+                    if same && ev.action.as_deref() == Some("die") {
+                        last_exit = ev
+                            .actor
+                            .as_ref()
+                            .and_then(|a| a.attributes.as_ref())
+                            .and_then(|a| a.get("exitCode"))
+                            .and_then(|c| c.parse::<i64>().ok());
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(_) => break,
                 }
-            },
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => break,
+            }
         }
         let last = self.containers.get(&id).map(|r| r.state).unwrap_or(rec.state);
+        let code = match (condition, last_exit) {
+            (WaitCondition::NotRunning, _) if self.containers.get(&id).is_some() => last.exit_code as i64,
+            (_, Some(c)) => c,
+            _ => last.exit_code as i64,
+        };
         let err = (!last.error.is_empty()).then(|| last.error.clone());
-        Ok((last.exit_code as i64, err))
+        Ok((code, err))
     }
 
     /// Remove a container; `force` kills it first, `volumes` also removes its anonymous volumes.

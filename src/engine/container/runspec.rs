@@ -110,7 +110,7 @@ impl Engine {
             spec,
             log_path: dir.join(format!("{}-json.log", rec.id)),
             state_path: dir.join("state.json"),
-            socket_path: run_dir.join("supervisor.sock"),
+            socket_path: self.paths.supervisor_socket(&rec.id),
             open_stdin: rec.config.open_stdin.unwrap_or(false),
             stdin_once: rec.config.stdin_once.unwrap_or(false),
             restart: restart_policy(host)?,

@@ -67,7 +67,13 @@ impl ImageStore {
             Err(e) => {
                 let _ = remove_dir_all_quiet(&tmp_dir);
                 let _ = std::fs::remove_file(&tmp_blob);
-                return Err(Error::invalid(format!("invalid layer archive: {e}")));
+                let mut msg = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    msg.push_str(&format!(": {s}"));
+                    source = s.source();
+                }
+                return Err(Error::invalid(format!("invalid layer archive: {msg}")));
             }
         };
         let dest = self.paths.layer_dir(&rec.diff_id);

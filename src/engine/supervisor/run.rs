@@ -72,6 +72,8 @@ struct Client {
     kind: ClientKind,
     inbuf: Vec<u8>,
     outbuf: Vec<u8>,
+    /// The peer shut down its sending side: nothing more to read, output still goes out.
+    eof: bool,
     dead: bool,
 }
 
@@ -328,7 +330,8 @@ impl Supervisor {
         let stdin_full = self.stdin_buf.len() > 256 * 1024;
         for (i, c) in self.clients.iter().enumerate() {
             let mut flags = PollFlags::empty();
-            if !stdin_full || c.kind != (ClientKind::Attach { stdin: true, stdout: c.wants(1), stderr: c.wants(2) }) {
+            let sends_stdin = matches!(c.kind, ClientKind::Attach { stdin: true, .. });
+            if !c.eof && !(stdin_full && sends_stdin) {
                 flags |= PollFlags::POLLIN;
             }
             if !c.outbuf.is_empty() {
@@ -373,7 +376,10 @@ impl Supervisor {
                     if revents.contains(PollFlags::POLLOUT) {
                         self.clients[i].flush();
                     }
-                    if revents.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+                    if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) && self.clients[i].eof {
+                        // Both directions closed: the client is gone.
+                        self.clients[i].dead = true;
+                    } else if revents.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
                         self.read_client(i);
                     }
                 }
@@ -417,6 +423,7 @@ impl Supervisor {
                 kind: ClientKind::New,
                 inbuf: Vec::new(),
                 outbuf: Vec::new(),
+                eof: false,
                 dead: false,
             });
         }
@@ -431,21 +438,21 @@ impl Supervisor {
         };
         let kind_is_new = self.clients[i].kind == ClientKind::New;
         if n == 0 {
-            // The peer closed (or half-closed) its side.
-            if let ClientKind::Attach { stdin: true, .. } = self.clients[i].kind {
-                self.clients[i].kind = ClientKind::Attach { stdin: false, stdout: self.clients[i].wants(1), stderr: self.clients[i].wants(2) };
-                if self.cfg.stdin_once {
-                    self.close_stdin_when_flushed();
+            // The peer closed (or half-closed) its side: no more input, output may continue.
+            let c = &mut self.clients[i];
+            c.eof = true;
+            match c.kind {
+                ClientKind::Attach { stdin, stdout, stderr } => {
+                    c.kind = ClientKind::Attach { stdin: false, stdout, stderr };
+                    if !stdout && !stderr {
+                        c.dead = true;
+                    }
+                    if stdin && self.cfg.stdin_once {
+                        self.close_stdin_when_flushed();
+                    }
                 }
-                if !self.clients[i].wants(1) && !self.clients[i].wants(2) {
-                    self.clients[i].dead = true;
-                }
-                return;
-            }
-            if !matches!(self.clients[i].kind, ClientKind::Attach { .. }) {
-                self.clients[i].dead = true;
-            } else {
-                self.clients[i].dead = true;
+                ClientKind::Events => {}
+                _ => c.dead = true,
             }
             return;
         }

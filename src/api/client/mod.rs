@@ -1,0 +1,200 @@
+//! The Docker Engine API client used by the CLI and the compose layer: hyper over a UNIX
+//! socket, one connection per request (cheap locally), typed methods for what wharf uses.
+
+mod typed;
+pub use typed::encode_filters as typed_filters;
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::UnixStream;
+
+use super::{ErrorBody, API_VERSION};
+
+pub type ReqBody = BoxBody<Bytes, std::io::Error>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot connect to the wharf daemon at {socket}: {source}")]
+    Connect { socket: PathBuf, source: std::io::Error },
+    /// The daemon answered with an error; `message` is its own text.
+    #[error("{message}")]
+    Api { status: u16, message: String },
+    #[error("talking to the wharf daemon: {0}")]
+    Http(#[from] hyper::Error),
+    #[error("invalid response from the wharf daemon: {0}")]
+    Decode(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ClientError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}
+
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    socket: PathBuf,
+}
+
+/// Build `path?k=v&k2=v2` with proper escaping.
+pub fn with_query(path: &str, params: &[(&str, String)]) -> String {
+    if params.is_empty() {
+        return path.to_string();
+    }
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        s.append_pair(k, v);
+    }
+    format!("{path}?{}", s.finish())
+}
+
+pub fn empty() -> ReqBody {
+    Full::new(Bytes::new()).map_err(|never| match never {}).boxed()
+}
+
+pub fn full(data: impl Into<Bytes>) -> ReqBody {
+    Full::new(data.into()).map_err(|never| match never {}).boxed()
+}
+
+/// A request body streamed from a reader (uploads of archives).
+pub fn reader_body<R: tokio::io::AsyncRead + Send + Sync + 'static>(reader: R) -> ReqBody {
+    let stream = tokio_util::io::ReaderStream::new(reader);
+    let body = http_body_util::StreamBody::new(futures_util::StreamExt::map(stream, |r| r.map(hyper::body::Frame::data)));
+    BodyExt::boxed(body)
+}
+
+impl Client {
+    pub fn new(socket: impl Into<PathBuf>) -> Self {
+        Client { socket: socket.into() }
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    async fn connect(&self) -> Result<hyper::client::conn::http1::SendRequest<ReqBody>> {
+        let stream = UnixStream::connect(&self.socket)
+            .await
+            .map_err(|source| ClientError::Connect { socket: self.socket.clone(), source })?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = conn.with_upgrades().await;
+        });
+        Ok(sender)
+    }
+
+    fn request(method: Method, path: &str, body: ReqBody, content_type: Option<&str>) -> Request<ReqBody> {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(format!("http://wharf/v{API_VERSION}{path}"))
+            .header("Host", "wharf")
+            .header("User-Agent", concat!("wharf/", env!("CARGO_PKG_VERSION")));
+        if let Some(ct) = content_type {
+            b = b.header("Content-Type", ct);
+        }
+        b.body(body).expect("valid request")
+    }
+
+    /// Send a request; error statuses become `ClientError::Api` with the daemon's message.
+    pub async fn send(&self, method: Method, path: &str, body: ReqBody, content_type: Option<&str>) -> Result<Response<Incoming>> {
+        let mut sender = self.connect().await?;
+        let resp = sender.send_request(Self::request(method, path, body, content_type)).await?;
+        if resp.status().is_client_error() || resp.status().is_server_error() {
+            let status = resp.status().as_u16();
+            let bytes = resp.into_body().collect().await?.to_bytes();
+            let message = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|e| e.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).trim().to_string());
+            return Err(ClientError::Api { status, message });
+        }
+        Ok(resp)
+    }
+
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let resp = self.send(Method::GET, path, empty(), None).await?;
+        decode(resp).await
+    }
+
+    pub async fn post_json<T: serde::de::DeserializeOwned, B: serde::Serialize>(&self, path: &str, body: Option<&B>) -> Result<T> {
+        let body = match body {
+            Some(b) => full(serde_json::to_vec(b).map_err(|e| ClientError::Decode(e.to_string()))?),
+            None => empty(),
+        };
+        let resp = self.send(Method::POST, path, body, Some("application/json")).await?;
+        decode(resp).await
+    }
+
+    /// A POST whose answer has no body worth reading (204, 304).
+    pub async fn post(&self, path: &str) -> Result<StatusCode> {
+        let resp = self.send(Method::POST, path, empty(), None).await?;
+        let status = resp.status();
+        let _ = resp.into_body().collect().await?;
+        Ok(status)
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<Bytes> {
+        let resp = self.send(Method::DELETE, path, empty(), None).await?;
+        Ok(resp.into_body().collect().await?.to_bytes())
+    }
+
+    /// Open an HTTP upgrade (`attach`, `exec start`) and return the raw connection.
+    pub async fn hijack(&self, path: &str, body: ReqBody) -> Result<TokioIo<hyper::upgrade::Upgraded>> {
+        let mut sender = self.connect().await?;
+        let mut req = Self::request(Method::POST, path, body, Some("application/json"));
+        req.headers_mut().insert("Connection", "Upgrade".parse().unwrap());
+        req.headers_mut().insert("Upgrade", "tcp".parse().unwrap());
+        let resp = sender.send_request(req).await?;
+        if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+            let status = resp.status().as_u16();
+            let bytes = resp.into_body().collect().await?.to_bytes();
+            let message = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|e| e.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).to_string());
+            return Err(ClientError::Api { status, message });
+        }
+        let upgraded = hyper::upgrade::on(resp).await?;
+        Ok(TokioIo::new(upgraded))
+    }
+
+    /// Whether a daemon answers on the socket.
+    pub async fn ping(&self) -> Result<()> {
+        let resp = self.send(Method::GET, "/_ping", empty(), None).await?;
+        let _ = resp.into_body().collect().await?;
+        Ok(())
+    }
+}
+
+pub async fn decode<T: serde::de::DeserializeOwned>(resp: Response<Incoming>) -> Result<T> {
+    let bytes = resp.into_body().collect().await?.to_bytes();
+    serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(format!("{e}: {}", String::from_utf8_lossy(&bytes))))
+}
+
+/// Read a streamed body chunk by chunk.
+pub async fn next_chunk(body: &mut Incoming) -> Result<Option<Bytes>> {
+    loop {
+        match body.frame().await {
+            None => return Ok(None),
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    return Ok(Some(data));
+                }
+            }
+        }
+    }
+}

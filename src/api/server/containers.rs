@@ -1,0 +1,239 @@
+//! `/containers/...` routes.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{Path, State as AxState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::{body_reader, flag, json, no_content, ok_json, parse_json, stream_body, stream_body_ok, ApiError, ApiResult, Query, State};
+use crate::api::io::ChannelWriter;
+use crate::api::models::{ContainerCreateBody, ContainerCreateResponse, ContainerWaitExitError, ContainerWaitResponse};
+use crate::engine::container::lifecycle::WaitCondition;
+use crate::engine::container::logs::{parse_time, LogOptions};
+use crate::engine::container::view::parse_filters;
+use crate::engine::container::CreateRequest;
+use crate::engine::Error;
+
+pub async fn create(AxState(engine): AxState<State>, q: Query, body: Bytes) -> ApiResult {
+    let body: ContainerCreateBody = parse_json(&body)?;
+    let name = q.get("name").cloned();
+    let e = engine.clone();
+    let (id, warnings) = tokio::task::spawn_blocking(move || e.create_container(CreateRequest { name, body }))
+        .await
+        .map_err(|e| ApiError(Error::internal(e)))??;
+    Ok(json(StatusCode::CREATED, &ContainerCreateResponse { id, warnings }))
+}
+
+pub async fn list(AxState(engine): AxState<State>, q: Query) -> ApiResult {
+    let filters = parse_filters(q.get("filters").map(String::as_str))?;
+    let limit = q.get("limit").and_then(|l| l.parse::<i64>().ok()).filter(|l| *l > 0).map(|l| l as usize);
+    let all = flag(&q, "all") || limit.is_some();
+    ok_json(&engine.list_containers(all, limit, &filters)?)
+}
+
+pub async fn inspect(AxState(engine): AxState<State>, Path(id): Path<String>) -> ApiResult {
+    ok_json(&engine.inspect_container(&id)?)
+}
+
+pub async fn start(AxState(engine): AxState<State>, Path(id): Path<String>) -> ApiResult {
+    engine.start_container(&id).await?;
+    no_content()
+}
+
+fn timeout(q: &HashMap<String, String>) -> Option<i64> {
+    q.get("t").or(q.get("timeout")).and_then(|t| t.parse().ok())
+}
+
+pub async fn stop(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
+    engine.stop_container(&id, timeout(&q), q.get("signal").map(String::as_str)).await?;
+    no_content()
+}
+
+pub async fn restart(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
+    engine.restart_container(&id, timeout(&q), q.get("signal").map(String::as_str)).await?;
+    no_content()
+}
+
+pub async fn kill(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
+    engine.kill_container(&id, q.get("signal").map(String::as_str)).await?;
+    no_content()
+}
+
+pub async fn wait(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
+    let condition = WaitCondition::parse(q.get("condition").map(String::as_str))?;
+    // Resolve now so an unknown container fails before the 200 header goes out.
+    let rec = engine.containers.resolve(&id)?;
+    let (tx, rx) = mpsc::channel::<Bytes>(1);
+    let bus = engine.events.subscribe();
+    tokio::spawn(async move {
+        let body = match engine.wait_container_from(&rec.id, condition, bus).await {
+            Ok((code, err)) => ContainerWaitResponse {
+                status_code: code,
+                error: err.map(|m| ContainerWaitExitError { message: Some(m) }),
+            },
+            Err(e) => ContainerWaitResponse {
+                status_code: -1,
+                error: Some(ContainerWaitExitError { message: Some(e.to_string()) }),
+            },
+        };
+        let _ = tx.send(Bytes::from(serde_json::to_vec(&body).unwrap_or_default())).await;
+    });
+    // The status line is sent at once (Docker clients wait for it before starting).
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(stream_body_ok(rx))
+        .unwrap())
+}
+
+pub async fn pause(AxState(engine): AxState<State>, Path(id): Path<String>) -> ApiResult {
+    engine.pause_container(&id, true).await?;
+    no_content()
+}
+
+pub async fn unpause(AxState(engine): AxState<State>, Path(id): Path<String>) -> ApiResult {
+    engine.pause_container(&id, false).await?;
+    no_content()
+}
+
+pub async fn rename(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
+    engine.rename_container(&id, q.get("name").map(String::as_str).unwrap_or_default())?;
+    no_content()
+}
+
+pub async fn resize(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
+    let h = q.get("h").and_then(|v| v.parse().ok()).unwrap_or(24);
+    let w = q.get("w").and_then(|v| v.parse().ok()).unwrap_or(80);
+    engine.resize_container(&id, h, w).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+pub async fn remove(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
+    engine.remove_container(&id, flag(&q, "force"), flag(&q, "v")).await?;
+    no_content()
+}
+
+pub async fn prune(AxState(engine): AxState<State>, q: Query) -> ApiResult {
+    let filters = parse_filters(q.get("filters").map(String::as_str))?;
+    let mut deleted = Vec::new();
+    for rec in engine.containers.all() {
+        if rec.state.is_running() {
+            continue;
+        }
+        let labels = rec.labels();
+        let keep = filters.get("label").is_some_and(|ls| {
+            !ls.iter().all(|l| match l.split_once('=') {
+                Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+                None => labels.contains_key(l.as_str()),
+            })
+        });
+        if keep {
+            continue;
+        }
+        if engine.remove_container(&rec.id, false, false).await.is_ok() {
+            deleted.push(rec.id);
+        }
+    }
+    ok_json(&serde_json::json!({"ContainersDeleted": deleted, "SpaceReclaimed": 0}))
+}
+
+pub async fn logs(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
+    let opts = LogOptions {
+        stdout: flag(&q, "stdout"),
+        stderr: flag(&q, "stderr"),
+        since: q.get("since").and_then(|s| parse_time(s)),
+        until: q.get("until").and_then(|s| parse_time(s)),
+        timestamps: flag(&q, "timestamps"),
+        tail: q.get("tail").and_then(|t| t.parse().ok()),
+        follow: flag(&q, "follow"),
+    };
+    if !opts.stdout && !opts.stderr {
+        return Err(ApiError(Error::invalid("Bad parameters: you must choose at least one stream")));
+    }
+    let (tty, rx) = engine.container_logs(&id, opts)?;
+    let ctype = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", ctype)
+        .body(stream_body_ok(rx))
+        .unwrap())
+}
+
+pub async fn top(AxState(engine): AxState<State>, Path(id): Path<String>) -> ApiResult {
+    let (titles, processes) = engine.top_container(&id)?;
+    ok_json(&serde_json::json!({"Titles": titles, "Processes": processes}))
+}
+
+pub async fn export(AxState(engine): AxState<State>, Path(id): Path<String>) -> ApiResult {
+    engine.containers.resolve(&id)?;
+    let (tx, rx) = mpsc::channel(8);
+    tokio::task::spawn_blocking(move || {
+        let w = ChannelWriter::new(tx);
+        if let Err(e) = engine.export_container(&id, w) {
+            tracing::warn!("export of {id} failed: {e}");
+        }
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/x-tar")
+        .body(stream_body(rx))
+        .unwrap())
+}
+
+fn stat_header(engine: &State, id: &str, path: &str) -> Result<String, ApiError> {
+    use base64::Engine as _;
+    let stat = engine.archive_stat(id, path)?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&stat).unwrap_or_default()))
+}
+
+pub async fn archive_head(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
+    let path = q.get("path").cloned().unwrap_or_default();
+    let e = engine.clone();
+    let header = tokio::task::spawn_blocking(move || stat_header(&e, &id, &path))
+        .await
+        .map_err(|e| ApiError(Error::internal(e)))??;
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("X-Docker-Container-Path-Stat", header)
+        .body(Body::empty())
+        .unwrap())
+}
+
+pub async fn archive_get(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
+    let path = q.get("path").cloned().unwrap_or_default();
+    let (e, i, p) = (engine.clone(), id.clone(), path.clone());
+    let header = tokio::task::spawn_blocking(move || stat_header(&e, &i, &p))
+        .await
+        .map_err(|e| ApiError(Error::internal(e)))??;
+    let (tx, rx) = mpsc::channel(8);
+    tokio::task::spawn_blocking(move || {
+        let w = ChannelWriter::new(tx);
+        let _ = engine.archive_get(&id, &path, w);
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/x-tar")
+        .header("X-Docker-Container-Path-Stat", header)
+        .body(stream_body(rx))
+        .unwrap())
+}
+
+pub async fn archive_put(
+    AxState(engine): AxState<State>,
+    Path(id): Path<String>,
+    q: Query,
+    _headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let path = q.get("path").cloned().unwrap_or_default();
+    let reader = body_reader(body);
+    tokio::task::spawn_blocking(move || engine.archive_put(&id, &path, reader))
+        .await
+        .map_err(|e| ApiError(Error::internal(e)))??;
+    Ok(StatusCode::OK.into_response())
+}
+

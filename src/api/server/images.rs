@@ -1,0 +1,434 @@
+//! `/images/...` and `/commit` routes.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State as AxState};
+use axum::http::StatusCode;
+use axum::response::Response;
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::{body_reader, flag, json, ok_json, stream_body, ApiError, ApiResult, Query, State};
+use crate::api::io::ChannelWriter;
+use crate::api::models::{ImageDeleteResponseItem, ImageInspect, ImageInspectRootFs, ImageSummary};
+use crate::engine::container::fs::CommitOptions;
+use crate::engine::container::view::parse_filters;
+use crate::engine::image::changes::apply_changes;
+use crate::engine::image::config::{History, ImageConfig, RunConfig};
+use crate::engine::image::reference::Reference;
+use crate::engine::image::{archive, ImageRecord, RemovedImage};
+use crate::engine::{Engine, Error, Result};
+
+/// All values of a repeated query parameter (`changes=...&changes=...`).
+fn multi(raw: &Option<String>, key: &str) -> Vec<String> {
+    raw.as_deref()
+        .map(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .filter(|(k, _)| k == key)
+                .map(|(_, v)| v.into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn single(raw: &Option<String>, key: &str) -> Option<String> {
+    multi(raw, key).into_iter().next()
+}
+
+fn created_unix(rec: &ImageRecord) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(&rec.created).map(|t| t.timestamp()).unwrap_or(0)
+}
+
+fn familiar_tags(engine: &Engine, id: &str) -> Result<Vec<String>> {
+    Ok(engine
+        .images
+        .tags_of(id)?
+        .iter()
+        .map(|t| crate::engine::image::reference::Reference::parse(t).map(|r| r.familiar()).unwrap_or_else(|_| t.clone()))
+        .collect())
+}
+
+pub fn summaries(engine: &Engine) -> Result<Vec<ImageSummary>> {
+    let in_use = engine.containers.images_in_use();
+    let mut out = Vec::new();
+    for rec in engine.images.list()? {
+        let config = engine.images.config(&rec.id)?;
+        out.push(ImageSummary {
+            id: rec.id.clone(),
+            parent_id: rec.parent.clone().unwrap_or_default(),
+            repo_tags: familiar_tags(engine, &rec.id)?,
+            repo_digests: rec.repo_digests.clone(),
+            created: created_unix(&rec),
+            size: rec.size as i64,
+            shared_size: -1,
+            virtual_size: None,
+            labels: config.config.labels.clone().unwrap_or_default(),
+            containers: in_use.iter().filter(|i| **i == rec.id).count() as i64,
+            manifests: None,
+            descriptor: None,
+        });
+    }
+    out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+    Ok(out)
+}
+
+fn glob_match(pattern: &str, text: &str) -> bool {
+    fn m(p: &[u8], t: &[u8]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => m(&p[1..], t) || (!t.is_empty() && t[0] != b'/' && m(p, &t[1..])),
+            (Some(a), Some(b)) if a == b => m(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    m(pattern.as_bytes(), text.as_bytes())
+}
+
+pub async fn list(AxState(engine): AxState<State>, q: Query) -> ApiResult {
+    let filters = parse_filters(q.get("filters").map(String::as_str))?;
+    let all = summaries(&engine)?;
+    let filtered: Vec<ImageSummary> = all
+        .into_iter()
+        .filter(|img| {
+            filters.iter().all(|(k, vals)| {
+                vals.iter().any(|v| match k.as_str() {
+                    "dangling" => (v == "true" || v == "1") == img.repo_tags.is_empty(),
+                    "label" => match v.split_once('=') {
+                        Some((lk, lv)) => img.labels.get(lk).is_some_and(|x| x == lv),
+                        None => img.labels.contains_key(v.as_str()),
+                    },
+                    "reference" => img.repo_tags.iter().any(|t| {
+                        glob_match(v, t) || t.rsplit_once(':').is_some_and(|(name, _)| glob_match(v, name))
+                    }),
+                    _ => true,
+                })
+            })
+        })
+        .collect();
+    ok_json(&filtered)
+}
+
+fn progress(lines: &[serde_json::Value]) -> Response {
+    let mut body = Vec::new();
+    for l in lines {
+        body.extend(serde_json::to_vec(l).unwrap_or_default());
+        body.push(b'\n');
+    }
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+pub async fn load(AxState(engine): AxState<State>, body: Body) -> ApiResult {
+    let reader = body_reader(body);
+    let e = engine.clone();
+    let loaded = tokio::task::spawn_blocking(move || archive::load(&e.images, reader))
+        .await
+        .map_err(|e| ApiError(Error::internal(e)))??;
+    let lines: Vec<serde_json::Value> = loaded
+        .iter()
+        .map(|name| {
+            let text = if name.starts_with("sha256:") {
+                format!("Loaded image ID: {name}\n")
+            } else {
+                format!("Loaded image: {name}\n")
+            };
+            serde_json::json!({ "stream": text })
+        })
+        .collect();
+    for name in &loaded {
+        engine.events.publish(crate::api::models::EventMessageTypeEnum::IMAGE, "load", name, HashMap::new());
+    }
+    Ok(progress(&lines))
+}
+
+fn save_response(engine: State, names: Vec<String>) -> ApiResult {
+    for n in &names {
+        engine.images.resolve(n)?;
+    }
+    let (tx, rx) = mpsc::channel(8);
+    tokio::task::spawn_blocking(move || {
+        let w = ChannelWriter::new(tx.clone());
+        match archive::save(&engine.images, &names, w) {
+            Ok(_) => {}
+            Err(e) => {
+                let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+            }
+        }
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/x-tar")
+        .body(stream_body(rx))
+        .unwrap())
+}
+
+pub async fn save_many(AxState(engine): AxState<State>, RawQuery(raw): RawQuery) -> ApiResult {
+    let names = multi(&raw, "names");
+    if names.is_empty() {
+        return Err(ApiError(Error::invalid("no image names given")));
+    }
+    save_response(engine, names)
+}
+
+/// `/images/create`: `fromSrc=-` imports a root filesystem tar; `fromImage` pulls.
+pub async fn create(AxState(engine): AxState<State>, RawQuery(raw): RawQuery, body: Body) -> ApiResult {
+    if let Some(image) = single(&raw, "fromImage") {
+        let tag = single(&raw, "tag").unwrap_or_default();
+        let name = if tag.is_empty() { image } else { format!("{image}:{tag}") };
+        return Err(ApiError(Error::not_found(format!(
+            "pull access denied for {name}: this wharf engine has no registry client yet; load (`wharf load`) or import (`wharf import`) the image instead"
+        ))));
+    }
+    let src = single(&raw, "fromSrc").unwrap_or_default();
+    if src != "-" {
+        return Err(ApiError(Error::invalid(format!(
+            "importing from {src:?} is not supported: send the archive in the request body (fromSrc=-)"
+        ))));
+    }
+    let repo = single(&raw, "repo").unwrap_or_default();
+    let tag = single(&raw, "tag").unwrap_or_default();
+    let reference = if repo.is_empty() {
+        None
+    } else {
+        let full = if tag.is_empty() { repo.clone() } else { format!("{repo}:{tag}") };
+        Some(Reference::parse(&full).map_err(|e| ApiError(Error::invalid(e)))?)
+    };
+    let changes = multi(&raw, "changes");
+    let message = single(&raw, "message").unwrap_or_default();
+    let mut run = RunConfig::default();
+    apply_changes(&mut run, &changes).map_err(|e| ApiError(Error::invalid(e)))?;
+    let reader = body_reader(body);
+    let e = engine.clone();
+    let id = tokio::task::spawn_blocking(move || -> Result<String> {
+        let layer = e.images.add_layer(reader)?;
+        let mut config = ImageConfig::new(vec![layer.diff_id.clone()], run);
+        config.history.push(History {
+            created: config.created.clone(),
+            created_by: None,
+            author: None,
+            comment: Some(if message.is_empty() { "Imported from -".into() } else { message }),
+            empty_layer: false,
+        });
+        let bytes = serde_json::to_vec(&config)?;
+        let tags: Vec<Reference> = reference.into_iter().collect();
+        Ok(e.images.register(&bytes, &[layer], &tags, None)?.id)
+    })
+    .await
+    .map_err(|e| ApiError(Error::internal(e)))??;
+    engine.events.publish(crate::api::models::EventMessageTypeEnum::IMAGE, "import", &id, HashMap::new());
+    Ok(progress(&[serde_json::json!({ "status": id })]))
+}
+
+pub async fn prune(AxState(engine): AxState<State>, q: Query) -> ApiResult {
+    let filters = parse_filters(q.get("filters").map(String::as_str))?;
+    let only_dangling = !filters.get("dangling").is_some_and(|v| v.iter().any(|x| x == "false" || x == "0"));
+    let in_use = engine.containers.images_in_use();
+    let mut deleted = Vec::new();
+    let mut reclaimed = 0i64;
+    for rec in engine.images.list()? {
+        if in_use.contains(&rec.id) {
+            continue;
+        }
+        let tags = engine.images.tags_of(&rec.id)?;
+        if only_dangling && !tags.is_empty() {
+            continue;
+        }
+        for t in &tags {
+            let _ = engine.images.remove(t, true, false);
+            deleted.push(ImageDeleteResponseItem { untagged: Some(crate::engine::image::reference::Reference::parse(t).map(|r| r.familiar()).unwrap_or_default()), deleted: None });
+        }
+        if engine.images.get(&rec.id).is_ok() {
+            engine.images.remove(&rec.id, true, false)?;
+        }
+        reclaimed += rec.size as i64;
+        deleted.push(ImageDeleteResponseItem { untagged: None, deleted: Some(rec.id.clone()) });
+    }
+    ok_json(&serde_json::json!({"ImagesDeleted": deleted, "SpaceReclaimed": reclaimed}))
+}
+
+/// Image names contain slashes, so `/images/{name}/json` is routed by suffix.
+fn split_rest(rest: &str) -> (String, &str) {
+    for suffix in ["/json", "/history", "/get", "/tag", "/push"] {
+        if let Some(name) = rest.strip_suffix(suffix) {
+            return (name.to_string(), &suffix[1..]);
+        }
+    }
+    (rest.to_string(), "")
+}
+
+pub async fn get_dispatch(AxState(engine): AxState<State>, Path(rest): Path<String>) -> ApiResult {
+    let (name, action) = split_rest(&rest);
+    match action {
+        "json" => ok_json(&inspect(&engine, &name)?),
+        "history" => ok_json(&history(&engine, &name)?),
+        "get" => save_response(engine, vec![name]),
+        _ => Err(ApiError(Error::not_found(format!("page not found: /images/{rest}")))),
+    }
+}
+
+pub async fn post_dispatch(AxState(engine): AxState<State>, Path(rest): Path<String>, q: Query) -> ApiResult {
+    let (name, action) = split_rest(&rest);
+    match action {
+        "tag" => {
+            let image = engine.images.resolve(&name)?;
+            let repo = q.get("repo").cloned().unwrap_or_default();
+            let tag = q.get("tag").cloned().unwrap_or_default();
+            let full = if tag.is_empty() { repo } else { format!("{repo}:{tag}") };
+            let reference = Reference::parse(&full).map_err(|e| ApiError(Error::invalid(e)))?;
+            engine.images.tag(&image.id, &reference)?;
+            engine.events.publish(
+                crate::api::models::EventMessageTypeEnum::IMAGE,
+                "tag",
+                &image.id,
+                HashMap::from([("name".to_string(), reference.familiar())]),
+            );
+            Ok(json(StatusCode::CREATED, &serde_json::json!({})))
+        }
+        "push" => Err(ApiError(Error::not_found(format!(
+            "pushing {name} is not supported yet: this wharf engine has no registry client; use `wharf save`"
+        )))),
+        _ => Err(ApiError(Error::not_found(format!("page not found: /images/{rest}")))),
+    }
+}
+
+pub async fn remove(AxState(engine): AxState<State>, Path(rest): Path<String>, q: Query) -> ApiResult {
+    let image = engine.images.resolve(&rest)?;
+    let users: Vec<String> = engine
+        .containers
+        .all()
+        .into_iter()
+        .filter(|c| c.image_id == image.id)
+        .map(|c| c.id)
+        .collect();
+    let force = flag(&q, "force");
+    let by_name_with_other_names = Reference::parse(&rest)
+        .ok()
+        .map(|r| r.to_string())
+        .is_some_and(|t| engine.images.tags_of(&image.id).map(|ts| ts.contains(&t) && ts.len() > 1).unwrap_or(false));
+    if !users.is_empty() && !force && !by_name_with_other_names {
+        let running = engine.containers.get(&users[0]).is_some_and(|c| c.state.is_running());
+        let kind = if running { "running" } else { "stopped" };
+        return Err(ApiError(Error::conflict(format!(
+            "conflict: unable to remove repository reference \"{rest}\" (must force) - container {} is using its referenced image {} ({kind})",
+            crate::util::ids::short_id(&users[0]),
+            crate::util::ids::short_id(&image.id)
+        ))));
+    }
+    let removed = engine.images.remove(&rest, force, !users.is_empty())?;
+    let items: Vec<ImageDeleteResponseItem> = removed
+        .into_iter()
+        .map(|r| match r {
+            RemovedImage::Untagged(t) => ImageDeleteResponseItem { untagged: Some(t), deleted: None },
+            RemovedImage::Deleted(id) => ImageDeleteResponseItem { untagged: None, deleted: Some(id) },
+        })
+        .collect();
+    for it in &items {
+        let (action, id) = match (&it.untagged, &it.deleted) {
+            (Some(t), _) => ("untag", t.clone()),
+            (_, Some(d)) => ("delete", d.clone()),
+            _ => continue,
+        };
+        engine.events.publish(crate::api::models::EventMessageTypeEnum::IMAGE, action, &id, HashMap::new());
+    }
+    ok_json(&items)
+}
+
+fn inspect(engine: &Engine, name: &str) -> Result<ImageInspect> {
+    let rec = engine.images.resolve(name)?;
+    let config = engine.images.config(&rec.id)?;
+    let api_config = serde_json::from_value(serde_json::to_value(&config.config)?).ok();
+    let comment = config.history.last().and_then(|h| h.comment.clone());
+    Ok(ImageInspect {
+        id: Some(rec.id.clone()),
+        repo_tags: Some(familiar_tags(engine, &rec.id)?),
+        repo_digests: Some(rec.repo_digests.clone()),
+        parent: Some(rec.parent.clone().unwrap_or_default()),
+        comment: Some(comment.unwrap_or_default()),
+        created: config.created.clone(),
+        docker_version: Some(String::new()),
+        author: Some(config.author.clone().unwrap_or_default()),
+        config: api_config,
+        architecture: Some(config.architecture.clone()),
+        os: Some(config.os.clone()),
+        size: Some(rec.size as i64),
+        root_fs: Some(ImageInspectRootFs {
+            typ: "layers".into(),
+            layers: Some(rec.layers.clone()),
+        }),
+        metadata: Some(crate::api::models::ImageInspectMetadata { last_tag_time: None }),
+        ..Default::default()
+    })
+}
+
+fn history(engine: &Engine, name: &str) -> Result<Vec<serde_json::Value>> {
+    let rec = engine.images.resolve(name)?;
+    let config = engine.images.config(&rec.id)?;
+    let tags = familiar_tags(engine, &rec.id)?;
+    let mut layer_iter = rec.layers.iter();
+    let mut rows = Vec::new();
+    let entries: Vec<History> = if config.history.is_empty() {
+        rec.layers.iter().map(|_| History::default()).collect()
+    } else {
+        config.history.clone()
+    };
+    for h in &entries {
+        let size = if h.empty_layer {
+            0
+        } else {
+            layer_iter.next().and_then(|d| engine.images.layer(d).ok()).map(|l| l.size).unwrap_or(0)
+        };
+        rows.push(serde_json::json!({
+            "Id": "<missing>",
+            "Created": h.created.as_deref().and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok()).map(|t| t.timestamp()).unwrap_or(0),
+            "CreatedBy": h.created_by.clone().unwrap_or_default(),
+            "Tags": serde_json::Value::Null,
+            "Size": size,
+            "Comment": h.comment.clone().unwrap_or_default(),
+        }));
+    }
+    rows.reverse();
+    if let Some(first) = rows.first_mut() {
+        first["Id"] = serde_json::Value::String(rec.id.clone());
+        first["Tags"] = serde_json::json!(tags);
+    }
+    Ok(rows)
+}
+
+pub async fn commit(AxState(engine): AxState<State>, RawQuery(raw): RawQuery, body: Bytes) -> ApiResult {
+    let container = single(&raw, "container").unwrap_or_default();
+    let repo = single(&raw, "repo").unwrap_or_default();
+    let tag = single(&raw, "tag").unwrap_or_default();
+    let reference = if repo.is_empty() {
+        None
+    } else if tag.is_empty() {
+        Some(repo)
+    } else {
+        Some(format!("{repo}:{tag}"))
+    };
+    let mut changes = multi(&raw, "changes");
+    // Docker clients may also send the config in the body; we honour its Cmd/Env/... as changes.
+    if !body.is_empty() {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
+            if let Some(cmd) = v.get("Cmd").filter(|c| c.is_array()) {
+                changes.push(format!("CMD {cmd}"));
+            }
+        }
+    }
+    let pause = single(&raw, "pause").is_none_or(|p| p != "0" && p != "false");
+    let opts = CommitOptions {
+        reference,
+        author: single(&raw, "author"),
+        comment: single(&raw, "comment"),
+        changes,
+        pause,
+    };
+    let e = engine.clone();
+    let id = tokio::task::spawn_blocking(move || e.commit_container(&container, opts))
+        .await
+        .map_err(|e| ApiError(Error::internal(e)))??;
+    Ok(json(StatusCode::CREATED, &serde_json::json!({ "Id": id })))
+}

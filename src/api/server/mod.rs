@@ -1,0 +1,199 @@
+//! The daemon's HTTP server: Docker Engine API routes on a UNIX socket, versioned
+//! (`/v1.NN/...`) and unversioned paths alike.
+
+mod containers;
+mod exec;
+mod hijack;
+mod images;
+mod system;
+mod volumes;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use super::ErrorBody;
+use crate::engine::{Engine, Error};
+
+pub type State = Arc<Engine>;
+pub type Query = axum::extract::Query<HashMap<String, String>>;
+
+/// An engine error as Docker reports it: status code and `{"message": ...}`.
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status == StatusCode::NOT_MODIFIED {
+            return status.into_response();
+        }
+        let body = serde_json::to_vec(&ErrorBody { message: self.0.to_string() }).unwrap_or_default();
+        Response::builder()
+            .status(status)
+            .header("Content-Type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    }
+}
+
+pub type ApiResult<T = Response> = Result<T, ApiError>;
+
+pub fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> Response {
+    Response::builder()
+        .status(status)
+        .header("Content-Type", "application/json")
+        .body(Body::from(serde_json::to_vec(v).unwrap_or_default()))
+        .unwrap()
+}
+
+pub fn ok_json<T: serde::Serialize>(v: &T) -> ApiResult {
+    Ok(json(StatusCode::OK, v))
+}
+
+pub fn no_content() -> ApiResult {
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Docker's query booleans: `1`, `true`, `True`.
+pub fn flag(q: &HashMap<String, String>, key: &str) -> bool {
+    q.get(key).is_some_and(|v| matches!(v.as_str(), "1" | "true" | "True" | "yes"))
+}
+
+pub fn parse_json<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError(Error::invalid(format!("invalid JSON in request body: {e}"))))
+}
+
+/// A streaming response body from a channel of chunks.
+pub fn stream_body(rx: mpsc::Receiver<Result<Bytes, std::io::Error>>) -> Body {
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    Body::from_stream(stream)
+}
+
+pub fn stream_body_ok(rx: mpsc::Receiver<Bytes>) -> Body {
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (Ok::<_, std::io::Error>(item), rx))
+    });
+    Body::from_stream(stream)
+}
+
+/// Feed a request body to blocking code as a `Read`.
+pub fn body_reader(body: Body) -> crate::api::io::ChannelReader {
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let item = chunk.map_err(std::io::Error::other);
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    crate::api::io::ChannelReader::new(rx)
+}
+
+fn router(engine: State) -> Router {
+    Router::new()
+        .route("/_ping", get(system::ping).head(system::ping))
+        .route("/version", get(system::version))
+        .route("/info", get(system::info))
+        .route("/events", get(system::events))
+        .route("/system/df", get(system::df))
+        .route("/containers/create", post(containers::create))
+        .route("/containers/json", get(containers::list))
+        .route("/containers/prune", post(containers::prune))
+        .route("/containers/{id}/json", get(containers::inspect))
+        .route("/containers/{id}/start", post(containers::start))
+        .route("/containers/{id}/stop", post(containers::stop))
+        .route("/containers/{id}/restart", post(containers::restart))
+        .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/wait", post(containers::wait))
+        .route("/containers/{id}/pause", post(containers::pause))
+        .route("/containers/{id}/unpause", post(containers::unpause))
+        .route("/containers/{id}/rename", post(containers::rename))
+        .route("/containers/{id}/resize", post(containers::resize))
+        .route("/containers/{id}/attach", post(hijack::attach))
+        .route("/containers/{id}/logs", get(containers::logs))
+        .route("/containers/{id}/top", get(containers::top))
+        .route("/containers/{id}/export", get(containers::export))
+        .route(
+            "/containers/{id}/archive",
+            get(containers::archive_get).put(containers::archive_put).head(containers::archive_head),
+        )
+        .route("/containers/{id}", axum::routing::delete(containers::remove))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/exec/{id}/start", post(hijack::exec_start))
+        .route("/exec/{id}/resize", post(exec::resize))
+        .route("/exec/{id}/json", get(exec::inspect))
+        .route("/images/json", get(images::list))
+        .route("/images/load", post(images::load))
+        .route("/images/get", get(images::save_many))
+        .route("/images/create", post(images::create))
+        .route("/images/prune", post(images::prune))
+        .route("/images/{*rest}", get(images::get_dispatch).post(images::post_dispatch).delete(images::remove))
+        .route("/commit", post(images::commit))
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route("/volumes/{name}", get(volumes::inspect).delete(volumes::remove))
+        .fallback(not_found)
+        .with_state(engine)
+}
+
+async fn not_found(req: Request<Body>) -> Response {
+    json(
+        StatusCode::NOT_FOUND,
+        &ErrorBody { message: format!("page not found: {} {}", req.method(), req.uri().path()) },
+    )
+}
+
+/// Strip a `/v1.NN` prefix so one route table serves versioned and unversioned paths.
+fn strip_version(mut req: Request<Body>) -> Request<Body> {
+    let path = req.uri().path();
+    if let Some(rest) = path.strip_prefix("/v") {
+        if let Some(slash) = rest.find('/') {
+            let version = &rest[..slash];
+            if !version.is_empty() && version.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                let new_path = rest[slash..].to_string();
+                let pq = match req.uri().query() {
+                    Some(q) => format!("{new_path}?{q}"),
+                    None => new_path,
+                };
+                if let Ok(uri) = pq.parse() {
+                    *req.uri_mut() = uri;
+                }
+            }
+        }
+    }
+    req
+}
+
+/// Serve the API on a UNIX socket until `shutdown` resolves.
+pub async fn serve(
+    engine: State,
+    listener: tokio::net::UnixListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use tower::ServiceExt;
+    let app = router(engine).map_request(strip_version);
+    axum::serve(listener, axum::ServiceExt::<Request<Body>>::into_make_service(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,210 @@
+//! inspect, info, version, events, df and prune.
+
+use hyper::Method;
+
+use super::filters;
+use crate::api::client::{empty, next_chunk, typed_filters, with_query, Client};
+use crate::cli::args::{EventsArgs, FormatArgs, InspectArgs, PruneArgs};
+use crate::cli::output::{print_columns, render_json_template};
+use crate::cli::{CliResult, Exit};
+use crate::util::bytesize::human_size;
+
+fn pretty(v: &serde_json::Value) -> String {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    serde::Serialize::serialize(v, &mut ser).ok();
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+pub async fn inspect(client: &Client, a: InspectArgs, kind: Option<&str>) -> CliResult {
+    let kind = kind.or(a.kind.as_deref());
+    let mut docs = Vec::new();
+    let mut failed = false;
+    for name in &a.names {
+        let attempts: Vec<String> = match kind {
+            Some("container") => vec![format!("/containers/{name}/json")],
+            Some("image") => vec![format!("/images/{name}/json")],
+            Some("volume") => vec![format!("/volumes/{name}")],
+            _ => vec![format!("/containers/{name}/json"), format!("/images/{name}/json"), format!("/volumes/{name}")],
+        };
+        let mut found = None;
+        for path in attempts {
+            if let Ok(v) = client.get_json::<serde_json::Value>(&path).await {
+                found = Some(v);
+                break;
+            }
+        }
+        match found {
+            Some(v) => docs.push(v),
+            None => {
+                eprintln!("Error: No such object: {name}");
+                failed = true;
+            }
+        }
+    }
+    match &a.format {
+        Some(f) => {
+            for d in &docs {
+                println!("{}", render_json_template(f, d));
+            }
+        }
+        None => println!("{}", pretty(&serde_json::Value::Array(docs))),
+    }
+    if failed {
+        Err(Exit::code(1))
+    } else {
+        Ok(())
+    }
+}
+
+pub async fn info(client: &Client, a: FormatArgs) -> CliResult {
+    let v: serde_json::Value = client.get_json("/info").await?;
+    if let Some(f) = &a.format {
+        if f == "json" {
+            println!("{v}");
+        } else {
+            println!("{}", render_json_template(f, &v));
+        }
+        return Ok(());
+    }
+    println!("Server:");
+    for (label, key) in [
+        ("Containers", "Containers"),
+        (" Running", "ContainersRunning"),
+        (" Paused", "ContainersPaused"),
+        (" Stopped", "ContainersStopped"),
+        ("Images", "Images"),
+        ("Server Version", "ServerVersion"),
+        ("Storage Driver", "Driver"),
+        ("Logging Driver", "LoggingDriver"),
+        ("Cgroup Driver", "CgroupDriver"),
+        ("Cgroup Version", "CgroupVersion"),
+        ("Kernel Version", "KernelVersion"),
+        ("Operating System", "OperatingSystem"),
+        ("Architecture", "Architecture"),
+        ("CPUs", "NCPU"),
+        ("Name", "Name"),
+        ("Docker Root Dir", "DockerRootDir"),
+    ] {
+        let val = match &v[key] {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        println!(" {label}: {val}");
+    }
+    println!(" Total Memory: {}", human_size(v["MemTotal"].as_i64().unwrap_or(0)));
+    Ok(())
+}
+
+pub async fn version(client: &Client, a: FormatArgs) -> CliResult {
+    let server: serde_json::Value = client.get_json("/version").await?;
+    let doc = serde_json::json!({
+        "Client": {"Version": env!("CARGO_PKG_VERSION"), "ApiVersion": crate::api::API_VERSION, "Os": "linux", "Arch": std::env::consts::ARCH},
+        "Server": server,
+    });
+    match &a.format {
+        Some(f) if f == "json" => println!("{doc}"),
+        Some(f) => println!("{}", render_json_template(f, &doc)),
+        None => {
+            println!("Client:\n Version:           {}\n API version:       {}", env!("CARGO_PKG_VERSION"), crate::api::API_VERSION);
+            println!(
+                "\nServer: wharf engine\n Version:           {}\n API version:       {} (minimum version {})\n OS/Arch:           {}/{}\n Kernel:            {}",
+                server["Version"].as_str().unwrap_or_default(),
+                server["ApiVersion"].as_str().unwrap_or_default(),
+                server["MinAPIVersion"].as_str().unwrap_or_default(),
+                server["Os"].as_str().unwrap_or_default(),
+                server["Arch"].as_str().unwrap_or_default(),
+                server["KernelVersion"].as_str().unwrap_or_default(),
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn events(client: &Client, a: EventsArgs) -> CliResult {
+    let mut params = vec![("filters", typed_filters(&filters(&a.filter)))];
+    if let Some(s) = &a.since {
+        params.push(("since", s.clone()));
+    }
+    if let Some(u) = &a.until {
+        params.push(("until", u.clone()));
+    }
+    let resp = client.send(Method::GET, &with_query("/events", &params), empty(), None).await?;
+    let mut body = resp.into_body();
+    let mut buf = Vec::new();
+    while let Some(chunk) = next_chunk(&mut body).await? {
+        buf.extend_from_slice(&chunk);
+        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=pos).collect();
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else { continue };
+            match a.format.as_deref() {
+                Some("json") | Some("{{json .}}") => println!("{v}"),
+                Some(f) => println!("{}", render_json_template(f, &v)),
+                None => {
+                    let nanos = v["timeNano"].as_i64().unwrap_or(0);
+                    let t = chrono::DateTime::from_timestamp(nanos / 1_000_000_000, (nanos % 1_000_000_000) as u32)
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+                        .unwrap_or_default();
+                    let mut attrs: Vec<String> = v["Actor"]["Attributes"]
+                        .as_object()
+                        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect())
+                        .unwrap_or_default();
+                    attrs.sort();
+                    println!(
+                        "{t} {} {} {} ({})",
+                        v["Type"].as_str().unwrap_or_default(),
+                        v["Action"].as_str().unwrap_or_default(),
+                        v["Actor"]["ID"].as_str().unwrap_or_default(),
+                        attrs.join(", ")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn df(client: &Client, a: FormatArgs) -> CliResult {
+    let v: serde_json::Value = client.get_json("/system/df").await?;
+    if a.format.as_deref() == Some("json") {
+        println!("{v}");
+        return Ok(());
+    }
+    let images = v["Images"].as_array().cloned().unwrap_or_default();
+    let containers = v["Containers"].as_array().cloned().unwrap_or_default();
+    let volumes = v["Volumes"].as_array().cloned().unwrap_or_default();
+    let img_size: i64 = images.iter().map(|i| i["Size"].as_i64().unwrap_or(0)).sum();
+    let vol_size: i64 = volumes.iter().map(|i| i["UsageData"]["Size"].as_i64().unwrap_or(0)).sum();
+    let active_imgs = images.iter().filter(|i| i["Containers"].as_i64().unwrap_or(0) > 0).count();
+    let running = containers.iter().filter(|c| c["State"] == "running").count();
+    let rows = vec![
+        vec!["Images".into(), images.len().to_string(), active_imgs.to_string(), human_size(img_size)],
+        vec!["Containers".into(), containers.len().to_string(), running.to_string(), "0B".into()],
+        vec!["Local Volumes".into(), volumes.len().to_string(), volumes.iter().filter(|v| v["UsageData"]["RefCount"].as_i64().unwrap_or(0) > 0).count().to_string(), human_size(vol_size)],
+    ];
+    print_columns(&mut std::io::stdout().lock(), &["TYPE".into(), "TOTAL".into(), "ACTIVE".into(), "SIZE".into()], &rows)?;
+    Ok(())
+}
+
+pub async fn prune_containers(client: &Client, a: PruneArgs) -> CliResult {
+    let f = filters(&a.filter);
+    let v: serde_json::Value = client
+        .post_json::<_, ()>(&with_query("/containers/prune", &[("filters", typed_filters(&f))]), None)
+        .await?;
+    println!("Deleted Containers:");
+    for id in v["ContainersDeleted"].as_array().cloned().unwrap_or_default() {
+        println!("{}", id.as_str().unwrap_or_default());
+    }
+    println!("\nTotal reclaimed space: 0B");
+    Ok(())
+}
+
+pub async fn prune(client: &Client, a: PruneArgs) -> CliResult {
+    prune_containers(client, PruneArgs { force: true, all: false, filter: a.filter.clone(), volumes: false }).await?;
+    super::image::prune(client, PruneArgs { force: true, all: a.all, filter: a.filter.clone(), volumes: false }).await?;
+    if a.volumes {
+        super::volume::prune(client, PruneArgs { force: true, all: false, filter: a.filter.clone(), volumes: false }).await?;
+    }
+    Ok(())
+}
