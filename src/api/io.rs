@@ -15,7 +15,10 @@ const CHUNK: usize = 64 * 1024;
 
 impl ChannelWriter {
     pub fn new(tx: mpsc::Sender<Result<Bytes, std::io::Error>>) -> Self {
-        ChannelWriter { tx, buf: Vec::with_capacity(CHUNK) }
+        ChannelWriter {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        }
     }
 
     fn send(&mut self) -> std::io::Result<()> {
@@ -23,9 +26,9 @@ impl ChannelWriter {
             return Ok(());
         }
         let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+        })
     }
 
     /// Report a failure to the reader (the stream ends with an error).
@@ -62,7 +65,10 @@ pub struct ChannelReader {
 
 impl ChannelReader {
     pub fn new(rx: mpsc::Receiver<Result<Bytes, std::io::Error>>) -> Self {
-        ChannelReader { rx, current: Bytes::new() }
+        ChannelReader {
+            rx,
+            current: Bytes::new(),
+        }
     }
 }
 

@@ -6,7 +6,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "wharf", version, about = "Compose-first container orchestrator with a built-in engine", disable_help_subcommand = true)]
+#[command(
+    name = "wharf",
+    version,
+    about = "Compose-first container orchestrator with a built-in engine",
+    disable_help_subcommand = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalOpts,
@@ -17,10 +22,20 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct GlobalOpts {
     /// Persistent state (images, containers, volumes)
-    #[arg(long, global = true, env = "WHARF_ROOT", default_value = "/var/lib/wharf")]
+    #[arg(
+        long,
+        global = true,
+        env = "WHARF_ROOT",
+        default_value = "/var/lib/wharf"
+    )]
     pub root: PathBuf,
     /// Runtime state (sockets, supervisor state)
-    #[arg(long = "run-root", global = true, env = "WHARF_RUN", default_value = "/run/wharf")]
+    #[arg(
+        long = "run-root",
+        global = true,
+        env = "WHARF_RUN",
+        default_value = "/run/wharf"
+    )]
     pub run_root: PathBuf,
     /// Daemon socket, e.g. unix:///run/wharf/wharf.sock (default: <run-root>/wharf.sock)
     #[arg(short = 'H', long, global = true, env = "WHARF_HOST")]
@@ -118,6 +133,12 @@ pub enum Command {
     Supervise { config: PathBuf },
     #[command(name = "__nsexec", hide = true)]
     NsExec,
+    #[command(name = "__archive", hide = true)]
+    Archive {
+        op: String,
+        root: PathBuf,
+        path: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -592,7 +613,7 @@ pub struct TagArgs {
 #[derive(Args, Debug)]
 pub struct HistoryArgs {
     /// Print sizes and dates in human readable format
-    #[arg(short = 'H', long, default_value_t = true)]
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub human: bool,
     /// Don't truncate output
     #[arg(long = "no-trunc")]

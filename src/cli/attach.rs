@@ -18,7 +18,9 @@ impl RawMode {
         if !stdin.is_terminal() {
             return RawMode { saved: None };
         }
-        let Ok(saved) = nix::sys::termios::tcgetattr(&stdin) else { return RawMode { saved: None } };
+        let Ok(saved) = nix::sys::termios::tcgetattr(&stdin) else {
+            return RawMode { saved: None };
+        };
         let mut raw = saved.clone();
         nix::sys::termios::cfmakeraw(&mut raw);
         let _ = nix::sys::termios::tcsetattr(&stdin, nix::sys::termios::SetArg::TCSANOW, &raw);
@@ -29,7 +31,11 @@ impl RawMode {
 impl Drop for RawMode {
     fn drop(&mut self) {
         if let Some(s) = &self.saved {
-            let _ = nix::sys::termios::tcsetattr(std::io::stdin(), nix::sys::termios::SetArg::TCSANOW, s);
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                s,
+            );
         }
     }
 }
@@ -48,7 +54,11 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (mut rd, mut wr) = tokio::io::split(conn);
-    let _raw = if tty && send_stdin { Some(RawMode::enable()) } else { None };
+    let _raw = if tty && send_stdin {
+        Some(RawMode::enable())
+    } else {
+        None
+    };
     if send_stdin {
         tokio::spawn(async move {
             let mut stdin = tokio::io::stdin();

@@ -29,8 +29,16 @@ pub fn main(global: &GlobalOpts, args: DaemonArgs) -> i32 {
 }
 
 fn lock_file(path: &Path, blocking: bool) -> std::io::Result<Option<std::fs::File>> {
-    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
-    let flags = if blocking { libc::LOCK_EX } else { libc::LOCK_EX | libc::LOCK_NB };
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    let flags = if blocking {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_EX | libc::LOCK_NB
+    };
     // SAFETY: flock on an fd we own.
     if unsafe { libc::flock(f.as_raw_fd(), flags) } != 0 {
         let e = std::io::Error::last_os_error();
@@ -45,11 +53,24 @@ fn lock_file(path: &Path, blocking: bool) -> std::io::Result<Option<std::fs::Fil
 fn run(global: &GlobalOpts) -> anyhow::Result<()> {
     use anyhow::Context;
     let paths = Paths::new(&global.root, &global.run_root);
-    paths.ensure().with_context(|| format!("creating {} and {}", paths.root.display(), paths.run_root.display()))?;
-    let _lock = lock_file(&paths.run_root.join("wharf.lock"), false)?
-        .with_context(|| format!("another wharf daemon is running with run root {}", paths.run_root.display()))?;
+    paths.ensure().with_context(|| {
+        format!(
+            "creating {} and {}",
+            paths.root.display(),
+            paths.run_root.display()
+        )
+    })?;
+    let _lock = lock_file(&paths.run_root.join("wharf.lock"), false)?.with_context(|| {
+        format!(
+            "another wharf daemon is running with run root {}",
+            paths.run_root.display()
+        )
+    })?;
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let engine = Engine::open(paths.clone()).context("opening the engine state")?;
@@ -89,7 +110,10 @@ fn run(global: &GlobalOpts) -> anyhow::Result<()> {
 
 /// Tell the CLI that started us that the socket answers.
 fn signal_ready() {
-    if let Some(fd) = std::env::var(READY_FD_ENV).ok().and_then(|v| v.parse::<i32>().ok()) {
+    if let Some(fd) = std::env::var(READY_FD_ENV)
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+    {
         // SAFETY: the fd was handed to us for exactly this write.
         let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
         let _ = f.write_all(b"1");
@@ -98,7 +122,10 @@ fn signal_ready() {
 
 fn stop(global: &GlobalOpts) -> i32 {
     let pid_path = global.run_root.join("wharf.pid");
-    let Some(pid) = std::fs::read_to_string(&pid_path).ok().and_then(|s| s.trim().parse::<i32>().ok()) else {
+    let Some(pid) = std::fs::read_to_string(&pid_path)
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+    else {
         eprintln!("wharf: no daemon is running (no {})", pid_path.display());
         return 1;
     };
@@ -111,7 +138,11 @@ fn stop(global: &GlobalOpts) -> i32 {
         return 1;
     }
     if pidfd >= 0 {
-        let mut fds = [libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 }];
+        let mut fds = [libc::pollfd {
+            fd: pidfd,
+            events: libc::POLLIN,
+            revents: 0,
+        }];
         unsafe {
             libc::poll(fds.as_mut_ptr(), 1, 30_000);
             libc::close(pidfd);
@@ -139,9 +170,11 @@ pub async fn ensure_daemon(global: &GlobalOpts) -> Result<Client, Exit> {
 
 fn start_daemon(global: &GlobalOpts) -> Result<(), Exit> {
     let fail = |m: String| Exit::msg(125, format!("wharf: starting the daemon: {m}"));
-    std::fs::create_dir_all(&global.run_root).map_err(|e| fail(format!("creating {}: {e}", global.run_root.display())))?;
+    std::fs::create_dir_all(&global.run_root)
+        .map_err(|e| fail(format!("creating {}: {e}", global.run_root.display())))?;
     // One starter at a time; the others find the daemon up once they get the lock.
-    let _lock = lock_file(&global.run_root.join("autostart.lock"), true).map_err(|e| fail(e.to_string()))?;
+    let _lock = lock_file(&global.run_root.join("autostart.lock"), true)
+        .map_err(|e| fail(e.to_string()))?;
     if std::os::unix::net::UnixStream::connect(global.socket()).is_ok() {
         return Ok(());
     }
@@ -182,7 +215,12 @@ fn start_daemon(global: &GlobalOpts) -> Result<(), Exit> {
     drop(child);
     if n != 1 {
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        let last = log.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("it exited").to_string();
+        let last = log
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("it exited")
+            .to_string();
         return Err(fail(format!("{last} (log: {})", log_path.display())));
     }
     Ok(())

@@ -22,10 +22,16 @@ pub struct Exit {
 
 impl Exit {
     pub fn code(code: i32) -> Self {
-        Exit { code, message: None }
+        Exit {
+            code,
+            message: None,
+        }
     }
     pub fn msg(code: i32, message: impl Into<String>) -> Self {
-        Exit { code, message: Some(message.into()) }
+        Exit {
+            code,
+            message: Some(message.into()),
+        }
     }
 }
 
@@ -64,9 +70,15 @@ pub fn main() -> i32 {
                 }
             }
         }
+        Command::Archive { op, root, path } => {
+            crate::engine::container::fs::archive_helper_main(&op, &root, &path)
+        }
         Command::Daemon(args) => daemon::main(&cli.global, args),
         command => {
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("wharf: {e}");
@@ -95,4 +107,13 @@ pub fn main() -> i32 {
 /// The client for the configured socket (without starting anything).
 pub fn client_for(global: &args::GlobalOpts) -> Client {
     Client::new(global.socket())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_tree_is_consistent() {
+        use clap::CommandFactory;
+        super::args::Cli::command().debug_assert();
+    }
 }

@@ -14,7 +14,11 @@ pub struct Table<'a> {
 }
 
 /// Print with padding 3, like Docker's tabwriter.
-pub fn print_columns(out: &mut impl Write, header: &[String], rows: &[Vec<String>]) -> std::io::Result<()> {
+pub fn print_columns(
+    out: &mut impl Write,
+    header: &[String],
+    rows: &[Vec<String>],
+) -> std::io::Result<()> {
     let n = header.len();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
@@ -64,11 +68,19 @@ fn eval(expr: &str, row: &Row) -> String {
     let words: Vec<&str> = expr.split_whitespace().collect();
     match words.as_slice() {
         ["json", "."] => serde_json::to_string(row).unwrap_or_default(),
-        ["json", field] => serde_json::to_string(row.get(field.trim_start_matches('.')).unwrap_or(&String::new())).unwrap_or_default(),
+        ["json", field] => serde_json::to_string(
+            row.get(field.trim_start_matches('.'))
+                .unwrap_or(&String::new()),
+        )
+        .unwrap_or_default(),
         [".Label", key] | ["index", ".Labels", key] => {
             let key = key.trim_matches('"');
             row.get("Labels")
-                .and_then(|ls| ls.split(',').find_map(|kv| kv.strip_prefix(&format!("{key}="))).map(String::from))
+                .and_then(|ls| {
+                    ls.split(',')
+                        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+                        .map(String::from)
+                })
                 .unwrap_or_default()
         }
         [field] => {
@@ -89,7 +101,13 @@ pub fn print_table(table: &Table, format: Option<&str>) -> std::io::Result<()> {
             let rows: Vec<Vec<String>> = table
                 .rows
                 .iter()
-                .map(|r| table.columns.iter().map(|(_, f)| r.get(*f).cloned().unwrap_or_default()).collect())
+                .map(|r| {
+                    table
+                        .columns
+                        .iter()
+                        .map(|(_, f)| r.get(*f).cloned().unwrap_or_default())
+                        .collect()
+                })
                 .collect();
             print_columns(&mut out, &header, &rows)
         }
@@ -105,7 +123,12 @@ pub fn print_table(table: &Table, format: Option<&str>) -> std::io::Result<()> {
             let header: Vec<String> = cells
                 .iter()
                 .map(|c| {
-                    let field = c.trim().trim_start_matches("{{").trim_end_matches("}}").trim().trim_start_matches('.');
+                    let field = c
+                        .trim()
+                        .trim_start_matches("{{")
+                        .trim_end_matches("}}")
+                        .trim()
+                        .trim_start_matches('.');
                     table
                         .columns
                         .iter()
@@ -155,7 +178,13 @@ pub fn render_json_template(template: &str, doc: &serde_json::Value) -> String {
                 format!("[{}]", a.iter().map(plain).collect::<Vec<_>>().join(" "))
             }
             (false, serde_json::Value::Object(m)) => {
-                format!("map[{}]", m.iter().map(|(k, v)| format!("{k}:{}", plain(v))).collect::<Vec<_>>().join(" "))
+                format!(
+                    "map[{}]",
+                    m.iter()
+                        .map(|(k, v)| format!("{k}:{}", plain(v)))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
             }
             (false, v) => v.to_string(),
         });
@@ -189,7 +218,10 @@ fn lookup(doc: &serde_json::Value, path: &str) -> serde_json::Value {
 /// "5 seconds ago" from a unix timestamp.
 pub fn ago(unix: i64) -> String {
     let secs = chrono::Utc::now().timestamp() - unix;
-    format!("{} ago", crate::engine::container::view::human_duration(secs))
+    format!(
+        "{} ago",
+        crate::engine::container::view::human_duration(secs)
+    )
 }
 
 #[cfg(test)]
@@ -202,19 +234,34 @@ mod tests {
         row.insert("Names".into(), "web".into());
         row.insert("Status".into(), "Up 1 second".into());
         row.insert("Labels".into(), "a=1,b=2".into());
-        assert_eq!(render_template("{{.Names}}: {{.Status}}", &row), "web: Up 1 second");
+        assert_eq!(
+            render_template("{{.Names}}: {{.Status}}", &row),
+            "web: Up 1 second"
+        );
         assert_eq!(render_template("{{.Label \"b\"}}", &row), "2");
         assert!(render_template("{{json .}}", &row).contains("\"Names\":\"web\""));
-        let doc = serde_json::json!({"State": {"Status": "running", "ExitCode": 0}, "Args": ["a", "b"]});
-        assert_eq!(render_json_template("{{.State.Status}} {{.State.ExitCode}}", &doc), "running 0");
-        assert_eq!(render_json_template("{{json .State}}", &doc), r#"{"ExitCode":0,"Status":"running"}"#);
+        let doc =
+            serde_json::json!({"State": {"Status": "running", "ExitCode": 0}, "Args": ["a", "b"]});
+        assert_eq!(
+            render_json_template("{{.State.Status}} {{.State.ExitCode}}", &doc),
+            "running 0"
+        );
+        assert_eq!(
+            render_json_template("{{json .State}}", &doc),
+            r#"{"ExitCode":0,"Status":"running"}"#
+        );
         assert_eq!(render_json_template("{{.Args}}", &doc), "[a b]");
     }
 
     #[test]
     fn columns_are_padded_by_three() {
         let mut out = Vec::new();
-        print_columns(&mut out, &["A".into(), "BB".into()], &[vec!["xxxx".into(), "y".into()]]).unwrap();
+        print_columns(
+            &mut out,
+            &["A".into(), "BB".into()],
+            &[vec!["xxxx".into(), "y".into()]],
+        )
+        .unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "A      BB\nxxxx   y\n");
     }
 }

@@ -24,7 +24,13 @@ impl EventBus {
         self.tx.subscribe()
     }
 
-    pub fn publish(&self, kind: EventMessageTypeEnum, action: &str, id: &str, attributes: HashMap<String, String>) {
+    pub fn publish(
+        &self,
+        kind: EventMessageTypeEnum,
+        action: &str,
+        id: &str,
+        attributes: HashMap<String, String>,
+    ) {
         let now = chrono::Utc::now();
         let msg = EventMessage {
             typ: Some(kind),

@@ -43,10 +43,16 @@ impl Engine {
     pub fn exec_create(&self, container: &str, config: ExecConfig) -> Result<String> {
         let rec = self.containers.resolve(container)?;
         if !rec.state.is_running() {
-            return Err(Error::conflict(format!("container {} is not running", rec.id)));
+            return Err(Error::conflict(format!(
+                "container {} is not running",
+                rec.id
+            )));
         }
         if rec.state.status == super::supervisor::RunStatus::Paused {
-            return Err(Error::conflict(format!("container {} is paused, unpause the container before exec", rec.id)));
+            return Err(Error::conflict(format!(
+                "container {} is paused, unpause the container before exec",
+                rec.id
+            )));
         }
         if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
             return Err(Error::invalid("No exec command specified"));
@@ -106,11 +112,16 @@ impl Engine {
     pub fn exec_start(self: &Arc<Self>, id: &str, tty_override: Option<bool>) -> Result<ExecIo> {
         let e = self.exec_get(id)?;
         if e.running || e.exit_code.is_some() {
-            return Err(Error::conflict(format!("exec {id} has already been started")));
+            return Err(Error::conflict(format!(
+                "exec {id} has already been started"
+            )));
         }
         let rec = self.containers.resolve(&e.container_id)?;
         if !rec.state.is_running() {
-            return Err(Error::conflict(format!("container {} is not running", rec.id)));
+            return Err(Error::conflict(format!(
+                "container {} is not running",
+                rec.id
+            )));
         }
         let sup = self.supervisor_config(&rec)?;
         let mut process = sup.spec.process.clone();
@@ -129,7 +140,8 @@ impl Engine {
         }
         let privileged = e.config.privileged.unwrap_or(false) || sup.spec.privileged;
         if privileged {
-            process.capabilities = super::runtime::caps::compute(true, &[], &[]).map_err(Error::internal)?;
+            process.capabilities =
+                super::runtime::caps::compute(true, &[], &[]).map_err(Error::internal)?;
             process.seccomp_bpf = None;
         }
         let spec = NsExecSpec {
@@ -145,7 +157,8 @@ impl Engine {
         let mut master_keep = None;
         let io_kind;
         if process.tty {
-            let pty = nix::pty::openpty(None, None).map_err(|e| Error::internal(format!("openpty: {e}")))?;
+            let pty = nix::pty::openpty(None, None)
+                .map_err(|e| Error::internal(format!("openpty: {e}")))?;
             let slave = std::fs::File::from(pty.slave);
             cmd.stdin(slave.try_clone().ctx(|| "pty".into())?)
                 .stdout(slave.try_clone().ctx(|| "pty".into())?)
@@ -175,10 +188,13 @@ impl Engine {
         }
         let io = match io_kind {
             Some(master) => {
-                let dup = nix::unistd::dup(master.as_raw_fd()).map_err(|e| Error::internal(e.to_string()))?;
+                let dup = nix::unistd::dup(master.as_raw_fd())
+                    .map_err(|e| Error::internal(e.to_string()))?;
                 // SAFETY: dup returned a new fd we own.
                 let file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(dup) };
-                ExecIo::Tty { master: tokio::fs::File::from_std(file) }
+                ExecIo::Tty {
+                    master: tokio::fs::File::from_std(file),
+                }
             }
             None => ExecIo::Pipes {
                 stdin: child.stdin.take(),
@@ -191,7 +207,9 @@ impl Engine {
         let container = rec.clone();
         tokio::spawn(async move {
             let code = match child.wait().await {
-                Ok(s) => s.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(0)),
+                Ok(s) => s.code().unwrap_or_else(|| {
+                    128 + std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(0)
+                }),
                 Err(_) => 126,
             };
             {
@@ -206,7 +224,12 @@ impl Engine {
             attrs.insert("name".to_string(), container.name.clone());
             attrs.insert("execID".to_string(), exec_id.clone());
             attrs.insert("exitCode".to_string(), code.to_string());
-            engine.events.publish(EventMessageTypeEnum::CONTAINER, "exec_die", &container.id, attrs);
+            engine.events.publish(
+                EventMessageTypeEnum::CONTAINER,
+                "exec_die",
+                &container.id,
+                attrs,
+            );
         });
         Ok(io)
     }
@@ -214,7 +237,12 @@ impl Engine {
     pub fn exec_resize(&self, id: &str, height: u16, width: u16) -> Result<()> {
         let e = self.exec_get(id)?;
         if let Some(m) = &e.tty_master {
-            let ws = libc::winsize { ws_row: height, ws_col: width, ws_xpixel: 0, ws_ypixel: 0 };
+            let ws = libc::winsize {
+                ws_row: height,
+                ws_col: width,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
             // SAFETY: TIOCSWINSZ on our own pty master with a valid winsize.
             unsafe { libc::ioctl(m.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
         }

@@ -55,7 +55,9 @@ impl Paths {
     }
     /// A container's supervisor socket. Kept short: UNIX socket paths are limited to 107 bytes.
     pub fn supervisor_socket(&self, id: &str) -> PathBuf {
-        self.run_root.join("sup").join(format!("{}.sock", &id[..id.len().min(16)]))
+        self.run_root
+            .join("sup")
+            .join(format!("{}.sock", &id[..id.len().min(16)]))
     }
     pub fn default_socket(&self) -> PathBuf {
         self.run_root.join("wharf.sock")

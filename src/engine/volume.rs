@@ -73,7 +73,8 @@ impl Volumes {
             }
         }
         let data = self.paths.volume_data(&name);
-        std::fs::create_dir_all(&data).ctx(|| format!("creating volume directory {}", data.display()))?;
+        std::fs::create_dir_all(&data)
+            .ctx(|| format!("creating volume directory {}", data.display()))?;
         let mut labels = labels;
         if anonymous {
             labels.insert(ANONYMOUS_LABEL.into(), String::new());
@@ -122,7 +123,8 @@ impl Volumes {
             )));
         }
         self.db.delete(Table::Volumes, name)?;
-        remove_dir_all_quiet(&self.paths.volumes().join(name)).ctx(|| format!("removing volume {name}"))?;
+        remove_dir_all_quiet(&self.paths.volumes().join(name))
+            .ctx(|| format!("removing volume {name}"))?;
         Ok(())
     }
 

@@ -7,9 +7,7 @@ pub fn parse_bytes(s: &str) -> Result<i64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid size: '{s}'"))?;
+    let value: f64 = num.parse().map_err(|_| format!("invalid size: '{s}'"))?;
     let factor: f64 = match unit.trim_end_matches('b').trim_end_matches('i') {
         "" => 1.0,
         "k" => 1024.0,

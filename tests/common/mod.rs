@@ -19,11 +19,21 @@ pub struct Wharf {
 impl Wharf {
     /// A fresh engine; its daemon starts on first use (auto-start).
     pub fn new() -> Self {
-        assert!(Path::new(BUSYBOX).exists(), "tests need Debian's busybox-static at {BUSYBOX}");
-        let dir = tempfile::Builder::new().prefix("wharf-test-").tempdir_in("/tmp").unwrap();
+        assert!(
+            Path::new(BUSYBOX).exists(),
+            "tests need Debian's busybox-static at {BUSYBOX}"
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("wharf-test-")
+            .tempdir_in("/tmp")
+            .unwrap();
         let root = dir.path().join("root");
         let run_root = dir.path().join("run");
-        Wharf { dir, root, run_root }
+        Wharf {
+            dir,
+            root,
+            run_root,
+        }
     }
 
     pub fn socket(&self) -> PathBuf {
@@ -32,13 +42,22 @@ impl Wharf {
 
     pub fn command(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_wharf"));
-        c.arg("--root").arg(&self.root).arg("--run-root").arg(&self.run_root);
-        c.env_remove("WHARF_HOST").env_remove("WHARF_ROOT").env_remove("WHARF_RUN");
+        c.arg("--root")
+            .arg(&self.root)
+            .arg("--run-root")
+            .arg(&self.run_root);
+        c.env_remove("WHARF_HOST")
+            .env_remove("WHARF_ROOT")
+            .env_remove("WHARF_RUN");
         c
     }
 
     pub fn output(&self, args: &[&str]) -> Output {
-        self.command().args(args).stdin(Stdio::null()).output().expect("running wharf")
+        self.command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running wharf")
     }
 
     /// Run and require success; returns stdout.
@@ -57,12 +76,21 @@ impl Wharf {
     /// Run and require failure; returns (exit code, stderr).
     pub fn fails(&self, args: &[&str]) -> (i32, String) {
         let out = self.output(args);
-        assert!(!out.status.success(), "wharf {args:?} unexpectedly succeeded: {}", String::from_utf8_lossy(&out.stdout));
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).to_string())
+        assert!(
+            !out.status.success(),
+            "wharf {args:?} unexpectedly succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
     }
 
     pub fn inspect(&self, name: &str, template: &str) -> String {
-        self.ok(&["inspect", "-f", template, name]).trim().to_string()
+        self.ok(&["inspect", "-f", template, name])
+            .trim()
+            .to_string()
     }
 
     /// Wait (bounded) until `inspect -f template` gives `want`.
@@ -79,7 +107,10 @@ impl Wharf {
 
     /// Import the busybox image as `name` (with `CMD ["sh"]` and any extra changes).
     pub fn busybox_image(&self, name: &str, changes: &[&str]) {
-        let tar = self.dir.path().join(format!("{}-rootfs.tar", name.replace([':', '/'], "_")));
+        let tar = self
+            .dir
+            .path()
+            .join(format!("{}-rootfs.tar", name.replace([':', '/'], "_")));
         busybox_rootfs_tar(&tar, &[]);
         let mut args = vec!["import".to_string(), "-c".into(), r#"CMD ["sh"]"#.into()];
         for c in changes {
@@ -93,7 +124,11 @@ impl Wharf {
     }
 
     pub fn daemon_pid(&self) -> Option<i32> {
-        std::fs::read_to_string(self.run_root.join("wharf.pid")).ok()?.trim().parse().ok()
+        std::fs::read_to_string(self.run_root.join("wharf.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 }
 
@@ -119,15 +154,16 @@ pub fn busybox_rootfs_tar(path: &Path, extra: &[(&str, &[u8])]) {
     h.set_entry_type(tar::EntryType::Regular);
     b.append_data(&mut h, "bin/busybox", &data[..]).unwrap();
     for applet in [
-        "sh", "echo", "cat", "ls", "sleep", "true", "false", "id", "hostname", "wget", "httpd", "env", "pwd", "ps",
-        "mkdir", "touch", "rm", "grep", "test", "printf", "wc", "head", "tail", "stat", "mount", "kill", "nc", "seq",
-        "sync", "dd", "tr", "cut", "sort", "yes",
+        "sh", "echo", "cat", "ls", "sleep", "true", "false", "id", "hostname", "wget", "httpd",
+        "env", "pwd", "ps", "mkdir", "touch", "rm", "grep", "test", "printf", "wc", "head", "tail",
+        "stat", "mount", "kill", "nc", "seq", "sync", "dd", "tr", "cut", "sort", "yes",
     ] {
         let mut h = header();
         h.set_entry_type(tar::EntryType::Symlink);
         h.set_size(0);
         h.set_mode(0o777);
-        b.append_link(&mut h, format!("bin/{applet}"), "busybox").unwrap();
+        b.append_link(&mut h, format!("bin/{applet}"), "busybox")
+            .unwrap();
     }
     let files: Vec<(&str, &[u8])> = vec![
         ("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\nwww:x:33:33:www:/var/www:/bin/sh\n"),

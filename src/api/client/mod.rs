@@ -20,7 +20,10 @@ pub type ReqBody = BoxBody<Bytes, std::io::Error>;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("cannot connect to the wharf daemon at {socket}: {source}")]
-    Connect { socket: PathBuf, source: std::io::Error },
+    Connect {
+        socket: PathBuf,
+        source: std::io::Error,
+    },
     /// The daemon answered with an error; `message` is its own text.
     #[error("{message}")]
     Api { status: u16, message: String },
@@ -64,23 +67,31 @@ pub fn with_query(path: &str, params: &[(&str, String)]) -> String {
 }
 
 pub fn empty() -> ReqBody {
-    Full::new(Bytes::new()).map_err(|never| match never {}).boxed()
+    Full::new(Bytes::new())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 pub fn full(data: impl Into<Bytes>) -> ReqBody {
-    Full::new(data.into()).map_err(|never| match never {}).boxed()
+    Full::new(data.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// A request body streamed from a reader (uploads of archives).
 pub fn reader_body<R: tokio::io::AsyncRead + Send + Sync + 'static>(reader: R) -> ReqBody {
     let stream = tokio_util::io::ReaderStream::new(reader);
-    let body = http_body_util::StreamBody::new(futures_util::StreamExt::map(stream, |r| r.map(hyper::body::Frame::data)));
+    let body = http_body_util::StreamBody::new(futures_util::StreamExt::map(stream, |r| {
+        r.map(hyper::body::Frame::data)
+    }));
     BodyExt::boxed(body)
 }
 
 impl Client {
     pub fn new(socket: impl Into<PathBuf>) -> Self {
-        Client { socket: socket.into() }
+        Client {
+            socket: socket.into(),
+        }
     }
 
     pub fn socket(&self) -> &Path {
@@ -88,9 +99,13 @@ impl Client {
     }
 
     async fn connect(&self) -> Result<hyper::client::conn::http1::SendRequest<ReqBody>> {
-        let stream = UnixStream::connect(&self.socket)
-            .await
-            .map_err(|source| ClientError::Connect { socket: self.socket.clone(), source })?;
+        let stream =
+            UnixStream::connect(&self.socket)
+                .await
+                .map_err(|source| ClientError::Connect {
+                    socket: self.socket.clone(),
+                    source,
+                })?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
             let _ = conn.with_upgrades().await;
@@ -98,7 +113,12 @@ impl Client {
         Ok(sender)
     }
 
-    fn request(method: Method, path: &str, body: ReqBody, content_type: Option<&str>) -> Request<ReqBody> {
+    fn request(
+        method: Method,
+        path: &str,
+        body: ReqBody,
+        content_type: Option<&str>,
+    ) -> Request<ReqBody> {
         let mut b = Request::builder()
             .method(method)
             .uri(format!("http://wharf/v{API_VERSION}{path}"))
@@ -111,9 +131,17 @@ impl Client {
     }
 
     /// Send a request; error statuses become `ClientError::Api` with the daemon's message.
-    pub async fn send(&self, method: Method, path: &str, body: ReqBody, content_type: Option<&str>) -> Result<Response<Incoming>> {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: ReqBody,
+        content_type: Option<&str>,
+    ) -> Result<Response<Incoming>> {
         let mut sender = self.connect().await?;
-        let resp = sender.send_request(Self::request(method, path, body, content_type)).await?;
+        let resp = sender
+            .send_request(Self::request(method, path, body, content_type))
+            .await?;
         if resp.status().is_client_error() || resp.status().is_server_error() {
             let status = resp.status().as_u16();
             let bytes = resp.into_body().collect().await?.to_bytes();
@@ -130,12 +158,18 @@ impl Client {
         decode(resp).await
     }
 
-    pub async fn post_json<T: serde::de::DeserializeOwned, B: serde::Serialize>(&self, path: &str, body: Option<&B>) -> Result<T> {
+    pub async fn post_json<T: serde::de::DeserializeOwned, B: serde::Serialize>(
+        &self,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T> {
         let body = match body {
             Some(b) => full(serde_json::to_vec(b).map_err(|e| ClientError::Decode(e.to_string()))?),
             None => empty(),
         };
-        let resp = self.send(Method::POST, path, body, Some("application/json")).await?;
+        let resp = self
+            .send(Method::POST, path, body, Some("application/json"))
+            .await?;
         decode(resp).await
     }
 
@@ -153,10 +187,15 @@ impl Client {
     }
 
     /// Open an HTTP upgrade (`attach`, `exec start`) and return the raw connection.
-    pub async fn hijack(&self, path: &str, body: ReqBody) -> Result<TokioIo<hyper::upgrade::Upgraded>> {
+    pub async fn hijack(
+        &self,
+        path: &str,
+        body: ReqBody,
+    ) -> Result<TokioIo<hyper::upgrade::Upgraded>> {
         let mut sender = self.connect().await?;
         let mut req = Self::request(Method::POST, path, body, Some("application/json"));
-        req.headers_mut().insert("Connection", "Upgrade".parse().unwrap());
+        req.headers_mut()
+            .insert("Connection", "Upgrade".parse().unwrap());
         req.headers_mut().insert("Upgrade", "tcp".parse().unwrap());
         let resp = sender.send_request(req).await?;
         if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
@@ -181,7 +220,8 @@ impl Client {
 
 pub async fn decode<T: serde::de::DeserializeOwned>(resp: Response<Incoming>) -> Result<T> {
     let bytes = resp.into_body().collect().await?.to_bytes();
-    serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(format!("{e}: {}", String::from_utf8_lossy(&bytes))))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ClientError::Decode(format!("{e}: {}", String::from_utf8_lossy(&bytes))))
 }
 
 /// Read a streamed body chunk by chunk.

@@ -9,9 +9,14 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::{body_reader, flag, json, no_content, ok_json, parse_json, stream_body, stream_body_ok, ApiError, ApiResult, Query, State};
+use super::{
+    body_reader, flag, json, no_content, ok_json, parse_json, stream_body, stream_body_ok,
+    ApiError, ApiResult, Query, State,
+};
 use crate::api::io::ChannelWriter;
-use crate::api::models::{ContainerCreateBody, ContainerCreateResponse, ContainerWaitExitError, ContainerWaitResponse};
+use crate::api::models::{
+    ContainerCreateBody, ContainerCreateResponse, ContainerWaitExitError, ContainerWaitResponse,
+};
 use crate::engine::container::lifecycle::WaitCondition;
 use crate::engine::container::logs::{parse_time, LogOptions};
 use crate::engine::container::view::parse_filters;
@@ -22,15 +27,23 @@ pub async fn create(AxState(engine): AxState<State>, q: Query, body: Bytes) -> A
     let body: ContainerCreateBody = parse_json(&body)?;
     let name = q.get("name").cloned();
     let e = engine.clone();
-    let (id, warnings) = tokio::task::spawn_blocking(move || e.create_container(CreateRequest { name, body }))
-        .await
-        .map_err(|e| ApiError(Error::internal(e)))??;
-    Ok(json(StatusCode::CREATED, &ContainerCreateResponse { id, warnings }))
+    let (id, warnings) =
+        tokio::task::spawn_blocking(move || e.create_container(CreateRequest { name, body }))
+            .await
+            .map_err(|e| ApiError(Error::internal(e)))??;
+    Ok(json(
+        StatusCode::CREATED,
+        &ContainerCreateResponse { id, warnings },
+    ))
 }
 
 pub async fn list(AxState(engine): AxState<State>, q: Query) -> ApiResult {
     let filters = parse_filters(q.get("filters").map(String::as_str))?;
-    let limit = q.get("limit").and_then(|l| l.parse::<i64>().ok()).filter(|l| *l > 0).map(|l| l as usize);
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<i64>().ok())
+        .filter(|l| *l > 0)
+        .map(|l| l as usize);
     let all = flag(&q, "all") || limit.is_some();
     ok_json(&engine.list_containers(all, limit, &filters)?)
 }
@@ -49,17 +62,27 @@ fn timeout(q: &HashMap<String, String>) -> Option<i64> {
 }
 
 pub async fn stop(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
-    engine.stop_container(&id, timeout(&q), q.get("signal").map(String::as_str)).await?;
+    engine
+        .stop_container(&id, timeout(&q), q.get("signal").map(String::as_str))
+        .await?;
     no_content()
 }
 
-pub async fn restart(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
-    engine.restart_container(&id, timeout(&q), q.get("signal").map(String::as_str)).await?;
+pub async fn restart(
+    AxState(engine): AxState<State>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult {
+    engine
+        .restart_container(&id, timeout(&q), q.get("signal").map(String::as_str))
+        .await?;
     no_content()
 }
 
 pub async fn kill(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
-    engine.kill_container(&id, q.get("signal").map(String::as_str)).await?;
+    engine
+        .kill_container(&id, q.get("signal").map(String::as_str))
+        .await?;
     no_content()
 }
 
@@ -77,10 +100,14 @@ pub async fn wait(AxState(engine): AxState<State>, Path(id): Path<String>, q: Qu
             },
             Err(e) => ContainerWaitResponse {
                 status_code: -1,
-                error: Some(ContainerWaitExitError { message: Some(e.to_string()) }),
+                error: Some(ContainerWaitExitError {
+                    message: Some(e.to_string()),
+                }),
             },
         };
-        let _ = tx.send(Bytes::from(serde_json::to_vec(&body).unwrap_or_default())).await;
+        let _ = tx
+            .send(Bytes::from(serde_json::to_vec(&body).unwrap_or_default()))
+            .await;
     });
     // The status line is sent at once (Docker clients wait for it before starting).
     Ok(Response::builder()
@@ -100,20 +127,34 @@ pub async fn unpause(AxState(engine): AxState<State>, Path(id): Path<String>) ->
     no_content()
 }
 
-pub async fn rename(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
+pub async fn rename(
+    AxState(engine): AxState<State>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult {
     engine.rename_container(&id, q.get("name").map(String::as_str).unwrap_or_default())?;
     no_content()
 }
 
-pub async fn resize(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
+pub async fn resize(
+    AxState(engine): AxState<State>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult {
     let h = q.get("h").and_then(|v| v.parse().ok()).unwrap_or(24);
     let w = q.get("w").and_then(|v| v.parse().ok()).unwrap_or(80);
     engine.resize_container(&id, h, w).await?;
     Ok(StatusCode::OK.into_response())
 }
 
-pub async fn remove(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
-    engine.remove_container(&id, flag(&q, "force"), flag(&q, "v")).await?;
+pub async fn remove(
+    AxState(engine): AxState<State>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult {
+    engine
+        .remove_container(&id, flag(&q, "force"), flag(&q, "v"))
+        .await?;
     no_content()
 }
 
@@ -152,10 +193,16 @@ pub async fn logs(AxState(engine): AxState<State>, Path(id): Path<String>, q: Qu
         follow: flag(&q, "follow"),
     };
     if !opts.stdout && !opts.stderr {
-        return Err(ApiError(Error::invalid("Bad parameters: you must choose at least one stream")));
+        return Err(ApiError(Error::invalid(
+            "Bad parameters: you must choose at least one stream",
+        )));
     }
     let (tty, rx) = engine.container_logs(&id, opts)?;
-    let ctype = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+    let ctype = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
     Ok(Response::builder()
         .status(StatusCode::OK)
         .header("Content-Type", ctype)
@@ -187,10 +234,15 @@ pub async fn export(AxState(engine): AxState<State>, Path(id): Path<String>) -> 
 fn stat_header(engine: &State, id: &str, path: &str) -> Result<String, ApiError> {
     use base64::Engine as _;
     let stat = engine.archive_stat(id, path)?;
-    Ok(base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&stat).unwrap_or_default()))
+    Ok(base64::engine::general_purpose::STANDARD
+        .encode(serde_json::to_vec(&stat).unwrap_or_default()))
 }
 
-pub async fn archive_head(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
+pub async fn archive_head(
+    AxState(engine): AxState<State>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult {
     let path = q.get("path").cloned().unwrap_or_default();
     let e = engine.clone();
     let header = tokio::task::spawn_blocking(move || stat_header(&e, &id, &path))
@@ -203,7 +255,11 @@ pub async fn archive_head(AxState(engine): AxState<State>, Path(id): Path<String
         .unwrap())
 }
 
-pub async fn archive_get(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
+pub async fn archive_get(
+    AxState(engine): AxState<State>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult {
     let path = q.get("path").cloned().unwrap_or_default();
     let (e, i, p) = (engine.clone(), id.clone(), path.clone());
     let header = tokio::task::spawn_blocking(move || stat_header(&e, &i, &p))
@@ -236,4 +292,3 @@ pub async fn archive_put(
         .map_err(|e| ApiError(Error::internal(e)))??;
     Ok(StatusCode::OK.into_response())
 }
-

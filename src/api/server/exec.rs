@@ -8,17 +8,28 @@ use bytes::Bytes;
 use super::{json, ok_json, parse_json, ApiResult, Query, State};
 use crate::api::models::ExecConfig;
 
-pub async fn create(AxState(engine): AxState<State>, Path(id): Path<String>, body: Bytes) -> ApiResult {
+pub async fn create(
+    AxState(engine): AxState<State>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
     let cfg: ExecConfig = parse_json(&body)?;
     let exec_id = engine.exec_create(&id, cfg)?;
-    Ok(json(StatusCode::CREATED, &serde_json::json!({ "Id": exec_id })))
+    Ok(json(
+        StatusCode::CREATED,
+        &serde_json::json!({ "Id": exec_id }),
+    ))
 }
 
 pub async fn inspect(AxState(engine): AxState<State>, Path(id): Path<String>) -> ApiResult {
     ok_json(&engine.exec_inspect(&id)?)
 }
 
-pub async fn resize(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
+pub async fn resize(
+    AxState(engine): AxState<State>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult {
     let h = q.get("h").and_then(|v| v.parse().ok()).unwrap_or(24);
     let w = q.get("w").and_then(|v| v.parse().ok()).unwrap_or(80);
     engine.exec_resize(&id, h, w)?;

@@ -21,7 +21,11 @@ fn switching(tty: bool) -> Response {
         .header("Upgrade", "tcp")
         .header(
             "Content-Type",
-            if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" },
+            if tty {
+                "application/vnd.docker.raw-stream"
+            } else {
+                "application/vnd.docker.multiplexed-stream"
+            },
         )
         .body(Body::empty())
         .unwrap()
@@ -34,17 +38,26 @@ fn wants_upgrade(req: &Request<Body>) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("tcp"))
 }
 
-pub async fn attach(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query, req: Request<Body>) -> ApiResult {
+pub async fn attach(
+    AxState(engine): AxState<State>,
+    Path(id): Path<String>,
+    q: Query,
+    req: Request<Body>,
+) -> ApiResult {
     let rec = engine.containers.resolve(&id)?;
     if !wants_upgrade(&req) {
-        return Err(ApiError(Error::invalid("attach needs an HTTP upgrade (Upgrade: tcp)")));
+        return Err(ApiError(Error::invalid(
+            "attach needs an HTTP upgrade (Upgrade: tcp)",
+        )));
     }
     let (stdin, stdout, stderr) = (flag(&q, "stdin"), flag(&q, "stdout"), flag(&q, "stderr"));
     let on_upgrade = hyper::upgrade::on(req);
     let tty = rec.tty();
     let id = rec.id.clone();
     tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else { return };
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
         let mut client = TokioIo::new(upgraded);
         match engine.attach_container(&id, stdin, stdout, stderr).await {
             Ok(mut sup) => {
@@ -52,7 +65,9 @@ pub async fn attach(AxState(engine): AxState<State>, Path(id): Path<String>, q: 
             }
             Err(e) => {
                 let msg = format!("{e}\n");
-                let _ = client.write_all(&stream::encode(stream::STDERR, msg.as_bytes())).await;
+                let _ = client
+                    .write_all(&stream::encode(stream::STDERR, msg.as_bytes()))
+                    .await;
             }
         }
         let _ = client.shutdown().await;
@@ -60,7 +75,11 @@ pub async fn attach(AxState(engine): AxState<State>, Path(id): Path<String>, q: 
     Ok(switching(tty))
 }
 
-pub async fn exec_start(AxState(engine): AxState<State>, Path(id): Path<String>, req: Request<Body>) -> ApiResult {
+pub async fn exec_start(
+    AxState(engine): AxState<State>,
+    Path(id): Path<String>,
+    req: Request<Body>,
+) -> ApiResult {
     let upgrade = wants_upgrade(&req);
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, 1 << 20)
@@ -81,7 +100,9 @@ pub async fn exec_start(AxState(engine): AxState<State>, Path(id): Path<String>,
     let attach_stdin = record.config.attach_stdin.unwrap_or(false);
     let exec_id = id.clone();
     tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else { return };
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
         let client = TokioIo::new(upgraded);
         let (mut client_r, mut client_w) = tokio::io::split(client);
         match io {
@@ -107,7 +128,11 @@ pub async fn exec_start(AxState(engine): AxState<State>, Path(id): Path<String>,
                     }
                 }
             }
-            ExecIo::Pipes { stdin, stdout, stderr } => {
+            ExecIo::Pipes {
+                stdin,
+                stdout,
+                stderr,
+            } => {
                 if let (Some(mut stdin), true) = (stdin, attach_stdin) {
                     tokio::spawn(async move {
                         let _ = tokio::io::copy(&mut client_r, &mut stdin).await;
@@ -116,7 +141,10 @@ pub async fn exec_start(AxState(engine): AxState<State>, Path(id): Path<String>,
                 }
                 let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
                 for (mut pipe, id) in [
-                    (Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Unpin + Send>, stream::STDOUT),
+                    (
+                        Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+                        stream::STDOUT,
+                    ),
                     (Box::new(stderr), stream::STDERR),
                 ] {
                     let tx = tx.clone();
@@ -144,7 +172,11 @@ pub async fn exec_start(AxState(engine): AxState<State>, Path(id): Path<String>,
         }
         // The exit code must be recorded before the client asks for it.
         loop {
-            if engine.exec_get(&exec_id).map(|e| e.exit_code.is_some()).unwrap_or(true) {
+            if engine
+                .exec_get(&exec_id)
+                .map(|e| e.exit_code.is_some())
+                .unwrap_or(true)
+            {
                 break;
             }
             if bus.recv().await.is_err() {
@@ -161,9 +193,16 @@ async fn drain(io: ExecIo) {
         ExecIo::Tty { mut master } => {
             let _ = tokio::io::copy(&mut master, &mut tokio::io::sink()).await;
         }
-        ExecIo::Pipes { mut stdout, mut stderr, .. } => {
+        ExecIo::Pipes {
+            mut stdout,
+            mut stderr,
+            ..
+        } => {
             let (mut sink1, mut sink2) = (tokio::io::sink(), tokio::io::sink());
-            let _ = tokio::join!(tokio::io::copy(&mut stdout, &mut sink1), tokio::io::copy(&mut stderr, &mut sink2));
+            let _ = tokio::join!(
+                tokio::io::copy(&mut stdout, &mut sink1),
+                tokio::io::copy(&mut stderr, &mut sink2)
+            );
         }
     }
 }

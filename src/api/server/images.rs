@@ -37,7 +37,9 @@ fn single(raw: &Option<String>, key: &str) -> Option<String> {
 }
 
 fn created_unix(rec: &ImageRecord) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(&rec.created).map(|t| t.timestamp()).unwrap_or(0)
+    chrono::DateTime::parse_from_rfc3339(&rec.created)
+        .map(|t| t.timestamp())
+        .unwrap_or(0)
 }
 
 fn familiar_tags(engine: &Engine, id: &str) -> Result<Vec<String>> {
@@ -45,7 +47,11 @@ fn familiar_tags(engine: &Engine, id: &str) -> Result<Vec<String>> {
         .images
         .tags_of(id)?
         .iter()
-        .map(|t| crate::engine::image::reference::Reference::parse(t).map(|r| r.familiar()).unwrap_or_else(|_| t.clone()))
+        .map(|t| {
+            crate::engine::image::reference::Reference::parse(t)
+                .map(|r| r.familiar())
+                .unwrap_or_else(|_| t.clone())
+        })
         .collect())
 }
 
@@ -99,7 +105,9 @@ pub async fn list(AxState(engine): AxState<State>, q: Query) -> ApiResult {
                         None => img.labels.contains_key(v.as_str()),
                     },
                     "reference" => img.repo_tags.iter().any(|t| {
-                        glob_match(v, t) || t.rsplit_once(':').is_some_and(|(name, _)| glob_match(v, name))
+                        glob_match(v, t)
+                            || t.rsplit_once(':')
+                                .is_some_and(|(name, _)| glob_match(v, name))
                     }),
                     _ => true,
                 })
@@ -140,7 +148,12 @@ pub async fn load(AxState(engine): AxState<State>, body: Body) -> ApiResult {
         })
         .collect();
     for name in &loaded {
-        engine.events.publish(crate::api::models::EventMessageTypeEnum::IMAGE, "load", name, HashMap::new());
+        engine.events.publish(
+            crate::api::models::EventMessageTypeEnum::IMAGE,
+            "load",
+            name,
+            HashMap::new(),
+        );
     }
     Ok(progress(&lines))
 }
@@ -175,10 +188,18 @@ pub async fn save_many(AxState(engine): AxState<State>, RawQuery(raw): RawQuery)
 }
 
 /// `/images/create`: `fromSrc=-` imports a root filesystem tar; `fromImage` pulls.
-pub async fn create(AxState(engine): AxState<State>, RawQuery(raw): RawQuery, body: Body) -> ApiResult {
+pub async fn create(
+    AxState(engine): AxState<State>,
+    RawQuery(raw): RawQuery,
+    body: Body,
+) -> ApiResult {
     if let Some(image) = single(&raw, "fromImage") {
         let tag = single(&raw, "tag").unwrap_or_default();
-        let name = if tag.is_empty() { image } else { format!("{image}:{tag}") };
+        let name = if tag.is_empty() {
+            image
+        } else {
+            format!("{image}:{tag}")
+        };
         return Err(ApiError(Error::not_found(format!(
             "pull access denied for {name}: this wharf engine has no registry client yet; load (`wharf load`) or import (`wharf import`) the image instead"
         ))));
@@ -194,7 +215,11 @@ pub async fn create(AxState(engine): AxState<State>, RawQuery(raw): RawQuery, bo
     let reference = if repo.is_empty() {
         None
     } else {
-        let full = if tag.is_empty() { repo.clone() } else { format!("{repo}:{tag}") };
+        let full = if tag.is_empty() {
+            repo.clone()
+        } else {
+            format!("{repo}:{tag}")
+        };
         Some(Reference::parse(&full).map_err(|e| ApiError(Error::invalid(e)))?)
     };
     let changes = multi(&raw, "changes");
@@ -210,7 +235,11 @@ pub async fn create(AxState(engine): AxState<State>, RawQuery(raw): RawQuery, bo
             created: config.created.clone(),
             created_by: None,
             author: None,
-            comment: Some(if message.is_empty() { "Imported from -".into() } else { message }),
+            comment: Some(if message.is_empty() {
+                "Imported from -".into()
+            } else {
+                message
+            }),
             empty_layer: false,
         });
         let bytes = serde_json::to_vec(&config)?;
@@ -219,13 +248,20 @@ pub async fn create(AxState(engine): AxState<State>, RawQuery(raw): RawQuery, bo
     })
     .await
     .map_err(|e| ApiError(Error::internal(e)))??;
-    engine.events.publish(crate::api::models::EventMessageTypeEnum::IMAGE, "import", &id, HashMap::new());
+    engine.events.publish(
+        crate::api::models::EventMessageTypeEnum::IMAGE,
+        "import",
+        &id,
+        HashMap::new(),
+    );
     Ok(progress(&[serde_json::json!({ "status": id })]))
 }
 
 pub async fn prune(AxState(engine): AxState<State>, q: Query) -> ApiResult {
     let filters = parse_filters(q.get("filters").map(String::as_str))?;
-    let only_dangling = !filters.get("dangling").is_some_and(|v| v.iter().any(|x| x == "false" || x == "0"));
+    let only_dangling = !filters
+        .get("dangling")
+        .is_some_and(|v| v.iter().any(|x| x == "false" || x == "0"));
     let in_use = engine.containers.images_in_use();
     let mut deleted = Vec::new();
     let mut reclaimed = 0i64;
@@ -239,13 +275,23 @@ pub async fn prune(AxState(engine): AxState<State>, q: Query) -> ApiResult {
         }
         for t in &tags {
             let _ = engine.images.remove(t, true, false);
-            deleted.push(ImageDeleteResponseItem { untagged: Some(crate::engine::image::reference::Reference::parse(t).map(|r| r.familiar()).unwrap_or_default()), deleted: None });
+            deleted.push(ImageDeleteResponseItem {
+                untagged: Some(
+                    crate::engine::image::reference::Reference::parse(t)
+                        .map(|r| r.familiar())
+                        .unwrap_or_default(),
+                ),
+                deleted: None,
+            });
         }
         if engine.images.get(&rec.id).is_ok() {
             engine.images.remove(&rec.id, true, false)?;
         }
         reclaimed += rec.size as i64;
-        deleted.push(ImageDeleteResponseItem { untagged: None, deleted: Some(rec.id.clone()) });
+        deleted.push(ImageDeleteResponseItem {
+            untagged: None,
+            deleted: Some(rec.id.clone()),
+        });
     }
     ok_json(&serde_json::json!({"ImagesDeleted": deleted, "SpaceReclaimed": reclaimed}))
 }
@@ -266,11 +312,17 @@ pub async fn get_dispatch(AxState(engine): AxState<State>, Path(rest): Path<Stri
         "json" => ok_json(&inspect(&engine, &name)?),
         "history" => ok_json(&history(&engine, &name)?),
         "get" => save_response(engine, vec![name]),
-        _ => Err(ApiError(Error::not_found(format!("page not found: /images/{rest}")))),
+        _ => Err(ApiError(Error::not_found(format!(
+            "page not found: /images/{rest}"
+        )))),
     }
 }
 
-pub async fn post_dispatch(AxState(engine): AxState<State>, Path(rest): Path<String>, q: Query) -> ApiResult {
+pub async fn post_dispatch(
+    AxState(engine): AxState<State>,
+    Path(rest): Path<String>,
+    q: Query,
+) -> ApiResult {
     let (name, action) = split_rest(&rest);
     match action {
         "tag" => {
@@ -295,7 +347,11 @@ pub async fn post_dispatch(AxState(engine): AxState<State>, Path(rest): Path<Str
     }
 }
 
-pub async fn remove(AxState(engine): AxState<State>, Path(rest): Path<String>, q: Query) -> ApiResult {
+pub async fn remove(
+    AxState(engine): AxState<State>,
+    Path(rest): Path<String>,
+    q: Query,
+) -> ApiResult {
     let image = engine.images.resolve(&rest)?;
     let users: Vec<String> = engine
         .containers
@@ -308,9 +364,18 @@ pub async fn remove(AxState(engine): AxState<State>, Path(rest): Path<String>, q
     let by_name_with_other_names = Reference::parse(&rest)
         .ok()
         .map(|r| r.to_string())
-        .is_some_and(|t| engine.images.tags_of(&image.id).map(|ts| ts.contains(&t) && ts.len() > 1).unwrap_or(false));
+        .is_some_and(|t| {
+            engine
+                .images
+                .tags_of(&image.id)
+                .map(|ts| ts.contains(&t) && ts.len() > 1)
+                .unwrap_or(false)
+        });
     if !users.is_empty() && !force && !by_name_with_other_names {
-        let running = engine.containers.get(&users[0]).is_some_and(|c| c.state.is_running());
+        let running = engine
+            .containers
+            .get(&users[0])
+            .is_some_and(|c| c.state.is_running());
         let kind = if running { "running" } else { "stopped" };
         return Err(ApiError(Error::conflict(format!(
             "conflict: unable to remove repository reference \"{rest}\" (must force) - container {} is using its referenced image {} ({kind})",
@@ -322,8 +387,14 @@ pub async fn remove(AxState(engine): AxState<State>, Path(rest): Path<String>, q
     let items: Vec<ImageDeleteResponseItem> = removed
         .into_iter()
         .map(|r| match r {
-            RemovedImage::Untagged(t) => ImageDeleteResponseItem { untagged: Some(t), deleted: None },
-            RemovedImage::Deleted(id) => ImageDeleteResponseItem { untagged: None, deleted: Some(id) },
+            RemovedImage::Untagged(t) => ImageDeleteResponseItem {
+                untagged: Some(t),
+                deleted: None,
+            },
+            RemovedImage::Deleted(id) => ImageDeleteResponseItem {
+                untagged: None,
+                deleted: Some(id),
+            },
         })
         .collect();
     for it in &items {
@@ -332,7 +403,12 @@ pub async fn remove(AxState(engine): AxState<State>, Path(rest): Path<String>, q
             (_, Some(d)) => ("delete", d.clone()),
             _ => continue,
         };
-        engine.events.publish(crate::api::models::EventMessageTypeEnum::IMAGE, action, &id, HashMap::new());
+        engine.events.publish(
+            crate::api::models::EventMessageTypeEnum::IMAGE,
+            action,
+            &id,
+            HashMap::new(),
+        );
     }
     ok_json(&items)
 }
@@ -359,7 +435,9 @@ fn inspect(engine: &Engine, name: &str) -> Result<ImageInspect> {
             typ: "layers".into(),
             layers: Some(rec.layers.clone()),
         }),
-        metadata: Some(crate::api::models::ImageInspectMetadata { last_tag_time: None }),
+        metadata: Some(crate::api::models::ImageInspectMetadata {
+            last_tag_time: None,
+        }),
         ..Default::default()
     })
 }
@@ -379,7 +457,11 @@ fn history(engine: &Engine, name: &str) -> Result<Vec<serde_json::Value>> {
         let size = if h.empty_layer {
             0
         } else {
-            layer_iter.next().and_then(|d| engine.images.layer(d).ok()).map(|l| l.size).unwrap_or(0)
+            layer_iter
+                .next()
+                .and_then(|d| engine.images.layer(d).ok())
+                .map(|l| l.size)
+                .unwrap_or(0)
         };
         rows.push(serde_json::json!({
             "Id": "<missing>",
@@ -398,7 +480,11 @@ fn history(engine: &Engine, name: &str) -> Result<Vec<serde_json::Value>> {
     Ok(rows)
 }
 
-pub async fn commit(AxState(engine): AxState<State>, RawQuery(raw): RawQuery, body: Bytes) -> ApiResult {
+pub async fn commit(
+    AxState(engine): AxState<State>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> ApiResult {
     let container = single(&raw, "container").unwrap_or_default();
     let repo = single(&raw, "repo").unwrap_or_default();
     let tag = single(&raw, "tag").unwrap_or_default();

@@ -37,11 +37,15 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if status == StatusCode::NOT_MODIFIED {
             return status.into_response();
         }
-        let body = serde_json::to_vec(&ErrorBody { message: self.0.to_string() }).unwrap_or_default();
+        let body = serde_json::to_vec(&ErrorBody {
+            message: self.0.to_string(),
+        })
+        .unwrap_or_default();
         Response::builder()
             .status(status)
             .header("Content-Type", "application/json")
@@ -70,25 +74,31 @@ pub fn no_content() -> ApiResult {
 
 /// Docker's query booleans: `1`, `true`, `True`.
 pub fn flag(q: &HashMap<String, String>, key: &str) -> bool {
-    q.get(key).is_some_and(|v| matches!(v.as_str(), "1" | "true" | "True" | "yes"))
+    q.get(key)
+        .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "True" | "yes"))
 }
 
 pub fn parse_json<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> Result<T, ApiError> {
     if body.is_empty() {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError(Error::invalid(format!("invalid JSON in request body: {e}"))))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError(Error::invalid(format!("invalid JSON in request body: {e}"))))
 }
 
 /// A streaming response body from a channel of chunks.
 pub fn stream_body(rx: mpsc::Receiver<Result<Bytes, std::io::Error>>) -> Body {
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
     Body::from_stream(stream)
 }
 
 pub fn stream_body_ok(rx: mpsc::Receiver<Bytes>) -> Body {
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (Ok::<_, std::io::Error>(item), rx))
+        rx.recv()
+            .await
+            .map(|item| (Ok::<_, std::io::Error>(item), rx))
     });
     Body::from_stream(stream)
 }
@@ -135,9 +145,14 @@ fn router(engine: State) -> Router {
         .route("/containers/{id}/export", get(containers::export))
         .route(
             "/containers/{id}/archive",
-            get(containers::archive_get).put(containers::archive_put).head(containers::archive_head),
+            get(containers::archive_get)
+                .put(containers::archive_put)
+                .head(containers::archive_head),
         )
-        .route("/containers/{id}", axum::routing::delete(containers::remove))
+        .route(
+            "/containers/{id}",
+            axum::routing::delete(containers::remove),
+        )
         .route("/containers/{id}/exec", post(exec::create))
         .route("/exec/{id}/start", post(hijack::exec_start))
         .route("/exec/{id}/resize", post(exec::resize))
@@ -147,12 +162,20 @@ fn router(engine: State) -> Router {
         .route("/images/get", get(images::save_many))
         .route("/images/create", post(images::create))
         .route("/images/prune", post(images::prune))
-        .route("/images/{*rest}", get(images::get_dispatch).post(images::post_dispatch).delete(images::remove))
+        .route(
+            "/images/{*rest}",
+            get(images::get_dispatch)
+                .post(images::post_dispatch)
+                .delete(images::remove),
+        )
         .route("/commit", post(images::commit))
         .route("/volumes", get(volumes::list))
         .route("/volumes/create", post(volumes::create))
         .route("/volumes/prune", post(volumes::prune))
-        .route("/volumes/{name}", get(volumes::inspect).delete(volumes::remove))
+        .route(
+            "/volumes/{name}",
+            get(volumes::inspect).delete(volumes::remove),
+        )
         .fallback(not_found)
         .with_state(engine)
 }
@@ -160,7 +183,9 @@ fn router(engine: State) -> Router {
 async fn not_found(req: Request<Body>) -> Response {
     json(
         StatusCode::NOT_FOUND,
-        &ErrorBody { message: format!("page not found: {} {}", req.method(), req.uri().path()) },
+        &ErrorBody {
+            message: format!("page not found: {} {}", req.method(), req.uri().path()),
+        },
     )
 }
 
@@ -193,7 +218,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     use tower::ServiceExt;
     let app = router(engine).map_request(strip_version);
-    axum::serve(listener, axum::ServiceExt::<Request<Body>>::into_make_service(app))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        axum::ServiceExt::<Request<Body>>::into_make_service(app),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

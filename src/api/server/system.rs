@@ -51,19 +51,32 @@ pub async fn version() -> ApiResult {
 
 pub async fn info(AxState(engine): AxState<State>) -> ApiResult {
     let all = engine.containers.all();
-    let running = all.iter().filter(|c| c.state.status == RunStatus::Running).count();
-    let paused = all.iter().filter(|c| c.state.status == RunStatus::Paused).count();
+    let running = all
+        .iter()
+        .filter(|c| c.state.status == RunStatus::Running)
+        .count();
+    let paused = all
+        .iter()
+        .filter(|c| c.state.status == RunStatus::Paused)
+        .count();
     let images = engine.images.list()?.len();
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<u64>().ok()))
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<u64>().ok())
+        })
         .unwrap_or(0)
         * 1024;
     let cgroup_version = match crate::engine::runtime::cgroups::detect() {
         Some(crate::engine::runtime::cgroups::Layout::V2) => "2",
         _ => "1",
     };
-    let hostname = nix::unistd::gethostname().map(|h| h.to_string_lossy().to_string()).unwrap_or_default();
+    let hostname = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().to_string())
+        .unwrap_or_default();
     ok_json(&serde_json::json!({
         "ID": "wharf",
         "Containers": all.len(),
@@ -136,14 +149,21 @@ fn event_json(ev: &crate::api::models::EventMessage) -> serde_json::Value {
     let mut v = serde_json::to_value(ev).unwrap_or_default();
     if let Some(obj) = v.as_object_mut() {
         if ev.typ == Some(crate::api::models::EventMessageTypeEnum::CONTAINER) {
-            let id = ev.actor.as_ref().and_then(|a| a.id.clone()).unwrap_or_default();
+            let id = ev
+                .actor
+                .as_ref()
+                .and_then(|a| a.id.clone())
+                .unwrap_or_default();
             let from = ev
                 .actor
                 .as_ref()
                 .and_then(|a| a.attributes.as_ref())
                 .and_then(|a| a.get("image").cloned())
                 .unwrap_or_default();
-            obj.insert("status".into(), serde_json::Value::String(ev.action.clone().unwrap_or_default()));
+            obj.insert(
+                "status".into(),
+                serde_json::Value::String(ev.action.clone().unwrap_or_default()),
+            );
             obj.insert("id".into(), serde_json::Value::String(id));
             obj.insert("from".into(), serde_json::Value::String(from));
         }
@@ -153,7 +173,9 @@ fn event_json(ev: &crate::api::models::EventMessage) -> serde_json::Value {
 
 pub async fn events(AxState(engine): AxState<State>, q: Query) -> ApiResult {
     let filters = parse_filters(q.get("filters").map(String::as_str))?;
-    let until = q.get("until").and_then(|u| crate::engine::container::logs::parse_time(u));
+    let until = q
+        .get("until")
+        .and_then(|u| crate::engine::container::logs::parse_time(u));
     let mut rx = engine.events.subscribe();
     let (tx, out) = mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {

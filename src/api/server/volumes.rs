@@ -30,7 +30,12 @@ pub fn to_api(engine: &Engine, v: &VolumeRecord, with_size: bool) -> Volume {
 }
 
 pub fn volume_list(engine: &Engine, with_size: bool) -> Result<Vec<Volume>> {
-    Ok(engine.volumes.list()?.iter().map(|v| to_api(engine, v, with_size)).collect())
+    Ok(engine
+        .volumes
+        .list()?
+        .iter()
+        .map(|v| to_api(engine, v, with_size))
+        .collect())
 }
 
 fn matches(engine: &Engine, v: &VolumeRecord, filters: &HashMap<String, Vec<String>>) -> bool {
@@ -85,19 +90,30 @@ pub async fn inspect(AxState(engine): AxState<State>, Path(name): Path<String>) 
     ok_json(&to_api(&engine, &v, false))
 }
 
-pub async fn remove(AxState(engine): AxState<State>, Path(name): Path<String>, q: Query) -> ApiResult {
+pub async fn remove(
+    AxState(engine): AxState<State>,
+    Path(name): Path<String>,
+    q: Query,
+) -> ApiResult {
     let users = engine.volume_users(&name);
     if flag(&q, "force") && engine.volumes.get(&name).is_err() {
         return no_content();
     }
     engine.volumes.remove(&name, &users)?;
-    engine.events.publish(crate::api::models::EventMessageTypeEnum::VOLUME, "destroy", &name, HashMap::new());
+    engine.events.publish(
+        crate::api::models::EventMessageTypeEnum::VOLUME,
+        "destroy",
+        &name,
+        HashMap::new(),
+    );
     no_content()
 }
 
 pub async fn prune(AxState(engine): AxState<State>, q: Query) -> ApiResult {
     let filters = parse_filters(q.get("filters").map(String::as_str))?;
-    let all = filters.get("all").is_some_and(|v| v.iter().any(|x| x == "true" || x == "1"));
+    let all = filters
+        .get("all")
+        .is_some_and(|v| v.iter().any(|x| x == "true" || x == "1"));
     let mut deleted = Vec::new();
     let mut reclaimed = 0u64;
     for v in engine.volumes.list()? {

@@ -11,7 +11,10 @@ use super::filters;
 use crate::api::client::{empty, full, next_chunk, with_query, Client, ClientError};
 use crate::api::models::{ContainerSummary, ExecConfig, ExecInspectResponse};
 use crate::api::stream::{Decoder, STDERR};
-use crate::cli::args::{AttachArgs, CpArgs, ExecArgs, ExportArgs, KillArgs, LogsArgs, NamesArgs, PortArgs, PsArgs, RenameArgs, RmArgs, StartArgs, StopArgs, TopArgs};
+use crate::cli::args::{
+    AttachArgs, CpArgs, ExecArgs, ExportArgs, KillArgs, LogsArgs, NamesArgs, PortArgs, PsArgs,
+    RenameArgs, RmArgs, StartArgs, StopArgs, TopArgs,
+};
 use crate::cli::output::{ago, print_columns, print_table, Row, Table};
 use crate::cli::{attach, CliResult, Exit};
 
@@ -43,23 +46,50 @@ pub async fn start(client: &Client, a: StartArgs) -> CliResult {
         let id = &a.containers[0];
         let info = client.inspect_container(id).await?;
         let tty = info.config.as_ref().and_then(|c| c.tty).unwrap_or(false);
-        let mut params = vec![("stream", "1".to_string()), ("stdout", "1".to_string()), ("stderr", "1".to_string())];
+        let mut params = vec![
+            ("stream", "1".to_string()),
+            ("stdout", "1".to_string()),
+            ("stderr", "1".to_string()),
+        ];
         if a.interactive {
             params.push(("stdin", "1".to_string()));
         }
-        let conn = client.hijack(&with_query(&format!("/containers/{id}/attach"), &params), empty()).await?;
-        let wait = client
-            .send(Method::POST, &with_query(&format!("/containers/{id}/wait"), &[("condition", "next-exit".into())]), empty(), None)
+        let conn = client
+            .hijack(
+                &with_query(&format!("/containers/{id}/attach"), &params),
+                empty(),
+            )
             .await?;
-        client
-            .start_container(id)
-            .await
-            .map_err(|e| Exit::msg(super::run::start_failure_code(&e.to_string()), format!("Error response from daemon: {e}")))?;
+        let wait = client
+            .send(
+                Method::POST,
+                &with_query(
+                    &format!("/containers/{id}/wait"),
+                    &[("condition", "next-exit".into())],
+                ),
+                empty(),
+                None,
+            )
+            .await?;
+        client.start_container(id).await.map_err(|e| {
+            Exit::msg(
+                super::run::start_failure_code(&e.to_string()),
+                format!("Error response from daemon: {e}"),
+            )
+        })?;
         attach::pump(conn, tty, a.interactive).await?;
-        let status: crate::api::models::ContainerWaitResponse = crate::api::client::decode(wait).await?;
-        return if status.status_code != 0 { Err(Exit::code(status.status_code as i32)) } else { Ok(()) };
+        let status: crate::api::models::ContainerWaitResponse =
+            crate::api::client::decode(wait).await?;
+        return if status.status_code != 0 {
+            Err(Exit::code(status.status_code as i32))
+        } else {
+            Ok(())
+        };
     }
-    each(&a.containers, |n| async move { client.start_container(&n).await }).await
+    each(&a.containers, |n| async move {
+        client.start_container(&n).await
+    })
+    .await
 }
 
 pub async fn stop(client: &Client, a: StopArgs, restart: bool) -> CliResult {
@@ -75,7 +105,10 @@ pub async fn stop(client: &Client, a: StopArgs, restart: bool) -> CliResult {
                 params.push(("signal", s));
             }
             let verb = if restart { "restart" } else { "stop" };
-            client.post(&with_query(&format!("/containers/{n}/{verb}"), &params)).await.map(|_| ())
+            client
+                .post(&with_query(&format!("/containers/{n}/{verb}"), &params))
+                .await
+                .map(|_| ())
         }
     })
     .await
@@ -91,17 +124,29 @@ pub async fn kill(client: &Client, a: KillArgs) -> CliResult {
 }
 
 pub async fn rm(client: &Client, a: RmArgs) -> CliResult {
-    each(&a.containers, |n| async move { client.remove_container(&n, a.force, a.volumes).await }).await
+    each(&a.containers, |n| async move {
+        client.remove_container(&n, a.force, a.volumes).await
+    })
+    .await
 }
 
 pub async fn pause(client: &Client, a: NamesArgs, pause: bool) -> CliResult {
     let verb = if pause { "pause" } else { "unpause" };
-    each(&a.containers, |n| async move { client.post(&format!("/containers/{n}/{verb}")).await.map(|_| ()) }).await
+    each(&a.containers, |n| async move {
+        client
+            .post(&format!("/containers/{n}/{verb}"))
+            .await
+            .map(|_| ())
+    })
+    .await
 }
 
 pub async fn rename(client: &Client, a: RenameArgs) -> CliResult {
     client
-        .post(&with_query(&format!("/containers/{}/rename", a.container), &[("name", a.new_name.clone())]))
+        .post(&with_query(
+            &format!("/containers/{}/rename", a.container),
+            &[("name", a.new_name.clone())],
+        ))
         .await?;
     Ok(())
 }
@@ -136,39 +181,92 @@ pub fn container_row(c: &ContainerSummary, no_trunc: bool) -> Row {
     let id = c.id.clone().unwrap_or_default();
     let command = c.command.clone().unwrap_or_default();
     let mut row = Row::new();
-    row.insert("ID".into(), if no_trunc { id.clone() } else { id.chars().take(12).collect() });
+    row.insert(
+        "ID".into(),
+        if no_trunc {
+            id.clone()
+        } else {
+            id.chars().take(12).collect()
+        },
+    );
     row.insert("Image".into(), c.image.clone().unwrap_or_default());
     row.insert(
         "Command".into(),
-        format!("\"{}\"", if no_trunc { command.clone() } else { truncate(&command, 20) }),
+        format!(
+            "\"{}\"",
+            if no_trunc {
+                command.clone()
+            } else {
+                truncate(&command, 20)
+            }
+        ),
     );
     let created = c.created.unwrap_or(0);
-    row.insert("CreatedAt".into(), chrono::DateTime::from_timestamp(created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default());
+    row.insert(
+        "CreatedAt".into(),
+        chrono::DateTime::from_timestamp(created, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
+            .unwrap_or_default(),
+    );
     row.insert("RunningFor".into(), ago(created));
     row.insert("Ports".into(), String::new());
-    row.insert("State".into(), c.state.map(|s| s.to_string()).unwrap_or_default());
+    row.insert(
+        "State".into(),
+        c.state.map(|s| s.to_string()).unwrap_or_default(),
+    );
     row.insert("Status".into(), c.status.clone().unwrap_or_default());
     row.insert("Size".into(), "0B".into());
     row.insert(
         "Names".into(),
-        c.names.clone().unwrap_or_default().iter().map(|n| n.trim_start_matches('/')).collect::<Vec<_>>().join(","),
+        c.names
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.trim_start_matches('/'))
+            .collect::<Vec<_>>()
+            .join(","),
     );
-    let mut labels: Vec<String> = c.labels.clone().unwrap_or_default().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut labels: Vec<String> = c
+        .labels
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     labels.sort();
     row.insert("Labels".into(), labels.join(","));
     let mounts = c.mounts.clone().unwrap_or_default();
-    row.insert("Mounts".into(), mounts.iter().filter_map(|m| m.name.clone().or(m.source.clone())).collect::<Vec<_>>().join(","));
-    row.insert("LocalVolumes".into(), mounts.iter().filter(|m| m.name.is_some()).count().to_string());
+    row.insert(
+        "Mounts".into(),
+        mounts
+            .iter()
+            .filter_map(|m| m.name.clone().or(m.source.clone()))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    row.insert(
+        "LocalVolumes".into(),
+        mounts
+            .iter()
+            .filter(|m| m.name.is_some())
+            .count()
+            .to_string(),
+    );
     row.insert(
         "Networks".into(),
-        c.host_config.as_ref().and_then(|h| h.network_mode.clone()).unwrap_or_default(),
+        c.host_config
+            .as_ref()
+            .and_then(|h| h.network_mode.clone())
+            .unwrap_or_default(),
     );
     row
 }
 
 pub async fn ps(client: &Client, a: PsArgs) -> CliResult {
     let f = filters(&a.filter);
-    let mut list = client.list_containers(a.all || a.last.is_some() || a.latest, &f).await?;
+    let mut list = client
+        .list_containers(a.all || a.last.is_some() || a.latest, &f)
+        .await?;
     if a.latest {
         list.truncate(1);
     } else if let Some(n) = a.last.filter(|n| *n >= 0) {
@@ -177,7 +275,14 @@ pub async fn ps(client: &Client, a: PsArgs) -> CliResult {
     if a.quiet {
         for c in &list {
             let id = c.id.clone().unwrap_or_default();
-            println!("{}", if a.no_trunc { id } else { id.chars().take(12).collect() });
+            println!(
+                "{}",
+                if a.no_trunc {
+                    id
+                } else {
+                    id.chars().take(12).collect()
+                }
+            );
         }
         return Ok(());
     }
@@ -241,7 +346,12 @@ pub async fn logs(client: &Client, a: LogsArgs) -> CliResult {
         params.push(("until", u.clone()));
     }
     let resp = client
-        .send(Method::GET, &with_query(&format!("/containers/{}/logs", a.container), &params), empty(), None)
+        .send(
+            Method::GET,
+            &with_query(&format!("/containers/{}/logs", a.container), &params),
+            empty(),
+            None,
+        )
         .await?;
     copy_stream(resp.into_body(), tty).await
 }
@@ -259,16 +369,34 @@ pub async fn exec(client: &Client, a: ExecArgs) -> CliResult {
         working_dir: a.workdir.clone(),
         ..Default::default()
     };
-    let exec_id = client.create_exec(&a.container, &cfg).await.map_err(|e| Exit::msg(1, format!("Error response from daemon: {e}")))?;
-    let start_body = serde_json::to_vec(&json!({"Detach": a.detach, "Tty": a.tty})).unwrap_or_default();
+    let exec_id = client
+        .create_exec(&a.container, &cfg)
+        .await
+        .map_err(|e| Exit::msg(1, format!("Error response from daemon: {e}")))?;
+    let start_body =
+        serde_json::to_vec(&json!({"Detach": a.detach, "Tty": a.tty})).unwrap_or_default();
     if a.detach {
-        client.send(Method::POST, &format!("/exec/{exec_id}/start"), full(start_body), Some("application/json")).await?;
+        client
+            .send(
+                Method::POST,
+                &format!("/exec/{exec_id}/start"),
+                full(start_body),
+                Some("application/json"),
+            )
+            .await?;
         return Ok(());
     }
-    let conn = client.hijack(&format!("/exec/{exec_id}/start"), full(start_body)).await?;
+    let conn = client
+        .hijack(&format!("/exec/{exec_id}/start"), full(start_body))
+        .await?;
     if a.tty {
         if let Some((h, w)) = attach::terminal_size() {
-            let _ = client.post(&with_query(&format!("/exec/{exec_id}/resize"), &[("h", h.to_string()), ("w", w.to_string())])).await;
+            let _ = client
+                .post(&with_query(
+                    &format!("/exec/{exec_id}/resize"),
+                    &[("h", h.to_string()), ("w", w.to_string())],
+                ))
+                .await;
         }
     }
     attach::pump(conn, a.tty, a.interactive).await?;
@@ -283,18 +411,34 @@ pub async fn attach(client: &Client, a: AttachArgs) -> CliResult {
     let info = client.inspect_container(&a.container).await?;
     let running = info.state.as_ref().and_then(|s| s.running).unwrap_or(false);
     if !running {
-        return Err(Exit::msg(1, "You cannot attach to a stopped container, start it first"));
+        return Err(Exit::msg(
+            1,
+            "You cannot attach to a stopped container, start it first",
+        ));
     }
     let cfg = info.config.unwrap_or_default();
     let tty = cfg.tty.unwrap_or(false);
     let stdin = !a.no_stdin && cfg.open_stdin.unwrap_or(false);
-    let mut params = vec![("stream", "1".to_string()), ("stdout", "1".to_string()), ("stderr", "1".to_string())];
+    let mut params = vec![
+        ("stream", "1".to_string()),
+        ("stdout", "1".to_string()),
+        ("stderr", "1".to_string()),
+    ];
     if stdin {
         params.push(("stdin", "1".to_string()));
     }
-    let conn = client.hijack(&with_query(&format!("/containers/{}/attach", a.container), &params), empty()).await?;
+    let conn = client
+        .hijack(
+            &with_query(&format!("/containers/{}/attach", a.container), &params),
+            empty(),
+        )
+        .await?;
     attach::pump(conn, tty, stdin).await?;
-    let state = client.inspect_container(&a.container).await?.state.unwrap_or_default();
+    let state = client
+        .inspect_container(&a.container)
+        .await?
+        .state
+        .unwrap_or_default();
     match state.exit_code.unwrap_or(0) {
         0 => Ok(()),
         code => Err(Exit::code(code as i32)),
@@ -302,7 +446,9 @@ pub async fn attach(client: &Client, a: AttachArgs) -> CliResult {
 }
 
 pub async fn top(client: &Client, a: TopArgs) -> CliResult {
-    let v: serde_json::Value = client.get_json(&format!("/containers/{}/top", a.container)).await?;
+    let v: serde_json::Value = client
+        .get_json(&format!("/containers/{}/top", a.container))
+        .await?;
     let titles: Vec<String> = serde_json::from_value(v["Titles"].clone()).unwrap_or_default();
     let rows: Vec<Vec<String>> = serde_json::from_value(v["Processes"].clone()).unwrap_or_default();
     print_columns(&mut std::io::stdout().lock(), &titles, &rows)?;
@@ -311,26 +457,46 @@ pub async fn top(client: &Client, a: TopArgs) -> CliResult {
 
 pub async fn port(client: &Client, a: PortArgs) -> CliResult {
     let info = client.inspect_container(&a.container).await?;
-    let ports = info.network_settings.and_then(|n| n.ports).unwrap_or_default();
+    let ports = info
+        .network_settings
+        .and_then(|n| n.ports)
+        .unwrap_or_default();
     let sorted: BTreeMap<_, _> = ports.into_iter().collect();
     for (k, v) in sorted {
-        if a.port.as_ref().is_some_and(|p| k != *p && k != format!("{p}/tcp")) {
+        if a.port
+            .as_ref()
+            .is_some_and(|p| k != *p && k != format!("{p}/tcp"))
+        {
             continue;
         }
         for b in v.unwrap_or_default() {
-            println!("{k} -> {}:{}", b.host_ip.unwrap_or_default(), b.host_port.unwrap_or_default());
+            println!(
+                "{k} -> {}:{}",
+                b.host_ip.unwrap_or_default(),
+                b.host_port.unwrap_or_default()
+            );
         }
     }
     Ok(())
 }
 
-pub async fn write_body_to(mut body: hyper::body::Incoming, output: Option<&std::path::Path>) -> CliResult {
+pub async fn write_body_to(
+    mut body: hyper::body::Incoming,
+    output: Option<&std::path::Path>,
+) -> CliResult {
     let mut out: Box<dyn tokio::io::AsyncWrite + Unpin> = match output {
-        Some(p) => Box::new(tokio::fs::File::create(p).await.map_err(|e| Exit::msg(1, format!("{}: {e}", p.display())))?),
+        Some(p) => Box::new(
+            tokio::fs::File::create(p)
+                .await
+                .map_err(|e| Exit::msg(1, format!("{}: {e}", p.display())))?,
+        ),
         None => {
             use std::io::IsTerminal;
             if std::io::stdout().is_terminal() {
-                return Err(Exit::msg(1, "cowardly refusing to save to a terminal. Use the -o flag or redirect"));
+                return Err(Exit::msg(
+                    1,
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+                ));
             }
             Box::new(tokio::io::stdout())
         }
@@ -343,7 +509,14 @@ pub async fn write_body_to(mut body: hyper::body::Incoming, output: Option<&std:
 }
 
 pub async fn export(client: &Client, a: ExportArgs) -> CliResult {
-    let resp = client.send(Method::GET, &format!("/containers/{}/export", a.container), empty(), None).await?;
+    let resp = client
+        .send(
+            Method::GET,
+            &format!("/containers/{}/export", a.container),
+            empty(),
+            None,
+        )
+        .await?;
     write_body_to(resp.into_body(), a.output.as_deref()).await
 }
 
@@ -355,7 +528,8 @@ pub async fn cp(client: &Client, a: CpArgs) -> CliResult {
         if s.starts_with('/') || s.starts_with('.') {
             return None;
         }
-        s.split_once(':').map(|(c, p)| (c.to_string(), p.to_string()))
+        s.split_once(':')
+            .map(|(c, p)| (c.to_string(), p.to_string()))
     };
     match (split(&a.src), split(&a.dest)) {
         (Some((ctr, path)), None) => {

@@ -5,7 +5,10 @@ use hyper::Method;
 use super::filters;
 use crate::api::client::{empty, next_chunk, reader_body, with_query, Client};
 use crate::api::models::ImageDeleteResponseItem;
-use crate::cli::args::{CommitArgs, HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, PruneArgs, RmiArgs, SaveArgs, TagArgs};
+use crate::cli::args::{
+    CommitArgs, HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, PruneArgs, RmiArgs, SaveArgs,
+    TagArgs,
+};
 use crate::cli::output::{ago, print_table, Row, Table};
 use crate::cli::{CliResult, Exit};
 use crate::util::bytesize::human_size;
@@ -19,16 +22,22 @@ pub async fn images(client: &Client, a: ImagesArgs) -> CliResult {
     let list = client.list_images(&f).await?;
     let mut rows = Vec::new();
     for img in &list {
-        let id = if a.no_trunc { img.id.clone() } else { short_id(&img.id).to_string() };
+        let id = if a.no_trunc {
+            img.id.clone()
+        } else {
+            short_id(&img.id).to_string()
+        };
         let tags: Vec<(String, String)> = if img.repo_tags.is_empty() {
             vec![("<none>".into(), "<none>".into())]
         } else {
             img.repo_tags
                 .iter()
-                .map(|t| match t.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
-                    Some((r, tag)) => (r.to_string(), tag.to_string()),
-                    None => (t.clone(), "<none>".into()),
-                })
+                .map(
+                    |t| match t.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) {
+                        Some((r, tag)) => (r.to_string(), tag.to_string()),
+                        None => (t.clone(), "<none>".into()),
+                    },
+                )
                 .collect()
         };
         for (repo, tag) in tags {
@@ -36,9 +45,21 @@ pub async fn images(client: &Client, a: ImagesArgs) -> CliResult {
             row.insert("Repository".into(), repo);
             row.insert("Tag".into(), tag);
             row.insert("ID".into(), id.clone());
-            row.insert("Digest".into(), img.repo_digests.first().and_then(|d| d.split('@').nth(1)).unwrap_or("<none>").to_string());
+            row.insert(
+                "Digest".into(),
+                img.repo_digests
+                    .first()
+                    .and_then(|d| d.split('@').nth(1))
+                    .unwrap_or("<none>")
+                    .to_string(),
+            );
             row.insert("CreatedSince".into(), ago(img.created));
-            row.insert("CreatedAt".into(), chrono::DateTime::from_timestamp(img.created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default());
+            row.insert(
+                "CreatedAt".into(),
+                chrono::DateTime::from_timestamp(img.created, 0)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
+                    .unwrap_or_default(),
+            );
             row.insert("Size".into(), human_size(img.size));
             row.insert("Containers".into(), img.containers.to_string());
             rows.push(row);
@@ -54,9 +75,22 @@ pub async fn images(client: &Client, a: ImagesArgs) -> CliResult {
         return Ok(());
     }
     let columns: &[(&str, &str)] = if a.digests {
-        &[("REPOSITORY", "Repository"), ("TAG", "Tag"), ("DIGEST", "Digest"), ("IMAGE ID", "ID"), ("CREATED", "CreatedSince"), ("SIZE", "Size")]
+        &[
+            ("REPOSITORY", "Repository"),
+            ("TAG", "Tag"),
+            ("DIGEST", "Digest"),
+            ("IMAGE ID", "ID"),
+            ("CREATED", "CreatedSince"),
+            ("SIZE", "Size"),
+        ]
     } else {
-        &[("REPOSITORY", "Repository"), ("TAG", "Tag"), ("IMAGE ID", "ID"), ("CREATED", "CreatedSince"), ("SIZE", "Size")]
+        &[
+            ("REPOSITORY", "Repository"),
+            ("TAG", "Tag"),
+            ("IMAGE ID", "ID"),
+            ("CREATED", "CreatedSince"),
+            ("SIZE", "Size"),
+        ]
     };
     print_table(&Table { columns, rows }, a.format.as_deref())?;
     Ok(())
@@ -65,10 +99,17 @@ pub async fn images(client: &Client, a: ImagesArgs) -> CliResult {
 pub async fn rmi(client: &Client, a: RmiArgs) -> CliResult {
     let mut failed = false;
     for name in &a.images {
-        let path = with_query(&format!("/images/{name}"), &[("force", a.force.to_string()), ("noprune", a.no_prune.to_string())]);
+        let path = with_query(
+            &format!("/images/{name}"),
+            &[
+                ("force", a.force.to_string()),
+                ("noprune", a.no_prune.to_string()),
+            ],
+        );
         match client.delete(&path).await {
             Ok(bytes) => {
-                let items: Vec<ImageDeleteResponseItem> = serde_json::from_slice(&bytes).unwrap_or_default();
+                let items: Vec<ImageDeleteResponseItem> =
+                    serde_json::from_slice(&bytes).unwrap_or_default();
                 for it in items {
                     if let Some(u) = it.untagged {
                         println!("Untagged: {u}");
@@ -92,28 +133,59 @@ pub async fn rmi(client: &Client, a: RmiArgs) -> CliResult {
 }
 
 pub async fn tag(client: &Client, a: TagArgs) -> CliResult {
-    let r = crate::engine::image::reference::Reference::parse(&a.target).map_err(|e| Exit::msg(1, e))?;
+    let r = crate::engine::image::reference::Reference::parse(&a.target)
+        .map_err(|e| Exit::msg(1, e))?;
     let repo = r.familiar_name();
     let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
     client
-        .send(Method::POST, &with_query(&format!("/images/{}/tag", a.source), &[("repo", repo), ("tag", tag)]), empty(), None)
+        .send(
+            Method::POST,
+            &with_query(
+                &format!("/images/{}/tag", a.source),
+                &[("repo", repo), ("tag", tag)],
+            ),
+            empty(),
+            None,
+        )
         .await?;
     Ok(())
 }
 
 pub async fn history(client: &Client, a: HistoryArgs) -> CliResult {
-    let rows: Vec<serde_json::Value> = client.get_json(&format!("/images/{}/history", a.image)).await?;
+    let rows: Vec<serde_json::Value> = client
+        .get_json(&format!("/images/{}/history", a.image))
+        .await?;
     let rows: Vec<Row> = rows
         .iter()
         .map(|h| {
             let mut r = Row::new();
             let id = h["Id"].as_str().unwrap_or("<missing>");
-            r.insert("ID".into(), if a.no_trunc || id == "<missing>" { id.to_string() } else { short_id(id).to_string() });
-            r.insert("CreatedSince".into(), ago(h["Created"].as_i64().unwrap_or(0)));
+            r.insert(
+                "ID".into(),
+                if a.no_trunc || id == "<missing>" {
+                    id.to_string()
+                } else {
+                    short_id(id).to_string()
+                },
+            );
+            r.insert(
+                "CreatedSince".into(),
+                ago(h["Created"].as_i64().unwrap_or(0)),
+            );
             let by = h["CreatedBy"].as_str().unwrap_or_default().to_string();
-            r.insert("CreatedBy".into(), if a.no_trunc || by.chars().count() <= 45 { by } else { format!("{}…", by.chars().take(44).collect::<String>()) });
+            r.insert(
+                "CreatedBy".into(),
+                if a.no_trunc || by.chars().count() <= 45 {
+                    by
+                } else {
+                    format!("{}…", by.chars().take(44).collect::<String>())
+                },
+            );
             r.insert("Size".into(), human_size(h["Size"].as_i64().unwrap_or(0)));
-            r.insert("Comment".into(), h["Comment"].as_str().unwrap_or_default().to_string());
+            r.insert(
+                "Comment".into(),
+                h["Comment"].as_str().unwrap_or_default().to_string(),
+            );
             r
         })
         .collect();
@@ -123,7 +195,13 @@ pub async fn history(client: &Client, a: HistoryArgs) -> CliResult {
         }
         return Ok(());
     }
-    let columns = &[("IMAGE", "ID"), ("CREATED", "CreatedSince"), ("CREATED BY", "CreatedBy"), ("SIZE", "Size"), ("COMMENT", "Comment")];
+    let columns = &[
+        ("IMAGE", "ID"),
+        ("CREATED", "CreatedSince"),
+        ("CREATED BY", "CreatedBy"),
+        ("SIZE", "Size"),
+        ("COMMENT", "Comment"),
+    ];
     print_table(&Table { columns, rows }, a.format.as_deref())?;
     Ok(())
 }
@@ -131,7 +209,9 @@ pub async fn history(client: &Client, a: HistoryArgs) -> CliResult {
 async fn open_input(path: Option<&std::path::Path>) -> CliResult<crate::api::client::ReqBody> {
     Ok(match path {
         Some(p) if p.as_os_str() != "-" => {
-            let f = tokio::fs::File::open(p).await.map_err(|e| Exit::msg(1, format!("open {}: {e}", p.display())))?;
+            let f = tokio::fs::File::open(p)
+                .await
+                .map_err(|e| Exit::msg(1, format!("open {}: {e}", p.display())))?;
             reader_body(f)
         }
         _ => reader_body(tokio::io::stdin()),
@@ -165,7 +245,8 @@ async fn print_progress(resp: hyper::Response<hyper::body::Incoming>, quiet: boo
 pub async fn import(client: &Client, a: ImportArgs) -> CliResult {
     let mut params: Vec<(&str, String)> = vec![("fromSrc", "-".into())];
     if let Some(r) = &a.reference {
-        let parsed = crate::engine::image::reference::Reference::parse(r).map_err(|e| Exit::msg(1, e))?;
+        let parsed =
+            crate::engine::image::reference::Reference::parse(r).map_err(|e| Exit::msg(1, e))?;
         params.push(("repo", parsed.familiar_name()));
         params.push(("tag", parsed.tag.clone().unwrap_or_else(|| "latest".into())));
     }
@@ -176,28 +257,51 @@ pub async fn import(client: &Client, a: ImportArgs) -> CliResult {
         params.push(("message", m.clone()));
     }
     let body = open_input(Some(std::path::Path::new(&a.file))).await?;
-    let resp = client.send(Method::POST, &with_query("/images/create", &params), body, Some("application/x-tar")).await?;
+    let resp = client
+        .send(
+            Method::POST,
+            &with_query("/images/create", &params),
+            body,
+            Some("application/x-tar"),
+        )
+        .await?;
     print_progress(resp, false).await
 }
 
 pub async fn load(client: &Client, a: LoadArgs) -> CliResult {
     let body = open_input(a.input.as_deref()).await?;
     let resp = client
-        .send(Method::POST, &with_query("/images/load", &[("quiet", a.quiet.to_string())]), body, Some("application/x-tar"))
+        .send(
+            Method::POST,
+            &with_query("/images/load", &[("quiet", a.quiet.to_string())]),
+            body,
+            Some("application/x-tar"),
+        )
         .await?;
     print_progress(resp, a.quiet).await
 }
 
 pub async fn save(client: &Client, a: SaveArgs) -> CliResult {
     let params: Vec<(&str, String)> = a.images.iter().map(|i| ("names", i.clone())).collect();
-    let resp = client.send(Method::GET, &with_query("/images/get", &params), empty(), None).await?;
+    let resp = client
+        .send(
+            Method::GET,
+            &with_query("/images/get", &params),
+            empty(),
+            None,
+        )
+        .await?;
     super::container::save_body(resp.into_body(), a.output.as_deref()).await
 }
 
 pub async fn commit(client: &Client, a: CommitArgs) -> CliResult {
-    let mut params: Vec<(&str, String)> = vec![("container", a.container.clone()), ("pause", a.pause.to_string())];
+    let mut params: Vec<(&str, String)> = vec![
+        ("container", a.container.clone()),
+        ("pause", a.pause.to_string()),
+    ];
     if let Some(r) = &a.reference {
-        let parsed = crate::engine::image::reference::Reference::parse(r).map_err(|e| Exit::msg(1, e))?;
+        let parsed =
+            crate::engine::image::reference::Reference::parse(r).map_err(|e| Exit::msg(1, e))?;
         params.push(("repo", parsed.familiar_name()));
         params.push(("tag", parsed.tag.clone().unwrap_or_else(|| "latest".into())));
     }
@@ -210,7 +314,9 @@ pub async fn commit(client: &Client, a: CommitArgs) -> CliResult {
     for c in &a.change {
         params.push(("changes", c.clone()));
     }
-    let v: serde_json::Value = client.post_json::<_, ()>(&with_query("/commit", &params), None).await?;
+    let v: serde_json::Value = client
+        .post_json::<_, ()>(&with_query("/commit", &params), None)
+        .await?;
     println!("{}", v["Id"].as_str().unwrap_or_default());
     Ok(())
 }
@@ -221,7 +327,13 @@ pub async fn prune(client: &Client, a: PruneArgs) -> CliResult {
         f.insert("dangling".into(), vec!["false".into()]);
     }
     let v: serde_json::Value = client
-        .post_json::<_, ()>(&with_query("/images/prune", &[("filters", crate::api::client::typed_filters(&f))]), None)
+        .post_json::<_, ()>(
+            &with_query(
+                "/images/prune",
+                &[("filters", crate::api::client::typed_filters(&f))],
+            ),
+            None,
+        )
         .await?;
     println!("Deleted Images:");
     for item in v["ImagesDeleted"].as_array().cloned().unwrap_or_default() {
@@ -232,6 +344,9 @@ pub async fn prune(client: &Client, a: PruneArgs) -> CliResult {
             println!("deleted: {d}");
         }
     }
-    println!("\nTotal reclaimed space: {}", human_size(v["SpaceReclaimed"].as_i64().unwrap_or(0)));
+    println!(
+        "\nTotal reclaimed space: {}",
+        human_size(v["SpaceReclaimed"].as_i64().unwrap_or(0))
+    );
     Ok(())
 }

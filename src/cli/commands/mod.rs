@@ -12,28 +12,64 @@ use crate::api::client::Client;
 
 pub async fn dispatch(client: &Client, _global: &GlobalOpts, command: Command) -> CliResult {
     match command {
-        Command::Run(a) | Command::Container(ContainerCmd::Run(a)) => run::run(client, a, false).await,
-        Command::Create(a) | Command::Container(ContainerCmd::Create(a)) => run::run(client, a, true).await,
-        Command::Start(a) | Command::Container(ContainerCmd::Start(a)) => container::start(client, a).await,
-        Command::Stop(a) | Command::Container(ContainerCmd::Stop(a)) => container::stop(client, a, false).await,
-        Command::Restart(a) | Command::Container(ContainerCmd::Restart(a)) => container::stop(client, a, true).await,
-        Command::Kill(a) | Command::Container(ContainerCmd::Kill(a)) => container::kill(client, a).await,
+        Command::Run(a) | Command::Container(ContainerCmd::Run(a)) => {
+            run::run(client, a, false).await
+        }
+        Command::Create(a) | Command::Container(ContainerCmd::Create(a)) => {
+            run::run(client, a, true).await
+        }
+        Command::Start(a) | Command::Container(ContainerCmd::Start(a)) => {
+            container::start(client, a).await
+        }
+        Command::Stop(a) | Command::Container(ContainerCmd::Stop(a)) => {
+            container::stop(client, a, false).await
+        }
+        Command::Restart(a) | Command::Container(ContainerCmd::Restart(a)) => {
+            container::stop(client, a, true).await
+        }
+        Command::Kill(a) | Command::Container(ContainerCmd::Kill(a)) => {
+            container::kill(client, a).await
+        }
         Command::Rm(a) | Command::Container(ContainerCmd::Rm(a)) => container::rm(client, a).await,
         Command::Ps(a) | Command::Container(ContainerCmd::Ls(a)) => container::ps(client, a).await,
-        Command::Logs(a) | Command::Container(ContainerCmd::Logs(a)) => container::logs(client, a).await,
-        Command::Exec(a) | Command::Container(ContainerCmd::Exec(a)) => container::exec(client, a).await,
-        Command::Attach(a) | Command::Container(ContainerCmd::Attach(a)) => container::attach(client, a).await,
-        Command::Wait(a) | Command::Container(ContainerCmd::Wait(a)) => container::wait(client, a).await,
+        Command::Logs(a) | Command::Container(ContainerCmd::Logs(a)) => {
+            container::logs(client, a).await
+        }
+        Command::Exec(a) | Command::Container(ContainerCmd::Exec(a)) => {
+            container::exec(client, a).await
+        }
+        Command::Attach(a) | Command::Container(ContainerCmd::Attach(a)) => {
+            container::attach(client, a).await
+        }
+        Command::Wait(a) | Command::Container(ContainerCmd::Wait(a)) => {
+            container::wait(client, a).await
+        }
         Command::Inspect(a) => system::inspect(client, a, None).await,
-        Command::Container(ContainerCmd::Inspect(a)) => system::inspect(client, a, Some("container")).await,
-        Command::Top(a) | Command::Container(ContainerCmd::Top(a)) => container::top(client, a).await,
-        Command::Rename(a) | Command::Container(ContainerCmd::Rename(a)) => container::rename(client, a).await,
+        Command::Container(ContainerCmd::Inspect(a)) => {
+            system::inspect(client, a, Some("container")).await
+        }
+        Command::Top(a) | Command::Container(ContainerCmd::Top(a)) => {
+            container::top(client, a).await
+        }
+        Command::Rename(a) | Command::Container(ContainerCmd::Rename(a)) => {
+            container::rename(client, a).await
+        }
         Command::Cp(a) | Command::Container(ContainerCmd::Cp(a)) => container::cp(client, a).await,
-        Command::Port(a) | Command::Container(ContainerCmd::Port(a)) => container::port(client, a).await,
-        Command::Pause(a) | Command::Container(ContainerCmd::Pause(a)) => container::pause(client, a, true).await,
-        Command::Unpause(a) | Command::Container(ContainerCmd::Unpause(a)) => container::pause(client, a, false).await,
-        Command::Commit(a) | Command::Container(ContainerCmd::Commit(a)) => image::commit(client, a).await,
-        Command::Export(a) | Command::Container(ContainerCmd::Export(a)) => container::export(client, a).await,
+        Command::Port(a) | Command::Container(ContainerCmd::Port(a)) => {
+            container::port(client, a).await
+        }
+        Command::Pause(a) | Command::Container(ContainerCmd::Pause(a)) => {
+            container::pause(client, a, true).await
+        }
+        Command::Unpause(a) | Command::Container(ContainerCmd::Unpause(a)) => {
+            container::pause(client, a, false).await
+        }
+        Command::Commit(a) | Command::Container(ContainerCmd::Commit(a)) => {
+            image::commit(client, a).await
+        }
+        Command::Export(a) | Command::Container(ContainerCmd::Export(a)) => {
+            container::export(client, a).await
+        }
         Command::Container(ContainerCmd::Prune(a)) => system::prune_containers(client, a).await,
         Command::Import(a) | Command::Image(ImageCmd::Import(a)) => image::import(client, a).await,
         Command::Load(a) | Command::Image(ImageCmd::Load(a)) => image::load(client, a).await,
@@ -41,7 +77,9 @@ pub async fn dispatch(client: &Client, _global: &GlobalOpts, command: Command) -
         Command::Images(a) | Command::Image(ImageCmd::Ls(a)) => image::images(client, a).await,
         Command::Rmi(a) | Command::Image(ImageCmd::Rm(a)) => image::rmi(client, a).await,
         Command::Tag(a) | Command::Image(ImageCmd::Tag(a)) => image::tag(client, a).await,
-        Command::History(a) | Command::Image(ImageCmd::History(a)) => image::history(client, a).await,
+        Command::History(a) | Command::Image(ImageCmd::History(a)) => {
+            image::history(client, a).await
+        }
         Command::Image(ImageCmd::Prune(a)) => image::prune(client, a).await,
         Command::Image(ImageCmd::Inspect(a)) => system::inspect(client, a, Some("image")).await,
         Command::Volume(VolumeCmd::Create(a)) => volume::create(client, a).await,
@@ -53,8 +91,13 @@ pub async fn dispatch(client: &Client, _global: &GlobalOpts, command: Command) -
         Command::Version(a) => system::version(client, a).await,
         Command::System(SystemCmd::Prune(a)) => system::prune(client, a).await,
         Command::System(SystemCmd::Df(a)) => system::df(client, a).await,
-        Command::Events(a) | Command::System(SystemCmd::Events(a)) => system::events(client, a).await,
-        Command::Daemon(_) | Command::Supervise { .. } | Command::NsExec => unreachable!("handled before dispatch"),
+        Command::Events(a) | Command::System(SystemCmd::Events(a)) => {
+            system::events(client, a).await
+        }
+        Command::Daemon(_)
+        | Command::Supervise { .. }
+        | Command::NsExec
+        | Command::Archive { .. } => unreachable!("handled before dispatch"),
     }
 }
 

@@ -7,8 +7,9 @@ use hyper::Method;
 
 use crate::api::client::{decode, empty, with_query, Client};
 use crate::api::models::{
-    ContainerCreateBody, ContainerWaitResponse, HealthConfig, HostConfig, Mount, MountTmpfsOptions, MountTypeEnum,
-    PortBinding, ResourcesUlimits, RestartPolicy as ApiRestart, RestartPolicyNameEnum,
+    ContainerCreateBody, ContainerWaitResponse, HealthConfig, HostConfig, Mount, MountTmpfsOptions,
+    MountTypeEnum, PortBinding, ResourcesUlimits, RestartPolicy as ApiRestart,
+    RestartPolicyNameEnum,
 };
 use crate::cli::args::RunArgs;
 use crate::cli::{attach, CliResult, Exit};
@@ -23,7 +24,9 @@ fn bad_flag(flag: &str, value: &str, why: impl std::fmt::Display) -> Exit {
 fn duration_ns(flag: &str, v: &Option<String>) -> CliResult<Option<i64>> {
     match v {
         None => Ok(None),
-        Some(s) => parse_duration(s).map(|d| Some(d.as_nanos() as i64)).map_err(|e| bad_flag(flag, s, e)),
+        Some(s) => parse_duration(s)
+            .map(|d| Some(d.as_nanos() as i64))
+            .map_err(|e| bad_flag(flag, s, e)),
     }
 }
 
@@ -35,7 +38,7 @@ fn read_env_file(path: &std::path::Path) -> CliResult<Vec<String>> {
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| env_entry(l))
+        .filter_map(env_entry)
         .collect())
 }
 
@@ -48,7 +51,10 @@ fn env_entry(e: &str) -> Option<String> {
 }
 
 fn parse_mount(spec: &str) -> CliResult<Mount> {
-    let mut m = Mount { typ: Some(MountTypeEnum::VOLUME), ..Default::default() };
+    let mut m = Mount {
+        typ: Some(MountTypeEnum::VOLUME),
+        ..Default::default()
+    };
     for part in spec.split(',') {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
         match k {
@@ -57,7 +63,13 @@ fn parse_mount(spec: &str) -> CliResult<Mount> {
                     "bind" => MountTypeEnum::BIND,
                     "volume" => MountTypeEnum::VOLUME,
                     "tmpfs" => MountTypeEnum::TMPFS,
-                    other => return Err(bad_flag("--mount", spec, format!("unknown mount type {other:?}"))),
+                    other => {
+                        return Err(bad_flag(
+                            "--mount",
+                            spec,
+                            format!("unknown mount type {other:?}"),
+                        ))
+                    }
                 })
             }
             "source" | "src" => m.source = Some(v.to_string()),
@@ -65,17 +77,29 @@ fn parse_mount(spec: &str) -> CliResult<Mount> {
             "readonly" | "ro" => m.read_only = Some(v.is_empty() || v == "true" || v == "1"),
             "tmpfs-size" => {
                 let size = parse_bytes(v).map_err(|e| bad_flag("--mount", spec, e))?;
-                m.tmpfs_options.get_or_insert_with(MountTmpfsOptions::default).size_bytes = Some(size);
+                m.tmpfs_options
+                    .get_or_insert_with(MountTmpfsOptions::default)
+                    .size_bytes = Some(size);
             }
             "tmpfs-mode" => {
                 let mode = i64::from_str_radix(v, 8).map_err(|e| bad_flag("--mount", spec, e))?;
-                m.tmpfs_options.get_or_insert_with(MountTmpfsOptions::default).mode = Some(mode);
+                m.tmpfs_options
+                    .get_or_insert_with(MountTmpfsOptions::default)
+                    .mode = Some(mode);
             }
             "volume-nocopy" => {
-                m.volume_options.get_or_insert_with(Default::default).no_copy = Some(v.is_empty() || v == "true")
+                m.volume_options
+                    .get_or_insert_with(Default::default)
+                    .no_copy = Some(v.is_empty() || v == "true")
             }
             "bind-propagation" | "consistency" => {}
-            other => return Err(bad_flag("--mount", spec, format!("unexpected key '{other}' in '{part}'"))),
+            other => {
+                return Err(bad_flag(
+                    "--mount",
+                    spec,
+                    format!("unexpected key '{other}' in '{part}'"),
+                ))
+            }
         }
     }
     if m.target.is_none() {
@@ -85,7 +109,10 @@ fn parse_mount(spec: &str) -> CliResult<Mount> {
 }
 
 /// `[ip:]host:container[/proto]`, `container[/proto]`.
-fn parse_publish(spec: &str, bindings: &mut HashMap<String, Option<Vec<PortBinding>>>) -> CliResult<String> {
+fn parse_publish(
+    spec: &str,
+    bindings: &mut HashMap<String, Option<Vec<PortBinding>>>,
+) -> CliResult<String> {
     let (ports, proto) = spec.rsplit_once('/').unwrap_or((spec, "tcp"));
     let parts: Vec<&str> = ports.rsplitn(3, ':').collect();
     let (container, host, ip) = match parts.as_slice() {
@@ -95,13 +122,21 @@ fn parse_publish(spec: &str, bindings: &mut HashMap<String, Option<Vec<PortBindi
         _ => return Err(bad_flag("--publish", spec, "invalid port specification")),
     };
     if container.is_empty() || !container.chars().all(|c| c.is_ascii_digit() || c == '-') {
-        return Err(bad_flag("--publish", spec, format!("invalid containerPort: {container}")));
+        return Err(bad_flag(
+            "--publish",
+            spec,
+            format!("invalid containerPort: {container}"),
+        ));
     }
     let key = format!("{container}/{proto}");
-    bindings.entry(key.clone()).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(PortBinding {
-        host_ip: Some(ip.to_string()),
-        host_port: Some(host.to_string()),
-    });
+    bindings
+        .entry(key.clone())
+        .or_insert_with(|| Some(Vec::new()))
+        .get_or_insert_with(Vec::new)
+        .push(PortBinding {
+            host_ip: Some(ip.to_string()),
+            host_port: Some(host.to_string()),
+        });
     Ok(key)
 }
 
@@ -119,7 +154,8 @@ pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
             None => (l.clone(), String::new()),
         })
         .collect();
-    let policy = RestartPolicy::parse(&a.restart).map_err(|e| Exit::msg(125, format!("wharf: {e}\nSee 'wharf run --help'.")))?;
+    let policy = RestartPolicy::parse(&a.restart)
+        .map_err(|e| Exit::msg(125, format!("wharf: {e}\nSee 'wharf run --help'.")))?;
     let restart = ApiRestart {
         name: Some(match policy {
             RestartPolicy::No => RestartPolicyNameEnum::NO,
@@ -135,7 +171,9 @@ pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
     };
     let nano_cpus = match &a.cpus {
         Some(c) => {
-            let v: f64 = c.parse().map_err(|_| bad_flag("--cpus", c, "invalid number"))?;
+            let v: f64 = c
+                .parse()
+                .map_err(|_| bad_flag("--cpus", c, "invalid number"))?;
             if v <= 0.0 {
                 return Err(bad_flag("--cpus", c, "must be positive"));
             }
@@ -144,7 +182,10 @@ pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
         None => None,
     };
     let healthcheck = if a.no_healthcheck {
-        Some(HealthConfig { test: Some(vec!["NONE".into()]), ..Default::default() })
+        Some(HealthConfig {
+            test: Some(vec!["NONE".into()]),
+            ..Default::default()
+        })
     } else if a.health_cmd.is_some()
         || a.health_interval.is_some()
         || a.health_timeout.is_some()
@@ -153,7 +194,10 @@ pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
         || a.health_start_interval.is_some()
     {
         Some(HealthConfig {
-            test: a.health_cmd.as_ref().map(|c| vec!["CMD-SHELL".to_string(), c.clone()]),
+            test: a
+                .health_cmd
+                .as_ref()
+                .map(|c| vec!["CMD-SHELL".to_string(), c.clone()]),
             interval: duration_ns("--health-interval", &a.health_interval)?,
             timeout: duration_ns("--health-timeout", &a.health_timeout)?,
             retries: a.health_retries,
@@ -165,13 +209,27 @@ pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
     };
     let mut ulimits = Vec::new();
     for u in &a.ulimit {
-        let (name, vals) = u.split_once('=').ok_or_else(|| bad_flag("--ulimit", u, "expected name=soft[:hard]"))?;
+        let (name, vals) = u
+            .split_once('=')
+            .ok_or_else(|| bad_flag("--ulimit", u, "expected name=soft[:hard]"))?;
         let (soft, hard) = vals.split_once(':').unwrap_or((vals, vals));
-        let soft: i64 = soft.parse().map_err(|_| bad_flag("--ulimit", u, "invalid soft limit"))?;
-        let hard: i64 = hard.parse().map_err(|_| bad_flag("--ulimit", u, "invalid hard limit"))?;
-        ulimits.push(ResourcesUlimits { name: Some(name.to_string()), soft: Some(soft), hard: Some(hard) });
+        let soft: i64 = soft
+            .parse()
+            .map_err(|_| bad_flag("--ulimit", u, "invalid soft limit"))?;
+        let hard: i64 = hard
+            .parse()
+            .map_err(|_| bad_flag("--ulimit", u, "invalid hard limit"))?;
+        ulimits.push(ResourcesUlimits {
+            name: Some(name.to_string()),
+            soft: Some(soft),
+            hard: Some(hard),
+        });
     }
-    let mounts = a.mount.iter().map(|m| parse_mount(m)).collect::<CliResult<Vec<_>>>()?;
+    let mounts = a
+        .mount
+        .iter()
+        .map(|m| parse_mount(m))
+        .collect::<CliResult<Vec<_>>>()?;
     let tmpfs: HashMap<String, String> = a
         .tmpfs
         .iter()
@@ -187,7 +245,11 @@ pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
         exposed.insert(key, HashMap::new());
     }
     for e in &a.expose {
-        let key = if e.contains('/') { e.clone() } else { format!("{e}/tcp") };
+        let key = if e.contains('/') {
+            e.clone()
+        } else {
+            format!("{e}/tcp")
+        };
         exposed.insert(key, HashMap::new());
     }
     let shm_size = match &a.shm_size {
@@ -197,7 +259,10 @@ pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
     let sysctls: HashMap<String, String> = a
         .sysctl
         .iter()
-        .filter_map(|s| s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|s| {
+            s.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect();
     let attach = !a.detach;
     let host = HostConfig {
@@ -243,7 +308,13 @@ pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
         healthcheck,
         image: Some(a.image.clone()),
         working_dir: a.workdir.clone(),
-        entrypoint: a.entrypoint.as_ref().map(|e| if e.is_empty() { Vec::new() } else { vec![e.clone()] }),
+        entrypoint: a.entrypoint.as_ref().map(|e| {
+            if e.is_empty() {
+                Vec::new()
+            } else {
+                vec![e.clone()]
+            }
+        }),
         labels: (!labels.is_empty()).then_some(labels),
         stop_signal: a.stop_signal.clone(),
         stop_timeout: a.stop_timeout,
@@ -255,9 +326,14 @@ pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
 
 /// The exit code the docker CLI uses when a container's command cannot start.
 pub fn start_failure_code(message: &str) -> i32 {
-    if message.contains("executable file not found") || message.contains("no such file or directory") {
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory")
+    {
         127
-    } else if message.contains("permission denied") || message.contains("is a directory") || message.contains("exec format error") {
+    } else if message.contains("permission denied")
+        || message.contains("is a directory")
+        || message.contains("exec format error")
+    {
         126
     } else {
         125
@@ -270,8 +346,15 @@ pub async fn run(client: &Client, a: RunArgs, create_only: bool) -> CliResult {
         .create_container(a.name.as_deref(), &body)
         .await
         .map_err(|e| {
-            let prefix = if e.is_not_found() { format!("Unable to find image '{}' locally\n", a.image) } else { String::new() };
-            Exit::msg(125, format!("{prefix}wharf: Error response from daemon: {e}"))
+            let prefix = if e.is_not_found() {
+                format!("Unable to find image '{}' locally\n", a.image)
+            } else {
+                String::new()
+            };
+            Exit::msg(
+                125,
+                format!("{prefix}wharf: Error response from daemon: {e}"),
+            )
         })?;
     for w in &created.warnings {
         eprintln!("WARNING: {w}");
@@ -282,33 +365,64 @@ pub async fn run(client: &Client, a: RunArgs, create_only: bool) -> CliResult {
         return Ok(());
     }
     if a.detach {
-        client
-            .start_container(&id)
-            .await
-            .map_err(|e| Exit::msg(start_failure_code(&e.to_string()), format!("wharf: Error response from daemon: {e}")))?;
+        client.start_container(&id).await.map_err(|e| {
+            Exit::msg(
+                start_failure_code(&e.to_string()),
+                format!("wharf: Error response from daemon: {e}"),
+            )
+        })?;
         println!("{id}");
         return Ok(());
     }
-    let mut params = vec![("stream", "1".to_string()), ("stdout", "1".to_string()), ("stderr", "1".to_string())];
+    let mut params = vec![
+        ("stream", "1".to_string()),
+        ("stdout", "1".to_string()),
+        ("stderr", "1".to_string()),
+    ];
     if a.interactive {
         params.push(("stdin", "1".to_string()));
     }
-    let conn = client.hijack(&with_query(&format!("/containers/{id}/attach"), &params), empty()).await?;
+    let conn = client
+        .hijack(
+            &with_query(&format!("/containers/{id}/attach"), &params),
+            empty(),
+        )
+        .await?;
     let condition = if a.rm { "removed" } else { "next-exit" };
     let wait = client
-        .send(Method::POST, &with_query(&format!("/containers/{id}/wait"), &[("condition", condition.to_string())]), empty(), None)
+        .send(
+            Method::POST,
+            &with_query(
+                &format!("/containers/{id}/wait"),
+                &[("condition", condition.to_string())],
+            ),
+            empty(),
+            None,
+        )
         .await?;
     if let Err(e) = client.start_container(&id).await {
-        return Err(Exit::msg(start_failure_code(&e.to_string()), format!("wharf: Error response from daemon: {e}")));
+        return Err(Exit::msg(
+            start_failure_code(&e.to_string()),
+            format!("wharf: Error response from daemon: {e}"),
+        ));
     }
     if a.tty {
         if let Some((h, w)) = attach::terminal_size() {
-            let _ = client.post(&with_query(&format!("/containers/{id}/resize"), &[("h", h.to_string()), ("w", w.to_string())])).await;
+            let _ = client
+                .post(&with_query(
+                    &format!("/containers/{id}/resize"),
+                    &[("h", h.to_string()), ("w", w.to_string())],
+                ))
+                .await;
         }
     }
     attach::pump(conn, a.tty, a.interactive).await?;
     let status: ContainerWaitResponse = decode(wait).await?;
-    if let Some(msg) = status.error.and_then(|e| e.message).filter(|m| !m.is_empty()) {
+    if let Some(msg) = status
+        .error
+        .and_then(|e| e.message)
+        .filter(|m| !m.is_empty())
+    {
         if status.status_code < 0 {
             return Err(Exit::msg(125, format!("wharf: {msg}")));
         }

@@ -26,7 +26,11 @@ pub async fn inspect(client: &Client, a: InspectArgs, kind: Option<&str>) -> Cli
             Some("container") => vec![format!("/containers/{name}/json")],
             Some("image") => vec![format!("/images/{name}/json")],
             Some("volume") => vec![format!("/volumes/{name}")],
-            _ => vec![format!("/containers/{name}/json"), format!("/images/{name}/json"), format!("/volumes/{name}")],
+            _ => vec![
+                format!("/containers/{name}/json"),
+                format!("/images/{name}/json"),
+                format!("/volumes/{name}"),
+            ],
         };
         let mut found = None;
         for path in attempts {
@@ -93,7 +97,10 @@ pub async fn info(client: &Client, a: FormatArgs) -> CliResult {
         };
         println!(" {label}: {val}");
     }
-    println!(" Total Memory: {}", human_size(v["MemTotal"].as_i64().unwrap_or(0)));
+    println!(
+        " Total Memory: {}",
+        human_size(v["MemTotal"].as_i64().unwrap_or(0))
+    );
     Ok(())
 }
 
@@ -107,7 +114,11 @@ pub async fn version(client: &Client, a: FormatArgs) -> CliResult {
         Some(f) if f == "json" => println!("{doc}"),
         Some(f) => println!("{}", render_json_template(f, &doc)),
         None => {
-            println!("Client:\n Version:           {}\n API version:       {}", env!("CARGO_PKG_VERSION"), crate::api::API_VERSION);
+            println!(
+                "Client:\n Version:           {}\n API version:       {}",
+                env!("CARGO_PKG_VERSION"),
+                crate::api::API_VERSION
+            );
             println!(
                 "\nServer: wharf engine\n Version:           {}\n API version:       {} (minimum version {})\n OS/Arch:           {}/{}\n Kernel:            {}",
                 server["Version"].as_str().unwrap_or_default(),
@@ -130,25 +141,36 @@ pub async fn events(client: &Client, a: EventsArgs) -> CliResult {
     if let Some(u) = &a.until {
         params.push(("until", u.clone()));
     }
-    let resp = client.send(Method::GET, &with_query("/events", &params), empty(), None).await?;
+    let resp = client
+        .send(Method::GET, &with_query("/events", &params), empty(), None)
+        .await?;
     let mut body = resp.into_body();
     let mut buf = Vec::new();
     while let Some(chunk) = next_chunk(&mut body).await? {
         buf.extend_from_slice(&chunk);
         while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = buf.drain(..=pos).collect();
-            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else { continue };
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else {
+                continue;
+            };
             match a.format.as_deref() {
                 Some("json") | Some("{{json .}}") => println!("{v}"),
                 Some(f) => println!("{}", render_json_template(f, &v)),
                 None => {
                     let nanos = v["timeNano"].as_i64().unwrap_or(0);
-                    let t = chrono::DateTime::from_timestamp(nanos / 1_000_000_000, (nanos % 1_000_000_000) as u32)
-                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
-                        .unwrap_or_default();
+                    let t = chrono::DateTime::from_timestamp(
+                        nanos / 1_000_000_000,
+                        (nanos % 1_000_000_000) as u32,
+                    )
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+                    .unwrap_or_default();
                     let mut attrs: Vec<String> = v["Actor"]["Attributes"]
                         .as_object()
-                        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect())
+                        .map(|m| {
+                            m.iter()
+                                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                                .collect()
+                        })
                         .unwrap_or_default();
                     attrs.sort();
                     println!(
@@ -175,25 +197,69 @@ pub async fn df(client: &Client, a: FormatArgs) -> CliResult {
     let containers = v["Containers"].as_array().cloned().unwrap_or_default();
     let volumes = v["Volumes"].as_array().cloned().unwrap_or_default();
     let img_size: i64 = images.iter().map(|i| i["Size"].as_i64().unwrap_or(0)).sum();
-    let vol_size: i64 = volumes.iter().map(|i| i["UsageData"]["Size"].as_i64().unwrap_or(0)).sum();
-    let active_imgs = images.iter().filter(|i| i["Containers"].as_i64().unwrap_or(0) > 0).count();
-    let running = containers.iter().filter(|c| c["State"] == "running").count();
+    let vol_size: i64 = volumes
+        .iter()
+        .map(|i| i["UsageData"]["Size"].as_i64().unwrap_or(0))
+        .sum();
+    let active_imgs = images
+        .iter()
+        .filter(|i| i["Containers"].as_i64().unwrap_or(0) > 0)
+        .count();
+    let running = containers
+        .iter()
+        .filter(|c| c["State"] == "running")
+        .count();
     let rows = vec![
-        vec!["Images".into(), images.len().to_string(), active_imgs.to_string(), human_size(img_size)],
-        vec!["Containers".into(), containers.len().to_string(), running.to_string(), "0B".into()],
-        vec!["Local Volumes".into(), volumes.len().to_string(), volumes.iter().filter(|v| v["UsageData"]["RefCount"].as_i64().unwrap_or(0) > 0).count().to_string(), human_size(vol_size)],
+        vec![
+            "Images".into(),
+            images.len().to_string(),
+            active_imgs.to_string(),
+            human_size(img_size),
+        ],
+        vec![
+            "Containers".into(),
+            containers.len().to_string(),
+            running.to_string(),
+            "0B".into(),
+        ],
+        vec![
+            "Local Volumes".into(),
+            volumes.len().to_string(),
+            volumes
+                .iter()
+                .filter(|v| v["UsageData"]["RefCount"].as_i64().unwrap_or(0) > 0)
+                .count()
+                .to_string(),
+            human_size(vol_size),
+        ],
     ];
-    print_columns(&mut std::io::stdout().lock(), &["TYPE".into(), "TOTAL".into(), "ACTIVE".into(), "SIZE".into()], &rows)?;
+    print_columns(
+        &mut std::io::stdout().lock(),
+        &[
+            "TYPE".into(),
+            "TOTAL".into(),
+            "ACTIVE".into(),
+            "SIZE".into(),
+        ],
+        &rows,
+    )?;
     Ok(())
 }
 
 pub async fn prune_containers(client: &Client, a: PruneArgs) -> CliResult {
     let f = filters(&a.filter);
     let v: serde_json::Value = client
-        .post_json::<_, ()>(&with_query("/containers/prune", &[("filters", typed_filters(&f))]), None)
+        .post_json::<_, ()>(
+            &with_query("/containers/prune", &[("filters", typed_filters(&f))]),
+            None,
+        )
         .await?;
     println!("Deleted Containers:");
-    for id in v["ContainersDeleted"].as_array().cloned().unwrap_or_default() {
+    for id in v["ContainersDeleted"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         println!("{}", id.as_str().unwrap_or_default());
     }
     println!("\nTotal reclaimed space: 0B");
@@ -201,10 +267,37 @@ pub async fn prune_containers(client: &Client, a: PruneArgs) -> CliResult {
 }
 
 pub async fn prune(client: &Client, a: PruneArgs) -> CliResult {
-    prune_containers(client, PruneArgs { force: true, all: false, filter: a.filter.clone(), volumes: false }).await?;
-    super::image::prune(client, PruneArgs { force: true, all: a.all, filter: a.filter.clone(), volumes: false }).await?;
+    prune_containers(
+        client,
+        PruneArgs {
+            force: true,
+            all: false,
+            filter: a.filter.clone(),
+            volumes: false,
+        },
+    )
+    .await?;
+    super::image::prune(
+        client,
+        PruneArgs {
+            force: true,
+            all: a.all,
+            filter: a.filter.clone(),
+            volumes: false,
+        },
+    )
+    .await?;
     if a.volumes {
-        super::volume::prune(client, PruneArgs { force: true, all: false, filter: a.filter.clone(), volumes: false }).await?;
+        super::volume::prune(
+            client,
+            PruneArgs {
+                force: true,
+                all: false,
+                filter: a.filter.clone(),
+                volumes: false,
+            },
+        )
+        .await?;
     }
     Ok(())
 }

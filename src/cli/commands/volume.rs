@@ -33,7 +33,9 @@ pub async fn create(client: &Client, a: VolumeCreateArgs) -> CliResult {
 
 pub async fn ls(client: &Client, a: VolumeLsArgs) -> CliResult {
     let f = filters(&a.filter);
-    let v: serde_json::Value = client.get_json(&with_query("/volumes", &[("filters", typed_filters(&f))])).await?;
+    let v: serde_json::Value = client
+        .get_json(&with_query("/volumes", &[("filters", typed_filters(&f))]))
+        .await?;
     let vols: Vec<Volume> = serde_json::from_value(v["Volumes"].clone()).unwrap_or_default();
     if a.quiet {
         for v in &vols {
@@ -49,13 +51,20 @@ pub async fn ls(client: &Client, a: VolumeLsArgs) -> CliResult {
             r.insert("Name".into(), v.name.clone());
             r.insert("Mountpoint".into(), v.mountpoint.clone());
             r.insert("Scope".into(), "local".into());
-            let mut labels: Vec<String> = v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let mut labels: Vec<String> =
+                v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
             labels.sort();
             r.insert("Labels".into(), labels.join(","));
             r
         })
         .collect();
-    print_table(&Table { columns: &[("DRIVER", "Driver"), ("VOLUME NAME", "Name")], rows }, a.format.as_deref())?;
+    print_table(
+        &Table {
+            columns: &[("DRIVER", "Driver"), ("VOLUME NAME", "Name")],
+            rows,
+        },
+        a.format.as_deref(),
+    )?;
     Ok(())
 }
 
@@ -83,12 +92,18 @@ pub async fn prune(client: &Client, a: PruneArgs) -> CliResult {
         f.insert("all".into(), vec!["true".into()]);
     }
     let v: serde_json::Value = client
-        .post_json::<_, ()>(&with_query("/volumes/prune", &[("filters", typed_filters(&f))]), None)
+        .post_json::<_, ()>(
+            &with_query("/volumes/prune", &[("filters", typed_filters(&f))]),
+            None,
+        )
         .await?;
     println!("Deleted Volumes:");
     for n in v["VolumesDeleted"].as_array().cloned().unwrap_or_default() {
         println!("{}", n.as_str().unwrap_or_default());
     }
-    println!("\nTotal reclaimed space: {}", human_size(v["SpaceReclaimed"].as_i64().unwrap_or(0)));
+    println!(
+        "\nTotal reclaimed space: {}",
+        human_size(v["SpaceReclaimed"].as_i64().unwrap_or(0))
+    );
     Ok(())
 }

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use bollard_stubs::models::{ContainerConfig, ContainerCreateBody, EventMessageTypeEnum, HealthConfig, HostConfig};
+use bollard_stubs::models::{
+    ContainerConfig, ContainerCreateBody, EventMessageTypeEnum, HealthConfig, HostConfig,
+};
 
 use super::mounts::{self, MountKind, ResolvedMount};
 use super::ContainerRecord;
@@ -43,7 +45,10 @@ fn split_body(body: ContainerCreateBody) -> Result<(ContainerConfig, HostConfig)
 
 /// Docker's merge of a container's config with its image's.
 fn merge_with_image(config: &mut ContainerConfig, image: &RunConfig) {
-    let entrypoint_empty = config.entrypoint.as_ref().is_none_or(|e| e.iter().all(|s| s.is_empty()));
+    let entrypoint_empty = config
+        .entrypoint
+        .as_ref()
+        .is_none_or(|e| e.iter().all(|s| s.is_empty()));
     if entrypoint_empty {
         if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
             config.cmd = image.cmd.clone();
@@ -112,11 +117,15 @@ pub fn validate_host_config(host: &HostConfig, config: &ContainerConfig) -> Resu
         }
     }
     if host.nano_cpus.unwrap_or(0) < 0 {
-        return Err(Error::invalid("Range of CPUs is from 0.01 to the number of CPUs available"));
+        return Err(Error::invalid(
+            "Range of CPUs is from 0.01 to the number of CPUs available",
+        ));
     }
     let policy = restart_policy(host)?;
     if host.auto_remove.unwrap_or(false) && policy != RestartPolicy::No {
-        return Err(Error::invalid("Conflicting options: cannot specify both --restart and --rm"));
+        return Err(Error::invalid(
+            "Conflicting options: cannot specify both --restart and --rm",
+        ));
     }
     caps::compute(
         host.privileged.unwrap_or(false),
@@ -155,7 +164,9 @@ pub fn validate_host_config(host: &HostConfig, config: &ContainerConfig) -> Resu
 
 pub fn restart_policy(host: &HostConfig) -> Result<RestartPolicy> {
     use bollard_stubs::models::RestartPolicyNameEnum as N;
-    let Some(p) = &host.restart_policy else { return Ok(RestartPolicy::No) };
+    let Some(p) = &host.restart_policy else {
+        return Ok(RestartPolicy::No);
+    };
     let retries = p.maximum_retry_count.unwrap_or(0);
     Ok(match p.name {
         None | Some(N::EMPTY) | Some(N::NO) => RestartPolicy::No,
@@ -163,9 +174,13 @@ pub fn restart_policy(host: &HostConfig) -> Result<RestartPolicy> {
         Some(N::UNLESS_STOPPED) => RestartPolicy::UnlessStopped,
         Some(N::ON_FAILURE) => {
             if retries < 0 {
-                return Err(Error::invalid("invalid restart policy: maximum retry count cannot be negative"));
+                return Err(Error::invalid(
+                    "invalid restart policy: maximum retry count cannot be negative",
+                ));
             }
-            RestartPolicy::OnFailure { max_retries: retries as u32 }
+            RestartPolicy::OnFailure {
+                max_retries: retries as u32,
+            }
         }
     })
 }
@@ -190,7 +205,11 @@ pub fn parse_signal(s: &str) -> Result<i32> {
             .map_err(|_| Error::invalid(format!("Invalid signal: {s}")));
     }
     let upper = s.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     name.parse::<nix::sys::signal::Signal>()
         .map(|s| s as i32)
         .map_err(|_| Error::invalid(format!("Invalid signal: {s}")))
@@ -201,7 +220,9 @@ impl Engine {
         let (mut config, host) = split_body(req.body)?;
         let image_name = config.image.clone().unwrap_or_default();
         if image_name.is_empty() {
-            return Err(Error::invalid("config.Image is required: no image specified"));
+            return Err(Error::invalid(
+                "config.Image is required: no image specified",
+            ));
         }
         let image = self.images.resolve(&image_name).map_err(|e| match e {
             Error::NotFound(_) => Error::not_found(format!("No such image: {image_name}")),
@@ -259,7 +280,11 @@ impl Engine {
         }
 
         let volume_paths: Vec<String> = {
-            let mut v: Vec<String> = config.volumes.iter().flat_map(|m| m.keys().cloned()).collect();
+            let mut v: Vec<String> = config
+                .volumes
+                .iter()
+                .flat_map(|m| m.keys().cloned())
+                .collect();
             v.sort();
             v
         };
@@ -306,9 +331,12 @@ impl Engine {
         let mut attrs = HashMap::new();
         attrs.insert("name".to_string(), name);
         attrs.insert("image".to_string(), image_name);
-        self.events.publish(EventMessageTypeEnum::CONTAINER, "create", &id, attrs);
+        self.events
+            .publish(EventMessageTypeEnum::CONTAINER, "create", &id, attrs);
         let mut warnings = Vec::new();
-        if host.port_bindings.as_ref().is_some_and(|p| !p.is_empty()) || host.publish_all_ports.unwrap_or(false) {
+        if host.port_bindings.as_ref().is_some_and(|p| !p.is_empty())
+            || host.publish_all_ports.unwrap_or(false)
+        {
             warnings.push("Published ports are recorded but not yet forwarded: bridge networking is not available in this wharf engine yet".to_string());
         }
         Ok((id, warnings))
@@ -318,11 +346,24 @@ impl Engine {
     /// and the generated /etc/hosts, /etc/hostname and /etc/resolv.conf.
     fn prepare_container_dir(&self, id: &str, hostname: &str, host: &HostConfig) -> Result<()> {
         let dir = self.containers.dir(id);
-        for sub in ["upper", "work", "init/etc", "init/dev", "init/proc", "init/sys"] {
-            std::fs::create_dir_all(dir.join(sub)).ctx(|| format!("creating {}", dir.join(sub).display()))?;
+        for sub in [
+            "upper",
+            "work",
+            "init/etc",
+            "init/dev",
+            "init/proc",
+            "init/sys",
+        ] {
+            std::fs::create_dir_all(dir.join(sub))
+                .ctx(|| format!("creating {}", dir.join(sub).display()))?;
         }
-        for f in ["init/etc/hosts", "init/etc/hostname", "init/etc/resolv.conf"] {
-            std::fs::write(dir.join(f), b"").ctx(|| format!("creating {}", dir.join(f).display()))?;
+        for f in [
+            "init/etc/hosts",
+            "init/etc/hostname",
+            "init/etc/resolv.conf",
+        ] {
+            std::fs::write(dir.join(f), b"")
+                .ctx(|| format!("creating {}", dir.join(f).display()))?;
         }
         let mut hosts = String::from(
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
@@ -331,12 +372,16 @@ impl Engine {
             let (name, ip) = h
                 .split_once(':')
                 .or_else(|| h.split_once('='))
-                .ok_or_else(|| Error::invalid(format!("invalid extra host {h:?}: expected NAME:IP")))?;
+                .ok_or_else(|| {
+                    Error::invalid(format!("invalid extra host {h:?}: expected NAME:IP"))
+                })?;
             hosts.push_str(&format!("{ip}\t{name}\n"));
         }
         std::fs::write(dir.join("hosts"), hosts).ctx(|| "writing hosts".into())?;
-        std::fs::write(dir.join("hostname"), format!("{hostname}\n")).ctx(|| "writing hostname".into())?;
-        std::fs::write(dir.join("resolv.conf"), resolv_conf(host)).ctx(|| "writing resolv.conf".into())?;
+        std::fs::write(dir.join("hostname"), format!("{hostname}\n"))
+            .ctx(|| "writing hostname".into())?;
+        std::fs::write(dir.join("resolv.conf"), resolv_conf(host))
+            .ctx(|| "writing resolv.conf".into())?;
         Ok(())
     }
 }
@@ -366,7 +411,10 @@ fn resolv_conf(host: &HostConfig) -> String {
         out.push_str(&format!("nameserver {d}\n"));
     }
     if custom_search {
-        out.push_str(&format!("search {}\n", host.dns_search.clone().unwrap_or_default().join(" ")));
+        out.push_str(&format!(
+            "search {}\n",
+            host.dns_search.clone().unwrap_or_default().join(" ")
+        ));
     }
     if let Some(opts) = host.dns_options.as_ref().filter(|o| !o.is_empty()) {
         out.push_str(&format!("options {}\n", opts.join(" ")));
@@ -375,7 +423,10 @@ fn resolv_conf(host: &HostConfig) -> String {
 }
 
 /// Mount points a container has, for the record and `inspect`.
-pub fn mount_sources(engine: &Engine, mounts: &[ResolvedMount]) -> Vec<(ResolvedMount, std::path::PathBuf)> {
+pub fn mount_sources(
+    engine: &Engine,
+    mounts: &[ResolvedMount],
+) -> Vec<(ResolvedMount, std::path::PathBuf)> {
     mounts
         .iter()
         .map(|m| {
@@ -410,20 +461,30 @@ mod tests {
         assert_eq!(c.entrypoint.unwrap(), vec!["/entry"]);
         assert_eq!(c.cmd.unwrap(), vec!["default"]);
 
-        let mut c = ContainerConfig { cmd: Some(vec!["x".into()]), env: Some(vec!["B=3".into()]), ..Default::default() };
+        let mut c = ContainerConfig {
+            cmd: Some(vec!["x".into()]),
+            env: Some(vec!["B=3".into()]),
+            ..Default::default()
+        };
         merge_with_image(&mut c, &image);
         assert_eq!(c.entrypoint.unwrap(), vec!["/entry"]);
         assert_eq!(c.cmd.unwrap(), vec!["x"]);
         assert_eq!(c.env.unwrap(), vec!["A=1", "B=3"]);
 
         // A new entrypoint drops the image's cmd.
-        let mut c = ContainerConfig { entrypoint: Some(vec!["/other".into()]), ..Default::default() };
+        let mut c = ContainerConfig {
+            entrypoint: Some(vec!["/other".into()]),
+            ..Default::default()
+        };
         merge_with_image(&mut c, &image);
         assert_eq!(c.entrypoint.unwrap(), vec!["/other"]);
         assert!(c.cmd.is_none());
 
         // An empty entrypoint clears the image's one and keeps its cmd.
-        let mut c = ContainerConfig { entrypoint: Some(vec!["".into()]), ..Default::default() };
+        let mut c = ContainerConfig {
+            entrypoint: Some(vec!["".into()]),
+            ..Default::default()
+        };
         merge_with_image(&mut c, &image);
         assert!(c.entrypoint.unwrap().is_empty());
         assert_eq!(c.cmd.unwrap(), vec!["default"]);

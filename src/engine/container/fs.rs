@@ -16,7 +16,12 @@ use crate::engine::runtime::cgroups::Cgroup;
 use crate::engine::Engine;
 
 /// Mount points the engine creates in every container: not part of its changes.
-const ENGINE_FILES: &[&str] = &["etc/hosts", "etc/hostname", "etc/resolv.conf", ".wharf-init"];
+const ENGINE_FILES: &[&str] = &[
+    "etc/hosts",
+    "etc/hostname",
+    "etc/resolv.conf",
+    ".wharf-init",
+];
 
 /// A temporary overlay mount of a stopped container's root filesystem, unmounted on drop.
 struct TempRoot {
@@ -41,7 +46,11 @@ pub struct CommitOptions {
 impl Engine {
     /// A path to the container's root filesystem: the live one of a running container, or a
     /// temporary overlay mount (read-only unless `writable`).
-    fn rootfs_view(&self, rec: &ContainerRecord, writable: bool) -> Result<(PathBuf, Option<TempRoot>)> {
+    fn rootfs_view(
+        &self,
+        rec: &ContainerRecord,
+        writable: bool,
+    ) -> Result<(PathBuf, Option<TempRoot>)> {
         if rec.state.is_running() && rec.state.pid > 0 {
             return Ok((PathBuf::from(format!("/proc/{}/root", rec.state.pid)), None));
         }
@@ -68,81 +77,101 @@ impl Engine {
         } else {
             format!("lowerdir={}", lowers.join(":"))
         };
-        let flags = if writable { MsFlags::empty() } else { MsFlags::MS_RDONLY };
-        mount(Some("overlay"), &target, Some("overlay"), flags, Some(opts.as_str()))
-            .map_err(|e| Error::internal(format!("mounting the container's filesystem: {e}")))?;
+        let flags = if writable {
+            MsFlags::empty()
+        } else {
+            MsFlags::MS_RDONLY
+        };
+        mount(
+            Some("overlay"),
+            &target,
+            Some("overlay"),
+            flags,
+            Some(opts.as_str()),
+        )
+        .map_err(|e| Error::internal(format!("mounting the container's filesystem: {e}")))?;
         Ok((target.clone(), Some(TempRoot { path: target })))
     }
 
     /// `export`: the container's filesystem as a tar (without volumes), written to `out`.
     pub fn export_container<W: Write>(&self, key: &str, out: W) -> Result<W> {
         let rec = self.containers.resolve(key)?;
-        let (root, _guard) = self.rootfs_view(&ContainerRecord { state: Default::default(), ..rec }, false)?;
+        let (root, _guard) = self.rootfs_view(
+            &ContainerRecord {
+                state: Default::default(),
+                ..rec
+            },
+            false,
+        )?;
         crate::engine::image::layer::tar_tree(&root, out, &["proc", "sys", "dev"])
             .ctx(|| "writing the export archive".into())
     }
 
-    /// `cp` from a container: a tar of `path`, plus the stat of `path` for the header.
-    pub fn archive_get<W: Write>(&self, key: &str, path: &str, out: W) -> Result<W> {
+    /// Run the `__archive` helper chrooted into the container's root filesystem, so that the
+    /// container's symlinks resolve inside it and never reach the host.
+    fn archive_helper(
+        &self,
+        key: &str,
+        op: &str,
+        path: &str,
+        writable: bool,
+    ) -> Result<(ContainerRecord, std::process::Command, Option<TempRoot>)> {
         let rec = self.containers.resolve(key)?;
-        let (root, _guard) = self.rootfs_view(&rec, false)?;
-        let full = resolve_in(&root, path)?;
-        let md = std::fs::symlink_metadata(&full)
-            .map_err(|_| Error::not_found(format!("Could not find the file {path} in container {}", rec.name)))?;
-        let name = Path::new(path).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| ".".into());
-        let mut b = tar::Builder::new(out);
-        b.follow_symlinks(false);
-        if md.is_dir() {
-            b.append_dir_all(&name, &full).ctx(|| format!("archiving {path}"))?;
-        } else {
-            b.append_path_with_name(&full, &name).ctx(|| format!("archiving {path}"))?;
+        let (root, guard) = self.rootfs_view(&rec, writable)?;
+        let mut cmd = std::process::Command::new(&self.binary);
+        cmd.arg("__archive").arg(op).arg(&root).arg(path);
+        Ok((rec, cmd, guard))
+    }
+
+    /// `cp` from a container: a tar of `path` written to `out`.
+    pub fn archive_get<W: Write>(&self, key: &str, path: &str, mut out: W) -> Result<W> {
+        let (rec, mut cmd, _guard) = self.archive_helper(key, "get", path, false)?;
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .ctx(|| "starting the archive helper".into())?;
+        let mut stdout = child.stdout.take().expect("piped");
+        std::io::copy(&mut stdout, &mut out).ctx(|| "sending the archive".into())?;
+        let output = child.wait_with_output().ctx(|| "archive helper".into())?;
+        if !output.status.success() {
+            return Err(helper_error(&rec, path, &output.stderr));
         }
-        b.into_inner().ctx(|| "finishing the archive".into())
+        Ok(out)
     }
 
     /// The stat Docker sends in `X-Docker-Container-Path-Stat`.
     pub fn archive_stat(&self, key: &str, path: &str) -> Result<serde_json::Value> {
-        let rec = self.containers.resolve(key)?;
-        let (root, _guard) = self.rootfs_view(&rec, false)?;
-        let full = resolve_in(&root, path)?;
-        let md = std::fs::symlink_metadata(&full)
-            .map_err(|_| Error::not_found(format!("Could not find the file {path} in container {}", rec.name)))?;
-        use std::os::unix::fs::MetadataExt;
-        let mut mode = md.mode() & 0o777;
-        if md.is_dir() {
-            mode |= 1 << 31;
+        let (rec, mut cmd, _guard) = self.archive_helper(key, "stat", path, false)?;
+        let output = cmd.output().ctx(|| "starting the archive helper".into())?;
+        if !output.status.success() {
+            return Err(helper_error(&rec, path, &output.stderr));
         }
-        if md.file_type().is_symlink() {
-            mode |= 1 << 27;
-        }
-        let link = std::fs::read_link(&full).map(|p| p.display().to_string()).unwrap_or_default();
-        Ok(serde_json::json!({
-            "name": Path::new(path).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "/".into()),
-            "size": md.len(),
-            "mode": mode,
-            "mtime": chrono::DateTime::from_timestamp(md.mtime(), 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
-            "linkTarget": link,
-        }))
+        serde_json::from_slice(&output.stdout)
+            .map_err(|e| Error::internal(format!("archive helper: {e}")))
     }
 
     /// `cp` into a container: extract a tar under `path` (a directory).
-    pub fn archive_put<R: std::io::Read>(&self, key: &str, path: &str, input: R) -> Result<()> {
+    pub fn archive_put<R: std::io::Read>(&self, key: &str, path: &str, mut input: R) -> Result<()> {
         let rec = self.containers.resolve(key)?;
         if rec.host_config.readonly_rootfs.unwrap_or(false) {
             return Err(Error::conflict("container rootfs is marked read-only"));
         }
-        let (root, _guard) = self.rootfs_view(&rec, true)?;
-        let dest = resolve_in(&root, path)?;
-        if !dest.is_dir() {
-            return Err(Error::not_found(format!("Could not find the file {path} in container {}", rec.name)));
+        let (rec, mut cmd, _guard) = self.archive_helper(key, "put", path, true)?;
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .ctx(|| "starting the archive helper".into())?;
+        let mut stdin = child.stdin.take().expect("piped");
+        let copied = std::io::copy(&mut input, &mut stdin);
+        drop(stdin);
+        let output = child.wait_with_output().ctx(|| "archive helper".into())?;
+        if !output.status.success() {
+            return Err(helper_error(&rec, path, &output.stderr));
         }
-        let mut archive = tar::Archive::new(input);
-        archive.set_preserve_permissions(true);
-        archive.set_preserve_ownerships(true);
-        archive.set_overwrite(true);
-        archive
-            .unpack(&dest)
-            .map_err(|e| Error::invalid(format!("extracting the archive into {path}: {e}")))
+        copied.ctx(|| "receiving the archive".into())?;
+        Ok(())
     }
 
     /// `commit`: the container's changes as one new layer on its image.
@@ -153,18 +182,29 @@ impl Engine {
             _ => None,
         };
         let cgroup = Cgroup::detect(&format!("wharf/{}", rec.id));
-        let freeze = opts.pause && rec.state.status == crate::engine::supervisor::RunStatus::Running;
+        let freeze =
+            opts.pause && rec.state.status == crate::engine::supervisor::RunStatus::Running;
         if freeze {
             if let Some(cg) = &cgroup {
                 cg.freeze(true).ctx(|| "pausing the container".into())?;
             }
         }
-        let tmp = self.paths.tmp().join(format!("commit-{}.tar", &crate::util::ids::random_id()[..12]));
+        let tmp = self.paths.tmp().join(format!(
+            "commit-{}.tar",
+            &crate::util::ids::random_id()[..12]
+        ));
         let written = (|| -> Result<()> {
             let f = std::fs::File::create(&tmp).ctx(|| "creating the layer file".into())?;
-            let w = tar_upper_dir(&self.containers.dir(&rec.id).join("upper"), std::io::BufWriter::new(f), ENGINE_FILES)
-                .ctx(|| "archiving the container's changes".into())?;
-            w.into_inner().map_err(|e| Error::internal(e.to_string()))?.sync_all().ctx(|| "syncing".into())?;
+            let w = tar_upper_dir(
+                &self.containers.dir(&rec.id).join("upper"),
+                std::io::BufWriter::new(f),
+                ENGINE_FILES,
+            )
+            .ctx(|| "archiving the container's changes".into())?;
+            w.into_inner()
+                .map_err(|e| Error::internal(e.to_string()))?
+                .sync_all()
+                .ctx(|| "syncing".into())?;
             Ok(())
         })();
         if freeze {
@@ -189,8 +229,16 @@ impl Engine {
             working_dir: c.working_dir.clone(),
             labels: c.labels.clone(),
             stop_signal: c.stop_signal.clone(),
-            exposed_ports: c.exposed_ports.as_ref().map(|m| m.keys().map(|k| (k.clone(), serde_json::json!({}))).collect()),
-            volumes: c.volumes.as_ref().map(|m| m.keys().map(|k| (k.clone(), serde_json::json!({}))).collect()),
+            exposed_ports: c.exposed_ports.as_ref().map(|m| {
+                m.keys()
+                    .map(|k| (k.clone(), serde_json::json!({})))
+                    .collect()
+            }),
+            volumes: c.volumes.as_ref().map(|m| {
+                m.keys()
+                    .map(|k| (k.clone(), serde_json::json!({})))
+                    .collect()
+            }),
             healthcheck: config.config.healthcheck.clone(),
             ..Default::default()
         };
@@ -201,7 +249,11 @@ impl Engine {
         config.rootfs.diff_ids.push(layer.diff_id.clone());
         config.history.push(History {
             created: config.created.clone(),
-            created_by: Some(format!("{} {}", rec.path, rec.args.join(" ")).trim().to_string()),
+            created_by: Some(
+                format!("{} {}", rec.path, rec.args.join(" "))
+                    .trim()
+                    .to_string(),
+            ),
             author: config.author.clone(),
             comment: opts.comment.clone().filter(|c| !c.is_empty()),
             empty_layer: false,
@@ -209,13 +261,20 @@ impl Engine {
         let bytes = serde_json::to_vec(&config)?;
         let mut layers = Vec::new();
         for d in &config.rootfs.diff_ids {
-            layers.push(if *d == layer.diff_id { layer.clone() } else { self.images.layer(d)? });
+            layers.push(if *d == layer.diff_id {
+                layer.clone()
+            } else {
+                self.images.layer(d)?
+            });
         }
         let tags: Vec<Reference> = reference.into_iter().collect();
-        let image = self.images.register(&bytes, &layers, &tags, Some(rec.image_id.clone()))?;
+        let image = self
+            .images
+            .register(&bytes, &layers, &tags, Some(rec.image_id.clone()))?;
         let mut attrs = std::collections::HashMap::new();
         attrs.insert("name".into(), rec.name.clone());
-        self.events.publish(EventMessageTypeEnum::CONTAINER, "commit", &rec.id, attrs);
+        self.events
+            .publish(EventMessageTypeEnum::CONTAINER, "commit", &rec.id, attrs);
         Ok(image.id)
     }
 
@@ -223,7 +282,10 @@ impl Engine {
     pub fn top_container(&self, key: &str) -> Result<(Vec<String>, Vec<Vec<String>>)> {
         let rec = self.containers.resolve(key)?;
         if !rec.state.is_running() {
-            return Err(Error::conflict(format!("Container {} is not running", rec.id)));
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
         }
         let cg = Cgroup::detect(&format!("wharf/{}", rec.id));
         let mut pids = cg.map(|c| c.pids()).unwrap_or_default();
@@ -231,10 +293,15 @@ impl Engine {
             pids.push(rec.state.pid);
         }
         pids.sort();
-        let titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"].iter().map(|s| s.to_string()).collect();
+        let titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let mut rows = Vec::new();
         for pid in pids {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
             let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
             let fields: Vec<&str> = after.split_whitespace().collect();
             let ppid = fields.get(1).copied().unwrap_or("0").to_string();
@@ -251,19 +318,117 @@ impl Engine {
                 })
                 .unwrap_or_default();
             use std::os::unix::fs::MetadataExt;
-            let uid = std::fs::metadata(format!("/proc/{pid}")).map(|m| m.uid()).unwrap_or(0);
+            let uid = std::fs::metadata(format!("/proc/{pid}"))
+                .map(|m| m.uid())
+                .unwrap_or(0);
             rows.push(vec![
-                if uid == 0 { "root".into() } else { uid.to_string() },
+                if uid == 0 {
+                    "root".into()
+                } else {
+                    uid.to_string()
+                },
                 pid.to_string(),
                 ppid,
                 "0".into(),
                 "-".into(),
                 "?".into(),
-                format!("{:02}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60),
+                format!(
+                    "{:02}:{:02}:{:02}",
+                    secs / 3600,
+                    (secs / 60) % 60,
+                    secs % 60
+                ),
                 cmdline,
             ]);
         }
         Ok((titles, rows))
+    }
+}
+
+fn helper_error(rec: &ContainerRecord, path: &str, stderr: &[u8]) -> Error {
+    let msg = String::from_utf8_lossy(stderr).trim().to_string();
+    if msg.contains("No such file") || msg.contains("not found") {
+        Error::not_found(format!(
+            "Could not find the file {path} in container {}",
+            rec.name
+        ))
+    } else {
+        Error::invalid(msg)
+    }
+}
+
+/// The `__archive OP ROOT PATH` helper: chroot into ROOT, then `get` (tar of PATH to stdout),
+/// `put` (extract stdin into the directory PATH) or `stat` (Docker's path stat as JSON).
+pub fn archive_helper_main(op: &str, root: &Path, path: &str) -> i32 {
+    let result = (|| -> std::result::Result<(), String> {
+        nix::unistd::chroot(root).map_err(|e| format!("chroot {}: {e}", root.display()))?;
+        nix::unistd::chdir("/").map_err(|e| e.to_string())?;
+        let target = resolve_in(Path::new("/"), path).map_err(|e| e.to_string())?;
+        let md = std::fs::symlink_metadata(&target)
+            .map_err(|e| format!("{path}: No such file or directory ({e})"))?;
+        match op {
+            "get" => {
+                let name = Path::new(path)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_else(|| ".".into());
+                let mut b = tar::Builder::new(std::io::BufWriter::new(std::io::stdout().lock()));
+                b.follow_symlinks(false);
+                if md.is_dir() {
+                    b.append_dir_all(&name, &target)
+                        .map_err(|e| e.to_string())?;
+                } else {
+                    b.append_path_with_name(&target, &name)
+                        .map_err(|e| e.to_string())?;
+                }
+                b.into_inner()
+                    .map_err(|e| e.to_string())?
+                    .flush()
+                    .map_err(|e| e.to_string())?;
+            }
+            "put" => {
+                if !md.is_dir() {
+                    return Err(format!("{path}: not a directory"));
+                }
+                let mut archive = tar::Archive::new(std::io::stdin().lock());
+                archive.set_preserve_permissions(true);
+                archive.set_preserve_ownerships(true);
+                archive.set_overwrite(true);
+                archive
+                    .unpack(&target)
+                    .map_err(|e| format!("extracting into {path}: {e}"))?;
+            }
+            "stat" => {
+                use std::os::unix::fs::MetadataExt;
+                let mut mode = md.mode() & 0o777;
+                if md.is_dir() {
+                    mode |= 1 << 31;
+                }
+                if md.file_type().is_symlink() {
+                    mode |= 1 << 27;
+                }
+                let link = std::fs::read_link(&target)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                let v = serde_json::json!({
+                    "name": Path::new(path).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "/".into()),
+                    "size": md.len(),
+                    "mode": mode,
+                    "mtime": chrono::DateTime::from_timestamp(md.mtime(), 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
+                    "linkTarget": link,
+                });
+                println!("{v}");
+            }
+            other => return Err(format!("unknown archive operation {other}")),
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
     }
 }
 
@@ -273,10 +438,8 @@ fn resolve_in(root: &Path, path: &str) -> Result<PathBuf> {
     for c in Path::new(path).components() {
         match c {
             std::path::Component::Normal(p) => out.push(p),
-            std::path::Component::ParentDir => {
-                if out != root {
-                    out.pop();
-                }
+            std::path::Component::ParentDir if out != root => {
+                out.pop();
             }
             _ => {}
         }

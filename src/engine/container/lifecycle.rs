@@ -68,14 +68,18 @@ async fn connect(socket: &Path, req: &Request) -> Result<BufReader<UnixStream>> 
         .ctx(|| format!("connecting to the supervisor at {}", socket.display()))?;
     let mut line = serde_json::to_vec(req)?;
     line.push(b'\n');
-    stream.write_all(&line).await.ctx(|| "talking to the supervisor".into())?;
+    stream
+        .write_all(&line)
+        .await
+        .ctx(|| "talking to the supervisor".into())?;
     Ok(BufReader::new(stream))
 }
 
 async fn request(socket: &Path, req: &Request) -> Result<Reply> {
     let mut r = connect(socket, req).await?;
     let line = read_line(&mut r).await?;
-    serde_json::from_str(&line).map_err(|e| Error::internal(format!("supervisor reply {line:?}: {e}")))
+    serde_json::from_str(&line)
+        .map_err(|e| Error::internal(format!("supervisor reply {line:?}: {e}")))
 }
 
 impl Engine {
@@ -90,16 +94,23 @@ impl Engine {
         for (k, v) in extra {
             attrs.insert(k.to_string(), v.clone());
         }
-        self.events.publish(EventMessageTypeEnum::CONTAINER, action, &rec.id, attrs);
+        self.events
+            .publish(EventMessageTypeEnum::CONTAINER, action, &rec.id, attrs);
     }
 
     pub async fn start_container(self: &Arc<Self>, key: &str) -> Result<()> {
         let rec = self.containers.resolve(key)?;
         if rec.state.is_running() {
-            return Err(Error::NotModified(format!("container {} is already running", rec.id)));
+            return Err(Error::NotModified(format!(
+                "container {} is already running",
+                rec.id
+            )));
         }
         if rec.state.status == RunStatus::Removing {
-            return Err(Error::conflict(format!("container {} is marked for removal and cannot be started", rec.id)));
+            return Err(Error::conflict(format!(
+                "container {} is marked for removal and cannot be started",
+                rec.id
+            )));
         }
         let cfg = self.supervisor_config(&rec)?;
         let dir = self.containers.dir(&rec.id);
@@ -121,7 +132,10 @@ impl Engine {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::from(sup_log))
             .env_clear()
-            .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            );
         // SAFETY: setsid is async-signal-safe; the supervisor must outlive the daemon.
         unsafe {
             cmd.as_std_mut().pre_exec(|| {
@@ -137,14 +151,31 @@ impl Engine {
         drop(child);
         if ready.trim() != "ready" {
             let log = std::fs::read_to_string(dir.join("supervisor.log")).unwrap_or_default();
-            let last = log.lines().last().unwrap_or("the supervisor exited").to_string();
-            return Err(Error::internal(format!("starting container {}: {last}", rec.name)));
+            let last = log
+                .lines()
+                .last()
+                .unwrap_or("the supervisor exited")
+                .to_string();
+            return Err(Error::internal(format!(
+                "starting container {}: {last}",
+                rec.name
+            )));
         }
         let socket = cfg.socket_path.clone();
         // Clients attached before the start get their streams now, before anything runs.
-        let pending = self.attach_waiters.waiters.lock().unwrap().remove(&rec.id).unwrap_or_default();
+        let pending = self
+            .attach_waiters
+            .waiters
+            .lock()
+            .unwrap()
+            .remove(&rec.id)
+            .unwrap_or_default();
         for p in pending {
-            let req = Request::Attach { stdin: p.stdin, stdout: p.stdout, stderr: p.stderr };
+            let req = Request::Attach {
+                stdin: p.stdin,
+                stdout: p.stdout,
+                stderr: p.stderr,
+            };
             if let Ok(mut r) = connect(&socket, &req).await {
                 let _ = read_line(&mut r).await;
                 let _ = p.tx.send(r.into_inner());
@@ -189,9 +220,16 @@ impl Engine {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
-            let Ok(ev) = serde_json::from_str::<EventLine>(&line) else { continue };
-            let persist = ev.action.as_deref().is_some_and(|a| !a.starts_with("health_status"));
-            let Some(rec) = self.containers.set_state(&id, ev.state.clone(), persist) else { return };
+            let Ok(ev) = serde_json::from_str::<EventLine>(&line) else {
+                continue;
+            };
+            let persist = ev
+                .action
+                .as_deref()
+                .is_some_and(|a| !a.starts_with("health_status"));
+            let Some(rec) = self.containers.set_state(&id, ev.state.clone(), persist) else {
+                return;
+            };
             if let Some(action) = &ev.action {
                 let extra: Vec<(&str, String)> = if action == "die" {
                     vec![("exitCode", ev.state.exit_code.to_string())]
@@ -220,14 +258,19 @@ impl Engine {
             state.error = "the container's supervisor exited unexpectedly".into();
             state.finished_at = Some(crate::engine::now_rfc3339());
         }
-        let Some(rec) = self.containers.get(id) else { return };
+        let Some(rec) = self.containers.get(id) else {
+            return;
+        };
         let mut final_state = state;
         if final_state.status == RunStatus::Created && !rec.has_been_started {
             final_state.status = RunStatus::Created;
         } else if final_state.status == RunStatus::Created {
             final_state.status = RunStatus::Exited;
         }
-        let rec = self.containers.set_state(id, final_state, true).unwrap_or(rec);
+        let rec = self
+            .containers
+            .set_state(id, final_state, true)
+            .unwrap_or(rec);
         let _ = std::fs::remove_dir_all(self.paths.container_run_dir(id));
         if rec.host_config.auto_remove.unwrap_or(false) && rec.state.status != RunStatus::Removing {
             let _ = self.remove_container(id, true, true).await;
@@ -253,7 +296,9 @@ impl Engine {
                     tokio::spawn(async move { engine.monitor(id, events).await });
                 }
                 Err(_) => {
-                    if rec.state.is_running() || self.containers.dir(&rec.id).join("state.json").exists() {
+                    if rec.state.is_running()
+                        || self.containers.dir(&rec.id).join("state.json").exists()
+                    {
                         self.supervisor_gone(&rec.id).await;
                     }
                 }
@@ -261,31 +306,61 @@ impl Engine {
         }
     }
 
-    pub async fn stop_container(self: &Arc<Self>, key: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+    pub async fn stop_container(
+        self: &Arc<Self>,
+        key: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
         let rec = self.containers.resolve(key)?;
         if !rec.state.is_running() {
-            return Err(Error::NotModified(format!("container {} is already stopped", rec.id)));
+            return Err(Error::NotModified(format!(
+                "container {} is already stopped",
+                rec.id
+            )));
         }
-        let cfg_signal = match signal.filter(|s| !s.is_empty()).or(rec.config.stop_signal.as_deref().filter(|s| !s.is_empty())) {
+        let cfg_signal = match signal.filter(|s| !s.is_empty()).or(rec
+            .config
+            .stop_signal
+            .as_deref()
+            .filter(|s| !s.is_empty()))
+        {
             Some(s) => super::create::parse_signal(s)?,
             None => libc::SIGTERM,
         };
-        let timeout = timeout.unwrap_or(rec.config.stop_timeout.unwrap_or(super::runspec::DEFAULT_STOP_TIMEOUT));
+        let timeout = timeout.unwrap_or(
+            rec.config
+                .stop_timeout
+                .unwrap_or(super::runspec::DEFAULT_STOP_TIMEOUT),
+        );
         let mut bus = self.events.subscribe();
-        let reply = request(&self.socket_of(&rec.id), &Request::Stop { signal: cfg_signal, timeout_secs: timeout }).await;
+        let reply = request(
+            &self.socket_of(&rec.id),
+            &Request::Stop {
+                signal: cfg_signal,
+                timeout_secs: timeout,
+            },
+        )
+        .await;
         if reply.is_err() {
             // The supervisor is gone already.
             self.supervisor_gone(&rec.id).await;
             return Ok(());
         }
-        self.wait_until(&rec.id, &mut bus, |r| r.map(|r| !r.state.is_running()).unwrap_or(true)).await;
+        self.wait_until(&rec.id, &mut bus, |r| {
+            r.map(|r| !r.state.is_running()).unwrap_or(true)
+        })
+        .await;
         Ok(())
     }
 
     pub async fn kill_container(self: &Arc<Self>, key: &str, signal: Option<&str>) -> Result<()> {
         let rec = self.containers.resolve(key)?;
         if !rec.state.is_running() {
-            return Err(Error::conflict(format!("Container {} is not running", rec.id)));
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
         }
         let sig = match signal.filter(|s| !s.is_empty()) {
             Some(s) => super::create::parse_signal(s)?,
@@ -298,12 +373,20 @@ impl Engine {
         }
         self.publish_container(&rec, "kill", &[("signal", sig.to_string())]);
         if sig == libc::SIGKILL {
-            self.wait_until(&rec.id, &mut bus, |r| r.map(|r| !r.state.is_running()).unwrap_or(true)).await;
+            self.wait_until(&rec.id, &mut bus, |r| {
+                r.map(|r| !r.state.is_running()).unwrap_or(true)
+            })
+            .await;
         }
         Ok(())
     }
 
-    pub async fn restart_container(self: &Arc<Self>, key: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+    pub async fn restart_container(
+        self: &Arc<Self>,
+        key: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
         match self.stop_container(key, timeout, signal).await {
             Ok(()) | Err(Error::NotModified(_)) => {}
             Err(e) => return Err(e),
@@ -334,7 +417,11 @@ impl Engine {
     }
 
     /// Docker's `wait`: returns the exit code.
-    pub async fn wait_container(self: &Arc<Self>, key: &str, condition: WaitCondition) -> Result<(i64, Option<String>)> {
+    pub async fn wait_container(
+        self: &Arc<Self>,
+        key: &str,
+        condition: WaitCondition,
+    ) -> Result<(i64, Option<String>)> {
         let bus = self.events.subscribe();
         self.wait_container_from(key, condition, bus).await
     }
@@ -376,9 +463,15 @@ impl Engine {
                 Err(_) => break,
             }
         }
-        let last = self.containers.get(&id).map(|r| r.state).unwrap_or(rec.state);
+        let last = self
+            .containers
+            .get(&id)
+            .map(|r| r.state)
+            .unwrap_or(rec.state);
         let code = match (condition, last_exit) {
-            (WaitCondition::NotRunning, _) if self.containers.get(&id).is_some() => last.exit_code as i64,
+            (WaitCondition::NotRunning, _) if self.containers.get(&id).is_some() => {
+                last.exit_code as i64
+            }
             (_, Some(c)) => c,
             _ => last.exit_code as i64,
         };
@@ -387,10 +480,18 @@ impl Engine {
     }
 
     /// Remove a container; `force` kills it first, `volumes` also removes its anonymous volumes.
-    pub async fn remove_container(self: &Arc<Self>, key: &str, force: bool, volumes: bool) -> Result<()> {
+    pub async fn remove_container(
+        self: &Arc<Self>,
+        key: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<()> {
         let rec = self.containers.resolve(key)?;
         if rec.state.status == RunStatus::Removing {
-            return Err(Error::conflict(format!("removal of container {} is already in progress", rec.id)));
+            return Err(Error::conflict(format!(
+                "removal of container {} is already in progress",
+                rec.id
+            )));
         }
         if rec.state.is_running() {
             if !force {
@@ -401,7 +502,9 @@ impl Engine {
             }
             let _ = self.kill_container(&rec.id, Some("KILL")).await;
         }
-        let rec = self.containers.update(&rec.id, |r| r.state.status = RunStatus::Removing)?;
+        let rec = self
+            .containers
+            .update(&rec.id, |r| r.state.status = RunStatus::Removing)?;
         self.attach_waiters.waiters.lock().unwrap().remove(&rec.id);
         self.containers.remove_record(&rec.id)?;
         let _ = crate::util::fsutil::remove_dir_all_quiet(&self.paths.container_run_dir(&rec.id));
@@ -410,7 +513,11 @@ impl Engine {
             cg.destroy();
         }
         if volumes {
-            for m in rec.mounts.iter().filter(|m| m.kind == MountKind::Volume && m.anonymous) {
+            for m in rec
+                .mounts
+                .iter()
+                .filter(|m| m.kind == MountKind::Volume && m.anonymous)
+            {
                 let users = self.volume_users(&m.source);
                 if users.is_empty() {
                     let _ = self.volumes.remove(&m.source, &[]);
@@ -426,7 +533,11 @@ impl Engine {
         self.containers
             .all()
             .into_iter()
-            .filter(|c| c.mounts.iter().any(|m| m.kind == MountKind::Volume && m.source == volume))
+            .filter(|c| {
+                c.mounts
+                    .iter()
+                    .any(|m| m.kind == MountKind::Volume && m.source == volume)
+            })
             .map(|c| c.id)
             .collect()
     }
@@ -434,7 +545,10 @@ impl Engine {
     pub async fn pause_container(self: &Arc<Self>, key: &str, pause: bool) -> Result<()> {
         let rec = self.containers.resolve(key)?;
         if !rec.state.is_running() {
-            return Err(Error::conflict(format!("Container {} is not running", rec.id)));
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
         }
         if pause == (rec.state.status == RunStatus::Paused) {
             return Err(Error::conflict(format!(
@@ -445,17 +559,36 @@ impl Engine {
         }
         let cg = Cgroup::detect(&format!("wharf/{}", rec.id))
             .ok_or_else(|| Error::internal("no cgroup hierarchy with a freezer is available"))?;
-        cg.freeze(pause).ctx(|| "freezing the container's cgroup".into())?;
-        request(&self.socket_of(&rec.id), &Request::SetPaused { paused: pause }).await?;
+        cg.freeze(pause)
+            .ctx(|| "freezing the container's cgroup".into())?;
+        request(
+            &self.socket_of(&rec.id),
+            &Request::SetPaused { paused: pause },
+        )
+        .await?;
         Ok(())
     }
 
     /// Connect a client to a container's streams. Before the container starts, the connection
     /// is made at start time (so no output is missed).
-    pub async fn attach_container(&self, key: &str, stdin: bool, stdout: bool, stderr: bool) -> Result<UnixStream> {
+    pub async fn attach_container(
+        &self,
+        key: &str,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    ) -> Result<UnixStream> {
         let rec = self.containers.resolve(key)?;
         if rec.state.is_running() {
-            let mut r = connect(&self.socket_of(&rec.id), &Request::Attach { stdin, stdout, stderr }).await?;
+            let mut r = connect(
+                &self.socket_of(&rec.id),
+                &Request::Attach {
+                    stdin,
+                    stdout,
+                    stderr,
+                },
+            )
+            .await?;
             let _ = read_line(&mut r).await?;
             return Ok(r.into_inner());
         }
@@ -466,15 +599,27 @@ impl Engine {
             .unwrap()
             .entry(rec.id.clone())
             .or_default()
-            .push(PendingAttach { stdin, stdout, stderr, tx });
-        rx.await
-            .map_err(|_| Error::conflict(format!("container {} was removed before it started", rec.id)))
+            .push(PendingAttach {
+                stdin,
+                stdout,
+                stderr,
+                tx,
+            });
+        rx.await.map_err(|_| {
+            Error::conflict(format!(
+                "container {} was removed before it started",
+                rec.id
+            ))
+        })
     }
 
     pub async fn resize_container(&self, key: &str, height: u16, width: u16) -> Result<()> {
         let rec = self.containers.resolve(key)?;
         if !rec.state.is_running() {
-            return Err(Error::conflict(format!("Container {} is not running", rec.id)));
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
         }
         request(&self.socket_of(&rec.id), &Request::Resize { height, width }).await?;
         Ok(())

@@ -81,10 +81,17 @@ pub fn parse_time(s: &str) -> Option<f64> {
 
 impl Engine {
     /// Stream a container's logs; the bool says whether it has a TTY (raw stream).
-    pub fn container_logs(self: &Arc<Self>, key: &str, opts: LogOptions) -> Result<(bool, mpsc::Receiver<Bytes>)> {
+    pub fn container_logs(
+        self: &Arc<Self>,
+        key: &str,
+        opts: LogOptions,
+    ) -> Result<(bool, mpsc::Receiver<Bytes>)> {
         let rec = self.containers.resolve(key)?;
         let tty = rec.tty();
-        let path = self.containers.dir(&rec.id).join(format!("{}-json.log", rec.id));
+        let path = self
+            .containers
+            .dir(&rec.id)
+            .join(format!("{}-json.log", rec.id));
         let (tx, rx) = mpsc::channel(64);
         let engine = self.clone();
         let id = rec.id.clone();
@@ -94,10 +101,11 @@ impl Engine {
             let (ntx, mut nrx) = mpsc::unbounded_channel::<()>();
             let _watcher = if opts.follow {
                 use notify::Watcher;
-                let mut w = notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
-                    let _ = ntx.send(());
-                })
-                .ok();
+                let mut w =
+                    notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
+                        let _ = ntx.send(());
+                    })
+                    .ok();
                 if let Some(w) = &mut w {
                     if !path.exists() {
                         let _ = std::fs::File::create(&path);
@@ -113,7 +121,8 @@ impl Engine {
             loop {
                 let (entries, new_pos) = read_from(&path, pos);
                 pos = new_pos;
-                let mut selected: Vec<LogEntry> = entries.into_iter().filter(|e| wanted(e, &opts)).collect();
+                let mut selected: Vec<LogEntry> =
+                    entries.into_iter().filter(|e| wanted(e, &opts)).collect();
                 if first {
                     if let Some(n) = opts.tail {
                         let skip = selected.len().saturating_sub(n);
@@ -129,7 +138,11 @@ impl Engine {
                 if !opts.follow {
                     return;
                 }
-                let running = engine.containers.get(&id).map(|r| r.state.is_running()).unwrap_or(false);
+                let running = engine
+                    .containers
+                    .get(&id)
+                    .map(|r| r.state.is_running())
+                    .unwrap_or(false);
                 if !running {
                     // One last read: the final lines may have landed after the previous one.
                     let (entries, _) = read_from(&path, pos);
@@ -156,7 +169,9 @@ impl Engine {
 
 /// Read complete lines from `pos`; returns the entries and the position after the last one.
 fn read_from(path: &std::path::Path, pos: u64) -> (Vec<LogEntry>, u64) {
-    let Ok(mut f) = std::fs::File::open(path) else { return (Vec::new(), pos) };
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return (Vec::new(), pos);
+    };
     if f.seek(SeekFrom::Start(pos)).is_err() {
         return (Vec::new(), pos);
     }

@@ -100,7 +100,8 @@ impl Containers {
             return Ok(r.clone());
         }
         if !key.is_empty() {
-            let matches: Vec<&ContainerRecord> = records.values().filter(|r| r.id.starts_with(key)).collect();
+            let matches: Vec<&ContainerRecord> =
+                records.values().filter(|r| r.id.starts_with(key)).collect();
             match matches.len() {
                 1 => return Ok(matches[0].clone()),
                 0 => {}
@@ -147,15 +148,20 @@ impl Containers {
     }
 
     /// Apply `f` to a record and persist it.
-    pub fn update(&self, id: &str, f: impl FnOnce(&mut ContainerRecord)) -> Result<ContainerRecord> {
+    pub fn update(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut ContainerRecord),
+    ) -> Result<ContainerRecord> {
         let mut records = self.records.lock().unwrap();
         let rec = records
             .get_mut(id)
             .ok_or_else(|| Error::not_found(format!("No such container: {id}")))?;
         let mut updated = rec.clone();
         f(&mut updated);
-        self.db
-            .tx(|tx| store::put_named(tx, Table::Containers, &updated.id, &updated.name, &updated))?;
+        self.db.tx(|tx| {
+            store::put_named(tx, Table::Containers, &updated.id, &updated.name, &updated)
+        })?;
         *rec = updated.clone();
         Ok(updated)
     }
@@ -200,6 +206,11 @@ impl Containers {
 
     /// Image ids used by any container.
     pub fn images_in_use(&self) -> Vec<String> {
-        self.records.lock().unwrap().values().map(|r| r.image_id.clone()).collect()
+        self.records
+            .lock()
+            .unwrap()
+            .values()
+            .map(|r| r.image_id.clone())
+            .collect()
     }
 }

@@ -60,7 +60,9 @@ fn check_destination(dest: &str) -> Result<()> {
         )));
     }
     if dest == "/" {
-        return Err(Error::invalid("invalid mount config: destination can't be '/'"));
+        return Err(Error::invalid(
+            "invalid mount config: destination can't be '/'",
+        ));
     }
     Ok(())
 }
@@ -72,7 +74,11 @@ pub fn parse_bind(spec: &str) -> Result<ResolvedMount> {
         [d] => ("", *d, ""),
         [s, d] => (*s, *d, ""),
         [s, d, o] => (*s, *d, *o),
-        _ => return Err(Error::invalid(format!("invalid volume specification: '{spec}'"))),
+        _ => {
+            return Err(Error::invalid(format!(
+                "invalid volume specification: '{spec}'"
+            )))
+        }
     };
     check_destination(dst).map_err(|_| {
         Error::invalid(format!(
@@ -86,8 +92,8 @@ pub fn parse_bind(spec: &str) -> Result<ResolvedMount> {
             "ro" => read_only = true,
             "rw" => read_only = false,
             "nocopy" => no_copy = true,
-            "z" | "Z" | "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "consistent"
-            | "cached" | "delegated" => {}
+            "z" | "Z" | "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
+            | "consistent" | "cached" | "delegated" => {}
             other => {
                 return Err(Error::invalid(format!(
                     "invalid volume specification: '{spec}': invalid mode: {other}"
@@ -142,14 +148,19 @@ pub fn from_api_mount(m: &Mount) -> Result<ResolvedMount> {
         MountTypeEnum::TMPFS => "tmpfs",
         _ => "volume",
     };
-    check_destination(&dest)
-        .map_err(|e| Error::invalid(format!("invalid mount config for type \"{type_name}\": {e}")))?;
+    check_destination(&dest).map_err(|e| {
+        Error::invalid(format!(
+            "invalid mount config for type \"{type_name}\": {e}"
+        ))
+    })?;
     let read_only = m.read_only.unwrap_or(false);
     let source = m.source.clone().unwrap_or_default();
     match kind {
         MountTypeEnum::BIND => {
             if source.is_empty() {
-                return Err(Error::invalid("invalid mount config for type \"bind\": field Source must not be empty"));
+                return Err(Error::invalid(
+                    "invalid mount config for type \"bind\": field Source must not be empty",
+                ));
             }
             if !Path::new(&source).exists() {
                 return Err(Error::invalid(format!(
@@ -188,7 +199,9 @@ pub fn from_api_mount(m: &Mount) -> Result<ResolvedMount> {
         }
         MountTypeEnum::VOLUME => {
             if !source.is_empty() && !valid_volume_name(&source) {
-                return Err(Error::invalid(format!("invalid mount config for type \"volume\": invalid volume name {source:?}")));
+                return Err(Error::invalid(format!(
+                    "invalid mount config for type \"volume\": invalid volume name {source:?}"
+                )));
             }
             Ok(ResolvedMount {
                 kind: MountKind::Volume,
@@ -197,10 +210,16 @@ pub fn from_api_mount(m: &Mount) -> Result<ResolvedMount> {
                 destination: dest,
                 read_only,
                 options: String::new(),
-                no_copy: m.volume_options.as_ref().and_then(|v| v.no_copy).unwrap_or(false),
+                no_copy: m
+                    .volume_options
+                    .as_ref()
+                    .and_then(|v| v.no_copy)
+                    .unwrap_or(false),
             })
         }
-        other => Err(Error::invalid(format!("mount type {other:?} is not supported"))),
+        other => Err(Error::invalid(format!(
+            "mount type {other:?} is not supported"
+        ))),
     }
 }
 
@@ -233,7 +252,10 @@ pub fn resolve(host: &HostConfig, config_volumes: &[String]) -> Result<Vec<Resol
     for m in &out {
         let d = m.destination.trim_end_matches('/');
         if !seen.insert(d.to_string()) {
-            return Err(Error::invalid(format!("Duplicate mount point: {}", m.destination)));
+            return Err(Error::invalid(format!(
+                "Duplicate mount point: {}",
+                m.destination
+            )));
         }
     }
     for v in config_volumes {
@@ -261,7 +283,10 @@ mod tests {
     #[test]
     fn parses_binds() {
         let m = parse_bind("data:/data:ro").unwrap();
-        assert_eq!((m.kind, m.source.as_str(), m.read_only), (MountKind::Volume, "data", true));
+        assert_eq!(
+            (m.kind, m.source.as_str(), m.read_only),
+            (MountKind::Volume, "data", true)
+        );
         let m = parse_bind("/srv:/srv").unwrap();
         assert_eq!(m.kind, MountKind::Bind);
         let m = parse_bind("/cache").unwrap();

@@ -4,7 +4,9 @@ use super::create::{health_spec, parse_signal, restart_policy};
 use super::mounts::MountKind;
 use super::ContainerRecord;
 use crate::engine::error::{Error, Result};
-use crate::engine::runtime::{self, caps, MountSpec, NetworkNamespace, ProcessSpec, RootfsSpec, RuntimeSpec};
+use crate::engine::runtime::{
+    self, caps, MountSpec, NetworkNamespace, ProcessSpec, RootfsSpec, RuntimeSpec,
+};
 use crate::engine::supervisor::SupervisorConfig;
 use crate::engine::Engine;
 
@@ -24,21 +26,45 @@ impl Engine {
         )
         .map_err(Error::invalid)?;
         let security = host.security_opt.clone().unwrap_or_default();
-        let unconfined = privileged || security.iter().any(|s| s.starts_with("seccomp") && s.ends_with("unconfined"));
+        let unconfined = privileged
+            || security
+                .iter()
+                .any(|s| s.starts_with("seccomp") && s.ends_with("unconfined"));
         let mut mounts = Vec::new();
         for (m, path) in super::create::mount_sources(self, &rec.mounts) {
             let kind = match m.kind {
-                MountKind::Bind => runtime::MountKind::Bind { source: path, readonly: m.read_only, copy_up: false },
-                MountKind::Volume => runtime::MountKind::Bind { source: path, readonly: m.read_only, copy_up: !m.no_copy },
-                MountKind::Tmpfs => runtime::MountKind::Tmpfs { options: m.options.clone() },
+                MountKind::Bind => runtime::MountKind::Bind {
+                    source: path,
+                    readonly: m.read_only,
+                    copy_up: false,
+                },
+                MountKind::Volume => runtime::MountKind::Bind {
+                    source: path,
+                    readonly: m.read_only,
+                    copy_up: !m.no_copy,
+                },
+                MountKind::Tmpfs => runtime::MountKind::Tmpfs {
+                    options: m.options.clone(),
+                },
             };
-            mounts.push(MountSpec { destination: m.destination.clone(), kind });
+            mounts.push(MountSpec {
+                destination: m.destination.clone(),
+                kind,
+            });
         }
-        for (file, dest) in [("hosts", "/etc/hosts"), ("hostname", "/etc/hostname"), ("resolv.conf", "/etc/resolv.conf")] {
+        for (file, dest) in [
+            ("hosts", "/etc/hosts"),
+            ("hostname", "/etc/hostname"),
+            ("resolv.conf", "/etc/resolv.conf"),
+        ] {
             if !rec.mounts.iter().any(|m| m.destination == dest) {
                 mounts.push(MountSpec {
                     destination: dest.into(),
-                    kind: runtime::MountKind::Bind { source: dir.join(file), readonly: false, copy_up: false },
+                    kind: runtime::MountKind::Bind {
+                        source: dir.join(file),
+                        readonly: false,
+                        copy_up: false,
+                    },
                 });
             }
         }
@@ -76,7 +102,12 @@ impl Engine {
             process: ProcessSpec {
                 args,
                 env: rec.config.env.clone().unwrap_or_default(),
-                cwd: rec.config.working_dir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into()),
+                cwd: rec
+                    .config
+                    .working_dir
+                    .clone()
+                    .filter(|w| !w.is_empty())
+                    .unwrap_or_else(|| "/".into()),
                 user: rec.config.user.clone().unwrap_or_default(),
                 additional_groups: host.group_add.clone().unwrap_or_default(),
                 tty: rec.tty(),
@@ -91,8 +122,14 @@ impl Engine {
             network,
             join_pid_ns_of: None,
             privileged,
-            masked_paths: runtime::MASKED_PATHS.iter().map(|s| s.to_string()).collect(),
-            readonly_paths: runtime::READONLY_PATHS.iter().map(|s| s.to_string()).collect(),
+            masked_paths: runtime::MASKED_PATHS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            readonly_paths: runtime::READONLY_PATHS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             cgroup: runtime::CgroupSpec {
                 path: format!("wharf/{}", rec.id),
                 memory: host.memory.filter(|m| *m > 0),
@@ -119,7 +156,11 @@ impl Engine {
                 None => None,
             },
             stop_signal,
-            stop_timeout_secs: rec.config.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT).max(0) as u64,
+            stop_timeout_secs: rec
+                .config
+                .stop_timeout
+                .unwrap_or(DEFAULT_STOP_TIMEOUT)
+                .max(0) as u64,
             restart_count: rec.state.restart_count,
             wharf_binary: self.binary.clone(),
         })

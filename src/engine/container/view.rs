@@ -48,8 +48,14 @@ pub fn status_line(state: &RunState, has_been_started: bool) -> String {
         None => "",
     };
     match state.status {
-        RunStatus::Running => format!("Up {}{health}", human_duration(secs_since(state.started_at.as_deref()))),
-        RunStatus::Paused => format!("Up {} (Paused)", human_duration(secs_since(state.started_at.as_deref()))),
+        RunStatus::Running => format!(
+            "Up {}{health}",
+            human_duration(secs_since(state.started_at.as_deref()))
+        ),
+        RunStatus::Paused => format!(
+            "Up {} (Paused)",
+            human_duration(secs_since(state.started_at.as_deref()))
+        ),
         RunStatus::Restarting => format!(
             "Restarting ({}) {} ago",
             state.exit_code,
@@ -92,9 +98,17 @@ fn mount_points(engine: &Engine, rec: &ContainerRecord) -> Vec<MountPoint> {
             source: Some(path.display().to_string()),
             destination: Some(m.destination.clone()),
             driver: (m.kind == MountKind::Volume).then(|| "local".to_string()),
-            mode: Some(if m.read_only { "ro".into() } else { String::new() }),
+            mode: Some(if m.read_only {
+                "ro".into()
+            } else {
+                String::new()
+            }),
             rw: Some(!m.read_only),
-            propagation: Some(if m.kind == MountKind::Bind { "rprivate".into() } else { String::new() }),
+            propagation: Some(if m.kind == MountKind::Bind {
+                "rprivate".into()
+            } else {
+                String::new()
+            }),
         })
         .collect()
 }
@@ -164,7 +178,11 @@ impl Engine {
             resolv_conf_path: Some(dir.join("resolv.conf").display().to_string()),
             hostname_path: Some(dir.join("hostname").display().to_string()),
             hosts_path: Some(dir.join("hosts").display().to_string()),
-            log_path: Some(dir.join(format!("{}-json.log", rec.id)).display().to_string()),
+            log_path: Some(
+                dir.join(format!("{}-json.log", rec.id))
+                    .display()
+                    .to_string(),
+            ),
             name: Some(format!("/{}", rec.name)),
             restart_count: Some(s.restart_count as i64),
             driver: Some("overlay2".into()),
@@ -212,16 +230,27 @@ impl Engine {
                 network_mode: Some(network_mode(rec)),
                 annotations: None,
             }),
-            network_settings: Some(ContainerSummaryNetworkSettings { networks: Some(HashMap::new()) }),
+            network_settings: Some(ContainerSummaryNetworkSettings {
+                networks: Some(HashMap::new()),
+            }),
             mounts: Some(mount_points(self, rec)),
             ..Default::default()
         }
     }
 
     /// `ps`: running containers (or all), newest first, filtered like Docker.
-    pub fn list_containers(&self, all: bool, limit: Option<usize>, filters: &HashMap<String, Vec<String>>) -> Result<Vec<ContainerSummary>> {
+    pub fn list_containers(
+        &self,
+        all: bool,
+        limit: Option<usize>,
+        filters: &HashMap<String, Vec<String>>,
+    ) -> Result<Vec<ContainerSummary>> {
         for key in filters.keys() {
-            if !["label", "name", "status", "id", "ancestor", "exited", "health", "volume"].contains(&key.as_str()) {
+            if ![
+                "label", "name", "status", "id", "ancestor", "exited", "health", "volume",
+            ]
+            .contains(&key.as_str())
+            {
                 return Err(Error::invalid(format!("invalid filter '{key}'")));
             }
         }
@@ -255,16 +284,32 @@ impl Engine {
                 "name" => rec.name.contains(v.trim_start_matches('/')),
                 "id" => rec.id.starts_with(v.as_str()),
                 "status" => state_name(&rec.state, rec.has_been_started) == v,
-                "exited" => rec.has_been_started && !rec.state.is_running() && rec.state.exit_code.to_string() == *v,
+                "exited" => {
+                    rec.has_been_started
+                        && !rec.state.is_running()
+                        && rec.state.exit_code.to_string() == *v
+                }
                 "ancestor" => {
                     rec.image_name() == *v
-                        || self.images.resolve(v).map(|i| i.id == rec.image_id).unwrap_or(false)
+                        || self
+                            .images
+                            .resolve(v)
+                            .map(|i| i.id == rec.image_id)
+                            .unwrap_or(false)
                 }
                 "health" => {
-                    let h = rec.state.health.as_ref().map(|h| h.status.as_str()).unwrap_or("none");
+                    let h = rec
+                        .state
+                        .health
+                        .as_ref()
+                        .map(|h| h.status.as_str())
+                        .unwrap_or("none");
                     h == v
                 }
-                "volume" => rec.mounts.iter().any(|m| m.source == *v || m.destination == *v),
+                "volume" => rec
+                    .mounts
+                    .iter()
+                    .any(|m| m.source == *v || m.destination == *v),
                 _ => false,
             })
         })
@@ -273,7 +318,9 @@ impl Engine {
 
 /// Parse Docker's `filters` query parameter: `{"label":{"a=b":true}}` or `{"label":["a=b"]}`.
 pub fn parse_filters(raw: Option<&str>) -> Result<HashMap<String, Vec<String>>> {
-    let Some(raw) = raw.filter(|r| !r.is_empty()) else { return Ok(HashMap::new()) };
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+        return Ok(HashMap::new());
+    };
     let value: serde_json::Value =
         serde_json::from_str(raw).map_err(|e| Error::invalid(format!("invalid filters: {e}")))?;
     let mut out = HashMap::new();
@@ -281,7 +328,10 @@ pub fn parse_filters(raw: Option<&str>) -> Result<HashMap<String, Vec<String>>> 
         for (k, v) in obj {
             let vals: Vec<String> = match v {
                 serde_json::Value::Object(m) => m.keys().cloned().collect(),
-                serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect(),
                 _ => return Err(Error::invalid(format!("invalid filter value for {k}"))),
             };
             out.insert(k.clone(), vals);

@@ -69,7 +69,12 @@ impl Drop for TempDir {
 /// Load every image of an archive. Returns the names (or ids, for untagged images) loaded.
 /// Nothing is registered unless every layer of an image unpacked and matched its config.
 pub fn load<R: Read>(store: &ImageStore, reader: R) -> Result<Vec<String>> {
-    let tmp = TempDir(store.paths().tmp().join(format!("load-{}", &random_id()[..16])));
+    let tmp = TempDir(
+        store
+            .paths()
+            .tmp()
+            .join(format!("load-{}", &random_id()[..16])),
+    );
     std::fs::create_dir_all(&tmp.0).ctx(|| "creating a temporary directory".into())?;
     let mut buffered = BufReader::new(reader);
     let head = buffered.fill_buf().ctx(|| "reading the archive".into())?;
@@ -108,7 +113,9 @@ fn read_in(dir: &Path, rel: &str) -> Result<Vec<u8>> {
 
 fn safe_join(dir: &Path, rel: &str) -> Result<std::path::PathBuf> {
     if rel.split('/').any(|c| c == "..") || rel.starts_with('/') {
-        return Err(Error::invalid(format!("archive entry {rel} points outside the archive")));
+        return Err(Error::invalid(format!(
+            "archive entry {rel} points outside the archive"
+        )));
     }
     Ok(dir.join(rel))
 }
@@ -150,7 +157,10 @@ fn load_oci_layout(store: &ImageStore, dir: &Path) -> Result<Vec<String>> {
         }
         let manifest: OciManifest = serde_json::from_slice(&blob)
             .map_err(|e| Error::invalid(format!("manifest {}: {e}", desc.digest)))?;
-        let config = read_in(dir, &format!("blobs/sha256/{}", hex_of(&manifest.config.digest)))?;
+        let config = read_in(
+            dir,
+            &format!("blobs/sha256/{}", hex_of(&manifest.config.digest)),
+        )?;
         let files: Vec<_> = manifest
             .layers
             .iter()
@@ -312,15 +322,27 @@ pub fn save<W: Write>(store: &ImageStore, names: &[String], out: W) -> Result<W>
             layers: image
                 .layers
                 .iter()
-                .map(|d| store.layer(d).map(|l| format!("blobs/sha256/{}", hex_of(&l.blob_digest))))
+                .map(|d| {
+                    store
+                        .layer(d)
+                        .map(|l| format!("blobs/sha256/{}", hex_of(&l.blob_digest)))
+                })
                 .collect::<Result<_>>()?,
         });
     }
     append_bytes(&mut tar, "index.json", &serde_json::to_vec(&index)?)?;
-    append_bytes(&mut tar, "manifest.json", &serde_json::to_vec(&manifest_json)?)?;
+    append_bytes(
+        &mut tar,
+        "manifest.json",
+        &serde_json::to_vec(&manifest_json)?,
+    )?;
     append_bytes(&mut tar, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
     if !repositories.is_empty() {
-        append_bytes(&mut tar, "repositories", &serde_json::to_vec(&repositories)?)?;
+        append_bytes(
+            &mut tar,
+            "repositories",
+            &serde_json::to_vec(&repositories)?,
+        )?;
     }
     tar.into_inner().ctx(|| "finishing the archive".into())
 }

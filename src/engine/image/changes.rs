@@ -131,10 +131,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.cmd.unwrap(), vec!["sh"]);
-        assert_eq!(
-            c.env.unwrap(),
-            vec!["A=1", "B=two words", "C=3 4"]
-        );
+        assert_eq!(c.env.unwrap(), vec!["A=1", "B=two words", "C=3 4"]);
         assert_eq!(c.working_dir.unwrap(), "/srv");
         assert!(c.exposed_ports.as_ref().unwrap().contains_key("80/tcp"));
         assert!(c.exposed_ports.unwrap().contains_key("53/udp"));

@@ -83,7 +83,11 @@ pub fn sniff_media_type(head: &[u8]) -> &'static str {
 
 /// Unpack a layer stream into `dest` (which must exist and be empty), keeping a copy of the raw
 /// blob in `blob_copy`. Returns the layer record (diff id, blob digest, sizes).
-pub fn unpack_layer<R: Read>(raw: R, dest: &Path, blob_copy: Option<File>) -> io::Result<LayerRecord> {
+pub fn unpack_layer<R: Read>(
+    raw: R,
+    dest: &Path,
+    blob_copy: Option<File>,
+) -> io::Result<LayerRecord> {
     let mut blob = BufReader::with_capacity(256 * 1024, HashingReader::new(raw, blob_copy));
     let media_type = sniff_media_type(blob.fill_buf()?);
     let size;
@@ -126,7 +130,11 @@ fn apply_tar<R: Read>(reader: R, dest: &Path) -> io::Result<u64> {
         let Some(rel) = safe_relative(&path) else {
             continue;
         };
-        let name = rel.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = rel
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         let parent = dest.join(rel.parent().unwrap_or(Path::new("")));
         if name == OPAQUE_MARKER {
             std::fs::create_dir_all(&parent)?;
@@ -236,7 +244,10 @@ fn append_dir_diff<W: Write>(
         let md = std::fs::symlink_metadata(&full)?;
         use std::os::unix::fs::FileTypeExt;
         if md.file_type().is_char_device() && md.rdev() == 0 {
-            let wh = rel.join(format!("{WHITEOUT_PREFIX}{}", e.file_name().to_string_lossy()));
+            let wh = rel.join(format!(
+                "{WHITEOUT_PREFIX}{}",
+                e.file_name().to_string_lossy()
+            ));
             append_empty_file(b, &wh)?;
             continue;
         }
@@ -264,7 +275,12 @@ fn append_empty_file<W: Write>(b: &mut tar::Builder<W>, path: &Path) -> io::Resu
 pub fn tar_tree<W: Write>(root: &Path, out: W, skip_dirs_content: &[&str]) -> io::Result<W> {
     let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);
-    fn walk<W: Write>(b: &mut tar::Builder<W>, root: &Path, rel: &Path, skip: &[&str]) -> io::Result<()> {
+    fn walk<W: Write>(
+        b: &mut tar::Builder<W>,
+        root: &Path,
+        rel: &Path,
+        skip: &[&str],
+    ) -> io::Result<()> {
         let mut entries: Vec<_> = std::fs::read_dir(root.join(rel))?.collect::<Result<_, _>>()?;
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
@@ -301,7 +317,11 @@ mod tests {
     #[test]
     fn unpacks_and_hashes_a_layer() {
         let dir = tempfile::tempdir().unwrap();
-        let tar = layer_tar(&[("etc/motd", b"hi\n"), ("etc/.wh.gone", b""), ("var/.wh..wh..opq", b"")]);
+        let tar = layer_tar(&[
+            ("etc/motd", b"hi\n"),
+            ("etc/.wh.gone", b""),
+            ("var/.wh..wh..opq", b""),
+        ]);
         let rec = unpack_layer(&tar[..], dir.path(), None).unwrap();
         assert_eq!(rec.diff_id, crate::util::ids::sha256_digest(&tar));
         assert_eq!(rec.blob_digest, rec.diff_id);
@@ -310,7 +330,10 @@ mod tests {
         use std::os::unix::fs::FileTypeExt;
         let wh = std::fs::symlink_metadata(dir.path().join("etc/gone")).unwrap();
         assert!(wh.file_type().is_char_device());
-        assert_eq!(xattr_get(&dir.path().join("var"), OVERLAY_OPAQUE_XATTR).unwrap(), b"y");
+        assert_eq!(
+            xattr_get(&dir.path().join("var"), OVERLAY_OPAQUE_XATTR).unwrap(),
+            b"y"
+        );
 
         // Round trip: the upper-dir writer produces OCI whiteouts again.
         let out = tar_upper_dir(dir.path(), Vec::new(), &[]).unwrap();

@@ -117,7 +117,9 @@ impl ImageStore {
         let by_diff: HashMap<&str, &LayerRecord> =
             layers.iter().map(|l| (l.diff_id.as_str(), l)).collect();
         for d in &config.rootfs.diff_ids {
-            if !by_diff.contains_key(d.as_str()) && self.db.get::<LayerRecord>(Table::Layers, d)?.is_none() {
+            if !by_diff.contains_key(d.as_str())
+                && self.db.get::<LayerRecord>(Table::Layers, d)?.is_none()
+            {
                 return Err(Error::invalid(format!(
                     "image config names layer {d}, which the archive does not contain"
                 )));
@@ -218,8 +220,8 @@ impl ImageStore {
 
     pub fn config(&self, id: &str) -> Result<ImageConfig> {
         let bytes = self.config_bytes(id)?;
-        Ok(serde_json::from_slice(&bytes)
-            .map_err(|e| Error::internal(format!("image {id}: corrupt config: {e}")))?)
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::internal(format!("image {id}: corrupt config: {e}")))
     }
 
     pub fn config_bytes(&self, id: &str) -> Result<Vec<u8>> {
@@ -234,11 +236,16 @@ impl ImageStore {
 
     /// Layer directories for an overlay mount, bottom layer first.
     pub fn layer_dirs(&self, image: &ImageRecord) -> Vec<PathBuf> {
-        image.layers.iter().map(|d| self.paths.layer_dir(d)).collect()
+        image
+            .layers
+            .iter()
+            .map(|d| self.paths.layer_dir(d))
+            .collect()
     }
 
     pub fn tag(&self, id: &str, reference: &Reference) -> Result<()> {
-        self.db.tx(|tx| store::set_tag(tx, &reference.to_string(), id).map(|_| ()))
+        self.db
+            .tx(|tx| store::set_tag(tx, &reference.to_string(), id).map(|_| ()))
     }
 
     /// Remove a name, or the whole image when named by id (or its last tag goes).
@@ -302,7 +309,8 @@ impl ImageStore {
             .flat_map(|i| i.layers.iter().map(String::as_str))
             .collect();
         let layers: Vec<LayerRecord> = self.db.list(Table::Layers)?;
-        let mut keep_blobs: HashSet<String> = images.iter().map(|i| hex_of(&i.id).to_string()).collect();
+        let mut keep_blobs: HashSet<String> =
+            images.iter().map(|i| hex_of(&i.id).to_string()).collect();
         for l in &layers {
             if used.contains(l.diff_id.as_str()) {
                 keep_blobs.insert(hex_of(&l.blob_digest).to_string());

@@ -35,13 +35,13 @@ pub fn parse_cap(name: &str) -> Result<Capability, String> {
 /// The effective set for a container: defaults (or all, when privileged), plus adds, minus drops.
 pub fn compute(privileged: bool, add: &[String], drop: &[String]) -> Result<Vec<String>, String> {
     let mut set: Vec<String> = if privileged {
-        caps::all().iter().map(|c| strip(c)).collect()
+        caps::all().iter().map(strip).collect()
     } else {
         DEFAULT_CAPS.iter().map(|s| s.to_string()).collect()
     };
     for a in add {
         if a.eq_ignore_ascii_case("ALL") {
-            set = caps::all().iter().map(|c| strip(c)).collect();
+            set = caps::all().iter().map(strip).collect();
             continue;
         }
         let c = strip(&parse_cap(a)?);
@@ -80,7 +80,11 @@ pub fn limit_bounding(names: &[String]) -> Result<(), String> {
 /// Set the effective, permitted and inheritable sets after the user change (root only keeps
 /// capabilities; a non-root user ends with none, as the kernel clears them on setuid).
 pub fn apply(names: &[String], uid: u32) -> Result<(), String> {
-    let set = if uid == 0 { to_set(names)? } else { CapsHashSet::new() };
+    let set = if uid == 0 {
+        to_set(names)?
+    } else {
+        CapsHashSet::new()
+    };
     caps::set(None, CapSet::Inheritable, &CapsHashSet::new()).map_err(|e| e.to_string())?;
     caps::set(None, CapSet::Effective, &set).map_err(|e| e.to_string())?;
     caps::set(None, CapSet::Permitted, &set).map_err(|e| e.to_string())?;

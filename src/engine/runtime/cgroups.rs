@@ -117,7 +117,11 @@ impl Cgroup {
                 "freezer.state",
                 if frozen { "FROZEN" } else { "THAWED" },
             ),
-            Layout::V2 => write(&self.dir(""), "cgroup.freeze", if frozen { "1" } else { "0" }),
+            Layout::V2 => write(
+                &self.dir(""),
+                "cgroup.freeze",
+                if frozen { "1" } else { "0" },
+            ),
         }
     }
 
@@ -139,11 +143,17 @@ impl Cgroup {
         match self.layout {
             Layout::V1 => self
                 .read("memory", "memory.oom_control")
-                .map(|s| s.lines().any(|l| l.starts_with("oom_kill ") && !l.ends_with(" 0")))
+                .map(|s| {
+                    s.lines()
+                        .any(|l| l.starts_with("oom_kill ") && !l.ends_with(" 0"))
+                })
                 .unwrap_or(false),
             Layout::V2 => self
                 .read("", "memory.events")
-                .map(|s| s.lines().any(|l| l.starts_with("oom_kill ") && !l.ends_with(" 0")))
+                .map(|s| {
+                    s.lines()
+                        .any(|l| l.starts_with("oom_kill ") && !l.ends_with(" 0"))
+                })
                 .unwrap_or(false),
         }
     }
@@ -179,7 +189,10 @@ fn limit(v: i64) -> String {
 
 fn write(dir: &Path, file: &str, value: &str) -> std::io::Result<()> {
     std::fs::write(dir.join(file), value).map_err(|e| {
-        std::io::Error::new(e.kind(), format!("writing {value} to {}: {e}", dir.join(file).display()))
+        std::io::Error::new(
+            e.kind(),
+            format!("writing {value} to {}: {e}", dir.join(file).display()),
+        )
     })
 }
 

@@ -69,12 +69,20 @@ impl Started {
 }
 
 /// Clone the container's first process. Must be called from a single-threaded process.
-pub fn spawn(spec: &RuntimeSpec, stdio: &Stdio, cgroup: Option<&Cgroup>) -> Result<Started, String> {
-    let (go_r, go_w) = unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
-    let (err_r, err_w) = unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+pub fn spawn(
+    spec: &RuntimeSpec,
+    stdio: &Stdio,
+    cgroup: Option<&Cgroup>,
+) -> Result<Started, String> {
+    let (go_r, go_w) =
+        unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    let (err_r, err_w) =
+        unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     // Everything the child needs is read before clone: after pivot_root the host is gone.
     let seccomp_program = match &spec.process.seccomp_bpf {
-        Some(p) => Some(seccomp::read_program(p).map_err(|e| format!("reading {}: {e}", p.display()))?),
+        Some(p) => {
+            Some(seccomp::read_program(p).map_err(|e| format!("reading {}: {e}", p.display()))?)
+        }
         None => None,
     };
     let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
@@ -97,7 +105,12 @@ pub fn spawn(spec: &RuntimeSpec, stdio: &Stdio, cgroup: Option<&Cgroup>) -> Resu
             unsafe { libc::_exit(EXIT_RUNTIME) };
         }
         drop(go);
-        let code = match child_main(spec, (stdin, stdout, stderr), seccomp_program.as_ref(), &mut err) {
+        let code = match child_main(
+            spec,
+            (stdin, stdout, stderr),
+            seccomp_program.as_ref(),
+            &mut err,
+        ) {
             Ok(never) => match never {},
             Err((code, msg)) => {
                 let _ = err.write_all(format!("{code}\n{msg}").as_bytes());
@@ -147,7 +160,8 @@ fn child_main(
     }
     if let NetworkNamespace::Path { path } = &spec.network {
         let f = std::fs::File::open(path).map_err(fail(format!("opening {}", path.display())))?;
-        nix::sched::setns(f, CloneFlags::CLONE_NEWNET).map_err(fail("joining the network namespace"))?;
+        nix::sched::setns(f, CloneFlags::CLONE_NEWNET)
+            .map_err(fail("joining the network namespace"))?;
     }
     if spec.network == NetworkNamespace::New {
         loopback_up().map_err(fail("bringing up the loopback interface"))?;
@@ -159,7 +173,13 @@ fn child_main(
         unsafe { libc::setdomainname(d.as_ptr(), spec.domainname.len()) };
     }
     setup_rootfs(spec)?;
-    exec_process(&spec.process, spec.privileged, spec.init, seccomp_program, err)
+    exec_process(
+        &spec.process,
+        spec.privileged,
+        spec.init,
+        seccomp_program,
+        err,
+    )
 }
 
 /// From a prepared root onwards: session and terminal, limits, user, capabilities, working
@@ -181,7 +201,11 @@ pub fn exec_process(
     }
     let resolved = user::resolve(Path::new("/"), &process.user, &process.additional_groups)
         .map_err(|e| (EXIT_RUNTIME, e))?;
-    let cwd = if process.cwd.is_empty() { "/".to_string() } else { process.cwd.clone() };
+    let cwd = if process.cwd.is_empty() {
+        "/".to_string()
+    } else {
+        process.cwd.clone()
+    };
     let _ = std::fs::create_dir_all(&cwd);
     let mut env = process.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
@@ -193,7 +217,11 @@ pub fn exec_process(
     if !privileged {
         caps::limit_bounding(&process.capabilities).map_err(|e| (EXIT_RUNTIME, e))?;
     }
-    let gids: Vec<unistd::Gid> = resolved.additional_gids.iter().map(|g| unistd::Gid::from_raw(*g)).collect();
+    let gids: Vec<unistd::Gid> = resolved
+        .additional_gids
+        .iter()
+        .map(|g| unistd::Gid::from_raw(*g))
+        .collect();
     unistd::setgroups(&gids).map_err(fail("setgroups"))?;
     let gid = unistd::Gid::from_raw(resolved.gid);
     unistd::setresgid(gid, gid, gid).map_err(fail("setgid"))?;
@@ -203,7 +231,10 @@ pub fn exec_process(
         caps::apply(&process.capabilities, resolved.uid).map_err(|e| (EXIT_RUNTIME, e))?;
     }
     unistd::chdir(Path::new(&cwd)).map_err(|e| {
-        (EXIT_RUNTIME, format!("chdir to cwd (\"{cwd}\") set in config.json failed: {e}"))
+        (
+            EXIT_RUNTIME,
+            format!("chdir to cwd (\"{cwd}\") set in config.json failed: {e}"),
+        )
     })?;
     if process.no_new_privileges || seccomp_program.is_some() {
         // SAFETY: plain prctl.
@@ -236,9 +267,15 @@ fn find_program(args: &[String], env: &[String]) -> Result<PathBuf, (i32, String
     if cmd.contains('/') {
         let p = PathBuf::from(cmd);
         return match std::fs::metadata(&p) {
-            Ok(m) if m.is_dir() => Err((EXIT_CANNOT_INVOKE, format!("exec: \"{cmd}\": is a directory"))),
+            Ok(m) if m.is_dir() => Err((
+                EXIT_CANNOT_INVOKE,
+                format!("exec: \"{cmd}\": is a directory"),
+            )),
             Ok(_) => Ok(p),
-            Err(_) => Err((EXIT_NOT_FOUND, format!("exec: \"{cmd}\": stat {cmd}: no such file or directory"))),
+            Err(_) => Err((
+                EXIT_NOT_FOUND,
+                format!("exec: \"{cmd}\": stat {cmd}: no such file or directory"),
+            )),
         };
     }
     let path = env
@@ -255,7 +292,10 @@ fn find_program(args: &[String], env: &[String]) -> Result<PathBuf, (i32, String
             }
         }
     }
-    Err((EXIT_NOT_FOUND, format!("exec: \"{cmd}\": executable file not found in $PATH")))
+    Err((
+        EXIT_NOT_FOUND,
+        format!("exec: \"{cmd}\": executable file not found in $PATH"),
+    ))
 }
 
 fn exec(
@@ -265,14 +305,27 @@ fn exec(
     seccomp_program: Option<&seccompiler::BpfProgram>,
 ) -> ChildResult {
     let c_prog = CString::new(program.as_os_str().as_encoded_bytes()).map_err(fail("command"))?;
-    let c_args: Vec<CString> = args.iter().map(|a| CString::new(a.as_str()).unwrap_or_default()).collect();
-    let c_env: Vec<CString> = env.iter().map(|a| CString::new(a.as_str()).unwrap_or_default()).collect();
+    let c_args: Vec<CString> = args
+        .iter()
+        .map(|a| CString::new(a.as_str()).unwrap_or_default())
+        .collect();
+    let c_env: Vec<CString> = env
+        .iter()
+        .map(|a| CString::new(a.as_str()).unwrap_or_default())
+        .collect();
     if let Some(p) = seccomp_program {
         seccomp::load(p).map_err(|e| (EXIT_RUNTIME, e))?;
     }
     let e = unistd::execve(&c_prog, &c_args, &c_env).unwrap_err();
-    let code = if e == nix::errno::Errno::ENOENT { EXIT_NOT_FOUND } else { EXIT_CANNOT_INVOKE };
-    Err((code, format!("exec: \"{}\": {}", args[0], e.desc().to_lowercase())))
+    let code = if e == nix::errno::Errno::ENOENT {
+        EXIT_NOT_FOUND
+    } else {
+        EXIT_CANNOT_INVOKE
+    };
+    Err((
+        code,
+        format!("exec: \"{}\": {}", args[0], e.desc().to_lowercase()),
+    ))
 }
 
 /// `--init`: stay as PID 1, reap every child, forward signals to the command, exit with its status.
@@ -307,7 +360,10 @@ fn run_as_init(
                 let Ok(sig) = all.wait() else { continue };
                 if sig == Signal::SIGCHLD {
                     loop {
-                        match nix::sys::wait::waitpid(None, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+                        match nix::sys::wait::waitpid(
+                            None,
+                            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+                        ) {
                             Ok(nix::sys::wait::WaitStatus::Exited(p, code)) if p == child => unsafe {
                                 libc::_exit(code)
                             },
@@ -328,7 +384,11 @@ fn run_as_init(
 
 fn set_rlimit(name: &str, soft: u64, hard: u64) -> Result<(), (i32, String)> {
     use nix::sys::resource::{setrlimit, Resource};
-    let res = match name.trim_start_matches("RLIMIT_").to_ascii_lowercase().as_str() {
+    let res = match name
+        .trim_start_matches("RLIMIT_")
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "nofile" => Resource::RLIMIT_NOFILE,
         "nproc" => Resource::RLIMIT_NPROC,
         "core" => Resource::RLIMIT_CORE,
@@ -354,11 +414,17 @@ fn setup_rootfs(spec: &RuntimeSpec) -> Result<(), (i32, String)> {
         .map_err(fail("making / private"))?;
     let r = &spec.rootfs;
     // Relative lowerdir names keep the option string short however many layers there are.
-    let layers_dir = r.layers.first().and_then(|l| l.parent()).map(Path::to_path_buf);
+    let layers_dir = r
+        .layers
+        .first()
+        .and_then(|l| l.parent())
+        .map(Path::to_path_buf);
     let mut lower: Vec<String> = vec![r.init_layer.display().to_string()];
     for l in r.layers.iter().rev() {
         match (&layers_dir, l.parent()) {
-            (Some(d), Some(p)) if p == d => lower.push(l.file_name().unwrap().to_string_lossy().to_string()),
+            (Some(d), Some(p)) if p == d => {
+                lower.push(l.file_name().unwrap().to_string_lossy().to_string())
+            }
             _ => lower.push(l.display().to_string()),
         }
     }
@@ -372,14 +438,27 @@ fn setup_rootfs(spec: &RuntimeSpec) -> Result<(), (i32, String)> {
         r.work.display()
     );
     std::fs::create_dir_all(&r.mountpoint).map_err(fail("creating the rootfs mount point"))?;
-    mount(Some("overlay"), &r.mountpoint, Some("overlay"), MsFlags::empty(), Some(opts.as_str()))
-        .map_err(fail("mounting the root filesystem (overlay)"))?;
+    mount(
+        Some("overlay"),
+        &r.mountpoint,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .map_err(fail("mounting the root filesystem (overlay)"))?;
     let root = r.mountpoint.clone();
     let at = |p: &str| root.join(p.trim_start_matches('/'));
 
     let nosuid_noexec_nodev = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV;
     mkdir(&at("/proc"))?;
-    mount(Some("proc"), &at("/proc"), Some("proc"), nosuid_noexec_nodev, none).map_err(fail("mounting /proc"))?;
+    mount(
+        Some("proc"),
+        &at("/proc"),
+        Some("proc"),
+        nosuid_noexec_nodev,
+        none,
+    )
+    .map_err(fail("mounting /proc"))?;
     mkdir(&at("/dev"))?;
     mount(
         Some("tmpfs"),
@@ -400,32 +479,67 @@ fn setup_rootfs(spec: &RuntimeSpec) -> Result<(), (i32, String)> {
     )
     .map_err(fail("mounting /dev/pts"))?;
     mkdir(&at("/dev/shm"))?;
-    mount(Some("shm"), &at("/dev/shm"), Some("tmpfs"), nosuid_noexec_nodev, Some("mode=1777,size=65536k"))
-        .map_err(fail("mounting /dev/shm"))?;
+    mount(
+        Some("shm"),
+        &at("/dev/shm"),
+        Some("tmpfs"),
+        nosuid_noexec_nodev,
+        Some("mode=1777,size=65536k"),
+    )
+    .map_err(fail("mounting /dev/shm"))?;
     mkdir(&at("/dev/mqueue"))?;
-    mount(Some("mqueue"), &at("/dev/mqueue"), Some("mqueue"), nosuid_noexec_nodev, none)
-        .map_err(fail("mounting /dev/mqueue"))?;
+    mount(
+        Some("mqueue"),
+        &at("/dev/mqueue"),
+        Some("mqueue"),
+        nosuid_noexec_nodev,
+        none,
+    )
+    .map_err(fail("mounting /dev/mqueue"))?;
     mkdir(&at("/sys"))?;
-    let sys_flags = if spec.privileged { nosuid_noexec_nodev } else { nosuid_noexec_nodev | MsFlags::MS_RDONLY };
+    let sys_flags = if spec.privileged {
+        nosuid_noexec_nodev
+    } else {
+        nosuid_noexec_nodev | MsFlags::MS_RDONLY
+    };
     if mount(Some("sysfs"), &at("/sys"), Some("sysfs"), sys_flags, none).is_err() {
         // Without a network namespace of our own sysfs cannot be mounted: bind the host's.
-        mount(Some("/sys"), &at("/sys"), none, MsFlags::MS_BIND | MsFlags::MS_REC, none)
-            .map_err(fail("mounting /sys"))?;
+        mount(
+            Some("/sys"),
+            &at("/sys"),
+            none,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            none,
+        )
+        .map_err(fail("mounting /sys"))?;
         if !spec.privileged {
             remount_ro(&at("/sys"))?;
         }
     }
     if let Some(console) = &spec.console {
         touch(&at("/dev/console"))?;
-        mount(Some(console.as_path()), &at("/dev/console"), none, MsFlags::MS_BIND, none)
-            .map_err(fail("binding /dev/console"))?;
+        mount(
+            Some(console.as_path()),
+            &at("/dev/console"),
+            none,
+            MsFlags::MS_BIND,
+            none,
+        )
+        .map_err(fail("binding /dev/console"))?;
     }
     for m in &spec.mounts {
         let target = at(&m.destination);
         match &m.kind {
-            MountKind::Bind { source, readonly, copy_up } => {
+            MountKind::Bind {
+                source,
+                readonly,
+                copy_up,
+            } => {
                 let md = std::fs::metadata(source).map_err(|e| {
-                    (EXIT_RUNTIME, format!("bind source path does not exist: {}: {e}", source.display()))
+                    (
+                        EXIT_RUNTIME,
+                        format!("bind source path does not exist: {}: {e}", source.display()),
+                    )
                 })?;
                 if md.is_dir() {
                     mkdir(&target)?;
@@ -436,19 +550,40 @@ fn setup_rootfs(spec: &RuntimeSpec) -> Result<(), (i32, String)> {
                     touch(&target)?;
                 }
                 if *copy_up && md.is_dir() && dir_is_empty(source) && target.is_dir() {
-                    copy_tree(&target, source).map_err(fail(format!("filling volume for {}", m.destination)))?;
+                    copy_tree(&target, source)
+                        .map_err(fail(format!("filling volume for {}", m.destination)))?;
                 }
-                mount(Some(source.as_path()), &target, none, MsFlags::MS_BIND | MsFlags::MS_REC, none)
-                    .map_err(fail(format!("mounting {} on {}", source.display(), m.destination)))?;
+                mount(
+                    Some(source.as_path()),
+                    &target,
+                    none,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    none,
+                )
+                .map_err(fail(format!(
+                    "mounting {} on {}",
+                    source.display(),
+                    m.destination
+                )))?;
                 if *readonly {
                     remount_ro(&target)?;
                 }
             }
             MountKind::Tmpfs { options } => {
                 mkdir(&target)?;
-                let opts = if options.is_empty() { None } else { Some(options.as_str()) };
-                mount(Some("tmpfs"), &target, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, opts)
-                    .map_err(fail(format!("mounting tmpfs on {}", m.destination)))?;
+                let opts = if options.is_empty() {
+                    None
+                } else {
+                    Some(options.as_str())
+                };
+                mount(
+                    Some("tmpfs"),
+                    &target,
+                    Some("tmpfs"),
+                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                    opts,
+                )
+                .map_err(fail(format!("mounting tmpfs on {}", m.destination)))?;
             }
         }
     }
@@ -463,14 +598,26 @@ fn setup_rootfs(spec: &RuntimeSpec) -> Result<(), (i32, String)> {
         }
         for p in &spec.readonly_paths {
             if Path::new(p).exists() {
-                let _ = mount(Some(p.as_str()), p.as_str(), none, MsFlags::MS_BIND | MsFlags::MS_REC, none);
+                let _ = mount(
+                    Some(p.as_str()),
+                    p.as_str(),
+                    none,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    none,
+                );
                 let _ = remount_ro(Path::new(p));
             }
         }
     }
     if spec.rootfs.readonly {
-        mount(none, "/", none, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, none)
-            .map_err(fail("making the root filesystem read-only"))?;
+        mount(
+            none,
+            "/",
+            none,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            none,
+        )
+        .map_err(fail("making the root filesystem read-only"))?;
     }
     Ok(())
 }
@@ -570,7 +717,9 @@ fn loopback_up() -> std::io::Result<()> {
 }
 
 fn dir_is_empty(p: &Path) -> bool {
-    std::fs::read_dir(p).map(|mut d| d.next().is_none()).unwrap_or(false)
+    std::fs::read_dir(p)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(false)
 }
 
 /// Copy a directory tree keeping modes, owners, symlinks and timestamps (`cp -a`).

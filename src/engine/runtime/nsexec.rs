@@ -40,14 +40,19 @@ pub fn run(spec: &NsExecSpec) -> i32 {
 fn enter_and_run(spec: &NsExecSpec) -> Result<i32, (i32, String)> {
     let seccomp_program = match &spec.process.seccomp_bpf {
         Some(p) => Some(
-            super::seccomp::read_program(p).map_err(|e| (EXIT_RUNTIME, format!("reading {}: {e}", p.display())))?,
+            super::seccomp::read_program(p)
+                .map_err(|e| (EXIT_RUNTIME, format!("reading {}: {e}", p.display())))?,
         ),
         None => None,
     };
     let proc_dir = format!("/proc/{}", spec.pid);
     let open = |name: &str| {
-        std::fs::File::open(format!("{proc_dir}/{name}"))
-            .map_err(|e| (EXIT_RUNTIME, format!("container process {} is gone: {e}", spec.pid)))
+        std::fs::File::open(format!("{proc_dir}/{name}")).map_err(|e| {
+            (
+                EXIT_RUNTIME,
+                format!("container process {} is gone: {e}", spec.pid),
+            )
+        })
     };
     let root = open("root")?;
     let namespaces = [
@@ -70,15 +75,21 @@ fn enter_and_run(spec: &NsExecSpec) -> Result<i32, (i32, String)> {
     }
     unistd::fchdir(root.as_raw_fd()).map_err(|e| (EXIT_RUNTIME, format!("fchdir: {e}")))?;
     unistd::chroot(".").map_err(|e| (EXIT_RUNTIME, format!("chroot: {e}")))?;
-    let (err_r, err_w) =
-        unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| (EXIT_RUNTIME, format!("pipe: {e}")))?;
+    let (err_r, err_w) = unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| (EXIT_RUNTIME, format!("pipe: {e}")))?;
     // SAFETY: this process is single-threaded.
     match unsafe { unistd::fork() }.map_err(|e| (EXIT_RUNTIME, format!("fork: {e}")))? {
         unistd::ForkResult::Child => {
             drop(err_r);
             super::init::reset_signals();
             let mut err = std::fs::File::from(err_w);
-            let (code, msg) = match exec_process(&spec.process, spec.privileged, false, seccomp_program.as_ref(), &mut err) {
+            let (code, msg) = match exec_process(
+                &spec.process,
+                spec.privileged,
+                false,
+                seccomp_program.as_ref(),
+                &mut err,
+            ) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -115,7 +126,15 @@ extern "C" fn relay(sig: libc::c_int) {
 /// Signals sent to the waiter (by the daemon, for `kill` of an exec) reach the process.
 fn forward_signals(child: unistd::Pid) {
     CHILD.store(child.as_raw(), std::sync::atomic::Ordering::Relaxed);
-    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH] {
+    for sig in [
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+    ] {
         // SAFETY: installing a handler that only calls kill.
         unsafe { libc::signal(sig, relay as *const () as libc::sighandler_t) };
     }

@@ -48,7 +48,10 @@ fn groups(root: &Path) -> Vec<(String, u32, Vec<String>)> {
             Some((
                 f[0].to_string(),
                 f[2].parse().ok()?,
-                f[3].split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+                f[3].split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
             ))
         })
         .collect()
@@ -84,7 +87,9 @@ pub fn resolve(root: &Path, spec: &str, extra_groups: &[String]) -> Result<Resol
                 .iter()
                 .find(|(n, _, _)| n == g)
                 .map(|(_, id, _)| *id)
-                .ok_or_else(|| format!("unable to find group {g}: no matching entries in group file")),
+                .ok_or_else(|| {
+                    format!("unable to find group {g}: no matching entries in group file")
+                }),
         }
     };
     if let Some(g) = group {
@@ -125,13 +130,22 @@ mod tests {
             "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/var/www:/bin/sh\n",
         )
         .unwrap();
-        std::fs::write(d.path().join("etc/group"), "root:x:0:\nwww:x:33:\nstaff:x:50:www\n").unwrap();
+        std::fs::write(
+            d.path().join("etc/group"),
+            "root:x:0:\nwww:x:33:\nstaff:x:50:www\n",
+        )
+        .unwrap();
         let u = resolve(d.path(), "www", &[]).unwrap();
-        assert_eq!((u.uid, u.gid, u.additional_gids.clone()), (33, 33, vec![50]));
+        assert_eq!(
+            (u.uid, u.gid, u.additional_gids.clone()),
+            (33, 33, vec![50])
+        );
         assert_eq!(u.home, "/var/www");
         let u = resolve(d.path(), "1000:staff", &[]).unwrap();
         assert_eq!((u.uid, u.gid), (1000, 50));
-        assert!(resolve(d.path(), "nobody", &[]).unwrap_err().contains("no matching entries"));
+        assert!(resolve(d.path(), "nobody", &[])
+            .unwrap_err()
+            .contains("no matching entries"));
         assert_eq!(resolve(d.path(), "", &[]).unwrap().uid, 0);
     }
 }

@@ -40,7 +40,11 @@ impl HealthSpec {
             Some("CMD-SHELL") => {
                 vec!["/bin/sh".into(), "-c".into(), test[1..].join(" ")]
             }
-            Some(other) => return Err(format!("unknown healthcheck type {other:?} (expected CMD, CMD-SHELL or NONE)")),
+            Some(other) => {
+                return Err(format!(
+                    "unknown healthcheck type {other:?} (expected CMD, CMD-SHELL or NONE)"
+                ))
+            }
         };
         if command.is_empty() {
             return Err("healthcheck has no command".into());
@@ -58,7 +62,11 @@ impl HealthSpec {
             timeout: d(timeout_ns, DEFAULT_TIMEOUT),
             start_period: d(start_period_ns, Duration::ZERO),
             start_interval: d(start_interval_ns, DEFAULT_START_INTERVAL),
-            retries: if retries > 0 { retries as u32 } else { DEFAULT_RETRIES },
+            retries: if retries > 0 {
+                retries as u32
+            } else {
+                DEFAULT_RETRIES
+            },
         }))
     }
 }
@@ -109,7 +117,12 @@ impl Default for HealthState {
 
 impl HealthState {
     /// Record a probe result; returns the new status if it changed.
-    pub fn record(&mut self, spec: &HealthSpec, result: ProbeResult, in_start_period: bool) -> Option<HealthStatus> {
+    pub fn record(
+        &mut self,
+        spec: &HealthSpec,
+        result: ProbeResult,
+        in_start_period: bool,
+    ) -> Option<HealthStatus> {
         let before = self.status;
         if result.exit_code == 0 {
             self.failing_streak = 0;
@@ -164,7 +177,10 @@ mod tests {
         let mut h = HealthState::default();
         assert_eq!(h.record(&s, result(0), false), Some(HealthStatus::Healthy));
         assert_eq!(h.record(&s, result(1), false), None);
-        assert_eq!(h.record(&s, result(1), false), Some(HealthStatus::Unhealthy));
+        assert_eq!(
+            h.record(&s, result(1), false),
+            Some(HealthStatus::Unhealthy)
+        );
         assert_eq!(h.record(&s, result(0), false), Some(HealthStatus::Healthy));
         for _ in 0..10 {
             h.record(&s, result(0), false);
@@ -180,6 +196,8 @@ mod tests {
             assert_eq!(h.record(&s, result(1), true), None);
         }
         assert_eq!(h.status, HealthStatus::Starting);
-        assert!(HealthSpec::from_docker(&["NONE".into()], 0, 0, 0, 0, 0).unwrap().is_none());
+        assert!(HealthSpec::from_docker(&["NONE".into()], 0, 0, 0, 0, 0)
+            .unwrap()
+            .is_none());
     }
 }

@@ -13,20 +13,13 @@ pub struct LogEntry {
 }
 
 /// Splits a byte stream into lines and appends them to the log file.
+#[derive(Default)]
 pub struct LineWriter {
     pending: [Vec<u8>; 2],
 }
 
 /// Docker splits lines longer than this into several entries.
 const MAX_LINE: usize = 16 * 1024;
-
-impl Default for LineWriter {
-    fn default() -> Self {
-        LineWriter {
-            pending: [Vec::new(), Vec::new()],
-        }
-    }
-}
 
 impl LineWriter {
     /// `stream`: 1 stdout, 2 stderr.
@@ -101,7 +94,17 @@ mod tests {
         w.flush(&mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         let entries: Vec<LogEntry> = text.lines().filter_map(parse_line).collect();
-        let got: Vec<(&str, &str)> = entries.iter().map(|e| (e.stream.as_str(), e.log.as_str())).collect();
-        assert_eq!(got, vec![("stderr", "err\n"), ("stdout", "hello\n"), ("stdout", "world")]);
+        let got: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|e| (e.stream.as_str(), e.log.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("stderr", "err\n"),
+                ("stdout", "hello\n"),
+                ("stdout", "world")
+            ]
+        );
     }
 }

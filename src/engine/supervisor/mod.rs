@@ -98,6 +98,9 @@ pub struct RunState {
 
 impl RunState {
     pub fn is_running(&self) -> bool {
-        matches!(self.status, RunStatus::Running | RunStatus::Paused | RunStatus::Restarting)
+        matches!(
+            self.status,
+            RunStatus::Running | RunStatus::Paused | RunStatus::Restarting
+        )
     }
 }

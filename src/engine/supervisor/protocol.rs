@@ -19,11 +19,21 @@ pub enum Request {
         stderr: bool,
     },
     /// Signal, then SIGKILL after `timeout_secs` (negative: wait forever). No restart follows.
-    Stop { signal: i32, timeout_secs: i64 },
-    Kill { signal: i32 },
-    Resize { height: u16, width: u16 },
+    Stop {
+        signal: i32,
+        timeout_secs: i64,
+    },
+    Kill {
+        signal: i32,
+    },
+    Resize {
+        height: u16,
+        width: u16,
+    },
     /// Restart policy bookkeeping when the daemon pauses/unpauses the cgroup.
-    SetPaused { paused: bool },
+    SetPaused {
+        paused: bool,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

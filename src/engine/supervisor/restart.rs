@@ -109,8 +109,14 @@ mod tests {
 
     #[test]
     fn parses_policies() {
-        assert_eq!(RestartPolicy::parse("on-failure:3").unwrap(), RestartPolicy::OnFailure { max_retries: 3 });
-        assert_eq!(RestartPolicy::parse("always").unwrap(), RestartPolicy::Always);
+        assert_eq!(
+            RestartPolicy::parse("on-failure:3").unwrap(),
+            RestartPolicy::OnFailure { max_retries: 3 }
+        );
+        assert_eq!(
+            RestartPolicy::parse("always").unwrap(),
+            RestartPolicy::Always
+        );
         assert!(RestartPolicy::parse("sometimes").is_err());
         assert!(RestartPolicy::parse("always:2").is_err());
     }

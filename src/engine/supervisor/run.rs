@@ -19,10 +19,10 @@ use super::logs::LineWriter;
 use super::protocol::{EventLine, Reply, Request};
 use super::restart::Backoff;
 use super::{RunState, RunStatus, SupervisorConfig};
+use crate::engine::now_rfc3339;
 use crate::engine::runtime::cgroups::Cgroup;
 use crate::engine::runtime::init::{self, Stdio};
 use crate::engine::runtime::nsexec::NsExecSpec;
-use crate::engine::now_rfc3339;
 use crate::util::fsutil::write_atomic;
 
 /// Entry point of `wharf __supervise CONFIG`.
@@ -62,7 +62,11 @@ enum ClientKind {
     /// Still reading the request line.
     New,
     Events,
-    Attach { stdin: bool, stdout: bool, stderr: bool },
+    Attach {
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    },
     /// Replied; close once the reply is written.
     Closing,
 }
@@ -116,7 +120,8 @@ impl Supervisor {
         for s in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT] {
             mask.add(s);
         }
-        mask.thread_block().map_err(|e| format!("blocking signals: {e}"))?;
+        mask.thread_block()
+            .map_err(|e| format!("blocking signals: {e}"))?;
         let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
             .map_err(|e| format!("signalfd: {e}"))?;
         // SAFETY: plain signal disposition.
@@ -132,7 +137,8 @@ impl Supervisor {
             .map_err(|e| format!("opening {}: {e}", cfg.log_path.display()))?;
         let cgroup = Cgroup::detect(&cfg.spec.cgroup.path);
         if let Some(cg) = &cgroup {
-            cg.create(&cfg.spec.cgroup).map_err(|e| format!("creating cgroup: {e}"))?;
+            cg.create(&cfg.spec.cgroup)
+                .map_err(|e| format!("creating cgroup: {e}"))?;
         }
         let state = RunState {
             status: RunStatus::Created,
@@ -196,7 +202,9 @@ impl Supervisor {
             };
             started = init::spawn(&spec, &stdio, self.cgroup.as_ref())?;
             set_nonblocking(pty.master.as_raw_fd());
-            self.io = Some(Io::Tty { master: Some(pty.master) });
+            self.io = Some(Io::Tty {
+                master: Some(pty.master),
+            });
         } else {
             let (out_r, out_w) = nix::unistd::pipe2(cloexec).map_err(|e| e.to_string())?;
             let (err_r, err_w) = nix::unistd::pipe2(cloexec).map_err(|e| e.to_string())?;
@@ -207,7 +215,10 @@ impl Supervisor {
                 (None, None)
             };
             let stdio = Stdio {
-                stdin: in_r.as_ref().map(|f| f.as_raw_fd()).unwrap_or(devnull.as_raw_fd()),
+                stdin: in_r
+                    .as_ref()
+                    .map(|f| f.as_raw_fd())
+                    .unwrap_or(devnull.as_raw_fd()),
                 stdout: out_w.as_raw_fd(),
                 stderr: err_w.as_raw_fd(),
             };
@@ -279,7 +290,11 @@ impl Supervisor {
         let deadlines = [
             self.restart_at,
             self.kill_at,
-            if self.probe.is_none() && self.pid.is_some() { self.next_probe } else { None },
+            if self.probe.is_none() && self.pid.is_some() {
+                self.next_probe
+            } else {
+                None
+            },
             self.probe.as_ref().map(|p| p.deadline),
         ];
         match deadlines.iter().flatten().min() {
@@ -307,7 +322,11 @@ impl Supervisor {
             (self.sigfd.as_raw_fd(), PollFlags::POLLIN, Role::Signals),
         ];
         match &self.io {
-            Some(Io::Pipes { stdout, stderr, stdin }) => {
+            Some(Io::Pipes {
+                stdout,
+                stderr,
+                stdin,
+            }) => {
                 if let Some(f) = stdout {
                     roles.push((f.as_raw_fd(), PollFlags::POLLIN, Role::Out(1)));
                 }
@@ -331,7 +350,8 @@ impl Supervisor {
         for (i, c) in self.clients.iter().enumerate() {
             let mut flags = PollFlags::empty();
             let sends_stdin = matches!(c.kind, ClientKind::Attach { stdin: true, .. });
-            if !c.eof && !(stdin_full && sends_stdin) {
+            let input_paused = stdin_full && sends_stdin;
+            if !(c.eof || input_paused) {
                 flags |= PollFlags::POLLIN;
             }
             if !c.outbuf.is_empty() {
@@ -356,7 +376,9 @@ impl Supervisor {
         let ready: Vec<(Role, PollFlags)> = pollfds
             .iter()
             .zip(&roles)
-            .filter_map(|(p, (_, _, role))| p.revents().filter(|r| !r.is_empty()).map(|r| (*role, r)))
+            .filter_map(|(p, (_, _, role))| {
+                p.revents().filter(|r| !r.is_empty()).map(|r| (*role, r))
+            })
             .collect();
         drop(pollfds);
         for (role, revents) in ready {
@@ -367,7 +389,9 @@ impl Supervisor {
                     if revents.contains(PollFlags::POLLOUT) {
                         self.flush_stdin();
                     }
-                    if revents.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+                    if revents
+                        .intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+                    {
                         self.read_output(stream);
                     }
                 }
@@ -376,17 +400,21 @@ impl Supervisor {
                     if revents.contains(PollFlags::POLLOUT) {
                         self.clients[i].flush();
                     }
-                    if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) && self.clients[i].eof {
+                    if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR)
+                        && self.clients[i].eof
+                    {
                         // Both directions closed: the client is gone.
                         self.clients[i].dead = true;
-                    } else if revents.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+                    } else if revents
+                        .intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+                    {
                         self.read_client(i);
                     }
                 }
                 Role::ProbeOut => self.read_probe(),
             }
         }
-        self.clients.retain(|c| !c.dead && !(c.kind == ClientKind::Closing && c.outbuf.is_empty()));
+        self.clients.retain(|c| !(c.dead || c.is_done()));
         self.run_timers();
         Ok(())
     }
@@ -442,8 +470,16 @@ impl Supervisor {
             let c = &mut self.clients[i];
             c.eof = true;
             match c.kind {
-                ClientKind::Attach { stdin, stdout, stderr } => {
-                    c.kind = ClientKind::Attach { stdin: false, stdout, stderr };
+                ClientKind::Attach {
+                    stdin,
+                    stdout,
+                    stderr,
+                } => {
+                    c.kind = ClientKind::Attach {
+                        stdin: false,
+                        stdout,
+                        stderr,
+                    };
                     if !stdout && !stderr {
                         c.dead = true;
                     }
@@ -463,7 +499,14 @@ impl Supervisor {
                 let rest = std::mem::take(&mut self.clients[i].inbuf);
                 match serde_json::from_slice::<Request>(&line) {
                     Ok(req) => self.handle_request(i, req),
-                    Err(e) => self.reply(i, Reply { ok: false, message: Some(format!("bad request: {e}")), ..Default::default() }),
+                    Err(e) => self.reply(
+                        i,
+                        Reply {
+                            ok: false,
+                            message: Some(format!("bad request: {e}")),
+                            ..Default::default()
+                        },
+                    ),
                 }
                 if !rest.is_empty() {
                     self.client_input(i, &rest);
@@ -493,34 +536,64 @@ impl Supervisor {
             Request::Go => {
                 let reply = match self.waiting_go.take() {
                     Some(started) => match self.release(started) {
-                        Ok(pid) => Reply { ok: true, pid: Some(pid.as_raw()), ..Default::default() },
+                        Ok(pid) => Reply {
+                            ok: true,
+                            pid: Some(pid.as_raw()),
+                            ..Default::default()
+                        },
                         Err(e) => {
                             // A failed first start ends supervision: nothing runs.
                             self.state.status = RunStatus::Created;
                             self.save_state();
                             self.publish(None);
                             self.finished = true;
-                            Reply { ok: false, exit_code: Some(e.exit_code), message: Some(e.message), pid: None }
+                            Reply {
+                                ok: false,
+                                exit_code: Some(e.exit_code),
+                                message: Some(e.message),
+                                pid: None,
+                            }
                         }
                     },
-                    None => Reply { ok: true, pid: self.pid.map(|p| p.as_raw()), ..Default::default() },
+                    None => Reply {
+                        ok: true,
+                        pid: self.pid.map(|p| p.as_raw()),
+                        ..Default::default()
+                    },
                 };
                 self.reply(i, reply);
             }
             Request::Events => {
-                let line = EventLine { action: None, state: self.state.clone() };
+                let line = EventLine {
+                    action: None,
+                    state: self.state.clone(),
+                };
                 let c = &mut self.clients[i];
                 c.kind = ClientKind::Events;
                 c.send_line(&line);
                 c.flush();
             }
-            Request::Attach { stdin, stdout, stderr } => {
+            Request::Attach {
+                stdin,
+                stdout,
+                stderr,
+            } => {
                 let c = &mut self.clients[i];
-                c.send_line(&Reply { ok: true, ..Default::default() });
-                c.kind = ClientKind::Attach { stdin: stdin && self.cfg.open_stdin, stdout, stderr };
+                c.send_line(&Reply {
+                    ok: true,
+                    ..Default::default()
+                });
+                c.kind = ClientKind::Attach {
+                    stdin: stdin && self.cfg.open_stdin,
+                    stdout,
+                    stderr,
+                };
                 c.flush();
             }
-            Request::Stop { signal, timeout_secs } => {
+            Request::Stop {
+                signal,
+                timeout_secs,
+            } => {
                 self.state.stopped_by_user = true;
                 if self.restart_at.take().is_some() {
                     // Waiting to restart: the container is already down.
@@ -530,13 +603,23 @@ impl Supervisor {
                         drop(started);
                     }
                     let _ = self.thaw();
-                    let _ = nix::sys::signal::kill(pid, Signal::try_from(signal).unwrap_or(Signal::SIGTERM));
+                    let _ = nix::sys::signal::kill(
+                        pid,
+                        Signal::try_from(signal).unwrap_or(Signal::SIGTERM),
+                    );
                     if timeout_secs >= 0 {
-                        self.kill_at = Some(Instant::now() + Duration::from_secs(timeout_secs as u64));
+                        self.kill_at =
+                            Some(Instant::now() + Duration::from_secs(timeout_secs as u64));
                     }
                 }
                 self.save_state();
-                self.reply(i, Reply { ok: true, ..Default::default() });
+                self.reply(
+                    i,
+                    Reply {
+                        ok: true,
+                        ..Default::default()
+                    },
+                );
             }
             Request::Kill { signal } => {
                 let reply = match self.pid {
@@ -548,9 +631,16 @@ impl Supervisor {
                         match Signal::try_from(signal) {
                             Ok(sig) => {
                                 let _ = nix::sys::signal::kill(pid, sig);
-                                Reply { ok: true, ..Default::default() }
+                                Reply {
+                                    ok: true,
+                                    ..Default::default()
+                                }
                             }
-                            Err(_) => Reply { ok: false, message: Some(format!("invalid signal {signal}")), ..Default::default() },
+                            Err(_) => Reply {
+                                ok: false,
+                                message: Some(format!("invalid signal {signal}")),
+                                ..Default::default()
+                            },
                         }
                     }
                     None => {
@@ -558,26 +648,50 @@ impl Supervisor {
                             self.state.stopped_by_user = true;
                             self.final_exit();
                         }
-                        Reply { ok: true, ..Default::default() }
+                        Reply {
+                            ok: true,
+                            ..Default::default()
+                        }
                     }
                 };
                 self.reply(i, reply);
             }
             Request::Resize { height, width } => {
                 if let Some(Io::Tty { master: Some(m) }) = &self.io {
-                    let ws = libc::winsize { ws_row: height, ws_col: width, ws_xpixel: 0, ws_ypixel: 0 };
+                    let ws = libc::winsize {
+                        ws_row: height,
+                        ws_col: width,
+                        ws_xpixel: 0,
+                        ws_ypixel: 0,
+                    };
                     // SAFETY: TIOCSWINSZ with a valid winsize on our pty master.
                     unsafe { libc::ioctl(m.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
                 }
-                self.reply(i, Reply { ok: true, ..Default::default() });
+                self.reply(
+                    i,
+                    Reply {
+                        ok: true,
+                        ..Default::default()
+                    },
+                );
             }
             Request::SetPaused { paused } => {
                 if self.pid.is_some() {
-                    self.state.status = if paused { RunStatus::Paused } else { RunStatus::Running };
+                    self.state.status = if paused {
+                        RunStatus::Paused
+                    } else {
+                        RunStatus::Running
+                    };
                     self.save_state();
                     self.publish(Some(if paused { "pause" } else { "unpause" }));
                 }
-                self.reply(i, Reply { ok: true, ..Default::default() });
+                self.reply(
+                    i,
+                    Reply {
+                        ok: true,
+                        ..Default::default()
+                    },
+                );
             }
         }
     }
@@ -593,8 +707,18 @@ impl Supervisor {
         let mut buf = [0u8; 32 * 1024];
         loop {
             let fd = match (&self.io, stream) {
-                (Some(Io::Pipes { stdout: Some(f), .. }), 1) => f.as_raw_fd(),
-                (Some(Io::Pipes { stderr: Some(f), .. }), 2) => f.as_raw_fd(),
+                (
+                    Some(Io::Pipes {
+                        stdout: Some(f), ..
+                    }),
+                    1,
+                ) => f.as_raw_fd(),
+                (
+                    Some(Io::Pipes {
+                        stderr: Some(f), ..
+                    }),
+                    2,
+                ) => f.as_raw_fd(),
                 (Some(Io::Tty { master: Some(m) }), _) => m.as_raw_fd(),
                 _ => return,
             };
@@ -704,8 +828,12 @@ impl Supervisor {
                     // configured way, without a restart.
                     self.state.stopped_by_user = true;
                     if let Some(pid) = self.pid {
-                        let _ = nix::sys::signal::kill(pid, Signal::try_from(self.cfg.stop_signal).unwrap_or(Signal::SIGTERM));
-                        self.kill_at = Some(Instant::now() + Duration::from_secs(self.cfg.stop_timeout_secs));
+                        let _ = nix::sys::signal::kill(
+                            pid,
+                            Signal::try_from(self.cfg.stop_signal).unwrap_or(Signal::SIGTERM),
+                        );
+                        self.kill_at =
+                            Some(Instant::now() + Duration::from_secs(self.cfg.stop_timeout_secs));
                     } else {
                         self.restart_at = None;
                         self.final_exit();
@@ -758,7 +886,11 @@ impl Supervisor {
             let _ = nix::sys::signal::kill(p.pid, Signal::SIGKILL);
         }
         let ran_for = self.run_started.elapsed();
-        let restart = self.cfg.restart.should_restart(code, self.state.restart_count, self.state.stopped_by_user);
+        let restart = self.cfg.restart.should_restart(
+            code,
+            self.state.restart_count,
+            self.state.stopped_by_user,
+        );
         if self.state.oom_killed {
             self.publish(Some("oom"));
         }
@@ -786,7 +918,14 @@ impl Supervisor {
 
     fn restart(&mut self) {
         self.state.restart_count += 1;
-        match self.spawn().map_err(|e| init::StartError { exit_code: init::EXIT_RUNTIME, message: e }).and_then(|s| self.release(s)) {
+        match self
+            .spawn()
+            .map_err(|e| init::StartError {
+                exit_code: init::EXIT_RUNTIME,
+                message: e,
+            })
+            .and_then(|s| self.release(s))
+        {
             Ok(_) => {
                 self.save_state();
                 self.publish(Some("restart"));
@@ -800,7 +939,9 @@ impl Supervisor {
     }
 
     fn start_probe(&mut self) {
-        let (Some(spec), Some(pid)) = (self.health.clone(), self.pid) else { return };
+        let (Some(spec), Some(pid)) = (self.health.clone(), self.pid) else {
+            return;
+        };
         let mut process = self.cfg.spec.process.clone();
         process.args = spec.command.clone();
         process.tty = false;
@@ -810,11 +951,16 @@ impl Supervisor {
             privileged: self.cfg.spec.privileged,
             cgroup: Some(self.cfg.spec.cgroup.path.clone()),
         };
-        let Ok((r, w)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else { return };
+        let Ok((r, w)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
+            return;
+        };
         let Ok(w2) = w.try_clone() else { return };
         let child = std::process::Command::new(&self.cfg.wharf_binary)
             .arg("__nsexec")
-            .env("WHARF_NSEXEC_SPEC", serde_json::to_string(&ns).unwrap_or_default())
+            .env(
+                "WHARF_NSEXEC_SPEC",
+                serde_json::to_string(&ns).unwrap_or_default(),
+            )
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::from(w))
             .stderr(std::process::Stdio::from(w2))
@@ -833,7 +979,12 @@ impl Supervisor {
                 });
             }
             Err(e) => {
-                let result = ProbeResult { start, end: now_rfc3339(), exit_code: -1, output: format!("starting the probe: {e}") };
+                let result = ProbeResult {
+                    start,
+                    end: now_rfc3339(),
+                    exit_code: -1,
+                    output: format!("starting the probe: {e}"),
+                };
                 self.record_probe(result);
             }
         }
@@ -874,7 +1025,9 @@ impl Supervisor {
     }
 
     fn record_probe(&mut self, result: ProbeResult) {
-        let Some(spec) = self.health.clone() else { return };
+        let Some(spec) = self.health.clone() else {
+            return;
+        };
         let in_start_period = self.run_started.elapsed() < spec.start_period;
         let health = self.state.health.get_or_insert_with(HealthState::default);
         let changed = health.record(&spec, result, in_start_period);
@@ -897,7 +1050,10 @@ impl Supervisor {
 
     /// Send the state (and the event, if any) to every `events` client.
     fn publish(&mut self, action: Option<&str>) {
-        let line = EventLine { action: action.map(String::from), state: self.state.clone() };
+        let line = EventLine {
+            action: action.map(String::from),
+            state: self.state.clone(),
+        };
         for c in &mut self.clients {
             if c.kind == ClientKind::Events {
                 c.send_line(&line);
@@ -911,7 +1067,11 @@ impl Supervisor {
         let deadline = Instant::now() + Duration::from_secs(2);
         for c in &mut self.clients {
             let _ = c.stream.set_nonblocking(false);
-            let _ = c.stream.set_write_timeout(Some(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))));
+            let _ = c.stream.set_write_timeout(Some(
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1)),
+            ));
             let _ = c.stream.write_all(&c.outbuf);
             let _ = c.stream.shutdown(std::net::Shutdown::Both);
         }
@@ -924,9 +1084,16 @@ impl Supervisor {
 }
 
 impl Client {
+    /// A one-shot reply fully sent: the connection can go.
+    fn is_done(&self) -> bool {
+        self.kind == ClientKind::Closing && self.outbuf.is_empty()
+    }
+
     fn wants(&self, stream: u8) -> bool {
         match self.kind {
-            ClientKind::Attach { stdout, stderr, .. } => (stream == 1 && stdout) || (stream == 2 && stderr),
+            ClientKind::Attach { stdout, stderr, .. } => {
+                (stream == 1 && stdout) || (stream == 2 && stderr)
+            }
             _ => false,
         }
     }
@@ -966,7 +1133,10 @@ impl Client {
 fn set_nonblocking(fd: i32) {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
     if let Ok(flags) = fcntl(fd, FcntlArg::F_GETFL) {
-        let _ = fcntl(fd, FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK));
+        let _ = fcntl(
+            fd,
+            FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK),
+        );
     }
 }
 
@@ -974,4 +1144,3 @@ fn set_cloexec(fd: i32) {
     use nix::fcntl::{fcntl, FcntlArg, FdFlag};
     let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
 }
-
