@@ -354,6 +354,8 @@ fn looks_like_id(s: &str) -> bool {
 
 fn file_header(size: u64) -> tar::Header {
     let mut h = tar::Header::new_ustar();
+    h.set_uid(0);
+    h.set_gid(0);
     h.set_size(size);
     h.set_mode(0o644);
     h.set_mtime(0);
@@ -369,6 +371,8 @@ fn append_bytes<W: Write>(tar: &mut tar::Builder<W>, path: &str, data: &[u8]) ->
 
 fn append_dir<W: Write>(tar: &mut tar::Builder<W>, path: &str) -> Result<()> {
     let mut h = tar::Header::new_ustar();
+    h.set_uid(0);
+    h.set_gid(0);
     h.set_size(0);
     h.set_mode(0o755);
     h.set_mtime(0);

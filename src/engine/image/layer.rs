@@ -266,6 +266,8 @@ fn append_empty_file<W: Write>(b: &mut tar::Builder<W>, path: &Path) -> io::Resu
     let mut h = tar::Header::new_gnu();
     h.set_size(0);
     h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
     h.set_entry_type(tar::EntryType::Regular);
     h.set_mtime(0);
     b.append_data(&mut h, path, io::empty())
@@ -306,6 +308,9 @@ mod tests {
         let mut b = tar::Builder::new(Vec::new());
         for (name, data) in entries {
             let mut h = tar::Header::new_gnu();
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
             h.set_size(data.len() as u64);
             h.set_mode(0o644);
             h.set_entry_type(tar::EntryType::Regular);
