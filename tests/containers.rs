@@ -583,3 +583,146 @@ fn named_volumes_are_filled_from_the_image_and_persist() {
     assert_eq!(code, 125);
     assert!(err.contains("bind source path does not exist"), "{err}");
 }
+
+#[test]
+fn init_signals_ulimits_and_tty() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    // --init: PID 1 is the reaping init, the command is its child, and SIGTERM reaches it.
+    let out = w.ok(&[
+        "run",
+        "--rm",
+        "--init",
+        "box",
+        "sh",
+        "-c",
+        "echo $$; cat /proc/1/cmdline | tr '\\0' ' '",
+    ]);
+    let mut lines = out.lines();
+    assert_ne!(lines.next(), Some("1"), "{out}");
+    w.ok(&[
+        "run", "-d", "--name", "sleepy", "--init", "box", "sleep", "60",
+    ]);
+    let start = std::time::Instant::now();
+    w.ok(&["stop", "-t", "20", "sleepy"]);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "SIGTERM did not reach the command through --init"
+    );
+    assert_eq!(w.inspect("sleepy", "{{.State.ExitCode}}"), "143");
+    // --stop-signal: the container's own choice of signal.
+    w.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "trap",
+        "--stop-signal",
+        "USR1",
+        "box",
+        "sh",
+        "-c",
+        "trap 'exit 9' USR1; while true; do sleep 0.1; done",
+    ]);
+    w.wait_for(
+        "trap",
+        "{{.State.Status}}",
+        "running",
+        Duration::from_secs(5),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    w.ok(&["stop", "-t", "20", "trap"]);
+    assert_eq!(w.inspect("trap", "{{.State.ExitCode}}"), "9");
+    // --ulimit
+    assert_eq!(
+        w.ok(&[
+            "run",
+            "--rm",
+            "--ulimit",
+            "nofile=123:456",
+            "box",
+            "sh",
+            "-c",
+            "ulimit -n; ulimit -H -n"
+        ]),
+        "123\n456\n"
+    );
+    // -t: the container gets a terminal.
+    let out = w.ok(&[
+        "run",
+        "--rm",
+        "-t",
+        "box",
+        "sh",
+        "-c",
+        "test -t 0 && test -t 1 && echo tty",
+    ]);
+    assert_eq!(out.trim(), "tty");
+    w.ok(&["rm", "sleepy", "trap"]);
+}
+
+#[test]
+fn ps_filters_formats_and_events() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    w.ok(&[
+        "run", "-d", "--name", "a1", "-l", "tier=web", "box", "sleep", "60",
+    ]);
+    w.ok(&[
+        "run", "-d", "--name", "b1", "-l", "tier=db", "box", "sleep", "60",
+    ]);
+    w.ok(&["run", "--name", "c1", "box", "true"]);
+    assert_eq!(
+        w.ok(&["ps", "--filter", "label=tier=web", "--format", "{{.Names}}"]),
+        "a1\n"
+    );
+    assert_eq!(
+        w.ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            "status=exited",
+            "--format",
+            "{{.Names}} {{.State}}"
+        ]),
+        "c1 exited\n"
+    );
+    assert_eq!(w.ok(&["ps", "--filter", "name=b", "-q"]).lines().count(), 1);
+    let json = w.ok(&["ps", "--format", "json"]);
+    for line in json.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(
+            v["Names"].is_string() && v["Status"].as_str().unwrap().starts_with("Up"),
+            "{line}"
+        );
+    }
+    let table = w.ok(&["ps"]);
+    let header = table.lines().next().unwrap();
+    assert!(
+        header.starts_with("CONTAINER ID   IMAGE     COMMAND"),
+        "{header}"
+    );
+    assert!(header.ends_with("NAMES"), "{header}");
+    // Events: a start and a die, streamed and filtered.
+    let mut events = w
+        .command()
+        .args([
+            "events",
+            "--filter",
+            "container=e1",
+            "--format",
+            "{{.Action}}",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    w.ok(&["run", "--name", "e1", "box", "true"]);
+    std::thread::sleep(Duration::from_millis(300));
+    events.kill().unwrap();
+    let out = events.wait_with_output().unwrap();
+    let actions = String::from_utf8_lossy(&out.stdout).to_string();
+    for a in ["create", "start", "die"] {
+        assert!(actions.lines().any(|l| l == a), "{actions}");
+    }
+    w.ok(&["rm", "-f", "a1", "b1", "c1", "e1"]);
+}

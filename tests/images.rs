@@ -94,7 +94,7 @@ fn docker_save_archives_load_with_whiteouts_and_round_trip() {
     assert_eq!(got, "kept\nnew\nb.txt\n");
     let images = w.ok(&["images"]);
     assert!(
-        images.starts_with("REPOSITORY   TAG      IMAGE ID       CREATED"),
+        images.starts_with("REPOSITORY   TAG       IMAGE ID       CREATED"),
         "{images}"
     );
     assert!(images.contains("twolayer     latest"), "{images}");

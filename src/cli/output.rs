@@ -13,7 +13,8 @@ pub struct Table<'a> {
     pub rows: Vec<Row>,
 }
 
-/// Print with padding 3, like Docker's tabwriter.
+/// Print like Docker's tabwriter (`minwidth 10, padding 3`): each column is as wide as its
+/// widest cell plus 3, and at least 10.
 pub fn print_columns(
     out: &mut impl Write,
     header: &[String],
@@ -33,7 +34,8 @@ pub fn print_columns(
                 s.push_str(c);
             } else {
                 s.push_str(c);
-                s.push_str(&" ".repeat(widths[i] - c.chars().count() + 3));
+                let width = (widths[i] + 3).max(10);
+                s.push_str(&" ".repeat(width - c.chars().count()));
             }
         }
         s.trim_end().to_string()
@@ -254,7 +256,7 @@ mod tests {
     }
 
     #[test]
-    fn columns_are_padded_by_three() {
+    fn columns_are_padded_like_docker() {
         let mut out = Vec::new();
         print_columns(
             &mut out,
@@ -262,6 +264,20 @@ mod tests {
             &[vec!["xxxx".into(), "y".into()]],
         )
         .unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "A      BB\nxxxx   y\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "A         BB\nxxxx      y\n"
+        );
+        let mut out = Vec::new();
+        print_columns(
+            &mut out,
+            &["CONTAINER ID".into(), "X".into()],
+            &[vec!["0123456789ab".into(), "y".into()]],
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "CONTAINER ID   X\n0123456789ab   y\n"
+        );
     }
 }
