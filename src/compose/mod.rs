@@ -1,1 +1,4 @@
-
+pub mod error;
+pub mod load;
+pub mod model;
+pub mod value;
