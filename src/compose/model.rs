@@ -50,7 +50,6 @@ pub struct Project {
 
 /// A service.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Service {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
@@ -572,7 +571,6 @@ pub struct Logging {
 
 /// A top-level network.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Network {
     /// The engine-side name (`<project>_<key>` unless set or external).
     pub name: String,
@@ -622,7 +620,6 @@ pub struct IpamPool {
 
 /// A top-level volume.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Volume {
     /// The engine-side name (`<project>_<key>` unless set or external).
     pub name: String,
@@ -640,7 +637,6 @@ pub struct Volume {
 
 /// A top-level secret or config: from a file, an environment variable or inline content.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct FileObject {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

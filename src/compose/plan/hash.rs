@@ -44,6 +44,9 @@ pub fn service_hash_with(
         }
         if let Some(J::Object(d)) = m.get_mut("deploy") {
             d.remove("replicas");
+            if d.is_empty() {
+                m.remove("deploy");
+            }
         }
     }
     let mut h = Sha256::new();

@@ -612,6 +612,14 @@ pub fn plan_up_with_hashes(
         started: Vec<(String, Option<usize>)>,
     }
     let mut done: BTreeMap<String, SvcSteps> = BTreeMap::new();
+    // one-shot services (something waits for them to complete): exited 0 means done
+    let one_shot: BTreeSet<&String> = project
+        .services
+        .values()
+        .flat_map(|svc| svc.depends_on.iter())
+        .filter(|(_, d)| d.condition == DependsCondition::ServiceCompletedSuccessfully)
+        .map(|(k, _)| k)
+        .collect();
     let mut recreated: BTreeSet<String> = BTreeSet::new();
 
     for s in &order {
@@ -747,6 +755,10 @@ pub fn plan_up_with_hashes(
                 );
                 svc_steps.created.push((c.name.clone(), None));
                 needs_start.push((c.name.clone(), Some(stop)));
+            } else if c.state == ContainerState::Exited(0) && one_shot.contains(s) {
+                // a one-shot service that completed: nothing to do
+                svc_steps.created.push((c.name.clone(), None));
+                svc_steps.started.push((c.name.clone(), None));
             } else if !c.state.is_running() {
                 svc_steps.created.push((c.name.clone(), None));
                 needs_start.push((c.name.clone(), None));
