@@ -145,3 +145,73 @@ fn labels_of_a_container() {
     assert_eq!(plan::network_name(&p, "default"), "demo_default");
     assert_eq!(plan::container_name(&p, "web", 2), "demo-web-2");
 }
+
+#[test]
+fn config_helpers() {
+    use wharf::compose::config::{render_hashes, service_names, volume_names};
+    use wharf::compose::{render_config, ConfigFormat};
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(
+        t.path().join("compose.yaml"),
+        "services:\n  web:\n    image: web\n    depends_on: [db]\n  db:\n    image: db\n    volumes: [data:/data]\nvolumes:\n  data: {}\n  logs: {}\n",
+    )
+    .unwrap();
+    let p = load(t.path());
+    assert_eq!(service_names(&p), vec!["db", "web"]);
+    assert_eq!(volume_names(&p), vec!["data", "logs"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&render_config(&p, ConfigFormat::Json)).unwrap();
+    assert_eq!(
+        json["services"]["web"]["depends_on"]["db"]["condition"],
+        "service_started"
+    );
+    assert_eq!(json["volumes"]["data"]["name"], "demo_data");
+    // the YAML output loads back as the same project
+    let yaml = render_config(&p, ConfigFormat::Yaml);
+    std::fs::write(t.path().join("compose.yaml"), &yaml).unwrap();
+    let again = load(t.path());
+    assert_eq!(render_config(&again, ConfigFormat::Yaml), yaml);
+    let hashes = render_hashes(&p, &["web".to_string()]).unwrap();
+    assert!(
+        hashes.starts_with("web ") && hashes.len() == 4 + 64 + 1,
+        "{hashes}"
+    );
+    assert_eq!(
+        render_hashes(&p, &["*".to_string()])
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn explicit_files_and_project_directory() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(t.path().join("conf")).unwrap();
+    std::fs::write(
+        t.path().join("conf/stack.yml"),
+        "services:\n  a:\n    image: a\n    volumes: [./data:/data]\n",
+    )
+    .unwrap();
+    let opts = LoadOptions {
+        working_dir: Some(t.path().to_path_buf()),
+        environment: Some(Environment::default()),
+        files: vec!["conf/stack.yml".into()],
+        ..Default::default()
+    };
+    let l = load_project(&opts).unwrap();
+    assert_eq!(l.project.name, "conf");
+    assert_eq!(l.project.working_dir, t.path().join("conf"));
+    let src = l.project.services["a"].volumes[0].source.clone().unwrap();
+    assert_eq!(src, t.path().join("conf/data").display().to_string());
+    // --project-directory changes where relative paths point and the default name
+    let opts = LoadOptions {
+        project_directory: Some("elsewhere".into()),
+        ..opts
+    };
+    let l = load_project(&opts).unwrap();
+    assert_eq!(l.project.name, "elsewhere");
+    let src = l.project.services["a"].volumes[0].source.clone().unwrap();
+    assert_eq!(src, t.path().join("elsewhere/data").display().to_string());
+}

@@ -27,9 +27,12 @@ pub fn render_config(project: &Project, format: ConfigFormat) -> String {
     }
 }
 
-/// `--services`: the enabled services, in dependency (start) order... sorted by name here.
+/// `--services`: the enabled services in start order (dependencies first, ties by name).
 pub fn service_names(project: &Project) -> Vec<String> {
-    project.services.keys().cloned().collect()
+    match crate::compose::graph::ServiceGraph::build(project) {
+        Ok(g) => g.start_order(),
+        Err(_) => project.services.keys().cloned().collect(),
+    }
 }
 
 /// `--volumes`: the top-level volume keys.

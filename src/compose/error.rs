@@ -10,8 +10,8 @@ use super::value::{KeyPath, Pos};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Location {
     pub file: Option<String>,
-    pub line: Option<usize>,
-    pub col: Option<usize>,
+    pub line: Option<u32>,
+    pub col: Option<u32>,
 }
 
 impl Location {
@@ -29,8 +29,8 @@ impl From<Option<Pos>> for Location {
         match p {
             Some(p) => Location {
                 file: Some(p.file.to_string()),
-                line: Some(p.line),
-                col: Some(p.col),
+                line: Some(p.line as u32),
+                col: Some(p.col as u32),
             },
             None => Location::default(),
         }
@@ -119,16 +119,18 @@ pub enum ComposeError {
     },
 
     /// A service depends on a service that is not defined.
-    #[error("service {service:?} depends on undefined service {dependency:?} ({via})")]
+    #[error("{at}: service {service:?} depends on undefined service {dependency:?} (via {via})")]
     UndefinedDependency {
+        at: Location,
         service: String,
         dependency: String,
         via: String,
     },
 
     /// A service depends on a service disabled by the active profiles.
-    #[error("service {service:?} depends on service {dependency:?} which is disabled by the active profiles (it needs one of the profiles {profiles:?})")]
+    #[error("{at}: service {service:?} depends on service {dependency:?} which is disabled by the active profiles (enable one of the profiles {profiles:?})")]
     DisabledDependency {
+        at: Location,
         service: String,
         dependency: String,
         profiles: Vec<String>,

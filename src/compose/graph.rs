@@ -51,12 +51,14 @@ impl ServiceGraph {
                 let Some(&from) = index.get(&dep) else {
                     if let Some(d) = project.disabled_services.get(&dep) {
                         return Err(ComposeError::DisabledDependency {
+                            at: Default::default(),
                             service: name.clone(),
                             dependency: dep,
                             profiles: d.profiles.clone(),
                         });
                     }
                     return Err(ComposeError::UndefinedDependency {
+                        at: Default::default(),
                         service: name.clone(),
                         dependency: dep,
                         via: via.to_string(),

@@ -47,7 +47,7 @@ pub fn parse_dotenv(
         let lineno = i + 1;
         let at = || Location {
             file: Some(file.to_string()),
-            line: Some(lineno),
+            line: Some(lineno as u32),
             col: None,
         };
         let line = lines[i].trim_start();

@@ -100,8 +100,17 @@ pub fn finalize(
                 }
                 continue;
             }
+            let at: crate::compose::error::Location = match via {
+                "depends_on" => svc
+                    .get("depends_on")
+                    .and_then(|d| d.get(&dep))
+                    .and_then(|d| d.key_pos.clone().or(d.pos.clone())),
+                other => svc.get(other).and_then(|n| n.pos.clone()),
+            }
+            .into();
             if let Some(d) = disabled.get(&dep) {
                 return Err(ComposeError::DisabledDependency {
+                    at,
                     service: name.clone(),
                     dependency: dep,
                     profiles: d
@@ -112,6 +121,7 @@ pub fn finalize(
                 });
             }
             return Err(ComposeError::UndefinedDependency {
+                at,
                 service: name.clone(),
                 dependency: dep,
                 via: via.to_string(),

@@ -139,14 +139,10 @@ pub fn interpolate_node(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<()> {
     match &mut node.v {
-        V::Str(s) => {
-            if s.contains('$') {
-                match substitute(s, lookup) {
-                    Ok(v) => *s = v,
-                    Err(e) => return Err(template_error(e, node.pos.clone(), path, s)),
-                }
-            }
-        }
+        V::Str(s) if s.contains('$') => match substitute(s, lookup) {
+            Ok(v) => *s = v,
+            Err(e) => return Err(template_error(e, node.pos.clone(), path, s)),
+        },
         V::Seq(items) => {
             for (i, it) in items.iter_mut().enumerate() {
                 interpolate_node(it, &path.index(i), lookup)?;

@@ -675,10 +675,11 @@ fn port_range(s: &str) -> Option<(u16, u16)> {
     }
 }
 
+/// One mapping of a short port spec: host ip, published port or range, target, protocol.
+pub type PortMapping = (Option<String>, Option<String>, u16, String);
+
 /// Parse a short port spec into long-syntax mappings.
-pub fn parse_port_spec(
-    spec: &str,
-) -> Result<Vec<(Option<String>, Option<String>, u16, String)>, String> {
+pub fn parse_port_spec(spec: &str) -> Result<Vec<PortMapping>, String> {
     let bad = || {
         "a port such as 80, 8080:80, 127.0.0.1:8080:80, 8000-8010:80-90 or 53:53/udp".to_string()
     };
@@ -1055,7 +1056,8 @@ fn service_networks(n: &Node, p: &KeyPath) -> Result<Node> {
                         .filter(|k| !supported.contains(&k.as_str()))
                         .cloned()
                         .collect();
-                    for u in unsupported {
+                    if let Some(u) = unsupported.first() {
+                        let u = u.clone();
                         return Err(ComposeError::invalid(vm.get(&u).and_then(|x| x.key_pos.clone()), &p.key(k).key(&u), "not supported by wharf (supported: aliases, ipv4_address, ipv6_address, priority)"));
                     }
                 }

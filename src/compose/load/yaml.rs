@@ -99,8 +99,8 @@ impl<'a> Builder<'a> {
             Some(Err(e)) => Err(ComposeError::Yaml {
                 at: Location {
                     file: Some(self.file.to_string()),
-                    line: Some(e.marker().line()),
-                    col: Some(e.marker().col() + 1),
+                    line: Some(e.marker().line() as u32),
+                    col: Some(e.marker().col() as u32 + 1),
                 },
                 message: e.info().to_string(),
             }),
