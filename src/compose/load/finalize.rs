@@ -18,6 +18,8 @@ pub struct FinalizeInput<'a> {
     pub working_dir: PathBuf,
     pub config_files: Vec<PathBuf>,
     pub profiles: Vec<String>,
+    /// Services named on the command line: enabled whatever their profiles.
+    pub explicit_services: Vec<String>,
     pub env: &'a Environment,
 }
 
@@ -70,7 +72,7 @@ pub fn finalize(
     let mut enabled: IndexMap<String, Node> = IndexMap::new();
     let mut disabled: IndexMap<String, Node> = IndexMap::new();
     for (k, v) in all {
-        if service_enabled(&v, &input.profiles) {
+        if service_enabled(&v, &input.profiles) || input.explicit_services.contains(&k) {
             enabled.insert(k, v);
         } else {
             disabled.insert(k, v);
@@ -182,6 +184,10 @@ pub fn finalize(
     // references to networks, volumes, secrets and configs
     for (name, svc) in &enabled {
         check_references(name, svc, m)?;
+    }
+    check_port_conflicts(&enabled)?;
+    for svc in enabled.values_mut() {
+        strip_nested_extensions(svc, true);
     }
 
     m.insert("services".into(), Node::new(V::Map(enabled)));
@@ -331,6 +337,86 @@ fn check_references(name: &str, svc: &Node, top: &IndexMap<String, Node>) -> Res
                     }
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// `x-` keys are kept where the model keeps them (top level, services and top-level resources)
+/// and accepted-then-dropped everywhere else.
+fn strip_nested_extensions(node: &mut Node, keep_here: bool) {
+    match &mut node.v {
+        V::Map(m) => {
+            if !keep_here {
+                m.retain(|k, _| !k.starts_with("x-"));
+            }
+            for (k, v) in m.iter_mut() {
+                if !k.starts_with("x-") {
+                    strip_nested_extensions(v, false);
+                }
+            }
+        }
+        V::Seq(s) => {
+            for v in s.iter_mut() {
+                strip_nested_extensions(v, false);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Two services publishing the same host port (same protocol, overlapping address) cannot
+/// both start; neither can `network_mode` be combined with `networks`.
+fn check_port_conflicts(services: &IndexMap<String, Node>) -> Result<()> {
+    let mut seen: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
+    for (name, svc) in services {
+        let p = services_path(name);
+        if let (Some(nm), Some(nets)) = (
+            svc.get("network_mode").and_then(Node::as_str),
+            svc.get("networks").and_then(Node::as_map),
+        ) {
+            if !nets.is_empty() {
+                return Err(ComposeError::invalid(
+                    svc.get("network_mode").and_then(|n| n.pos.clone()),
+                    &p.key("network_mode"),
+                    format!("network_mode {nm:?} cannot be combined with networks"),
+                ));
+            }
+        }
+        let Some(ports) = svc.get("ports").and_then(Node::as_seq) else {
+            continue;
+        };
+        for (i, port) in ports.iter().enumerate() {
+            let Some(published) = port.get("published").and_then(Node::as_str) else {
+                continue;
+            };
+            if published.contains('-') {
+                continue;
+            }
+            let proto = port.get("protocol").and_then(Node::as_str).unwrap_or("tcp");
+            let ip = port.get("host_ip").and_then(Node::as_str).unwrap_or("");
+            let key = (format!("{published}/{proto}"), ip.to_string());
+            let wildcard = |ip: &str| ip.is_empty() || ip == "0.0.0.0" || ip == "::";
+            let clash = seen.iter().find(|((k, other_ip), _)| {
+                *k == key.0 && (other_ip == ip || wildcard(other_ip) || wildcard(ip))
+            });
+            if let Some((_, (other, other_path))) = clash {
+                return Err(ComposeError::invalid(
+                    port.pos.clone(),
+                    &p.key("ports").index(i),
+                    format!(
+                        "host port {} is published twice: here and by {other} ({other_path})",
+                        key.0
+                    ),
+                ));
+            }
+            seen.insert(
+                key,
+                (
+                    format!("service {name:?}"),
+                    p.key("ports").index(i).to_string(),
+                ),
+            );
         }
     }
     Ok(())

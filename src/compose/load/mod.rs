@@ -45,6 +45,9 @@ pub struct LoadOptions {
     pub profiles: Vec<String>,
     /// `--no-interpolate`.
     pub no_interpolate: bool,
+    /// Services named on the command line (`wharf up web`): enabled even when their profiles
+    /// are not active.
+    pub services: Vec<String>,
     /// The working directory (default: the process's).
     pub working_dir: Option<PathBuf>,
     /// The shell environment (default: the process's).
@@ -230,6 +233,7 @@ pub fn load_project(opts: &LoadOptions) -> Result<Loaded> {
             working_dir: project_dir,
             config_files: files,
             profiles,
+            explicit_services: opts.services.clone(),
             env: &environment,
         },
         &mut warnings,

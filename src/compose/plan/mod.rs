@@ -701,6 +701,9 @@ pub fn plan_up_with_hashes(
                 Some("config changed".to_string())
             } else if desired_image_id.is_some_and(|id| *id != c.image_id) {
                 Some("image changed".to_string())
+            } else if let Some(x) = shared_ns.iter().find(|x| recreated.contains(*x)) {
+                // its network namespace or volumes come from a container that is replaced
+                Some(format!("shares namespaces or volumes with recreated {x}"))
             } else {
                 dep_recreated
                     .as_ref()
