@@ -117,7 +117,7 @@ impl Engine {
         let run_dir = self.paths.container_run_dir(&rec.id);
         std::fs::create_dir_all(&run_dir).ctx(|| format!("creating {}", run_dir.display()))?;
         let cfg_path = dir.join("supervisor.json");
-        crate::util::fsutil::write_atomic(&cfg_path, &serde_json::to_vec(&cfg)?)
+        crate::util::fsutil::replace_file(&cfg_path, &serde_json::to_vec(&cfg)?)
             .ctx(|| "writing supervisor.json".into())?;
         let _ = std::fs::remove_file(&cfg.state_path);
         let sup_log = std::fs::OpenOptions::new()
