@@ -218,8 +218,21 @@ impl Drop for Wharf {
                         }
                     }
                 }
-                let v2 = PathBuf::from(format!("/sys/fs/cgroup/wharf/{id}"));
-                let _ = std::fs::remove_dir(v2);
+                for v2 in [
+                    format!("/sys/fs/cgroup/wharf/{id}"),
+                    format!("/sys/fs/cgroup/unified/wharf/{id}"),
+                ] {
+                    let v2 = PathBuf::from(v2);
+                    if v2.exists() {
+                        let _ = std::fs::write(v2.join("cgroup.kill"), "1");
+                        for _ in 0..100 {
+                            if std::fs::remove_dir(&v2).is_ok() {
+                                break;
+                            }
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                    }
+                }
             }
         }
         if let Some(pid) = self.daemon_pid() {
