@@ -43,7 +43,17 @@ pub struct Env {
 /// A unique tag (≤ 6 chars): pid and a per-process sequence letter.
 pub fn unique_tag() -> String {
     let n = SEQ.fetch_add(1, Ordering::SeqCst);
-    format!("t{}{}", std::process::id() % 10000, (b'a' + (n % 26) as u8) as char)
+    format!(
+        "t{}{}",
+        std::process::id() % 10000,
+        (b'a' + (n % 26) as u8) as char
+    )
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Env {
@@ -122,20 +132,33 @@ async fn link_pair(host_if: &str, ns: &Path, host_ip: Ipv4Addr, ns_ip: Ipv4Addr)
     let (conn, h, _) = rtnetlink::new_connection().unwrap();
     tokio::spawn(conn);
     let f = std::fs::File::open(ns).unwrap();
-    let peer = LinkMessageBuilder::<LinkUnspec>::new().name("eth0".to_string()).setns_by_fd(f.as_raw_fd()).build();
-    let msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(rtnetlink::packet_route::link::InfoKind::Veth)
-        .name(host_if.to_string())
-        .up()
-        .set_info_data(rtnetlink::packet_route::link::InfoData::Veth(rtnetlink::packet_route::link::InfoVeth::Peer(peer)))
+    let peer = LinkMessageBuilder::<LinkUnspec>::new()
+        .name("eth0".to_string())
+        .setns_by_fd(f.as_raw_fd())
         .build();
+    let msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(
+        rtnetlink::packet_route::link::InfoKind::Veth,
+    )
+    .name(host_if.to_string())
+    .up()
+    .set_info_data(rtnetlink::packet_route::link::InfoData::Veth(
+        rtnetlink::packet_route::link::InfoVeth::Peer(peer),
+    ))
+    .build();
     h.link().add(msg).execute().await.unwrap();
     let nl = Netlink::connect().unwrap();
     let idx = nl.link(host_if).await.unwrap().unwrap().index;
-    h.address().add(idx, host_ip.into(), 24).execute().await.unwrap();
+    h.address()
+        .add(idx, host_ip.into(), 24)
+        .execute()
+        .await
+        .unwrap();
     // Inside.
     let fd = netns::run_in(ns, || {
         use std::os::fd::IntoRawFd;
-        rtnetlink::sys::Socket::new(rtnetlink::sys::protocols::NETLINK_ROUTE).unwrap().into_raw_fd()
+        rtnetlink::sys::Socket::new(rtnetlink::sys::protocols::NETLINK_ROUTE)
+            .unwrap()
+            .into_raw_fd()
     })
     .unwrap();
     let sock = unsafe { <rtnetlink::sys::TokioSocket as std::os::fd::FromRawFd>::from_raw_fd(fd) };
@@ -143,9 +166,20 @@ async fn link_pair(host_if: &str, ns: &Path, host_ip: Ipv4Addr, ns_ip: Ipv4Addr)
     tokio::spawn(conn);
     let nsnl = Netlink::connect_in(ns).await.unwrap();
     let eth = nsnl.link("eth0").await.unwrap().unwrap();
-    hn.address().add(eth.index, ns_ip.into(), 24).execute().await.unwrap();
-    hn.link().set(LinkUnspec::new_with_index(eth.index).up().build()).execute().await.unwrap();
-    let r = RouteMessageBuilder::<Ipv4Addr>::new().gateway(host_ip).output_interface(eth.index).build();
+    hn.address()
+        .add(eth.index, ns_ip.into(), 24)
+        .execute()
+        .await
+        .unwrap();
+    hn.link()
+        .set(LinkUnspec::new_with_index(eth.index).up().build())
+        .execute()
+        .await
+        .unwrap();
+    let r = RouteMessageBuilder::<Ipv4Addr>::new()
+        .gateway(host_ip)
+        .output_interface(eth.index)
+        .build();
     hn.route().add(r).execute().await.unwrap();
 }
 
@@ -159,7 +193,10 @@ impl Drop for Env {
         links.extend(self.bridges.lock().unwrap().drain(..));
         let prefix = format!("{}v", self.tag);
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 let nl = Netlink::connect().unwrap();
                 for l in nl.links().await.unwrap_or_default() {
@@ -193,7 +230,10 @@ pub fn tcp_server(ns: &Path, port: u16) {
     std::thread::spawn(move || {
         for s in l.incoming() {
             let Ok(mut s) = s else { continue };
-            let peer = s.peer_addr().map(|p| p.ip().to_string()).unwrap_or_default();
+            let peer = s
+                .peer_addr()
+                .map(|p| p.ip().to_string())
+                .unwrap_or_default();
             let _ = s.write_all(peer.as_bytes());
         }
     });
@@ -279,7 +319,13 @@ pub fn free_port() -> u16 {
 /// Names of all links of the daemon's namespace.
 pub async fn link_names() -> Vec<String> {
     let nl = Netlink::connect().unwrap();
-    let mut v: Vec<String> = nl.links().await.unwrap().into_iter().map(|l| l.name).collect();
+    let mut v: Vec<String> = nl
+        .links()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
     v.sort();
     v
 }
@@ -287,13 +333,22 @@ pub async fn link_names() -> Vec<String> {
 /// Names of the links of the daemon's namespace that start with `prefix` (a test's tag: tests
 /// run in parallel, so leak checks look at their own links only).
 pub async fn links_with(prefix: &str) -> Vec<String> {
-    link_names().await.into_iter().filter(|l| l.starts_with(prefix)).collect()
+    link_names()
+        .await
+        .into_iter()
+        .filter(|l| l.starts_with(prefix))
+        .collect()
 }
 
 /// `nft list table ip <table>` output, or None when the table does not exist.
 pub fn nft_table(table: &str) -> Option<String> {
-    let out = std::process::Command::new("nft").args(["list", "table", "ip", table]).output().unwrap();
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    let out = std::process::Command::new("nft")
+        .args(["list", "table", "ip", table])
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Local listening TCP sockets and bound UDP sockets of the daemon's namespace ("addr:port").
@@ -308,7 +363,11 @@ pub fn listeners() -> Vec<String> {
             }
             let (a, p) = cols[1].split_once(':').unwrap();
             let ip = Ipv4Addr::from(u32::from_str_radix(a, 16).unwrap().swap_bytes());
-            out.push(format!("{}/{ip}:{}", if tcp { "tcp" } else { "udp" }, u16::from_str_radix(p, 16).unwrap()));
+            out.push(format!(
+                "{}/{ip}:{}",
+                if tcp { "tcp" } else { "udp" },
+                u16::from_str_radix(p, 16).unwrap()
+            ));
         }
     }
     out.sort();

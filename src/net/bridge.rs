@@ -10,10 +10,16 @@ use std::path::Path;
 
 use futures_util::TryStreamExt;
 use ipnet::Ipv4Net;
-use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteScope, RouteType};
 use rtnetlink::packet_route::address::AddressAttribute;
-use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use rtnetlink::packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use rtnetlink::packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteScope, RouteType,
+};
+use rtnetlink::{
+    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+};
 
 use super::{netns, NetError};
 
@@ -58,7 +64,10 @@ fn describe(e: &rtnetlink::Error) -> String {
 }
 
 fn mac_string(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn to_link(m: &LinkMessage) -> Link {
@@ -93,8 +102,8 @@ fn to_link(m: &LinkMessage) -> Link {
 impl Netlink {
     /// A handle on the calling thread's network namespace (the daemon's). Needs a tokio runtime.
     pub fn connect() -> Result<Self, NetError> {
-        let (conn, handle, _) =
-            rtnetlink::new_connection().map_err(|e| NetError::System(format!("opening a netlink socket: {e}")))?;
+        let (conn, handle, _) = rtnetlink::new_connection()
+            .map_err(|e| NetError::System(format!("opening a netlink socket: {e}")))?;
         tokio::spawn(conn);
         Ok(Netlink { handle })
     }
@@ -102,11 +111,17 @@ impl Netlink {
     /// A handle on the network namespace at `netns_path`. Needs a tokio runtime.
     pub async fn connect_in(netns_path: &Path) -> Result<Self, NetError> {
         let fd = netns::run_in_async(netns_path.to_path_buf(), || {
-            rtnetlink::sys::Socket::new(rtnetlink::sys::protocols::NETLINK_ROUTE).map(|s| s.into_raw_fd())
+            rtnetlink::sys::Socket::new(rtnetlink::sys::protocols::NETLINK_ROUTE)
+                .map(|s| s.into_raw_fd())
         })
         .await
         .map_err(|e| NetError::System(format!("entering {}: {e}", netns_path.display())))?
-        .map_err(|e| NetError::System(format!("opening a netlink socket in {}: {e}", netns_path.display())))?;
+        .map_err(|e| {
+            NetError::System(format!(
+                "opening a netlink socket in {}: {e}",
+                netns_path.display()
+            ))
+        })?;
         // SAFETY: fd is a fresh netlink socket we own.
         let sock = unsafe { rtnetlink::sys::TokioSocket::from_raw_fd(fd) };
         let (conn, handle, _) = rtnetlink::from_socket(sock);
@@ -115,7 +130,12 @@ impl Netlink {
     }
 
     pub async fn link(&self, name: &str) -> Result<Option<Link>, NetError> {
-        let mut s = self.handle.link().get().match_name(name.to_string()).execute();
+        let mut s = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
         match s.try_next().await {
             Ok(Some(m)) => Ok(Some(to_link(&m))),
             Ok(None) => Ok(None),
@@ -125,14 +145,22 @@ impl Netlink {
     }
 
     pub async fn links(&self) -> Result<Vec<Link>, NetError> {
-        let msgs: Vec<LinkMessage> =
-            self.handle.link().get().execute().try_collect().await.map_err(nl_err("listing links"))?;
+        let msgs: Vec<LinkMessage> = self
+            .handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(nl_err("listing links"))?;
         Ok(msgs.iter().map(to_link).collect())
     }
 
     /// Delete a link by name; `Ok(false)` if it did not exist.
     pub async fn delete_link(&self, name: &str) -> Result<bool, NetError> {
-        let Some(l) = self.link(name).await? else { return Ok(false) };
+        let Some(l) = self.link(name).await? else {
+            return Ok(false);
+        };
         match self.handle.link().del(l.index).execute().await {
             Ok(()) => Ok(true),
             Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(false),
@@ -172,7 +200,13 @@ impl Netlink {
     }
 
     async fn add_address(&self, index: u32, ip: Ipv4Addr, prefix: u8) -> Result<(), NetError> {
-        match self.handle.address().add(index, ip.into(), prefix).execute().await {
+        match self
+            .handle
+            .address()
+            .add(index, ip.into(), prefix)
+            .execute()
+            .await
+        {
             Ok(()) => Ok(()),
             Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
             Err(e) => Err(nl_err(format!("adding address {ip}/{prefix}"))(e)),
@@ -183,8 +217,14 @@ impl Netlink {
     /// subnets IPAM must not hand out.
     pub async fn routed_subnets(&self) -> Result<Vec<Ipv4Net>, NetError> {
         let req = RouteMessageBuilder::<Ipv4Addr>::new().build();
-        let msgs: Vec<_> =
-            self.handle.route().get(req).execute().try_collect().await.map_err(nl_err("listing routes"))?;
+        let msgs: Vec<_> = self
+            .handle
+            .route()
+            .get(req)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(nl_err("listing routes"))?;
         let mut out = Vec::new();
         for m in msgs {
             if m.header.table != RouteHeader::RT_TABLE_MAIN || m.header.kind != RouteType::Unicast {
@@ -208,8 +248,14 @@ impl Netlink {
     /// Whether an IPv4 default route exists.
     pub async fn has_default_route(&self) -> Result<bool, NetError> {
         let req = RouteMessageBuilder::<Ipv4Addr>::new().build();
-        let msgs: Vec<_> =
-            self.handle.route().get(req).execute().try_collect().await.map_err(nl_err("listing routes"))?;
+        let msgs: Vec<_> = self
+            .handle
+            .route()
+            .get(req)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(nl_err("listing routes"))?;
         Ok(msgs.iter().any(|m| {
             m.header.table == RouteHeader::RT_TABLE_MAIN
                 && m.header.destination_prefix_length == 0
@@ -252,7 +298,9 @@ pub async fn ensure_bridge(nl: &Netlink, spec: &BridgeSpec<'_>) -> Result<(), Ne
             }
             nl.link(spec.name)
                 .await?
-                .ok_or_else(|| NetError::System(format!("bridge {} vanished after creation", spec.name)))?
+                .ok_or_else(|| {
+                    NetError::System(format!("bridge {} vanished after creation", spec.name))
+                })?
                 .index
         }
     };
@@ -265,10 +313,14 @@ pub async fn ensure_bridge(nl: &Netlink, spec: &BridgeSpec<'_>) -> Result<(), Ne
 /// Write a sysctl of the daemon's namespace (`path` relative to /proc/sys), if it differs.
 pub fn write_sysctl(path: &str, value: &str) -> Result<(), NetError> {
     let full = format!("/proc/sys/{path}");
-    if std::fs::read_to_string(&full).map(|v| v.trim() == value).unwrap_or(false) {
+    if std::fs::read_to_string(&full)
+        .map(|v| v.trim() == value)
+        .unwrap_or(false)
+    {
         return Ok(());
     }
-    std::fs::write(&full, value).map_err(|e| NetError::System(format!("setting {full} to {value}: {e}")))
+    std::fs::write(&full, value)
+        .map_err(|e| NetError::System(format!("setting {full} to {value}: {e}")))
 }
 
 /// One veth attachment of a container namespace to a bridge.
@@ -296,10 +348,13 @@ pub async fn attach_veth(host: &Netlink, spec: &VethSpec<'_>) -> Result<String, 
         .link(spec.bridge)
         .await?
         .ok_or_else(|| NetError::NotFound(format!("bridge {} does not exist", spec.bridge)))?;
-    let ns = std::fs::File::open(spec.netns)
-        .map_err(|e| NetError::NotFound(format!("network namespace {}: {e}", spec.netns.display())))?;
+    let ns = std::fs::File::open(spec.netns).map_err(|e| {
+        NetError::NotFound(format!("network namespace {}: {e}", spec.netns.display()))
+    })?;
     let mtu = spec.mtu.or(bridge.mtu).filter(|m| *m > 0);
-    let mut peer = LinkMessageBuilder::<LinkUnspec>::new().name(spec.ifname.to_string()).setns_by_fd(ns.as_raw_fd());
+    let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
+        .name(spec.ifname.to_string())
+        .setns_by_fd(ns.as_raw_fd());
     if let Some(m) = mtu {
         peer = peer.mtu(m);
     }
@@ -311,18 +366,26 @@ pub async fn attach_veth(host: &Netlink, spec: &VethSpec<'_>) -> Result<String, 
     if let Some(m) = mtu {
         msg = msg.mtu(m);
     }
-    host.handle.link().add(msg.build()).execute().await.map_err(|e| {
-        if errno(&e) == Some(libc::EEXIST) {
-            NetError::Conflict(format!(
-                "interface {} (host side) or {} (in {}) already exists",
-                spec.host_ifname,
-                spec.ifname,
-                spec.netns.display()
-            ))
-        } else {
-            nl_err(format!("creating veth pair {}/{}", spec.host_ifname, spec.ifname))(e)
-        }
-    })?;
+    host.handle
+        .link()
+        .add(msg.build())
+        .execute()
+        .await
+        .map_err(|e| {
+            if errno(&e) == Some(libc::EEXIST) {
+                NetError::Conflict(format!(
+                    "interface {} (host side) or {} (in {}) already exists",
+                    spec.host_ifname,
+                    spec.ifname,
+                    spec.netns.display()
+                ))
+            } else {
+                nl_err(format!(
+                    "creating veth pair {}/{}",
+                    spec.host_ifname, spec.ifname
+                ))(e)
+            }
+        })?;
     drop(ns);
     match configure_peer(spec).await {
         Ok(mac) => Ok(mac),
@@ -335,10 +398,13 @@ pub async fn attach_veth(host: &Netlink, spec: &VethSpec<'_>) -> Result<String, 
 
 async fn configure_peer(spec: &VethSpec<'_>) -> Result<String, NetError> {
     let nl = Netlink::connect_in(spec.netns).await?;
-    let link = nl
-        .link(spec.ifname)
-        .await?
-        .ok_or_else(|| NetError::System(format!("{} did not appear in {}", spec.ifname, spec.netns.display())))?;
+    let link = nl.link(spec.ifname).await?.ok_or_else(|| {
+        NetError::System(format!(
+            "{} did not appear in {}",
+            spec.ifname,
+            spec.netns.display()
+        ))
+    })?;
     nl.add_address(link.index, spec.ip, spec.prefix).await?;
     nl.set_up(link.index).await?;
     if let Some(lo) = nl.link("lo").await? {
@@ -382,5 +448,7 @@ pub fn valid_ifname(name: &str) -> bool {
         && name.len() <= 15
         && name != "."
         && name != ".."
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }

@@ -88,7 +88,9 @@ pub fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
 
 /// The host's upstream resolvers (/etc/resolv.conf).
 pub fn host_upstreams() -> Vec<SocketAddr> {
-    std::fs::read_to_string("/etc/resolv.conf").map(|t| parse_resolv_conf(&t)).unwrap_or_default()
+    std::fs::read_to_string("/etc/resolv.conf")
+        .map(|t| parse_resolv_conf(&t))
+        .unwrap_or_default()
 }
 
 impl DnsServer {
@@ -114,9 +116,18 @@ impl DnsServer {
 
     /// Start answering for `network` on `addr` (UDP and TCP). Port 0 picks one (tests); returns
     /// the address actually bound. Replaces an existing listener of that network.
-    pub async fn listen(&self, network: &str, addr: SocketAddr, internal: bool) -> io::Result<SocketAddr> {
+    pub async fn listen(
+        &self,
+        network: &str,
+        addr: SocketAddr,
+        internal: bool,
+    ) -> io::Result<SocketAddr> {
         self.unlisten(network).await;
-        self.shared.internal.write().unwrap().insert(network.to_string(), internal);
+        self.shared
+            .internal
+            .write()
+            .unwrap()
+            .insert(network.to_string(), internal);
         let udp = Arc::new(UdpSocket::from_std(bind_udp(addr)?)?);
         let bound = udp.local_addr()?;
         let tcp = {
@@ -129,7 +140,13 @@ impl DnsServer {
         let shared = self.shared.clone();
         let t1 = tokio::spawn(udp_loop(shared.clone(), net.clone(), udp));
         let t2 = tokio::spawn(tcp_loop(shared, net, tcp));
-        self.listeners.lock().await.insert(network.to_string(), Listener { addr: bound, tasks: vec![t1, t2] });
+        self.listeners.lock().await.insert(
+            network.to_string(),
+            Listener {
+                addr: bound,
+                tasks: vec![t1, t2],
+            },
+        );
         Ok(bound)
     }
 
@@ -172,12 +189,21 @@ impl DnsServer {
         names: &[String],
         upstreams: &[SocketAddr],
     ) {
-        let mut names: Vec<String> = names.iter().map(|n| normalize(n)).filter(|n| !n.is_empty()).collect();
+        let mut names: Vec<String> = names
+            .iter()
+            .map(|n| normalize(n))
+            .filter(|n| !n.is_empty())
+            .collect();
         names.dedup();
         let mut r = self.shared.records.write().unwrap();
         let entries = r.nets.entry(network.to_string()).or_default();
         entries.retain(|e| e.container_id != container_id);
-        entries.push(Entry { container_id: container_id.to_string(), ip, names, upstreams: upstreams.to_vec() });
+        entries.push(Entry {
+            container_id: container_id.to_string(),
+            ip,
+            names,
+            upstreams: upstreams.to_vec(),
+        });
     }
 
     /// Remove a container's record from a network.
@@ -200,7 +226,13 @@ impl DnsServer {
     }
 
     /// Answer one query (wire format), as the listener of `network` would for `asker`.
-    pub async fn answer(&self, network: &str, asker: IpAddr, query: &[u8], tcp: bool) -> Option<Vec<u8>> {
+    pub async fn answer(
+        &self,
+        network: &str,
+        asker: IpAddr,
+        query: &[u8],
+        tcp: bool,
+    ) -> Option<Vec<u8>> {
         handle(&self.shared, network, asker, query, tcp).await
     }
 }
@@ -209,7 +241,11 @@ impl Shared {
     fn asker_networks(&self, r: &Records, network: &str, asker: IpAddr) -> Vec<String> {
         let mut nets = vec![network.to_string()];
         let IpAddr::V4(a) = asker else { return nets };
-        let Some(cid) = r.nets.get(network).and_then(|es| es.iter().find(|e| e.ip == a)).map(|e| e.container_id.clone())
+        let Some(cid) = r
+            .nets
+            .get(network)
+            .and_then(|es| es.iter().find(|e| e.ip == a))
+            .map(|e| e.container_id.clone())
         else {
             return nets;
         };
@@ -227,8 +263,14 @@ impl Shared {
     fn resolve(&self, network: &str, asker: IpAddr, name: &str) -> Vec<Ipv4Addr> {
         let r = self.records.read().unwrap();
         for net in self.asker_networks(&r, network, asker) {
-            let Some(entries) = r.nets.get(&net) else { continue };
-            let mut ips: Vec<Ipv4Addr> = entries.iter().filter(|e| e.names.iter().any(|n| n == name)).map(|e| e.ip).collect();
+            let Some(entries) = r.nets.get(&net) else {
+                continue;
+            };
+            let mut ips: Vec<Ipv4Addr> = entries
+                .iter()
+                .filter(|e| e.names.iter().any(|n| n == name))
+                .map(|e| e.ip)
+                .collect();
             if !ips.is_empty() {
                 ips.dedup();
                 return ips;
@@ -240,7 +282,11 @@ impl Shared {
     fn reverse(&self, network: &str, asker: IpAddr, ip: Ipv4Addr) -> Option<String> {
         let r = self.records.read().unwrap();
         for net in self.asker_networks(&r, network, asker) {
-            if let Some(e) = r.nets.get(&net).and_then(|es| es.iter().find(|e| e.ip == ip)) {
+            if let Some(e) = r
+                .nets
+                .get(&net)
+                .and_then(|es| es.iter().find(|e| e.ip == ip))
+            {
                 return e.names.first().cloned();
             }
         }
@@ -248,7 +294,12 @@ impl Shared {
     }
 
     fn is_internal(&self, network: &str) -> bool {
-        self.internal.read().unwrap().get(network).copied().unwrap_or(false)
+        self.internal
+            .read()
+            .unwrap()
+            .get(network)
+            .copied()
+            .unwrap_or(false)
     }
 }
 
@@ -303,7 +354,12 @@ async fn tcp_loop(shared: Arc<Shared>, network: String, listener: TcpListener) {
     }
 }
 
-async fn tcp_conn(shared: &Shared, network: &str, mut stream: TcpStream, asker: IpAddr) -> io::Result<()> {
+async fn tcp_conn(
+    shared: &Shared,
+    network: &str,
+    mut stream: TcpStream,
+    asker: IpAddr,
+) -> io::Result<()> {
     loop {
         let mut len = [0u8; 2];
         match tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut len)).await {
@@ -314,7 +370,9 @@ async fn tcp_conn(shared: &Shared, network: &str, mut stream: TcpStream, asker: 
         tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut query))
             .await
             .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
-        let Some(resp) = handle(shared, network, asker, &query, true).await else { return Ok(()) };
+        let Some(resp) = handle(shared, network, asker, &query, true).await else {
+            return Ok(());
+        };
         let mut out = Vec::with_capacity(resp.len() + 2);
         out.extend_from_slice(&(resp.len() as u16).to_be_bytes());
         out.extend_from_slice(&resp);
@@ -327,7 +385,13 @@ enum Local {
     Forward,
 }
 
-async fn handle(shared: &Shared, network: &str, asker: IpAddr, query: &[u8], tcp: bool) -> Option<Vec<u8>> {
+async fn handle(
+    shared: &Shared,
+    network: &str,
+    asker: IpAddr,
+    query: &[u8],
+    tcp: bool,
+) -> Option<Vec<u8>> {
     match local_answer(shared, network, asker, query, tcp)? {
         Local::Answer(r) => Some(r),
         Local::Forward => forward(shared, network, asker, query, tcp).await,
@@ -350,7 +414,14 @@ fn response_to(q: &Message, code: ResponseCode) -> Message {
 
 fn encode(q: &Message, resp: Message, tcp: bool) -> Option<Vec<u8>> {
     let bytes = resp.to_vec().ok()?;
-    let limit = if tcp { 65535 } else { q.edns.as_ref().map(|e| e.max_payload().max(512)).unwrap_or(512) as usize };
+    let limit = if tcp {
+        65535
+    } else {
+        q.edns
+            .as_ref()
+            .map(|e| e.max_payload().max(512))
+            .unwrap_or(512) as usize
+    };
     if bytes.len() > limit {
         return resp.truncate().to_vec().ok();
     }
@@ -358,13 +429,20 @@ fn encode(q: &Message, resp: Message, tcp: bool) -> Option<Vec<u8>> {
 }
 
 /// Answer from the records, or say the query is to be forwarded. `None`: drop (unparsable).
-fn local_answer(shared: &Shared, network: &str, asker: IpAddr, query: &[u8], tcp: bool) -> Option<Local> {
+fn local_answer(
+    shared: &Shared,
+    network: &str,
+    asker: IpAddr,
+    query: &[u8],
+    tcp: bool,
+) -> Option<Local> {
     let q = match Message::from_vec(query) {
         Ok(q) => q,
         Err(_) => {
             // Reply FORMERR when at least the id is there.
             if query.len() >= 12 {
-                let mut m = Message::response(u16::from_be_bytes([query[0], query[1]]), OpCode::Query);
+                let mut m =
+                    Message::response(u16::from_be_bytes([query[0], query[1]]), OpCode::Query);
                 m.metadata.response_code = ResponseCode::FormErr;
                 return m.to_vec().ok().map(Local::Answer);
             }
@@ -412,7 +490,10 @@ fn local_answer(shared: &Shared, network: &str, asker: IpAddr, query: &[u8], tcp
 
 fn parse_reverse(name: &str) -> Option<Ipv4Addr> {
     let rest = name.strip_suffix(".in-addr.arpa")?;
-    let parts: Vec<u8> = rest.split('.').map(|p| p.parse::<u8>().ok()).collect::<Option<Vec<_>>>()?;
+    let parts: Vec<u8> = rest
+        .split('.')
+        .map(|p| p.parse::<u8>().ok())
+        .collect::<Option<Vec<_>>>()?;
     if parts.len() != 4 {
         return None;
     }
@@ -420,7 +501,13 @@ fn parse_reverse(name: &str) -> Option<Ipv4Addr> {
 }
 
 /// Forward a query verbatim to the upstreams in turn; SERVFAIL when none answers.
-async fn forward(shared: &Shared, network: &str, asker: IpAddr, query: &[u8], tcp: bool) -> Option<Vec<u8>> {
+async fn forward(
+    shared: &Shared,
+    network: &str,
+    asker: IpAddr,
+    query: &[u8],
+    tcp: bool,
+) -> Option<Vec<u8>> {
     let own = match asker {
         IpAddr::V4(a) => shared
             .records
@@ -433,10 +520,18 @@ async fn forward(shared: &Shared, network: &str, asker: IpAddr, query: &[u8], tc
             .unwrap_or_default(),
         IpAddr::V6(_) => Vec::new(),
     };
-    let upstreams = if own.is_empty() { shared.upstreams.read().unwrap().clone() } else { own };
+    let upstreams = if own.is_empty() {
+        shared.upstreams.read().unwrap().clone()
+    } else {
+        own
+    };
     let per_try = shared.timeout / (upstreams.len().max(1) as u32);
     for up in upstreams {
-        let res = if tcp { forward_tcp(up, query, per_try).await } else { forward_udp(up, query, per_try).await };
+        let res = if tcp {
+            forward_tcp(up, query, per_try).await
+        } else {
+            forward_udp(up, query, per_try).await
+        };
         if let Ok(r) = res {
             return Some(r);
         }
@@ -446,7 +541,11 @@ async fn forward(shared: &Shared, network: &str, asker: IpAddr, query: &[u8], tc
 }
 
 async fn forward_udp(up: SocketAddr, query: &[u8], timeout: Duration) -> io::Result<Vec<u8>> {
-    let bind: SocketAddr = if up.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
+    let bind: SocketAddr = if up.is_ipv4() {
+        "0.0.0.0:0".parse().unwrap()
+    } else {
+        "[::]:0".parse().unwrap()
+    };
     let sock = UdpSocket::bind(bind).await?;
     sock.connect(up).await?;
     sock.send(query).await?;
@@ -485,7 +584,12 @@ async fn forward_tcp(up: SocketAddr, query: &[u8], timeout: Duration) -> io::Res
 pub fn build_query(name: &str, qtype: RecordType, id: u16) -> Vec<u8> {
     let mut m = Message::new(id, MessageType::Query, OpCode::Query);
     m.metadata.recursion_desired = true;
-    let n = Name::from_ascii(if name.ends_with('.') { name.to_string() } else { format!("{name}.") }).expect("valid name");
+    let n = Name::from_ascii(if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    })
+    .expect("valid name");
     m.add_query(hickory_proto::op::Query::query(n, qtype));
     m.to_vec().expect("encodable query")
 }
@@ -546,23 +650,60 @@ mod tests {
         assert_eq!(svc, vec![ip("10.0.1.3"), ip("10.0.1.4")]);
         // Not on the asker's network.
         assert!(d.resolve("n1", a1, "other").is_empty());
-        assert_eq!(d.resolve("n2", "10.0.2.2".parse().unwrap(), "svc"), vec![ip("10.0.2.2")]);
+        assert_eq!(
+            d.resolve("n2", "10.0.2.2".parse().unwrap(), "svc"),
+            vec![ip("10.0.2.2")]
+        );
         // The asker's network first, then its other networks.
         assert_eq!(d.resolve("n1", a1, "both"), vec![ip("10.0.1.5")]);
-        assert_eq!(d.resolve("n2", "10.0.2.2".parse().unwrap(), "both"), vec![ip("10.0.2.3")]);
-        assert_eq!(d.resolve("n1", "10.0.1.5".parse().unwrap(), "other"), vec![ip("10.0.2.2")]);
+        assert_eq!(
+            d.resolve("n2", "10.0.2.2".parse().unwrap(), "both"),
+            vec![ip("10.0.2.3")]
+        );
+        assert_eq!(
+            d.resolve("n1", "10.0.1.5".parse().unwrap(), "other"),
+            vec![ip("10.0.2.2")]
+        );
         // Live removal.
         d.remove_container("n1", "c3");
         assert_eq!(d.resolve("n1", a1, "svc"), vec![ip("10.0.1.3")]);
         // Wire format, internal network: unknown names are not forwarded.
         d.shared.internal.write().unwrap().insert("n1".into(), true);
-        let r = d.answer("n1", a1, &build_query("web", RecordType::A, 7), false).await.unwrap();
-        assert_eq!(parse_a_response(&r).unwrap(), (ResponseCode::NoError, vec![ip("10.0.1.2")]));
-        let r = d.answer("n1", a1, &build_query("nope.example", RecordType::A, 8), false).await.unwrap();
+        let r = d
+            .answer("n1", a1, &build_query("web", RecordType::A, 7), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            parse_a_response(&r).unwrap(),
+            (ResponseCode::NoError, vec![ip("10.0.1.2")])
+        );
+        let r = d
+            .answer(
+                "n1",
+                a1,
+                &build_query("nope.example", RecordType::A, 8),
+                false,
+            )
+            .await
+            .unwrap();
         assert_eq!(parse_a_response(&r).unwrap().0, ResponseCode::ServFail);
-        let r = d.answer("n1", a1, &build_query("web", RecordType::AAAA, 9), false).await.unwrap();
-        assert_eq!(parse_a_response(&r).unwrap(), (ResponseCode::NoError, vec![]));
-        let r = d.answer("n1", a1, &build_query("3.1.0.10.in-addr.arpa", RecordType::PTR, 10), false).await.unwrap();
+        let r = d
+            .answer("n1", a1, &build_query("web", RecordType::AAAA, 9), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            parse_a_response(&r).unwrap(),
+            (ResponseCode::NoError, vec![])
+        );
+        let r = d
+            .answer(
+                "n1",
+                a1,
+                &build_query("3.1.0.10.in-addr.arpa", RecordType::PTR, 10),
+                false,
+            )
+            .await
+            .unwrap();
         let m = Message::from_vec(&r).unwrap();
         assert_eq!(m.answers.len(), 1);
     }
@@ -570,7 +711,15 @@ mod tests {
     #[tokio::test]
     async fn no_upstream_gives_servfail() {
         let d = DnsServer::new(vec![]);
-        let r = d.answer("n", "10.0.0.9".parse().unwrap(), &build_query("example.org", RecordType::A, 1), false).await.unwrap();
+        let r = d
+            .answer(
+                "n",
+                "10.0.0.9".parse().unwrap(),
+                &build_query("example.org", RecordType::A, 1),
+                false,
+            )
+            .await
+            .unwrap();
         assert_eq!(parse_a_response(&r).unwrap().0, ResponseCode::ServFail);
     }
 }

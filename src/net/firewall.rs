@@ -68,13 +68,19 @@ pub fn render(table: &str, networks: &[FwNetwork], forwards: &[FwForward]) -> St
 
     // Raw: nothing from a container may reach the host's loopback (route_localnet is on).
     let _ = writeln!(s, "  chain raw_prerouting {{");
-    let _ = writeln!(s, "    type filter hook prerouting priority raw; policy accept;");
+    let _ = writeln!(
+        s,
+        "    type filter hook prerouting priority raw; policy accept;"
+    );
     let _ = writeln!(s, "    iifname @bridges ip daddr 127.0.0.0/8 drop");
     let _ = writeln!(s, "  }}");
 
     // DNAT for published ports, from outside (prerouting) and from the host itself (output).
     let _ = writeln!(s, "  chain prerouting {{");
-    let _ = writeln!(s, "    type nat hook prerouting priority dstnat; policy accept;");
+    let _ = writeln!(
+        s,
+        "    type nat hook prerouting priority dstnat; policy accept;"
+    );
     let _ = writeln!(s, "    fib daddr type local jump published");
     let _ = writeln!(s, "  }}");
     let _ = writeln!(s, "  chain output {{");
@@ -84,10 +90,21 @@ pub fn render(table: &str, networks: &[FwNetwork], forwards: &[FwForward]) -> St
     let _ = writeln!(s, "  chain published {{");
     let mut fwd: Vec<&FwForward> = forwards.iter().collect();
     // Specific addresses before wildcard ones.
-    fwd.sort_by_key(|f| (f.mapping.host_ip.is_unspecified(), f.mapping.proto, f.mapping.host_port, f.mapping.host_ip));
+    fwd.sort_by_key(|f| {
+        (
+            f.mapping.host_ip.is_unspecified(),
+            f.mapping.proto,
+            f.mapping.host_port,
+            f.mapping.host_ip,
+        )
+    });
     for f in fwd {
         let m = f.mapping;
-        let daddr = if m.host_ip.is_unspecified() { String::new() } else { format!("ip daddr {} ", m.host_ip) };
+        let daddr = if m.host_ip.is_unspecified() {
+            String::new()
+        } else {
+            format!("ip daddr {} ", m.host_ip)
+        };
         let _ = writeln!(
             s,
             "    {daddr}{} dport {} dnat to {}:{}",
@@ -101,12 +118,19 @@ pub fn render(table: &str, networks: &[FwNetwork], forwards: &[FwForward]) -> St
 
     // Source NAT.
     let _ = writeln!(s, "  chain postrouting {{");
-    let _ = writeln!(s, "    type nat hook postrouting priority srcnat; policy accept;");
+    let _ = writeln!(
+        s,
+        "    type nat hook postrouting priority srcnat; policy accept;"
+    );
     let _ = writeln!(s, "    ip saddr 127.0.0.0/8 oifname @bridges masquerade");
     for n in networks {
         let b = q(&n.bridge);
         // Hairpin: a container reaching a published port of its own network via a host address.
-        let _ = writeln!(s, "    oifname {b} ip saddr {} ct status dnat masquerade", n.subnet);
+        let _ = writeln!(
+            s,
+            "    oifname {b} ip saddr {} ct status dnat masquerade",
+            n.subnet
+        );
         if !n.internal {
             let _ = writeln!(s, "    ip saddr {} oifname != {b} masquerade", n.subnet);
         }
@@ -115,12 +139,18 @@ pub fn render(table: &str, networks: &[FwNetwork], forwards: &[FwForward]) -> St
 
     // Filtering of forwarded traffic: isolation between networks, internal networks closed.
     let _ = writeln!(s, "  chain forward {{");
-    let _ = writeln!(s, "    type filter hook forward priority filter; policy accept;");
+    let _ = writeln!(
+        s,
+        "    type filter hook forward priority filter; policy accept;"
+    );
     for n in networks {
         let b = q(&n.bridge);
         let _ = writeln!(s, "    iifname {b} oifname {b} accept");
     }
-    let _ = writeln!(s, "    iifname @bridges oifname @bridges ct status dnat accept");
+    let _ = writeln!(
+        s,
+        "    iifname @bridges oifname @bridges ct status dnat accept"
+    );
     let _ = writeln!(s, "    iifname @bridges oifname @bridges drop");
     for n in networks.iter().filter(|n| n.internal) {
         let b = q(&n.bridge);
@@ -146,18 +176,32 @@ pub async fn apply(script: &str) -> Result<(), NetError> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| NetError::System(format!("running nft (is the nftables package installed?): {e}")))?;
+        .map_err(|e| {
+            NetError::System(format!(
+                "running nft (is the nftables package installed?): {e}"
+            ))
+        })?;
     let mut stdin = child.stdin.take().expect("piped stdin");
     stdin
         .write_all(script.as_bytes())
         .await
         .map_err(|e| NetError::System(format!("writing to nft: {e}")))?;
     drop(stdin);
-    let out = child.wait_with_output().await.map_err(|e| NetError::System(format!("waiting for nft: {e}")))?;
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|e| NetError::System(format!("waiting for nft: {e}")))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        let first = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-        return Err(NetError::System(format!("nft failed ({}): {first}", out.status)));
+        let first = err
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
+        return Err(NetError::System(format!(
+            "nft failed ({}): {first}",
+            out.status
+        )));
     }
     Ok(())
 }
@@ -185,7 +229,13 @@ fn nft_binary() -> &'static str {
 
 /// Forwards of a container, from its mappings (ephemeral ones must already be resolved).
 pub fn forwards_for(container_ip: Ipv4Addr, mappings: &[PortMapping]) -> Vec<FwForward> {
-    mappings.iter().map(|m| FwForward { mapping: *m, container_ip }).collect()
+    mappings
+        .iter()
+        .map(|m| FwForward {
+            mapping: *m,
+            container_ip,
+        })
+        .collect()
 }
 
 /// Whether two host bindings collide (same protocol and port, and the same address or one of
@@ -204,28 +254,59 @@ mod tests {
     #[test]
     fn renders_nat_isolation_and_ports() {
         let nets = vec![
-            FwNetwork { bridge: "wh-a".into(), subnet: "10.213.1.0/24".parse().unwrap(), internal: false },
-            FwNetwork { bridge: "wh-b".into(), subnet: "10.213.2.0/24".parse().unwrap(), internal: true },
+            FwNetwork {
+                bridge: "wh-a".into(),
+                subnet: "10.213.1.0/24".parse().unwrap(),
+                internal: false,
+            },
+            FwNetwork {
+                bridge: "wh-b".into(),
+                subnet: "10.213.2.0/24".parse().unwrap(),
+                internal: true,
+            },
         ];
         let fwd = vec![
             FwForward {
-                mapping: PortMapping { host_ip: Ipv4Addr::UNSPECIFIED, host_port: 8080, container_port: 80, proto: Proto::Tcp },
+                mapping: PortMapping {
+                    host_ip: Ipv4Addr::UNSPECIFIED,
+                    host_port: 8080,
+                    container_port: 80,
+                    proto: Proto::Tcp,
+                },
                 container_ip: "10.213.1.2".parse().unwrap(),
             },
             FwForward {
-                mapping: PortMapping { host_ip: Ipv4Addr::LOCALHOST, host_port: 9000, container_port: 9000, proto: Proto::Udp },
+                mapping: PortMapping {
+                    host_ip: Ipv4Addr::LOCALHOST,
+                    host_port: 9000,
+                    container_port: 9000,
+                    proto: Proto::Udp,
+                },
                 container_ip: "10.213.1.3".parse().unwrap(),
             },
         ];
         let s = render("wharf", &nets, &fwd);
-        assert!(s.starts_with("table ip wharf\ndelete table ip wharf\ntable ip wharf {\n"), "{s}");
+        assert!(
+            s.starts_with("table ip wharf\ndelete table ip wharf\ntable ip wharf {\n"),
+            "{s}"
+        );
         assert!(s.contains("elements = { \"wh-a\", \"wh-b\" }"), "{s}");
-        assert!(s.contains("ip saddr 10.213.1.0/24 oifname != \"wh-a\" masquerade"), "{s}");
-        assert!(!s.contains("ip saddr 10.213.2.0/24 oifname != \"wh-b\" masquerade"), "{s}");
+        assert!(
+            s.contains("ip saddr 10.213.1.0/24 oifname != \"wh-a\" masquerade"),
+            "{s}"
+        );
+        assert!(
+            !s.contains("ip saddr 10.213.2.0/24 oifname != \"wh-b\" masquerade"),
+            "{s}"
+        );
         assert!(s.contains("iifname \"wh-b\" drop"), "{s}");
         assert!(s.contains("iifname @bridges oifname @bridges drop"), "{s}");
-        let udp = s.find("ip daddr 127.0.0.1 udp dport 9000 dnat to 10.213.1.3:9000").expect(&s);
-        let tcp = s.find("    tcp dport 8080 dnat to 10.213.1.2:80").expect(&s);
+        let udp = s
+            .find("ip daddr 127.0.0.1 udp dport 9000 dnat to 10.213.1.3:9000")
+            .expect(&s);
+        let tcp = s
+            .find("    tcp dport 8080 dnat to 10.213.1.2:80")
+            .expect(&s);
         assert!(udp < tcp, "specific addresses first:\n{s}");
         // Balanced braces.
         assert_eq!(s.matches('{').count(), s.matches('}').count());
@@ -240,11 +321,31 @@ mod tests {
 
     #[test]
     fn collision_rules() {
-        let m = |ip: [u8; 4], port, proto| PortMapping { host_ip: ip.into(), host_port: port, container_port: 1, proto };
-        assert!(collides(&m([0, 0, 0, 0], 80, Proto::Tcp), &m([127, 0, 0, 1], 80, Proto::Tcp)));
-        assert!(collides(&m([127, 0, 0, 1], 80, Proto::Tcp), &m([127, 0, 0, 1], 80, Proto::Tcp)));
-        assert!(!collides(&m([127, 0, 0, 2], 80, Proto::Tcp), &m([127, 0, 0, 1], 80, Proto::Tcp)));
-        assert!(!collides(&m([0, 0, 0, 0], 80, Proto::Tcp), &m([0, 0, 0, 0], 80, Proto::Udp)));
-        assert!(!collides(&m([0, 0, 0, 0], 81, Proto::Tcp), &m([0, 0, 0, 0], 80, Proto::Tcp)));
+        let m = |ip: [u8; 4], port, proto| PortMapping {
+            host_ip: ip.into(),
+            host_port: port,
+            container_port: 1,
+            proto,
+        };
+        assert!(collides(
+            &m([0, 0, 0, 0], 80, Proto::Tcp),
+            &m([127, 0, 0, 1], 80, Proto::Tcp)
+        ));
+        assert!(collides(
+            &m([127, 0, 0, 1], 80, Proto::Tcp),
+            &m([127, 0, 0, 1], 80, Proto::Tcp)
+        ));
+        assert!(!collides(
+            &m([127, 0, 0, 2], 80, Proto::Tcp),
+            &m([127, 0, 0, 1], 80, Proto::Tcp)
+        ));
+        assert!(!collides(
+            &m([0, 0, 0, 0], 80, Proto::Tcp),
+            &m([0, 0, 0, 0], 80, Proto::Udp)
+        ));
+        assert!(!collides(
+            &m([0, 0, 0, 0], 81, Proto::Tcp),
+            &m([0, 0, 0, 0], 80, Proto::Tcp)
+        ));
     }
 }

@@ -23,11 +23,26 @@ pub struct Pool {
 /// `bridge` network's), then 192.168.0.0/16 as /20s.
 pub fn default_pools() -> Vec<Pool> {
     vec![
-        Pool { base: "172.17.0.0/16".parse().unwrap(), size: 16 },
-        Pool { base: "172.18.0.0/15".parse().unwrap(), size: 16 },
-        Pool { base: "172.20.0.0/14".parse().unwrap(), size: 16 },
-        Pool { base: "172.24.0.0/13".parse().unwrap(), size: 16 },
-        Pool { base: "192.168.0.0/16".parse().unwrap(), size: 20 },
+        Pool {
+            base: "172.17.0.0/16".parse().unwrap(),
+            size: 16,
+        },
+        Pool {
+            base: "172.18.0.0/15".parse().unwrap(),
+            size: 16,
+        },
+        Pool {
+            base: "172.20.0.0/14".parse().unwrap(),
+            size: 16,
+        },
+        Pool {
+            base: "172.24.0.0/13".parse().unwrap(),
+            size: 16,
+        },
+        Pool {
+            base: "192.168.0.0/16".parse().unwrap(),
+            size: 20,
+        },
     ]
 }
 
@@ -42,9 +57,11 @@ pub fn parse_pools(s: &str) -> Result<Vec<Pool>, NetError> {
         };
         let base: Ipv4Net = parse_subnet(base)?;
         let size = match size {
-            Some(sz) => sz
-                .parse::<u8>()
-                .map_err(|_| NetError::Invalid(format!("invalid pool size {sz:?} in {item:?}: expected 8..30")))?,
+            Some(sz) => sz.parse::<u8>().map_err(|_| {
+                NetError::Invalid(format!(
+                    "invalid pool size {sz:?} in {item:?}: expected 8..30"
+                ))
+            })?,
             None => base.prefix_len(),
         };
         if size < base.prefix_len() || size > 30 {
@@ -60,10 +77,11 @@ pub fn parse_pools(s: &str) -> Result<Vec<Pool>, NetError> {
 
 /// Parse a subnet in CIDR notation; host bits must be zero.
 pub fn parse_subnet(s: &str) -> Result<Ipv4Net, NetError> {
-    let net: Ipv4Net = s
-        .trim()
-        .parse()
-        .map_err(|_| NetError::Invalid(format!("invalid subnet {s:?}: expected an IPv4 CIDR such as 10.1.2.0/24")))?;
+    let net: Ipv4Net = s.trim().parse().map_err(|_| {
+        NetError::Invalid(format!(
+            "invalid subnet {s:?}: expected an IPv4 CIDR such as 10.1.2.0/24"
+        ))
+    })?;
     if net.trunc() != net {
         return Err(NetError::Invalid(format!(
             "invalid subnet {s:?}: host bits are set (did you mean {}?)",
@@ -71,7 +89,9 @@ pub fn parse_subnet(s: &str) -> Result<Ipv4Net, NetError> {
         )));
     }
     if net.prefix_len() > 30 {
-        return Err(NetError::Invalid(format!("invalid subnet {s:?}: a /30 or larger is needed")));
+        return Err(NetError::Invalid(format!(
+            "invalid subnet {s:?}: a /30 or larger is needed"
+        )));
     }
     Ok(net)
 }
@@ -85,7 +105,9 @@ pub fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
 /// host's routes, default route excluded by the caller).
 pub fn pick_subnet(pools: &[Pool], in_use: &[Ipv4Net]) -> Option<Ipv4Net> {
     for pool in pools {
-        let Ok(subnets) = pool.base.subnets(pool.size) else { continue };
+        let Ok(subnets) = pool.base.subnets(pool.size) else {
+            continue;
+        };
         for candidate in subnets {
             if !in_use.iter().any(|u| overlaps(u, &candidate)) {
                 return Some(candidate);
@@ -116,41 +138,72 @@ pub struct Ipam {
 
 impl Ipam {
     /// Validate and build. `gateway` defaults to the first host address of the subnet.
-    pub fn new(subnet: Ipv4Net, gateway: Option<Ipv4Addr>, ip_range: Option<Ipv4Net>) -> Result<Self, NetError> {
+    pub fn new(
+        subnet: Ipv4Net,
+        gateway: Option<Ipv4Addr>,
+        ip_range: Option<Ipv4Net>,
+    ) -> Result<Self, NetError> {
         if subnet.trunc() != subnet {
-            return Err(NetError::Invalid(format!("invalid subnet {subnet}: host bits are set")));
+            return Err(NetError::Invalid(format!(
+                "invalid subnet {subnet}: host bits are set"
+            )));
         }
         if subnet.prefix_len() > 30 {
-            return Err(NetError::Invalid(format!("invalid subnet {subnet}: a /30 or larger is needed")));
+            return Err(NetError::Invalid(format!(
+                "invalid subnet {subnet}: a /30 or larger is needed"
+            )));
         }
         let gateway = gateway.unwrap_or_else(|| first_host(&subnet));
         if !is_host_addr(&subnet, gateway) {
-            return Err(NetError::Invalid(format!("gateway {gateway} is not a host address of subnet {subnet}")));
+            return Err(NetError::Invalid(format!(
+                "gateway {gateway} is not a host address of subnet {subnet}"
+            )));
         }
         if let Some(r) = ip_range {
             if r.trunc() != r {
-                return Err(NetError::Invalid(format!("invalid ip range {r}: host bits are set")));
+                return Err(NetError::Invalid(format!(
+                    "invalid ip range {r}: host bits are set"
+                )));
             }
             if !subnet.contains(&r) {
-                return Err(NetError::Invalid(format!("ip range {r} is not inside subnet {subnet}")));
+                return Err(NetError::Invalid(format!(
+                    "ip range {r} is not inside subnet {subnet}"
+                )));
             }
         }
-        Ok(Ipam { subnet, gateway, ip_range, allocated: BTreeMap::new(), last: None })
+        Ok(Ipam {
+            subnet,
+            gateway,
+            ip_range,
+            allocated: BTreeMap::new(),
+            last: None,
+        })
     }
 
     /// Allocate an address for `owner`: `requested` if given (must be a free host address of the
     /// subnet, not the gateway), else the next free one of the range after the last allocation.
-    pub fn allocate(&mut self, owner: &str, requested: Option<Ipv4Addr>) -> Result<Ipv4Addr, NetError> {
+    pub fn allocate(
+        &mut self,
+        owner: &str,
+        requested: Option<Ipv4Addr>,
+    ) -> Result<Ipv4Addr, NetError> {
         if let Some(ip) = requested {
             if !is_host_addr(&self.subnet, ip) {
-                return Err(NetError::Invalid(format!("address {ip} is not a host address of subnet {}", self.subnet)));
+                return Err(NetError::Invalid(format!(
+                    "address {ip} is not a host address of subnet {}",
+                    self.subnet
+                )));
             }
             if ip == self.gateway {
-                return Err(NetError::Conflict(format!("address {ip} is the network's gateway")));
+                return Err(NetError::Conflict(format!(
+                    "address {ip} is the network's gateway"
+                )));
             }
             if let Some(holder) = self.allocated.get(&ip) {
                 if holder != owner {
-                    return Err(NetError::Conflict(format!("address {ip} is already in use by {holder}")));
+                    return Err(NetError::Conflict(format!(
+                        "address {ip} is already in use by {holder}"
+                    )));
                 }
                 return Ok(ip);
             }
@@ -167,14 +220,19 @@ impl Ipam {
         };
         for i in 0..span {
             let ip = Ipv4Addr::from(lo + (start + i) % span);
-            if ip == self.gateway || !is_host_addr(&self.subnet, ip) || self.allocated.contains_key(&ip) {
+            if ip == self.gateway
+                || !is_host_addr(&self.subnet, ip)
+                || self.allocated.contains_key(&ip)
+            {
                 continue;
             }
             self.allocated.insert(ip, owner.to_string());
             self.last = Some(ip);
             return Ok(ip);
         }
-        Err(NetError::Exhausted(format!("no free address left in {range}")))
+        Err(NetError::Exhausted(format!(
+            "no free address left in {range}"
+        )))
     }
 
     /// Release an address; returns whether it was allocated.
@@ -184,7 +242,12 @@ impl Ipam {
 
     /// Release every address of `owner`; returns them.
     pub fn release_owner(&mut self, owner: &str) -> Vec<Ipv4Addr> {
-        let ips: Vec<Ipv4Addr> = self.allocated.iter().filter(|(_, o)| *o == owner).map(|(ip, _)| *ip).collect();
+        let ips: Vec<Ipv4Addr> = self
+            .allocated
+            .iter()
+            .filter(|(_, o)| *o == owner)
+            .map(|(ip, _)| *ip)
+            .collect();
         for ip in &ips {
             self.allocated.remove(ip);
         }
@@ -227,19 +290,39 @@ mod tests {
         // A wide route (172.16/12) pushes to 192.168.x/20.
         let used = [net("172.16.0.0/12")];
         assert_eq!(pick_subnet(&pools, &used), Some(net("192.168.0.0/20")));
-        let used = [net("172.16.0.0/12"), net("192.168.0.0/20"), net("192.168.17.0/24")];
+        let used = [
+            net("172.16.0.0/12"),
+            net("192.168.0.0/20"),
+            net("192.168.17.0/24"),
+        ];
         assert_eq!(pick_subnet(&pools, &used), Some(net("192.168.32.0/20")));
         let all = [net("172.16.0.0/12"), net("192.168.0.0/16")];
         assert_eq!(pick_subnet(&pools, &all), None);
         // Every default /16 of 172.17..172.31 is reachable.
-        let count = default_pools().iter().take(4).map(|p| p.base.subnets(p.size).unwrap().count()).sum::<usize>();
+        let count = default_pools()
+            .iter()
+            .take(4)
+            .map(|p| p.base.subnets(p.size).unwrap().count())
+            .sum::<usize>();
         assert_eq!(count, 15);
     }
 
     #[test]
     fn parses_pools_and_subnets() {
         let p = parse_pools("10.213.0.0/16:24, 10.99.0.0/24").unwrap();
-        assert_eq!(p, vec![Pool { base: net("10.213.0.0/16"), size: 24 }, Pool { base: net("10.99.0.0/24"), size: 24 }]);
+        assert_eq!(
+            p,
+            vec![
+                Pool {
+                    base: net("10.213.0.0/16"),
+                    size: 24
+                },
+                Pool {
+                    base: net("10.99.0.0/24"),
+                    size: 24
+                }
+            ]
+        );
         assert!(parse_pools("10.0.0.0/16:8").is_err());
         assert!(parse_pools("nope").is_err());
         let e = parse_subnet("10.1.2.3/24").unwrap_err().to_string();
@@ -252,9 +335,19 @@ mod tests {
     fn gateway_and_range_validation() {
         let i = Ipam::new(net("10.213.7.0/24"), None, None).unwrap();
         assert_eq!(i.gateway, Ipv4Addr::new(10, 213, 7, 1));
-        let e = Ipam::new(net("10.213.7.0/24"), Some(Ipv4Addr::new(10, 213, 8, 1)), None).unwrap_err();
+        let e = Ipam::new(
+            net("10.213.7.0/24"),
+            Some(Ipv4Addr::new(10, 213, 8, 1)),
+            None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("gateway 10.213.8.1"), "{e}");
-        assert!(Ipam::new(net("10.213.7.0/24"), Some(Ipv4Addr::new(10, 213, 7, 255)), None).is_err());
+        assert!(Ipam::new(
+            net("10.213.7.0/24"),
+            Some(Ipv4Addr::new(10, 213, 7, 255)),
+            None
+        )
+        .is_err());
         assert!(Ipam::new(net("10.213.7.0/24"), None, Some(net("10.213.8.0/25"))).is_err());
         assert!(Ipam::new(net("10.213.7.0/24"), None, Some(net("10.213.7.128/25"))).is_ok());
     }
@@ -264,7 +357,10 @@ mod tests {
         let mut i = Ipam::new(net("10.213.7.0/29"), None, None).unwrap();
         // Hosts .1 (gateway) .2 .. .6
         assert_eq!(i.allocate("a", None).unwrap(), Ipv4Addr::new(10, 213, 7, 2));
-        assert_eq!(i.allocate("b", Some(Ipv4Addr::new(10, 213, 7, 5))).unwrap(), Ipv4Addr::new(10, 213, 7, 5));
+        assert_eq!(
+            i.allocate("b", Some(Ipv4Addr::new(10, 213, 7, 5))).unwrap(),
+            Ipv4Addr::new(10, 213, 7, 5)
+        );
         assert_eq!(i.allocate("c", None).unwrap(), Ipv4Addr::new(10, 213, 7, 3));
         assert_eq!(i.allocate("d", None).unwrap(), Ipv4Addr::new(10, 213, 7, 4));
         assert_eq!(i.allocate("e", None).unwrap(), Ipv4Addr::new(10, 213, 7, 6));
@@ -275,13 +371,19 @@ mod tests {
         assert!(!i.release(Ipv4Addr::new(10, 213, 7, 3)));
         assert_eq!(i.allocate("f", None).unwrap(), Ipv4Addr::new(10, 213, 7, 3));
         // Static: taken, gateway, outside.
-        let e = i.allocate("g", Some(Ipv4Addr::new(10, 213, 7, 5))).unwrap_err().to_string();
+        let e = i
+            .allocate("g", Some(Ipv4Addr::new(10, 213, 7, 5)))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("already in use by b"), "{e}");
         assert!(i.allocate("g", Some(Ipv4Addr::new(10, 213, 7, 1))).is_err());
         assert!(i.allocate("g", Some(Ipv4Addr::new(10, 213, 8, 2))).is_err());
         assert!(i.allocate("g", Some(Ipv4Addr::new(10, 213, 7, 7))).is_err());
         // Same owner asking again for its address is idempotent.
-        assert_eq!(i.allocate("b", Some(Ipv4Addr::new(10, 213, 7, 5))).unwrap(), Ipv4Addr::new(10, 213, 7, 5));
+        assert_eq!(
+            i.allocate("b", Some(Ipv4Addr::new(10, 213, 7, 5))).unwrap(),
+            Ipv4Addr::new(10, 213, 7, 5)
+        );
         assert_eq!(i.release_owner("b"), vec![Ipv4Addr::new(10, 213, 7, 5)]);
         assert_eq!(i.owner(Ipv4Addr::new(10, 213, 7, 2)), Some("a"));
     }
@@ -289,12 +391,27 @@ mod tests {
     #[test]
     fn ip_range_limits_dynamic_only() {
         let mut i = Ipam::new(net("10.213.7.0/24"), None, Some(net("10.213.7.128/30"))).unwrap();
-        assert_eq!(i.allocate("a", None).unwrap(), Ipv4Addr::new(10, 213, 7, 128));
-        assert_eq!(i.allocate("b", None).unwrap(), Ipv4Addr::new(10, 213, 7, 129));
-        assert_eq!(i.allocate("c", None).unwrap(), Ipv4Addr::new(10, 213, 7, 130));
-        assert_eq!(i.allocate("d", None).unwrap(), Ipv4Addr::new(10, 213, 7, 131));
+        assert_eq!(
+            i.allocate("a", None).unwrap(),
+            Ipv4Addr::new(10, 213, 7, 128)
+        );
+        assert_eq!(
+            i.allocate("b", None).unwrap(),
+            Ipv4Addr::new(10, 213, 7, 129)
+        );
+        assert_eq!(
+            i.allocate("c", None).unwrap(),
+            Ipv4Addr::new(10, 213, 7, 130)
+        );
+        assert_eq!(
+            i.allocate("d", None).unwrap(),
+            Ipv4Addr::new(10, 213, 7, 131)
+        );
         assert!(i.allocate("e", None).is_err());
-        assert_eq!(i.allocate("e", Some(Ipv4Addr::new(10, 213, 7, 9))).unwrap(), Ipv4Addr::new(10, 213, 7, 9));
+        assert_eq!(
+            i.allocate("e", Some(Ipv4Addr::new(10, 213, 7, 9))).unwrap(),
+            Ipv4Addr::new(10, 213, 7, 9)
+        );
     }
 
     #[test]

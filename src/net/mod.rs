@@ -226,7 +226,10 @@ impl State {
         if let Some(n) = self.networks.values().find(|n| n.name == name_or_id) {
             return Some(n);
         }
-        let mut it = self.networks.values().filter(|n| n.id.starts_with(name_or_id));
+        let mut it = self
+            .networks
+            .values()
+            .filter(|n| n.id.starts_with(name_or_id));
         match (it.next(), it.next()) {
             (Some(n), None) if name_or_id.len() >= 3 => Some(n),
             _ => None,
@@ -237,11 +240,20 @@ impl State {
         let nets = self
             .networks
             .values()
-            .map(|n| firewall::FwNetwork { bridge: n.bridge.clone(), subnet: n.subnet(), internal: n.internal })
+            .map(|n| firewall::FwNetwork {
+                bridge: n.bridge.clone(),
+                subnet: n.subnet(),
+                internal: n.internal,
+            })
             .collect();
         let mut fwd = Vec::new();
         for ep in self.endpoints.values() {
-            if self.networks.get(&ep.network_id).map(|n| n.internal).unwrap_or(true) {
+            if self
+                .networks
+                .get(&ep.network_id)
+                .map(|n| n.internal)
+                .unwrap_or(true)
+            {
                 continue;
             }
             fwd.extend(firewall::forwards_for(ep.ip, &ep.ports));
@@ -250,7 +262,9 @@ impl State {
     }
 
     fn published(&self) -> impl Iterator<Item = (&Endpoint, &PortMapping)> {
-        self.endpoints.values().flat_map(|ep| ep.ports.iter().map(move |p| (ep, p)))
+        self.endpoints
+            .values()
+            .flat_map(|ep| ep.ports.iter().map(move |p| (ep, p)))
     }
 }
 
@@ -327,14 +341,24 @@ impl NetworkManager {
     /// Endpoints, all or of one container.
     pub async fn endpoints(&self, container_id: Option<&str>) -> Vec<Endpoint> {
         let st = self.state.lock().await;
-        st.endpoints.values().filter(|e| container_id.is_none_or(|c| e.container_id == c)).cloned().collect()
+        st.endpoints
+            .values()
+            .filter(|e| container_id.is_none_or(|c| e.container_id == c))
+            .cloned()
+            .collect()
     }
 
     /// Endpoints attached to a network.
     pub async fn network_endpoints(&self, name_or_id: &str) -> Vec<Endpoint> {
         let st = self.state.lock().await;
-        let Some(id) = st.find(name_or_id).map(|n| n.id.clone()) else { return Vec::new() };
-        st.endpoints.values().filter(|e| e.network_id == id).cloned().collect()
+        let Some(id) = st.find(name_or_id).map(|n| n.id.clone()) else {
+            return Vec::new();
+        };
+        st.endpoints
+            .values()
+            .filter(|e| e.network_id == id)
+            .cloned()
+            .collect()
     }
 
     async fn apply_firewall(&self, st: &State) -> Result<(), NetError> {
@@ -354,21 +378,31 @@ impl NetworkManager {
             )));
         }
         if matches!(req.name.as_str(), "host" | "none") {
-            return Err(NetError::Invalid(format!("network name {:?} is reserved", req.name)));
+            return Err(NetError::Invalid(format!(
+                "network name {:?} is reserved",
+                req.name
+            )));
         }
         if st.find(&req.name).is_some_and(|n| n.name == req.name) {
-            return Err(NetError::Conflict(format!("network with name {} already exists", req.name)));
+            return Err(NetError::Conflict(format!(
+                "network with name {} already exists",
+                req.name
+            )));
         }
         let driver = req.driver.clone().unwrap_or_else(|| "bridge".into());
         if driver != "bridge" {
-            return Err(NetError::Invalid(format!("network driver {driver:?} is not supported (only bridge)")));
+            return Err(NetError::Invalid(format!(
+                "network driver {driver:?} is not supported (only bridge)"
+            )));
         }
         let id = match &req.id {
             Some(id) => id.clone(),
             None => random_id(),
         };
         if st.networks.contains_key(&id) {
-            return Err(NetError::Conflict(format!("network id {id} already exists")));
+            return Err(NetError::Conflict(format!(
+                "network id {id} already exists"
+            )));
         }
         let bridge = match &req.bridge_name {
             Some(b) => b.clone(),
@@ -380,29 +414,41 @@ impl NetworkManager {
             }
         };
         if !bridge::valid_ifname(&bridge) {
-            return Err(NetError::Invalid(format!("invalid bridge name {bridge:?}: at most 15 of [a-zA-Z0-9_.-]")));
+            return Err(NetError::Invalid(format!(
+                "invalid bridge name {bridge:?}: at most 15 of [a-zA-Z0-9_.-]"
+            )));
         }
         if let Some(other) = st.networks.values().find(|n| n.bridge == bridge) {
-            return Err(NetError::Conflict(format!("bridge {bridge} is already used by network {}", other.name)));
+            return Err(NetError::Conflict(format!(
+                "bridge {bridge} is already used by network {}",
+                other.name
+            )));
         }
         if self.nl.link(&bridge).await?.is_some() {
-            return Err(NetError::Conflict(format!("a network interface named {bridge} already exists on the host")));
+            return Err(NetError::Conflict(format!(
+                "a network interface named {bridge} already exists on the host"
+            )));
         }
         let gateway = match &req.gateway {
-            Some(g) => Some(
-                g.parse::<Ipv4Addr>()
-                    .map_err(|_| NetError::Invalid(format!("invalid gateway {g:?}: expected an IPv4 address")))?,
-            ),
+            Some(g) => Some(g.parse::<Ipv4Addr>().map_err(|_| {
+                NetError::Invalid(format!("invalid gateway {g:?}: expected an IPv4 address"))
+            })?),
             None => None,
         };
         let ip_range = match &req.ip_range {
-            Some(r) => Some(ipam::parse_subnet(r).map_err(|e| NetError::Invalid(format!("--ip-range: {e}")))?),
+            Some(r) => Some(
+                ipam::parse_subnet(r).map_err(|e| NetError::Invalid(format!("--ip-range: {e}")))?,
+            ),
             None => None,
         };
         let subnet = match &req.subnet {
             Some(s) => {
                 let s = ipam::parse_subnet(s)?;
-                if let Some(o) = st.networks.values().find(|n| ipam::overlaps(&n.subnet(), &s)) {
+                if let Some(o) = st
+                    .networks
+                    .values()
+                    .find(|n| ipam::overlaps(&n.subnet(), &s))
+                {
                     return Err(NetError::Conflict(format!(
                         "subnet {s} overlaps the subnet {} of network {}",
                         o.subnet(),
@@ -413,12 +459,16 @@ impl NetworkManager {
             }
             None => {
                 if gateway.is_some() || ip_range.is_some() {
-                    return Err(NetError::Invalid("--gateway and --ip-range need --subnet".into()));
+                    return Err(NetError::Invalid(
+                        "--gateway and --ip-range need --subnet".into(),
+                    ));
                 }
                 let mut used: Vec<Ipv4Net> = st.networks.values().map(|n| n.subnet()).collect();
                 used.extend(self.nl.routed_subnets().await?);
                 ipam::pick_subnet(&self.cfg.pools, &used).ok_or_else(|| {
-                    NetError::Exhausted("all predefined address pools have been fully subnetted".into())
+                    NetError::Exhausted(
+                        "all predefined address pools have been fully subnetted".into(),
+                    )
                 })?
             }
         };
@@ -453,7 +503,12 @@ impl NetworkManager {
     async fn bring_up_network(&self, st: &mut State, net: &Network) -> Result<(), NetError> {
         bridge::ensure_bridge(
             &self.nl,
-            &bridge::BridgeSpec { name: &net.bridge, gateway: net.gateway(), prefix: net.subnet().prefix_len(), mtu: net.mtu },
+            &bridge::BridgeSpec {
+                name: &net.bridge,
+                gateway: net.gateway(),
+                prefix: net.subnet().prefix_len(),
+                mtu: net.mtu,
+            },
         )
         .await?;
         if !net.internal && self.cfg.enable_ip_forward {
@@ -466,7 +521,12 @@ impl NetworkManager {
             self.dns
                 .listen(&net.id, addr, net.internal)
                 .await
-                .map_err(|e| NetError::System(format!("starting DNS for network {} on {addr}: {e}", net.name)))?;
+                .map_err(|e| {
+                    NetError::System(format!(
+                        "starting DNS for network {} on {addr}: {e}",
+                        net.name
+                    ))
+                })?;
         }
         Ok(())
     }
@@ -488,16 +548,27 @@ impl NetworkManager {
         if let Some(n) = self.network(DEFAULT_NETWORK).await {
             return Ok(n);
         }
-        self.create_network(NetworkCreate { name: DEFAULT_NETWORK.into(), ..Default::default() }).await
+        self.create_network(NetworkCreate {
+            name: DEFAULT_NETWORK.into(),
+            ..Default::default()
+        })
+        .await
     }
 
     /// Remove a network. Fails, naming them, while containers are attached. Teardown goes on
     /// through errors and reports them all.
     pub async fn remove_network(&self, name_or_id: &str) -> Result<(), NetError> {
         let mut st = self.state.lock().await;
-        let net = st.find(name_or_id).cloned().ok_or_else(|| NetError::NotFound(format!("network {name_or_id} not found")))?;
-        let users: Vec<String> =
-            st.endpoints.values().filter(|e| e.network_id == net.id).map(|e| e.container_name.clone()).collect();
+        let net = st
+            .find(name_or_id)
+            .cloned()
+            .ok_or_else(|| NetError::NotFound(format!("network {name_or_id} not found")))?;
+        let users: Vec<String> = st
+            .endpoints
+            .values()
+            .filter(|e| e.network_id == net.id)
+            .map(|e| e.container_name.clone())
+            .collect();
         if !users.is_empty() {
             return Err(NetError::InUse(format!(
                 "network {} has active endpoints: {}",
@@ -511,15 +582,27 @@ impl NetworkManager {
     }
 
     fn host_ifname(&self, container_id: &str, network_id: &str) -> String {
-        let mut n = format!("{}{:08x}", self.cfg.veth_prefix, fnv(&format!("{container_id}/{network_id}")));
+        let mut n = format!(
+            "{}{:08x}",
+            self.cfg.veth_prefix,
+            fnv(&format!("{container_id}/{network_id}"))
+        );
         n.truncate(15);
         n
     }
 
     /// Check and resolve published ports for `container_id` (ephemeral ones get a free port).
-    fn resolve_ports(&self, st: &State, container_id: &str, wanted: &[PortMapping]) -> Result<Vec<PortMapping>, NetError> {
+    fn resolve_ports(
+        &self,
+        st: &State,
+        container_id: &str,
+        wanted: &[PortMapping],
+    ) -> Result<Vec<PortMapping>, NetError> {
         let mut out: Vec<PortMapping> = Vec::new();
-        let others: Vec<(&Endpoint, &PortMapping)> = st.published().filter(|(e, _)| e.container_id != container_id).collect();
+        let others: Vec<(&Endpoint, &PortMapping)> = st
+            .published()
+            .filter(|(e, _)| e.container_id != container_id)
+            .collect();
         let taken = |m: &PortMapping, out: &[PortMapping]| -> Option<String> {
             if let Some((e, _)) = others.iter().find(|(_, p)| firewall::collides(p, m)) {
                 return Some(format!("container {}", e.container_name));
@@ -531,7 +614,9 @@ impl NetworkManager {
         };
         for m in wanted {
             if m.container_port == 0 {
-                return Err(NetError::Invalid(format!("invalid container port 0 in {m}")));
+                return Err(NetError::Invalid(format!(
+                    "invalid container port 0 in {m}"
+                )));
             }
             if m.host_port != 0 {
                 if let Some(who) = taken(m, &out) {
@@ -550,13 +635,23 @@ impl NetworkManager {
             let mut found = None;
             for i in 0..span {
                 let port = lo + ((start + i) % span) as u16;
-                let cand = PortMapping { host_port: port, ..*m };
-                if taken(&cand, &out).is_none() && ports::check_port_free(m.proto, m.host_ip, port).is_ok() {
+                let cand = PortMapping {
+                    host_port: port,
+                    ..*m
+                };
+                if taken(&cand, &out).is_none()
+                    && ports::check_port_free(m.proto, m.host_ip, port).is_ok()
+                {
                     found = Some(cand);
                     break;
                 }
             }
-            out.push(found.ok_or_else(|| NetError::Exhausted(format!("no free host port for {}/{}", m.container_port, m.proto)))?);
+            out.push(found.ok_or_else(|| {
+                NetError::Exhausted(format!(
+                    "no free host port for {}/{}",
+                    m.container_port, m.proto
+                ))
+            })?);
         }
         Ok(out)
     }
@@ -564,9 +659,17 @@ impl NetworkManager {
     /// Attach the namespace at `netns` to a network: address from IPAM, veth pair into the
     /// bridge, default route (not on internal networks), DNS records, published ports. All or
     /// nothing. Returns the endpoint to store.
-    pub async fn attach(&self, netns: &Path, network: &str, att: Attachment) -> Result<Endpoint, NetError> {
+    pub async fn attach(
+        &self,
+        netns: &Path,
+        network: &str,
+        att: Attachment,
+    ) -> Result<Endpoint, NetError> {
         let mut st = self.state.lock().await;
-        let net = st.find(network).cloned().ok_or_else(|| NetError::NotFound(format!("network {network} not found")))?;
+        let net = st
+            .find(network)
+            .cloned()
+            .ok_or_else(|| NetError::NotFound(format!("network {network} not found")))?;
         if att.container_id.is_empty() {
             return Err(NetError::Invalid("attach: empty container id".into()));
         }
@@ -578,9 +681,16 @@ impl NetworkManager {
             )));
         }
         if !netns::is_netns(netns) {
-            return Err(NetError::NotFound(format!("{} is not a network namespace", netns.display())));
+            return Err(NetError::NotFound(format!(
+                "{} is not a network namespace",
+                netns.display()
+            )));
         }
-        let ports = if net.internal { Vec::new() } else { self.resolve_ports(&st, &att.container_id, &att.ports)? };
+        let ports = if net.internal {
+            Vec::new()
+        } else {
+            self.resolve_ports(&st, &att.container_id, &att.ports)?
+        };
         let ifname = match &att.ifname {
             Some(i) if bridge::valid_ifname(i) => i.clone(),
             Some(i) => return Err(NetError::Invalid(format!("invalid interface name {i:?}"))),
@@ -647,18 +757,37 @@ impl NetworkManager {
         if ep.container_id.len() >= 12 {
             names.push(ep.container_id[..12].to_string());
         }
-        self.dns.set_container_with_upstreams(&ep.network_id, &ep.container_id, ep.ip, &names, &ep.dns_upstreams);
+        self.dns.set_container_with_upstreams(
+            &ep.network_id,
+            &ep.container_id,
+            ep.ip,
+            &names,
+            &ep.dns_upstreams,
+        );
     }
 
     /// Change the DNS names of an attached container (e.g. after a rename).
-    pub async fn set_names(&self, container_id: &str, network: &str, name: &str, aliases: &[String]) -> Result<(), NetError> {
+    pub async fn set_names(
+        &self,
+        container_id: &str,
+        network: &str,
+        name: &str,
+        aliases: &[String],
+    ) -> Result<(), NetError> {
         let mut st = self.state.lock().await;
-        let nid = st.find(network).map(|n| n.id.clone()).ok_or_else(|| NetError::NotFound(format!("network {network} not found")))?;
+        let nid = st
+            .find(network)
+            .map(|n| n.id.clone())
+            .ok_or_else(|| NetError::NotFound(format!("network {network} not found")))?;
         let dns_on = st.networks.get(&nid).is_some_and(|n| n.dns);
         let ep = st
             .endpoints
             .get_mut(&(container_id.to_string(), nid))
-            .ok_or_else(|| NetError::NotFound(format!("container {container_id} is not attached to network {network}")))?;
+            .ok_or_else(|| {
+                NetError::NotFound(format!(
+                    "container {container_id} is not attached to network {network}"
+                ))
+            })?;
         ep.container_name = name.to_string();
         ep.aliases = aliases.to_vec();
         let ep = ep.clone();
@@ -672,17 +801,31 @@ impl NetworkManager {
     /// errors and reports them all.
     pub async fn detach(&self, container_id: &str, network: &str) -> Result<(), NetError> {
         let mut st = self.state.lock().await;
-        let nid = st.find(network).map(|n| n.id.clone()).ok_or_else(|| NetError::NotFound(format!("network {network} not found")))?;
+        let nid = st
+            .find(network)
+            .map(|n| n.id.clone())
+            .ok_or_else(|| NetError::NotFound(format!("network {network} not found")))?;
         let mut errs = Vec::new();
-        self.detach_locked(&mut st, container_id, &nid, &mut errs).await?;
+        self.detach_locked(&mut st, container_id, &nid, &mut errs)
+            .await?;
         join_errors(errs)
     }
 
-    async fn detach_locked(&self, st: &mut State, container_id: &str, nid: &str, errs: &mut Vec<String>) -> Result<(), NetError> {
+    async fn detach_locked(
+        &self,
+        st: &mut State,
+        container_id: &str,
+        nid: &str,
+        errs: &mut Vec<String>,
+    ) -> Result<(), NetError> {
         let ep = st
             .endpoints
             .remove(&(container_id.to_string(), nid.to_string()))
-            .ok_or_else(|| NetError::NotFound(format!("container {container_id} is not attached to network {nid}")))?;
+            .ok_or_else(|| {
+                NetError::NotFound(format!(
+                    "container {container_id} is not attached to network {nid}"
+                ))
+            })?;
         self.dns.remove_container(nid, container_id);
         if !ep.ports.is_empty() {
             if let Err(e) = self.apply_firewall(st).await {
@@ -701,11 +844,18 @@ impl NetworkManager {
     /// Detach a container from every network (container removal).
     pub async fn detach_all(&self, container_id: &str) -> Result<(), NetError> {
         let mut st = self.state.lock().await;
-        let nids: Vec<String> =
-            st.endpoints.keys().filter(|(c, _)| c == container_id).map(|(_, n)| n.clone()).collect();
+        let nids: Vec<String> = st
+            .endpoints
+            .keys()
+            .filter(|(c, _)| c == container_id)
+            .map(|(_, n)| n.clone())
+            .collect();
         let mut errs = Vec::new();
         for nid in nids {
-            if let Err(e) = self.detach_locked(&mut st, container_id, &nid, &mut errs).await {
+            if let Err(e) = self
+                .detach_locked(&mut st, container_id, &nid, &mut errs)
+                .await
+            {
                 errs.push(e.to_string());
             }
         }
@@ -714,15 +864,26 @@ impl NetworkManager {
 
     /// Publish ports of an attached container (replacing its current ones on that network).
     /// Returns the resolved mappings.
-    pub async fn publish(&self, container_id: &str, network: &str, wanted: &[PortMapping]) -> Result<Vec<PortMapping>, NetError> {
+    pub async fn publish(
+        &self,
+        container_id: &str,
+        network: &str,
+        wanted: &[PortMapping],
+    ) -> Result<Vec<PortMapping>, NetError> {
         let mut st = self.state.lock().await;
-        let net = st.find(network).cloned().ok_or_else(|| NetError::NotFound(format!("network {network} not found")))?;
+        let net = st
+            .find(network)
+            .cloned()
+            .ok_or_else(|| NetError::NotFound(format!("network {network} not found")))?;
         if net.internal {
             return Ok(Vec::new());
         }
         let key = (container_id.to_string(), net.id.clone());
         if !st.endpoints.contains_key(&key) {
-            return Err(NetError::NotFound(format!("container {container_id} is not attached to network {}", net.name)));
+            return Err(NetError::NotFound(format!(
+                "container {container_id} is not attached to network {}",
+                net.name
+            )));
         }
         // Its own current ports do not conflict with the new ones.
         let old = std::mem::take(&mut st.endpoints.get_mut(&key).expect("checked").ports);
@@ -760,7 +921,11 @@ impl NetworkManager {
     /// Published ports of a container (`wharf port`).
     pub async fn ports(&self, container_id: &str) -> Vec<PortMapping> {
         let st = self.state.lock().await;
-        st.endpoints.values().filter(|e| e.container_id == container_id).flat_map(|e| e.ports.clone()).collect()
+        st.endpoints
+            .values()
+            .filter(|e| e.container_id == container_id)
+            .flat_map(|e| e.ports.clone())
+            .collect()
     }
 
     /// Daemon start: adopt the stored networks and the endpoints of live containers, and repair
@@ -776,20 +941,28 @@ impl NetworkManager {
         st.endpoints.clear();
         for mut ep in endpoints {
             if !st.networks.contains_key(&ep.network_id) {
-                rep.dropped_endpoints.push((ep.container_id.clone(), ep.network_name.clone()));
+                rep.dropped_endpoints
+                    .push((ep.container_id.clone(), ep.network_name.clone()));
                 continue;
             }
             if !netns::is_netns(&ep.netns) {
-                rep.dropped_endpoints.push((ep.container_id.clone(), ep.network_name.clone()));
+                rep.dropped_endpoints
+                    .push((ep.container_id.clone(), ep.network_name.clone()));
                 continue;
             }
             ep.host_ifname = self.host_ifname(&ep.container_id, &ep.network_id);
-            st.endpoints.insert((ep.container_id.clone(), ep.network_id.clone()), ep);
+            st.endpoints
+                .insert((ep.container_id.clone(), ep.network_id.clone()), ep);
         }
         // Bridges.
         let nets: Vec<Network> = st.networks.values().cloned().collect();
         for net in &nets {
-            let spec = bridge::BridgeSpec { name: &net.bridge, gateway: net.gateway(), prefix: net.subnet().prefix_len(), mtu: net.mtu };
+            let spec = bridge::BridgeSpec {
+                name: &net.bridge,
+                gateway: net.gateway(),
+                prefix: net.subnet().prefix_len(),
+                mtu: net.mtu,
+            };
             if let Err(e) = bridge::ensure_bridge(&self.nl, &spec).await {
                 rep.errors.push(format!("network {}: {e}", net.name));
             }
@@ -804,9 +977,17 @@ impl NetworkManager {
             Ok(links) => {
                 let ours: BTreeMap<u32, &Network> = links
                     .iter()
-                    .filter_map(|l| nets.iter().find(|n| n.bridge == l.name).map(|n| (l.index, n)))
+                    .filter_map(|l| {
+                        nets.iter()
+                            .find(|n| n.bridge == l.name)
+                            .map(|n| (l.index, n))
+                    })
                     .collect();
-                let expected: BTreeSet<&str> = st.endpoints.values().map(|e| e.host_ifname.as_str()).collect();
+                let expected: BTreeSet<&str> = st
+                    .endpoints
+                    .values()
+                    .map(|e| e.host_ifname.as_str())
+                    .collect();
                 for l in &links {
                     let on_our_bridge = l.controller.is_some_and(|c| ours.contains_key(&c));
                     let stale_veth = on_our_bridge && !expected.contains(l.name.as_str());
@@ -822,10 +1003,16 @@ impl NetworkManager {
                     }
                 }
                 // Endpoints whose veth vanished while the namespace lives: set up again.
-                let missing: Vec<Endpoint> =
-                    st.endpoints.values().filter(|e| !links.iter().any(|l| l.name == e.host_ifname)).cloned().collect();
+                let missing: Vec<Endpoint> = st
+                    .endpoints
+                    .values()
+                    .filter(|e| !links.iter().any(|l| l.name == e.host_ifname))
+                    .cloned()
+                    .collect();
                 for ep in missing {
-                    let Some(net) = st.networks.get(&ep.network_id).cloned() else { continue };
+                    let Some(net) = st.networks.get(&ep.network_id).cloned() else {
+                        continue;
+                    };
                     let nl_ns = match Netlink::connect_in(&ep.netns).await {
                         Ok(n) => n,
                         Err(e) => {
@@ -847,15 +1034,24 @@ impl NetworkManager {
                     };
                     match bridge::attach_veth(&self.nl, &spec).await {
                         Ok(mac) => {
-                            if let Some(e) = st.endpoints.get_mut(&(ep.container_id.clone(), ep.network_id.clone())) {
+                            if let Some(e) = st
+                                .endpoints
+                                .get_mut(&(ep.container_id.clone(), ep.network_id.clone()))
+                            {
                                 e.mac = mac;
                             }
-                            rep.reattached.push((ep.container_id.clone(), net.name.clone()));
+                            rep.reattached
+                                .push((ep.container_id.clone(), net.name.clone()));
                         }
                         Err(e) => {
-                            rep.errors.push(format!("re-attaching {} to {}: {e}", ep.container_name, net.name));
-                            st.endpoints.remove(&(ep.container_id.clone(), ep.network_id.clone()));
-                            rep.dropped_endpoints.push((ep.container_id.clone(), net.name.clone()));
+                            rep.errors.push(format!(
+                                "re-attaching {} to {}: {e}",
+                                ep.container_name, net.name
+                            ));
+                            st.endpoints
+                                .remove(&(ep.container_id.clone(), ep.network_id.clone()));
+                            rep.dropped_endpoints
+                                .push((ep.container_id.clone(), net.name.clone()));
                         }
                     }
                 }
@@ -863,15 +1059,25 @@ impl NetworkManager {
             Err(e) => rep.errors.push(format!("listing links: {e}")),
         }
         // IPAM: allocations must match the live endpoints exactly.
-        let held: BTreeMap<String, BTreeSet<Ipv4Addr>> = st.endpoints.values().fold(BTreeMap::new(), |mut m, e| {
-            m.entry(e.network_id.clone()).or_default().insert(e.ip);
-            m
-        });
-        let owners: BTreeMap<(String, Ipv4Addr), String> =
-            st.endpoints.values().map(|e| ((e.network_id.clone(), e.ip), e.container_id.clone())).collect();
+        let held: BTreeMap<String, BTreeSet<Ipv4Addr>> =
+            st.endpoints.values().fold(BTreeMap::new(), |mut m, e| {
+                m.entry(e.network_id.clone()).or_default().insert(e.ip);
+                m
+            });
+        let owners: BTreeMap<(String, Ipv4Addr), String> = st
+            .endpoints
+            .values()
+            .map(|e| ((e.network_id.clone(), e.ip), e.container_id.clone()))
+            .collect();
         for (nid, net) in st.networks.iter_mut() {
             let live = held.get(nid).cloned().unwrap_or_default();
-            let stale: Vec<Ipv4Addr> = net.ipam.allocated.keys().filter(|ip| !live.contains(ip)).copied().collect();
+            let stale: Vec<Ipv4Addr> = net
+                .ipam
+                .allocated
+                .keys()
+                .filter(|ip| !live.contains(ip))
+                .copied()
+                .collect();
             for ip in stale {
                 net.ipam.release(ip);
                 rep.released_ips.push(ip);
@@ -890,7 +1096,8 @@ impl NetworkManager {
         for net in st.networks.values().filter(|n| n.dns) {
             let addr = SocketAddr::new(net.gateway().into(), self.cfg.dns_port);
             if let Err(e) = self.dns.listen(&net.id, addr, net.internal).await {
-                rep.errors.push(format!("DNS for network {} on {addr}: {e}", net.name));
+                rep.errors
+                    .push(format!("DNS for network {} on {addr}: {e}", net.name));
             }
         }
         for ep in st.endpoints.values() {
@@ -912,7 +1119,13 @@ impl NetworkManager {
 /// (`--dns` servers become its upstreams for that container, see [`Attachment::dns_upstreams`]);
 /// otherwise `--dns` or the host's nameservers, loopback ones left out (unreachable from a
 /// container). Search domains and options: `--dns-search`/`--dns-option` or the host's.
-pub fn resolv_conf(dns_server: Option<Ipv4Addr>, host_resolv_conf: &str, dns: &[String], search: &[String], options: &[String]) -> String {
+pub fn resolv_conf(
+    dns_server: Option<Ipv4Addr>,
+    host_resolv_conf: &str,
+    dns: &[String],
+    search: &[String],
+    options: &[String],
+) -> String {
     let mut host_ns = Vec::new();
     let mut host_search = Vec::new();
     let mut host_opts = Vec::new();
@@ -932,7 +1145,14 @@ pub fn resolv_conf(dns_server: Option<Ipv4Addr>, host_resolv_conf: &str, dns: &[
         }
         None => {
             let list: Vec<String> = if dns.is_empty() {
-                host_ns.into_iter().filter(|n| n.parse::<Ipv4Addr>().map(|i| !i.is_loopback()).unwrap_or(true)).collect()
+                host_ns
+                    .into_iter()
+                    .filter(|n| {
+                        n.parse::<Ipv4Addr>()
+                            .map(|i| !i.is_loopback())
+                            .unwrap_or(true)
+                    })
+                    .collect()
             } else {
                 dns.to_vec()
             };
@@ -941,11 +1161,19 @@ pub fn resolv_conf(dns_server: Option<Ipv4Addr>, host_resolv_conf: &str, dns: &[
             }
         }
     }
-    let search = if search.is_empty() { host_search } else { search.to_vec() };
+    let search = if search.is_empty() {
+        host_search
+    } else {
+        search.to_vec()
+    };
     if !search.is_empty() && search != ["."] {
         let _ = writeln!(s, "search {}", search.join(" "));
     }
-    let opts = if options.is_empty() { host_opts } else { options.to_vec() };
+    let opts = if options.is_empty() {
+        host_opts
+    } else {
+        options.to_vec()
+    };
     if !opts.is_empty() {
         let _ = writeln!(s, "options {}", opts.join(" "));
     }
@@ -954,7 +1182,12 @@ pub fn resolv_conf(dns_server: Option<Ipv4Addr>, host_resolv_conf: &str, dns: &[
 
 /// The container's /etc/hosts: localhost lines, its own addresses with hostname, and
 /// `--add-host name:ip` entries (`host-gateway` is the gateway of its first network).
-pub fn hosts_file(hostname: &str, own: &[Ipv4Addr], add_hosts: &[String], host_gateway: Option<Ipv4Addr>) -> Result<String, NetError> {
+pub fn hosts_file(
+    hostname: &str,
+    own: &[Ipv4Addr],
+    add_hosts: &[String],
+    host_gateway: Option<Ipv4Addr>,
+) -> Result<String, NetError> {
     let mut s = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     for ip in own {
         let _ = writeln!(s, "{ip}\t{hostname}");
@@ -963,18 +1196,30 @@ pub fn hosts_file(hostname: &str, own: &[Ipv4Addr], add_hosts: &[String], host_g
         let (name, ip) = e
             .split_once(':')
             .or_else(|| e.split_once('='))
-            .ok_or_else(|| NetError::Invalid(format!("invalid --add-host {e:?}: expected name:ip")))?;
+            .ok_or_else(|| {
+                NetError::Invalid(format!("invalid --add-host {e:?}: expected name:ip"))
+            })?;
         let ip = if ip == "host-gateway" {
             host_gateway
-                .ok_or_else(|| NetError::Invalid(format!("--add-host {e}: host-gateway needs a bridge network")))?
+                .ok_or_else(|| {
+                    NetError::Invalid(format!(
+                        "--add-host {e}: host-gateway needs a bridge network"
+                    ))
+                })?
                 .to_string()
         } else {
             ip.parse::<std::net::IpAddr>()
-                .map_err(|_| NetError::Invalid(format!("invalid --add-host {e:?}: {ip:?} is not an IP address")))?
+                .map_err(|_| {
+                    NetError::Invalid(format!(
+                        "invalid --add-host {e:?}: {ip:?} is not an IP address"
+                    ))
+                })?
                 .to_string()
         };
         if name.is_empty() {
-            return Err(NetError::Invalid(format!("invalid --add-host {e:?}: empty name")));
+            return Err(NetError::Invalid(format!(
+                "invalid --add-host {e:?}: empty name"
+            )));
         }
         let _ = writeln!(s, "{ip}\t{name}");
     }
@@ -987,20 +1232,37 @@ mod tests {
 
     #[test]
     fn resolv_conf_forms() {
-        let host = "nameserver 127.0.0.53\nnameserver 10.1.1.1\nsearch corp.example\noptions ndots:2\n";
+        let host =
+            "nameserver 127.0.0.53\nnameserver 10.1.1.1\nsearch corp.example\noptions ndots:2\n";
         let r = resolv_conf(Some("10.213.7.1".parse().unwrap()), host, &[], &[], &[]);
-        assert_eq!(r, "nameserver 10.213.7.1\nsearch corp.example\noptions ndots:2\n");
+        assert_eq!(
+            r,
+            "nameserver 10.213.7.1\nsearch corp.example\noptions ndots:2\n"
+        );
         let r = resolv_conf(None, host, &[], &["a.b".into()], &[]);
         assert_eq!(r, "nameserver 10.1.1.1\nsearch a.b\noptions ndots:2\n");
         let r = resolv_conf(None, host, &["9.9.9.9".into()], &[], &["timeout:1".into()]);
-        assert_eq!(r, "nameserver 9.9.9.9\nsearch corp.example\noptions timeout:1\n");
+        assert_eq!(
+            r,
+            "nameserver 9.9.9.9\nsearch corp.example\noptions timeout:1\n"
+        );
     }
 
     #[test]
     fn hosts_file_forms() {
-        let h = hosts_file("web", &["10.0.0.2".parse().unwrap()], &["db:10.0.0.9".into(), "gw:host-gateway".into()], Some("10.0.0.1".parse().unwrap()))
-            .unwrap();
-        assert!(h.contains("10.0.0.2\tweb\n") && h.contains("10.0.0.9\tdb\n") && h.contains("10.0.0.1\tgw\n"), "{h}");
+        let h = hosts_file(
+            "web",
+            &["10.0.0.2".parse().unwrap()],
+            &["db:10.0.0.9".into(), "gw:host-gateway".into()],
+            Some("10.0.0.1".parse().unwrap()),
+        )
+        .unwrap();
+        assert!(
+            h.contains("10.0.0.2\tweb\n")
+                && h.contains("10.0.0.9\tdb\n")
+                && h.contains("10.0.0.1\tgw\n"),
+            "{h}"
+        );
         assert!(hosts_file("w", &[], &["db".into()], None).is_err());
         assert!(hosts_file("w", &[], &["db:nope".into()], None).is_err());
         assert!(hosts_file("w", &[], &["gw:host-gateway".into()], None).is_err());

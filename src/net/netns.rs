@@ -30,7 +30,11 @@ pub fn create(path: &Path) -> io::Result<()> {
         ));
     }
     // The mount point: an empty file.
-    std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path)?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
     let target = path.to_path_buf();
     let res = std::thread::spawn(move || -> io::Result<()> {
         unshare(CloneFlags::CLONE_NEWNET).map_err(io_err("unshare(CLONE_NEWNET)"))?;
@@ -41,7 +45,10 @@ pub fn create(path: &Path) -> io::Result<()> {
             MsFlags::MS_BIND,
             None::<&str>,
         )
-        .map_err(io_err(format!("bind-mounting the namespace on {}", target.display())))?;
+        .map_err(io_err(format!(
+            "bind-mounting the namespace on {}",
+            target.display()
+        )))?;
         set_link_up("lo")
     })
     .join()
@@ -60,7 +67,12 @@ pub fn create(path: &Path) -> io::Result<()> {
 pub fn delete(path: &Path) -> io::Result<()> {
     match umount2(path, MntFlags::MNT_DETACH) {
         Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
-        Err(e) => return Err(io::Error::other(format!("unmounting {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(io::Error::other(format!(
+                "unmounting {}: {e}",
+                path.display()
+            )))
+        }
     }
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
@@ -73,7 +85,7 @@ pub fn delete(path: &Path) -> io::Result<()> {
 pub fn is_netns(path: &Path) -> bool {
     const NSFS_MAGIC: i64 = 0x6e73_6673;
     match nix::sys::statfs::statfs(path) {
-        Ok(st) => st.filesystem_type().0 as i64 == NSFS_MAGIC,
+        Ok(st) => st.filesystem_type().0 == NSFS_MAGIC,
         Err(_) => false,
     }
 }
@@ -85,10 +97,12 @@ where
     F: FnOnce() -> R + Send,
     R: Send,
 {
-    let ns = File::open(path).map_err(|e| io::Error::new(e.kind(), format!("opening {}: {e}", path.display())))?;
+    let ns = File::open(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("opening {}: {e}", path.display())))?;
     std::thread::scope(|s| {
         s.spawn(move || -> io::Result<R> {
-            setns(&ns, CloneFlags::CLONE_NEWNET).map_err(io_err(format!("joining {}", path.display())))?;
+            setns(&ns, CloneFlags::CLONE_NEWNET)
+                .map_err(io_err(format!("joining {}", path.display())))?;
             Ok(f())
         })
         .join()
@@ -107,7 +121,8 @@ where
     std::thread::spawn(move || {
         let _ = tx.send(run_in(&path, f));
     });
-    rx.await.map_err(|_| io::Error::other("netns thread vanished"))?
+    rx.await
+        .map_err(|_| io::Error::other("netns thread vanished"))?
 }
 
 /// Bring an interface of the current thread's namespace up (ioctl, no netlink needed).

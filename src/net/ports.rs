@@ -36,7 +36,9 @@ impl std::str::FromStr for Proto {
         match s.to_ascii_lowercase().as_str() {
             "tcp" => Ok(Proto::Tcp),
             "udp" => Ok(Proto::Udp),
-            other => Err(NetError::Invalid(format!("invalid protocol {other:?}: expected tcp or udp"))),
+            other => Err(NetError::Invalid(format!(
+                "invalid protocol {other:?}: expected tcp or udp"
+            ))),
         }
     }
 }
@@ -67,7 +69,11 @@ pub struct PortMapping {
 
 impl fmt::Display for PortMapping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}->{}/{}", self.host_ip, self.host_port, self.container_port, self.proto)
+        write!(
+            f,
+            "{}:{}->{}/{}",
+            self.host_ip, self.host_port, self.container_port, self.proto
+        )
     }
 }
 
@@ -88,7 +94,9 @@ impl PortSpec {
 }
 
 fn parse_range(s: &str, what: &str, spec: &str) -> Result<(u16, u16), NetError> {
-    let bad = || NetError::Invalid(format!("invalid {what} {s:?} in port spec {spec:?}: expected a port 1-65535 or a range such as 8000-8010"));
+    let bad = || {
+        NetError::Invalid(format!("invalid {what} {s:?} in port spec {spec:?}: expected a port 1-65535 or a range such as 8000-8010"))
+    };
     let port = |p: &str| -> Result<u16, NetError> {
         match p.trim().parse::<u16>() {
             Ok(0) | Err(_) => Err(bad()),
@@ -103,7 +111,9 @@ fn parse_range(s: &str, what: &str, spec: &str) -> Result<(u16, u16), NetError> 
         }
     };
     if b < a {
-        return Err(NetError::Invalid(format!("invalid {what} {s:?} in port spec {spec:?}: the range ends before it starts")));
+        return Err(NetError::Invalid(format!(
+            "invalid {what} {s:?} in port spec {spec:?}: the range ends before it starts"
+        )));
     }
     Ok((a, b))
 }
@@ -120,7 +130,9 @@ pub fn parse_port_spec(spec: &str) -> Result<PortSpec, NetError> {
         None => (s, Proto::Tcp),
     };
     if body.starts_with('[') {
-        return Err(NetError::Invalid(format!("invalid port spec {spec:?}: IPv6 host addresses are not supported")));
+        return Err(NetError::Invalid(format!(
+            "invalid port spec {spec:?}: IPv6 host addresses are not supported"
+        )));
     }
     let parts: Vec<&str> = body.split(':').collect();
     let (ip, host, container) = match parts.as_slice() {
@@ -136,7 +148,9 @@ pub fn parse_port_spec(spec: &str) -> Result<PortSpec, NetError> {
     let host_ip = match ip {
         None | Some("") => None,
         Some(ip) => Some(ip.parse::<Ipv4Addr>().map_err(|_| {
-            NetError::Invalid(format!("invalid host address {ip:?} in port spec {spec:?}: expected an IPv4 address"))
+            NetError::Invalid(format!(
+                "invalid host address {ip:?} in port spec {spec:?}: expected an IPv4 address"
+            ))
         })?),
     };
     let host_ip = host_ip.filter(|ip| !ip.is_unspecified());
@@ -155,7 +169,12 @@ pub fn parse_port_spec(spec: &str) -> Result<PortSpec, NetError> {
             )));
         }
     }
-    Ok(PortSpec { host_ip, host_ports, container_ports, proto })
+    Ok(PortSpec {
+        host_ip,
+        host_ports,
+        container_ports,
+        proto,
+    })
 }
 
 /// The process holding a port, when it can be found.
@@ -174,20 +193,26 @@ pub fn check_port_free(proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(), NetE
         Proto::Tcp => (Type::STREAM, Protocol::TCP),
         Proto::Udp => (Type::DGRAM, Protocol::UDP),
     };
-    let sock = Socket::new(Domain::IPV4, ty, Some(p)).map_err(|e| NetError::System(format!("socket: {e}")))?;
+    let sock = Socket::new(Domain::IPV4, ty, Some(p))
+        .map_err(|e| NetError::System(format!("socket: {e}")))?;
     let addr = std::net::SocketAddr::from((ip, port));
-    match sock.bind(&addr.into()).map_err(|e| e.raw_os_error().unwrap_or(0)) {
+    match sock
+        .bind(&addr.into())
+        .map_err(|e| e.raw_os_error().unwrap_or(0))
+    {
         Ok(()) => Ok(()),
         Err(libc::EADDRINUSE) => {
             let who = match find_holder(proto, port) {
                 Some(h) => format!(" by {} (pid {})", h.command, h.pid),
                 None => String::new(),
             };
-            Err(NetError::Conflict(format!("port {port}/{proto} on {ip} is already in use{who}")))
+            Err(NetError::Conflict(format!(
+                "port {port}/{proto} on {ip} is already in use{who}"
+            )))
         }
-        Err(libc::EADDRNOTAVAIL) => {
-            Err(NetError::Invalid(format!("cannot publish on {ip}:{port}/{proto}: {ip} is not an address of this host")))
-        }
+        Err(libc::EADDRNOTAVAIL) => Err(NetError::Invalid(format!(
+            "cannot publish on {ip}:{port}/{proto}: {ip} is not an address of this host"
+        ))),
         Err(e) => Err(NetError::System(format!(
             "checking port {port}/{proto} on {ip}: {}",
             std::io::Error::from_raw_os_error(e)
@@ -204,7 +229,9 @@ pub fn find_holder(proto: Proto, port: u16) -> Option<Holder> {
     };
     let mut inodes = Vec::new();
     for f in files {
-        let Ok(text) = std::fs::read_to_string(f) else { continue };
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
         inodes.extend(socket_inodes_on_port(&text, proto, port));
     }
     if inodes.is_empty() {
@@ -212,10 +239,16 @@ pub fn find_holder(proto: Proto, port: u16) -> Option<Holder> {
     }
     let procs = std::fs::read_dir("/proc").ok()?;
     for p in procs.flatten() {
-        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else { continue };
+        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
         for fd in fds.flatten() {
-            let Ok(target) = std::fs::read_link(fd.path()) else { continue };
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
             let t = target.to_string_lossy();
             if let Some(inode) = t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')) {
                 if inodes.iter().any(|i| i == inode) {
@@ -238,7 +271,9 @@ pub(crate) fn socket_inodes_on_port(table: &str, proto: Proto, port: u16) -> Vec
         if cols.len() < 10 {
             continue;
         }
-        let Some((_, p)) = cols[1].rsplit_once(':') else { continue };
+        let Some((_, p)) = cols[1].rsplit_once(':') else {
+            continue;
+        };
         if u16::from_str_radix(p, 16).ok() != Some(port) {
             continue;
         }
@@ -269,7 +304,12 @@ mod tests {
     use super::*;
 
     fn pm(host_ip: [u8; 4], host_port: u16, container_port: u16, proto: Proto) -> PortMapping {
-        PortMapping { host_ip: Ipv4Addr::from(host_ip), host_port, container_port, proto }
+        PortMapping {
+            host_ip: Ipv4Addr::from(host_ip),
+            host_port,
+            container_port,
+            proto,
+        }
     }
 
     #[test]
@@ -277,7 +317,10 @@ mod tests {
         let p = parse_port_spec("8080:80").unwrap();
         assert_eq!(p.mappings(), vec![pm([0, 0, 0, 0], 8080, 80, Proto::Tcp)]);
         let p = parse_port_spec("127.0.0.1:9000:9000/udp").unwrap();
-        assert_eq!(p.mappings(), vec![pm([127, 0, 0, 1], 9000, 9000, Proto::Udp)]);
+        assert_eq!(
+            p.mappings(),
+            vec![pm([127, 0, 0, 1], 9000, 9000, Proto::Udp)]
+        );
         let p = parse_port_spec("80").unwrap();
         assert_eq!(p.host_ports, None);
         assert_eq!(p.mappings(), vec![pm([0, 0, 0, 0], 0, 80, Proto::Tcp)]);
@@ -288,7 +331,11 @@ mod tests {
         let p = parse_port_spec("8000-8002:9000-9002").unwrap();
         assert_eq!(
             p.mappings(),
-            vec![pm([0, 0, 0, 0], 8000, 9000, Proto::Tcp), pm([0, 0, 0, 0], 8001, 9001, Proto::Tcp), pm([0, 0, 0, 0], 8002, 9002, Proto::Tcp)]
+            vec![
+                pm([0, 0, 0, 0], 8000, 9000, Proto::Tcp),
+                pm([0, 0, 0, 0], 8001, 9001, Proto::Tcp),
+                pm([0, 0, 0, 0], 8002, 9002, Proto::Tcp)
+            ]
         );
         let p = parse_port_spec("7000-7001").unwrap();
         assert_eq!(p.mappings().len(), 2);
@@ -297,12 +344,29 @@ mod tests {
     #[test]
     fn rejects_bad_specs_with_one_clear_line() {
         let e = parse_port_spec("8000-8010:80").unwrap_err().to_string();
-        assert!(e.contains("8000-8010") && e.contains("differ in size"), "{e}");
-        for bad in ["", "0:80", "70000:80", "a:80", "80/sctp", "1.2.3:80:80", "[::1]:80:80", "1:2:3:4", "90-80", "8080:"] {
+        assert!(
+            e.contains("8000-8010") && e.contains("differ in size"),
+            "{e}"
+        );
+        for bad in [
+            "",
+            "0:80",
+            "70000:80",
+            "a:80",
+            "80/sctp",
+            "1.2.3:80:80",
+            "[::1]:80:80",
+            "1:2:3:4",
+            "90-80",
+            "8080:",
+        ] {
             let e = parse_port_spec(bad).unwrap_err().to_string();
             assert!(!e.contains('\n'), "{e}");
         }
-        assert!(parse_port_spec("80/sctp").unwrap_err().to_string().contains("sctp"));
+        assert!(parse_port_spec("80/sctp")
+            .unwrap_err()
+            .to_string()
+            .contains("sctp"));
     }
 
     #[test]
@@ -311,8 +375,14 @@ mod tests {
    0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 100 0 0 10 0\n\
    1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 777 1 0000000000000000 100 0 0 10 0\n\
    2: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 999 1 0000000000000000 100 0 0 10 0\n";
-        assert_eq!(socket_inodes_on_port(tcp, Proto::Tcp, 8080), vec!["12345".to_string()]);
-        assert_eq!(socket_inodes_on_port(tcp, Proto::Tcp, 80), vec!["999".to_string()]);
+        assert_eq!(
+            socket_inodes_on_port(tcp, Proto::Tcp, 8080),
+            vec!["12345".to_string()]
+        );
+        assert_eq!(
+            socket_inodes_on_port(tcp, Proto::Tcp, 80),
+            vec!["999".to_string()]
+        );
         assert!(socket_inodes_on_port(tcp, Proto::Tcp, 81).is_empty());
     }
 
@@ -320,7 +390,9 @@ mod tests {
     fn conflict_names_port_and_holder() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        let e = check_port_free(Proto::Tcp, Ipv4Addr::UNSPECIFIED, port).unwrap_err().to_string();
+        let e = check_port_free(Proto::Tcp, Ipv4Addr::UNSPECIFIED, port)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(&format!("port {port}/tcp")), "{e}");
         assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
         drop(l);
