@@ -71,7 +71,13 @@ async fn two_namespaces_talk_on_one_bridge() {
     assert_eq!(got, net.gateway().to_string());
     // Detach: veth gone, address released and reused later.
     env.mgr.detach(&eb.container_id, "front").await.unwrap();
+    // The veth is deleted in the background; settle() waits for it.
+    env.mgr.settle().await.unwrap();
     assert!(!link_names().await.contains(&eb.host_ifname));
+    let ap = a.clone();
+    assert!(blocking(move || tcp_get(Some(&ap), sa(eb.ip, 8080)))
+        .await
+        .is_err());
     assert!(env
         .mgr
         .network("front")
@@ -124,6 +130,7 @@ async fn networks_are_isolated_and_multi_network_containers_reach_both() {
     );
     // Disconnect c from n2 while "running": n2 is out of reach again, n1 still fine.
     env.mgr.detach(&c2.container_id, "n2").await.unwrap();
+    env.mgr.settle().await.unwrap();
     let cp = c.clone();
     assert!(blocking(move || tcp_get(Some(&cp), sa(eb.ip, 80)))
         .await

@@ -168,6 +168,24 @@ impl Netlink {
         }
     }
 
+    /// Set a link down by name; `Ok(false)` if it did not exist.
+    pub async fn set_down(&self, name: &str) -> Result<bool, NetError> {
+        let Some(l) = self.link(name).await? else {
+            return Ok(false);
+        };
+        match self
+            .handle
+            .link()
+            .set(LinkUnspec::new_with_index(l.index).down().build())
+            .execute()
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(false),
+            Err(e) => Err(nl_err(format!("setting link {name} down"))(e)),
+        }
+    }
+
     async fn set_up(&self, index: u32) -> Result<(), NetError> {
         self.handle
             .link()

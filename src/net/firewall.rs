@@ -51,43 +51,47 @@ fn q(s: &str) -> String {
     format!("\"{}\"", s.replace('"', ""))
 }
 
-/// Render the whole table. Pure.
-pub fn render(table: &str, networks: &[FwNetwork], forwards: &[FwForward]) -> String {
-    let mut s = String::new();
-    // Create-if-missing then delete makes the replacement work whether or not it exists.
-    let _ = writeln!(s, "table ip {table}");
-    let _ = writeln!(s, "delete table ip {table}");
-    let _ = writeln!(s, "table ip {table} {{");
-    let bridges: Vec<String> = networks.iter().map(|n| q(&n.bridge)).collect();
-    let _ = writeln!(s, "  set bridges {{");
-    let _ = writeln!(s, "    type ifname");
-    if !bridges.is_empty() {
-        let _ = writeln!(s, "    elements = {{ {} }}", bridges.join(", "));
-    }
-    let _ = writeln!(s, "  }}");
-
-    // Raw: nothing from a container may reach the host's loopback (route_localnet is on).
-    let _ = writeln!(s, "  chain raw_prerouting {{");
-    let _ = writeln!(
-        s,
-        "    type filter hook prerouting priority raw; policy accept;"
-    );
-    let _ = writeln!(s, "    iifname @bridges ip daddr 127.0.0.0/8 drop");
-    let _ = writeln!(s, "  }}");
-
+/// The chains of the table, with their base-chain headers (empty: a regular chain).
+const CHAINS: &[(&str, &str)] = &[
+    // Nothing from a container may reach the host's loopback (route_localnet is on).
+    (
+        "raw_prerouting",
+        "type filter hook prerouting priority raw; policy accept;",
+    ),
     // DNAT for published ports, from outside (prerouting) and from the host itself (output).
-    let _ = writeln!(s, "  chain prerouting {{");
-    let _ = writeln!(
-        s,
-        "    type nat hook prerouting priority dstnat; policy accept;"
-    );
-    let _ = writeln!(s, "    fib daddr type local jump published");
-    let _ = writeln!(s, "  }}");
-    let _ = writeln!(s, "  chain output {{");
-    let _ = writeln!(s, "    type nat hook output priority -100; policy accept;");
-    let _ = writeln!(s, "    fib daddr type local jump published");
-    let _ = writeln!(s, "  }}");
-    let _ = writeln!(s, "  chain published {{");
+    (
+        "prerouting",
+        "type nat hook prerouting priority dstnat; policy accept;",
+    ),
+    (
+        "output",
+        "type nat hook output priority -100; policy accept;",
+    ),
+    ("published", ""),
+    (
+        "postrouting",
+        "type nat hook postrouting priority srcnat; policy accept;",
+    ),
+    // Forwarded traffic: isolation between networks, internal networks closed.
+    (
+        "forward",
+        "type filter hook forward priority filter; policy accept;",
+    ),
+];
+
+/// The rules, chain by chain, and the bridge set's elements.
+fn rules(
+    networks: &[FwNetwork],
+    forwards: &[FwForward],
+) -> (Vec<String>, Vec<(&'static str, String)>) {
+    let bridges: Vec<String> = networks.iter().map(|n| q(&n.bridge)).collect();
+    let mut r: Vec<(&'static str, String)> = Vec::new();
+    r.push((
+        "raw_prerouting",
+        "iifname @bridges ip daddr 127.0.0.0/8 drop".into(),
+    ));
+    r.push(("prerouting", "fib daddr type local jump published".into()));
+    r.push(("output", "fib daddr type local jump published".into()));
     let mut fwd: Vec<&FwForward> = forwards.iter().collect();
     // Specific addresses before wildcard ones.
     fwd.sort_by_key(|f| {
@@ -105,60 +109,109 @@ pub fn render(table: &str, networks: &[FwNetwork], forwards: &[FwForward]) -> St
         } else {
             format!("ip daddr {} ", m.host_ip)
         };
-        let _ = writeln!(
-            s,
-            "    {daddr}{} dport {} dnat to {}:{}",
-            m.proto.as_str(),
-            m.host_port,
-            f.container_ip,
-            m.container_port
-        );
+        r.push((
+            "published",
+            format!(
+                "{daddr}{} dport {} dnat to {}:{}",
+                m.proto.as_str(),
+                m.host_port,
+                f.container_ip,
+                m.container_port
+            ),
+        ));
     }
-    let _ = writeln!(s, "  }}");
-
-    // Source NAT.
-    let _ = writeln!(s, "  chain postrouting {{");
-    let _ = writeln!(
-        s,
-        "    type nat hook postrouting priority srcnat; policy accept;"
-    );
-    let _ = writeln!(s, "    ip saddr 127.0.0.0/8 oifname @bridges masquerade");
+    r.push((
+        "postrouting",
+        "ip saddr 127.0.0.0/8 oifname @bridges masquerade".into(),
+    ));
     for n in networks {
         let b = q(&n.bridge);
         // Hairpin: a container reaching a published port of its own network via a host address.
-        let _ = writeln!(
-            s,
-            "    oifname {b} ip saddr {} ct status dnat masquerade",
-            n.subnet
-        );
+        r.push((
+            "postrouting",
+            format!(
+                "oifname {b} ip saddr {} ct status dnat masquerade",
+                n.subnet
+            ),
+        ));
         if !n.internal {
-            let _ = writeln!(s, "    ip saddr {} oifname != {b} masquerade", n.subnet);
+            r.push((
+                "postrouting",
+                format!("ip saddr {} oifname != {b} masquerade", n.subnet),
+            ));
         }
     }
-    let _ = writeln!(s, "  }}");
-
-    // Filtering of forwarded traffic: isolation between networks, internal networks closed.
-    let _ = writeln!(s, "  chain forward {{");
-    let _ = writeln!(
-        s,
-        "    type filter hook forward priority filter; policy accept;"
-    );
     for n in networks {
         let b = q(&n.bridge);
-        let _ = writeln!(s, "    iifname {b} oifname {b} accept");
+        r.push(("forward", format!("iifname {b} oifname {b} accept")));
     }
-    let _ = writeln!(
-        s,
-        "    iifname @bridges oifname @bridges ct status dnat accept"
-    );
-    let _ = writeln!(s, "    iifname @bridges oifname @bridges drop");
+    r.push((
+        "forward",
+        "iifname @bridges oifname @bridges ct status dnat accept".into(),
+    ));
+    r.push(("forward", "iifname @bridges oifname @bridges drop".into()));
     for n in networks.iter().filter(|n| n.internal) {
         let b = q(&n.bridge);
-        let _ = writeln!(s, "    iifname {b} drop");
-        let _ = writeln!(s, "    oifname {b} drop");
+        r.push(("forward", format!("iifname {b} drop")));
+        r.push(("forward", format!("oifname {b} drop")));
+    }
+    (bridges, r)
+}
+
+/// Render the whole table as a replacement (delete and create). Pure. Used when the table's
+/// layout differs from the current one; see [`render_update`] for the usual path.
+pub fn render(table: &str, networks: &[FwNetwork], forwards: &[FwForward]) -> String {
+    let (bridges, rules) = rules(networks, forwards);
+    let mut s = String::new();
+    // Create-if-missing then delete makes the replacement work whether or not it exists.
+    let _ = writeln!(s, "table ip {table}");
+    let _ = writeln!(s, "delete table ip {table}");
+    let _ = writeln!(s, "table ip {table} {{");
+    let _ = writeln!(s, "  set bridges {{");
+    let _ = writeln!(s, "    type ifname");
+    if !bridges.is_empty() {
+        let _ = writeln!(s, "    elements = {{ {} }}", bridges.join(", "));
     }
     let _ = writeln!(s, "  }}");
+    for (chain, header) in CHAINS {
+        let _ = writeln!(s, "  chain {chain} {{");
+        if !header.is_empty() {
+            let _ = writeln!(s, "    {header}");
+        }
+        for (_, rule) in rules.iter().filter(|(c, _)| c == chain) {
+            let _ = writeln!(s, "    {rule}");
+        }
+        let _ = writeln!(s, "  }}");
+    }
     let _ = writeln!(s, "}}");
+    s
+}
+
+/// Render the table as an in-place update: declare the set and chains (no-ops when they exist),
+/// flush every rule and the set, add the current ones. One transaction like [`render`], but the
+/// base chains stay registered: replacing the table unregisters its netfilter hooks, which waits
+/// for RCU grace periods (~20 ms here) on every change.
+pub fn render_update(table: &str, networks: &[FwNetwork], forwards: &[FwForward]) -> String {
+    let (bridges, rules) = rules(networks, forwards);
+    let mut s = String::new();
+    let _ = writeln!(s, "table ip {table} {{");
+    let _ = writeln!(s, "  set bridges {{ type ifname; }}");
+    for (chain, header) in CHAINS {
+        let _ = writeln!(s, "  chain {chain} {{ {header} }}");
+    }
+    let _ = writeln!(s, "}}");
+    let _ = writeln!(s, "flush table ip {table}");
+    let _ = writeln!(s, "flush set ip {table} bridges");
+    if !bridges.is_empty() {
+        let _ = writeln!(
+            s,
+            "add element ip {table} bridges {{ {} }}",
+            bridges.join(", ")
+        );
+    }
+    for (chain, rule) in &rules {
+        let _ = writeln!(s, "add rule ip {table} {chain} {rule}");
+    }
     s
 }
 
@@ -285,6 +338,16 @@ mod tests {
                 container_ip: "10.213.1.3".parse().unwrap(),
             },
         ];
+        let up = render_update("wharf", &nets, &fwd);
+        assert!(
+            up.contains("flush table ip wharf\nflush set ip wharf bridges\n"),
+            "{up}"
+        );
+        assert!(up.contains("add rule ip wharf published ip daddr 127.0.0.1 udp dport 9000 dnat to 10.213.1.3:9000"), "{up}");
+        assert!(
+            up.contains("add element ip wharf bridges { \"wh-a\", \"wh-b\" }"),
+            "{up}"
+        );
         let s = render("wharf", &nets, &fwd);
         assert!(
             s.starts_with("table ip wharf\ndelete table ip wharf\ntable ip wharf {\n"),

@@ -274,6 +274,8 @@ pub struct NetworkManager {
     state: tokio::sync::Mutex<State>,
     dns: DnsServer,
     nl: Netlink,
+    /// Host veths being deleted in the background (see [`NetworkManager::detach`]).
+    pending: std::sync::Mutex<Vec<(String, tokio::task::JoinHandle<Result<(), NetError>>)>>,
 }
 
 fn join_errors(errs: Vec<String>) -> Result<(), NetError> {
@@ -316,6 +318,7 @@ impl NetworkManager {
             dns: DnsServer::new(upstreams),
             nl: Netlink::connect()?,
             state: tokio::sync::Mutex::new(State::default()),
+            pending: std::sync::Mutex::new(Vec::new()),
             cfg,
         })
     }
@@ -361,12 +364,45 @@ impl NetworkManager {
             .collect()
     }
 
+    /// Wait for the background deletions of detached veths; reports their errors.
+    pub async fn settle(&self) -> Result<(), NetError> {
+        let pending: Vec<_> = std::mem::take(&mut *self.pending.lock().unwrap());
+        let mut errs = Vec::new();
+        for (name, h) in pending {
+            match h.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => errs.push(format!("deleting {name}: {e}")),
+                Err(e) => errs.push(format!("deleting {name}: {e}")),
+            }
+        }
+        join_errors(errs)
+    }
+
+    /// Wait for a pending deletion of one link (before re-creating a link of that name).
+    async fn settle_link(&self, name: &str) {
+        let handles: Vec<_> = {
+            let mut p = self.pending.lock().unwrap();
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut *p)
+                .into_iter()
+                .partition(|(n, _)| n == name);
+            *p = rest;
+            mine
+        };
+        for (_, h) in handles {
+            let _ = h.await;
+        }
+    }
+
     async fn apply_firewall(&self, st: &State) -> Result<(), NetError> {
         if st.networks.is_empty() && st.endpoints.is_empty() {
             return firewall::apply(&firewall::render_delete(&self.cfg.table)).await;
         }
         let (nets, fwd) = st.fw();
-        firewall::apply(&firewall::render(&self.cfg.table, &nets, &fwd)).await
+        match firewall::apply(&firewall::render_update(&self.cfg.table, &nets, &fwd)).await {
+            Ok(()) => Ok(()),
+            // A table of another layout (an older wharf): replace it whole.
+            Err(_) => firewall::apply(&firewall::render(&self.cfg.table, &nets, &fwd)).await,
+        }
     }
 
     /// Validate a creation request and compute the network (subnet chosen, nothing touched).
@@ -577,6 +613,9 @@ impl NetworkManager {
             )));
         }
         let mut errs = Vec::new();
+        if let Err(e) = self.settle().await {
+            errs.push(e.to_string());
+        }
         self.tear_down_network(&mut st, &net, &mut errs).await;
         join_errors(errs)
     }
@@ -699,6 +738,7 @@ impl NetworkManager {
         let mut ipam = net.ipam.clone();
         let ip = ipam.allocate(&att.container_id, att.ip)?;
         let host_ifname = self.host_ifname(&att.container_id, &net.id);
+        self.settle_link(&host_ifname).await;
         let mac = bridge::attach_veth(
             &self.nl,
             &bridge::VethSpec {
@@ -797,8 +837,11 @@ impl NetworkManager {
         Ok(())
     }
 
-    /// Detach a container from a network: ports, DNS records, veth, address. Goes on through
-    /// errors and reports them all.
+    /// Detach a container from a network: ports, DNS records, address, veth. Goes on through
+    /// errors and reports them all. The veth pair is deleted in the background: the kernel's
+    /// deletion waits for RCU grace periods (~10-20 ms) under the rtnl lock. [`settle`](Self::settle) waits for (and reports) pending
+    /// deletions; `remove_network`, `restore`, `shutdown` and a re-attach of the same pair do
+    /// so themselves.
     pub async fn detach(&self, container_id: &str, network: &str) -> Result<(), NetError> {
         let mut st = self.state.lock().await;
         let nid = st
@@ -832,8 +875,28 @@ impl NetworkManager {
                 errs.push(format!("removing published ports: {e}"));
             }
         }
-        if let Err(e) = self.nl.delete_link(&ep.host_ifname).await {
-            errs.push(format!("deleting {}: {e}", ep.host_ifname));
+        // The kernel's veth deletion holds the rtnl lock through RCU grace periods (~10-20 ms
+        // here), so it runs in the background (settle() waits for it). Setting the link down
+        // first to cut traffic at once would cost the next netlink call as much again (deferred
+        // linkwatch work), so it is not done: the DNS records and ports are gone already, and
+        // IPAM does not hand the address out again at once.
+        match self.nl.link(&ep.host_ifname).await.map(|l| l.is_some()) {
+            Ok(true) => {
+                let nl = self.nl.clone();
+                let name = ep.host_ifname.clone();
+                let h = tokio::spawn(async move { nl.delete_link(&name).await.map(|_| ()) });
+                self.pending
+                    .lock()
+                    .unwrap()
+                    .push((ep.host_ifname.clone(), h));
+            }
+            Ok(false) => {}
+            Err(e) => {
+                errs.push(e.to_string());
+                if let Err(e) = self.nl.delete_link(&ep.host_ifname).await {
+                    errs.push(format!("deleting {}: {e}", ep.host_ifname));
+                }
+            }
         }
         if let Some(n) = st.networks.get_mut(nid) {
             n.ipam.release(ep.ip);
@@ -936,6 +999,7 @@ impl NetworkManager {
     pub async fn restore(&self, networks: Vec<Network>, endpoints: Vec<Endpoint>) -> RepairReport {
         let mut st = self.state.lock().await;
         let mut rep = RepairReport::default();
+        let _ = self.settle().await;
         self.dns.shutdown().await;
         st.networks = networks.into_iter().map(|n| (n.id.clone(), n)).collect();
         st.endpoints.clear();
@@ -1111,6 +1175,7 @@ impl NetworkManager {
     /// Stop the DNS listeners (daemon shutdown). Bridges, veths and rules stay: containers
     /// outlive the daemon.
     pub async fn shutdown(&self) {
+        let _ = self.settle().await;
         self.dns.shutdown().await;
     }
 }
