@@ -268,6 +268,9 @@ impl State {
     }
 }
 
+/// A host link being deleted in the background: its name and the task.
+type PendingDeletion = (String, tokio::task::JoinHandle<Result<(), NetError>>);
+
 /// The bridge driver plus IPAM, firewall and DNS, behind one lock. See the module docs.
 pub struct NetworkManager {
     cfg: ManagerConfig,
@@ -275,7 +278,7 @@ pub struct NetworkManager {
     dns: DnsServer,
     nl: Netlink,
     /// Host veths being deleted in the background (see [`NetworkManager::detach`]).
-    pending: std::sync::Mutex<Vec<(String, tokio::task::JoinHandle<Result<(), NetError>>)>>,
+    pending: std::sync::Mutex<Vec<PendingDeletion>>,
 }
 
 fn join_errors(errs: Vec<String>) -> Result<(), NetError> {
