@@ -103,6 +103,7 @@ fn run(global: &GlobalOpts) -> anyhow::Result<()> {
             tracing::info!("shutting down; containers keep running");
         };
         crate::api::server::serve(engine.clone(), listener, shutdown).await?;
+        engine.release_idle_networking().await;
         if let Ok(net) = engine.net() {
             net.shutdown().await;
         }

@@ -347,7 +347,8 @@ impl Engine {
             rec.host_config.extra_hosts.as_deref().unwrap_or_default(),
             gateway,
         )?;
-        crate::util::fsutil::replace_file(&dir.join("hosts"), hosts.as_bytes())
+        // Written in place: a running container has these files bind-mounted (by inode).
+        std::fs::write(dir.join("hosts"), hosts.as_bytes())
             .map_err(|e| Error::internal(format!("writing hosts: {e}")))?;
         let host_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let dns_server = rec.endpoints.iter().find_map(|e| e.dns_server);
@@ -358,7 +359,7 @@ impl Engine {
             rec.host_config.dns_search.as_deref().unwrap_or_default(),
             rec.host_config.dns_options.as_deref().unwrap_or_default(),
         );
-        crate::util::fsutil::replace_file(&dir.join("resolv.conf"), resolv.as_bytes())
+        std::fs::write(dir.join("resolv.conf"), resolv.as_bytes())
             .map_err(|e| Error::internal(format!("writing resolv.conf: {e}")))?;
         Ok(())
     }
@@ -383,6 +384,22 @@ impl Engine {
         let path = self.netns_path(&rec.id);
         if path.exists() {
             let _ = tokio::task::spawn_blocking(move || net::netns::delete(&path)).await;
+        }
+    }
+
+    /// At daemon shutdown with no container left: the default bridge (and with the last
+    /// network, the firewall table) goes too, so nothing stays on the host.
+    pub async fn release_idle_networking(&self) {
+        if !self.containers.all().is_empty() {
+            return;
+        }
+        let Ok(mgr) = self.net() else { return };
+        if let Some(n) = mgr.network(net::DEFAULT_NETWORK).await {
+            if mgr.network_endpoints(&n.id).await.is_empty()
+                && mgr.remove_network(&n.id).await.is_ok()
+            {
+                let _ = self.db.tx(|tx| store::delete(tx, Table::Networks, &n.id));
+            }
         }
     }
 

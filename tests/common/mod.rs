@@ -196,7 +196,8 @@ pub fn busybox_rootfs_tar(path: &Path, extra: &[(&str, &[u8])]) {
     for applet in [
         "sh", "echo", "cat", "ls", "sleep", "true", "false", "id", "hostname", "wget", "httpd",
         "env", "pwd", "ps", "mkdir", "touch", "rm", "grep", "test", "printf", "wc", "head", "tail",
-        "stat", "mount", "kill", "nc", "seq", "sync", "dd", "tr", "cut", "sort", "yes",
+        "stat", "mount", "kill", "nc", "seq", "sync", "dd", "tr", "cut", "sort", "yes", "nslookup",
+        "ip", "ifconfig", "route", "awk", "ulimit",
     ] {
         let mut h = header();
         h.set_entry_type(tar::EntryType::Symlink);

@@ -26,6 +26,26 @@ use crate::engine::Error;
 pub async fn create(AxState(engine): AxState<State>, q: Query, body: Bytes) -> ApiResult {
     let body: ContainerCreateBody = parse_json(&body)?;
     let name = q.get("name").cloned();
+    // Networks must exist (Docker answers 404 at create).
+    let host = body.host_config.clone().unwrap_or_default();
+    use crate::engine::network::NetworkMode;
+    if NetworkMode::parse(host.network_mode.as_deref()) == NetworkMode::Networks {
+        let mut names = vec![NetworkMode::primary(host.network_mode.as_deref())];
+        if let Some(eps) = body
+            .networking_config
+            .as_ref()
+            .and_then(|n| n.endpoints_config.as_ref())
+        {
+            names.extend(eps.keys().cloned());
+        }
+        for n in names {
+            if n != "default" {
+                engine.find_network(&n).await?;
+            }
+        }
+    } else if let NetworkMode::Container(other) = NetworkMode::parse(host.network_mode.as_deref()) {
+        engine.containers.resolve(&other)?;
+    }
     let e = engine.clone();
     let (id, warnings) =
         tokio::task::spawn_blocking(move || e.create_container(CreateRequest { name, body }))

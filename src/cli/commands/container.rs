@@ -209,7 +209,27 @@ pub fn container_row(c: &ContainerSummary, no_trunc: bool) -> Row {
             .unwrap_or_default(),
     );
     row.insert("RunningFor".into(), ago(created));
-    row.insert("Ports".into(), String::new());
+    let mut ports: Vec<String> = c
+        .ports
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            let proto = p.typ.map(|t| t.to_string()).unwrap_or_else(|| "tcp".into());
+            match p.public_port {
+                Some(pp) => format!(
+                    "{}:{}->{}/{}",
+                    p.ip.clone().unwrap_or_default(),
+                    pp,
+                    p.private_port,
+                    proto
+                ),
+                None => format!("{}/{}", p.private_port, proto),
+            }
+        })
+        .collect();
+    ports.sort();
+    row.insert("Ports".into(), ports.join(", "));
     row.insert(
         "State".into(),
         c.state.map(|s| s.to_string()).unwrap_or_default(),

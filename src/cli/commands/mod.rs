@@ -2,11 +2,12 @@
 
 mod container;
 mod image;
+mod network;
 mod run;
 mod system;
 mod volume;
 
-use super::args::{Command, ContainerCmd, GlobalOpts, ImageCmd, SystemCmd, VolumeCmd};
+use super::args::{Command, ContainerCmd, GlobalOpts, ImageCmd, NetworkCmd, SystemCmd, VolumeCmd};
 use super::CliResult;
 use crate::api::client::Client;
 
@@ -87,6 +88,15 @@ pub async fn dispatch(client: &Client, _global: &GlobalOpts, command: Command) -
         Command::Volume(VolumeCmd::Inspect(a)) => system::inspect(client, a, Some("volume")).await,
         Command::Volume(VolumeCmd::Rm(a)) => volume::rm(client, a).await,
         Command::Volume(VolumeCmd::Prune(a)) => volume::prune(client, a).await,
+        Command::Network(NetworkCmd::Create(a)) => network::create(client, a).await,
+        Command::Network(NetworkCmd::Ls(a)) => network::ls(client, a).await,
+        Command::Network(NetworkCmd::Inspect(a)) => {
+            system::inspect(client, a, Some("network")).await
+        }
+        Command::Network(NetworkCmd::Rm(a)) => network::rm(client, a).await,
+        Command::Network(NetworkCmd::Prune(a)) => network::prune(client, a).await,
+        Command::Network(NetworkCmd::Connect(a)) => network::connect(client, a).await,
+        Command::Network(NetworkCmd::Disconnect(a)) => network::disconnect(client, a).await,
         Command::Info(a) | Command::System(SystemCmd::Info(a)) => system::info(client, a).await,
         Command::Version(a) => system::version(client, a).await,
         Command::System(SystemCmd::Prune(a)) => system::prune(client, a).await,

@@ -108,36 +108,35 @@ fn parse_mount(spec: &str) -> CliResult<Mount> {
     Ok(m)
 }
 
-/// `[ip:]host:container[/proto]`, `container[/proto]`.
+/// `-p [ip:]host:container[/proto]` (ranges too) into Docker's `PortBindings`.
 fn parse_publish(
     spec: &str,
     bindings: &mut HashMap<String, Option<Vec<PortBinding>>>,
-) -> CliResult<String> {
-    let (ports, proto) = spec.rsplit_once('/').unwrap_or((spec, "tcp"));
-    let parts: Vec<&str> = ports.rsplitn(3, ':').collect();
-    let (container, host, ip) = match parts.as_slice() {
-        [c] => (*c, "", ""),
-        [c, h] => (*c, *h, ""),
-        [c, h, i] => (*c, *h, *i),
-        _ => return Err(bad_flag("--publish", spec, "invalid port specification")),
-    };
-    if container.is_empty() || !container.chars().all(|c| c.is_ascii_digit() || c == '-') {
-        return Err(bad_flag(
-            "--publish",
-            spec,
-            format!("invalid containerPort: {container}"),
-        ));
+) -> CliResult<Vec<String>> {
+    let parsed =
+        crate::net::parse_port_spec(spec).map_err(|e| bad_flag("-p, --publish", spec, e))?;
+    let mut keys = Vec::new();
+    for m in parsed.mappings() {
+        let key = format!("{}/{}", m.container_port, m.proto);
+        bindings
+            .entry(key.clone())
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: Some(if m.host_ip.is_unspecified() {
+                    String::new()
+                } else {
+                    m.host_ip.to_string()
+                }),
+                host_port: Some(if m.host_port == 0 {
+                    String::new()
+                } else {
+                    m.host_port.to_string()
+                }),
+            });
+        keys.push(key);
     }
-    let key = format!("{container}/{proto}");
-    bindings
-        .entry(key.clone())
-        .or_insert_with(|| Some(Vec::new()))
-        .get_or_insert_with(Vec::new)
-        .push(PortBinding {
-            host_ip: Some(ip.to_string()),
-            host_port: Some(host.to_string()),
-        });
-    Ok(key)
+    Ok(keys)
 }
 
 pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
@@ -241,8 +240,9 @@ pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
     let mut bindings = HashMap::new();
     let mut exposed: HashMap<String, HashMap<(), ()>> = HashMap::new();
     for p in &a.publish {
-        let key = parse_publish(p, &mut bindings)?;
-        exposed.insert(key, HashMap::new());
+        for key in parse_publish(p, &mut bindings)? {
+            exposed.insert(key, HashMap::new());
+        }
     }
     for e in &a.expose {
         let key = if e.contains('/') {
@@ -265,6 +265,7 @@ pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
         })
         .collect();
     let attach = !a.detach;
+    let network = a.network.clone().unwrap_or_else(|| "bridge".into());
     let host = HostConfig {
         binds: (!a.volume.is_empty()).then(|| a.volume.clone()),
         mounts: (!mounts.is_empty()).then_some(mounts),
@@ -280,7 +281,7 @@ pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
         privileged: Some(a.privileged),
         readonly_rootfs: Some(a.read_only),
         init: a.init.then_some(true),
-        network_mode: Some(a.network.clone().unwrap_or_else(|| "bridge".into())),
+        network_mode: Some(network.clone()),
         port_bindings: (!bindings.is_empty()).then_some(bindings),
         publish_all_ports: Some(a.publish_all),
         dns: (!a.dns.is_empty()).then(|| a.dns.clone()),
@@ -293,7 +294,26 @@ pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
         sysctls: (!sysctls.is_empty()).then_some(sysctls),
         ..Default::default()
     };
+    let networking_config = if !a.network_alias.is_empty() || a.ip.is_some() {
+        let settings = crate::api::models::EndpointSettings {
+            aliases: (!a.network_alias.is_empty()).then(|| a.network_alias.clone()),
+            ipam_config: a
+                .ip
+                .as_ref()
+                .map(|ip| crate::api::models::EndpointIpamConfig {
+                    ipv4_address: Some(ip.clone()),
+                    ..Default::default()
+                }),
+            ..Default::default()
+        };
+        Some(crate::api::models::NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(network.clone(), settings)])),
+        })
+    } else {
+        None
+    };
     Ok(ContainerCreateBody {
+        networking_config,
         hostname: a.hostname.clone(),
         domainname: a.domainname.clone(),
         user: a.user.clone(),

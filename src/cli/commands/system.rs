@@ -26,10 +26,12 @@ pub async fn inspect(client: &Client, a: InspectArgs, kind: Option<&str>) -> Cli
             Some("container") => vec![format!("/containers/{name}/json")],
             Some("image") => vec![format!("/images/{name}/json")],
             Some("volume") => vec![format!("/volumes/{name}")],
+            Some("network") => vec![format!("/networks/{name}")],
             _ => vec![
                 format!("/containers/{name}/json"),
                 format!("/images/{name}/json"),
                 format!("/volumes/{name}"),
+                format!("/networks/{name}"),
             ],
         };
         let mut found = None;

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 
 use bollard_stubs::models::{
     ContainerInspectResponse, ContainerState, ContainerStateStatusEnum, ContainerSummary,
-    ContainerSummaryHostConfig, ContainerSummaryNetworkSettings, ContainerSummaryStateEnum, Health,
-    HealthStatusEnum, HealthcheckResult, MountPoint, MountPointTypeEnum, NetworkSettings,
+    ContainerSummaryHostConfig, ContainerSummaryNetworkSettings, ContainerSummaryStateEnum,
+    EndpointSettings, Health, HealthStatusEnum, HealthcheckResult, MountPoint, MountPointTypeEnum,
+    NetworkSettings, Port, PortBinding, PortTypeEnum,
 };
 
 use super::mounts::MountKind;
@@ -194,10 +195,7 @@ impl Engine {
             host_config: Some(rec.host_config.clone()),
             mounts: Some(mount_points(self, &rec)),
             config: Some(rec.config.clone()),
-            network_settings: Some(NetworkSettings {
-                networks: Some(HashMap::new()),
-                ..Default::default()
-            }),
+            network_settings: Some(network_settings(&rec)),
             ..Default::default()
         })
     }
@@ -222,7 +220,7 @@ impl Engine {
             image_id: Some(rec.image_id.clone()),
             command: Some(command_line(rec)),
             created: Some(created),
-            ports: Some(Vec::new()),
+            ports: Some(summary_ports(rec)),
             labels: Some(rec.labels()),
             state: Some(state),
             status: Some(status_line(&rec.state, rec.has_been_started)),
@@ -231,7 +229,7 @@ impl Engine {
                 annotations: None,
             }),
             network_settings: Some(ContainerSummaryNetworkSettings {
-                networks: Some(HashMap::new()),
+                networks: Some(endpoint_settings(rec)),
             }),
             mounts: Some(mount_points(self, rec)),
             ..Default::default()
@@ -314,6 +312,88 @@ impl Engine {
             })
         })
     }
+}
+
+/// Docker's per-network endpoint view.
+fn endpoint_settings(rec: &ContainerRecord) -> HashMap<String, EndpointSettings> {
+    let mut out = HashMap::new();
+    for e in &rec.endpoints {
+        let mut dns_names = vec![rec.name.clone(), rec.id[..12].to_string()];
+        dns_names.extend(e.aliases.iter().cloned());
+        out.insert(
+            e.network_name.clone(),
+            EndpointSettings {
+                aliases: Some(e.aliases.clone()),
+                network_id: Some(e.network_id.clone()),
+                endpoint_id: Some(e.host_ifname.clone()),
+                gateway: Some(e.gateway.to_string()),
+                ip_address: Some(e.ip.to_string()),
+                ip_prefix_len: Some(e.prefix_len as i64),
+                mac_address: Some(e.mac.clone()),
+                dns_names: Some(dns_names),
+                ..Default::default()
+            },
+        );
+    }
+    // A container that never started still lists the networks it asked for.
+    for name in rec.networks.keys() {
+        out.entry(name.clone()).or_default();
+    }
+    out
+}
+
+fn mapping_key(m: &crate::net::PortMapping) -> String {
+    format!("{}/{}", m.container_port, m.proto)
+}
+
+fn network_settings(rec: &ContainerRecord) -> NetworkSettings {
+    let mut ports: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    for p in rec.config.exposed_ports.iter().flat_map(|m| m.keys()) {
+        ports.insert(p.clone(), None);
+    }
+    if rec.state.is_running() {
+        for m in rec.endpoints.iter().flat_map(|e| e.ports.iter()) {
+            ports
+                .entry(mapping_key(m))
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(PortBinding {
+                    host_ip: Some(m.host_ip.to_string()),
+                    host_port: Some(m.host_port.to_string()),
+                });
+        }
+    }
+    let primary = rec.endpoints.first();
+    NetworkSettings {
+        networks: Some(endpoint_settings(rec)),
+        ports: Some(ports),
+        sandbox_key: primary.map(|e| e.netns.display().to_string()),
+        ip_address: primary.map(|e| e.ip.to_string()),
+        ip_prefix_len: primary.map(|e| e.prefix_len as i64),
+        gateway: primary.map(|e| e.gateway.to_string()),
+        mac_address: primary.map(|e| e.mac.clone()),
+        ..Default::default()
+    }
+}
+
+fn summary_ports(rec: &ContainerRecord) -> Vec<Port> {
+    if !rec.state.is_running() {
+        return Vec::new();
+    }
+    rec.endpoints
+        .iter()
+        .flat_map(|e| e.ports.iter())
+        .map(|m| Port {
+            ip: Some(m.host_ip.to_string()),
+            private_port: m.container_port,
+            public_port: Some(m.host_port),
+            typ: Some(if m.proto == crate::net::Proto::Udp {
+                PortTypeEnum::UDP
+            } else {
+                PortTypeEnum::TCP
+            }),
+        })
+        .collect()
 }
 
 /// Parse Docker's `filters` query parameter: `{"label":{"a=b":true}}` or `{"label":["a=b"]}`.

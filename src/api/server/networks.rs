@@ -1,0 +1,245 @@
+//! `/networks` routes.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::{Path, State as AxState};
+use axum::http::StatusCode;
+use bytes::Bytes;
+
+use super::{json, no_content, ok_json, parse_json, ApiError, ApiResult, Query, State};
+use crate::api::models::{
+    Ipam, IpamConfig, Network as ApiNetwork, NetworkConnectRequest, NetworkContainer,
+    NetworkCreateRequest, NetworkDisconnectRequest,
+};
+use crate::engine::container::view::parse_filters;
+use crate::engine::network::EndpointRequest;
+use crate::engine::{Engine, Error};
+use crate::net::{Network, NetworkCreate};
+
+/// Docker's view of a network; `containers` only for inspect.
+pub async fn to_api(engine: &Engine, n: &Network, with_containers: bool) -> ApiNetwork {
+    let containers = if with_containers {
+        let mut map = HashMap::new();
+        for (id, (name, ep)) in engine.network_containers(n).await {
+            map.insert(
+                id,
+                serde_json::from_value::<NetworkContainer>(serde_json::json!({
+                    "Name": name,
+                    "EndpointID": ep.host_ifname,
+                    "MacAddress": ep.mac,
+                    "IPv4Address": format!("{}/{}", ep.ip, ep.prefix_len),
+                    "IPv6Address": "",
+                }))
+                .unwrap_or_default(),
+            );
+        }
+        Some(map)
+    } else {
+        Some(HashMap::new())
+    };
+    let mut options: HashMap<String, String> = n.options.clone().into_iter().collect();
+    options.insert("com.docker.network.bridge.name".into(), n.bridge.clone());
+    ApiNetwork {
+        name: Some(n.name.clone()),
+        id: Some(n.id.clone()),
+        created: Some(String::new()),
+        scope: Some("local".into()),
+        driver: Some(n.driver.clone()),
+        ipam: Some(Ipam {
+            driver: Some("default".into()),
+            config: Some(vec![IpamConfig {
+                subnet: Some(n.ipam.subnet.to_string()),
+                ip_range: n.ipam.ip_range.map(|r| r.to_string()),
+                gateway: Some(n.ipam.gateway.to_string()),
+                auxiliary_addresses: None,
+            }]),
+            options: None,
+        }),
+        internal: Some(n.internal),
+        attachable: Some(true),
+        ingress: Some(false),
+        config_only: Some(false),
+        containers,
+        options: Some(options),
+        labels: Some(n.labels.clone().into_iter().collect()),
+        ..Default::default()
+    }
+}
+
+/// The built-in `host` and `none` networks, listed like Docker's.
+fn predefined(name: &str) -> ApiNetwork {
+    ApiNetwork {
+        name: Some(name.into()),
+        id: Some(crate::util::ids::sha256_digest(name.as_bytes())[7..].to_string()),
+        scope: Some("local".into()),
+        driver: Some(if name == "host" { "host" } else { "null" }.into()),
+        containers: Some(HashMap::new()),
+        labels: Some(HashMap::new()),
+        options: Some(HashMap::new()),
+        ..Default::default()
+    }
+}
+
+pub async fn list(AxState(engine): AxState<State>, q: Query) -> ApiResult {
+    let filters = parse_filters(q.get("filters").map(String::as_str))?;
+    engine.default_network().await?;
+    let mut out = Vec::new();
+    let mut all: Vec<ApiNetwork> = Vec::new();
+    for n in engine.net()?.networks().await {
+        all.push(to_api(&engine, &n, false).await);
+    }
+    all.push(predefined("host"));
+    all.push(predefined("none"));
+    for n in all {
+        let labels = n.labels.clone().unwrap_or_default();
+        let keep = filters.iter().all(|(k, vals)| {
+            vals.iter().any(|v| match k.as_str() {
+                "name" => n.name.as_deref().is_some_and(|x| x.contains(v.as_str())),
+                "id" => n.id.as_deref().is_some_and(|x| x.starts_with(v.as_str())),
+                "driver" => n.driver.as_deref() == Some(v.as_str()),
+                "label" => match v.split_once('=') {
+                    Some((lk, lv)) => labels.get(lk).is_some_and(|x| x == lv),
+                    None => labels.contains_key(v.as_str()),
+                },
+                "type" => {
+                    (v == "builtin")
+                        == matches!(n.name.as_deref(), Some("bridge" | "host" | "none"))
+                }
+                _ => true,
+            })
+        });
+        if keep {
+            out.push(n);
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    ok_json(&out)
+}
+
+pub async fn inspect(AxState(engine): AxState<State>, Path(name): Path<String>) -> ApiResult {
+    if name == "host" || name == "none" {
+        return ok_json(&predefined(&name));
+    }
+    let n = engine.find_network(&name).await?;
+    ok_json(&to_api(&engine, &n, true).await)
+}
+
+pub async fn create(AxState(engine): AxState<State>, body: Bytes) -> ApiResult {
+    let req: NetworkCreateRequest = parse_json(&body)?;
+    if req.name.is_empty() {
+        return Err(ApiError(Error::invalid("network name is required")));
+    }
+    let driver = req.driver.clone().unwrap_or_else(|| "bridge".into());
+    if driver != "bridge" {
+        return Err(ApiError(Error::not_found(format!(
+            "could not find plugin {driver} in v1 plugin registry: plugin not found (wharf supports the bridge driver)"
+        ))));
+    }
+    let ipam = req
+        .ipam
+        .as_ref()
+        .and_then(|i| i.config.as_ref())
+        .and_then(|c| c.first().cloned())
+        .unwrap_or_default();
+    let options: BTreeMap<String, String> = req
+        .options
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let n = engine
+        .create_network(NetworkCreate {
+            name: req.name.clone(),
+            driver: Some(driver),
+            subnet: ipam.subnet.clone().filter(|s| !s.is_empty()),
+            gateway: ipam.gateway.clone().filter(|s| !s.is_empty()),
+            ip_range: ipam.ip_range.clone().filter(|s| !s.is_empty()),
+            internal: req.internal.unwrap_or(false),
+            bridge_name: options.get("com.docker.network.bridge.name").cloned(),
+            mtu: options
+                .get("com.docker.network.driver.mtu")
+                .and_then(|m| m.parse().ok()),
+            labels: req.labels.clone().unwrap_or_default().into_iter().collect(),
+            options,
+            ..Default::default()
+        })
+        .await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &serde_json::json!({"Id": n.id, "Warning": ""}),
+    ))
+}
+
+pub async fn remove(AxState(engine): AxState<State>, Path(name): Path<String>) -> ApiResult {
+    engine.remove_network(&name).await?;
+    no_content()
+}
+
+pub async fn connect(
+    AxState(engine): AxState<State>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let req: NetworkConnectRequest = parse_json(&body)?;
+    let container = req.container.clone().unwrap_or_default();
+    let settings = req.endpoint_config.unwrap_or_default();
+    let ip = match settings
+        .ipam_config
+        .as_ref()
+        .and_then(|c| c.ipv4_address.clone())
+        .filter(|s| !s.is_empty())
+    {
+        Some(ip) => Some(
+            ip.parse()
+                .map_err(|_| ApiError(Error::invalid(format!("invalid IPv4 address {ip:?}"))))?,
+        ),
+        None => None,
+    };
+    engine
+        .connect_network(
+            &name,
+            &container,
+            EndpointRequest {
+                aliases: settings.aliases.unwrap_or_default(),
+                ip,
+            },
+        )
+        .await?;
+    Ok(axum::response::IntoResponse::into_response(StatusCode::OK))
+}
+
+pub async fn disconnect(
+    AxState(engine): AxState<State>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let req: NetworkDisconnectRequest = parse_json(&body)?;
+    engine
+        .disconnect_network(
+            &name,
+            &req.container.unwrap_or_default(),
+            req.force.unwrap_or(false),
+        )
+        .await?;
+    Ok(axum::response::IntoResponse::into_response(StatusCode::OK))
+}
+
+pub async fn prune(AxState(engine): AxState<State>, q: Query) -> ApiResult {
+    let filters = parse_filters(q.get("filters").map(String::as_str))?;
+    let mut deleted = Vec::new();
+    for n in engine.net()?.networks().await {
+        if n.name == crate::net::DEFAULT_NETWORK {
+            continue;
+        }
+        let label_ok = filters.get("label").is_none_or(|ls| {
+            ls.iter().all(|l| match l.split_once('=') {
+                Some((k, v)) => n.labels.get(k).is_some_and(|x| x == v),
+                None => n.labels.contains_key(l.as_str()),
+            })
+        });
+        if label_ok && engine.remove_network(&n.id).await.is_ok() {
+            deleted.push(n.name.clone());
+        }
+    }
+    ok_json(&serde_json::json!({ "NetworksDeleted": deleted }))
+}

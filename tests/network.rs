@@ -1,0 +1,375 @@
+//! Networking through the engine: the default bridge, user networks with DNS by name and
+//! alias, isolation, connect/disconnect, published ports (TCP, UDP, -P, conflicts), internal
+//! networks, a daemon restart keeping addresses and ports, and teardown leaving nothing.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::Wharf;
+
+fn net_base(w: &Wharf) -> String {
+    // Inside this engine's pool (see the harness): 4 /24s.
+    format!("10.{}.{}", 220 + w.slot / 64, (w.slot % 64) * 4)
+}
+
+/// curl with retries: a server in a just-started container may not listen yet.
+fn curl_retry(url: &str) -> std::process::Output {
+    let start = std::time::Instant::now();
+    loop {
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "5", url])
+            .output()
+            .unwrap();
+        if out.status.success() || start.elapsed() > Duration::from_secs(5) {
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn host_links(prefix: &str) -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or("").to_string())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+#[test]
+fn default_bridge_user_networks_dns_and_isolation() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    // The default bridge: an address in `bip`, a default route, no DNS by name.
+    let addr = w.ok(&[
+        "run",
+        "--rm",
+        "box",
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0 | awk '{print $4}'",
+    ]);
+    assert!(addr.starts_with(&format!("10.214.{}.", w.slot)), "{addr}");
+    let base = net_base(&w);
+    w.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &format!("{base}.0/24"),
+        "backend",
+    ]);
+    w.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &format!(
+            "{}.{}.0/24",
+            base.rsplit_once('.').unwrap().0,
+            base.rsplit('.').next().unwrap().parse::<u32>().unwrap() + 1
+        ),
+        "other",
+    ]);
+    let (_, err) = w.fails(&[
+        "network",
+        "create",
+        "--subnet",
+        &format!("{base}.0/24"),
+        "clash",
+    ]);
+    assert!(err.to_lowercase().contains("overlap"), "{err}");
+    w.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "backend",
+        "--network-alias",
+        "database",
+        "box",
+        "httpd",
+        "-f",
+        "-p",
+        "8080",
+        "-h",
+        "/etc",
+    ]);
+    // By alias and by name, over the embedded DNS.
+    let got = w.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "backend",
+        "box",
+        "wget",
+        "-qO-",
+        "http://database:8080/hostname",
+    ]);
+    assert_eq!(got.trim().len(), 12);
+    w.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "backend",
+        "box",
+        "wget",
+        "-qO-",
+        "http://db:8080/hostname",
+    ]);
+    // Several containers under one alias: every address comes back.
+    w.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db2",
+        "--network",
+        "backend",
+        "--network-alias",
+        "database",
+        "box",
+        "sleep",
+        "60",
+    ]);
+    let answers = w.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "backend",
+        "box",
+        "nslookup",
+        "database",
+    ]);
+    assert!(
+        answers.matches(&format!("Address: {base}.")).count() >= 2,
+        "{answers}"
+    );
+    // Another network cannot resolve or reach them.
+    // (busybox's `wget -T` crashes on refused connections: `nc -w` probes reachability.)
+    w.fails(&[
+        "run",
+        "--rm",
+        "--network",
+        "other",
+        "box",
+        "nslookup",
+        "database",
+    ]);
+    let db_ip = w.inspect("db", "{{.NetworkSettings.Networks.backend.IPAddress}}");
+    w.fails(&[
+        "run",
+        "--rm",
+        "--network",
+        "other",
+        "box",
+        "nc",
+        "-w",
+        "2",
+        &db_ip,
+        "8080",
+    ]);
+    // connect / disconnect a running container.
+    w.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "other",
+        "box",
+        "sleep",
+        "60",
+    ]);
+    w.fails(&["exec", "client", "nc", "-w", "2", &db_ip, "8080"]);
+    w.ok(&["network", "connect", "backend", "client"]);
+    w.ok(&["exec", "client", "wget", "-qO-", "http://db:8080/hostname"]);
+    w.ok(&["network", "disconnect", "backend", "client"]);
+    w.fails(&["exec", "client", "nc", "-w", "2", &db_ip, "8080"]);
+    // A network in use cannot go; the message names its containers.
+    let (_, err) = w.fails(&["network", "rm", "backend"]);
+    assert!(
+        err.contains("db") && err.contains("active endpoints"),
+        "{err}"
+    );
+    let (_, err) = w.fails(&["run", "--rm", "--network", "nosuchnet", "box", "true"]);
+    assert!(err.contains("network nosuchnet not found"), "{err}");
+    w.ok(&["rm", "-f", "db", "db2", "client"]);
+    w.ok(&["network", "rm", "backend", "other"]);
+}
+
+#[test]
+fn published_ports_udp_internal_and_restart() {
+    let w = Wharf::new();
+    w.busybox_image("box", &["EXPOSE 7000"]);
+    let port = 20000 + w.slot as u16 * 10;
+    let p = format!("127.0.0.1:{port}:8080");
+    w.ok(&[
+        "run", "-d", "--name", "web", "-p", &p, "box", "httpd", "-f", "-p", "8080", "-h", "/etc",
+    ]);
+    let url = format!("http://127.0.0.1:{port}/hostname");
+    let body = curl_retry(&url);
+    assert_eq!(
+        String::from_utf8_lossy(&body.stdout).trim().len(),
+        12,
+        "{body:?}"
+    );
+    assert_eq!(
+        w.ok(&["port", "web"]).trim(),
+        format!("8080/tcp -> 127.0.0.1:{port}")
+    );
+    assert!(w
+        .ok(&["ps"])
+        .contains(&format!("127.0.0.1:{port}->8080/tcp")));
+    // The same port again: a clear conflict naming it.
+    let (_, err) = w.fails(&[
+        "run", "-d", "--name", "web2", "-p", &p, "box", "sleep", "60",
+    ]);
+    assert!(err.contains(&port.to_string()), "{err}");
+    w.ok(&["rm", "-f", "web2"]);
+    // A range mismatch is refused before anything is created.
+    let (code, err) = w.fails(&["run", "-d", "-p", "8000-8010:80", "box", "true"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("8000-8010:80"), "{err}");
+    // UDP.
+    let uport = port + 1;
+    // busybox-static has no UDP server: run the host's Python through its own loader.
+    let server = "import socket,time; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 9000)); open('/tmp/ready','w').write('1'); d,a=s.recvfrom(100); open('/tmp/got','wb').write(d); time.sleep(60)";
+    w.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "udp",
+        "-p",
+        &format!("127.0.0.1:{uport}:9000/udp"),
+        "-v",
+        "/usr:/hostusr:ro",
+        "box",
+        "/hostusr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+        "--library-path",
+        "/hostusr/lib/x86_64-linux-gnu",
+        "/hostusr/bin/python3",
+        "-c",
+        server,
+    ]);
+    let start = std::time::Instant::now();
+    while w
+        .output(&["exec", "udp", "cat", "/tmp/ready"])
+        .stdout
+        .is_empty()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the UDP server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.send_to(b"ping-udp\n", ("127.0.0.1", uport)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(w.ok(&["exec", "udp", "cat", "/tmp/got"]), "ping-udp\n");
+    // -P: the image's EXPOSEd port on an ephemeral host port.
+    w.ok(&["run", "-d", "--name", "all", "-P", "box", "sleep", "60"]);
+    let mapped = w.ok(&["port", "all"]);
+    assert!(mapped.starts_with("7000/tcp -> 0.0.0.0:"), "{mapped}");
+    // Internal networks: no way out, but containers on them talk.
+    let base = net_base(&w);
+    w.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        &format!("{base}.0/24"),
+        "sealed",
+    ]);
+    let routes = w.ok(&["run", "--rm", "--network", "sealed", "box", "ip", "route"]);
+    assert!(!routes.contains("default"), "{routes}");
+    // Daemon killed and restarted: the container keeps its address, port and name.
+    let ip = w.inspect("web", "{{.NetworkSettings.IPAddress}}");
+    unsafe { libc::kill(w.daemon_pid().unwrap(), libc::SIGKILL) };
+    std::thread::sleep(Duration::from_millis(300));
+    let body = Command::new("curl")
+        .args(["-s", "--max-time", "5", &url])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&body.stdout).trim().len(),
+        12,
+        "ports keep working without the daemon"
+    );
+    assert_eq!(w.inspect("web", "{{.NetworkSettings.IPAddress}}"), ip);
+    w.ok(&["run", "-d", "--name", "peer", "box", "sleep", "60"]);
+    // Stop removes the forwarding; start brings it back.
+    w.ok(&["stop", "-t", "1", "web"]);
+    let body = Command::new("curl")
+        .args(["-s", "--max-time", "2", &url])
+        .output()
+        .unwrap();
+    assert!(!body.status.success());
+    w.ok(&["start", "web"]);
+    std::thread::sleep(Duration::from_millis(200));
+    let body = curl_retry(&url);
+    assert!(body.status.success());
+    w.ok(&["rm", "-f", "web", "udp", "all", "peer"]);
+    w.ok(&["network", "rm", "sealed"]);
+}
+
+#[test]
+fn teardown_leaves_nothing() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let prefix = format!("w{:03}", w.slot);
+    let base = net_base(&w);
+    w.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &format!("{base}.0/24"),
+        "n1",
+    ]);
+    w.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "a",
+        "--network",
+        "n1",
+        "-p",
+        &format!("127.0.0.1:{}:80", 21000 + w.slot),
+        "box",
+        "sleep",
+        "60",
+    ]);
+    w.ok(&["run", "-d", "--name", "b", "box", "sleep", "60"]);
+    assert!(host_links(&prefix).len() >= 4, "{:?}", host_links(&prefix));
+    let table = format!("wharf_t{:03}", w.slot);
+    let nft = Command::new("nft")
+        .args(["list", "table", "ip", &table])
+        .output()
+        .unwrap();
+    assert!(nft.status.success());
+    w.ok(&["rm", "-f", "a", "b"]);
+    w.ok(&["network", "rm", "n1"]);
+    w.ok(&["daemon", "stop"]);
+    // Veth deletion finishes in the background of the daemon; it has stopped now.
+    assert!(host_links(&prefix).is_empty(), "{:?}", host_links(&prefix));
+    let nft = Command::new("nft")
+        .args(["list", "table", "ip", &table])
+        .output()
+        .unwrap();
+    assert!(!nft.status.success(), "the nftables table is still there");
+    let routes = Command::new("ip").args(["-4", "route"]).output().unwrap();
+    let routes = String::from_utf8_lossy(&routes.stdout);
+    assert!(
+        !routes.contains(&format!("10.214.{}.", w.slot)) && !routes.contains(&format!("{base}.")),
+        "{routes}"
+    );
+    let netns: Vec<_> = std::fs::read_dir(w.run_root.join("netns"))
+        .map(|d| d.collect())
+        .unwrap_or_default();
+    assert!(netns.is_empty(), "{netns:?}");
+}
