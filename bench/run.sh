@@ -49,6 +49,17 @@ for r in json.load(open(sys.argv[1]))["results"]:
     print(f"   median {r['median']*1000:7.1f} ms   {r['command']}")
 PY
 
+echo "== 1b. run --rm true on the default bridge vs --network none (target: bridge <= 1.3x none)"
+hyperfine -N --warmup 5 --runs 40 --export-json "$work/bridge.json" \
+  -n "wharf run --rm --network none" "$W run --rm --network none box true" \
+  -n "wharf run --rm (default bridge)" "$W run --rm box true"
+python3 - "$work/bridge.json" <<'PY'
+import json, sys
+r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
+none, bridge = r["wharf run --rm --network none"], r["wharf run --rm (default bridge)"]
+print(f"   median none {none*1000:.1f} ms, bridge {bridge*1000:.1f} ms: ratio {bridge/none:.2f}")
+PY
+
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 echo "== 2. daemon idle RSS"
 sleep 1
