@@ -1,8 +1,8 @@
 //! One module per command family; each turns parsed arguments into API calls and output.
 
-mod container;
+pub(crate) mod container;
 mod image;
-mod run;
+pub(crate) mod run;
 mod system;
 mod volume;
 
@@ -94,6 +94,20 @@ pub async fn dispatch(client: &Client, _global: &GlobalOpts, command: Command) -
         Command::Events(a) | Command::System(SystemCmd::Events(a)) => {
             system::events(client, a).await
         }
+        Command::Compose(c) => crate::cli::compose::main(client, &c.opts, c.cmd).await,
+        Command::Up(t) => {
+            crate::cli::compose::main(client, &t.opts, crate::cli::compose::args::ComposeCmd::Up(t.args)).await
+        }
+        Command::Down(t) => {
+            crate::cli::compose::main(client, &t.opts, crate::cli::compose::args::ComposeCmd::Down(t.args))
+                .await
+        }
+        Command::Config(t) => crate::cli::compose::main(
+            client,
+            &t.opts,
+            crate::cli::compose::args::ComposeCmd::Config(t.args),
+        )
+        .await,
         Command::Daemon(_)
         | Command::Supervise { .. }
         | Command::NsExec
