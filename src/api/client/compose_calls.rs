@@ -86,7 +86,12 @@ impl Client {
         Ok(())
     }
 
-    pub async fn disconnect_network(&self, network: &str, container: &str, force: bool) -> Result<()> {
+    pub async fn disconnect_network(
+        &self,
+        network: &str,
+        container: &str,
+        force: bool,
+    ) -> Result<()> {
         let body = serde_json::json!({"Container": container, "Force": force});
         let resp = self
             .send(
@@ -102,7 +107,10 @@ impl Client {
 
     // ---- volumes ---------------------------------------------------------------------------
 
-    pub async fn list_volumes(&self, filters: &HashMap<String, Vec<String>>) -> Result<Vec<Volume>> {
+    pub async fn list_volumes(
+        &self,
+        filters: &HashMap<String, Vec<String>>,
+    ) -> Result<Vec<Volume>> {
         let v: serde_json::Value = self
             .get_json(&with_query(
                 "/volumes",
@@ -175,18 +183,24 @@ impl Client {
     }
 
     pub async fn restart_container(&self, id: &str, timeout: Option<i64>) -> Result<()> {
-        let params: Vec<(&str, String)> = timeout.map(|t| vec![("t", t.to_string())]).unwrap_or_default();
+        let params: Vec<(&str, String)> = timeout
+            .map(|t| vec![("t", t.to_string())])
+            .unwrap_or_default();
         self.post(&with_query(&format!("/containers/{id}/restart"), &params))
             .await
             .map(|_| ())
     }
 
     pub async fn pause_container(&self, id: &str) -> Result<()> {
-        self.post(&format!("/containers/{id}/pause")).await.map(|_| ())
+        self.post(&format!("/containers/{id}/pause"))
+            .await
+            .map(|_| ())
     }
 
     pub async fn unpause_container(&self, id: &str) -> Result<()> {
-        self.post(&format!("/containers/{id}/unpause")).await.map(|_| ())
+        self.post(&format!("/containers/{id}/unpause"))
+            .await
+            .map(|_| ())
     }
 
     /// `PUT /containers/{id}/archive?path=...` with a tar archive.

@@ -96,18 +96,29 @@ pub async fn dispatch(client: &Client, _global: &GlobalOpts, command: Command) -
         }
         Command::Compose(c) => crate::cli::compose::main(client, &c.opts, c.cmd).await,
         Command::Up(t) => {
-            crate::cli::compose::main(client, &t.opts, crate::cli::compose::args::ComposeCmd::Up(t.args)).await
+            crate::cli::compose::main(
+                client,
+                &t.opts,
+                crate::cli::compose::args::ComposeCmd::Up(t.args),
+            )
+            .await
         }
         Command::Down(t) => {
-            crate::cli::compose::main(client, &t.opts, crate::cli::compose::args::ComposeCmd::Down(t.args))
-                .await
+            crate::cli::compose::main(
+                client,
+                &t.opts,
+                crate::cli::compose::args::ComposeCmd::Down(t.args),
+            )
+            .await
         }
-        Command::Config(t) => crate::cli::compose::main(
-            client,
-            &t.opts,
-            crate::cli::compose::args::ComposeCmd::Config(t.args),
-        )
-        .await,
+        Command::Config(t) => {
+            crate::cli::compose::main(
+                client,
+                &t.opts,
+                crate::cli::compose::args::ComposeCmd::Config(t.args),
+            )
+            .await
+        }
         Command::Daemon(_)
         | Command::Supervise { .. }
         | Command::NsExec

@@ -23,7 +23,7 @@ use crate::compose::config::{render_hashes, service_names, volume_names};
 use crate::compose::exec::progress::{Event, Kind, Progress, State};
 use crate::compose::exec::{observe, EventHub, ExecOptions, Executor, WaitFor};
 use crate::compose::graph::ServiceGraph;
-use crate::compose::model::{DependsCondition, Network, Project, Volume};
+use crate::compose::model::{DependsCondition, Network, Volume};
 use crate::compose::plan::{self, labels, service_image, Action, DownOptions, Plan, Step};
 use crate::compose::{load_project, render_config, ConfigFormat};
 
@@ -172,7 +172,11 @@ pub fn config(opts: &ComposeOpts, a: ConfigArgs) -> CliResult {
         lines(volume_names(&project))
     } else if a.profiles {
         let mut p: BTreeSet<String> = BTreeSet::new();
-        for s in project.services.values().chain(project.disabled_services.values()) {
+        for s in project
+            .services
+            .values()
+            .chain(project.disabled_services.values())
+        {
             p.extend(s.profiles.iter().cloned());
         }
         lines(p.into_iter().collect())
@@ -206,7 +210,9 @@ pub fn config(opts: &ComposeOpts, a: ConfigArgs) -> CliResult {
         render_config(&project, format)
     };
     match &a.output {
-        Some(p) => std::fs::write(p, text).map_err(|e| Exit::msg(1, format!("{}: {e}", p.display()))),
+        Some(p) => {
+            std::fs::write(p, text).map_err(|e| Exit::msg(1, format!("{}: {e}", p.display())))
+        }
         None => {
             print!("{text}");
             Ok(())
@@ -264,7 +270,12 @@ pub async fn ps(client: &Client, opts: &ComposeOpts, a: PsArgs) -> CliResult {
     if let Some(f) = &a.filter {
         match f.split_once('=') {
             Some(("status", v)) => status.push(v.to_string()),
-            _ => return Err(Exit::msg(1, format!("invalid filter {f:?}: expected status=..."))),
+            _ => {
+                return Err(Exit::msg(
+                    1,
+                    format!("invalid filter {f:?}: expected status=..."),
+                ))
+            }
         }
     }
     let all = a.all || !status.is_empty();
@@ -286,7 +297,14 @@ pub async fn ps(client: &Client, opts: &ComposeOpts, a: PsArgs) -> CliResult {
     if a.quiet {
         for c in &list {
             let id = c.id.clone().unwrap_or_default();
-            println!("{}", if a.no_trunc { id } else { id.chars().take(12).collect() });
+            println!(
+                "{}",
+                if a.no_trunc {
+                    id
+                } else {
+                    id.chars().take(12).collect()
+                }
+            );
         }
         return Ok(());
     }
@@ -301,10 +319,16 @@ pub async fn ps(client: &Client, opts: &ComposeOpts, a: PsArgs) -> CliResult {
             let health = c
                 .status
                 .as_deref()
-                .and_then(|s| s.split_once('(').map(|(_, h)| h.trim_end_matches(')').to_string()))
+                .and_then(|s| {
+                    s.split_once('(')
+                        .map(|(_, h)| h.trim_end_matches(')').to_string())
+                })
                 .filter(|h| matches!(h.as_str(), "healthy" | "unhealthy" | "health: starting"))
                 .unwrap_or_default();
-            let exit_code = crate::compose::exec::observe::summary_state(c.state, c.status.as_deref().unwrap_or_default());
+            let exit_code = crate::compose::exec::observe::summary_state(
+                c.state,
+                c.status.as_deref().unwrap_or_default(),
+            );
             let v = serde_json::json!({
                 "ID": c.id, "Name": name_of(c), "Names": r.get("Names"), "Image": c.image,
                 "Command": r.get("Command"), "Project": label_of(c, labels::PROJECT),
@@ -323,10 +347,12 @@ pub async fn ps(client: &Client, opts: &ComposeOpts, a: PsArgs) -> CliResult {
         }
         return Ok(());
     }
-    let header: Vec<String> = ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let header: Vec<String> = [
+        "NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|c| {
@@ -406,12 +432,21 @@ pub async fn images(client: &Client, opts: &ComposeOpts, a: ImagesArgs) -> CliRe
     let mut ids = BTreeSet::new();
     for c in &list {
         let image = c.image.clone().unwrap_or_default();
-        let info = client.inspect_image(c.image_id.as_deref().unwrap_or(&image)).await.ok();
+        let info = client
+            .inspect_image(c.image_id.as_deref().unwrap_or(&image))
+            .await
+            .ok();
         let id = c.image_id.clone().unwrap_or_default();
         ids.insert(id.clone());
         let (repo, tag) = crate::api::client::split_tag(&image);
         let size = info.as_ref().and_then(|i| i.size).unwrap_or(0);
-        rows.push((name_of(c), repo.to_string(), tag.unwrap_or("latest").to_string(), id, size));
+        rows.push((
+            name_of(c),
+            repo.to_string(),
+            tag.unwrap_or("latest").to_string(),
+            id,
+            size,
+        ));
     }
     if a.quiet {
         for id in ids {
@@ -458,7 +493,9 @@ fn human_size(n: i64) -> String {
 pub async fn port(client: &Client, opts: &ComposeOpts, a: PortArgs) -> CliResult {
     let (project, _, _) = load_or_name(opts)?;
     let c = super::service_container(client, &project.name, &a.service, a.index).await?;
-    let info = client.inspect_container(c.id.as_deref().unwrap_or_default()).await?;
+    let info = client
+        .inspect_container(c.id.as_deref().unwrap_or_default())
+        .await?;
     let key = format!("{}/{}", a.private_port, a.protocol);
     let bindings = info
         .network_settings
@@ -472,7 +509,11 @@ pub async fn port(client: &Client, opts: &ComposeOpts, a: PortArgs) -> CliResult
         .unwrap_or_default();
     match bindings.first() {
         Some(b) => {
-            let ip = b.host_ip.clone().filter(|i| !i.is_empty()).unwrap_or_else(|| "0.0.0.0".into());
+            let ip = b
+                .host_ip
+                .clone()
+                .filter(|i| !i.is_empty())
+                .unwrap_or_else(|| "0.0.0.0".into());
             println!("{ip}:{}", b.host_port.clone().unwrap_or_default());
             Ok(())
         }
@@ -489,9 +530,12 @@ pub async fn top(client: &Client, opts: &ComposeOpts, a: ServicesArgs) -> CliRes
     let list = containers(client, &project.name, &a.services, false, false).await?;
     let mut out = std::io::stdout().lock();
     for (i, c) in list.iter().enumerate() {
-        let v = client.top_container(c.id.as_deref().unwrap_or_default()).await?;
+        let v = client
+            .top_container(c.id.as_deref().unwrap_or_default())
+            .await?;
         let titles: Vec<String> = serde_json::from_value(v["Titles"].clone()).unwrap_or_default();
-        let rows: Vec<Vec<String>> = serde_json::from_value(v["Processes"].clone()).unwrap_or_default();
+        let rows: Vec<Vec<String>> =
+            serde_json::from_value(v["Processes"].clone()).unwrap_or_default();
         if i > 0 {
             writeln!(out)?;
         }
@@ -522,7 +566,10 @@ pub async fn start(client: &Client, opts: &ComposeOpts, a: ServicesArgs) -> CliR
             .filter(|c| !c.oneoff() && c.service() == Some(s.as_str()))
             .collect();
         if cs.is_empty() {
-            return Err(Exit::msg(1, format!("service {s:?} has no container to start")));
+            return Err(Exit::msg(
+                1,
+                format!("service {s:?} has no container to start"),
+            ));
         }
         let mut after = Vec::new();
         for (dep, d) in &svc.depends_on {
@@ -582,7 +629,9 @@ pub async fn start(client: &Client, opts: &ComposeOpts, a: ServicesArgs) -> CliR
             ..Default::default()
         },
     );
-    ex.execute(&plan).await.map_err(|e| Exit::msg(1, e.to_string()))
+    ex.execute(&plan)
+        .await
+        .map_err(|e| Exit::msg(1, e.to_string()))
 }
 
 pub async fn stop(client: &Client, opts: &ComposeOpts, a: StopArgs) -> CliResult {
@@ -592,12 +641,21 @@ pub async fn stop(client: &Client, opts: &ComposeOpts, a: StopArgs) -> CliResult
         (!a.services.is_empty()).then(|| a.services.iter().cloned().collect());
     if opts.dry_run {
         let observed = observe(client, &project).await?;
-        let down = plan::plan_down(&project, &observed.state, &DownOptions::default()).map_err(compose_err)?;
+        let down = plan::plan_down(&project, &observed.state, &DownOptions::default())
+            .map_err(compose_err)?;
         print!("{}", stops_only(down, selection.as_ref()).render());
         return Ok(());
     }
     let mut sigint = signal(SignalKind::interrupt())?;
-    stop_gracefully(client, &project, selection.as_ref(), a.timeout, renderer(opts.progress), &mut sigint).await
+    stop_gracefully(
+        client,
+        &project,
+        selection.as_ref(),
+        a.timeout,
+        renderer(opts.progress),
+        &mut sigint,
+    )
+    .await
 }
 
 pub async fn restart(client: &Client, opts: &ComposeOpts, a: StopArgs) -> CliResult {
@@ -610,9 +668,15 @@ pub async fn restart(client: &Client, opts: &ComposeOpts, a: StopArgs) -> CliRes
     let list = containers(client, &project.name, &a.services, true, false).await?;
     let mut by_service: BTreeMap<String, Vec<&ContainerSummary>> = BTreeMap::new();
     for c in &list {
-        by_service.entry(label_of(c, labels::SERVICE)).or_default().push(c);
+        by_service
+            .entry(label_of(c, labels::SERVICE))
+            .or_default()
+            .push(c);
     }
-    let mut ordered: Vec<String> = order.into_iter().filter(|s| by_service.contains_key(s)).collect();
+    let mut ordered: Vec<String> = order
+        .into_iter()
+        .filter(|s| by_service.contains_key(s))
+        .collect();
     for s in by_service.keys() {
         if !ordered.contains(s) {
             ordered.push(s.clone());
@@ -625,8 +689,16 @@ pub async fn restart(client: &Client, opts: &ComposeOpts, a: StopArgs) -> CliRes
             let s = s.clone();
             async move {
                 let name = name_of(c);
-                progress.event(Event::new(Kind::Container, &name, State::Working, "Restarting"));
-                match client.restart_container(c.id.as_deref().unwrap_or_default(), a.timeout).await {
+                progress.event(Event::new(
+                    Kind::Container,
+                    &name,
+                    State::Working,
+                    "Restarting",
+                ));
+                match client
+                    .restart_container(c.id.as_deref().unwrap_or_default(), a.timeout)
+                    .await
+                {
                     Ok(()) => {
                         progress.event(Event::new(Kind::Container, &name, State::Done, "Started"));
                         Ok(())
@@ -657,8 +729,16 @@ pub async fn kill(client: &Client, opts: &ComposeOpts, a: KillArgs) -> CliResult
         let signal = a.signal.clone();
         async move {
             let name = name_of(c);
-            progress.event(Event::new(Kind::Container, &name, State::Working, "Killing"));
-            match client.kill_container(c.id.as_deref().unwrap_or_default(), Some(&signal)).await {
+            progress.event(Event::new(
+                Kind::Container,
+                &name,
+                State::Working,
+                "Killing",
+            ));
+            match client
+                .kill_container(c.id.as_deref().unwrap_or_default(), Some(&signal))
+                .await
+            {
                 Ok(()) => {
                     progress.event(Event::new(Kind::Container, &name, State::Done, "Killed"));
                     Ok(())
@@ -686,7 +766,15 @@ pub async fn rm(client: &Client, opts: &ComposeOpts, a: RmArgs) -> CliResult {
         let mut sigint = signal(SignalKind::interrupt())?;
         let sel: Option<BTreeSet<String>> =
             (!a.services.is_empty()).then(|| a.services.iter().cloned().collect());
-        stop_gracefully(client, &project, sel.as_ref(), None, renderer(opts.progress), &mut sigint).await?;
+        stop_gracefully(
+            client,
+            &project,
+            sel.as_ref(),
+            None,
+            renderer(opts.progress),
+            &mut sigint,
+        )
+        .await?;
     }
     let list: Vec<ContainerSummary> = containers(client, &project.name, &a.services, true, false)
         .await?
@@ -699,7 +787,10 @@ pub async fn rm(client: &Client, opts: &ComposeOpts, a: RmArgs) -> CliResult {
     }
     let names: Vec<String> = list.iter().map(name_of).collect();
     if !a.force && std::io::stdin().is_terminal() {
-        eprint!("Going to remove {}\n? Are you sure? [yN] ", names.join(", "));
+        eprint!(
+            "Going to remove {}\n? Are you sure? [yN] ",
+            names.join(", ")
+        );
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
@@ -711,8 +802,16 @@ pub async fn rm(client: &Client, opts: &ComposeOpts, a: RmArgs) -> CliResult {
         let progress = progress.clone();
         async move {
             let name = name_of(c);
-            progress.event(Event::new(Kind::Container, &name, State::Working, "Removing"));
-            match client.remove_container(c.id.as_deref().unwrap_or_default(), true, a.volumes).await {
+            progress.event(Event::new(
+                Kind::Container,
+                &name,
+                State::Working,
+                "Removing",
+            ));
+            match client
+                .remove_container(c.id.as_deref().unwrap_or_default(), true, a.volumes)
+                .await
+            {
                 Ok(()) => {
                     progress.event(Event::new(Kind::Container, &name, State::Done, "Removed"));
                     Ok(())
@@ -763,7 +862,9 @@ pub async fn pull(client: &Client, opts: &ComposeOpts, a: PullArgs) -> CliResult
     let loaded = load(opts, &a.services)?;
     let project = loaded.project;
     let graph = ServiceGraph::build(&project).map_err(compose_err)?;
-    let selection = graph.select(&a.services, !a.include_deps).map_err(compose_err)?;
+    let selection = graph
+        .select(&a.services, !a.include_deps)
+        .map_err(compose_err)?;
     let progress: Arc<dyn Progress> = if a.quiet {
         Arc::new(crate::compose::exec::progress::Quiet)
     } else {
@@ -775,7 +876,10 @@ pub async fn pull(client: &Client, opts: &ComposeOpts, a: PullArgs) -> CliResult
         if svc.image.is_none() && svc.build.is_some() {
             continue;
         }
-        images.entry(service_image(&project, s, svc)).or_default().push(s.clone());
+        images
+            .entry(service_image(&project, s, svc))
+            .or_default()
+            .push(s.clone());
     }
     let jobs = images.iter().map(|(image, services)| {
         let progress = progress.clone();
@@ -789,10 +893,22 @@ pub async fn pull(client: &Client, opts: &ComposeOpts, a: PullArgs) -> CliResult
                 Err(e) => {
                     let present = client.inspect_image(image).await.is_ok();
                     progress.event(
-                        Event::new(Kind::Image, image, if present { State::Warning } else { State::Error }, "Error")
-                            .with_detail(e.to_string()),
+                        Event::new(
+                            Kind::Image,
+                            image,
+                            if present {
+                                State::Warning
+                            } else {
+                                State::Error
+                            },
+                            "Error",
+                        )
+                        .with_detail(e.to_string()),
                     );
-                    Err((present, format!("service {}: cannot pull {image}: {e}", services.join(", "))))
+                    Err((
+                        present,
+                        format!("service {}: cannot pull {image}: {e}", services.join(", ")),
+                    ))
                 }
             }
         }
@@ -831,10 +947,18 @@ pub async fn logs(client: &Client, opts: &ComposeOpts, a: LogsArgs) -> CliResult
     let list: Vec<ContainerSummary> = containers(client, &project.name, &a.services, true, false)
         .await?
         .into_iter()
-        .filter(|c| a.index.is_none_or(|i| label_of(c, labels::NUMBER) == i.to_string()))
+        .filter(|c| {
+            a.index
+                .is_none_or(|i| label_of(c, labels::NUMBER) == i.to_string())
+        })
         .collect();
     let names: Vec<String> = list.iter().map(|c| log_label(c, &multi)).collect();
-    let printer = Arc::new(Printer::new(&opts.ansi, a.no_color, !a.no_log_prefix, &names));
+    let printer = Arc::new(Printer::new(
+        &opts.ansi,
+        a.no_color,
+        !a.no_log_prefix,
+        &names,
+    ));
     let follower = Follower::new(client.clone(), printer, a.timestamps, a.follow);
     let from = From {
         since: a.since.clone(),
@@ -843,7 +967,11 @@ pub async fn logs(client: &Client, opts: &ComposeOpts, a: LogsArgs) -> CliResult
     };
     let mut tasks = Vec::new();
     for c in &list {
-        if let Some(t) = follower.start(c.id.as_deref().unwrap_or_default(), &log_label(c, &multi), from.clone()) {
+        if let Some(t) = follower.start(
+            c.id.as_deref().unwrap_or_default(),
+            &log_label(c, &multi),
+            from.clone(),
+        ) {
             tasks.push(t);
         }
     }
@@ -886,20 +1014,27 @@ pub async fn events(client: &Client, opts: &ComposeOpts, a: EventsArgs) -> CliRe
     let (project, _, _) = load_or_name(opts)?;
     let mut f: HashMap<String, Vec<String>> = HashMap::new();
     f.insert("type".into(), vec!["container".into()]);
-    f.insert("label".into(), vec![format!("{}={}", labels::PROJECT, project.name)]);
+    f.insert(
+        "label".into(),
+        vec![format!("{}={}", labels::PROJECT, project.name)],
+    );
     let mut stream = client.events(&f, None, None).await?;
     let mut out = std::io::stdout();
     while let Some(v) = stream.next().await? {
         let attrs = v["Actor"]["Attributes"].clone();
-        let service = attrs[labels::SERVICE].as_str().unwrap_or_default().to_string();
+        let service = attrs[labels::SERVICE]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         if !a.services.is_empty() && !a.services.contains(&service) {
             continue;
         }
         let id = v["Actor"]["ID"].as_str().unwrap_or_default();
         let action = v["Action"].as_str().unwrap_or_default();
         let nanos = v["timeNano"].as_i64().unwrap_or(0);
-        let time = chrono::DateTime::from_timestamp(nanos / 1_000_000_000, (nanos % 1_000_000_000) as u32)
-            .unwrap_or_default();
+        let time =
+            chrono::DateTime::from_timestamp(nanos / 1_000_000_000, (nanos % 1_000_000_000) as u32)
+                .unwrap_or_default();
         let line = if a.json {
             serde_json::json!({
                 "time": time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
@@ -948,7 +1083,11 @@ pub async fn wait(client: &Client, opts: &ComposeOpts, a: WaitArgs) -> CliResult
         let code = r.map_err(|e| Exit::msg(1, e.to_string()))?;
         println!("{code}");
         down(client, opts, DownArgs::default()).await?;
-        return if code == 0 { Ok(()) } else { Err(Exit::code(code as i32)) };
+        return if code == 0 {
+            Ok(())
+        } else {
+            Err(Exit::code(code as i32))
+        };
     }
     let mut last = 0;
     for r in futures_util::future::join_all(waits).await {
@@ -962,6 +1101,3 @@ pub async fn wait(client: &Client, opts: &ComposeOpts, a: WaitArgs) -> CliResult
         Err(Exit::code(last as i32))
     }
 }
-
-#[allow(dead_code)]
-fn unused(_: &Project) {}

@@ -110,7 +110,12 @@ fn now_secs() -> f64 {
 }
 
 impl Follower {
-    pub fn new(client: Client, printer: Arc<Printer>, timestamps: bool, follow: bool) -> Arc<Follower> {
+    pub fn new(
+        client: Client,
+        printer: Arc<Printer>,
+        timestamps: bool,
+        follow: bool,
+    ) -> Arc<Follower> {
         Arc::new(Follower {
             client,
             printer,
@@ -131,7 +136,12 @@ impl Follower {
     }
 
     /// Follow (or read) a container's log under `label`; nothing when it is already followed.
-    pub fn start(self: &Arc<Self>, id: &str, label: &str, from: From) -> Option<tokio::task::JoinHandle<()>> {
+    pub fn start(
+        self: &Arc<Self>,
+        id: &str,
+        label: &str,
+        from: From,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         if !self.active.lock().unwrap().insert(id.to_string()) {
             return None;
         }
@@ -145,7 +155,12 @@ impl Follower {
         }))
     }
 
-    async fn stream(&self, id: &str, label: &str, from: &From) -> Result<(), crate::api::client::ClientError> {
+    async fn stream(
+        &self,
+        id: &str,
+        label: &str,
+        from: &From,
+    ) -> Result<(), crate::api::client::ClientError> {
         let mut params = vec![
             ("stdout", "1".to_string()),
             ("stderr", "1".to_string()),

@@ -67,7 +67,11 @@ pub(crate) fn compose_err(e: ComposeError) -> Exit {
     Exit::msg(1, e.to_string())
 }
 
-pub(crate) fn load_options(opts: &ComposeOpts, services: &[String], no_interpolate: bool) -> LoadOptions {
+pub(crate) fn load_options(
+    opts: &ComposeOpts,
+    services: &[String],
+    no_interpolate: bool,
+) -> LoadOptions {
     LoadOptions {
         files: opts.file.clone(),
         project_name: opts.project_name.clone(),
@@ -91,7 +95,9 @@ pub(crate) fn load(opts: &ComposeOpts, services: &[String]) -> CliResult<Loaded>
 
 /// The project, or, when there is no compose file but a project name (`-p` or
 /// `COMPOSE_PROJECT_NAME`), an empty project of that name (`down -p x`, `ps -p x`...).
-pub(crate) fn load_or_name(opts: &ComposeOpts) -> CliResult<(Arc<Project>, Option<Environment>, bool)> {
+pub(crate) fn load_or_name(
+    opts: &ComposeOpts,
+) -> CliResult<(Arc<Project>, Option<Environment>, bool)> {
     match load_project(&load_options(opts, &[], false)) {
         Ok(l) => {
             for w in &l.warnings {
@@ -163,7 +169,11 @@ pub(crate) fn parse_pull(p: &Option<String>) -> CliResult<Option<PullPolicy>> {
 }
 
 /// Check that named services exist (enabled or disabled by profiles).
-pub(crate) fn check_services(project: &Project, services: &[String], loaded_from_file: bool) -> CliResult {
+pub(crate) fn check_services(
+    project: &Project,
+    services: &[String],
+    loaded_from_file: bool,
+) -> CliResult {
     if !loaded_from_file {
         return Ok(());
     }
@@ -185,7 +195,10 @@ pub(crate) async fn containers(
     oneoff: bool,
 ) -> CliResult<Vec<ContainerSummary>> {
     let mut f: HashMap<String, Vec<String>> = HashMap::new();
-    f.insert("label".into(), vec![format!("{}={project}", labels::PROJECT)]);
+    f.insert(
+        "label".into(),
+        vec![format!("{}={project}", labels::PROJECT)],
+    );
     let mut list = client.list_containers(all, &f).await?;
     list.retain(|c| {
         let l = c.labels.clone().unwrap_or_default();
@@ -193,8 +206,7 @@ pub(crate) async fn containers(
             .get(labels::ONEOFF)
             .is_some_and(|v| v.eq_ignore_ascii_case("true"));
         (oneoff || !is_oneoff)
-            && (services.is_empty()
-                || l.get(labels::SERVICE).is_some_and(|s| services.contains(s)))
+            && (services.is_empty() || l.get(labels::SERVICE).is_some_and(|s| services.contains(s)))
     });
     list.sort_by_key(name_of);
     Ok(list)

@@ -9,7 +9,9 @@ use hyper::Method;
 
 use super::args::{ComposeOpts, CpArgs, ExecArgs, RunArgs};
 use super::progress::renderer;
-use super::{compose_err, containers, label_of, load, load_or_name, name_of, parallel, service_container};
+use super::{
+    compose_err, containers, label_of, load, load_or_name, name_of, parallel, service_container,
+};
 use crate::api::client::{decode, empty, with_query, Client};
 use crate::api::models::{ContainerWaitResponse, PortBinding};
 use crate::cli::{attach, CliResult, Exit};
@@ -22,10 +24,15 @@ use crate::compose::plan::{self, labels, service_image, PlanOptions};
 fn random_slug() -> String {
     use rand::Rng;
     let mut r = rand::thread_rng();
-    (0..12).map(|_| format!("{:x}", r.gen_range(0..16u8))).collect()
+    (0..12)
+        .map(|_| format!("{:x}", r.gen_range(0..16u8)))
+        .collect()
 }
 
-fn parse_publish(spec: &str, bindings: &mut HashMap<String, Option<Vec<PortBinding>>>) -> CliResult<String> {
+fn parse_publish(
+    spec: &str,
+    bindings: &mut HashMap<String, Option<Vec<PortBinding>>>,
+) -> CliResult<String> {
     let (ports, proto) = spec.rsplit_once('/').unwrap_or((spec, "tcp"));
     let parts: Vec<&str> = ports.rsplitn(3, ':').collect();
     let (container, host, ip) = match parts.as_slice() {
@@ -35,7 +42,10 @@ fn parse_publish(spec: &str, bindings: &mut HashMap<String, Option<Vec<PortBindi
         _ => return Err(Exit::msg(1, format!("invalid --publish {spec:?}"))),
     };
     if container.parse::<u16>().is_err() {
-        return Err(Exit::msg(1, format!("invalid --publish {spec:?}: container port {container:?}")));
+        return Err(Exit::msg(
+            1,
+            format!("invalid --publish {spec:?}: container port {container:?}"),
+        ));
     }
     let key = format!("{container}/{proto}");
     bindings
@@ -95,9 +105,19 @@ pub async fn run(client: &Client, opts: &ComposeOpts, a: RunArgs) -> CliResult {
                 let want = match d.condition {
                     DependsCondition::ServiceStarted => continue,
                     DependsCondition::ServiceHealthy => WaitFor::Healthy,
-                    DependsCondition::ServiceCompletedSuccessfully => WaitFor::CompletedSuccessfully,
+                    DependsCondition::ServiceCompletedSuccessfully => {
+                        WaitFor::CompletedSuccessfully
+                    }
                 };
-                for c in containers(client, &project.name, std::slice::from_ref(dep), true, false).await? {
+                for c in containers(
+                    client,
+                    &project.name,
+                    std::slice::from_ref(dep),
+                    true,
+                    false,
+                )
+                .await?
+                {
                     let name = name_of(&c);
                     hub.wait(client, c.id.as_deref().unwrap_or_default(), want, executor.cancel_receiver())
                         .await
@@ -127,7 +147,10 @@ pub async fn run(client: &Client, opts: &ComposeOpts, a: RunArgs) -> CliResult {
         if let Err(e) = client.pull_image(&image).await {
             return Err(Exit::msg(
                 1,
-                format!("service {:?}: image {image} is not present and cannot be pulled: {e}", a.service),
+                format!(
+                    "service {:?}: image {image} is not present and cannot be pulled: {e}",
+                    a.service
+                ),
             ));
         }
     }
@@ -159,7 +182,8 @@ pub async fn run(client: &Client, opts: &ComposeOpts, a: RunArgs) -> CliResult {
     }
     if let Some(e) = &a.entrypoint {
         body.entrypoint = Some(
-            shell_words::split(e).map_err(|err| Exit::msg(1, format!("invalid --entrypoint {e:?}: {err}")))?,
+            shell_words::split(e)
+                .map_err(|err| Exit::msg(1, format!("invalid --entrypoint {e:?}: {err}")))?,
         );
         if a.command.is_empty() {
             body.cmd = None;
@@ -218,7 +242,12 @@ pub async fn run(client: &Client, opts: &ComposeOpts, a: RunArgs) -> CliResult {
     let created = client
         .create_container(Some(&name), &built.body)
         .await
-        .map_err(|e| Exit::msg(1, format!("service {:?}: cannot create {name}: {e}", a.service)))?;
+        .map_err(|e| {
+            Exit::msg(
+                1,
+                format!("service {:?}: cannot create {name}: {e}", a.service),
+            )
+        })?;
     let id = created.id;
     if !built.files.is_empty() {
         let tar = container::files_tar(&built.files)?;
@@ -243,7 +272,10 @@ pub async fn run(client: &Client, opts: &ComposeOpts, a: RunArgs) -> CliResult {
         params.push(("stdin", "1".to_string()));
     }
     let conn = client
-        .hijack(&with_query(&format!("/containers/{id}/attach"), &params), empty())
+        .hijack(
+            &with_query(&format!("/containers/{id}/attach"), &params),
+            empty(),
+        )
         .await?;
     let wait = client
         .send(
@@ -306,13 +338,21 @@ pub async fn cp(client: &Client, opts: &ComposeOpts, a: CpArgs) -> CliResult {
         if s.starts_with('/') || s.starts_with('.') {
             return None;
         }
-        s.split_once(':').map(|(c, p)| (c.to_string(), p.to_string()))
+        s.split_once(':')
+            .map(|(c, p)| (c.to_string(), p.to_string()))
     };
     let mut src = a.src.clone();
     let mut dest = a.dest.clone();
     for (side, slot) in [(a.src.clone(), &mut src), (a.dest.clone(), &mut dest)] {
         if let Some((svc, path)) = resolve(&side) {
-            let list = containers(client, &project.name, std::slice::from_ref(&svc), true, a.all).await?;
+            let list = containers(
+                client,
+                &project.name,
+                std::slice::from_ref(&svc),
+                true,
+                a.all,
+            )
+            .await?;
             let c = list
                 .iter()
                 .find(|c| label_of(c, labels::NUMBER) == a.index.to_string())

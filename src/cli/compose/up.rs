@@ -10,11 +10,16 @@ use tokio::signal::unix::{signal, SignalKind};
 use super::args::{ComposeOpts, CreateArgs, UpArgs};
 use super::logs::{since_arg, Follower, From, Printer};
 use super::progress::renderer;
-use super::{compose_err, label_of, load, log_label, multi_replica, name_of, parallel, parse_pull, parse_scale};
+use super::{
+    compose_err, label_of, load, log_label, multi_replica, name_of, parallel, parse_pull,
+    parse_scale,
+};
 use crate::api::client::Client;
 use crate::cli::{CliResult, Exit};
 use crate::compose::exec::progress::{Event, Kind, Progress, State};
-use crate::compose::exec::{observe, EventHub, ExecOptions, Executor, WaitError, WaitFor};
+use crate::compose::exec::{
+    is_image_step, observe, sub_plan, EventHub, ExecOptions, Executor, WaitFor,
+};
 use crate::compose::graph::ServiceGraph;
 use crate::compose::model::{DependsCondition, Project};
 use crate::compose::plan::{self, labels, plan_down, Action, DownOptions, Plan, PlanOptions};
@@ -37,26 +42,10 @@ pub(crate) fn one_shot_services(project: &Project) -> BTreeSet<String> {
 
 /// Keep only a plan's stop steps for the given services (for `stop` and Ctrl-C).
 pub(crate) fn stops_only(plan: Plan, services: Option<&BTreeSet<String>>) -> Plan {
-    let keep: Vec<bool> = plan
-        .steps
-        .iter()
-        .map(|s| match &s.action {
-            Action::StopContainer { service, .. } => services.is_none_or(|x| x.contains(service)),
-            _ => false,
-        })
-        .collect();
-    let mut map = HashMap::new();
-    let mut out = Plan::default();
-    for (i, s) in plan.steps.iter().enumerate() {
-        if keep[i] {
-            map.insert(i, out.steps.len());
-            out.steps.push(s.clone());
-        }
-    }
-    for s in &mut out.steps {
-        s.after = s.after.iter().filter_map(|a| map.get(a).copied()).collect();
-    }
-    out
+    sub_plan(&plan, |a| match a {
+        Action::StopContainer { service, .. } => services.is_none_or(|x| x.contains(service)),
+        _ => false,
+    })
 }
 
 /// Stop the project's containers (of `services`) in reverse dependency order; a second
@@ -147,7 +136,10 @@ pub async fn up(client: &Client, opts: &ComposeOpts, a: UpArgs) -> CliResult {
         ));
     }
     if a.force_recreate && a.no_recreate {
-        return Err(Exit::msg(1, "--force-recreate and --no-recreate are incompatible"));
+        return Err(Exit::msg(
+            1,
+            "--force-recreate and --no-recreate are incompatible",
+        ));
     }
     let detach = a.detach || a.wait;
     if detach && (a.exit_code_from.is_some() || a.abort_on_container_exit) {
@@ -163,21 +155,43 @@ pub async fn up(client: &Client, opts: &ComposeOpts, a: UpArgs) -> CliResult {
             return Err(Exit::msg(1, format!("no such service: {s}")));
         }
     }
-    let popts = plan_options(&a)?;
-    let observed = observe(client, &project).await?;
-    let plan = plan::plan_up(&project, &observed.state, &popts).map_err(compose_err)?;
+    let mut popts = plan_options(&a)?;
+    let mut observed = observe(client, &project).await?;
+    let mut plan = plan::plan_up(&project, &observed.state, &popts).map_err(compose_err)?;
     if opts.dry_run {
         print!("{}", plan.render());
         return Ok(());
     }
     let progress = renderer(opts.progress);
+    // images first: a missing image that cannot be pulled leaves nothing created
+    let images = sub_plan(&plan, is_image_step);
+    if !images.is_empty() {
+        let ex = Executor::new(
+            client.clone(),
+            project.clone(),
+            None,
+            &observed.state,
+            progress.clone(),
+            ExecOptions {
+                parallel: parallel(opts),
+                networking: observed.networking,
+                ..Default::default()
+            },
+        );
+        ex.execute(&images)
+            .await
+            .map_err(|e| Exit::msg(1, e.to_string()))?;
+        // images may have changed (`--pull always`): plan again against them
+        observed = observe(client, &project).await?;
+        popts.pull = Some(crate::compose::model::PullPolicy::Missing);
+        plan = plan::plan_up(&project, &observed.state, &popts).map_err(compose_err)?;
+        plan = sub_plan(&plan, |a| !is_image_step(a));
+    }
     for w in &plan.warnings {
         progress.warning(w);
     }
     let graph = ServiceGraph::build(&project).map_err(compose_err)?;
-    let selection = graph
-        .select(&a.services, a.no_deps)
-        .map_err(compose_err)?;
+    let selection = graph.select(&a.services, a.no_deps).map_err(compose_err)?;
     let executor = Executor::new(
         client.clone(),
         project.clone(),
@@ -201,7 +215,9 @@ pub async fn up(client: &Client, opts: &ComposeOpts, a: UpArgs) -> CliResult {
         } else {
             selection.clone()
         };
-        base.into_iter().filter(|s| !a.no_attach.contains(s)).collect()
+        base.into_iter()
+            .filter(|s| !a.no_attach.contains(s))
+            .collect()
     };
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -212,7 +228,12 @@ pub async fn up(client: &Client, opts: &ComposeOpts, a: UpArgs) -> CliResult {
     if attached {
         let hub = executor.hub().await?;
         let names: Vec<String> = attach_services.iter().cloned().collect();
-        let printer = Arc::new(Printer::new(&opts.ansi, a.no_color, !a.no_log_prefix, &names));
+        let printer = Arc::new(Printer::new(
+            &opts.ansi,
+            a.no_color,
+            !a.no_log_prefix,
+            &names,
+        ));
         let follower = Follower::new(client.clone(), printer.clone(), a.timestamps, true);
         let up_start = now_secs();
         let mut rx = hub.receiver();
@@ -228,11 +249,21 @@ pub async fn up(client: &Client, opts: &ComposeOpts, a: UpArgs) -> CliResult {
                 if ev.action == "start" || ev.action == "restart" {
                     let since = f2.ended_at(&ev.id).unwrap_or(up_start);
                     let label = if multi2.contains(&ev.service) {
-                        ev.name.rsplit_once('-').map(|(_, n)| format!("{}-{n}", ev.service)).unwrap_or(ev.name.clone())
+                        ev.name
+                            .rsplit_once('-')
+                            .map(|(_, n)| format!("{}-{n}", ev.service))
+                            .unwrap_or(ev.name.clone())
                     } else {
                         ev.service.clone()
                     };
-                    f2.start(&ev.id, &label, From { since: Some(since_arg(since)), ..Default::default() });
+                    f2.start(
+                        &ev.id,
+                        &label,
+                        From {
+                            since: Some(since_arg(since)),
+                            ..Default::default()
+                        },
+                    );
                 }
             }
         });
@@ -272,12 +303,28 @@ pub async fn up(client: &Client, opts: &ComposeOpts, a: UpArgs) -> CliResult {
     if interrupted {
         executor.cancel();
         eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
-        stop_gracefully(client, &project, Some(&selection), a.timeout, progress.clone(), &mut sigint).await?;
+        stop_gracefully(
+            client,
+            &project,
+            Some(&selection),
+            a.timeout,
+            progress.clone(),
+            &mut sigint,
+        )
+        .await?;
         return Err(Exit::code(130));
     }
 
     if a.wait {
-        return wait_ready(client, &executor, &project, &selection, a.wait_timeout, progress).await;
+        return wait_ready(
+            client,
+            &executor,
+            &project,
+            &selection,
+            a.wait_timeout,
+            progress,
+        )
+        .await;
     }
     let Some((_hub, printer, follower, mut events, watcher, up_start)) = attach_state else {
         return Ok(());
@@ -376,11 +423,20 @@ pub async fn up(client: &Client, opts: &ComposeOpts, a: UpArgs) -> CliResult {
     }
     if aborted {
         eprintln!("Aborting on container exit...");
-        stop_gracefully(client, &project, Some(&selection), a.timeout, progress.clone(), &mut sigint).await?;
+        stop_gracefully(
+            client,
+            &project,
+            Some(&selection),
+            a.timeout,
+            progress.clone(),
+            &mut sigint,
+        )
+        .await?;
     }
     watcher.abort();
     if let Some(s) = &a.exit_code_from {
-        let list = super::containers(client, &project.name, std::slice::from_ref(s), true, false).await?;
+        let list =
+            super::containers(client, &project.name, std::slice::from_ref(s), true, false).await?;
         if let Some(c) = list.first() {
             let info = client.inspect_container(&name_of(c)).await?;
             exit_code = info.state.and_then(|s| s.exit_code).unwrap_or(0) as i32;
@@ -418,8 +474,16 @@ async fn wait_ready(
             let svc = label_of(c, labels::SERVICE);
             let exit0_ok = one_shot.contains(&svc);
             async move {
-                progress.event(Event::new(Kind::Container, &name, State::Working, "Waiting"));
-                match hub.wait(client, &id, WaitFor::Ready { exit0_ok }, cancel).await {
+                progress.event(Event::new(
+                    Kind::Container,
+                    &name,
+                    State::Working,
+                    "Waiting",
+                ));
+                match hub
+                    .wait(client, &id, WaitFor::Ready { exit0_ok }, cancel)
+                    .await
+                {
                     Ok(_) => {
                         progress.event(Event::new(Kind::Container, &name, State::Done, "Healthy"));
                         Ok(())
@@ -427,7 +491,8 @@ async fn wait_ready(
                     Err(e) => {
                         let msg = format!("container {name} (service {svc:?}) {e}");
                         progress.event(
-                            Event::new(Kind::Container, &name, State::Error, "Error").with_detail(e.to_string()),
+                            Event::new(Kind::Container, &name, State::Error, "Error")
+                                .with_detail(e.to_string()),
                         );
                         Err(msg)
                     }
@@ -454,9 +519,4 @@ async fn wait_ready(
     } else {
         Err(Exit::msg(1, errors.join("\n")))
     }
-}
-
-#[allow(dead_code)]
-fn is_cancel(e: &WaitError) -> bool {
-    matches!(e, WaitError::Cancelled)
 }

@@ -166,10 +166,16 @@ pub fn build(project: &Project, inp: &BuildInputs) -> Result<Built, String> {
                 out.source = Some(src);
                 if let Some(b) = &m.bind {
                     if b.propagation.is_some() {
-                        warn(&key, "bind.propagation is not supported by this engine (mounts are private)");
+                        warn(
+                            &key,
+                            "bind.propagation is not supported by this engine (mounts are private)",
+                        );
                     }
                     if b.selinux.is_some() {
-                        warn(&key, "bind.selinux is not supported by this engine (no relabelling)");
+                        warn(
+                            &key,
+                            "bind.selinux is not supported by this engine (no relabelling)",
+                        );
                     }
                 }
             }
@@ -238,7 +244,11 @@ pub fn build(project: &Project, inp: &BuildInputs) -> Result<Built, String> {
                     })?
                     .into_bytes()
             } else {
-                return Err(err(s, what, format!("{what} {:?} has no file, content or environment", r.source)));
+                return Err(err(
+                    s,
+                    what,
+                    format!("{what} {:?} has no file, content or environment", r.source),
+                ));
             };
             let target = match &r.target {
                 Some(t) if t.starts_with('/') => t.clone(),
@@ -246,7 +256,8 @@ pub fn build(project: &Project, inp: &BuildInputs) -> Result<Built, String> {
                 None if default_dir == "/run/secrets" => format!("/run/secrets/{}", r.source),
                 None => format!("/{}", r.source),
             };
-            let num = |v: &Option<String>| v.as_ref().and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+            let num =
+                |v: &Option<String>| v.as_ref().and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
             files.push(FileCopy {
                 target,
                 content,
@@ -324,13 +335,22 @@ pub fn build(project: &Project, inp: &BuildInputs) -> Result<Built, String> {
     let cpus = svc.cpus.or(limits.cpus);
     let pids = svc.pids_limit.or(limits.pids);
     if reservations.memory.is_some() {
-        warn("deploy.resources.reservations.memory", "is recorded (MemoryReservation) but not enforced by this engine");
+        warn(
+            "deploy.resources.reservations.memory",
+            "is recorded (MemoryReservation) but not enforced by this engine",
+        );
     }
     if reservations.cpus.is_some() {
-        warn("deploy.resources.reservations.cpus", "is not supported by this engine: ignored");
+        warn(
+            "deploy.resources.reservations.cpus",
+            "is not supported by this engine: ignored",
+        );
     }
     if reservations.pids.is_some() {
-        warn("deploy.resources.reservations.pids", "is not supported by this engine: ignored");
+        warn(
+            "deploy.resources.reservations.pids",
+            "is not supported by this engine: ignored",
+        );
     }
 
     let ulimits: Vec<ResourcesUlimits> = svc
@@ -364,20 +384,24 @@ pub fn build(project: &Project, inp: &BuildInputs) -> Result<Built, String> {
             if driver != "json-file" && driver != "local" {
                 warn(
                     "logging.driver",
-                    &format!("{driver:?} is not supported by this engine: logs are kept as json-file"),
+                    &format!(
+                        "{driver:?} is not supported by this engine: logs are kept as json-file"
+                    ),
                 );
             }
             if !l.options.is_empty() {
                 let keys: Vec<&str> = l.options.keys().map(String::as_str).collect();
                 warn(
                     "logging.options",
-                    &format!("{} not enforced by this engine (logs are kept whole)", keys.join(", ")),
+                    &format!(
+                        "{} not enforced by this engine (logs are kept whole)",
+                        keys.join(", ")
+                    ),
                 );
             }
             Some(HostConfigLogConfig {
                 typ: Some(driver),
-                config: (!l.options.is_empty())
-                    .then(|| l.options.clone().into_iter().collect()),
+                config: (!l.options.is_empty()).then(|| l.options.clone().into_iter().collect()),
             })
         }
     };
@@ -388,7 +412,12 @@ pub fn build(project: &Project, inp: &BuildInputs) -> Result<Built, String> {
             a => a,
         };
         if !(p == "linux" || p.starts_with(&format!("linux/{arch}"))) {
-            warn("platform", &format!("{p:?} is not this host's platform (linux/{arch}): the image runs as it is"));
+            warn(
+                "platform",
+                &format!(
+                    "{p:?} is not this host's platform (linux/{arch}): the image runs as it is"
+                ),
+            );
         }
     }
 
@@ -431,7 +460,10 @@ pub fn build(project: &Project, inp: &BuildInputs) -> Result<Built, String> {
                     })
                     .collect();
                 if cfg.ipv6_address.is_some() {
-                    warn(&format!("networks.{key}.ipv6_address"), "IPv6 is not supported by this engine: ignored");
+                    warn(
+                        &format!("networks.{key}.ipv6_address"),
+                        "IPv6 is not supported by this engine: ignored",
+                    );
                 }
                 let net = network_name(project, key);
                 if i == 0 {
@@ -454,7 +486,10 @@ pub fn build(project: &Project, inp: &BuildInputs) -> Result<Built, String> {
         }
         None => {
             if !svc.links.is_empty() {
-                warn("links", "networking is not available in this engine: links are not resolvable");
+                warn(
+                    "links",
+                    "networking is not available in this engine: links are not resolvable",
+                );
             }
             for (key, cfg) in &svc.networks {
                 if let Some(c) = cfg {
@@ -499,8 +534,7 @@ pub fn build(project: &Project, inp: &BuildInputs) -> Result<Built, String> {
         extra_hosts: (!extra_hosts.is_empty()).then_some(extra_hosts),
         security_opt: (!svc.security_opt.is_empty()).then(|| svc.security_opt.clone()),
         shm_size: svc.shm_size.map(|b| b.0 as i64),
-        sysctls: (!svc.sysctls.is_empty())
-            .then(|| svc.sysctls.clone().into_iter().collect()),
+        sysctls: (!svc.sysctls.is_empty()).then(|| svc.sysctls.clone().into_iter().collect()),
         log_config,
         ..Default::default()
     };
@@ -525,7 +559,7 @@ pub fn build(project: &Project, inp: &BuildInputs) -> Result<Built, String> {
         stop_timeout,
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         host_config: Some(host),
-        networking_config: (!endpoints.is_empty()).then(|| NetworkingConfig {
+        networking_config: (!endpoints.is_empty()).then_some(NetworkingConfig {
             endpoints_config: Some(endpoints),
         }),
         ..Default::default()

@@ -77,7 +77,9 @@ pub enum WaitFor {
     CompletedSuccessfully,
     /// `--wait`: healthy when the container has a healthcheck, else running; a container that
     /// exited 0 is fine when `exit0_ok`.
-    Ready { exit0_ok: bool },
+    Ready {
+        exit0_ok: bool,
+    },
     /// Any exit (attached mode, `wait`): the exit code.
     Exit,
 }
@@ -204,7 +206,10 @@ fn verdict(info: &ContainerInspectResponse, want: WaitFor) -> Verdict {
 
 impl EventHub {
     /// Subscribe to the container events of `project` (all projects when `None`).
-    pub async fn subscribe(client: &Client, project: Option<&str>) -> Result<EventHub, ClientError> {
+    pub async fn subscribe(
+        client: &Client,
+        project: Option<&str>,
+    ) -> Result<EventHub, ClientError> {
         let mut filters: HashMap<String, Vec<String>> = HashMap::new();
         filters.insert("type".into(), vec!["container".into()]);
         if let Some(p) = project {

@@ -29,7 +29,33 @@ pub use observe::{observe, Observed};
 use progress::{Event, Kind, Progress, State};
 
 /// The warning printed once when the engine has no `/networks` endpoints.
-pub const NO_NETWORKING: &str = "networking not available in this engine: services share no network";
+pub const NO_NETWORKING: &str =
+    "networking not available in this engine: services share no network";
+
+/// The steps of `plan` whose action `keep` accepts, with their order among themselves.
+pub fn sub_plan(plan: &Plan, keep: impl Fn(&Action) -> bool) -> Plan {
+    let mut map = HashMap::new();
+    let mut out = Plan {
+        steps: Vec::new(),
+        warnings: plan.warnings.clone(),
+    };
+    for (i, s) in plan.steps.iter().enumerate() {
+        if keep(&s.action) {
+            map.insert(i, out.steps.len());
+            out.steps.push(s.clone());
+        }
+    }
+    for s in &mut out.steps {
+        s.after = s.after.iter().filter_map(|a| map.get(a).copied()).collect();
+    }
+    out
+}
+
+/// Whether an action obtains an image (done before anything is created, so that a missing
+/// image leaves nothing behind).
+pub fn is_image_step(a: &Action) -> bool {
+    matches!(a, Action::PullImage { .. } | Action::BuildImage { .. })
+}
 
 /// How to execute.
 #[derive(Clone, Debug)]
@@ -235,7 +261,8 @@ impl Executor {
             inner.opts.parallel
         };
         let sem = Arc::new(Semaphore::new(permits));
-        let mut set: tokio::task::JoinSet<(usize, Result<(), String>)> = tokio::task::JoinSet::new();
+        let mut set: tokio::task::JoinSet<(usize, Result<(), String>)> =
+            tokio::task::JoinSet::new();
         let mut failures: Vec<String> = Vec::new();
         let mut stopping = false;
         let spawn = |set: &mut tokio::task::JoinSet<(usize, Result<(), String>)>, i: usize| {
@@ -255,8 +282,8 @@ impl Executor {
                 (i, inner.clone().run(action).await)
             });
         };
-        for i in 0..n {
-            if remaining[i] == 0 {
+        for (i, r) in remaining.iter().enumerate() {
+            if *r == 0 {
                 spawn(&mut set, i);
             }
         }
@@ -424,7 +451,10 @@ impl Inner {
                 self.report(Kind::Network, name, State::Done, "Created");
                 Ok(())
             }
-            Err(ClientError::Api { status: 404, message }) if message.contains("page not found") => {
+            Err(ClientError::Api {
+                status: 404,
+                message,
+            }) if message.contains("page not found") => {
                 self.networking.store(false, Ordering::Relaxed);
                 self.warn_no_networking();
                 self.report(Kind::Network, name, State::Warning, "Skipped");
@@ -501,11 +531,16 @@ impl Inner {
             } else {
                 let s = v.strip_prefix("service:").unwrap_or(v);
                 let (s, m) = s.split_once(':').unwrap_or((s, "rw"));
-                (self.id_of(&container_name(&self.project, s, 1)), m.to_string())
+                (
+                    self.id_of(&container_name(&self.project, s, 1)),
+                    m.to_string(),
+                )
             };
-            let info = self.client.inspect_container(&source).await.map_err(|e| {
-                format!("service {service:?}: volumes_from {v:?}: {e}")
-            })?;
+            let info = self
+                .client
+                .inspect_container(&source)
+                .await
+                .map_err(|e| format!("service {service:?}: volumes_from {v:?}: {e}"))?;
             for m in info.mounts.unwrap_or_default() {
                 let ro = mode == "ro" || m.rw == Some(false);
                 let (typ, src) = match m.typ {
@@ -586,9 +621,14 @@ impl Inner {
                 .map(|v| v.name.clone())
                 .collect();
             for (dest, vol) in &inherited {
-                if !mounts.iter().any(|m| m.target.as_deref() == Some(dest.as_str()))
+                if !mounts
+                    .iter()
+                    .any(|m| m.target.as_deref() == Some(dest.as_str()))
                     && !named.contains(vol)
-                    && !svc.tmpfs.iter().any(|t| t.split(':').next() == Some(dest.as_str()))
+                    && !svc
+                        .tmpfs
+                        .iter()
+                        .any(|t| t.split(':').next() == Some(dest.as_str()))
                 {
                     mounts.push(Mount {
                         typ: Some(MountTypeEnum::VOLUME),
@@ -634,7 +674,9 @@ impl Inner {
                 return Err(self.fail(
                     Kind::Container,
                     name,
-                    format!("service {service:?}: cannot copy secrets and configs into {name}: {e}"),
+                    format!(
+                        "service {service:?}: cannot copy secrets and configs into {name}: {e}"
+                    ),
                 ));
             }
         }
@@ -674,7 +716,10 @@ impl Inner {
             WaitCondition::Healthy => WaitFor::Healthy,
             WaitCondition::CompletedSuccessfully => WaitFor::CompletedSuccessfully,
         };
-        match hub.wait(&self.client, &id, want, self.cancel_rx.clone()).await {
+        match hub
+            .wait(&self.client, &id, want, self.cancel_rx.clone())
+            .await
+        {
             Ok(_) => {
                 self.report(
                     Kind::Container,
@@ -701,7 +746,11 @@ impl Inner {
         if !quiet {
             self.report(Kind::Container, name, State::Working, "Stopping");
         }
-        match self.client.stop_container(id, self.opts.stop_timeout, None).await {
+        match self
+            .client
+            .stop_container(id, self.opts.stop_timeout, None)
+            .await
+        {
             Ok(()) => {}
             Err(e) if is_not_found(&e) => {}
             Err(e) => {

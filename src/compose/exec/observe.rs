@@ -20,7 +20,10 @@ pub struct Observed {
 
 fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
     let mut f = HashMap::new();
-    f.insert("label".into(), vec![format!("{}={project}", labels::PROJECT)]);
+    f.insert(
+        "label".into(),
+        vec![format!("{}={project}", labels::PROJECT)],
+    );
     f
 }
 
@@ -45,8 +48,13 @@ pub fn summary_state(state: Option<ContainerSummaryStateEnum>, status: &str) -> 
 }
 
 /// The project's containers (one-off ones included).
-pub async fn containers(client: &Client, project: &str) -> Result<Vec<ObservedContainer>, ClientError> {
-    let list = client.list_containers(true, &project_filter(project)).await?;
+pub async fn containers(
+    client: &Client,
+    project: &str,
+) -> Result<Vec<ObservedContainer>, ClientError> {
+    let list = client
+        .list_containers(true, &project_filter(project))
+        .await?;
     let mut out: Vec<ObservedContainer> = list
         .into_iter()
         .map(|c| {
