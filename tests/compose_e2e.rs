@@ -672,3 +672,53 @@ fn wordpress_example_config_is_golden() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "db\nwordpress\n");
 }
+
+#[test]
+fn daemon_killed_mid_up_then_next_up_completes() {
+    let w = engine();
+    let yaml = format!(
+        r#"
+services:
+  slow:
+    image: busybox
+    command: {slow}
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ok"]
+      interval: 1s
+      retries: 20
+  app:
+    image: busybox
+    command: {c}
+    depends_on:
+      slow: {{condition: service_healthy}}
+"#,
+        slow = cmd(&format!("sleep 2; touch /tmp/ok; {LOOP}")),
+        c = cmd(LOOP)
+    );
+    let p = Proj::new(&w, "crash", &yaml);
+    let child = p
+        .cmd(&["up", "-d"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // the daemon dies while `up` waits for slow to be healthy
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !p.ids().contains_key("crash-app-1") {
+        assert!(Instant::now() < deadline, "app never created");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = w.daemon_pid().expect("daemon pid");
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "up survived its daemon");
+    // the next up starts a daemon again and completes the project
+    p.ok(&["up", "-d"]);
+    assert_eq!(
+        w.inspect("crash-slow-1", "{{.State.Health.Status}}"),
+        "healthy"
+    );
+    assert_eq!(p.state("crash-app-1"), "running");
+    p.ok(&["down"]);
+    assert!(p.ids().is_empty());
+}

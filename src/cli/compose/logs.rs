@@ -126,6 +126,14 @@ impl Follower {
         })
     }
 
+    /// Wait (bounded) until no stream is being read: the last lines are printed.
+    pub async fn wait_idle(&self, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self.active.lock().unwrap().is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     pub fn is_active(&self, id: &str) -> bool {
         self.active.lock().unwrap().contains(id)
     }

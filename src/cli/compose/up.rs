@@ -94,6 +94,14 @@ pub(crate) async fn stop_gracefully(
     }
 }
 
+fn label_for(service: &str, number: u32, multi: &BTreeSet<String>) -> String {
+    if multi.contains(service) {
+        format!("{service}-{number}")
+    } else {
+        service.to_string()
+    }
+}
+
 fn plan_options(a: &UpArgs) -> CliResult<PlanOptions> {
     Ok(PlanOptions {
         services: a.services.clone(),
@@ -292,6 +300,31 @@ pub async fn up(client: &Client, opts: &ComposeOpts, a: UpArgs) -> CliResult {
         }
     }
 
+    if let Some((_, printer, ..)) = &attach_state {
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        for c in &observed.state.containers {
+            if let Some(s) = c
+                .service()
+                .filter(|s| attach_services.contains(*s) && !c.oneoff())
+            {
+                if project.services.contains_key(s) {
+                    names.insert(label_for(s, c.number(), &multi));
+                }
+            }
+        }
+        for st in &plan.steps {
+            if let Action::CreateContainer {
+                service, number, ..
+            } = &st.action
+            {
+                if attach_services.contains(service) {
+                    names.insert(label_for(service, *number, &multi));
+                }
+            }
+        }
+        let names: Vec<String> = names.into_iter().collect();
+        printer.status(&format!("Attaching to {}", names.join(", ")));
+    }
     let interrupted = tokio::select! {
         r = executor.execute(&plan) => {
             r.map_err(|e| Exit::msg(1, e.to_string()))?;
@@ -340,8 +373,6 @@ pub async fn up(client: &Client, opts: &ComposeOpts, a: UpArgs) -> CliResult {
         .iter()
         .map(|c| (c.id.clone().unwrap_or_default(), log_label(c, &multi)))
         .collect();
-    let names: Vec<String> = list.iter().map(|c| log_label(c, &multi)).collect();
-    printer.status(&format!("Attaching to {}", names.join(", ")));
     let mut alive: HashSet<String> = HashSet::new();
     for c in &list {
         let id = c.id.clone().unwrap_or_default();
@@ -432,7 +463,22 @@ pub async fn up(client: &Client, opts: &ComposeOpts, a: UpArgs) -> CliResult {
             &mut sigint,
         )
         .await?;
+        // the others' exits
+        while let Ok(ev) = events.try_recv() {
+            if ev.action == "die"
+                && !ev.oneoff
+                && attach_services.contains(&ev.service)
+                && printed_exit.insert(ev.id.clone())
+            {
+                let label = label_by_id.get(&ev.id).cloned().unwrap_or(ev.name.clone());
+                printer.status(&format!(
+                    "{label} exited with code {}",
+                    ev.exit_code.unwrap_or(0)
+                ));
+            }
+        }
     }
+    follower.wait_idle(Duration::from_secs(2)).await;
     watcher.abort();
     if let Some(s) = &a.exit_code_from {
         let list =
