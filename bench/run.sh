@@ -54,14 +54,16 @@ echo "== 2. daemon idle RSS"
 sleep 1
 echo "   $(rss_kb "$(cat "$work/run/wharf.pid")") kB"
 
-echo "== 3. supervisor RSS (10 sleeping containers)"
+echo "== 3. supervisor memory (10 sleeping containers): RSS, and private (USS: what each one adds)"
 for i in $(seq 1 10); do $W run -d box sleep 600 >/dev/null; done
-total=0; n=0
+total=0; priv=0; n=0
 for s in "$work"/root/containers/*/state.json; do
   pid=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['supervisor_pid'])" "$s")
-  total=$((total + $(rss_kb "$pid"))); n=$((n + 1))
+  total=$((total + $(rss_kb "$pid")))
+  priv=$((priv + $(awk '/^Private_(Clean|Dirty)/ {s += $2} END {print s}' "/proc/$pid/smaps_rollup")))
+  n=$((n + 1))
 done
-echo "   mean $((total / n)) kB over $n supervisors"
+echo "   mean RSS $((total / n)) kB, mean private $((priv / n)) kB over $n supervisors"
 
 echo "== 4. ps -a with 100 containers"
 for i in $(seq 1 90); do $W create box true >/dev/null; done

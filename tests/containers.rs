@@ -451,6 +451,12 @@ fn logs_exec_and_lifecycle() {
     );
     let (code, _) = w.fails(&["exec", "talker", "sh", "-c", "exit 7"]);
     assert_eq!(code, 7);
+    // pause freezes every process; unpause thaws them.
+    w.ok(&["pause", "talker"]);
+    assert!(w.ok(&["ps"]).contains("(Paused)"));
+    assert_eq!(w.inspect("talker", "{{.State.Status}}"), "paused");
+    w.ok(&["unpause", "talker"]);
+    assert_eq!(w.inspect("talker", "{{.State.Status}}"), "running");
     let top = w.ok(&["top", "talker"]);
     assert!(top.contains("sleep 60"), "{top}");
     // stop / start / restart / rename / kill / rm.

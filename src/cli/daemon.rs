@@ -87,6 +87,7 @@ fn run(global: &GlobalOpts) -> anyhow::Result<()> {
         }
         let listener = tokio::net::UnixListener::bind(&socket).with_context(|| format!("listening on {}", socket.display()))?;
         std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o660))?;
+        engine.init_networking().await.context("starting networking")?;
         engine.recover().await;
         std::fs::write(paths.run_root.join("wharf.pid"), std::process::id().to_string())?;
         tracing::info!(socket = %socket.display(), root = %paths.root.display(), "wharf daemon ready");
@@ -101,7 +102,10 @@ fn run(global: &GlobalOpts) -> anyhow::Result<()> {
             }
             tracing::info!("shutting down; containers keep running");
         };
-        crate::api::server::serve(engine, listener, shutdown).await?;
+        crate::api::server::serve(engine.clone(), listener, shutdown).await?;
+        if let Ok(net) = engine.net() {
+            net.shutdown().await;
+        }
         let _ = std::fs::remove_file(&socket);
         let _ = std::fs::remove_file(paths.run_root.join("wharf.pid"));
         Ok(())

@@ -1,11 +1,13 @@
 //! The built-in container engine: image store, containers and their supervision, volumes and
 //! the event bus. The daemon owns one [`Engine`]; it is the only writer of engine state.
 
+pub mod config;
 pub mod container;
 pub mod error;
 pub mod events;
 pub mod exec;
 pub mod image;
+pub mod network;
 pub mod paths;
 pub mod runtime;
 pub mod store;
@@ -38,6 +40,9 @@ pub struct Engine {
     pub execs: Execs,
     pub events: EventBus,
     pub attach_waiters: container::lifecycle::AttachWaiters,
+    pub config: config::DaemonConfig,
+    /// The networking layer, started inside the daemon's runtime (`init_networking`).
+    pub net: std::sync::OnceLock<Arc<crate::net::NetworkManager>>,
     /// The wharf binary, re-executed as supervisor and nsexec helper.
     pub binary: std::path::PathBuf,
     pub started: std::time::Instant,
@@ -50,6 +55,7 @@ impl Engine {
         paths
             .ensure()
             .map_err(|e| Error::internal(format!("creating {}: {e}", paths.root.display())))?;
+        let config = config::DaemonConfig::load(&paths)?;
         let db = Arc::new(Store::open(&paths.db())?);
         let images = ImageStore::new(paths.clone(), db.clone());
         // Leftovers of interrupted imports and loads are never registered: remove them.
@@ -67,6 +73,8 @@ impl Engine {
             execs: Execs::default(),
             events: EventBus::default(),
             attach_waiters: Default::default(),
+            config,
+            net: std::sync::OnceLock::new(),
             paths,
             db,
             images,

@@ -19,6 +19,19 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Replace `path` atomically (temporary file + rename) without forcing it to disk: for runtime
+/// state that must never be torn but need not survive a power loss (no container survives one).
+pub fn replace_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, data)?;
+    std::fs::rename(&tmp, path)
+}
+
 /// Total size in bytes of the regular files under `path` (not following symlinks).
 pub fn dir_size(path: &Path) -> u64 {
     fn walk(p: &Path, total: &mut u64) {

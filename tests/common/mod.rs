@@ -14,6 +14,29 @@ pub struct Wharf {
     pub dir: tempfile::TempDir,
     pub root: PathBuf,
     pub run_root: PathBuf,
+    /// This engine's slot: its bridges, veths, nftables table and subnets are named after it,
+    /// so engines of parallel tests never meet.
+    pub slot: u32,
+    _slot_lock: std::fs::File,
+}
+
+/// Take a free slot (1..=250) for the whole life of the test process (flock, released at exit).
+fn take_slot() -> (u32, std::fs::File) {
+    use std::os::fd::AsRawFd;
+    let dir = Path::new("/tmp/wharf-test-slots");
+    std::fs::create_dir_all(dir).unwrap();
+    for n in 1..=250u32 {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("{n}.lock")))
+            .unwrap();
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return (n, f);
+        }
+    }
+    panic!("no free wharf test slot");
 }
 
 impl Wharf {
@@ -29,10 +52,27 @@ impl Wharf {
             .unwrap();
         let root = dir.path().join("root");
         let run_root = dir.path().join("run");
+        let (slot, lock) = take_slot();
+        std::fs::create_dir_all(&root).unwrap();
+        let config = serde_json::json!({
+            "bridge": format!("w{slot:03}d0"),
+            "bip": format!("10.214.{slot}.0/24"),
+            "default-address-pools": [{"base": format!("10.{}.{}.0/22", 220 + slot / 64, (slot % 64) * 4), "size": 24}],
+            "nft-table": format!("wharf_t{slot:03}"),
+            "bridge-prefix": format!("w{slot:03}b"),
+            "veth-prefix": format!("w{slot:03}v"),
+        });
+        std::fs::write(
+            root.join("daemon.json"),
+            serde_json::to_vec_pretty(&config).unwrap(),
+        )
+        .unwrap();
         Wharf {
             dir,
             root,
             run_root,
+            slot,
+            _slot_lock: lock,
         }
     }
 
@@ -218,12 +258,49 @@ impl Drop for Wharf {
                         }
                     }
                 }
-                let v2 = PathBuf::from(format!("/sys/fs/cgroup/wharf/{id}"));
-                let _ = std::fs::remove_dir(v2);
+                for v2 in [
+                    format!("/sys/fs/cgroup/wharf/{id}"),
+                    format!("/sys/fs/cgroup/unified/wharf/{id}"),
+                ] {
+                    let v2 = PathBuf::from(v2);
+                    if v2.exists() {
+                        let _ = std::fs::write(v2.join("cgroup.kill"), "1");
+                        for _ in 0..100 {
+                            if std::fs::remove_dir(&v2).is_ok() {
+                                break;
+                            }
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                    }
+                }
             }
         }
         if let Some(pid) = self.daemon_pid() {
             unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        // Host networking this engine may have left (a test that killed its daemon mid-way).
+        let slot = self.slot;
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &format!("wharf_t{slot:03}")])
+            .output();
+        if let Ok(out) = Command::new("ip").args(["-o", "link", "show"]).output() {
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let name = line
+                    .split(": ")
+                    .nth(1)
+                    .unwrap_or("")
+                    .split('@')
+                    .next()
+                    .unwrap_or("");
+                if name.starts_with(&format!("w{slot:03}")) {
+                    let _ = Command::new("ip").args(["link", "del", name]).output();
+                }
+            }
+        }
+        if let Ok(rd) = std::fs::read_dir(self.run_root.join("netns")) {
+            for e in rd.flatten() {
+                let _ = nix_umount(&e.path());
+            }
         }
     }
 }
@@ -235,4 +312,12 @@ pub fn header() -> tar::Header {
     h.set_gid(0);
     h.set_mtime(1_700_000_000);
     h
+}
+
+fn nix_umount(p: &Path) -> std::io::Result<()> {
+    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+    if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    std::fs::remove_file(p)
 }

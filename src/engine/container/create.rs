@@ -11,6 +11,7 @@ use super::mounts::{self, MountKind, ResolvedMount};
 use super::ContainerRecord;
 use crate::engine::error::{Error, IoContext, Result};
 use crate::engine::image::config::{HealthConfig as ImageHealth, RunConfig};
+use crate::engine::network::{EndpointRequest, NetworkMode};
 use crate::engine::runtime::caps;
 use crate::engine::supervisor::{HealthSpec, RestartPolicy, RunState};
 use crate::engine::Engine;
@@ -32,15 +33,22 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Split a create body into the container config and host config.
-fn split_body(body: ContainerCreateBody) -> Result<(ContainerConfig, HostConfig)> {
+fn split_body(
+    body: ContainerCreateBody,
+) -> Result<(
+    ContainerConfig,
+    HostConfig,
+    Option<bollard_stubs::models::NetworkingConfig>,
+)> {
     let host = body.host_config.clone().unwrap_or_default();
+    let networking = body.networking_config.clone();
     let mut value = serde_json::to_value(&body)?;
     if let Some(obj) = value.as_object_mut() {
         obj.remove("HostConfig");
         obj.remove("NetworkingConfig");
     }
     let config: ContainerConfig = serde_json::from_value(value)?;
-    Ok((config, host))
+    Ok((config, host, networking))
 }
 
 /// Docker's merge of a container's config with its image's.
@@ -141,10 +149,9 @@ pub fn validate_host_config(host: &HostConfig, config: &ContainerConfig) -> Resu
     if let Some(h) = &config.healthcheck {
         health_spec(h)?;
     }
-    match host.network_mode.as_deref().unwrap_or("default") {
-        "" | "default" | "bridge" | "none" | "host" => {}
-        other => {
-            return Err(Error::not_found(format!("network {other} not found")));
+    if let Some(mode) = host.network_mode.as_deref() {
+        if mode.is_empty() || mode.contains(char::is_whitespace) {
+            return Err(Error::invalid(format!("invalid network mode {mode:?}")));
         }
     }
     for opt in host.security_opt.iter().flatten() {
@@ -217,7 +224,7 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 
 impl Engine {
     pub fn create_container(&self, req: CreateRequest) -> Result<(String, Vec<String>)> {
-        let (mut config, host) = split_body(req.body)?;
+        let (mut config, host, networking) = split_body(req.body)?;
         let image_name = config.image.clone().unwrap_or_default();
         if image_name.is_empty() {
             return Err(Error::invalid(
@@ -289,6 +296,7 @@ impl Engine {
             v
         };
         let mut resolved = mounts::resolve(&host, &volume_paths)?;
+        let (networks, port_mappings) = requested_networks(&host, networking.as_ref(), &config)?;
         let mut created_volumes = Vec::new();
         let result = (|| -> Result<()> {
             for m in resolved.iter_mut().filter(|m| m.kind == MountKind::Volume) {
@@ -318,6 +326,9 @@ impl Engine {
                 mounts: resolved.clone(),
                 state: RunState::default(),
                 has_been_started: false,
+                networks: networks.clone(),
+                endpoints: Vec::new(),
+                port_mappings: port_mappings.clone(),
             };
             self.containers.insert(rec)
         })();
@@ -333,13 +344,7 @@ impl Engine {
         attrs.insert("image".to_string(), image_name);
         self.events
             .publish(EventMessageTypeEnum::CONTAINER, "create", &id, attrs);
-        let mut warnings = Vec::new();
-        if host.port_bindings.as_ref().is_some_and(|p| !p.is_empty())
-            || host.publish_all_ports.unwrap_or(false)
-        {
-            warnings.push("Published ports are recorded but not yet forwarded: bridge networking is not available in this wharf engine yet".to_string());
-        }
-        Ok((id, warnings))
+        Ok((id, Vec::new()))
     }
 
     /// The container's directory: overlay upper/work dirs, the init layer with mount points,
@@ -384,6 +389,82 @@ impl Engine {
             .ctx(|| "writing resolv.conf".into())?;
         Ok(())
     }
+}
+
+/// The networks and published ports a create request asks for.
+#[allow(clippy::type_complexity)]
+fn requested_networks(
+    host: &HostConfig,
+    networking: Option<&bollard_stubs::models::NetworkingConfig>,
+    config: &ContainerConfig,
+) -> Result<(
+    std::collections::BTreeMap<String, EndpointRequest>,
+    Vec<crate::net::PortMapping>,
+)> {
+    let mut networks = std::collections::BTreeMap::new();
+    let mode = NetworkMode::parse(host.network_mode.as_deref());
+    let exposed: Vec<String> = config
+        .exposed_ports
+        .iter()
+        .flat_map(|m| m.keys().cloned())
+        .collect();
+    if mode != NetworkMode::Networks {
+        if host.port_bindings.as_ref().is_some_and(|p| {
+            p.values()
+                .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
+        }) {
+            return Err(Error::invalid(format!(
+                "conflicting options: port publishing and the container type network mode ({})",
+                host.network_mode.clone().unwrap_or_default()
+            )));
+        }
+        return Ok((networks, Vec::new()));
+    }
+    let primary = NetworkMode::primary(host.network_mode.as_deref());
+    let endpoint = |settings: &bollard_stubs::models::EndpointSettings| -> Result<EndpointRequest> {
+        let ip = match settings
+            .ipam_config
+            .as_ref()
+            .and_then(|c| c.ipv4_address.clone())
+            .filter(|s| !s.is_empty())
+        {
+            Some(ip) => Some(
+                ip.parse()
+                    .map_err(|_| Error::invalid(format!("invalid IPv4 address {ip:?}")))?,
+            ),
+            None => None,
+        };
+        Ok(EndpointRequest {
+            aliases: settings.aliases.clone().unwrap_or_default(),
+            ip,
+        })
+    };
+    let configs = networking
+        .and_then(|n| n.endpoints_config.clone())
+        .unwrap_or_default();
+    let primary_req = match configs.get(&primary) {
+        Some(s) => endpoint(s)?,
+        None => EndpointRequest::default(),
+    };
+    if primary == crate::net::DEFAULT_NETWORK
+        && (!primary_req.aliases.is_empty() || primary_req.ip.is_some())
+    {
+        return Err(Error::invalid(
+            "network-scoped aliases and user-specified IP addresses are only supported for user-defined networks",
+        ));
+    }
+    networks.insert(primary.clone(), primary_req);
+    for (name, s) in &configs {
+        if *name != primary && !(primary == crate::net::DEFAULT_NETWORK && name == "default") {
+            networks.insert(name.clone(), endpoint(s)?);
+        }
+    }
+    let ports = crate::engine::network::port_mappings(
+        host.port_bindings.as_ref(),
+        &exposed,
+        host.publish_all_ports.unwrap_or(false),
+    )?;
+    Ok((networks, ports))
 }
 
 /// The host's resolv.conf without loopback resolvers (unreachable from a container), with

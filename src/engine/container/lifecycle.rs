@@ -112,12 +112,13 @@ impl Engine {
                 rec.id
             )));
         }
-        let cfg = self.supervisor_config(&rec)?;
+        let mut cfg = self.supervisor_config(&rec)?;
+        cfg.spec.network = self.prepare_network(&rec).await?;
         let dir = self.containers.dir(&rec.id);
         let run_dir = self.paths.container_run_dir(&rec.id);
         std::fs::create_dir_all(&run_dir).ctx(|| format!("creating {}", run_dir.display()))?;
         let cfg_path = dir.join("supervisor.json");
-        crate::util::fsutil::write_atomic(&cfg_path, &serde_json::to_vec(&cfg)?)
+        crate::util::fsutil::replace_file(&cfg_path, &serde_json::to_vec(&cfg)?)
             .ctx(|| "writing supervisor.json".into())?;
         let _ = std::fs::remove_file(&cfg.state_path);
         let sup_log = std::fs::OpenOptions::new()
@@ -271,6 +272,7 @@ impl Engine {
             .containers
             .set_state(id, final_state, true)
             .unwrap_or(rec);
+        self.network_stopped(id).await;
         let _ = std::fs::remove_dir_all(self.paths.container_run_dir(id));
         if rec.host_config.auto_remove.unwrap_or(false) && rec.state.status != RunStatus::Removing {
             let _ = self.remove_container(id, true, true).await;
@@ -506,6 +508,7 @@ impl Engine {
             .containers
             .update(&rec.id, |r| r.state.status = RunStatus::Removing)?;
         self.attach_waiters.waiters.lock().unwrap().remove(&rec.id);
+        self.network_removed(&rec).await;
         self.containers.remove_record(&rec.id)?;
         let _ = crate::util::fsutil::remove_dir_all_quiet(&self.paths.container_run_dir(&rec.id));
         let _ = crate::util::fsutil::remove_dir_all_quiet(&self.containers.dir(&rec.id));

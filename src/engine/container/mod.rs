@@ -42,6 +42,15 @@ pub struct ContainerRecord {
     pub state: RunState,
     #[serde(default)]
     pub has_been_started: bool,
+    /// Networks asked for (name → aliases, address), for bridge network modes.
+    #[serde(default)]
+    pub networks: BTreeMap<String, crate::engine::network::EndpointRequest>,
+    /// Live attachments (kept while the container exists, ports off while it is stopped).
+    #[serde(default)]
+    pub endpoints: Vec<crate::net::Endpoint>,
+    /// Published ports asked for.
+    #[serde(default)]
+    pub port_mappings: Vec<crate::net::PortMapping>,
 }
 
 impl ContainerRecord {

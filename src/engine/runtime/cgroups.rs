@@ -1,6 +1,12 @@
-//! Cgroups for containers: detect whether the controllers live in cgroup v1 hierarchies or the
-//! unified v2 one, create `<path>` with the limits, add processes, freeze, read back, remove.
+//! Cgroups for containers. Membership lives in the unified (v2) hierarchy whenever one is
+//! mounted, so the first process can be cloned straight into its cgroup (`CLONE_INTO_CGROUP`)
+//! instead of being migrated afterwards (a migration waits for an RCU grace period: ~10 ms
+//! here). Freezing and listing use the v2 core files (`cgroup.freeze`, `cgroup.procs`).
+//! Resource limits go where the controllers are: the unified hierarchy on a pure v2 host, or
+//! the v1 hierarchies on a hybrid host (this machine), where they are created only when a
+//! limit is asked for.
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use super::spec::CgroupSpec;
@@ -10,7 +16,7 @@ const V1_CONTROLLERS: &[&str] = &["cpu", "cpuacct", "memory", "pids", "freezer",
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
-    /// Controllers mounted as separate v1 hierarchies (also the hybrid layout).
+    /// Controllers mounted as v1 hierarchies (pure v1, or hybrid with a controller-less v2).
     V1,
     /// One unified v2 hierarchy with the controllers.
     V2,
@@ -22,6 +28,18 @@ pub fn detect() -> Option<Layout> {
         Some(Layout::V2)
     } else if root.join("memory").join("memory.limit_in_bytes").exists() {
         Some(Layout::V1)
+    } else {
+        None
+    }
+}
+
+/// The v2 hierarchy used for membership: the root on a pure v2 host, `unified` on a hybrid one.
+fn unified_root() -> Option<PathBuf> {
+    let root = Path::new(CGROUP_ROOT);
+    if root.join("cgroup.controllers").exists() {
+        Some(root.to_path_buf())
+    } else if root.join("unified/cgroup.procs").exists() {
+        Some(root.join("unified"))
     } else {
         None
     }
@@ -50,77 +68,116 @@ impl Cgroup {
         self.layout
     }
 
-    /// The directories making up this cgroup (one per v1 controller, or one for v2).
-    pub fn dirs(&self) -> Vec<PathBuf> {
-        match self.layout {
-            Layout::V1 => V1_CONTROLLERS
-                .iter()
-                .map(|c| Path::new(CGROUP_ROOT).join(c).join(&self.rel))
-                .collect(),
-            Layout::V2 => vec![Path::new(CGROUP_ROOT).join(&self.rel)],
-        }
+    /// The v2 directory holding the container's processes.
+    fn unified(&self) -> Option<PathBuf> {
+        unified_root().map(|r| r.join(&self.rel))
     }
 
+    fn v1_dir(&self, controller: &str) -> PathBuf {
+        Path::new(CGROUP_ROOT).join(controller).join(&self.rel)
+    }
+
+    /// v1 controller directories that exist for this container.
+    fn v1_dirs(&self) -> Vec<PathBuf> {
+        if self.layout != Layout::V1 {
+            return Vec::new();
+        }
+        V1_CONTROLLERS
+            .iter()
+            .map(|c| self.v1_dir(c))
+            .filter(|d| d.exists())
+            .collect()
+    }
+
+    /// Directory of the given controller's files for this container.
     fn dir(&self, controller: &str) -> PathBuf {
         match self.layout {
-            Layout::V1 => Path::new(CGROUP_ROOT).join(controller).join(&self.rel),
-            Layout::V2 => Path::new(CGROUP_ROOT).join(&self.rel),
+            Layout::V1 if !controller.is_empty() => self.v1_dir(controller),
+            _ => self.unified().unwrap_or_else(|| self.v1_dir("freezer")),
         }
     }
 
     /// Create the cgroup and write the limits.
     pub fn create(&self, spec: &CgroupSpec) -> std::io::Result<()> {
+        if let Some(root) = unified_root() {
+            if self.layout == Layout::V2 {
+                enable_v2_controllers(&root, &self.rel)?;
+            }
+            std::fs::create_dir_all(root.join(&self.rel))?;
+        }
         match self.layout {
             Layout::V1 => {
-                for d in self.dirs() {
-                    std::fs::create_dir_all(&d)?;
+                let limits = [
+                    (
+                        "memory",
+                        spec.memory
+                            .map(|m| ("memory.limit_in_bytes", m.to_string())),
+                    ),
+                    (
+                        "cpu",
+                        spec.cpu_quota.map(|q| ("cpu.cfs_quota_us", q.to_string())),
+                    ),
+                    ("pids", spec.pids.map(|p| ("pids.max", limit(p)))),
+                ];
+                let any_limit = limits.iter().any(|(_, l)| l.is_some());
+                // Without a v2 hierarchy for membership, v1 holds it: use every controller.
+                let all = self.unified().is_none();
+                for c in V1_CONTROLLERS {
+                    if all || (any_limit && ["memory", "cpu", "pids"].contains(c)) {
+                        std::fs::create_dir_all(self.v1_dir(c))?;
+                    }
                 }
-                if let Some(m) = spec.memory {
-                    write(&self.dir("memory"), "memory.limit_in_bytes", &m.to_string())?;
+                if spec.cpu_quota.is_some() {
+                    write(&self.v1_dir("cpu"), "cpu.cfs_period_us", "100000")?;
                 }
-                if let Some(q) = spec.cpu_quota {
-                    write(&self.dir("cpu"), "cpu.cfs_period_us", "100000")?;
-                    write(&self.dir("cpu"), "cpu.cfs_quota_us", &q.to_string())?;
-                }
-                if let Some(p) = spec.pids {
-                    write(&self.dir("pids"), "pids.max", &limit(p))?;
+                for (c, l) in limits {
+                    if let Some((file, value)) = l {
+                        write(&self.v1_dir(c), file, &value)?;
+                    }
                 }
             }
             Layout::V2 => {
-                enable_v2_controllers(Path::new(CGROUP_ROOT), &self.rel)?;
-                std::fs::create_dir_all(self.dir(""))?;
+                let d = self.dir("");
                 if let Some(m) = spec.memory {
-                    write(&self.dir(""), "memory.max", &m.to_string())?;
+                    write(&d, "memory.max", &m.to_string())?;
                 }
                 if let Some(q) = spec.cpu_quota {
-                    write(&self.dir(""), "cpu.max", &format!("{q} 100000"))?;
+                    write(&d, "cpu.max", &format!("{q} 100000"))?;
                 }
                 if let Some(p) = spec.pids {
-                    write(&self.dir(""), "pids.max", &limit(p))?;
+                    write(&d, "pids.max", &limit(p))?;
                 }
             }
         }
         Ok(())
     }
 
-    pub fn add(&self, pid: i32) -> std::io::Result<()> {
-        for d in self.dirs() {
+    /// The directory fd to clone into (`CLONE_INTO_CGROUP`), when there is a v2 hierarchy.
+    pub fn clone_target(&self) -> Option<OwnedFd> {
+        let u = self.unified()?;
+        std::fs::File::open(u).ok().map(OwnedFd::from)
+    }
+
+    /// Put a process in the cgroup. `cloned_into_unified`: the v2 membership is already done.
+    pub fn add(&self, pid: i32, cloned_into_unified: bool) -> std::io::Result<()> {
+        if !cloned_into_unified {
+            if let Some(u) = self.unified() {
+                write(&u, "cgroup.procs", &pid.to_string())?;
+            }
+        }
+        for d in self.v1_dirs() {
             write(&d, "cgroup.procs", &pid.to_string())?;
         }
         Ok(())
     }
 
     pub fn freeze(&self, frozen: bool) -> std::io::Result<()> {
-        match self.layout {
-            Layout::V1 => write(
-                &self.dir("freezer"),
+        match self.unified() {
+            Some(u) => write(&u, "cgroup.freeze", if frozen { "1" } else { "0" }),
+            None => write(
+                &self.v1_dir("freezer"),
                 "freezer.state",
                 if frozen { "FROZEN" } else { "THAWED" },
-            ),
-            Layout::V2 => write(
-                &self.dir(""),
-                "cgroup.freeze",
-                if frozen { "1" } else { "0" },
             ),
         }
     }
@@ -131,7 +188,8 @@ impl Cgroup {
     }
 
     pub fn pids(&self) -> Vec<i32> {
-        self.read("pids", "cgroup.procs")
+        let dir = self.unified().unwrap_or_else(|| self.v1_dir("pids"));
+        std::fs::read_to_string(dir.join("cgroup.procs"))
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.parse().ok())
@@ -140,33 +198,33 @@ impl Cgroup {
 
     /// Whether the memory controller recorded an out-of-memory kill.
     pub fn oom_killed(&self) -> bool {
-        match self.layout {
-            Layout::V1 => self
-                .read("memory", "memory.oom_control")
-                .map(|s| {
-                    s.lines()
-                        .any(|l| l.starts_with("oom_kill ") && !l.ends_with(" 0"))
-                })
-                .unwrap_or(false),
-            Layout::V2 => self
-                .read("", "memory.events")
-                .map(|s| {
-                    s.lines()
-                        .any(|l| l.starts_with("oom_kill ") && !l.ends_with(" 0"))
-                })
-                .unwrap_or(false),
-        }
+        let events = match self.layout {
+            Layout::V1 => self.read("memory", "memory.oom_control"),
+            Layout::V2 => self.read("", "memory.events"),
+        };
+        events
+            .map(|s| {
+                s.lines()
+                    .any(|l| l.starts_with("oom_kill ") && !l.ends_with(" 0"))
+            })
+            .unwrap_or(false)
     }
 
     /// Remove the cgroup, killing anything still in it.
     pub fn destroy(&self) {
+        if let Some(u) = self.unified() {
+            let _ = std::fs::write(u.join("cgroup.kill"), "1");
+        }
         for pid in self.pids() {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        for d in self.dirs() {
+        let mut dirs = self.v1_dirs();
+        dirs.extend(self.unified());
+        for d in dirs {
+            // Killed processes leave the cgroup asynchronously: a few retries at most.
             for _ in 0..50 {
                 match std::fs::remove_dir(&d) {
                     Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
@@ -207,11 +265,10 @@ fn enable_v2_controllers(root: &Path, rel: &str) -> std::io::Result<()> {
     let mut dir = root.to_path_buf();
     let parts: Vec<&str> = rel.split('/').collect();
     for part in &parts[..parts.len().saturating_sub(1)] {
-        dir = dir.join(part);
-        let parent_of = dir.parent().unwrap().to_path_buf();
         for w in &wanted {
-            let _ = std::fs::write(parent_of.join("cgroup.subtree_control"), w);
+            let _ = std::fs::write(dir.join("cgroup.subtree_control"), w);
         }
+        dir = dir.join(part);
         std::fs::create_dir_all(&dir)?;
     }
     for w in &wanted {

@@ -95,8 +95,7 @@ pub fn spawn(
     let go_r_fd = go_r.as_raw_fd();
     let err_w_fd = err_w.as_raw_fd();
     let (stdin, stdout, stderr) = (stdio.stdin, stdio.stdout, stdio.stderr);
-    let mut stack = vec![0u8; 256 * 1024];
-    let child = Box::new(|| -> isize {
+    let child_main_fn = || -> isize {
         let mut err = unsafe { std::fs::File::from_raw_fd(err_w_fd) };
         let mut go = unsafe { std::fs::File::from_raw_fd(go_r_fd) };
         let mut b = [0u8; 1];
@@ -118,14 +117,35 @@ pub fn spawn(
             }
         };
         unsafe { libc::_exit(code) }
-    });
-    // SAFETY: the caller is single-threaded; the child only runs our setup code then execs.
-    let pid = unsafe { nix::sched::clone(child, &mut stack, flags, Some(libc::SIGCHLD)) }
-        .map_err(|e| format!("clone: {e}"))?;
+    };
+    // Born in its cgroup when possible: no migration (and its RCU wait) afterwards.
+    let target = cgroup.and_then(|c| c.clone_target());
+    let (pid, cloned_into) = match target.as_ref().map(|fd| clone3_into(flags, fd.as_raw_fd())) {
+        Some(Ok(0)) => {
+            child_main_fn();
+            unreachable!("the child exits");
+        }
+        Some(Ok(pid)) => (Pid::from_raw(pid), true),
+        // Old kernels: plain clone, then migrate.
+        Some(Err(_)) | None => {
+            let mut stack = vec![0u8; 256 * 1024];
+            // SAFETY: the caller is single-threaded; the child only runs our setup code then execs.
+            let pid = unsafe {
+                nix::sched::clone(
+                    Box::new(child_main_fn),
+                    &mut stack,
+                    flags,
+                    Some(libc::SIGCHLD),
+                )
+            }
+            .map_err(|e| format!("clone: {e}"))?;
+            (pid, false)
+        }
+    };
     drop(go_r);
     drop(err_w);
     if let Some(cg) = cgroup {
-        if let Err(e) = cg.add(pid.as_raw()) {
+        if let Err(e) = cg.add(pid.as_raw(), cloned_into) {
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(pid, None);
             return Err(format!("adding the container to its cgroup: {e}"));
@@ -136,6 +156,51 @@ pub fn spawn(
         go: Some(go_w),
         errors: err_r,
     })
+}
+
+/// `clone3(2)` with `CLONE_INTO_CGROUP`, fork-like (no new stack): returns 0 in the child.
+fn clone3_into(flags: CloneFlags, cgroup_fd: RawFd) -> std::io::Result<i32> {
+    #[repr(C)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let args = CloneArgs {
+        flags: flags.bits() as u64 | CLONE_INTO_CGROUP,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: cgroup_fd as u64,
+    };
+    // SAFETY: a fork-like clone3 in a single-threaded process; the child returns 0 here and
+    // only runs the container setup before exec or _exit.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(rc as i32)
 }
 
 pub type ChildResult = Result<std::convert::Infallible, (i32, String)>;

@@ -67,7 +67,7 @@ fn enter_and_run(spec: &NsExecSpec) -> Result<i32, (i32, String)> {
         .map(|(n, f)| open(n).map(|fd| (fd, *f)))
         .collect::<Result<_, _>>()?;
     if let Some(cg) = spec.cgroup.as_deref().and_then(Cgroup::detect) {
-        let _ = cg.add(std::process::id() as i32);
+        let _ = cg.add(std::process::id() as i32, false);
     }
     for (fd, flag) in fds {
         // Joining a namespace we already share fails harmlessly (e.g. host network).

@@ -426,7 +426,7 @@ pub fn write_program(program: &BpfProgram, path: &Path) -> std::io::Result<()> {
         bytes.push(ins.jf);
         bytes.extend_from_slice(&ins.k.to_ne_bytes());
     }
-    crate::util::fsutil::write_atomic(path, &bytes)
+    crate::util::fsutil::replace_file(path, &bytes)
 }
 
 pub fn read_program(path: &Path) -> std::io::Result<BpfProgram> {

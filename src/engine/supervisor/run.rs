@@ -23,7 +23,7 @@ use crate::engine::now_rfc3339;
 use crate::engine::runtime::cgroups::Cgroup;
 use crate::engine::runtime::init::{self, Stdio};
 use crate::engine::runtime::nsexec::NsExecSpec;
-use crate::util::fsutil::write_atomic;
+use crate::util::fsutil::replace_file;
 
 /// Entry point of `wharf __supervise CONFIG`.
 pub fn main(config_path: &Path) -> i32 {
@@ -1044,7 +1044,7 @@ impl Supervisor {
 
     fn save_state(&self) {
         if let Ok(bytes) = serde_json::to_vec(&self.state) {
-            let _ = write_atomic(&self.cfg.state_path, &bytes);
+            let _ = replace_file(&self.cfg.state_path, &bytes);
         }
     }
 

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Networking figures of src/net (root needed; Debian packages: nftables, iproute2):
+#   bridge attach+detach per container, DNS round trip from a container namespace,
+#   TCP throughput container->container on one bridge vs host loopback (same run).
+# Usage: bench/net.sh [--debug]   (NET_BENCH_ITER=N to change the attach/detach count)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile=--release
+[ "${1:-}" = "--debug" ] && profile=
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/wharf-target-net}"
+exec cargo test $profile --test net_bench -- --ignored --nocapture --test-threads=1

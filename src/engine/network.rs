@@ -1,0 +1,574 @@
+//! The engine's side of networking: network records in the store, each container's persistent
+//! network namespace, attaching it to its networks at start (addresses, DNS names, published
+//! ports), unpublishing at stop, detaching at removal, and repair after a daemon restart.
+//! The plumbing itself (bridges, veths, nftables, DNS) is `crate::net`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bollard_stubs::models::EventMessageTypeEnum;
+use serde::{Deserialize, Serialize};
+
+use super::container::ContainerRecord;
+use super::error::{Error, Result};
+use super::runtime::NetworkNamespace;
+use super::store::{self, Table};
+use super::supervisor::RunStatus;
+use super::Engine;
+use crate::net::{self, Attachment, NetError, Network, NetworkCreate, NetworkManager, PortMapping};
+
+/// What a container asked for on one network.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct EndpointRequest {
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub ip: Option<Ipv4Addr>,
+}
+
+/// How a container is networked, from `HostConfig.NetworkMode`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetworkMode {
+    Host,
+    None,
+    /// Share another container's namespace.
+    Container(String),
+    /// Bridge networks (the default `bridge`, or user-defined ones).
+    Networks,
+}
+
+impl NetworkMode {
+    pub fn parse(mode: Option<&str>) -> Self {
+        match mode.unwrap_or("default") {
+            "host" => NetworkMode::Host,
+            "none" => NetworkMode::None,
+            m if m.starts_with("container:") => {
+                NetworkMode::Container(m["container:".len()..].to_string())
+            }
+            _ => NetworkMode::Networks,
+        }
+    }
+
+    /// The network a mode names (`default` → `bridge`).
+    pub fn primary(mode: Option<&str>) -> String {
+        match mode.unwrap_or("default") {
+            "" | "default" | "bridge" => net::DEFAULT_NETWORK.to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<NetError> for Error {
+    fn from(e: NetError) -> Self {
+        match e {
+            NetError::Invalid(m) => Error::InvalidArgument(m),
+            NetError::NotFound(m) => Error::NotFound(m),
+            NetError::Conflict(m) | NetError::InUse(m) => Error::Conflict(m),
+            NetError::Exhausted(m) | NetError::System(m) => Error::Internal(m),
+        }
+    }
+}
+
+impl Engine {
+    /// Start the networking layer and restore its state (networks from the store, endpoints of
+    /// containers whose namespaces still exist). Must run inside the daemon's runtime.
+    pub async fn init_networking(&self) -> Result<()> {
+        let cfg = self.config.manager_config()?;
+        let mgr = NetworkManager::new(cfg)?;
+        let networks: Vec<Network> = self.db.list(Table::Networks)?;
+        let endpoints: Vec<net::Endpoint> = self
+            .containers
+            .all()
+            .into_iter()
+            .flat_map(|c| c.endpoints)
+            .filter(|e| net::netns::is_netns(&e.netns))
+            .collect();
+        let report = mgr.restore(networks, endpoints).await;
+        if !report.errors.is_empty() {
+            tracing::warn!(errors = ?report.errors, "network repair at startup");
+        }
+        // Containers whose namespace vanished (a reboot) lose their endpoints.
+        for c in self.containers.all() {
+            if c.endpoints.iter().any(|e| !net::netns::is_netns(&e.netns)) {
+                let _ = self.containers.update(&c.id, |r| r.endpoints.clear());
+            }
+        }
+        for n in mgr.networks().await {
+            self.save_network(&n)?;
+        }
+        let _ = self.net.set(Arc::new(mgr));
+        Ok(())
+    }
+
+    pub fn net(&self) -> Result<&Arc<NetworkManager>> {
+        self.net
+            .get()
+            .ok_or_else(|| Error::internal("networking is not initialised"))
+    }
+
+    fn save_network(&self, n: &Network) -> Result<()> {
+        self.db
+            .tx(|tx| store::put_named(tx, Table::Networks, &n.id, &n.name, n))
+    }
+
+    async fn persist_networks(&self) -> Result<()> {
+        for n in self.net()?.networks().await {
+            self.save_network(&n)?;
+        }
+        Ok(())
+    }
+
+    /// The default `bridge` network, created on first use (with `bip` from daemon.json).
+    pub async fn default_network(&self) -> Result<Network> {
+        let mgr = self.net()?;
+        if let Some(n) = mgr.network(net::DEFAULT_NETWORK).await {
+            return Ok(n);
+        }
+        let n = mgr
+            .create_network(NetworkCreate {
+                name: net::DEFAULT_NETWORK.into(),
+                subnet: self.config.bip.clone(),
+                ..Default::default()
+            })
+            .await?;
+        self.save_network(&n)?;
+        Ok(n)
+    }
+
+    pub async fn find_network(&self, name_or_id: &str) -> Result<Network> {
+        if name_or_id == net::DEFAULT_NETWORK {
+            return self.default_network().await;
+        }
+        let mgr = self.net()?;
+        if let Some(n) = mgr.network(name_or_id).await {
+            return Ok(n);
+        }
+        // A unique id prefix, like Docker.
+        let matches: Vec<Network> = mgr
+            .networks()
+            .await
+            .into_iter()
+            .filter(|n| n.id.starts_with(name_or_id))
+            .collect();
+        match matches.len() {
+            1 => Ok(matches.into_iter().next().unwrap()),
+            _ => Err(Error::not_found(format!("network {name_or_id} not found"))),
+        }
+    }
+
+    pub async fn create_network(&self, req: NetworkCreate) -> Result<Network> {
+        if ["host", "none", "default"].contains(&req.name.as_str()) {
+            return Err(Error::conflict(format!(
+                "network with name {} already exists (predefined)",
+                req.name
+            )));
+        }
+        let n = self.net()?.create_network(req).await?;
+        self.save_network(&n)?;
+        self.events.publish(
+            EventMessageTypeEnum::NETWORK,
+            "create",
+            &n.id,
+            HashMap::from([
+                ("name".to_string(), n.name.clone()),
+                ("type".to_string(), n.driver.clone()),
+            ]),
+        );
+        Ok(n)
+    }
+
+    pub async fn remove_network(&self, name_or_id: &str) -> Result<()> {
+        let n = self.find_network(name_or_id).await?;
+        if n.name == net::DEFAULT_NETWORK {
+            return Err(Error::conflict(
+                "bridge is a pre-defined network and cannot be removed",
+            ));
+        }
+        // Stopped containers keep their endpoints; they count as users too.
+        let users: Vec<String> = self
+            .containers
+            .all()
+            .into_iter()
+            .filter(|c| {
+                c.endpoints.iter().any(|e| e.network_id == n.id) || c.networks.contains_key(&n.name)
+            })
+            .map(|c| c.name)
+            .collect();
+        if !users.is_empty() {
+            return Err(Error::conflict(format!(
+                "error while removing network: network {} has active endpoints (containers: {})",
+                n.name,
+                users.join(", ")
+            )));
+        }
+        self.net()?.remove_network(&n.id).await?;
+        self.db.tx(|tx| store::delete(tx, Table::Networks, &n.id))?;
+        self.events.publish(
+            EventMessageTypeEnum::NETWORK,
+            "destroy",
+            &n.id,
+            HashMap::from([("name".to_string(), n.name.clone())]),
+        );
+        Ok(())
+    }
+
+    fn netns_path(&self, id: &str) -> PathBuf {
+        self.paths.netns_dir().join(id)
+    }
+
+    /// The network namespace a container starts in; attaches it first when needed.
+    pub(crate) async fn prepare_network(
+        self: &Arc<Self>,
+        rec: &ContainerRecord,
+    ) -> Result<NetworkNamespace> {
+        match NetworkMode::parse(rec.host_config.network_mode.as_deref()) {
+            NetworkMode::Host => Ok(NetworkNamespace::Host),
+            NetworkMode::None => Ok(NetworkNamespace::New),
+            NetworkMode::Container(other) => {
+                let other = self.containers.resolve(&other)?;
+                let path = self.netns_path(&other.id);
+                if net::netns::is_netns(&path) {
+                    Ok(NetworkNamespace::Path { path })
+                } else if other.state.is_running() && other.state.pid > 0 {
+                    Ok(NetworkNamespace::Path {
+                        path: PathBuf::from(format!("/proc/{}/ns/net", other.state.pid)),
+                    })
+                } else {
+                    Err(Error::conflict(format!(
+                        "cannot join network of a non running container: {}",
+                        other.name
+                    )))
+                }
+            }
+            NetworkMode::Networks => {
+                let path = self.netns_path(&rec.id);
+                if !rec.endpoints.is_empty() && net::netns::is_netns(&path) {
+                    // Started again: addresses were kept, published ports come back.
+                    if !rec.port_mappings.is_empty() {
+                        let primary = rec.endpoints[0].network_id.clone();
+                        let ports = self
+                            .net()?
+                            .publish(&rec.id, &primary, &rec.port_mappings)
+                            .await?;
+                        self.containers.update(&rec.id, |r| {
+                            if let Some(e) = r.endpoints.first_mut() {
+                                e.ports = ports.clone();
+                            }
+                        })?;
+                    }
+                    return Ok(NetworkNamespace::Path { path });
+                }
+                self.attach_all(rec, &path).await?;
+                Ok(NetworkNamespace::Path { path })
+            }
+        }
+    }
+
+    async fn attach_all(
+        self: &Arc<Self>,
+        rec: &ContainerRecord,
+        path: &std::path::Path,
+    ) -> Result<()> {
+        let mgr = self.net()?.clone();
+        let p = path.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            if p.exists() {
+                let _ = net::netns::delete(&p);
+            }
+            net::netns::create(&p)
+        })
+        .await
+        .map_err(Error::internal)?
+        .map_err(|e| Error::internal(format!("creating the network namespace: {e}")))?;
+        let mut endpoints = Vec::new();
+        let upstreams = rec
+            .host_config
+            .dns
+            .iter()
+            .flatten()
+            .filter_map(|d| format!("{d}:53").parse().ok())
+            .collect::<Vec<_>>();
+        let mut result = Ok(());
+        for (i, (name, req)) in rec.networks.iter().enumerate() {
+            let network = match self.find_network(name).await {
+                Ok(n) => n,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            let att = Attachment {
+                container_id: rec.id.clone(),
+                container_name: rec.name.clone(),
+                aliases: req.aliases.clone(),
+                ip: req.ip,
+                ports: if i == 0 {
+                    rec.port_mappings.clone()
+                } else {
+                    Vec::new()
+                },
+                ifname: None,
+                dns_upstreams: upstreams.clone(),
+            };
+            match mgr.attach(path, &network.id, att).await {
+                Ok(ep) => endpoints.push(ep),
+                Err(e) => {
+                    result = Err(e.into());
+                    break;
+                }
+            }
+        }
+        if let Err(e) = result {
+            let _ = mgr.detach_all(&rec.id).await;
+            let p = path.to_path_buf();
+            let _ = tokio::task::spawn_blocking(move || net::netns::delete(&p)).await;
+            let _ = self.persist_networks().await;
+            return Err(e);
+        }
+        self.persist_networks().await?;
+        let rec = self
+            .containers
+            .update(&rec.id, |r| r.endpoints = endpoints.clone())?;
+        self.write_network_files(&rec)?;
+        Ok(())
+    }
+
+    /// /etc/hosts and /etc/resolv.conf for the container's endpoints.
+    pub(crate) fn write_network_files(&self, rec: &ContainerRecord) -> Result<()> {
+        let dir = self.containers.dir(&rec.id);
+        let hostname = rec.config.hostname.clone().unwrap_or_default();
+        let own: Vec<Ipv4Addr> = rec.endpoints.iter().map(|e| e.ip).collect();
+        let gateway = rec.endpoints.first().map(|e| e.gateway);
+        let hosts = net::hosts_file(
+            &hostname,
+            &own,
+            rec.host_config.extra_hosts.as_deref().unwrap_or_default(),
+            gateway,
+        )?;
+        crate::util::fsutil::replace_file(&dir.join("hosts"), hosts.as_bytes())
+            .map_err(|e| Error::internal(format!("writing hosts: {e}")))?;
+        let host_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let dns_server = rec.endpoints.iter().find_map(|e| e.dns_server);
+        let resolv = net::resolv_conf(
+            dns_server,
+            &host_conf,
+            rec.host_config.dns.as_deref().unwrap_or_default(),
+            rec.host_config.dns_search.as_deref().unwrap_or_default(),
+            rec.host_config.dns_options.as_deref().unwrap_or_default(),
+        );
+        crate::util::fsutil::replace_file(&dir.join("resolv.conf"), resolv.as_bytes())
+            .map_err(|e| Error::internal(format!("writing resolv.conf: {e}")))?;
+        Ok(())
+    }
+
+    /// The container stopped for good: its published ports go away (they come back at start).
+    pub(crate) async fn network_stopped(&self, id: &str) {
+        if let Ok(mgr) = self.net() {
+            if !mgr.ports(id).await.is_empty() {
+                let _ = mgr.unpublish(id).await;
+            }
+        }
+    }
+
+    /// The container is being removed: detach it everywhere and delete its namespace.
+    pub(crate) async fn network_removed(&self, rec: &ContainerRecord) {
+        if let Ok(mgr) = self.net() {
+            if !rec.endpoints.is_empty() {
+                let _ = mgr.detach_all(&rec.id).await;
+                let _ = self.persist_networks().await;
+            }
+        }
+        let path = self.netns_path(&rec.id);
+        if path.exists() {
+            let _ = tokio::task::spawn_blocking(move || net::netns::delete(&path)).await;
+        }
+    }
+
+    /// `network connect`: attach a container (running or not) to one more network.
+    pub async fn connect_network(
+        self: &Arc<Self>,
+        network: &str,
+        container: &str,
+        req: EndpointRequest,
+    ) -> Result<()> {
+        let n = self.find_network(network).await?;
+        let rec = self.containers.resolve(container)?;
+        if NetworkMode::parse(rec.host_config.network_mode.as_deref()) != NetworkMode::Networks {
+            return Err(Error::conflict(format!(
+                "container {} is not on a bridge network (network mode {})",
+                rec.name,
+                rec.host_config.network_mode.clone().unwrap_or_default()
+            )));
+        }
+        if rec.networks.contains_key(&n.name) {
+            return Err(Error::conflict(format!(
+                "endpoint with name {} already exists in network {}",
+                rec.name, n.name
+            )));
+        }
+        let path = self.netns_path(&rec.id);
+        let live = !rec.endpoints.is_empty() && net::netns::is_netns(&path);
+        if live {
+            let att = Attachment {
+                container_id: rec.id.clone(),
+                container_name: rec.name.clone(),
+                aliases: req.aliases.clone(),
+                ip: req.ip,
+                ports: Vec::new(),
+                ifname: None,
+                dns_upstreams: Vec::new(),
+            };
+            let ep = self.net()?.attach(&path, &n.id, att).await?;
+            self.persist_networks().await?;
+            let rec = self.containers.update(&rec.id, |r| {
+                r.networks.insert(n.name.clone(), req.clone());
+                r.endpoints.push(ep.clone());
+            })?;
+            self.write_network_files(&rec)?;
+        } else {
+            self.containers.update(&rec.id, |r| {
+                r.networks.insert(n.name.clone(), req.clone());
+            })?;
+        }
+        self.events.publish(
+            EventMessageTypeEnum::NETWORK,
+            "connect",
+            &n.id,
+            HashMap::from([
+                ("container".to_string(), rec.id.clone()),
+                ("name".to_string(), n.name.clone()),
+            ]),
+        );
+        Ok(())
+    }
+
+    /// `network disconnect`.
+    pub async fn disconnect_network(
+        self: &Arc<Self>,
+        network: &str,
+        container: &str,
+        force: bool,
+    ) -> Result<()> {
+        let n = self.find_network(network).await?;
+        let rec = self.containers.resolve(container)?;
+        if !rec.networks.contains_key(&n.name)
+            && !rec.endpoints.iter().any(|e| e.network_id == n.id)
+        {
+            if force {
+                return Ok(());
+            }
+            return Err(Error::conflict(format!(
+                "container {} is not connected to network {}",
+                rec.name, n.name
+            )));
+        }
+        if rec.endpoints.iter().any(|e| e.network_id == n.id) {
+            self.net()?.detach(&rec.id, &n.id).await?;
+            self.persist_networks().await?;
+        }
+        let rec = self.containers.update(&rec.id, |r| {
+            r.networks.remove(&n.name);
+            r.endpoints.retain(|e| e.network_id != n.id);
+        })?;
+        if !rec.endpoints.is_empty() {
+            self.write_network_files(&rec)?;
+        }
+        self.events.publish(
+            EventMessageTypeEnum::NETWORK,
+            "disconnect",
+            &n.id,
+            HashMap::from([
+                ("container".to_string(), rec.id.clone()),
+                ("name".to_string(), n.name.clone()),
+            ]),
+        );
+        Ok(())
+    }
+
+    /// Containers (id → endpoint) on a network, for `network inspect`.
+    pub async fn network_containers(
+        &self,
+        n: &Network,
+    ) -> BTreeMap<String, (String, net::Endpoint)> {
+        let mut out = BTreeMap::new();
+        for c in self.containers.all() {
+            if c.state.status == RunStatus::Removing {
+                continue;
+            }
+            for e in &c.endpoints {
+                if e.network_id == n.id {
+                    out.insert(c.id.clone(), (c.name.clone(), e.clone()));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Published ports requested by a create body: `PortBindings` and, with `PublishAllPorts`, every
+/// exposed port not bound otherwise (to an ephemeral host port).
+pub fn port_mappings(
+    bindings: Option<&HashMap<String, Option<Vec<bollard_stubs::models::PortBinding>>>>,
+    exposed: &[String],
+    publish_all: bool,
+) -> Result<Vec<PortMapping>> {
+    let mut out = Vec::new();
+    let parse_key = |key: &str| -> Result<(u16, net::Proto)> {
+        let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+        let port: u16 = port
+            .parse()
+            .map_err(|_| Error::invalid(format!("invalid port {key:?}")))?;
+        let proto = match proto {
+            "tcp" => net::Proto::Tcp,
+            "udp" => net::Proto::Udp,
+            other => {
+                return Err(Error::invalid(format!(
+                    "unsupported protocol {other:?} in {key:?}"
+                )))
+            }
+        };
+        Ok((port, proto))
+    };
+    let mut bound = std::collections::HashSet::new();
+    for (key, list) in bindings.into_iter().flatten() {
+        let (container_port, proto) = parse_key(key)?;
+        bound.insert((container_port, proto));
+        for b in list.iter().flatten() {
+            let host_ip: Ipv4Addr = match b.host_ip.as_deref() {
+                None | Some("") => Ipv4Addr::UNSPECIFIED,
+                Some(ip) => ip.parse().map_err(|_| {
+                    Error::invalid(format!("invalid host IP {ip:?} for port {key}"))
+                })?,
+            };
+            let host_port: u16 = match b.host_port.as_deref() {
+                None | Some("") => 0,
+                Some(p) => p.parse().map_err(|_| {
+                    Error::invalid(format!("invalid host port {p:?} for port {key}"))
+                })?,
+            };
+            out.push(PortMapping {
+                host_ip,
+                host_port,
+                container_port,
+                proto,
+            });
+        }
+    }
+    if publish_all {
+        for key in exposed {
+            let (container_port, proto) = parse_key(key)?;
+            if bound.insert((container_port, proto)) {
+                out.push(PortMapping {
+                    host_ip: Ipv4Addr::UNSPECIFIED,
+                    host_port: 0,
+                    container_port,
+                    proto,
+                });
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}

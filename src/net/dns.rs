@@ -1,0 +1,725 @@
+//! The embedded DNS server of user-defined networks.
+//!
+//! Where it listens: on each user-defined network's gateway address, port 53, UDP and TCP, in the
+//! daemon's namespace (aardvark-dns's choice), and containers get `nameserver <gateway>`.
+//! Rather than Docker's 127.0.0.11 inside every container (a socket pair and NAT rules per
+//! container, created by entering its namespace), this costs one pair of sockets per network and
+//! nothing per container (attach stays a few netlink calls), works unchanged for containers that
+//! share another's namespace, and the asker is identified by the query's source address: the
+//! listener tells the network, the source address the container.
+//!
+//! Answers: a name (container name, alias, service name; case-insensitive) resolves to every
+//! address of the containers carrying it on the asker's network; when the asker is attached to
+//! several networks, its other networks are searched next (first network with a match wins).
+//! PTR queries for known addresses answer with the container's first name. Everything else is
+//! forwarded verbatim to the upstream resolvers (the host's /etc/resolv.conf by default), over
+//! UDP for UDP queries and TCP for TCP ones; internal networks do not forward (SERVFAIL).
+//! Records change live through [`DnsServer::set_container`] / [`DnsServer::remove_container`].
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::{A, PTR};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::task::JoinHandle;
+
+/// TTL of the answers about containers (short: records follow containers).
+pub const TTL: u32 = 60;
+
+#[derive(Debug, Clone)]
+struct Entry {
+    container_id: String,
+    ip: Ipv4Addr,
+    /// Lower-case, without trailing dot; the first is the container's name.
+    names: Vec<String>,
+    /// Per-container upstreams (`--dns`); empty: the server's.
+    upstreams: Vec<SocketAddr>,
+}
+
+#[derive(Default)]
+struct Records {
+    /// Network id → entries.
+    nets: HashMap<String, Vec<Entry>>,
+}
+
+struct Listener {
+    addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+struct Shared {
+    records: RwLock<Records>,
+    upstreams: RwLock<Vec<SocketAddr>>,
+    internal: RwLock<HashMap<String, bool>>,
+    timeout: Duration,
+}
+
+/// The DNS server: record tables plus one UDP and one TCP listener per network. Cheap to clone.
+/// Must be used inside a tokio runtime (listeners are tokio tasks).
+#[derive(Clone)]
+pub struct DnsServer {
+    shared: Arc<Shared>,
+    listeners: Arc<tokio::sync::Mutex<HashMap<String, Listener>>>,
+}
+
+fn normalize(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Upstream resolvers listed in a resolv.conf text (`nameserver` lines, port 53).
+pub fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            if it.next()? != "nameserver" {
+                return None;
+            }
+            let ip: IpAddr = it.next()?.split('%').next()?.parse().ok()?;
+            Some(SocketAddr::new(ip, 53))
+        })
+        .collect()
+}
+
+/// The host's upstream resolvers (/etc/resolv.conf).
+pub fn host_upstreams() -> Vec<SocketAddr> {
+    std::fs::read_to_string("/etc/resolv.conf")
+        .map(|t| parse_resolv_conf(&t))
+        .unwrap_or_default()
+}
+
+impl DnsServer {
+    pub fn new(upstreams: Vec<SocketAddr>) -> Self {
+        DnsServer {
+            shared: Arc::new(Shared {
+                records: RwLock::new(Records::default()),
+                upstreams: RwLock::new(upstreams),
+                internal: RwLock::new(HashMap::new()),
+                timeout: Duration::from_secs(3),
+            }),
+            listeners: Arc::new(tokio::sync::Mutex::new(HashMap::new())),
+        }
+    }
+
+    pub fn set_upstreams(&self, upstreams: Vec<SocketAddr>) {
+        *self.shared.upstreams.write().unwrap() = upstreams;
+    }
+
+    pub fn upstreams(&self) -> Vec<SocketAddr> {
+        self.shared.upstreams.read().unwrap().clone()
+    }
+
+    /// Start answering for `network` on `addr` (UDP and TCP). Port 0 picks one (tests); returns
+    /// the address actually bound. Replaces an existing listener of that network.
+    pub async fn listen(
+        &self,
+        network: &str,
+        addr: SocketAddr,
+        internal: bool,
+    ) -> io::Result<SocketAddr> {
+        self.unlisten(network).await;
+        self.shared
+            .internal
+            .write()
+            .unwrap()
+            .insert(network.to_string(), internal);
+        let udp = Arc::new(UdpSocket::from_std(bind_udp(addr)?)?);
+        let bound = udp.local_addr()?;
+        let tcp = {
+            let s = tokio::net::TcpSocket::new_v4()?;
+            s.set_reuseaddr(true)?;
+            s.bind(bound)?;
+            s.listen(64)?
+        };
+        let net = network.to_string();
+        let shared = self.shared.clone();
+        let t1 = tokio::spawn(udp_loop(shared.clone(), net.clone(), udp));
+        let t2 = tokio::spawn(tcp_loop(shared, net, tcp));
+        self.listeners.lock().await.insert(
+            network.to_string(),
+            Listener {
+                addr: bound,
+                tasks: vec![t1, t2],
+            },
+        );
+        Ok(bound)
+    }
+
+    /// Stop the listeners of `network`; their sockets are closed when this returns.
+    pub async fn unlisten(&self, network: &str) {
+        let l = self.listeners.lock().await.remove(network);
+        if let Some(l) = l {
+            for t in l.tasks {
+                t.abort();
+                let _ = t.await;
+            }
+        }
+    }
+
+    /// Where `network` is answered, if it is.
+    pub async fn listen_addr(&self, network: &str) -> Option<SocketAddr> {
+        self.listeners.lock().await.get(network).map(|l| l.addr)
+    }
+
+    /// Stop every listener.
+    pub async fn shutdown(&self) {
+        let nets: Vec<String> = self.listeners.lock().await.keys().cloned().collect();
+        for n in nets {
+            self.unlisten(&n).await;
+        }
+    }
+
+    /// Set (add or replace) the record of a container on a network: its address and names.
+    pub fn set_container(&self, network: &str, container_id: &str, ip: Ipv4Addr, names: &[String]) {
+        self.set_container_with_upstreams(network, container_id, ip, names, &[])
+    }
+
+    /// Like [`set_container`](Self::set_container), with the container's own upstreams for the
+    /// queries it sends that are not about containers.
+    pub fn set_container_with_upstreams(
+        &self,
+        network: &str,
+        container_id: &str,
+        ip: Ipv4Addr,
+        names: &[String],
+        upstreams: &[SocketAddr],
+    ) {
+        let mut names: Vec<String> = names
+            .iter()
+            .map(|n| normalize(n))
+            .filter(|n| !n.is_empty())
+            .collect();
+        names.dedup();
+        let mut r = self.shared.records.write().unwrap();
+        let entries = r.nets.entry(network.to_string()).or_default();
+        entries.retain(|e| e.container_id != container_id);
+        entries.push(Entry {
+            container_id: container_id.to_string(),
+            ip,
+            names,
+            upstreams: upstreams.to_vec(),
+        });
+    }
+
+    /// Remove a container's record from a network.
+    pub fn remove_container(&self, network: &str, container_id: &str) {
+        let mut r = self.shared.records.write().unwrap();
+        if let Some(entries) = r.nets.get_mut(network) {
+            entries.retain(|e| e.container_id != container_id);
+        }
+    }
+
+    /// Forget a network's records.
+    pub fn remove_network(&self, network: &str) {
+        self.shared.records.write().unwrap().nets.remove(network);
+        self.shared.internal.write().unwrap().remove(network);
+    }
+
+    /// The addresses `name` resolves to for a query from `asker` on `network`.
+    pub fn resolve(&self, network: &str, asker: IpAddr, name: &str) -> Vec<Ipv4Addr> {
+        self.shared.resolve(network, asker, &normalize(name))
+    }
+
+    /// Answer one query (wire format), as the listener of `network` would for `asker`.
+    pub async fn answer(
+        &self,
+        network: &str,
+        asker: IpAddr,
+        query: &[u8],
+        tcp: bool,
+    ) -> Option<Vec<u8>> {
+        handle(&self.shared, network, asker, query, tcp).await
+    }
+}
+
+impl Shared {
+    fn asker_networks(&self, r: &Records, network: &str, asker: IpAddr) -> Vec<String> {
+        let mut nets = vec![network.to_string()];
+        let IpAddr::V4(a) = asker else { return nets };
+        let Some(cid) = r
+            .nets
+            .get(network)
+            .and_then(|es| es.iter().find(|e| e.ip == a))
+            .map(|e| e.container_id.clone())
+        else {
+            return nets;
+        };
+        let mut others: Vec<&String> = r
+            .nets
+            .iter()
+            .filter(|(n, es)| *n != network && es.iter().any(|e| e.container_id == cid))
+            .map(|(n, _)| n)
+            .collect();
+        others.sort();
+        nets.extend(others.into_iter().cloned());
+        nets
+    }
+
+    fn resolve(&self, network: &str, asker: IpAddr, name: &str) -> Vec<Ipv4Addr> {
+        let r = self.records.read().unwrap();
+        for net in self.asker_networks(&r, network, asker) {
+            let Some(entries) = r.nets.get(&net) else {
+                continue;
+            };
+            let mut ips: Vec<Ipv4Addr> = entries
+                .iter()
+                .filter(|e| e.names.iter().any(|n| n == name))
+                .map(|e| e.ip)
+                .collect();
+            if !ips.is_empty() {
+                ips.dedup();
+                return ips;
+            }
+        }
+        Vec::new()
+    }
+
+    fn reverse(&self, network: &str, asker: IpAddr, ip: Ipv4Addr) -> Option<String> {
+        let r = self.records.read().unwrap();
+        for net in self.asker_networks(&r, network, asker) {
+            if let Some(e) = r
+                .nets
+                .get(&net)
+                .and_then(|es| es.iter().find(|e| e.ip == ip))
+            {
+                return e.names.first().cloned();
+            }
+        }
+        None
+    }
+
+    fn is_internal(&self, network: &str) -> bool {
+        self.internal
+            .read()
+            .unwrap()
+            .get(network)
+            .copied()
+            .unwrap_or(false)
+    }
+}
+
+fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    s.set_reuse_address(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    Ok(s.into())
+}
+
+async fn udp_loop(shared: Arc<Shared>, network: String, sock: Arc<UdpSocket>) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let (n, src) = match sock.recv_from(&mut buf).await {
+            Ok(x) => x,
+            Err(_) => continue,
+        };
+        let query = buf[..n].to_vec();
+        match local_answer(&shared, &network, src.ip(), &query, false) {
+            Some(Local::Answer(resp)) => {
+                let _ = sock.send_to(&resp, src).await;
+            }
+            Some(Local::Forward) => {
+                let (shared, network, sock) = (shared.clone(), network.clone(), sock.clone());
+                tokio::spawn(async move {
+                    if let Some(resp) = forward(&shared, &network, src.ip(), &query, false).await {
+                        let _ = sock.send_to(&resp, src).await;
+                    }
+                });
+            }
+            None => {}
+        }
+    }
+}
+
+async fn tcp_loop(shared: Arc<Shared>, network: String, listener: TcpListener) {
+    // Connection tasks live in a JoinSet owned by this task: aborting the listener ends them.
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            acc = listener.accept() => {
+                let Ok((stream, src)) = acc else { continue };
+                let (shared, network) = (shared.clone(), network.clone());
+                conns.spawn(async move {
+                    let _ = tcp_conn(&shared, &network, stream, src.ip()).await;
+                });
+            }
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+}
+
+async fn tcp_conn(
+    shared: &Shared,
+    network: &str,
+    mut stream: TcpStream,
+    asker: IpAddr,
+) -> io::Result<()> {
+    loop {
+        let mut len = [0u8; 2];
+        match tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut len)).await {
+            Ok(Ok(_)) => {}
+            _ => return Ok(()),
+        }
+        let mut query = vec![0u8; u16::from_be_bytes(len) as usize];
+        tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut query))
+            .await
+            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+        let Some(resp) = handle(shared, network, asker, &query, true).await else {
+            return Ok(());
+        };
+        let mut out = Vec::with_capacity(resp.len() + 2);
+        out.extend_from_slice(&(resp.len() as u16).to_be_bytes());
+        out.extend_from_slice(&resp);
+        stream.write_all(&out).await?;
+    }
+}
+
+enum Local {
+    Answer(Vec<u8>),
+    Forward,
+}
+
+async fn handle(
+    shared: &Shared,
+    network: &str,
+    asker: IpAddr,
+    query: &[u8],
+    tcp: bool,
+) -> Option<Vec<u8>> {
+    match local_answer(shared, network, asker, query, tcp)? {
+        Local::Answer(r) => Some(r),
+        Local::Forward => forward(shared, network, asker, query, tcp).await,
+    }
+}
+
+fn response_to(q: &Message, code: ResponseCode) -> Message {
+    let mut m = Message::response(q.metadata.id, q.metadata.op_code);
+    m.metadata.recursion_desired = q.metadata.recursion_desired;
+    m.metadata.recursion_available = true;
+    m.metadata.response_code = code;
+    m.add_queries(q.queries.iter().cloned());
+    if q.edns.is_some() {
+        let mut e = Edns::new();
+        e.set_max_payload(1232);
+        m.set_edns(e);
+    }
+    m
+}
+
+fn encode(q: &Message, resp: Message, tcp: bool) -> Option<Vec<u8>> {
+    let bytes = resp.to_vec().ok()?;
+    let limit = if tcp {
+        65535
+    } else {
+        q.edns
+            .as_ref()
+            .map(|e| e.max_payload().max(512))
+            .unwrap_or(512) as usize
+    };
+    if bytes.len() > limit {
+        return resp.truncate().to_vec().ok();
+    }
+    Some(bytes)
+}
+
+/// Answer from the records, or say the query is to be forwarded. `None`: drop (unparsable).
+fn local_answer(
+    shared: &Shared,
+    network: &str,
+    asker: IpAddr,
+    query: &[u8],
+    tcp: bool,
+) -> Option<Local> {
+    let q = match Message::from_vec(query) {
+        Ok(q) => q,
+        Err(_) => {
+            // Reply FORMERR when at least the id is there.
+            if query.len() >= 12 {
+                let mut m =
+                    Message::response(u16::from_be_bytes([query[0], query[1]]), OpCode::Query);
+                m.metadata.response_code = ResponseCode::FormErr;
+                return m.to_vec().ok().map(Local::Answer);
+            }
+            return None;
+        }
+    };
+    if q.metadata.message_type != MessageType::Query {
+        return None;
+    }
+    let Some(question) = q.queries.first() else {
+        return encode(&q, response_to(&q, ResponseCode::FormErr), tcp).map(Local::Answer);
+    };
+    let qname = question.name().clone();
+    let name = normalize(&qname.to_ascii());
+    let qtype = question.query_type();
+    if let Some(ip) = parse_reverse(&name) {
+        if let Some(target) = shared.reverse(network, asker, ip) {
+            let mut resp = response_to(&q, ResponseCode::NoError);
+            resp.metadata.authoritative = true;
+            if matches!(qtype, RecordType::PTR | RecordType::ANY) {
+                let t = Name::from_ascii(format!("{target}.")).ok()?;
+                resp.add_answer(Record::from_rdata(qname, TTL, RData::PTR(PTR(t))));
+            }
+            return encode(&q, resp, tcp).map(Local::Answer);
+        }
+    } else {
+        let ips = shared.resolve(network, asker, &name);
+        if !ips.is_empty() {
+            let mut resp = response_to(&q, ResponseCode::NoError);
+            resp.metadata.authoritative = true;
+            if matches!(qtype, RecordType::A | RecordType::ANY) {
+                for ip in ips {
+                    resp.add_answer(Record::from_rdata(qname.clone(), TTL, RData::A(A(ip))));
+                }
+            }
+            // Other types (AAAA, ...) for a container name: no data, but the name exists.
+            return encode(&q, resp, tcp).map(Local::Answer);
+        }
+    }
+    if shared.is_internal(network) {
+        return encode(&q, response_to(&q, ResponseCode::ServFail), tcp).map(Local::Answer);
+    }
+    Some(Local::Forward)
+}
+
+fn parse_reverse(name: &str) -> Option<Ipv4Addr> {
+    let rest = name.strip_suffix(".in-addr.arpa")?;
+    let parts: Vec<u8> = rest
+        .split('.')
+        .map(|p| p.parse::<u8>().ok())
+        .collect::<Option<Vec<_>>>()?;
+    if parts.len() != 4 {
+        return None;
+    }
+    Some(Ipv4Addr::new(parts[3], parts[2], parts[1], parts[0]))
+}
+
+/// Forward a query verbatim to the upstreams in turn; SERVFAIL when none answers.
+async fn forward(
+    shared: &Shared,
+    network: &str,
+    asker: IpAddr,
+    query: &[u8],
+    tcp: bool,
+) -> Option<Vec<u8>> {
+    let own = match asker {
+        IpAddr::V4(a) => shared
+            .records
+            .read()
+            .unwrap()
+            .nets
+            .get(network)
+            .and_then(|es| es.iter().find(|e| e.ip == a))
+            .map(|e| e.upstreams.clone())
+            .unwrap_or_default(),
+        IpAddr::V6(_) => Vec::new(),
+    };
+    let upstreams = if own.is_empty() {
+        shared.upstreams.read().unwrap().clone()
+    } else {
+        own
+    };
+    let per_try = shared.timeout / (upstreams.len().max(1) as u32);
+    for up in upstreams {
+        let res = if tcp {
+            forward_tcp(up, query, per_try).await
+        } else {
+            forward_udp(up, query, per_try).await
+        };
+        if let Ok(r) = res {
+            return Some(r);
+        }
+    }
+    let q = Message::from_vec(query).ok()?;
+    encode(&q, response_to(&q, ResponseCode::ServFail), tcp)
+}
+
+async fn forward_udp(up: SocketAddr, query: &[u8], timeout: Duration) -> io::Result<Vec<u8>> {
+    let bind: SocketAddr = if up.is_ipv4() {
+        "0.0.0.0:0".parse().unwrap()
+    } else {
+        "[::]:0".parse().unwrap()
+    };
+    let sock = UdpSocket::bind(bind).await?;
+    sock.connect(up).await?;
+    sock.send(query).await?;
+    let mut buf = vec![0u8; 65535];
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let n = tokio::time::timeout_at(deadline, sock.recv(&mut buf))
+            .await
+            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+        // The reply must carry the query's id.
+        if n >= 2 && query.len() >= 2 && buf[..2] == query[..2] {
+            buf.truncate(n);
+            return Ok(buf);
+        }
+    }
+}
+
+async fn forward_tcp(up: SocketAddr, query: &[u8], timeout: Duration) -> io::Result<Vec<u8>> {
+    tokio::time::timeout(timeout, async {
+        let mut s = TcpStream::connect(up).await?;
+        let mut out = Vec::with_capacity(query.len() + 2);
+        out.extend_from_slice(&(query.len() as u16).to_be_bytes());
+        out.extend_from_slice(query);
+        s.write_all(&out).await?;
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).await?;
+        let mut resp = vec![0u8; u16::from_be_bytes(len) as usize];
+        s.read_exact(&mut resp).await?;
+        Ok(resp)
+    })
+    .await
+    .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
+}
+
+/// Build a wire-format query (for tests, benchmarks and health checks).
+pub fn build_query(name: &str, qtype: RecordType, id: u16) -> Vec<u8> {
+    let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    let n = Name::from_ascii(if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    })
+    .expect("valid name");
+    m.add_query(hickory_proto::op::Query::query(n, qtype));
+    m.to_vec().expect("encodable query")
+}
+
+/// Decode a response into (rcode, A addresses).
+pub fn parse_a_response(bytes: &[u8]) -> Option<(ResponseCode, Vec<Ipv4Addr>)> {
+    let m = Message::from_vec(bytes).ok()?;
+    let ips = m
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(a.0),
+            _ => None,
+        })
+        .collect();
+    Some((m.metadata.response_code, ips))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn resolv_conf_parsing() {
+        let t = "# c\nsearch example.com\nnameserver 10.0.0.1\nnameserver fe80::1%eth0\nnameserver  127.0.0.53 \noptions ndots:2\n";
+        let v = parse_resolv_conf(t);
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[0], "10.0.0.1:53".parse().unwrap());
+        assert_eq!(v[2], "127.0.0.53:53".parse().unwrap());
+    }
+
+    #[test]
+    fn reverse_names() {
+        assert_eq!(parse_reverse("4.3.2.10.in-addr.arpa"), Some(ip("10.2.3.4")));
+        assert_eq!(parse_reverse("3.2.10.in-addr.arpa"), None);
+        assert_eq!(parse_reverse("example.com"), None);
+    }
+
+    #[tokio::test]
+    async fn answers_by_asker_network() {
+        let d = DnsServer::new(vec![]);
+        d.set_container("n1", "c1", ip("10.0.1.2"), &["web".into(), "Alias".into()]);
+        d.set_container("n1", "c2", ip("10.0.1.3"), &["db".into(), "svc".into()]);
+        d.set_container("n1", "c3", ip("10.0.1.4"), &["db2".into(), "svc".into()]);
+        d.set_container("n2", "c4", ip("10.0.2.2"), &["other".into(), "svc".into()]);
+        // c5 is on both networks.
+        d.set_container("n2", "c5", ip("10.0.2.3"), &["both".into()]);
+        d.set_container("n1", "c5", ip("10.0.1.5"), &["both".into()]);
+        let a1: IpAddr = "10.0.1.2".parse().unwrap();
+        assert_eq!(d.resolve("n1", a1, "web"), vec![ip("10.0.1.2")]);
+        assert_eq!(d.resolve("n1", a1, "ALIAS."), vec![ip("10.0.1.2")]);
+        let mut svc = d.resolve("n1", a1, "svc");
+        svc.sort();
+        assert_eq!(svc, vec![ip("10.0.1.3"), ip("10.0.1.4")]);
+        // Not on the asker's network.
+        assert!(d.resolve("n1", a1, "other").is_empty());
+        assert_eq!(
+            d.resolve("n2", "10.0.2.2".parse().unwrap(), "svc"),
+            vec![ip("10.0.2.2")]
+        );
+        // The asker's network first, then its other networks.
+        assert_eq!(d.resolve("n1", a1, "both"), vec![ip("10.0.1.5")]);
+        assert_eq!(
+            d.resolve("n2", "10.0.2.2".parse().unwrap(), "both"),
+            vec![ip("10.0.2.3")]
+        );
+        assert_eq!(
+            d.resolve("n1", "10.0.1.5".parse().unwrap(), "other"),
+            vec![ip("10.0.2.2")]
+        );
+        // Live removal.
+        d.remove_container("n1", "c3");
+        assert_eq!(d.resolve("n1", a1, "svc"), vec![ip("10.0.1.3")]);
+        // Wire format, internal network: unknown names are not forwarded.
+        d.shared.internal.write().unwrap().insert("n1".into(), true);
+        let r = d
+            .answer("n1", a1, &build_query("web", RecordType::A, 7), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            parse_a_response(&r).unwrap(),
+            (ResponseCode::NoError, vec![ip("10.0.1.2")])
+        );
+        let r = d
+            .answer(
+                "n1",
+                a1,
+                &build_query("nope.example", RecordType::A, 8),
+                false,
+            )
+            .await
+            .unwrap();
+        assert_eq!(parse_a_response(&r).unwrap().0, ResponseCode::ServFail);
+        let r = d
+            .answer("n1", a1, &build_query("web", RecordType::AAAA, 9), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            parse_a_response(&r).unwrap(),
+            (ResponseCode::NoError, vec![])
+        );
+        let r = d
+            .answer(
+                "n1",
+                a1,
+                &build_query("3.1.0.10.in-addr.arpa", RecordType::PTR, 10),
+                false,
+            )
+            .await
+            .unwrap();
+        let m = Message::from_vec(&r).unwrap();
+        assert_eq!(m.answers.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn no_upstream_gives_servfail() {
+        let d = DnsServer::new(vec![]);
+        let r = d
+            .answer(
+                "n",
+                "10.0.0.9".parse().unwrap(),
+                &build_query("example.org", RecordType::A, 1),
+                false,
+            )
+            .await
+            .unwrap();
+        assert_eq!(parse_a_response(&r).unwrap().0, ResponseCode::ServFail);
+    }
+}

@@ -1,0 +1,425 @@
+//! IP address management: choosing a network's subnet from the default pools, and addresses for
+//! the containers attached to it.
+//!
+//! Everything here is pure (no system calls): the caller passes the host's routes and the
+//! existing networks' subnets in, and stores [`Ipam`] (serde) with the network.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use super::NetError;
+
+/// A pool networks take their subnets from: `base` cut into subnets of prefix length `size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pool {
+    pub base: Ipv4Net,
+    pub size: u8,
+}
+
+/// Docker's default pools: 172.17.0.0/16 .. 172.31.0.0/16 as /16s (172.17 first, the default
+/// `bridge` network's), then 192.168.0.0/16 as /20s.
+pub fn default_pools() -> Vec<Pool> {
+    vec![
+        Pool {
+            base: "172.17.0.0/16".parse().unwrap(),
+            size: 16,
+        },
+        Pool {
+            base: "172.18.0.0/15".parse().unwrap(),
+            size: 16,
+        },
+        Pool {
+            base: "172.20.0.0/14".parse().unwrap(),
+            size: 16,
+        },
+        Pool {
+            base: "172.24.0.0/13".parse().unwrap(),
+            size: 16,
+        },
+        Pool {
+            base: "192.168.0.0/16".parse().unwrap(),
+            size: 20,
+        },
+    ]
+}
+
+/// Parse a pool list like `172.17.0.0/16:16,192.168.0.0/16:20` (`:size` defaults to the base's
+/// prefix length).
+pub fn parse_pools(s: &str) -> Result<Vec<Pool>, NetError> {
+    let mut out = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (base, size) = match item.split_once(':') {
+            Some((b, sz)) => (b, Some(sz)),
+            None => (item, None),
+        };
+        let base: Ipv4Net = parse_subnet(base)?;
+        let size = match size {
+            Some(sz) => sz.parse::<u8>().map_err(|_| {
+                NetError::Invalid(format!(
+                    "invalid pool size {sz:?} in {item:?}: expected 8..30"
+                ))
+            })?,
+            None => base.prefix_len(),
+        };
+        if size < base.prefix_len() || size > 30 {
+            return Err(NetError::Invalid(format!(
+                "invalid pool {item:?}: size /{size} must be between /{} and /30",
+                base.prefix_len()
+            )));
+        }
+        out.push(Pool { base, size });
+    }
+    Ok(out)
+}
+
+/// Parse a subnet in CIDR notation; host bits must be zero.
+pub fn parse_subnet(s: &str) -> Result<Ipv4Net, NetError> {
+    let net: Ipv4Net = s.trim().parse().map_err(|_| {
+        NetError::Invalid(format!(
+            "invalid subnet {s:?}: expected an IPv4 CIDR such as 10.1.2.0/24"
+        ))
+    })?;
+    if net.trunc() != net {
+        return Err(NetError::Invalid(format!(
+            "invalid subnet {s:?}: host bits are set (did you mean {}?)",
+            net.trunc()
+        )));
+    }
+    if net.prefix_len() > 30 {
+        return Err(NetError::Invalid(format!(
+            "invalid subnet {s:?}: a /30 or larger is needed"
+        )));
+    }
+    Ok(net)
+}
+
+/// Whether two subnets overlap.
+pub fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// The first subnet of `pools` that overlaps none of `in_use` (existing networks' subnets and the
+/// host's routes, default route excluded by the caller).
+pub fn pick_subnet(pools: &[Pool], in_use: &[Ipv4Net]) -> Option<Ipv4Net> {
+    for pool in pools {
+        let Ok(subnets) = pool.base.subnets(pool.size) else {
+            continue;
+        };
+        for candidate in subnets {
+            if !in_use.iter().any(|u| overlaps(u, &candidate)) {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+/// The addresses of one network: its subnet, gateway, optional allocation range, and who holds
+/// which address. Serialisable: the engine stores it with the network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ipam {
+    pub subnet: Ipv4Net,
+    pub gateway: Ipv4Addr,
+    /// Dynamic addresses come from this range (a sub-network of `subnet`); static ones may be
+    /// anywhere in the subnet.
+    #[serde(default)]
+    pub ip_range: Option<Ipv4Net>,
+    /// Address → owner (container id).
+    #[serde(default)]
+    pub allocated: BTreeMap<Ipv4Addr, String>,
+    /// The last dynamically allocated address: the next search starts after it, so that a
+    /// released address is not handed out again at once.
+    #[serde(default)]
+    pub last: Option<Ipv4Addr>,
+}
+
+impl Ipam {
+    /// Validate and build. `gateway` defaults to the first host address of the subnet.
+    pub fn new(
+        subnet: Ipv4Net,
+        gateway: Option<Ipv4Addr>,
+        ip_range: Option<Ipv4Net>,
+    ) -> Result<Self, NetError> {
+        if subnet.trunc() != subnet {
+            return Err(NetError::Invalid(format!(
+                "invalid subnet {subnet}: host bits are set"
+            )));
+        }
+        if subnet.prefix_len() > 30 {
+            return Err(NetError::Invalid(format!(
+                "invalid subnet {subnet}: a /30 or larger is needed"
+            )));
+        }
+        let gateway = gateway.unwrap_or_else(|| first_host(&subnet));
+        if !is_host_addr(&subnet, gateway) {
+            return Err(NetError::Invalid(format!(
+                "gateway {gateway} is not a host address of subnet {subnet}"
+            )));
+        }
+        if let Some(r) = ip_range {
+            if r.trunc() != r {
+                return Err(NetError::Invalid(format!(
+                    "invalid ip range {r}: host bits are set"
+                )));
+            }
+            if !subnet.contains(&r) {
+                return Err(NetError::Invalid(format!(
+                    "ip range {r} is not inside subnet {subnet}"
+                )));
+            }
+        }
+        Ok(Ipam {
+            subnet,
+            gateway,
+            ip_range,
+            allocated: BTreeMap::new(),
+            last: None,
+        })
+    }
+
+    /// Allocate an address for `owner`: `requested` if given (must be a free host address of the
+    /// subnet, not the gateway), else the next free one of the range after the last allocation.
+    pub fn allocate(
+        &mut self,
+        owner: &str,
+        requested: Option<Ipv4Addr>,
+    ) -> Result<Ipv4Addr, NetError> {
+        if let Some(ip) = requested {
+            if !is_host_addr(&self.subnet, ip) {
+                return Err(NetError::Invalid(format!(
+                    "address {ip} is not a host address of subnet {}",
+                    self.subnet
+                )));
+            }
+            if ip == self.gateway {
+                return Err(NetError::Conflict(format!(
+                    "address {ip} is the network's gateway"
+                )));
+            }
+            if let Some(holder) = self.allocated.get(&ip) {
+                if holder != owner {
+                    return Err(NetError::Conflict(format!(
+                        "address {ip} is already in use by {holder}"
+                    )));
+                }
+                return Ok(ip);
+            }
+            self.allocated.insert(ip, owner.to_string());
+            return Ok(ip);
+        }
+        let range = self.ip_range.unwrap_or(self.subnet);
+        let lo = u32::from(range.network());
+        let hi = u32::from(range.broadcast());
+        let span = hi - lo + 1;
+        let start = match self.last {
+            Some(l) if range.contains(&l) => u32::from(l) - lo + 1,
+            _ => 0,
+        };
+        for i in 0..span {
+            let ip = Ipv4Addr::from(lo + (start + i) % span);
+            if ip == self.gateway
+                || !is_host_addr(&self.subnet, ip)
+                || self.allocated.contains_key(&ip)
+            {
+                continue;
+            }
+            self.allocated.insert(ip, owner.to_string());
+            self.last = Some(ip);
+            return Ok(ip);
+        }
+        Err(NetError::Exhausted(format!(
+            "no free address left in {range}"
+        )))
+    }
+
+    /// Release an address; returns whether it was allocated.
+    pub fn release(&mut self, ip: Ipv4Addr) -> bool {
+        self.allocated.remove(&ip).is_some()
+    }
+
+    /// Release every address of `owner`; returns them.
+    pub fn release_owner(&mut self, owner: &str) -> Vec<Ipv4Addr> {
+        let ips: Vec<Ipv4Addr> = self
+            .allocated
+            .iter()
+            .filter(|(_, o)| *o == owner)
+            .map(|(ip, _)| *ip)
+            .collect();
+        for ip in &ips {
+            self.allocated.remove(ip);
+        }
+        ips
+    }
+
+    /// The owner of an address.
+    pub fn owner(&self, ip: Ipv4Addr) -> Option<&str> {
+        self.allocated.get(&ip).map(String::as_str)
+    }
+}
+
+fn first_host(net: &Ipv4Net) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(net.network()) + 1)
+}
+
+/// Not the network nor the broadcast address, inside the subnet.
+fn is_host_addr(net: &Ipv4Net, ip: Ipv4Addr) -> bool {
+    net.contains(&ip) && ip != net.network() && ip != net.broadcast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> Ipv4Net {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn picks_first_free_subnet_skipping_used_and_routed() {
+        let pools = default_pools();
+        assert_eq!(pick_subnet(&pools, &[]), Some(net("172.17.0.0/16")));
+        // 172.17 taken by docker0 (a host route), 172.18 by a wharf network.
+        let used = [net("172.17.0.0/16"), net("172.18.0.0/16")];
+        assert_eq!(pick_subnet(&pools, &used), Some(net("172.19.0.0/16")));
+        // A small route inside a candidate also excludes it.
+        let used = [net("172.17.5.0/24")];
+        assert_eq!(pick_subnet(&pools, &used), Some(net("172.18.0.0/16")));
+        // A wide route (172.16/12) pushes to 192.168.x/20.
+        let used = [net("172.16.0.0/12")];
+        assert_eq!(pick_subnet(&pools, &used), Some(net("192.168.0.0/20")));
+        let used = [
+            net("172.16.0.0/12"),
+            net("192.168.0.0/20"),
+            net("192.168.17.0/24"),
+        ];
+        assert_eq!(pick_subnet(&pools, &used), Some(net("192.168.32.0/20")));
+        let all = [net("172.16.0.0/12"), net("192.168.0.0/16")];
+        assert_eq!(pick_subnet(&pools, &all), None);
+        // Every default /16 of 172.17..172.31 is reachable.
+        let count = default_pools()
+            .iter()
+            .take(4)
+            .map(|p| p.base.subnets(p.size).unwrap().count())
+            .sum::<usize>();
+        assert_eq!(count, 15);
+    }
+
+    #[test]
+    fn parses_pools_and_subnets() {
+        let p = parse_pools("10.213.0.0/16:24, 10.99.0.0/24").unwrap();
+        assert_eq!(
+            p,
+            vec![
+                Pool {
+                    base: net("10.213.0.0/16"),
+                    size: 24
+                },
+                Pool {
+                    base: net("10.99.0.0/24"),
+                    size: 24
+                }
+            ]
+        );
+        assert!(parse_pools("10.0.0.0/16:8").is_err());
+        assert!(parse_pools("nope").is_err());
+        let e = parse_subnet("10.1.2.3/24").unwrap_err().to_string();
+        assert!(e.contains("host bits") && e.contains("10.1.2.0/24"), "{e}");
+        assert!(parse_subnet("10.1.2.0/31").is_err());
+        assert!(parse_subnet("10.1.2.0").is_err());
+    }
+
+    #[test]
+    fn gateway_and_range_validation() {
+        let i = Ipam::new(net("10.213.7.0/24"), None, None).unwrap();
+        assert_eq!(i.gateway, Ipv4Addr::new(10, 213, 7, 1));
+        let e = Ipam::new(
+            net("10.213.7.0/24"),
+            Some(Ipv4Addr::new(10, 213, 8, 1)),
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("gateway 10.213.8.1"), "{e}");
+        assert!(Ipam::new(
+            net("10.213.7.0/24"),
+            Some(Ipv4Addr::new(10, 213, 7, 255)),
+            None
+        )
+        .is_err());
+        assert!(Ipam::new(net("10.213.7.0/24"), None, Some(net("10.213.8.0/25"))).is_err());
+        assert!(Ipam::new(net("10.213.7.0/24"), None, Some(net("10.213.7.128/25"))).is_ok());
+    }
+
+    #[test]
+    fn allocates_sequentially_static_and_release() {
+        let mut i = Ipam::new(net("10.213.7.0/29"), None, None).unwrap();
+        // Hosts .1 (gateway) .2 .. .6
+        assert_eq!(i.allocate("a", None).unwrap(), Ipv4Addr::new(10, 213, 7, 2));
+        assert_eq!(
+            i.allocate("b", Some(Ipv4Addr::new(10, 213, 7, 5))).unwrap(),
+            Ipv4Addr::new(10, 213, 7, 5)
+        );
+        assert_eq!(i.allocate("c", None).unwrap(), Ipv4Addr::new(10, 213, 7, 3));
+        assert_eq!(i.allocate("d", None).unwrap(), Ipv4Addr::new(10, 213, 7, 4));
+        assert_eq!(i.allocate("e", None).unwrap(), Ipv4Addr::new(10, 213, 7, 6));
+        let e = i.allocate("f", None).unwrap_err();
+        assert!(matches!(e, NetError::Exhausted(_)), "{e}");
+        // Released addresses are reused only after the others (round robin from the last).
+        assert!(i.release(Ipv4Addr::new(10, 213, 7, 3)));
+        assert!(!i.release(Ipv4Addr::new(10, 213, 7, 3)));
+        assert_eq!(i.allocate("f", None).unwrap(), Ipv4Addr::new(10, 213, 7, 3));
+        // Static: taken, gateway, outside.
+        let e = i
+            .allocate("g", Some(Ipv4Addr::new(10, 213, 7, 5)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("already in use by b"), "{e}");
+        assert!(i.allocate("g", Some(Ipv4Addr::new(10, 213, 7, 1))).is_err());
+        assert!(i.allocate("g", Some(Ipv4Addr::new(10, 213, 8, 2))).is_err());
+        assert!(i.allocate("g", Some(Ipv4Addr::new(10, 213, 7, 7))).is_err());
+        // Same owner asking again for its address is idempotent.
+        assert_eq!(
+            i.allocate("b", Some(Ipv4Addr::new(10, 213, 7, 5))).unwrap(),
+            Ipv4Addr::new(10, 213, 7, 5)
+        );
+        assert_eq!(i.release_owner("b"), vec![Ipv4Addr::new(10, 213, 7, 5)]);
+        assert_eq!(i.owner(Ipv4Addr::new(10, 213, 7, 2)), Some("a"));
+    }
+
+    #[test]
+    fn ip_range_limits_dynamic_only() {
+        let mut i = Ipam::new(net("10.213.7.0/24"), None, Some(net("10.213.7.128/30"))).unwrap();
+        assert_eq!(
+            i.allocate("a", None).unwrap(),
+            Ipv4Addr::new(10, 213, 7, 128)
+        );
+        assert_eq!(
+            i.allocate("b", None).unwrap(),
+            Ipv4Addr::new(10, 213, 7, 129)
+        );
+        assert_eq!(
+            i.allocate("c", None).unwrap(),
+            Ipv4Addr::new(10, 213, 7, 130)
+        );
+        assert_eq!(
+            i.allocate("d", None).unwrap(),
+            Ipv4Addr::new(10, 213, 7, 131)
+        );
+        assert!(i.allocate("e", None).is_err());
+        assert_eq!(
+            i.allocate("e", Some(Ipv4Addr::new(10, 213, 7, 9))).unwrap(),
+            Ipv4Addr::new(10, 213, 7, 9)
+        );
+    }
+
+    #[test]
+    fn state_round_trips_through_serde() {
+        let mut i = Ipam::new(net("10.213.7.0/24"), None, None).unwrap();
+        i.allocate("a", None).unwrap();
+        let s = serde_json::to_string(&i).unwrap();
+        let back: Ipam = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, i);
+    }
+}

@@ -1,0 +1,401 @@
+//! Published ports: parsing `-p` specs (pure) and checking that a host port is free, naming the
+//! process holding it when it is not.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+use super::NetError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Proto {
+    type Err = NetError;
+    fn from_str(s: &str) -> Result<Self, NetError> {
+        match s.to_ascii_lowercase().as_str() {
+            "tcp" => Ok(Proto::Tcp),
+            "udp" => Ok(Proto::Udp),
+            other => Err(NetError::Invalid(format!(
+                "invalid protocol {other:?}: expected tcp or udp"
+            ))),
+        }
+    }
+}
+
+/// A parsed `-p` spec: `[ip:][host[-end]:]container[-end][/proto]`. A host range of `None` asks
+/// for ephemeral host ports (as `-P` does).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortSpec {
+    /// `None`: all host addresses.
+    pub host_ip: Option<Ipv4Addr>,
+    /// Inclusive range; `None`: ephemeral ports chosen at publish time.
+    pub host_ports: Option<(u16, u16)>,
+    /// Inclusive range.
+    pub container_ports: (u16, u16),
+    pub proto: Proto,
+}
+
+/// One forwarded port: `host_ip:host_port/proto` → the container's `container_port`. A
+/// `host_ip` of 0.0.0.0 means every host address (including 127.0.0.1); a `host_port` of 0 in a
+/// request means "choose an ephemeral port".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PortMapping {
+    pub host_ip: Ipv4Addr,
+    pub host_port: u16,
+    pub container_port: u16,
+    pub proto: Proto,
+}
+
+impl fmt::Display for PortMapping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}->{}/{}",
+            self.host_ip, self.host_port, self.container_port, self.proto
+        )
+    }
+}
+
+impl PortSpec {
+    /// One mapping per container port; ephemeral specs get `host_port` 0.
+    pub fn mappings(&self) -> Vec<PortMapping> {
+        let host_ip = self.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        (self.container_ports.0..=self.container_ports.1)
+            .enumerate()
+            .map(|(i, cp)| PortMapping {
+                host_ip,
+                host_port: self.host_ports.map(|(h, _)| h + i as u16).unwrap_or(0),
+                container_port: cp,
+                proto: self.proto,
+            })
+            .collect()
+    }
+}
+
+fn parse_range(s: &str, what: &str, spec: &str) -> Result<(u16, u16), NetError> {
+    let bad = || {
+        NetError::Invalid(format!("invalid {what} {s:?} in port spec {spec:?}: expected a port 1-65535 or a range such as 8000-8010"))
+    };
+    let port = |p: &str| -> Result<u16, NetError> {
+        match p.trim().parse::<u16>() {
+            Ok(0) | Err(_) => Err(bad()),
+            Ok(n) => Ok(n),
+        }
+    };
+    let (a, b) = match s.split_once('-') {
+        Some((a, b)) => (port(a)?, port(b)?),
+        None => {
+            let p = port(s)?;
+            (p, p)
+        }
+    };
+    if b < a {
+        return Err(NetError::Invalid(format!(
+            "invalid {what} {s:?} in port spec {spec:?}: the range ends before it starts"
+        )));
+    }
+    Ok((a, b))
+}
+
+/// Parse a `-p`/`--publish` spec: `80`, `8080:80`, `127.0.0.1:8080:80`, `127.0.0.1::80`,
+/// `8000-8010:9000-9010`, `53:53/udp`. Host and container ranges must have the same length.
+pub fn parse_port_spec(spec: &str) -> Result<PortSpec, NetError> {
+    let s = spec.trim();
+    if s.is_empty() {
+        return Err(NetError::Invalid("empty port spec".into()));
+    }
+    let (body, proto) = match s.rsplit_once('/') {
+        Some((b, p)) => (b, p.parse::<Proto>()?),
+        None => (s, Proto::Tcp),
+    };
+    if body.starts_with('[') {
+        return Err(NetError::Invalid(format!(
+            "invalid port spec {spec:?}: IPv6 host addresses are not supported"
+        )));
+    }
+    let parts: Vec<&str> = body.split(':').collect();
+    let (ip, host, container) = match parts.as_slice() {
+        [c] => (None, None, *c),
+        [h, c] => (None, Some(*h), *c),
+        [ip, h, c] => (Some(*ip), Some(*h), *c),
+        _ => {
+            return Err(NetError::Invalid(format!(
+                "invalid port spec {spec:?}: expected [ip:][host-port:]container-port[/tcp|udp]"
+            )))
+        }
+    };
+    let host_ip = match ip {
+        None | Some("") => None,
+        Some(ip) => Some(ip.parse::<Ipv4Addr>().map_err(|_| {
+            NetError::Invalid(format!(
+                "invalid host address {ip:?} in port spec {spec:?}: expected an IPv4 address"
+            ))
+        })?),
+    };
+    let host_ip = host_ip.filter(|ip| !ip.is_unspecified());
+    let container_ports = parse_range(container, "container port", spec)?;
+    let host_ports = match host {
+        None | Some("") => None,
+        Some(h) => Some(parse_range(h, "host port", spec)?),
+    };
+    if let Some((ha, hb)) = host_ports {
+        let (ca, cb) = container_ports;
+        if hb - ha != cb - ca {
+            return Err(NetError::Invalid(format!(
+                "invalid port spec {spec:?}: host range {ha}-{hb} ({} ports) and container range {ca}-{cb} ({} ports) differ in size",
+                hb - ha + 1,
+                cb - ca + 1
+            )));
+        }
+    }
+    Ok(PortSpec {
+        host_ip,
+        host_ports,
+        container_ports,
+        proto,
+    })
+}
+
+/// The process holding a port, when it can be found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub pid: u32,
+    pub command: String,
+}
+
+/// Check that nothing on the host holds `ip:port/proto` by trying to bind it (no SO_REUSEADDR,
+/// so a listener on a specific address conflicts with a wildcard one and the other way round).
+/// The message names the port and, when found in /proc, the holding process.
+pub fn check_port_free(proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(), NetError> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let (ty, p) = match proto {
+        Proto::Tcp => (Type::STREAM, Protocol::TCP),
+        Proto::Udp => (Type::DGRAM, Protocol::UDP),
+    };
+    let sock = Socket::new(Domain::IPV4, ty, Some(p))
+        .map_err(|e| NetError::System(format!("socket: {e}")))?;
+    let addr = std::net::SocketAddr::from((ip, port));
+    match sock
+        .bind(&addr.into())
+        .map_err(|e| e.raw_os_error().unwrap_or(0))
+    {
+        Ok(()) => Ok(()),
+        Err(libc::EADDRINUSE) => {
+            let who = match find_holder(proto, port) {
+                Some(h) => format!(" by {} (pid {})", h.command, h.pid),
+                None => String::new(),
+            };
+            Err(NetError::Conflict(format!(
+                "port {port}/{proto} on {ip} is already in use{who}"
+            )))
+        }
+        Err(libc::EADDRNOTAVAIL) => Err(NetError::Invalid(format!(
+            "cannot publish on {ip}:{port}/{proto}: {ip} is not an address of this host"
+        ))),
+        Err(e) => Err(NetError::System(format!(
+            "checking port {port}/{proto} on {ip}: {}",
+            std::io::Error::from_raw_os_error(e)
+        ))),
+    }
+}
+
+/// Find the process holding a local TCP listener or bound UDP socket on `port` (any address),
+/// from /proc/net/{tcp,udp}{,6} and /proc/*/fd.
+pub fn find_holder(proto: Proto, port: u16) -> Option<Holder> {
+    let files: &[&str] = match proto {
+        Proto::Tcp => &["/proc/net/tcp", "/proc/net/tcp6"],
+        Proto::Udp => &["/proc/net/udp", "/proc/net/udp6"],
+    };
+    let mut inodes = Vec::new();
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        inodes.extend(socket_inodes_on_port(&text, proto, port));
+    }
+    if inodes.is_empty() {
+        return None;
+    }
+    let procs = std::fs::read_dir("/proc").ok()?;
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            let t = target.to_string_lossy();
+            if let Some(inode) = t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')) {
+                if inodes.iter().any(|i| i == inode) {
+                    let command = std::fs::read_to_string(p.path().join("comm"))
+                        .map(|c| c.trim().to_string())
+                        .unwrap_or_else(|_| "?".into());
+                    return Some(Holder { pid, command });
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Inodes of the sockets of a /proc/net/{tcp,udp} table bound to `port` (TCP: listening only).
+pub(crate) fn socket_inodes_on_port(table: &str, proto: Proto, port: u16) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in table.lines().skip(1) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.len() < 10 {
+            continue;
+        }
+        let Some((_, p)) = cols[1].rsplit_once(':') else {
+            continue;
+        };
+        if u16::from_str_radix(p, 16).ok() != Some(port) {
+            continue;
+        }
+        // TCP_LISTEN is 0A; UDP sockets are "07" (closed/unconnected) when merely bound.
+        if proto == Proto::Tcp && cols[3] != "0A" {
+            continue;
+        }
+        if cols[9] != "0" {
+            out.push(cols[9].to_string());
+        }
+    }
+    out
+}
+
+/// The local port range of the host (`net.ipv4.ip_local_port_range`).
+pub fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().map(|x| x.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32768, 60999))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pm(host_ip: [u8; 4], host_port: u16, container_port: u16, proto: Proto) -> PortMapping {
+        PortMapping {
+            host_ip: Ipv4Addr::from(host_ip),
+            host_port,
+            container_port,
+            proto,
+        }
+    }
+
+    #[test]
+    fn parses_the_forms() {
+        let p = parse_port_spec("8080:80").unwrap();
+        assert_eq!(p.mappings(), vec![pm([0, 0, 0, 0], 8080, 80, Proto::Tcp)]);
+        let p = parse_port_spec("127.0.0.1:9000:9000/udp").unwrap();
+        assert_eq!(
+            p.mappings(),
+            vec![pm([127, 0, 0, 1], 9000, 9000, Proto::Udp)]
+        );
+        let p = parse_port_spec("80").unwrap();
+        assert_eq!(p.host_ports, None);
+        assert_eq!(p.mappings(), vec![pm([0, 0, 0, 0], 0, 80, Proto::Tcp)]);
+        let p = parse_port_spec("127.0.0.1::80/TCP").unwrap();
+        assert_eq!(p.mappings(), vec![pm([127, 0, 0, 1], 0, 80, Proto::Tcp)]);
+        let p = parse_port_spec("0.0.0.0:53:53/udp").unwrap();
+        assert_eq!(p.host_ip, None);
+        let p = parse_port_spec("8000-8002:9000-9002").unwrap();
+        assert_eq!(
+            p.mappings(),
+            vec![
+                pm([0, 0, 0, 0], 8000, 9000, Proto::Tcp),
+                pm([0, 0, 0, 0], 8001, 9001, Proto::Tcp),
+                pm([0, 0, 0, 0], 8002, 9002, Proto::Tcp)
+            ]
+        );
+        let p = parse_port_spec("7000-7001").unwrap();
+        assert_eq!(p.mappings().len(), 2);
+    }
+
+    #[test]
+    fn rejects_bad_specs_with_one_clear_line() {
+        let e = parse_port_spec("8000-8010:80").unwrap_err().to_string();
+        assert!(
+            e.contains("8000-8010") && e.contains("differ in size"),
+            "{e}"
+        );
+        for bad in [
+            "",
+            "0:80",
+            "70000:80",
+            "a:80",
+            "80/sctp",
+            "1.2.3:80:80",
+            "[::1]:80:80",
+            "1:2:3:4",
+            "90-80",
+            "8080:",
+        ] {
+            let e = parse_port_spec(bad).unwrap_err().to_string();
+            assert!(!e.contains('\n'), "{e}");
+        }
+        assert!(parse_port_spec("80/sctp")
+            .unwrap_err()
+            .to_string()
+            .contains("sctp"));
+    }
+
+    #[test]
+    fn finds_listening_inodes_in_proc_tables() {
+        let tcp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 100 0 0 10 0\n\
+   1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 777 1 0000000000000000 100 0 0 10 0\n\
+   2: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 999 1 0000000000000000 100 0 0 10 0\n";
+        assert_eq!(
+            socket_inodes_on_port(tcp, Proto::Tcp, 8080),
+            vec!["12345".to_string()]
+        );
+        assert_eq!(
+            socket_inodes_on_port(tcp, Proto::Tcp, 80),
+            vec!["999".to_string()]
+        );
+        assert!(socket_inodes_on_port(tcp, Proto::Tcp, 81).is_empty());
+    }
+
+    #[test]
+    fn conflict_names_port_and_holder() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let e = check_port_free(Proto::Tcp, Ipv4Addr::UNSPECIFIED, port)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("port {port}/tcp")), "{e}");
+        assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
+        drop(l);
+        assert!(check_port_free(Proto::Tcp, Ipv4Addr::LOCALHOST, port).is_ok());
+    }
+}

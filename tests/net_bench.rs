@@ -1,0 +1,239 @@
+//! Networking figures (ignored by default; run through `bench/net.sh`):
+//! - bridge attach + detach per container (target ≤ 5 ms),
+//! - DNS query round trip from inside a container namespace (target ≤ 1 ms median),
+//! - TCP throughput between two namespaces on one bridge vs the host's loopback (target ≥ 80%).
+//!
+//! Needs root. Traffic only between its own namespaces and on 127.0.0.1.
+
+#[path = "net_util.rs"]
+mod net_util;
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use hickory_proto::rr::RecordType;
+use net_util::*;
+use wharf::net::dns::build_query;
+use wharf::net::{netns, Attachment};
+
+fn stats(mut v: Vec<Duration>) -> (f64, f64, f64) {
+    v.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    (
+        ms(v[v.len() / 2]),
+        ms(v[v.len() * 9 / 10]),
+        ms(v[v.len() - 1]),
+    )
+}
+
+/// Bytes per second from a sender in `client_ns` (or the host) to a sink at `addr` in
+/// `server_ns` (or the host), for about `secs` seconds.
+fn throughput(
+    server_ns: Option<&Path>,
+    client_ns: Option<&Path>,
+    addr: SocketAddr,
+    secs: f64,
+) -> f64 {
+    let bind = move || TcpListener::bind(addr).unwrap();
+    let listener = match server_ns {
+        Some(ns) => netns::run_in(ns, bind).unwrap(),
+        None => bind(),
+    };
+    let sink = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut total = 0u64;
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n as u64,
+            }
+        }
+        total
+    });
+    let send = move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let buf = vec![0x5au8; 128 * 1024];
+        let start = Instant::now();
+        let deadline = Duration::from_secs_f64(secs);
+        while start.elapsed() < deadline {
+            s.write_all(&buf).unwrap();
+        }
+        drop(s);
+        start
+    };
+    let start = match client_ns {
+        Some(ns) => netns::run_in(ns, send).unwrap(),
+        None => send(),
+    };
+    let total = sink.join().unwrap();
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run with bench/net.sh"]
+async fn net_figures() {
+    require_root!();
+    let env = Env::new();
+    let net = env.net("bench", 60, false).await;
+    let iterations: usize = std::env::var("NET_BENCH_ITER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+
+    // 1. netns create + delete (reported apart: the engine does it once per container).
+    let mut ns_times = Vec::new();
+    for i in 0..50 {
+        let p = env.dir.path().join(format!("tmpns{i}"));
+        let t = Instant::now();
+        netns::create(&p).unwrap();
+        netns::delete(&p).unwrap();
+        ns_times.push(t.elapsed());
+    }
+    let (m, p90, max) = stats(ns_times);
+    println!("netns create+delete:           median {m:.3} ms  p90 {p90:.3} ms  max {max:.3} ms");
+
+    // 2. attach + detach per container (DNS records included; no published ports).
+    //    a) the daemon's time: attach + detach calls, the background veth deletion settled
+    //       between iterations (outside the timing);
+    //    b) back to back, deletion included: the kernel's veth unregistration holds the rtnl
+    //       lock for its RCU grace periods and the next attach waits for it.
+    let c = env.ns("c");
+    let mk = |i: usize| Attachment {
+        container_id: format!("{i:064x}"),
+        container_name: format!("c{i}"),
+        aliases: vec!["svc".into()],
+        ..Default::default()
+    };
+    let (mut times, mut at, mut dt) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..iterations {
+        let t = Instant::now();
+        let ep = env.mgr.attach(&c, "bench", mk(i)).await.unwrap();
+        let t1 = Instant::now();
+        env.mgr.detach(&ep.container_id, "bench").await.unwrap();
+        times.push(t.elapsed());
+        at.push(t1 - t);
+        dt.push(t1.elapsed());
+        env.mgr.settle().await.unwrap();
+    }
+    let (am, _, _) = stats(at);
+    let (dm, _, _) = stats(dt);
+    let (m, p90, max) = stats(times);
+    println!("attach+detach ({iterations}x):          median {m:.3} ms  p90 {p90:.3} ms  max {max:.3} ms  (attach {am:.3}, detach {dm:.3}; target <= 5 ms)");
+    let mut times = Vec::new();
+    for i in 0..iterations.min(50) {
+        let t = Instant::now();
+        let ep = env.mgr.attach(&c, "bench", mk(i + 10_000)).await.unwrap();
+        env.mgr.detach(&ep.container_id, "bench").await.unwrap();
+        env.mgr.settle().await.unwrap();
+        times.push(t.elapsed());
+    }
+    let (m, p90, max) = stats(times);
+    println!("attach+detach+veth deletion:   median {m:.3} ms  p90 {p90:.3} ms  max {max:.3} ms  (kernel-bound)");
+
+    // Same with one published port (adds an nft transaction on each side).
+    let mut times = Vec::new();
+    for i in 0..iterations.min(50) {
+        let a = Attachment {
+            container_id: format!("{:064x}", i + 100_000),
+            container_name: format!("p{i}"),
+            ports: vec![wharf::net::PortMapping {
+                host_ip: Ipv4Addr::LOCALHOST,
+                host_port: 0,
+                container_port: 80,
+                proto: wharf::net::Proto::Tcp,
+            }],
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let ep = env.mgr.attach(&c, "bench", a).await.unwrap();
+        env.mgr.detach(&ep.container_id, "bench").await.unwrap();
+        times.push(t.elapsed());
+        env.mgr.settle().await.unwrap();
+    }
+    let (m, p90, max) = stats(times);
+    println!("attach+detach with a port:     median {m:.3} ms  p90 {p90:.3} ms  max {max:.3} ms");
+
+    // 3. DNS round trip from inside a container namespace.
+    let (a, b) = (env.ns("a"), env.ns("b"));
+    let ea = env
+        .mgr
+        .attach(
+            &a,
+            "bench",
+            Attachment {
+                container_id: "a".repeat(64),
+                container_name: "srv".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let _eb = env
+        .mgr
+        .attach(
+            &b,
+            "bench",
+            Attachment {
+                container_id: "b".repeat(64),
+                container_name: "cli".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let server = SocketAddr::new(net.gateway().into(), 53);
+    let bq = b.clone();
+    let rtts = blocking(move || {
+        netns::run_in(&bq, move || {
+            let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            s.connect(server).unwrap();
+            let mut buf = [0u8; 512];
+            let mut v = Vec::new();
+            for i in 0..2000u16 {
+                let q = build_query("srv", RecordType::A, i);
+                let t = Instant::now();
+                s.send(&q).unwrap();
+                let n = s.recv(&mut buf).unwrap();
+                let el = t.elapsed();
+                assert!(n > 12);
+                if i >= 100 {
+                    v.push(el);
+                }
+            }
+            v
+        })
+        .unwrap()
+    })
+    .await;
+    let (m, p90, max) = stats(rtts);
+    println!("DNS round trip (UDP, 1900x):   median {m:.3} ms  p90 {p90:.3} ms  max {max:.3} ms  (target <= 1 ms median)");
+
+    // 4. TCP throughput: container -> container on one bridge vs host loopback, same run.
+    let secs = 3.0;
+    let (ap, bp) = (a.clone(), b.clone());
+    let bridge_bps = blocking(move || {
+        throughput(
+            Some(&ap),
+            Some(&bp),
+            SocketAddr::new(ea.ip.into(), 5201),
+            secs,
+        )
+    })
+    .await;
+    let lo_bps = blocking(move || throughput(None, None, free_lo(), secs)).await;
+    println!(
+        "TCP throughput: bridge {:.2} Gbit/s, host loopback {:.2} Gbit/s, ratio {:.0}% (target >= 80%)",
+        bridge_bps * 8.0 / 1e9,
+        lo_bps * 8.0 / 1e9,
+        100.0 * bridge_bps / lo_bps
+    );
+}
+
+fn free_lo() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
