@@ -24,10 +24,23 @@ cleanup() {
   # shellcheck disable=SC2046
   $W rm -f -v $($W ps -aq 2>/dev/null) >/dev/null 2>&1 || true
   $W daemon stop >/dev/null 2>&1 || true
+  # the host networking this engine made (a stopped daemon leaves it for its containers)
+  nft delete table ip wharf_bench_compose >/dev/null 2>&1 || true
+  for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^wbc'); do
+    ip link del "$l" >/dev/null 2>&1 || true
+  done
+  for m in "$work"/run/netns/*; do umount "$m" >/dev/null 2>&1 || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
+# own host names (bridges, veths, nftables table, subnets): other engines may be running
+mkdir -p "$work/root"
+cat > "$work/root/daemon.json" <<'JSON'
+{"bridge": "wbcd0", "bip": "10.213.251.0/24", "nft-table": "wharf_bench_compose",
+ "default-address-pools": [{"base": "10.213.0.0/18", "size": 24}],
+ "bridge-prefix": "wbcb", "veth-prefix": "wbcv"}
+JSON
 mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp"
 cp /bin/busybox "$work/rootfs/bin/"
 for a in sh true sleep test touch echo; do ln -s busybox "$work/rootfs/bin/$a"; done
@@ -67,7 +80,11 @@ chain() {
   } > "$dir/compose.yaml"
 }
 
-c() { (cd "$1" && shift && $W compose --progress quiet "$@"); }
+c() {
+  if ! (cd "$1" && shift && $W compose --progress quiet "$@" 2>"$work/err.txt"); then
+    echo "bench: compose $* failed:" >&2; tail -5 "$work/err.txt" >&2; return 1
+  fi
+}
 
 echo "== 1. up -d + down (median of $RUNS)"
 for n in 1 10 50; do

@@ -16,10 +16,10 @@ use crate::api::client::{decode, empty, with_query, Client};
 use crate::api::models::{ContainerWaitResponse, PortBinding};
 use crate::cli::{attach, CliResult, Exit};
 use crate::compose::exec::container::{self, BuildInputs};
-use crate::compose::exec::{observe, ExecOptions, Executor, WaitFor};
+use crate::compose::exec::{observe, sub_plan, ExecOptions, Executor, WaitFor};
 use crate::compose::graph::ServiceGraph;
 use crate::compose::model::DependsCondition;
-use crate::compose::plan::{self, labels, service_image, PlanOptions};
+use crate::compose::plan::{self, labels, service_image, Action, PlanOptions};
 
 fn random_slug() -> String {
     use rand::Rng;
@@ -80,6 +80,35 @@ pub async fn run(client: &Client, opts: &ComposeOpts, a: RunArgs) -> CliResult {
             ..Default::default()
         },
     );
+    // the service's own networks, volumes and image
+    let own = plan::plan_up(
+        &project,
+        &observed.state,
+        &PlanOptions {
+            services: vec![a.service.clone()],
+            no_deps: true,
+            no_start: true,
+            ..Default::default()
+        },
+    )
+    .map_err(compose_err)?;
+    let own = sub_plan(&own, |x| {
+        matches!(
+            x,
+            Action::CreateNetwork { .. }
+                | Action::CreateVolume { .. }
+                | Action::PullImage { .. }
+                | Action::BuildImage { .. }
+        )
+    });
+    if opts.dry_run {
+        print!("{}", own.render());
+    } else {
+        executor
+            .execute(&own)
+            .await
+            .map_err(|e| Exit::msg(1, e.to_string()))?;
+    }
     // dependencies first, then their conditions
     let deps = graph.dependencies(&a.service);
     if !a.no_deps && !deps.is_empty() {
@@ -143,17 +172,6 @@ pub async fn run(client: &Client, opts: &ComposeOpts, a: RunArgs) -> CliResult {
         .unwrap_or_else(|| format!("{}-{}-run-{}", project.name, a.service, random_slug()));
     let hash = plan::hash::service_hash(&project, &a.service).map_err(compose_err)?;
     let image = service_image(&project, &a.service, &svc);
-    if !observed.state.images.contains_key(&image) {
-        if let Err(e) = client.pull_image(&image).await {
-            return Err(Exit::msg(
-                1,
-                format!(
-                    "service {:?}: image {image} is not present and cannot be pulled: {e}",
-                    a.service
-                ),
-            ));
-        }
-    }
     let inputs = BuildInputs {
         service: &a.service,
         number: 1,
@@ -230,7 +248,29 @@ pub async fn run(client: &Client, opts: &ComposeOpts, a: RunArgs) -> CliResult {
         host.port_bindings = Some(bindings);
     }
     if !a.volume.is_empty() {
-        host.binds = Some(a.volume.clone());
+        // relative host paths are relative to the project directory, named volumes of the
+        // project get their engine-side names
+        let binds = a
+            .volume
+            .iter()
+            .map(|v| {
+                let (src, rest) = v.split_once(':').unwrap_or(("", v.as_str()));
+                if src.is_empty() {
+                    return v.clone();
+                }
+                let src = if src.starts_with('.') || (!src.starts_with('/') && src.contains('/')) {
+                    project.working_dir.join(src).display().to_string()
+                } else if let Some(home) = src.strip_prefix("~/") {
+                    format!("{}/{home}", std::env::var("HOME").unwrap_or_default())
+                } else if !src.starts_with('/') && project.volumes.contains_key(src) {
+                    plan::volume_name(&project, src)
+                } else {
+                    src.to_string()
+                };
+                format!("{src}:{rest}")
+            })
+            .collect();
+        host.binds = Some(binds);
     }
     if !a.use_aliases {
         if let Some(nc) = body.networking_config.as_mut() {
