@@ -724,3 +724,49 @@ services:
     p.ok(&["down"]);
     assert!(p.ids().is_empty());
 }
+
+#[test]
+fn network_mode_service_and_published_ports() {
+    let w = engine();
+    let port = 21000 + w.slot;
+    let yaml = format!(
+        r#"
+services:
+  server:
+    image: busybox
+    command: ["httpd", "-f", "-p", "8080", "-h", "/etc"]
+    init: true
+    ports: ["127.0.0.1:{port}:8080"]
+  sidecar:
+    image: busybox
+    network_mode: "service:server"
+    command: {c}
+"#,
+        c = cmd(LOOP)
+    );
+    let p = Proj::new(&w, "netmode", &yaml);
+    p.ok(&["up", "-d"]);
+    // the sidecar shares the server's network namespace: localhost is the server
+    let (out, _) = p.ok(&[
+        "exec",
+        "-T",
+        "sidecar",
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        "http://127.0.0.1:8080/group",
+    ]);
+    assert!(out.contains("root:x:0:"), "{out}");
+    let (out, _) = p.ok(&["port", "server", "8080"]);
+    assert_eq!(out.trim(), format!("127.0.0.1:{port}"));
+    // and the published port answers on the host
+    let mut body = String::new();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port as u16)).unwrap();
+    use std::io::{Read, Write};
+    s.write_all(b"GET /passwd HTTP/1.0\r\n\r\n").unwrap();
+    s.read_to_string(&mut body).unwrap();
+    assert!(body.contains("root:x:0:0"), "{body}");
+    p.ok(&["down"]);
+    assert!(p.ids().is_empty());
+}
