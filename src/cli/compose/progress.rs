@@ -145,3 +145,13 @@ fn spinner_style() -> ProgressStyle {
         .unwrap()
         .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏⠿")
 }
+
+impl Drop for Tty {
+    fn drop(&mut self) {
+        // leave every line on the screen as it is
+        for b in self.bars.lock().unwrap().values() {
+            b.disable_steady_tick();
+            b.finish();
+        }
+    }
+}
