@@ -132,6 +132,14 @@ pub enum Command {
     Version(FormatArgs),
     /// Get real time events from the engine
     Events(EventsArgs),
+    /// Define and run multi-container applications (docker compose)
+    Compose(crate::cli::compose::args::ComposeCli),
+    /// Create and start the compose project's containers (`compose up`)
+    Up(crate::cli::compose::args::TopUp),
+    /// Stop and remove the compose project's containers and networks (`compose down`)
+    Down(crate::cli::compose::args::TopDown),
+    /// Render the compose project in canonical form (`compose config`)
+    Config(crate::cli::compose::args::TopConfig),
     #[command(name = "__supervise", hide = true)]
     Supervise { config: PathBuf },
     #[command(name = "__nsexec", hide = true)]

@@ -4,6 +4,7 @@
 pub mod args;
 mod attach;
 mod commands;
+pub mod compose;
 pub mod daemon;
 pub mod output;
 
@@ -75,6 +76,12 @@ pub fn main() -> i32 {
             crate::engine::container::fs::archive_helper_main(&op, &root, &path)
         }
         Command::Daemon(args) => daemon::main(&cli.global, args),
+        // `config` needs no engine: no daemon is started for it
+        Command::Config(t) => compose::run_config(&t.opts, t.args),
+        Command::Compose(compose::args::ComposeCli {
+            opts,
+            cmd: compose::args::ComposeCmd::Config(a),
+        }) => compose::run_config(&opts, a),
         command => {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()

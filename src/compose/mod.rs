@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod error;
+pub mod exec;
 pub mod graph;
 pub mod load;
 pub mod model;

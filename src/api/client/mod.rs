@@ -1,7 +1,9 @@
 //! The Docker Engine API client used by the CLI and the compose layer: hyper over a UNIX
 //! socket, one connection per request (cheap locally), typed methods for what wharf uses.
 
+mod compose_calls;
 mod typed;
+pub use compose_calls::{split_tag, EventStream};
 pub use typed::encode_filters as typed_filters;
 
 use std::path::{Path, PathBuf};

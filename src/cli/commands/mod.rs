@@ -1,9 +1,9 @@
 //! One module per command family; each turns parsed arguments into API calls and output.
 
-mod container;
+pub(crate) mod container;
 mod image;
 mod network;
-mod run;
+pub(crate) mod run;
 mod system;
 mod volume;
 
@@ -103,6 +103,31 @@ pub async fn dispatch(client: &Client, _global: &GlobalOpts, command: Command) -
         Command::System(SystemCmd::Df(a)) => system::df(client, a).await,
         Command::Events(a) | Command::System(SystemCmd::Events(a)) => {
             system::events(client, a).await
+        }
+        Command::Compose(c) => crate::cli::compose::main(client, &c.opts, c.cmd).await,
+        Command::Up(t) => {
+            crate::cli::compose::main(
+                client,
+                &t.opts,
+                crate::cli::compose::args::ComposeCmd::Up(t.args),
+            )
+            .await
+        }
+        Command::Down(t) => {
+            crate::cli::compose::main(
+                client,
+                &t.opts,
+                crate::cli::compose::args::ComposeCmd::Down(t.args),
+            )
+            .await
+        }
+        Command::Config(t) => {
+            crate::cli::compose::main(
+                client,
+                &t.opts,
+                crate::cli::compose::args::ComposeCmd::Config(t.args),
+            )
+            .await
         }
         Command::Daemon(_)
         | Command::Supervise { .. }

@@ -1,0 +1,110 @@
+//! Compose test helpers: a project directory with its compose file, run with the private
+//! engine of a [`Wharf`].
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use crate::common::Wharf;
+
+pub struct Proj<'a> {
+    pub w: &'a Wharf,
+    pub dir: PathBuf,
+    pub name: String,
+}
+
+impl<'a> Proj<'a> {
+    /// A project `name` whose `compose.yaml` is `yaml`.
+    pub fn new(w: &'a Wharf, name: &str, yaml: &str) -> Proj<'a> {
+        let dir = w.dir.path().join(format!("proj-{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("compose.yaml"), yaml).unwrap();
+        Proj {
+            w,
+            dir,
+            name: name.to_string(),
+        }
+    }
+
+    pub fn write(&self, file: &str, content: &str) {
+        std::fs::write(self.dir.join(file), content).unwrap();
+    }
+
+    /// `wharf compose -p NAME --progress plain ARGS` in the project directory.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.w.command();
+        c.current_dir(&self.dir)
+            .args(["compose", "-p", &self.name, "--progress", "plain"])
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn output(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("running wharf compose")
+    }
+
+    /// Run and require success; returns (stdout, stderr).
+    pub fn ok(&self, args: &[&str]) -> (String, String) {
+        let out = self.output(args);
+        let so = String::from_utf8_lossy(&out.stdout).to_string();
+        let se = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            out.status.success(),
+            "wharf compose {args:?} failed ({:?}):\nstdout: {so}\nstderr: {se}",
+            out.status.code()
+        );
+        (so, se)
+    }
+
+    /// Run and require failure; returns (exit code, stdout, stderr).
+    pub fn fails(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.output(args);
+        let so = String::from_utf8_lossy(&out.stdout).to_string();
+        let se = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            !out.status.success(),
+            "wharf compose {args:?} unexpectedly succeeded:\nstdout: {so}\nstderr: {se}"
+        );
+        (out.status.code().unwrap_or(-1), so, se)
+    }
+
+    /// The project's containers: name → id (stopped ones too).
+    pub fn ids(&self) -> BTreeMap<String, String> {
+        let label = format!("label=com.docker.compose.project={}", self.name);
+        let out = self.w.ok(&[
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--filter",
+            &label,
+            "--format",
+            "{{.Names}} {{.ID}}",
+        ]);
+        out.lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(n, i)| (n.to_string(), i.to_string()))
+            .collect()
+    }
+
+    /// The project's volumes.
+    pub fn volumes(&self) -> Vec<String> {
+        let label = format!("label=com.docker.compose.project={}", self.name);
+        self.w
+            .ok(&["volume", "ls", "-q", "--filter", &label])
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    pub fn state(&self, container: &str) -> String {
+        self.w.inspect(container, "{{.State.Status}}")
+    }
+}
+
+/// A busybox image with more applets than the default one (`nslookup`, `httpd`...), as `name`.
+pub fn busybox_image(w: &Wharf, name: &str) {
+    w.busybox_image(name, &[]);
+}
