@@ -484,6 +484,8 @@ configs:
     assert!(all_volumes.trim().is_empty(), "volumes left: {all_volumes}");
     let all = w.ok(&["ps", "-aq"]);
     assert!(all.trim().is_empty(), "containers left: {all}");
+    let nets = w.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!nets.contains("leak_"), "networks left: {nets}");
     // down again: nothing to do, still fine
     p.ok(&["down", "-v"]);
 }
@@ -590,7 +592,7 @@ fn top_level_commands_and_logs_follow_across_restarts() {
 }
 
 #[test]
-#[ignore = "needs networking (issue 4)"]
+
 fn service_names_resolve_across_services() {
     let w = engine();
     let yaml = format!(

@@ -270,13 +270,22 @@ pub fn tcp_get(ns: Option<&Path>, addr: SocketAddr) -> std::io::Result<String> {
 pub fn udp_ask(ns: Option<&Path>, addr: SocketAddr, payload: &[u8]) -> std::io::Result<Vec<u8>> {
     let payload = payload.to_vec();
     let go = move || -> std::io::Result<Vec<u8>> {
+        // UDP may drop under load (parallel tests on 2 cores): ask again, like a resolver.
         let s = UdpSocket::bind("0.0.0.0:0")?;
-        s.set_read_timeout(Some(Duration::from_millis(1500)))?;
-        s.send_to(&payload, addr)?;
-        let mut buf = vec![0u8; 65535];
-        let (n, _) = s.recv_from(&mut buf)?;
-        buf.truncate(n);
-        Ok(buf)
+        s.set_read_timeout(Some(Duration::from_millis(2000)))?;
+        let mut last = None;
+        for _ in 0..3 {
+            s.send_to(&payload, addr)?;
+            let mut buf = vec![0u8; 65535];
+            match s.recv_from(&mut buf) {
+                Ok((n, _)) => {
+                    buf.truncate(n);
+                    return Ok(buf);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap())
     };
     match ns {
         Some(ns) => netns::run_in(ns, go)?,
