@@ -977,6 +977,11 @@ pub fn plan_down(project: &Project, observed: &ObservedState, opts: &DownOptions
                 rm_after,
             ));
         }
+        // A service with nothing to stop (its one-shot container exited) still passes the
+        // ordering on: what depends on it stops before what it depends on.
+        if mine.is_empty() {
+            mine = after;
+        }
         stop_steps.insert(s.clone(), mine);
     }
     for net in project.networks.values() {
