@@ -504,6 +504,18 @@ impl Engine {
             }
             let _ = self.kill_container(&rec.id, Some("KILL")).await;
         }
+        // A supervisor still waiting to release a first start (its daemon died in between)
+        // must not outlive the container.
+        let socket = self.socket_of(&rec.id);
+        if !rec.state.is_running() && socket.exists() {
+            let _ = request(
+                &socket,
+                &Request::Kill {
+                    signal: libc::SIGKILL,
+                },
+            )
+            .await;
+        }
         let rec = self
             .containers
             .update(&rec.id, |r| r.state.status = RunStatus::Removing)?;

@@ -25,6 +25,9 @@ use crate::engine::runtime::init::{self, Stdio};
 use crate::engine::runtime::nsexec::NsExecSpec;
 use crate::util::fsutil::replace_file;
 
+/// How long a first start may wait for the daemon's `go`.
+const GO_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Entry point of `wharf __supervise CONFIG`.
 pub fn main(config_path: &Path) -> i32 {
     let cfg: SupervisorConfig = match std::fs::read(config_path)
@@ -103,6 +106,8 @@ struct Supervisor {
     close_stdin_pending: bool,
     clients: Vec<Client>,
     waiting_go: Option<init::Started>,
+    /// A first start nobody releases (the daemon died in between) is abandoned at this time.
+    go_deadline: Option<Instant>,
     pid: Option<Pid>,
     run_started: Instant,
     backoff: Backoff,
@@ -160,6 +165,7 @@ impl Supervisor {
             close_stdin_pending: false,
             clients: Vec::new(),
             waiting_go: None,
+            go_deadline: None,
             pid: None,
             run_started: Instant::now(),
             backoff: Backoff::default(),
@@ -172,6 +178,7 @@ impl Supervisor {
         };
         let started = s.spawn()?;
         s.waiting_go = Some(started);
+        s.go_deadline = Some(Instant::now() + GO_TIMEOUT);
         s.save_state();
         // Tell the daemon we are listening: it attaches its clients, then sends `go`.
         let mut out = std::io::stdout();
@@ -288,6 +295,7 @@ impl Supervisor {
     fn poll_timeout(&self) -> PollTimeout {
         let now = Instant::now();
         let deadlines = [
+            self.go_deadline.filter(|_| self.waiting_go.is_some()),
             self.restart_at,
             self.kill_at,
             if self.probe.is_none() && self.pid.is_some() {
@@ -421,6 +429,10 @@ impl Supervisor {
 
     fn run_timers(&mut self) {
         let now = Instant::now();
+        if self.waiting_go.is_some() && self.go_deadline.is_some_and(|t| t <= now) {
+            self.abandon_unstarted();
+            return;
+        }
         if self.kill_at.is_some_and(|t| t <= now) {
             self.kill_at = None;
             if let Some(pid) = self.pid {
@@ -595,7 +607,9 @@ impl Supervisor {
                 timeout_secs,
             } => {
                 self.state.stopped_by_user = true;
-                if self.restart_at.take().is_some() {
+                if self.waiting_go.is_some() {
+                    self.abandon_unstarted();
+                } else if self.restart_at.take().is_some() {
                     // Waiting to restart: the container is already down.
                     self.final_exit();
                 } else if let Some(pid) = self.pid {
@@ -622,6 +636,9 @@ impl Supervisor {
                 );
             }
             Request::Kill { signal } => {
+                if self.waiting_go.is_some() {
+                    self.abandon_unstarted();
+                }
                 let reply = match self.pid {
                     Some(pid) => {
                         self.state.stopped_by_user = true;
@@ -694,6 +711,22 @@ impl Supervisor {
                 );
             }
         }
+    }
+
+    /// The first start was never released (stopped, or the daemon went away before `go`):
+    /// kill the waiting process and end supervision, the container still `created`.
+    fn abandon_unstarted(&mut self) {
+        if let Some(started) = self.waiting_go.take() {
+            let pid = started.pid;
+            drop(started);
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        self.go_deadline = None;
+        self.state.status = RunStatus::Created;
+        self.save_state();
+        self.publish(None);
+        self.finished = true;
     }
 
     fn thaw(&self) -> std::io::Result<()> {
