@@ -145,3 +145,13 @@ pub fn filters(flags: &[String]) -> std::collections::HashMap<String, Vec<String
     }
     out
 }
+
+/// `--label k=v` / `--opt k=v` flags to a map (`k` alone maps to an empty value).
+pub fn key_values(list: &[String]) -> std::collections::HashMap<String, String> {
+    list.iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect()
+}

@@ -1,8 +1,6 @@
 //! Network commands.
 
-use std::collections::HashMap;
-
-use super::filters;
+use super::{filters, key_values as kv};
 use crate::api::client::{typed_filters, with_query, Client};
 use crate::cli::args::{
     NamesArgs, NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs, PruneArgs,
@@ -10,15 +8,6 @@ use crate::cli::args::{
 };
 use crate::cli::output::{print_table, Row, Table};
 use crate::cli::{CliResult, Exit};
-
-fn kv(list: &[String]) -> HashMap<String, String> {
-    list.iter()
-        .map(|l| match l.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (l.clone(), String::new()),
-        })
-        .collect()
-}
 
 pub async fn create(client: &Client, a: NetworkCreateArgs) -> CliResult {
     let mut ipam = serde_json::Map::new();

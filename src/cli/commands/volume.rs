@@ -1,23 +1,12 @@
 //! Volume commands.
 
-use std::collections::HashMap;
-
-use super::filters;
+use super::{filters, key_values as kv};
 use crate::api::client::{typed_filters, with_query, Client};
 use crate::api::models::Volume;
 use crate::cli::args::{PruneArgs, VolumeCreateArgs, VolumeLsArgs, VolumeRmArgs};
 use crate::cli::output::{print_table, Row, Table};
 use crate::cli::{CliResult, Exit};
 use crate::util::bytesize::human_size;
-
-fn kv(list: &[String]) -> HashMap<String, String> {
-    list.iter()
-        .map(|l| match l.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (l.clone(), String::new()),
-        })
-        .collect()
-}
 
 pub async fn create(client: &Client, a: VolumeCreateArgs) -> CliResult {
     let body = serde_json::json!({
