@@ -14,6 +14,14 @@ for tool in hyperfine runc; do command -v "$tool" >/dev/null || { echo "bench: n
 
 work=$(mktemp -d /tmp/wharf-bench.XXXXXX)
 W="$WHARF_BIN --root $work/root --run-root $work/run"
+# Its own bridge, subnet, nftables table and interface prefixes: the bench never meets the host's
+# engine (or a test's).
+mkdir -p "$work/root"
+cat > "$work/root/daemon.json" <<'JSON'
+{"bridge": "wbench0", "bip": "10.219.250.0/24", "nft-table": "wharf_bench",
+ "bridge-prefix": "wbnb", "veth-prefix": "wbnv",
+ "default-address-pools": [{"base": "10.219.252.0/22", "size": 24}]}
+JSON
 cleanup() {
   $W rm -f $($W ps -aq 2>/dev/null) >/dev/null 2>&1 || true
   $W daemon stop >/dev/null 2>&1 || true
