@@ -266,6 +266,15 @@ fn resolve_plain(s: &str) -> V {
         }
     }
     let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    // A leading zero means octal, as in docker compose's YAML library (`mode: 0440` is 288).
+    if digits.len() > 1
+        && digits.starts_with('0')
+        && digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
+        if let Ok(i) = i64::from_str_radix(digits, 8) {
+            return V::Int(if s.starts_with('-') { -i } else { i });
+        }
+    }
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         if let Ok(i) = s.parse::<i64>() {
             return V::Int(i);
@@ -291,6 +300,14 @@ fn resolve_plain(s: &str) -> V {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leading_zero_is_octal_like_docker_compose() {
+        assert!(matches!(resolve_plain("0440"), V::Int(288)));
+        assert!(matches!(resolve_plain("0o440"), V::Int(288)));
+        assert!(matches!(resolve_plain("440"), V::Int(440)));
+        assert!(matches!(resolve_plain("0"), V::Int(0)));
+    }
 
     fn p(s: &str) -> Node {
         parse_file(s, "t.yaml").unwrap()
