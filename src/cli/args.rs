@@ -107,6 +107,8 @@ pub enum Command {
     Images(ImagesArgs),
     /// Remove one or more images
     Rmi(RmiArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(TagArgs),
     /// Show the history of an image
@@ -604,6 +606,17 @@ pub struct ImagesArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct PullArgs {
+    /// Suppress verbose output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Set platform if server is multi-platform capable
+    #[arg(long)]
+    pub platform: Option<String>,
+    pub image: String,
+}
+
+#[derive(Args, Debug)]
 pub struct RmiArgs {
     /// Force removal of the image
     #[arg(short = 'f', long)]
@@ -663,6 +676,8 @@ pub enum ImageCmd {
     Rm(RmiArgs),
     /// Remove unused images
     Prune(PruneArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
     /// Display detailed information on one or more images
     Inspect(InspectArgs),
     /// Show the history of an image

@@ -24,6 +24,8 @@ pub struct DaemonConfig {
     pub veth_prefix: Option<String>,
     /// Upstream DNS servers for the embedded DNS (default: the host's resolv.conf).
     pub dns_upstreams: Option<Vec<String>>,
+    /// Registries spoken to over plain HTTP (`host:port`); loopback ones always are.
+    pub insecure_registries: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,6 +9,7 @@ pub mod exec;
 pub mod image;
 pub mod network;
 pub mod paths;
+pub mod registry;
 pub mod runtime;
 pub mod store;
 pub mod supervisor;

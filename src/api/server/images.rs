@@ -197,12 +197,38 @@ pub async fn create(
         let tag = single(&raw, "tag").unwrap_or_default();
         let name = if tag.is_empty() {
             image
+        } else if tag.starts_with("sha256:") {
+            format!("{image}@{tag}")
         } else {
             format!("{image}:{tag}")
         };
-        return Err(ApiError(Error::not_found(format!(
-            "pull access denied for {name}: this wharf engine has no registry client yet; load (`wharf load`) or import (`wharf import`) the image instead"
-        ))));
+        let reference = Reference::parse(&name).map_err(|e| ApiError(Error::invalid(e)))?;
+        // Errors known before anything is fetched are HTTP errors, like Docker's.
+        engine.registry_base(&reference)?;
+        let (tx, rx) = mpsc::channel::<Bytes>(64);
+        tokio::spawn(async move {
+            if let Err(e) = engine.pull_image(&name, tx.clone()).await {
+                let msg = e.to_string();
+                let mut line = serde_json::to_vec(
+                    &serde_json::json!({"error": msg, "errorDetail": {"message": msg}}),
+                )
+                .unwrap_or_default();
+                line.push(b'\n');
+                let _ = tx.send(Bytes::from(line)).await;
+            } else {
+                engine.events.publish(
+                    crate::api::models::EventMessageTypeEnum::IMAGE,
+                    "pull",
+                    &name,
+                    HashMap::new(),
+                );
+            }
+        });
+        return Ok(Response::builder()
+            .status(StatusCode::OK)
+            .header("Content-Type", "application/json")
+            .body(super::stream_body_ok(rx))
+            .unwrap());
     }
     let src = single(&raw, "fromSrc").unwrap_or_default();
     if src != "-" {

@@ -6,8 +6,8 @@ use super::filters;
 use crate::api::client::{empty, next_chunk, reader_body, with_query, Client};
 use crate::api::models::ImageDeleteResponseItem;
 use crate::cli::args::{
-    CommitArgs, HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, PruneArgs, RmiArgs, SaveArgs,
-    TagArgs,
+    CommitArgs, HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, PruneArgs, PullArgs, RmiArgs,
+    SaveArgs, TagArgs,
 };
 use crate::cli::output::{ago, print_table, Row, Table};
 use crate::cli::{CliResult, Exit};
@@ -239,6 +239,49 @@ async fn print_progress(resp: hyper::Response<hyper::body::Incoming>, quiet: boo
             println!("{s}");
         }
     }
+    Ok(())
+}
+
+pub async fn pull(client: &Client, a: PullArgs) -> CliResult {
+    let r =
+        crate::engine::image::reference::Reference::parse(&a.image).map_err(|e| Exit::msg(1, e))?;
+    let mut params: Vec<(&str, String)> = vec![("fromImage", r.full_name())];
+    params.push((
+        "tag",
+        r.digest
+            .clone()
+            .or(r.tag.clone())
+            .unwrap_or_else(|| "latest".into()),
+    ));
+    let resp = client
+        .send(
+            Method::POST,
+            &with_query("/images/create", &params),
+            empty(),
+            None,
+        )
+        .await?;
+    let mut body = resp.into_body();
+    let mut buf = Vec::new();
+    while let Some(chunk) = next_chunk(&mut body).await? {
+        buf.extend_from_slice(&chunk);
+        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=pos).collect();
+            let v: serde_json::Value = serde_json::from_slice(&line).unwrap_or_default();
+            if let Some(e) = v["error"].as_str() {
+                return Err(Exit::msg(1, format!("Error response from daemon: {e}")));
+            }
+            if a.quiet {
+                continue;
+            }
+            match (v["id"].as_str(), v["status"].as_str()) {
+                (Some(id), Some(s)) => println!("{id}: {s}"),
+                (None, Some(s)) => println!("{s}"),
+                _ => {}
+            }
+        }
+    }
+    println!("{}", r.familiar());
     Ok(())
 }
 

@@ -82,6 +82,7 @@ pub async fn dispatch(client: &Client, _global: &GlobalOpts, command: Command) -
             image::history(client, a).await
         }
         Command::Image(ImageCmd::Prune(a)) => image::prune(client, a).await,
+        Command::Pull(a) | Command::Image(ImageCmd::Pull(a)) => image::pull(client, a).await,
         Command::Image(ImageCmd::Inspect(a)) => system::inspect(client, a, Some("image")).await,
         Command::Volume(VolumeCmd::Create(a)) => volume::create(client, a).await,
         Command::Volume(VolumeCmd::Ls(a)) => volume::ls(client, a).await,

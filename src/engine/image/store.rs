@@ -166,6 +166,11 @@ impl ImageStore {
         self.get(&id)
     }
 
+    /// Replace an image's record (repo digests).
+    pub fn update_record(&self, image: &ImageRecord) -> Result<()> {
+        self.db.put(Table::Images, &image.id, image)
+    }
+
     pub fn get(&self, id: &str) -> Result<ImageRecord> {
         self.db
             .get(Table::Images, id)?

@@ -1,0 +1,426 @@
+//! Registry client (Docker Registry HTTP API v2 / OCI distribution): pull an image's manifest
+//! (an index resolved to this platform), its config and its layers (downloaded in parallel,
+//! verified by digest, each unpacked once into the layer store), anonymous or with a bearer
+//! token. Plain HTTP only for now: like Docker, registries on loopback are insecure by default,
+//! others must be listed in daemon.json's `insecure-registries` until the TLS client lands.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::{Request, StatusCode};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+use sha2::Digest;
+use tokio::sync::mpsc;
+
+use super::error::{Error, Result};
+use super::image::layer::LayerRecord;
+use super::image::reference::Reference;
+use super::image::ImageRecord;
+use super::Engine;
+
+const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Descriptor {
+    digest: String,
+    #[serde(default)]
+    platform: Option<Platform>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Platform {
+    architecture: String,
+    os: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Manifest {
+    #[serde(default)]
+    manifests: Option<Vec<Descriptor>>,
+    #[serde(default)]
+    config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Option<Vec<Descriptor>>,
+}
+
+/// One line of Docker's pull progress stream.
+pub fn progress(status: &str, id: Option<&str>) -> Bytes {
+    let mut v = serde_json::json!({ "status": status });
+    if let Some(id) = id {
+        v["id"] = serde_json::Value::String(id.to_string());
+    }
+    let mut line = serde_json::to_vec(&v).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+struct Session {
+    client: Client<HttpConnector, Empty<Bytes>>,
+    base: String,
+    repo: String,
+    token: Option<String>,
+}
+
+impl Session {
+    async fn get(
+        &mut self,
+        path: &str,
+        accept: Option<&str>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
+        for attempt in 0..2 {
+            let mut req = Request::get(format!("{}{path}", self.base));
+            if let Some(a) = accept {
+                req = req.header("Accept", a);
+            }
+            if let Some(t) = &self.token {
+                req = req.header("Authorization", format!("Bearer {t}"));
+            }
+            let resp = self
+                .client
+                .request(req.body(Empty::new()).map_err(Error::internal)?)
+                .await
+                .map_err(|e| Error::invalid(format!("registry {}: {e}", self.base)))?;
+            if resp.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
+                let challenge = resp
+                    .headers()
+                    .get("www-authenticate")
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                self.token = Some(self.fetch_token(&challenge).await?);
+                continue;
+            }
+            return Ok(resp);
+        }
+        Err(Error::invalid(format!(
+            "registry {}: unauthorized",
+            self.base
+        )))
+    }
+
+    /// Anonymous bearer token from the realm named in a `WWW-Authenticate: Bearer ...` challenge.
+    async fn fetch_token(&self, challenge: &str) -> Result<String> {
+        let params: HashMap<String, String> = challenge
+            .trim_start_matches("Bearer ")
+            .split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+            .collect();
+        let realm = params.get("realm").ok_or_else(|| {
+            Error::invalid(format!(
+                "registry {}: authentication required ({challenge})",
+                self.base
+            ))
+        })?;
+        let scope = params
+            .get("scope")
+            .cloned()
+            .unwrap_or_else(|| format!("repository:{}:pull", self.repo));
+        let mut url = format!("{realm}?scope={scope}");
+        if let Some(s) = params.get("service") {
+            url.push_str(&format!("&service={s}"));
+        }
+        let resp = self
+            .client
+            .request(
+                Request::get(&url)
+                    .body(Empty::new())
+                    .map_err(Error::internal)?,
+            )
+            .await
+            .map_err(|e| Error::invalid(format!("token from {realm}: {e}")))?;
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(Error::internal)?
+            .to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| Error::invalid(format!("token from {realm}: {e}")))?;
+        v["token"]
+            .as_str()
+            .or(v["access_token"].as_str())
+            .map(String::from)
+            .ok_or_else(|| Error::invalid(format!("no token from {realm}")))
+    }
+
+    async fn fetch_bytes(
+        &mut self,
+        path: &str,
+        accept: Option<&str>,
+        what: &str,
+    ) -> Result<(Bytes, Option<String>)> {
+        let resp = self.get(path, accept).await?;
+        let status = resp.status();
+        let digest = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|h| h.to_str().ok())
+            .map(String::from);
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| Error::invalid(format!("{what}: {e}")))?
+            .to_bytes();
+        if status == StatusCode::NOT_FOUND {
+            return Err(Error::not_found(format!("{what}: not found")));
+        }
+        if !status.is_success() {
+            return Err(Error::invalid(format!(
+                "{what}: {status}: {}",
+                String::from_utf8_lossy(&body).trim()
+            )));
+        }
+        Ok((body, digest))
+    }
+}
+
+fn verify(digest: &str, data: &[u8]) -> Result<()> {
+    let got = format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)));
+    if got != digest {
+        return Err(Error::invalid(format!(
+            "digest mismatch: expected {digest}, got {got}"
+        )));
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// The registry's base URL, or why it cannot be reached (checked before a pull streams).
+    pub fn registry_base(&self, r: &Reference) -> Result<String> {
+        let host = r.registry.as_str();
+        let name = host.split(':').next().unwrap_or(host);
+        let loopback = name == "localhost" || name.starts_with("127.") || name == "[::1]";
+        let listed = self
+            .config
+            .insecure_registries
+            .iter()
+            .flatten()
+            .any(|h| h == host);
+        if loopback || listed {
+            Ok(format!("http://{host}"))
+        } else {
+            Err(Error::not_found(format!(
+                "pull access denied for {}: wharf's registry client speaks plain HTTP only for now; {host} needs TLS (list a plain-HTTP registry in daemon.json's insecure-registries)",
+                r.familiar()
+            )))
+        }
+    }
+
+    /// Pull `reference`, sending Docker-style progress lines; returns the image.
+    pub async fn pull_image(
+        self: &Arc<Self>,
+        reference: &str,
+        progress_tx: mpsc::Sender<Bytes>,
+    ) -> Result<ImageRecord> {
+        let r = Reference::parse(reference).map_err(Error::invalid)?;
+        let base = self.registry_base(&r)?;
+        let mut s = Session {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            base,
+            repo: r.repository.clone(),
+            token: None,
+        };
+        let tag = r
+            .digest
+            .clone()
+            .or(r.tag.clone())
+            .unwrap_or_else(|| "latest".into());
+        let _ = progress_tx
+            .send(progress(
+                &format!("Pulling from {}", r.repository),
+                Some(&tag),
+            ))
+            .await;
+        let what = format!("manifest for {}", r.familiar());
+        let (mut body, mut digest) = s
+            .fetch_bytes(
+                &format!("/v2/{}/manifests/{tag}", r.repository),
+                Some(ACCEPT),
+                &what,
+            )
+            .await?;
+        let mut manifest: Manifest =
+            serde_json::from_slice(&body).map_err(|e| Error::invalid(format!("{what}: {e}")))?;
+        if let Some(list) = &manifest.manifests {
+            let pick = list
+                .iter()
+                .find(|d| {
+                    d.platform
+                        .as_ref()
+                        .is_some_and(|p| p.os == "linux" && p.architecture == go_arch())
+                })
+                .ok_or_else(|| {
+                    Error::not_found(format!(
+                        "no matching manifest for linux/{} in the manifest list entries of {}",
+                        go_arch(),
+                        r.familiar()
+                    ))
+                })?;
+            let path = format!("/v2/{}/manifests/{}", r.repository, pick.digest);
+            let (b, _) = s.fetch_bytes(&path, Some(ACCEPT), &what).await?;
+            verify(&pick.digest, &b)?;
+            digest = Some(pick.digest.clone());
+            body = b;
+            manifest = serde_json::from_slice(&body)
+                .map_err(|e| Error::invalid(format!("{what}: {e}")))?;
+        }
+        let manifest_digest = digest
+            .unwrap_or_else(|| format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body))));
+        let config_desc = manifest.config.ok_or_else(|| {
+            Error::invalid(format!(
+                "{what}: no config (schema 1 manifests are not supported)"
+            ))
+        })?;
+        let (config, _) = s
+            .fetch_bytes(
+                &format!("/v2/{}/blobs/{}", r.repository, config_desc.digest),
+                None,
+                "image config",
+            )
+            .await?;
+        verify(&config_desc.digest, &config)?;
+        let parsed: super::image::config::ImageConfig = serde_json::from_slice(&config)
+            .map_err(|e| Error::invalid(format!("image config: {e}")))?;
+        let layers = manifest.layers.unwrap_or_default();
+        if layers.len() != parsed.rootfs.diff_ids.len() {
+            return Err(Error::invalid(format!(
+                "{what}: {} layers but the config names {}",
+                layers.len(),
+                parsed.rootfs.diff_ids.len()
+            )));
+        }
+        // Layers in parallel; the ones already in the store are not downloaded again.
+        let mut tasks = Vec::new();
+        for (desc, diff_id) in layers
+            .into_iter()
+            .zip(parsed.rootfs.diff_ids.iter().cloned())
+        {
+            let short = desc.digest.trim_start_matches("sha256:")[..12].to_string();
+            if let Ok(existing) = self.images.layer(&diff_id) {
+                let _ = progress_tx
+                    .send(progress("Already exists", Some(&short)))
+                    .await;
+                tasks.push(tokio::spawn(
+                    async move { Ok::<LayerRecord, Error>(existing) },
+                ));
+                continue;
+            }
+            let engine = self.clone();
+            let tx = progress_tx.clone();
+            let path = format!("/v2/{}/blobs/{}", r.repository, desc.digest);
+            let mut session = Session {
+                client: s.client.clone(),
+                base: s.base.clone(),
+                repo: s.repo.clone(),
+                token: s.token.clone(),
+            };
+            tasks.push(tokio::spawn(async move {
+                let _ = tx.send(progress("Pulling fs layer", Some(&short))).await;
+                let resp = session.get(&path, None).await?;
+                if !resp.status().is_success() {
+                    return Err(Error::invalid(format!(
+                        "layer {}: {}",
+                        desc.digest,
+                        resp.status()
+                    )));
+                }
+                let tmp = engine
+                    .paths
+                    .tmp()
+                    .join(format!("pull-{}", &crate::util::ids::random_id()[..16]));
+                let mut file = std::fs::File::create(&tmp)
+                    .map_err(|e| Error::internal(format!("{}: {e}", tmp.display())))?;
+                let mut hasher = sha2::Sha256::new();
+                let mut body = resp.into_body();
+                while let Some(frame) = body.frame().await {
+                    let frame =
+                        frame.map_err(|e| Error::invalid(format!("layer {}: {e}", desc.digest)))?;
+                    if let Ok(data) = frame.into_data() {
+                        hasher.update(&data);
+                        file.write_all(&data)
+                            .map_err(|e| Error::internal(e.to_string()))?;
+                    }
+                }
+                drop(file);
+                let got = format!("sha256:{}", hex::encode(hasher.finalize()));
+                if got != desc.digest {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(Error::invalid(format!(
+                        "layer {}: digest mismatch (got {got})",
+                        desc.digest
+                    )));
+                }
+                let _ = tx.send(progress("Download complete", Some(&short))).await;
+                let store_engine = engine.clone();
+                let tmp2 = tmp.clone();
+                let rec = tokio::task::spawn_blocking(move || {
+                    let f =
+                        std::fs::File::open(&tmp2).map_err(|e| Error::internal(e.to_string()))?;
+                    store_engine.images.add_layer(f)
+                })
+                .await
+                .map_err(Error::internal)?;
+                let _ = std::fs::remove_file(&tmp);
+                let rec = rec?;
+                if rec.diff_id != diff_id {
+                    return Err(Error::invalid(format!(
+                        "layer {} unpacks to {} but the config expects {diff_id}",
+                        desc.digest, rec.diff_id
+                    )));
+                }
+                let _ = tx.send(progress("Pull complete", Some(&short))).await;
+                Ok(rec)
+            }));
+        }
+        let mut records = Vec::new();
+        for t in tasks {
+            records.push(t.await.map_err(Error::internal)??);
+        }
+        let config_id = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&config)));
+        let had_it = self.images.get(&config_id).is_ok()
+            && self
+                .images
+                .tags_of(&config_id)
+                .unwrap_or_default()
+                .contains(&r.to_string());
+        let mut image = self
+            .images
+            .register(&config, &records, std::slice::from_ref(&r), None)?;
+        let repo_digest = format!("{}@{manifest_digest}", r.familiar_name());
+        if !image.repo_digests.contains(&repo_digest) {
+            image.repo_digests.push(repo_digest);
+            self.images.update_record(&image)?;
+        }
+        let _ = progress_tx
+            .send(progress(&format!("Digest: {manifest_digest}"), None))
+            .await;
+        let status = if had_it {
+            "Image is up to date for"
+        } else {
+            "Downloaded newer image for"
+        };
+        let _ = progress_tx
+            .send(progress(
+                &format!("Status: {status} {}", r.familiar()),
+                None,
+            ))
+            .await;
+        Ok(image)
+    }
+}
