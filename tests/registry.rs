@@ -144,3 +144,44 @@ fn pull_from_a_local_registry_and_run() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).ends_with("auto-pulled\n"));
 }
+
+#[test]
+fn compose_pulls_service_images_from_the_registry() {
+    let source = Wharf::new();
+    source.busybox_image("box", &[]);
+    let archive = source.dir.path().join("box.tar");
+    source.ok(&["save", "-o", archive.to_str().unwrap(), "box"]);
+    let reg = Registry::start(24500 + source.slot as u16);
+    reg.push(&archive, "team/box:1");
+
+    let w = Wharf::new();
+    let dir = w.dir.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("compose.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "services:\n  web:\n    image: {0}/team/box:1\n    command: [httpd, -f, -p, '8080', -h, /etc]\n  client:\n    image: {0}/team/box:1\n    command: [sh, -c, 'wget -qO- http://web:8080/hostname']\n    depends_on: [web]\n",
+            reg.addr
+        ),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    w.ok(&["up", "-d", "--pull", "always", "-f", f]);
+    assert!(w
+        .ok(&["images"])
+        .contains(&format!("{}/team/box", reg.addr)));
+    let start = std::time::Instant::now();
+    loop {
+        let logs = w.ok(&["compose", "-f", f, "logs", "--no-log-prefix", "client"]);
+        if logs.trim().len() == 12 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "client never reached web: {logs}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    w.ok(&["down", "-v", "-f", f]);
+}
