@@ -143,6 +143,37 @@ fn pull_from_a_local_registry_and_run() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).ends_with("auto-pulled\n"));
+
+    // wharf push: a committed image goes up; another engine pulls it and sees the change.
+    source.ok(&[
+        "run",
+        "--name",
+        "c",
+        "box",
+        "sh",
+        "-c",
+        "echo pushed-change > /marker",
+    ]);
+    let pushed = format!("{}/mine/box:2", reg.addr);
+    source.ok(&["commit", "c", &pushed]);
+    let out = source.ok(&["push", &pushed]);
+    assert!(
+        out.contains("Pushed") && out.contains("2: digest: sha256:"),
+        "{out}"
+    );
+    let again = source.ok(&["push", &pushed]);
+    assert!(again.contains("Layer already exists"), "{again}");
+    w.ok(&["pull", &pushed]);
+    assert_eq!(
+        w.ok(&["run", "--rm", &pushed, "cat", "/marker"]),
+        "pushed-change\n"
+    );
+    assert_eq!(
+        w.inspect(&pushed, "{{.Id}}"),
+        source.inspect(&pushed, "{{.Id}}")
+    );
+    let (_, err) = source.fails(&["push", &format!("{}/mine/absent:1", reg.addr)]);
+    assert!(err.contains("does not exist locally"), "{err}");
 }
 
 #[test]

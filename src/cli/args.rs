@@ -109,6 +109,8 @@ pub enum Command {
     Rmi(RmiArgs),
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PullArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(TagArgs),
     /// Show the history of an image
@@ -678,6 +680,8 @@ pub enum ImageCmd {
     Prune(PruneArgs),
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PullArgs),
     /// Display detailed information on one or more images
     Inspect(InspectArgs),
     /// Show the history of an image

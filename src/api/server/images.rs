@@ -355,7 +355,11 @@ pub async fn post_dispatch(
             let image = engine.images.resolve(&name)?;
             let repo = q.get("repo").cloned().unwrap_or_default();
             let tag = q.get("tag").cloned().unwrap_or_default();
-            let full = if tag.is_empty() { repo } else { format!("{repo}:{tag}") };
+            let full = if tag.is_empty() {
+                repo
+            } else {
+                format!("{repo}:{tag}")
+            };
             let reference = Reference::parse(&full).map_err(|e| ApiError(Error::invalid(e)))?;
             engine.images.tag(&image.id, &reference)?;
             engine.events.publish(
@@ -366,10 +370,50 @@ pub async fn post_dispatch(
             );
             Ok(json(StatusCode::CREATED, &serde_json::json!({})))
         }
-        "push" => Err(ApiError(Error::not_found(format!(
-            "pushing {name} is not supported yet: this wharf engine has no registry client; use `wharf save`"
+        "push" => {
+            let tag = q.get("tag").cloned().unwrap_or_default();
+            let full = if tag.is_empty() {
+                name.clone()
+            } else {
+                format!("{name}:{tag}")
+            };
+            let reference = Reference::parse(&full).map_err(|e| ApiError(Error::invalid(e)))?;
+            engine.registry_base(&reference)?;
+            engine.images.resolve(&reference.to_string()).map_err(|_| {
+                ApiError(Error::not_found(format!(
+                    "An image does not exist locally with the tag: {}",
+                    reference.familiar_name()
+                )))
+            })?;
+            let (tx, rx) = mpsc::channel::<Bytes>(64);
+            tokio::spawn(async move {
+                match engine.push_image(&full, tx.clone()).await {
+                    Ok(_) => engine.events.publish(
+                        crate::api::models::EventMessageTypeEnum::IMAGE,
+                        "push",
+                        &full,
+                        HashMap::new(),
+                    ),
+                    Err(e) => {
+                        let msg = e.to_string();
+                        let mut line = serde_json::to_vec(
+                            &serde_json::json!({"error": msg, "errorDetail": {"message": msg}}),
+                        )
+                        .unwrap_or_default();
+                        line.push(b'\n');
+                        let _ = tx.send(Bytes::from(line)).await;
+                    }
+                }
+            });
+            Ok(Response::builder()
+                .status(StatusCode::OK)
+                .header("Content-Type", "application/json")
+                .body(super::stream_body_ok(rx))
+                .unwrap())
+        }
+        _ => Err(ApiError(Error::not_found(format!(
+            "page not found: /images/{rest}"
         )))),
-        _ => Err(ApiError(Error::not_found(format!("page not found: /images/{rest}")))),
     }
 }
 

@@ -245,14 +245,16 @@ async fn print_progress(resp: hyper::Response<hyper::body::Incoming>, quiet: boo
 pub async fn pull(client: &Client, a: PullArgs) -> CliResult {
     let r =
         crate::engine::image::reference::Reference::parse(&a.image).map_err(|e| Exit::msg(1, e))?;
-    let mut params: Vec<(&str, String)> = vec![("fromImage", r.full_name())];
-    params.push((
-        "tag",
-        r.digest
-            .clone()
-            .or(r.tag.clone())
-            .unwrap_or_else(|| "latest".into()),
-    ));
+    let params: Vec<(&str, String)> = vec![
+        ("fromImage", r.full_name()),
+        (
+            "tag",
+            r.digest
+                .clone()
+                .or(r.tag.clone())
+                .unwrap_or_else(|| "latest".into()),
+        ),
+    ];
     let resp = client
         .send(
             Method::POST,
@@ -261,6 +263,25 @@ pub async fn pull(client: &Client, a: PullArgs) -> CliResult {
             None,
         )
         .await?;
+    print_registry_progress(resp, a.quiet).await?;
+    println!("{}", r.familiar());
+    Ok(())
+}
+
+pub async fn push(client: &Client, a: PullArgs) -> CliResult {
+    let r =
+        crate::engine::image::reference::Reference::parse(&a.image).map_err(|e| Exit::msg(1, e))?;
+    let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
+    let path = with_query(&format!("/images/{}/push", r.full_name()), &[("tag", tag)]);
+    let resp = client.send(Method::POST, &path, empty(), None).await?;
+    print_registry_progress(resp, a.quiet).await
+}
+
+/// Docker's pull/push progress lines: `id: status`, or an error that ends the command.
+async fn print_registry_progress(
+    resp: hyper::Response<hyper::body::Incoming>,
+    quiet: bool,
+) -> CliResult {
     let mut body = resp.into_body();
     let mut buf = Vec::new();
     while let Some(chunk) = next_chunk(&mut body).await? {
@@ -271,7 +292,7 @@ pub async fn pull(client: &Client, a: PullArgs) -> CliResult {
             if let Some(e) = v["error"].as_str() {
                 return Err(Exit::msg(1, format!("Error response from daemon: {e}")));
             }
-            if a.quiet {
+            if quiet {
                 continue;
             }
             match (v["id"].as_str(), v["status"].as_str()) {
@@ -281,7 +302,6 @@ pub async fn pull(client: &Client, a: PullArgs) -> CliResult {
             }
         }
     }
-    println!("{}", r.familiar());
     Ok(())
 }
 

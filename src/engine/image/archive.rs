@@ -273,18 +273,7 @@ pub fn save<W: Write>(store: &ImageStore, names: &[String], out: W) -> Result<W>
         if written.insert(config_path.clone()) {
             append_bytes(&mut tar, &config_path, &config)?;
         }
-        let manifest = OciManifest {
-            schema_version: 2,
-            media_type: Some(MEDIA_MANIFEST.into()),
-            config: Descriptor {
-                media_type: MEDIA_CONFIG.into(),
-                digest: image.id.clone(),
-                size: config.len() as u64,
-                annotations: None,
-            },
-            layers: layer_descs,
-        };
-        let manifest_bytes = serde_json::to_vec(&manifest)?;
+        let manifest_bytes = oci_manifest(image, config.len() as u64, layer_descs)?;
         let manifest_digest = crate::util::ids::sha256_digest(&manifest_bytes);
         let manifest_path = format!("blobs/sha256/{}", hex_of(&manifest_digest));
         if written.insert(manifest_path.clone()) {
@@ -345,6 +334,49 @@ pub fn save<W: Write>(store: &ImageStore, names: &[String], out: W) -> Result<W>
         )?;
     }
     tar.into_inner().ctx(|| "finishing the archive".into())
+}
+
+/// An image's OCI manifest as it is written to archives and pushed to registries.
+fn oci_manifest(image: &ImageRecord, config_size: u64, layers: Vec<Descriptor>) -> Result<Vec<u8>> {
+    let manifest = OciManifest {
+        schema_version: 2,
+        media_type: Some(MEDIA_MANIFEST.into()),
+        config: Descriptor {
+            media_type: MEDIA_CONFIG.into(),
+            digest: image.id.clone(),
+            size: config_size,
+            annotations: None,
+        },
+        layers,
+    };
+    Ok(serde_json::to_vec(&manifest)?)
+}
+
+/// The manifest of an image (bytes and media type) and the blobs it names (layers, then
+/// config): what a registry push uploads.
+pub fn push_plan(
+    store: &ImageStore,
+    image: &ImageRecord,
+) -> Result<(Vec<u8>, &'static str, Vec<(String, u64)>)> {
+    let config = store.config_bytes(&image.id)?;
+    let mut blobs = Vec::new();
+    let mut descs = Vec::new();
+    for diff in &image.layers {
+        let layer = store.layer(diff)?;
+        blobs.push((layer.blob_digest.clone(), layer.blob_size));
+        descs.push(Descriptor {
+            media_type: layer.media_type.clone(),
+            digest: layer.blob_digest.clone(),
+            size: layer.blob_size,
+            annotations: None,
+        });
+    }
+    blobs.push((image.id.clone(), config.len() as u64));
+    Ok((
+        oci_manifest(image, config.len() as u64, descs)?,
+        MEDIA_MANIFEST,
+        blobs,
+    ))
 }
 
 fn looks_like_id(s: &str) -> bool {

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use hyper::{Request, StatusCode};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
@@ -22,6 +22,7 @@ use super::image::layer::LayerRecord;
 use super::image::reference::Reference;
 use super::image::ImageRecord;
 use super::Engine;
+use crate::api::client::{empty, ReqBody};
 
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
@@ -69,7 +70,7 @@ fn go_arch() -> &'static str {
 }
 
 struct Session {
-    client: Client<HttpConnector, Empty<Bytes>>,
+    client: Client<HttpConnector, ReqBody>,
     base: String,
     repo: String,
     token: Option<String>,
@@ -91,7 +92,7 @@ impl Session {
             }
             let resp = self
                 .client
-                .request(req.body(Empty::new()).map_err(Error::internal)?)
+                .request(req.body(empty()).map_err(Error::internal)?)
                 .await
                 .map_err(|e| Error::invalid(format!("registry {}: {e}", self.base)))?;
             if resp.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
@@ -136,11 +137,7 @@ impl Session {
         }
         let resp = self
             .client
-            .request(
-                Request::get(&url)
-                    .body(Empty::new())
-                    .map_err(Error::internal)?,
-            )
+            .request(Request::get(&url).body(empty()).map_err(Error::internal)?)
             .await
             .map_err(|e| Error::invalid(format!("token from {realm}: {e}")))?;
         let body = resp
@@ -156,6 +153,36 @@ impl Session {
             .or(v["access_token"].as_str())
             .map(String::from)
             .ok_or_else(|| Error::invalid(format!("no token from {realm}")))
+    }
+
+    /// A request with a body (uploads); the bearer token is reused.
+    async fn send(
+        &mut self,
+        method: hyper::Method,
+        url: &str,
+        content_type: Option<&str>,
+        len: Option<u64>,
+        body: ReqBody,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
+        let url = if url.starts_with("http") {
+            url.to_string()
+        } else {
+            format!("{}{url}", self.base)
+        };
+        let mut req = Request::builder().method(method).uri(&url);
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        if let Some(l) = len {
+            req = req.header("Content-Length", l.to_string());
+        }
+        self.client
+            .request(req.body(body).map_err(Error::internal)?)
+            .await
+            .map_err(|e| Error::invalid(format!("registry {}: {e}", self.base)))
     }
 
     async fn fetch_bytes(
@@ -200,7 +227,153 @@ fn verify(digest: &str, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
+fn session(base: String, repo: &str) -> Session {
+    Session {
+        client: Client::builder(TokioExecutor::new()).build_http(),
+        base,
+        repo: repo.to_string(),
+        token: None,
+    }
+}
+
+async fn error_text(resp: hyper::Response<hyper::body::Incoming>) -> String {
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    format!("{status}: {}", String::from_utf8_lossy(&body).trim())
+}
+
 impl Engine {
+    /// Push an image to its registry: blobs the registry lacks, then the manifest.
+    pub async fn push_image(
+        self: &Arc<Self>,
+        reference: &str,
+        progress_tx: mpsc::Sender<Bytes>,
+    ) -> Result<String> {
+        let r = Reference::parse(reference).map_err(Error::invalid)?;
+        let base = self.registry_base(&r)?;
+        let image = self.images.resolve(&r.to_string()).map_err(|_| {
+            Error::not_found(format!(
+                "An image does not exist locally with the tag: {}",
+                r.familiar_name()
+            ))
+        })?;
+        let (manifest, media_type, blobs) = super::image::archive::push_plan(&self.images, &image)?;
+        let mut s = session(base, &r.repository);
+        let _ = progress_tx
+            .send(progress(
+                &format!("The push refers to repository [{}]", r.full_name()),
+                None,
+            ))
+            .await;
+        for (digest, size) in blobs {
+            let short = digest.trim_start_matches("sha256:")[..12].to_string();
+            let head = s
+                .send(
+                    hyper::Method::HEAD,
+                    &format!("/v2/{}/blobs/{digest}", r.repository),
+                    None,
+                    None,
+                    empty(),
+                )
+                .await?;
+            if head.status().is_success() {
+                let _ = progress_tx
+                    .send(progress("Layer already exists", Some(&short)))
+                    .await;
+                continue;
+            }
+            if head.status() == StatusCode::UNAUTHORIZED {
+                let challenge = head
+                    .headers()
+                    .get("www-authenticate")
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                s.token = Some(
+                    s.fetch_token(&challenge.replace(":pull\"", ":pull,push\""))
+                        .await?,
+                );
+            }
+            let _ = progress_tx.send(progress("Preparing", Some(&short))).await;
+            let start = s
+                .send(
+                    hyper::Method::POST,
+                    &format!("/v2/{}/blobs/uploads/", r.repository),
+                    None,
+                    Some(0),
+                    empty(),
+                )
+                .await?;
+            if start.status() != StatusCode::ACCEPTED {
+                return Err(Error::invalid(format!(
+                    "starting the upload of {digest}: {}",
+                    error_text(start).await
+                )));
+            }
+            let location = start
+                .headers()
+                .get("location")
+                .and_then(|h| h.to_str().ok())
+                .ok_or_else(|| Error::invalid("the registry gave no upload location"))?
+                .to_string();
+            let location = if location.starts_with('/') {
+                format!("{}{location}", s.base)
+            } else {
+                location
+            };
+            let sep = if location.contains('?') { '&' } else { '?' };
+            let file = tokio::fs::File::open(self.images.blob_path(&digest))
+                .await
+                .map_err(|e| Error::internal(format!("blob {digest}: {e}")))?;
+            let put = s
+                .send(
+                    hyper::Method::PUT,
+                    &format!("{location}{sep}digest={digest}"),
+                    Some("application/octet-stream"),
+                    Some(size),
+                    crate::api::client::reader_body(file),
+                )
+                .await?;
+            if put.status() != StatusCode::CREATED {
+                return Err(Error::invalid(format!(
+                    "uploading {digest}: {}",
+                    error_text(put).await
+                )));
+            }
+            let _ = progress_tx.send(progress("Pushed", Some(&short))).await;
+        }
+        let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
+        let len = manifest.len() as u64;
+        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&manifest)));
+        let put = s
+            .send(
+                hyper::Method::PUT,
+                &format!("/v2/{}/manifests/{tag}", r.repository),
+                Some(media_type),
+                Some(len),
+                crate::api::client::full(manifest),
+            )
+            .await?;
+        if put.status() != StatusCode::CREATED {
+            return Err(Error::invalid(format!(
+                "uploading the manifest: {}",
+                error_text(put).await
+            )));
+        }
+        let _ = progress_tx
+            .send(progress(
+                &format!("{tag}: digest: {digest} size: {len}"),
+                None,
+            ))
+            .await;
+        Ok(digest)
+    }
+
     /// The registry's base URL, or why it cannot be reached (checked before a pull streams).
     pub fn registry_base(&self, r: &Reference) -> Result<String> {
         let host = r.registry.as_str();
@@ -230,12 +403,7 @@ impl Engine {
     ) -> Result<ImageRecord> {
         let r = Reference::parse(reference).map_err(Error::invalid)?;
         let base = self.registry_base(&r)?;
-        let mut s = Session {
-            client: Client::builder(TokioExecutor::new()).build_http(),
-            base,
-            repo: r.repository.clone(),
-            token: None,
-        };
+        let mut s = session(base, &r.repository);
         let tag = r
             .digest
             .clone()
