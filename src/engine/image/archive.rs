@@ -352,12 +352,16 @@ fn oci_manifest(image: &ImageRecord, config_size: u64, layers: Vec<Descriptor>) 
     Ok(serde_json::to_vec(&manifest)?)
 }
 
-/// The manifest of an image (bytes and media type) and the blobs it names (layers, then
-/// config): what a registry push uploads.
-pub fn push_plan(
-    store: &ImageStore,
-    image: &ImageRecord,
-) -> Result<(Vec<u8>, &'static str, Vec<(String, u64)>)> {
+/// What a registry push uploads: the blobs (digest, size: layers, then config), then the
+/// manifest.
+pub struct PushPlan {
+    pub manifest: Vec<u8>,
+    pub media_type: &'static str,
+    pub blobs: Vec<(String, u64)>,
+}
+
+/// The push plan of an image.
+pub fn push_plan(store: &ImageStore, image: &ImageRecord) -> Result<PushPlan> {
     let config = store.config_bytes(&image.id)?;
     let mut blobs = Vec::new();
     let mut descs = Vec::new();
@@ -372,11 +376,11 @@ pub fn push_plan(
         });
     }
     blobs.push((image.id.clone(), config.len() as u64));
-    Ok((
-        oci_manifest(image, config.len() as u64, descs)?,
-        MEDIA_MANIFEST,
+    Ok(PushPlan {
+        manifest: oci_manifest(image, config.len() as u64, descs)?,
+        media_type: MEDIA_MANIFEST,
         blobs,
-    ))
+    })
 }
 
 fn looks_like_id(s: &str) -> bool {

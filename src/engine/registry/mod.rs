@@ -262,7 +262,11 @@ impl Engine {
                 r.familiar_name()
             ))
         })?;
-        let (manifest, media_type, blobs) = super::image::archive::push_plan(&self.images, &image)?;
+        let super::image::archive::PushPlan {
+            manifest,
+            media_type,
+            blobs,
+        } = super::image::archive::push_plan(&self.images, &image)?;
         let mut s = session(base, &r.repository);
         let _ = progress_tx
             .send(progress(
