@@ -305,7 +305,12 @@ pub async fn ensure_bridge(nl: &Netlink, spec: &BridgeSpec<'_>) -> Result<(), Ne
             l.index
         }
         None => {
-            let mut b = LinkBridge::new(spec.name);
+            // A fixed address: a Linux bridge otherwise takes the lowest address of its ports,
+            // so it changes as containers come and go, and the containers' ARP entries for the
+            // gateway go stale (their traffic to it gets flooded to the other ports instead).
+            let g = spec.gateway.octets();
+            let mut b =
+                LinkBridge::new(spec.name).address(vec![0x02, 0x42, g[0], g[1], g[2], g[3]]);
             if let Some(mtu) = spec.mtu {
                 b = b.mtu(mtu);
             }
