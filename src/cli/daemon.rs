@@ -52,6 +52,9 @@ fn lock_file(path: &Path, blocking: bool) -> std::io::Result<Option<std::fs::Fil
 
 fn run(global: &GlobalOpts) -> anyhow::Result<()> {
     use anyhow::Context;
+    // One malloc arena per worker thread is what keeps an idle daemon's RSS up; two suffice.
+    // SAFETY: mallopt before any other thread exists.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
     let paths = Paths::new(&global.root, &global.run_root);
     paths.ensure().with_context(|| {
         format!(
