@@ -373,3 +373,57 @@ fn teardown_leaves_nothing() {
         .unwrap_or_default();
     assert!(netns.is_empty(), "{netns:?}");
 }
+
+fn link_mac(name: &str) -> String {
+    std::fs::read_to_string(format!("/sys/class/net/{name}/address"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn bridge_mac_stays_fixed_as_containers_come_and_go() {
+    // A Linux bridge takes the lowest MAC of its ports unless one is set: then the containers'
+    // ARP entries for the gateway go stale whenever membership changes.
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let base = net_base(&w);
+    w.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &format!("{base}.0/24"),
+        "steady",
+    ]);
+    let options: serde_json::Value =
+        serde_json::from_str(&w.inspect("steady", "{{json .Options}}")).unwrap();
+    let bridge = options["com.docker.network.bridge.name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let gw: Vec<u8> = format!("{base}.1")
+        .split('.')
+        .map(|o| o.parse().unwrap())
+        .collect();
+    let want = format!(
+        "02:42:{:02x}:{:02x}:{:02x}:{:02x}",
+        gw[0], gw[1], gw[2], gw[3]
+    );
+    assert_eq!(link_mac(&bridge), want);
+    w.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "a",
+        "--network",
+        "steady",
+        "box",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(link_mac(&bridge), want);
+    w.ok(&["run", "--rm", "--network", "steady", "box", "true"]);
+    w.ok(&["rm", "-f", "a"]);
+    assert_eq!(link_mac(&bridge), want);
+    w.ok(&["network", "rm", "steady"]);
+}
