@@ -209,12 +209,7 @@ pub async fn create(
         tokio::spawn(async move {
             if let Err(e) = engine.pull_image(&name, tx.clone()).await {
                 let msg = e.to_string();
-                let mut line = serde_json::to_vec(
-                    &serde_json::json!({"error": msg, "errorDetail": {"message": msg}}),
-                )
-                .unwrap_or_default();
-                line.push(b'\n');
-                let _ = tx.send(Bytes::from(line)).await;
+                let _ = tx.send(error_line(&msg)).await;
             } else {
                 engine.events.publish(
                     crate::api::models::EventMessageTypeEnum::IMAGE,
@@ -322,6 +317,15 @@ pub async fn prune(AxState(engine): AxState<State>, q: Query) -> ApiResult {
     ok_json(&serde_json::json!({"ImagesDeleted": deleted, "SpaceReclaimed": reclaimed}))
 }
 
+/// The last line of a progress stream that failed, as Docker clients expect it.
+fn error_line(msg: &str) -> Bytes {
+    let mut line =
+        serde_json::to_vec(&serde_json::json!({"error": msg, "errorDetail": {"message": msg}}))
+            .unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
 /// Image names contain slashes, so `/images/{name}/json` is routed by suffix.
 fn split_rest(rest: &str) -> (String, &str) {
     for suffix in ["/json", "/history", "/get", "/tag", "/push"] {
@@ -396,12 +400,7 @@ pub async fn post_dispatch(
                     ),
                     Err(e) => {
                         let msg = e.to_string();
-                        let mut line = serde_json::to_vec(
-                            &serde_json::json!({"error": msg, "errorDetail": {"message": msg}}),
-                        )
-                        .unwrap_or_default();
-                        line.push(b'\n');
-                        let _ = tx.send(Bytes::from(line)).await;
+                        let _ = tx.send(error_line(&msg)).await;
                     }
                 }
             });

@@ -219,24 +219,32 @@ async fn open_input(path: Option<&std::path::Path>) -> CliResult<crate::api::cli
 }
 
 /// Print a JSON-lines progress body (`{"stream": ...}`, `{"status": ...}`, `{"error": ...}`).
-async fn print_progress(resp: hyper::Response<hyper::body::Incoming>, quiet: bool) -> CliResult {
+/// Print a JSON-lines progress body as it streams (`{"stream": ...}`, `{"id": ..,
+/// "status": ...}`); an `{"error": ...}` line ends the command with that message.
+async fn print_progress(
+    resp: hyper::Response<hyper::body::Incoming>,
+    quiet: bool,
+    error_prefix: &str,
+) -> CliResult {
     let mut body = resp.into_body();
     let mut buf = Vec::new();
     while let Some(chunk) = next_chunk(&mut body).await? {
         buf.extend_from_slice(&chunk);
-    }
-    for line in buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let v: serde_json::Value = serde_json::from_slice(line).unwrap_or_default();
-        if let Some(e) = v["error"].as_str() {
-            return Err(Exit::msg(1, e.to_string()));
-        }
-        if quiet {
-            continue;
-        }
-        if let Some(s) = v["stream"].as_str() {
-            print!("{s}");
-        } else if let Some(s) = v["status"].as_str() {
-            println!("{s}");
+        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=pos).collect();
+            let v: serde_json::Value = serde_json::from_slice(&line).unwrap_or_default();
+            if let Some(e) = v["error"].as_str() {
+                return Err(Exit::msg(1, format!("{error_prefix}{e}")));
+            }
+            if quiet {
+                continue;
+            }
+            match (v["stream"].as_str(), v["id"].as_str(), v["status"].as_str()) {
+                (Some(text), _, _) => print!("{text}"),
+                (None, Some(id), Some(status)) => println!("{id}: {status}"),
+                (None, None, Some(status)) => println!("{status}"),
+                _ => {}
+            }
         }
     }
     Ok(())
@@ -263,7 +271,7 @@ pub async fn pull(client: &Client, a: PullArgs) -> CliResult {
             None,
         )
         .await?;
-    print_registry_progress(resp, a.quiet).await?;
+    print_progress(resp, a.quiet, "Error response from daemon: ").await?;
     println!("{}", r.familiar());
     Ok(())
 }
@@ -274,35 +282,7 @@ pub async fn push(client: &Client, a: PullArgs) -> CliResult {
     let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
     let path = with_query(&format!("/images/{}/push", r.full_name()), &[("tag", tag)]);
     let resp = client.send(Method::POST, &path, empty(), None).await?;
-    print_registry_progress(resp, a.quiet).await
-}
-
-/// Docker's pull/push progress lines: `id: status`, or an error that ends the command.
-async fn print_registry_progress(
-    resp: hyper::Response<hyper::body::Incoming>,
-    quiet: bool,
-) -> CliResult {
-    let mut body = resp.into_body();
-    let mut buf = Vec::new();
-    while let Some(chunk) = next_chunk(&mut body).await? {
-        buf.extend_from_slice(&chunk);
-        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=pos).collect();
-            let v: serde_json::Value = serde_json::from_slice(&line).unwrap_or_default();
-            if let Some(e) = v["error"].as_str() {
-                return Err(Exit::msg(1, format!("Error response from daemon: {e}")));
-            }
-            if quiet {
-                continue;
-            }
-            match (v["id"].as_str(), v["status"].as_str()) {
-                (Some(id), Some(s)) => println!("{id}: {s}"),
-                (None, Some(s)) => println!("{s}"),
-                _ => {}
-            }
-        }
-    }
-    Ok(())
+    print_progress(resp, a.quiet, "Error response from daemon: ").await
 }
 
 pub async fn import(client: &Client, a: ImportArgs) -> CliResult {
@@ -328,7 +308,7 @@ pub async fn import(client: &Client, a: ImportArgs) -> CliResult {
             Some("application/x-tar"),
         )
         .await?;
-    print_progress(resp, false).await
+    print_progress(resp, false, "").await
 }
 
 pub async fn load(client: &Client, a: LoadArgs) -> CliResult {
@@ -341,7 +321,7 @@ pub async fn load(client: &Client, a: LoadArgs) -> CliResult {
             Some("application/x-tar"),
         )
         .await?;
-    print_progress(resp, a.quiet).await
+    print_progress(resp, a.quiet, "").await
 }
 
 pub async fn save(client: &Client, a: SaveArgs) -> CliResult {

@@ -69,6 +69,7 @@ fn go_arch() -> &'static str {
     }
 }
 
+#[derive(Clone)]
 struct Session {
     client: Client<HttpConnector, ReqBody>,
     base: String,
@@ -496,12 +497,7 @@ impl Engine {
             let engine = self.clone();
             let tx = progress_tx.clone();
             let path = format!("/v2/{}/blobs/{}", r.repository, desc.digest);
-            let mut session = Session {
-                client: s.client.clone(),
-                base: s.base.clone(),
-                repo: s.repo.clone(),
-                token: s.token.clone(),
-            };
+            let mut session = s.clone();
             tasks.push(tokio::spawn(async move {
                 let _ = tx.send(progress("Pulling fs layer", Some(&short))).await;
                 let resp = session.get(&path, None).await?;
