@@ -7,8 +7,8 @@ use hyper::Method;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
-use super::filters;
-use crate::api::client::{empty, full, next_chunk, with_query, Client, ClientError};
+use super::{each, filters};
+use crate::api::client::{empty, full, next_chunk, with_query, Client};
 use crate::api::models::{ContainerSummary, ExecConfig, ExecInspectResponse};
 use crate::api::stream::{Decoder, STDERR};
 use crate::cli::args::{
@@ -17,29 +17,6 @@ use crate::cli::args::{
 };
 use crate::cli::output::{ago, print_columns, print_table, Row, Table};
 use crate::cli::{attach, CliResult, Exit};
-
-/// Run `f` for each name, printing the name on success like docker; exit 1 if any failed.
-async fn each<F, Fut>(names: &[String], f: F) -> CliResult
-where
-    F: Fn(String) -> Fut,
-    Fut: std::future::Future<Output = Result<(), ClientError>>,
-{
-    let mut failed = false;
-    for n in names {
-        match f(n.clone()).await {
-            Ok(()) => println!("{n}"),
-            Err(e) => {
-                eprintln!("Error response from daemon: {e}");
-                failed = true;
-            }
-        }
-    }
-    if failed {
-        Err(Exit::code(1))
-    } else {
-        Ok(())
-    }
-}
 
 pub async fn start(client: &Client, a: StartArgs) -> CliResult {
     if a.attach {

@@ -8,8 +8,8 @@ mod system;
 mod volume;
 
 use super::args::{Command, ContainerCmd, GlobalOpts, ImageCmd, NetworkCmd, SystemCmd, VolumeCmd};
-use super::CliResult;
-use crate::api::client::Client;
+use super::{CliResult, Exit};
+use crate::api::client::{Client, ClientError};
 
 pub async fn dispatch(client: &Client, _global: &GlobalOpts, command: Command) -> CliResult {
     match command {
@@ -156,4 +156,27 @@ pub fn key_values(list: &[String]) -> std::collections::HashMap<String, String> 
             None => (l.clone(), String::new()),
         })
         .collect()
+}
+
+/// Run `f` for each name, printing the name on success like docker; exit 1 if any failed.
+pub(crate) async fn each<F, Fut>(names: &[String], f: F) -> CliResult
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), ClientError>>,
+{
+    let mut failed = false;
+    for n in names {
+        match f(n.clone()).await {
+            Ok(()) => println!("{n}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        Err(Exit::code(1))
+    } else {
+        Ok(())
+    }
 }

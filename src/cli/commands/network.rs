@@ -1,13 +1,13 @@
 //! Network commands.
 
-use super::{filters, key_values as kv};
+use super::{each, filters, key_values as kv};
 use crate::api::client::{typed_filters, with_query, Client};
 use crate::cli::args::{
     NamesArgs, NetworkConnectArgs, NetworkCreateArgs, NetworkDisconnectArgs, PruneArgs,
     VolumeLsArgs,
 };
 use crate::cli::output::{print_table, Row, Table};
-use crate::cli::{CliResult, Exit};
+use crate::cli::CliResult;
 
 pub async fn create(client: &Client, a: NetworkCreateArgs) -> CliResult {
     let mut ipam = serde_json::Map::new();
@@ -81,21 +81,10 @@ pub async fn ls(client: &Client, a: VolumeLsArgs) -> CliResult {
 }
 
 pub async fn rm(client: &Client, a: NamesArgs) -> CliResult {
-    let mut failed = false;
-    for n in &a.containers {
-        match client.delete(&format!("/networks/{n}")).await {
-            Ok(_) => println!("{n}"),
-            Err(e) => {
-                eprintln!("Error response from daemon: {e}");
-                failed = true;
-            }
-        }
-    }
-    if failed {
-        Err(Exit::code(1))
-    } else {
-        Ok(())
-    }
+    each(&a.containers, |n| async move {
+        client.delete(&format!("/networks/{n}")).await.map(|_| ())
+    })
+    .await
 }
 
 pub async fn prune(client: &Client, a: PruneArgs) -> CliResult {

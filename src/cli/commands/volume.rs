@@ -1,11 +1,11 @@
 //! Volume commands.
 
-use super::{filters, key_values as kv};
+use super::{each, filters, key_values as kv};
 use crate::api::client::{typed_filters, with_query, Client};
 use crate::api::models::Volume;
 use crate::cli::args::{PruneArgs, VolumeCreateArgs, VolumeLsArgs, VolumeRmArgs};
 use crate::cli::output::{print_table, Row, Table};
-use crate::cli::{CliResult, Exit};
+use crate::cli::CliResult;
 use crate::util::bytesize::human_size;
 
 pub async fn create(client: &Client, a: VolumeCreateArgs) -> CliResult {
@@ -58,21 +58,10 @@ pub async fn ls(client: &Client, a: VolumeLsArgs) -> CliResult {
 }
 
 pub async fn rm(client: &Client, a: VolumeRmArgs) -> CliResult {
-    let mut failed = false;
-    for n in &a.names {
-        match client.remove_volume(n, a.force).await {
-            Ok(()) => println!("{n}"),
-            Err(e) => {
-                eprintln!("Error response from daemon: {e}");
-                failed = true;
-            }
-        }
-    }
-    if failed {
-        Err(Exit::code(1))
-    } else {
-        Ok(())
-    }
+    each(&a.names, |n| async move {
+        client.remove_volume(&n, a.force).await
+    })
+    .await
 }
 
 pub async fn prune(client: &Client, a: PruneArgs) -> CliResult {
