@@ -628,3 +628,56 @@ async fn automatic_subnets_skip_routed_ones() {
         .unwrap_err();
     assert!(e.to_string().contains("pools"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reaper_deletes_a_burst_of_veths_and_nothing_else() {
+    require_root!();
+    let env = Env::new();
+    let ip = |args: &[&str]| {
+        let st = std::process::Command::new("ip")
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "ip {args:?}");
+    };
+    let names: Vec<String> = (0..12).map(|i| format!("{}v{i}", env.tag)).collect();
+    for (i, n) in names.iter().enumerate() {
+        ip(&[
+            "link",
+            "add",
+            n,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("{}p{i}", env.tag),
+        ]);
+    }
+    let keep = format!("{}vkeep", env.tag);
+    ip(&[
+        "link",
+        "add",
+        &keep,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &format!("{}pkeep", env.tag),
+    ]);
+    let reaper = wharf::net::reaper::Reaper::new();
+    // A burst (most of it lands in one batch) plus a name that does not exist.
+    for n in &names {
+        reaper.delete(n);
+    }
+    reaper.delete(&format!("{}vnone", env.tag));
+    reaper.settle_link(&names[11]).await;
+    assert!(!link_names().await.contains(&names[11]));
+    reaper.settle().await.unwrap();
+    // Both ends of every pair are gone; the unqueued pair stays.
+    let left = links_with(&env.tag).await;
+    assert_eq!(left, vec![format!("{}pkeep", env.tag), keep.clone()]);
+    // Queued again after the batch: deleted on its own.
+    reaper.delete(&keep);
+    reaper.settle().await.unwrap();
+    assert!(links_with(&env.tag).await.is_empty());
+}

@@ -29,6 +29,7 @@ pub mod firewall;
 pub mod ipam;
 pub mod netns;
 pub mod ports;
+pub mod reaper;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -268,17 +269,14 @@ impl State {
     }
 }
 
-/// A host link being deleted in the background: its name and the task.
-type PendingDeletion = (String, tokio::task::JoinHandle<Result<(), NetError>>);
-
 /// The bridge driver plus IPAM, firewall and DNS, behind one lock. See the module docs.
 pub struct NetworkManager {
     cfg: ManagerConfig,
     state: tokio::sync::Mutex<State>,
     dns: DnsServer,
     nl: Netlink,
-    /// Host veths being deleted in the background (see [`NetworkManager::detach`]).
-    pending: std::sync::Mutex<Vec<PendingDeletion>>,
+    /// Deletes detached host veths in the background (see [`NetworkManager::detach`]).
+    reaper: reaper::Reaper,
 }
 
 fn join_errors(errs: Vec<String>) -> Result<(), NetError> {
@@ -321,7 +319,7 @@ impl NetworkManager {
             dns: DnsServer::new(upstreams),
             nl: Netlink::connect()?,
             state: tokio::sync::Mutex::new(State::default()),
-            pending: std::sync::Mutex::new(Vec::new()),
+            reaper: reaper::Reaper::new(),
             cfg,
         })
     }
@@ -369,31 +367,7 @@ impl NetworkManager {
 
     /// Wait for the background deletions of detached veths; reports their errors.
     pub async fn settle(&self) -> Result<(), NetError> {
-        let pending: Vec<_> = std::mem::take(&mut *self.pending.lock().unwrap());
-        let mut errs = Vec::new();
-        for (name, h) in pending {
-            match h.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => errs.push(format!("deleting {name}: {e}")),
-                Err(e) => errs.push(format!("deleting {name}: {e}")),
-            }
-        }
-        join_errors(errs)
-    }
-
-    /// Wait for a pending deletion of one link (before re-creating a link of that name).
-    async fn settle_link(&self, name: &str) {
-        let handles: Vec<_> = {
-            let mut p = self.pending.lock().unwrap();
-            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut *p)
-                .into_iter()
-                .partition(|(n, _)| n == name);
-            *p = rest;
-            mine
-        };
-        for (_, h) in handles {
-            let _ = h.await;
-        }
+        self.reaper.settle().await
     }
 
     async fn apply_firewall(&self, st: &State) -> Result<(), NetError> {
@@ -741,7 +715,7 @@ impl NetworkManager {
         let mut ipam = net.ipam.clone();
         let ip = ipam.allocate(&att.container_id, att.ip)?;
         let host_ifname = self.host_ifname(&att.container_id, &net.id);
-        self.settle_link(&host_ifname).await;
+        self.reaper.settle_link(&host_ifname).await;
         let mac = bridge::attach_veth(
             &self.nl,
             &bridge::VethSpec {
@@ -841,9 +815,8 @@ impl NetworkManager {
     }
 
     /// Detach a container from a network: ports, DNS records, address, veth. Goes on through
-    /// errors and reports them all. The veth pair is deleted in the background: the kernel's
-    /// deletion waits for RCU grace periods (~10-20 ms) under the rtnl lock. [`settle`](Self::settle) waits for (and reports) pending
-    /// deletions; `remove_network`, `restore`, `shutdown` and a re-attach of the same pair do
+    /// errors and reports them all. The veth pair is deleted in the background, in batches (see
+    /// [`reaper`]). [`settle`](Self::settle) waits for (and reports) pending deletions; `remove_network`, `restore`, `shutdown` and a re-attach of the same pair do
     /// so themselves.
     pub async fn detach(&self, container_id: &str, network: &str) -> Result<(), NetError> {
         let mut st = self.state.lock().await;
@@ -878,29 +851,11 @@ impl NetworkManager {
                 errs.push(format!("removing published ports: {e}"));
             }
         }
-        // The kernel's veth deletion holds the rtnl lock through RCU grace periods (~10-20 ms
-        // here), so it runs in the background (settle() waits for it). Setting the link down
-        // first to cut traffic at once would cost the next netlink call as much again (deferred
-        // linkwatch work), so it is not done: the DNS records and ports are gone already, and
-        // IPAM does not hand the address out again at once.
-        match self.nl.link(&ep.host_ifname).await.map(|l| l.is_some()) {
-            Ok(true) => {
-                let nl = self.nl.clone();
-                let name = ep.host_ifname.clone();
-                let h = tokio::spawn(async move { nl.delete_link(&name).await.map(|_| ()) });
-                self.pending
-                    .lock()
-                    .unwrap()
-                    .push((ep.host_ifname.clone(), h));
-            }
-            Ok(false) => {}
-            Err(e) => {
-                errs.push(e.to_string());
-                if let Err(e) = self.nl.delete_link(&ep.host_ifname).await {
-                    errs.push(format!("deleting {}: {e}", ep.host_ifname));
-                }
-            }
-        }
+        // The kernel's veth deletion waits for RCU grace periods, so it runs in the background
+        // (settle() waits for it). The link is not set down first to cut traffic at once: that
+        // would cost the next netlink call as much again (deferred linkwatch work). The DNS
+        // records and ports are gone already, and IPAM does not hand the address out at once.
+        self.reaper.delete(&ep.host_ifname);
         if let Some(n) = st.networks.get_mut(nid) {
             n.ipam.release(ep.ip);
         }
