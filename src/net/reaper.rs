@@ -148,7 +148,10 @@ fn run(mut rx: mpsc::UnboundedReceiver<String>, shared: Arc<Shared>) {
             tracing::error!("{e}");
             rx.close();
             while let Ok(name) = rx.try_recv() {
-                shared.finish(&[name.clone()], vec![format!("deleting {name}: {e}")]);
+                shared.finish(
+                    std::slice::from_ref(&name),
+                    vec![format!("deleting {name}: {e}")],
+                );
             }
             return;
         }
