@@ -309,7 +309,8 @@ impl Engine {
                 } else {
                     Vec::new()
                 },
-                ifname: None,
+                // A fresh namespace: no need to look for a free name.
+                ifname: Some(format!("eth{i}")),
                 dns_upstreams: upstreams.clone(),
             };
             match mgr.attach(path, &network.id, att).await {

@@ -364,9 +364,15 @@ pub struct VethSpec<'a> {
 }
 
 /// Create the veth pair with its peer created directly in the container's namespace under its
-/// final name, enslave the host end to the bridge, and configure the peer (address, up, default
-/// route; lo up). Returns the container side's MAC address. On failure nothing is left.
-pub async fn attach_veth(host: &Netlink, spec: &VethSpec<'_>) -> Result<String, NetError> {
+/// final name, enslave the host end to the bridge, and configure the peer through
+/// `inside`, a handle on that namespace (address, up, default route; lo up). (The peer cannot
+/// be created up: veth refuses to open before its host end exists.) Returns the container
+/// side's MAC address. On failure nothing is left.
+pub async fn attach_veth(
+    host: &Netlink,
+    inside: &Netlink,
+    spec: &VethSpec<'_>,
+) -> Result<String, NetError> {
     let bridge = host
         .link(spec.bridge)
         .await?
@@ -410,7 +416,7 @@ pub async fn attach_veth(host: &Netlink, spec: &VethSpec<'_>) -> Result<String, 
             }
         })?;
     drop(ns);
-    match configure_peer(spec).await {
+    match configure_peer(inside, spec).await {
         Ok(mac) => Ok(mac),
         Err(e) => {
             let _ = host.delete_link(spec.host_ifname).await;
@@ -419,8 +425,7 @@ pub async fn attach_veth(host: &Netlink, spec: &VethSpec<'_>) -> Result<String, 
     }
 }
 
-async fn configure_peer(spec: &VethSpec<'_>) -> Result<String, NetError> {
-    let nl = Netlink::connect_in(spec.netns).await?;
+async fn configure_peer(nl: &Netlink, spec: &VethSpec<'_>) -> Result<String, NetError> {
     let link = nl.link(spec.ifname).await?.ok_or_else(|| {
         NetError::System(format!(
             "{} did not appear in {}",
@@ -430,32 +435,30 @@ async fn configure_peer(spec: &VethSpec<'_>) -> Result<String, NetError> {
     })?;
     nl.add_address(link.index, spec.ip, spec.prefix).await?;
     nl.set_up(link.index).await?;
-    if let Some(lo) = nl.link("lo").await? {
-        if !lo.up {
-            nl.set_up(lo.index).await?;
-        }
-    }
+    // Loopback has this index in every namespace; setting it up again is a no-op.
+    nl.set_up(LOOPBACK_INDEX).await?;
     if let Some(gw) = spec.default_gateway {
-        if !nl.has_default_route().await? {
-            let route = RouteMessageBuilder::<Ipv4Addr>::new()
-                .gateway(gw)
-                .output_interface(link.index)
-                .scope(RouteScope::Universe)
-                .build();
-            match nl.handle.route().add(route).execute().await {
-                Ok(()) => {}
-                Err(e) if errno(&e) == Some(libc::EEXIST) => {}
-                Err(e) => return Err(nl_err(format!("adding the default route via {gw}"))(e)),
-            }
+        // Unless the namespace has a default route already (another network's): EEXIST.
+        let route = RouteMessageBuilder::<Ipv4Addr>::new()
+            .gateway(gw)
+            .output_interface(link.index)
+            .scope(RouteScope::Universe)
+            .build();
+        match nl.handle.route().add(route).execute().await {
+            Ok(()) => {}
+            Err(e) if errno(&e) == Some(libc::EEXIST) => {}
+            Err(e) => return Err(nl_err(format!("adding the default route via {gw}"))(e)),
         }
     }
     Ok(link.mac.unwrap_or_default())
 }
 
+/// The loopback device's index, the same in every network namespace.
+const LOOPBACK_INDEX: u32 = 1;
+
 /// The name of an interface inside a namespace that is not taken yet: `eth0`, `eth1`, ...
-pub async fn next_ifname(netns_path: &Path) -> Result<String, NetError> {
-    let nl = Netlink::connect_in(netns_path).await?;
-    let links = nl.links().await?;
+pub async fn next_ifname(inside: &Netlink) -> Result<String, NetError> {
+    let links = inside.links().await?;
     for i in 0.. {
         let name = format!("eth{i}");
         if !links.iter().any(|l| l.name == name) {

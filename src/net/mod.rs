@@ -707,10 +707,13 @@ impl NetworkManager {
         } else {
             self.resolve_ports(&st, &att.container_id, &att.ports)?
         };
+        if let Some(i) = att.ifname.as_ref().filter(|i| !bridge::valid_ifname(i)) {
+            return Err(NetError::Invalid(format!("invalid interface name {i:?}")));
+        }
+        let inside = Netlink::connect_in(netns).await?;
         let ifname = match &att.ifname {
-            Some(i) if bridge::valid_ifname(i) => i.clone(),
-            Some(i) => return Err(NetError::Invalid(format!("invalid interface name {i:?}"))),
-            None => bridge::next_ifname(netns).await?,
+            Some(i) => i.clone(),
+            None => bridge::next_ifname(&inside).await?,
         };
         let mut ipam = net.ipam.clone();
         let ip = ipam.allocate(&att.container_id, att.ip)?;
@@ -718,6 +721,7 @@ impl NetworkManager {
         self.reaper.settle_link(&host_ifname).await;
         let mac = bridge::attach_veth(
             &self.nl,
+            &inside,
             &bridge::VethSpec {
                 host_ifname: &host_ifname,
                 bridge: &net.bridge,
@@ -1054,7 +1058,7 @@ impl NetworkManager {
                         default_gateway: (!net.internal).then_some(net.gateway()),
                         mtu: net.mtu,
                     };
-                    match bridge::attach_veth(&self.nl, &spec).await {
+                    match bridge::attach_veth(&self.nl, &nl_ns, &spec).await {
                         Ok(mac) => {
                             if let Some(e) = st
                                 .endpoints
