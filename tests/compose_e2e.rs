@@ -769,6 +769,29 @@ services:
     s.write_all(b"GET /passwd HTTP/1.0\r\n\r\n").unwrap();
     s.read_to_string(&mut body).unwrap();
     assert!(body.contains("root:x:0:0"), "{body}");
+    // the server replaced alone: the next `up` replaces the sidecar holding its old namespace
+    let before = p.ids();
+    p.ok(&["up", "-d", "--no-deps", "--force-recreate", "server"]);
+    let (out, _) = p.ok(&["up", "-d"]);
+    let after = p.ids();
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(
+        after.iter().all(|(name, id)| before.get(name) != Some(id)),
+        "{before:?} {after:?} {out}"
+    );
+    let (out, _) = p.ok(&[
+        "exec",
+        "-T",
+        "sidecar",
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        "http://127.0.0.1:8080/group",
+    ]);
+    assert!(out.contains("root:x:0:"), "{out}");
+    let (out, _) = p.ok(&["up", "-d"]);
+    assert_eq!(p.ids(), after, "a second up is a no-op: {out}");
     p.ok(&["down"]);
     assert!(p.ids().is_empty());
 }

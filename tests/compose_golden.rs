@@ -93,6 +93,9 @@ struct ObservedC {
     project: Option<String>,
     #[serde(default)]
     oneoff: bool,
+    /// The engine's network mode, e.g. `container:id-app-1`.
+    #[serde(default)]
+    network_mode: Option<String>,
 }
 
 fn one() -> u32 {
@@ -242,6 +245,7 @@ fn run_case(dir: &Path, failures: &mut Vec<String>) {
                 "paused" => ContainerState::Paused,
                 other => panic!("unknown state {other}"),
             },
+            network_mode: c.network_mode.clone(),
         });
     }
     let o = &of.options;

@@ -34,6 +34,7 @@ fn running(project: &Project) -> ObservedState {
             labels: l,
             image_id: format!("sha256:{image}"),
             state: ContainerState::Running,
+            network_mode: None,
         });
     }
     for n in project.networks.values() {

@@ -70,6 +70,7 @@ pub async fn containers(
                 labels: c.labels.clone().unwrap_or_default().into_iter().collect(),
                 image_id: c.image_id.clone().unwrap_or_default(),
                 state: summary_state(c.state, c.status.as_deref().unwrap_or_default()),
+                network_mode: c.host_config.as_ref().and_then(|h| h.network_mode.clone()),
             }
         })
         .collect();

@@ -189,6 +189,8 @@ pub struct ObservedContainer {
     pub labels: BTreeMap<String, String>,
     pub image_id: String,
     pub state: ContainerState,
+    /// The engine's network mode (`container:<id>` for `network_mode: service:x`).
+    pub network_mode: Option<String>,
 }
 
 impl ObservedContainer {
@@ -459,6 +461,26 @@ pub fn project_hashes(project: &Project) -> Result<BTreeMap<String, String>> {
 }
 
 /// Plan `up`, computing the config hashes from disk.
+/// For a container joined to service `x`'s network namespace (`network_mode: service:x`): `x`
+/// when the container it joined is no longer `x`'s first container.
+fn lost_namespace<'a>(
+    svc: &'a Service,
+    c: &ObservedContainer,
+    ours: &BTreeMap<String, Vec<&ObservedContainer>>,
+) -> Option<&'a str> {
+    let Some(NetworkMode::Service(x)) = &svc.network_mode else {
+        return None;
+    };
+    let joined = c
+        .network_mode
+        .as_deref()?
+        .strip_prefix("container:")
+        .filter(|j| !j.is_empty())?;
+    let owner = ours.get(x)?.iter().find(|o| o.number() == 1)?;
+    let same = owner.id == joined || owner.name == joined || owner.id.starts_with(joined);
+    (!same).then_some(x.as_str())
+}
+
 pub fn plan_up(project: &Project, observed: &ObservedState, opts: &PlanOptions) -> Result<Plan> {
     let hashes = project_hashes(project)?;
     plan_up_with_hashes(project, &hashes, observed, opts)
@@ -704,6 +726,9 @@ pub fn plan_up_with_hashes(
             } else if let Some(x) = shared_ns.iter().find(|x| recreated.contains(*x)) {
                 // its network namespace or volumes come from a container that is replaced
                 Some(format!("shares namespaces or volumes with recreated {x}"))
+            } else if let Some(x) = lost_namespace(svc, c, &ours) {
+                // replaced earlier without it (`up --no-deps x`): it holds a dead namespace
+                Some(format!("network namespace of {x} was replaced"))
             } else {
                 dep_recreated
                     .as_ref()
