@@ -1,6 +1,7 @@
 //! Pulling from a real registry (Debian's docker-registry on 127.0.0.1, filled with skopeo from
 //! a `wharf save` archive): `wharf pull`, layers shared and verified, run, the docker CLI's pull,
-//! and clear errors for a missing image or a registry without TLS support.
+//! clear errors for a missing image or an unreachable registry, and TLS (insecure on loopback,
+//! verified against a CA in `<root>/certs.d/<host:port>/`).
 
 mod common;
 
@@ -18,10 +19,24 @@ struct Registry {
 
 impl Registry {
     fn start(port: u16) -> Registry {
+        Self::start_with(port, None)
+    }
+
+    /// With `tls`: (certificate, key) PEM files; the registry then speaks HTTPS only.
+    fn start_with(port: u16, tls: Option<(&std::path::Path, &std::path::Path)>) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let addr = format!("127.0.0.1:{port}");
+        let tls = tls
+            .map(|(c, k)| {
+                format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    c.display(),
+                    k.display()
+                )
+            })
+            .unwrap_or_default();
         let config = format!(
-            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\nlog:\n  level: error\n",
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{tls}log:\n  level: error\n",
             dir.path().join("data").display()
         );
         let cfg = dir.path().join("config.yml");
@@ -67,6 +82,55 @@ impl Registry {
     }
 }
 
+/// A server on 127.0.0.1 answering every request with a 307 to `target` (like Docker Hub's
+/// redirects of blobs to a CDN), stopped on drop.
+struct Redirector {
+    child: Child,
+    addr: String,
+}
+
+impl Redirector {
+    fn start(port: u16, target: &str) -> Redirector {
+        let script = r#"
+import http.server, sys
+target = sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(307)
+        self.send_header("Location", "http://" + target + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    do_HEAD = do_GET
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new("python3")
+            .args(["-c", script, &port.to_string(), target])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tests need python3");
+        let start = std::time::Instant::now();
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the redirector did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Redirector { child, addr }
+    }
+}
+
+impl Drop for Redirector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -104,11 +168,19 @@ fn pull_from_a_local_registry_and_run() {
         again.contains("Already exists") && again.contains("Image is up to date"),
         "{again}"
     );
-    // A missing image, and a registry this client cannot speak to, fail clearly.
+    // A missing image, and a registry that is not there, fail clearly.
     let (_, err) = w.fails(&["pull", &format!("{}/test/nope:v1", reg.addr)]);
     assert!(err.contains("not found"), "{err}");
-    let (_, err) = w.fails(&["pull", "example.invalid/x:1"]);
-    assert!(err.contains("TLS"), "{err}");
+    // Redirects are followed (Docker Hub sends blobs to a CDN).
+    let redirector = Redirector::start(24300 + source.slot as u16, &reg.addr);
+    let via = format!("{}/test/box:v1", redirector.addr);
+    w.ok(&["pull", &via]);
+    assert_eq!(w.inspect(&via, "{{.Id}}"), source.inspect("box", "{{.Id}}"));
+    let (_, err) = w.fails(&["pull", "127.0.0.1:1/x:1"]);
+    assert!(
+        err.contains("127.0.0.1:1") && err.contains("onnection refused"),
+        "{err}"
+    );
 
     // `run` of an absent image pulls it first, through the real docker CLI as client.
     let cfg = w.dir.path().join("docker-config");
@@ -215,4 +287,124 @@ fn compose_pulls_service_images_from_the_registry() {
         std::thread::sleep(Duration::from_millis(100));
     }
     w.ok(&["down", "-v", "-f", f]);
+}
+
+/// `openssl` with `args` in `dir`.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("tests need openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA (`<name>.crt`, `<name>.key`) in `dir`.
+fn make_ca(dir: &std::path::Path, name: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=wharf test {name}"),
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+        ],
+    );
+}
+
+#[test]
+fn pull_over_tls_insecure_on_loopback_and_verified_with_a_configured_ca() {
+    let source = Wharf::new();
+    source.busybox_image("box", &[r#"CMD ["echo", "over-tls"]"#]);
+    let archive = source.dir.path().join("box.tar");
+    source.ok(&["save", "-o", archive.to_str().unwrap(), "box"]);
+    // A CA, a server certificate it signed for 127.0.0.1, and an unrelated CA.
+    let pki = source.dir.path().join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    make_ca(&pki, "ca");
+    make_ca(&pki, "other");
+    std::fs::write(pki.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(
+        &pki,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
+    openssl(
+        &pki,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.crt",
+        ],
+    );
+    let reg = Registry::start_with(
+        25000 + source.slot as u16,
+        Some((&pki.join("server.crt"), &pki.join("server.key"))),
+    );
+    reg.push(&archive, "tls/box:1");
+    let image = format!("{}/tls/box:1", reg.addr);
+
+    // Loopback is insecure, as with Docker: HTTPS without verification (there is no plain HTTP).
+    let w = Wharf::new();
+    w.ok(&["pull", &image]);
+    assert_eq!(w.ok(&["run", "--rm", &image]), "over-tls\n");
+
+    // A CA configured for the registry is verified, on loopback too: the right one passes...
+    let trust = |w: &Wharf, ca: &str| {
+        let d = w.root.join("certs.d").join(&reg.addr);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::copy(pki.join(ca), d.join("ca.crt")).unwrap();
+    };
+    let verified = Wharf::new();
+    trust(&verified, "ca.crt");
+    verified.ok(&["pull", &image]);
+    assert_eq!(verified.ok(&["run", "--rm", &image]), "over-tls\n");
+    // ... and another one fails, saying why.
+    let wrong = Wharf::new();
+    trust(&wrong, "other.crt");
+    let (_, err) = wrong.fails(&["pull", &image]);
+    assert!(
+        err.contains(&reg.addr) && err.contains("certificate"),
+        "{err}"
+    );
+    // push goes through the same transport
+    let pushed = format!("{}/tls/again:1", reg.addr);
+    verified.ok(&["tag", &image, &pushed]);
+    let out = verified.ok(&["push", &pushed]);
+    assert!(out.contains("1: digest: sha256:"), "{out}");
 }

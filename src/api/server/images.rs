@@ -202,9 +202,8 @@ pub async fn create(
         } else {
             format!("{image}:{tag}")
         };
-        let reference = Reference::parse(&name).map_err(|e| ApiError(Error::invalid(e)))?;
-        // Errors known before anything is fetched are HTTP errors, like Docker's.
-        engine.registry_base(&reference)?;
+        // A malformed name is an HTTP error, like Docker's.
+        Reference::parse(&name).map_err(|e| ApiError(Error::invalid(e)))?;
         let (tx, rx) = mpsc::channel::<Bytes>(64);
         tokio::spawn(async move {
             if let Err(e) = engine.pull_image(&name, tx.clone()).await {
@@ -382,7 +381,6 @@ pub async fn post_dispatch(
                 format!("{name}:{tag}")
             };
             let reference = Reference::parse(&full).map_err(|e| ApiError(Error::invalid(e)))?;
-            engine.registry_base(&reference)?;
             engine.images.resolve(&reference.to_string()).map_err(|_| {
                 ApiError(Error::not_found(format!(
                     "An image does not exist locally with the tag: {}",

@@ -1,8 +1,10 @@
 //! Registry client (Docker Registry HTTP API v2 / OCI distribution): pull an image's manifest
 //! (an index resolved to this platform), its config and its layers (downloaded in parallel,
 //! verified by digest, each unpacked once into the layer store), anonymous or with a bearer
-//! token. Plain HTTP only for now: like Docker, registries on loopback are insecure by default,
-//! others must be listed in daemon.json's `insecure-registries` until the TLS client lands.
+//! token. How a registry is reached (HTTPS, verification, plain HTTP for insecure registries) is
+//! [`transport`]'s business.
+
+mod transport;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -11,8 +13,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::{Request, StatusCode};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use sha2::Digest;
 use tokio::sync::mpsc;
@@ -71,7 +71,7 @@ fn go_arch() -> &'static str {
 
 #[derive(Clone)]
 struct Session {
-    client: Client<HttpConnector, ReqBody>,
+    client: transport::RegistryClient,
     base: String,
     repo: String,
     token: Option<String>,
@@ -95,7 +95,13 @@ impl Session {
                 .client
                 .request(req.body(empty()).map_err(Error::internal)?)
                 .await
-                .map_err(|e| Error::invalid(format!("registry {}: {e}", self.base)))?;
+                .map_err(|e| {
+                    Error::invalid(format!(
+                        "registry {}: {}",
+                        self.base,
+                        transport::describe(&e)
+                    ))
+                })?;
             if resp.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
                 let challenge = resp
                     .headers()
@@ -106,10 +112,52 @@ impl Session {
                 self.token = Some(self.fetch_token(&challenge).await?);
                 continue;
             }
-            return Ok(resp);
+            return self.follow_redirects(resp, accept).await;
         }
         Err(Error::invalid(format!(
             "registry {}: unauthorized",
+            self.base
+        )))
+    }
+
+    /// Follow a registry's redirects (Docker Hub sends blobs to a CDN). The bearer token goes
+    /// only to the registry itself: a signed CDN URL refuses a second credential.
+    async fn follow_redirects(
+        &self,
+        mut resp: hyper::Response<hyper::body::Incoming>,
+        accept: Option<&str>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
+        for _ in 0..5 {
+            if !resp.status().is_redirection() {
+                return Ok(resp);
+            }
+            let Some(location) = resp.headers().get("location").and_then(|h| h.to_str().ok())
+            else {
+                return Ok(resp);
+            };
+            let url = if location.starts_with('/') {
+                format!("{}{location}", self.base)
+            } else {
+                location.to_string()
+            };
+            let mut req = Request::get(&url);
+            if let Some(a) = accept {
+                req = req.header("Accept", a);
+            }
+            let same_registry = url
+                .strip_prefix(self.base.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+            if let Some(t) = self.token.as_ref().filter(|_| same_registry) {
+                req = req.header("Authorization", format!("Bearer {t}"));
+            }
+            resp = self
+                .client
+                .request(req.body(empty()).map_err(Error::internal)?)
+                .await
+                .map_err(|e| Error::invalid(format!("{url}: {}", transport::describe(&e))))?;
+        }
+        Err(Error::invalid(format!(
+            "registry {}: too many redirects",
             self.base
         )))
     }
@@ -140,7 +188,9 @@ impl Session {
             .client
             .request(Request::get(&url).body(empty()).map_err(Error::internal)?)
             .await
-            .map_err(|e| Error::invalid(format!("token from {realm}: {e}")))?;
+            .map_err(|e| {
+                Error::invalid(format!("token from {realm}: {}", transport::describe(&e)))
+            })?;
         let body = resp
             .into_body()
             .collect()
@@ -183,7 +233,13 @@ impl Session {
         self.client
             .request(req.body(body).map_err(Error::internal)?)
             .await
-            .map_err(|e| Error::invalid(format!("registry {}: {e}", self.base)))
+            .map_err(|e| {
+                Error::invalid(format!(
+                    "registry {}: {}",
+                    self.base,
+                    transport::describe(&e)
+                ))
+            })
     }
 
     async fn fetch_bytes(
@@ -228,10 +284,10 @@ fn verify(digest: &str, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn session(base: String, repo: &str) -> Session {
+fn session(endpoint: transport::Endpoint, repo: &str) -> Session {
     Session {
-        client: Client::builder(TokioExecutor::new()).build_http(),
-        base,
+        client: endpoint.client,
+        base: endpoint.base,
         repo: repo.to_string(),
         token: None,
     }
@@ -256,7 +312,7 @@ impl Engine {
         progress_tx: mpsc::Sender<Bytes>,
     ) -> Result<String> {
         let r = Reference::parse(reference).map_err(Error::invalid)?;
-        let base = self.registry_base(&r)?;
+        let endpoint = self.registry_endpoint(&r).await?;
         let image = self.images.resolve(&r.to_string()).map_err(|_| {
             Error::not_found(format!(
                 "An image does not exist locally with the tag: {}",
@@ -268,7 +324,7 @@ impl Engine {
             media_type,
             blobs,
         } = super::image::archive::push_plan(&self.images, &image)?;
-        let mut s = session(base, &r.repository);
+        let mut s = session(endpoint, &r.repository);
         let _ = progress_tx
             .send(progress(
                 &format!("The push refers to repository [{}]", r.full_name()),
@@ -379,25 +435,17 @@ impl Engine {
         Ok(digest)
     }
 
-    /// The registry's base URL, or why it cannot be reached (checked before a pull streams).
-    pub fn registry_base(&self, r: &Reference) -> Result<String> {
+    /// How to reach the registry of `r` (see [`transport`]).
+    async fn registry_endpoint(&self, r: &Reference) -> Result<transport::Endpoint> {
         let host = r.registry.as_str();
-        let name = host.split(':').next().unwrap_or(host);
-        let loopback = name == "localhost" || name.starts_with("127.") || name == "[::1]";
         let listed = self
             .config
             .insecure_registries
             .iter()
             .flatten()
             .any(|h| h == host);
-        if loopback || listed {
-            Ok(format!("http://{host}"))
-        } else {
-            Err(Error::not_found(format!(
-                "pull access denied for {}: wharf's registry client speaks plain HTTP only for now; {host} needs TLS (list a plain-HTTP registry in daemon.json's insecure-registries)",
-                r.familiar()
-            )))
-        }
+        let insecure = listed || transport::is_loopback(host);
+        transport::endpoint(host, insecure, &self.paths.root.join("certs.d")).await
     }
 
     /// Pull `reference`, sending Docker-style progress lines; returns the image.
@@ -407,8 +455,8 @@ impl Engine {
         progress_tx: mpsc::Sender<Bytes>,
     ) -> Result<ImageRecord> {
         let r = Reference::parse(reference).map_err(Error::invalid)?;
-        let base = self.registry_base(&r)?;
-        let mut s = session(base, &r.repository);
+        let endpoint = self.registry_endpoint(&r).await?;
+        let mut s = session(endpoint, &r.repository);
         let tag = r
             .digest
             .clone()
