@@ -749,17 +749,20 @@ services:
     let p = Proj::new(&w, "netmode", &yaml);
     p.ok(&["up", "-d"]);
     // the sidecar shares the server's network namespace: localhost is the server
-    let (out, _) = p.ok(&[
-        "exec",
-        "-T",
-        "sidecar",
-        "wget",
-        "-q",
-        "-O",
-        "-",
-        "http://127.0.0.1:8080/group",
-    ]);
-    assert!(out.contains("root:x:0:"), "{out}");
+    let sidecar_reaches_server = || {
+        let (out, _) = p.ok(&[
+            "exec",
+            "-T",
+            "sidecar",
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            "http://127.0.0.1:8080/group",
+        ]);
+        assert!(out.contains("root:x:0:"), "{out}");
+    };
+    sidecar_reaches_server();
     let (out, _) = p.ok(&["port", "server", "8080"]);
     assert_eq!(out.trim(), format!("127.0.0.1:{port}"));
     // and the published port answers on the host
@@ -779,17 +782,7 @@ services:
         after.iter().all(|(name, id)| before.get(name) != Some(id)),
         "{before:?} {after:?} {out}"
     );
-    let (out, _) = p.ok(&[
-        "exec",
-        "-T",
-        "sidecar",
-        "wget",
-        "-q",
-        "-O",
-        "-",
-        "http://127.0.0.1:8080/group",
-    ]);
-    assert!(out.contains("root:x:0:"), "{out}");
+    sidecar_reaches_server();
     let (out, _) = p.ok(&["up", "-d"]);
     assert_eq!(p.ids(), after, "a second up is a no-op: {out}");
     p.ok(&["down"]);

@@ -10,6 +10,19 @@ use std::time::Duration;
 
 use common::Wharf;
 
+/// Wait until something accepts connections on `addr` (a server the test just spawned: it
+/// gives no readiness signal of its own).
+fn wait_for_listener(addr: &str, what: &str) {
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{what} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A docker-registry on 127.0.0.1, stopped on drop.
 struct Registry {
     child: Child,
@@ -48,14 +61,7 @@ impl Registry {
             .stderr(Stdio::null())
             .spawn()
             .expect("tests need Debian's docker-registry");
-        let start = std::time::Instant::now();
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "the registry did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_listener(&addr, "the registry");
         Registry {
             child,
             _dir: dir,
@@ -112,14 +118,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
             .stderr(Stdio::null())
             .spawn()
             .expect("tests need python3");
-        let start = std::time::Instant::now();
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "the redirector did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_listener(&addr, "the redirector");
         Redirector { child, addr }
     }
 }
