@@ -32,11 +32,16 @@ struct Registry {
 
 impl Registry {
     fn start(port: u16) -> Registry {
-        Self::start_with(port, None)
+        Self::start_with(port, None, None)
     }
 
-    /// With `tls`: (certificate, key) PEM files; the registry then speaks HTTPS only.
-    fn start_with(port: u16, tls: Option<(&std::path::Path, &std::path::Path)>) -> Registry {
+    /// With `tls`: (certificate, key) PEM files; the registry then speaks HTTPS only. With
+    /// `htpasswd`: a file of users; the registry then wants Basic authentication.
+    fn start_with(
+        port: u16,
+        tls: Option<(&std::path::Path, &std::path::Path)>,
+        htpasswd: Option<&std::path::Path>,
+    ) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let addr = format!("127.0.0.1:{port}");
         let tls = tls
@@ -48,8 +53,16 @@ impl Registry {
                 )
             })
             .unwrap_or_default();
+        let auth = htpasswd
+            .map(|p| {
+                format!(
+                    "auth:\n  htpasswd:\n    realm: wharf-test\n    path: {}\n",
+                    p.display()
+                )
+            })
+            .unwrap_or_default();
         let config = format!(
-            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{tls}log:\n  level: error\n",
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{tls}{auth}log:\n  level: error\n",
             dir.path().join("data").display()
         );
         let cfg = dir.path().join("config.yml");
@@ -288,6 +301,27 @@ fn compose_pulls_service_images_from_the_registry() {
     w.ok(&["down", "-v", "-f", f]);
 }
 
+/// A registry user file (bcrypt, as docker-registry wants) with one user.
+fn htpasswd(path: &std::path::Path, user: &str, password: &str) {
+    let out = Command::new("python3")
+        .args([
+            "-W",
+            "ignore",
+            "-c",
+            "import crypt, sys; print(sys.argv[1] + ':' + crypt.crypt(sys.argv[2], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+            user,
+            password,
+        ])
+        .output()
+        .expect("tests need python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(path, out.stdout).unwrap();
+}
+
 /// `openssl` with `args` in `dir`.
 fn openssl(dir: &std::path::Path, args: &[&str]) {
     let out = Command::new("openssl")
@@ -299,6 +333,48 @@ fn openssl(dir: &std::path::Path, args: &[&str]) {
         out.status.success(),
         "openssl {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA (`<name>.crt`, `<name>.key`) in `dir`, and a certificate for 127.0.0.1 it signed
+/// (`server.crt`, `server.key`) when `server`.
+fn make_pki(dir: &std::path::Path) {
+    make_ca(dir, "ca");
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.crt",
+        ],
     );
 }
 
@@ -333,47 +409,12 @@ fn pull_over_tls_insecure_on_loopback_and_verified_with_a_configured_ca() {
     // A CA, a server certificate it signed for 127.0.0.1, and an unrelated CA.
     let pki = source.dir.path().join("pki");
     std::fs::create_dir_all(&pki).unwrap();
-    make_ca(&pki, "ca");
+    make_pki(&pki);
     make_ca(&pki, "other");
-    std::fs::write(pki.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    openssl(
-        &pki,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
-    );
-    openssl(
-        &pki,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-            "-out",
-            "server.crt",
-        ],
-    );
     let reg = Registry::start_with(
         25000 + source.slot as u16,
         Some((&pki.join("server.crt"), &pki.join("server.key"))),
+        None,
     );
     reg.push(&archive, "tls/box:1");
     let image = format!("{}/tls/box:1", reg.addr);
@@ -406,4 +447,143 @@ fn pull_over_tls_insecure_on_loopback_and_verified_with_a_configured_ca() {
     verified.ok(&["tag", &image, &pushed]);
     let out = verified.ok(&["push", &pushed]);
     assert!(out.contains("1: digest: sha256:"), "{out}");
+}
+
+#[test]
+fn login_then_pull_and_push_with_credentials_also_through_the_docker_cli() {
+    let source = Wharf::new();
+    source.busybox_image("box", &[r#"CMD ["echo", "private"]"#]);
+    let archive = source.dir.path().join("box.tar");
+    source.ok(&["save", "-o", archive.to_str().unwrap(), "box"]);
+    let pki = source.dir.path().join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    make_pki(&pki);
+    let users = source.dir.path().join("htpasswd");
+    htpasswd(&users, "tester", "s3cret");
+    let reg = Registry::start_with(
+        25500 + source.slot as u16,
+        Some((&pki.join("server.crt"), &pki.join("server.key"))),
+        Some(&users),
+    );
+    let out = Command::new("skopeo")
+        .args([
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            "tester:s3cret",
+            &format!("docker-archive:{}", archive.display()),
+            &format!("docker://{}/private/box:1", reg.addr),
+        ])
+        .output()
+        .expect("tests need skopeo");
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let image = format!("{}/private/box:1", reg.addr);
+
+    let w = Wharf::new();
+    let docker_config = w.dir.path().join("docker-config");
+    let wharf = |args: &[&str], stdin: Option<&str>| {
+        let mut c = w.command();
+        c.args(args).env("DOCKER_CONFIG", &docker_config);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        {
+            use std::io::Write;
+            let mut i = child.stdin.take().unwrap();
+            if let Some(s) = stdin {
+                i.write_all(s.as_bytes()).unwrap();
+            }
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    // Anonymous: refused, saying so.
+    let (ok, out) = wharf(&["pull", &image], None);
+    assert!(!ok && out.contains("authentication required"), "{out}");
+    // A wrong password: refused, nothing stored.
+    let (ok, out) = wharf(&["login", "-u", "tester", "-p", "wrong", &reg.addr], None);
+    assert!(
+        !ok && out.contains("incorrect username or password"),
+        "{out}"
+    );
+    assert!(!docker_config.join("config.json").exists());
+    // The right one (from stdin): stored in Docker's format, then pull and push work.
+    let (ok, out) = wharf(
+        &["login", "-u", "tester", "--password-stdin", &reg.addr],
+        Some("s3cret\n"),
+    );
+    assert!(ok && out.contains("Login Succeeded"), "{out}");
+    let stored = std::fs::read_to_string(docker_config.join("config.json")).unwrap();
+    assert!(
+        stored.contains(&reg.addr) && stored.contains("\"auth\""),
+        "{stored}"
+    );
+    let (ok, out) = wharf(&["pull", &image], None);
+    assert!(ok, "{out}");
+    assert_eq!(w.ok(&["run", "--rm", &image]), "private\n");
+    let pushed = format!("{}/private/again:1", reg.addr);
+    w.ok(&["tag", &image, &pushed]);
+    let (ok, out) = wharf(&["push", &pushed], None);
+    assert!(ok && out.contains("1: digest: sha256:"), "{out}");
+    // compose pulls with the same credentials
+    let file = w.dir.path().join("compose.yaml");
+    std::fs::write(&file, format!("services:\n  app:\n    image: {pushed}\n")).unwrap();
+    w.ok(&["rmi", &pushed]);
+    let (ok, out) = wharf(&["compose", "-f", file.to_str().unwrap(), "pull"], None);
+    assert!(ok, "{out}");
+    assert_eq!(w.ok(&["run", "--rm", &pushed]), "private\n");
+    // Logged out: anonymous again.
+    let (ok, out) = wharf(&["logout", &reg.addr], None);
+    assert!(ok && out.contains("Removing login credentials"), "{out}");
+    let (ok, out) = wharf(&["pull", &pushed], None);
+    assert!(!ok && out.contains("authentication required"), "{out}");
+
+    // The docker CLI logs in through wharf's /auth and sends the credentials with its pull.
+    let cfg = w.dir.path().join("docker-cli-config");
+    let docker = |args: &[&str], stdin: Option<&str>| {
+        let mut child = Command::new("/usr/local/bin/docker")
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", w.socket().display()))
+            .env("DOCKER_CONFIG", &cfg)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut i = child.stdin.take().unwrap();
+            if let Some(s) = stdin {
+                i.write_all(s.as_bytes()).unwrap();
+            }
+        }
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "docker {args:?}: {text}");
+        text
+    };
+    let out = docker(
+        &["login", "-u", "tester", "--password-stdin", &reg.addr],
+        Some("s3cret\n"),
+    );
+    assert!(out.contains("Login Succeeded"), "{out}");
+    w.ok(&["rmi", &pushed]);
+    docker(&["pull", &pushed], None);
+    assert_eq!(w.ok(&["run", "--rm", &pushed]), "private\n");
 }

@@ -111,6 +111,10 @@ pub enum Command {
     Pull(PullArgs),
     /// Upload an image to a registry
     Push(PullArgs),
+    /// Log in to a registry (credentials kept in Docker's config.json)
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(TagArgs),
     /// Show the history of an image
@@ -616,6 +620,27 @@ pub struct PullArgs {
     #[arg(long)]
     pub platform: Option<String>,
     pub image: String,
+}
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// Username
+    #[arg(short = 'u', long)]
+    pub username: Option<String>,
+    /// Password
+    #[arg(short = 'p', long)]
+    pub password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long = "password-stdin")]
+    pub password_stdin: bool,
+    /// Registry host[:port] (default: Docker Hub)
+    pub server: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LogoutArgs {
+    /// Registry host[:port] (default: Docker Hub)
+    pub server: Option<String>,
 }
 
 #[derive(Args, Debug)]

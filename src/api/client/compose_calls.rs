@@ -234,12 +234,16 @@ impl Client {
         if let Some(t) = tag {
             params.push(("tag", t.to_string()));
         }
+        let auth = crate::engine::image::reference::Reference::parse(image)
+            .ok()
+            .and_then(|r| super::credentials::header_for(&r.registry));
         let resp = self
-            .send(
+            .send_with_auth(
                 Method::POST,
                 &with_query("/images/create", &params),
                 empty(),
                 None,
+                auth.as_deref(),
             )
             .await?;
         let mut body = resp.into_body();

@@ -2,6 +2,7 @@
 //! socket, one connection per request (cheap locally), typed methods for what wharf uses.
 
 mod compose_calls;
+pub mod credentials;
 mod typed;
 pub use compose_calls::{split_tag, EventStream};
 pub use typed::encode_filters as typed_filters;
@@ -140,10 +141,25 @@ impl Client {
         body: ReqBody,
         content_type: Option<&str>,
     ) -> Result<Response<Incoming>> {
+        self.send_with_auth(method, path, body, content_type, None)
+            .await
+    }
+
+    /// [`send`](Self::send) with registry credentials (an `X-Registry-Auth` value).
+    pub async fn send_with_auth(
+        &self,
+        method: Method,
+        path: &str,
+        body: ReqBody,
+        content_type: Option<&str>,
+        registry_auth: Option<&str>,
+    ) -> Result<Response<Incoming>> {
         let mut sender = self.connect().await?;
-        let resp = sender
-            .send_request(Self::request(method, path, body, content_type))
-            .await?;
+        let mut req = Self::request(method, path, body, content_type);
+        if let Some(a) = registry_auth.and_then(|a| a.parse().ok()) {
+            req.headers_mut().insert("X-Registry-Auth", a);
+        }
+        let resp = sender.send_request(req).await?;
         if resp.status().is_client_error() || resp.status().is_server_error() {
             let status = resp.status().as_u16();
             let bytes = resp.into_body().collect().await?.to_bytes();

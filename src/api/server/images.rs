@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State as AxState};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -18,6 +18,7 @@ use crate::engine::image::changes::apply_changes;
 use crate::engine::image::config::{History, ImageConfig, RunConfig};
 use crate::engine::image::reference::Reference;
 use crate::engine::image::{archive, ImageRecord, RemovedImage};
+use crate::engine::registry::Credentials;
 use crate::engine::{Engine, Error, Result};
 
 /// All values of a repeated query parameter (`changes=...&changes=...`).
@@ -188,12 +189,30 @@ pub async fn save_many(AxState(engine): AxState<State>, RawQuery(raw): RawQuery)
 }
 
 /// `/images/create`: `fromSrc=-` imports a root filesystem tar; `fromImage` pulls.
+/// The credentials a client sent in `X-Registry-Auth`, if any.
+fn registry_auth(headers: &HeaderMap) -> Result<Option<Credentials>> {
+    match headers.get("x-registry-auth").map(|v| v.to_str()) {
+        None => Ok(None),
+        Some(Ok(v)) => Credentials::from_header(v),
+        Some(Err(_)) => Err(Error::invalid("X-Registry-Auth: not ASCII")),
+    }
+}
+
+/// `POST /auth` (`docker login`): check the credentials with the registry.
+pub async fn auth(AxState(engine): AxState<State>, body: Bytes) -> ApiResult {
+    let credentials = Credentials::from_json(&body)?;
+    engine.registry_login(credentials).await?;
+    ok_json(&serde_json::json!({"Status": "Login Succeeded", "IdentityToken": ""}))
+}
+
 pub async fn create(
     AxState(engine): AxState<State>,
     RawQuery(raw): RawQuery,
+    headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
     if let Some(image) = single(&raw, "fromImage") {
+        let credentials = registry_auth(&headers)?;
         let tag = single(&raw, "tag").unwrap_or_default();
         let name = if tag.is_empty() {
             image
@@ -206,7 +225,7 @@ pub async fn create(
         Reference::parse(&name).map_err(|e| ApiError(Error::invalid(e)))?;
         let (tx, rx) = mpsc::channel::<Bytes>(64);
         tokio::spawn(async move {
-            if let Err(e) = engine.pull_image(&name, tx.clone()).await {
+            if let Err(e) = engine.pull_image(&name, credentials, tx.clone()).await {
                 let msg = e.to_string();
                 let _ = tx.send(error_line(&msg)).await;
             } else {
@@ -350,6 +369,7 @@ pub async fn get_dispatch(AxState(engine): AxState<State>, Path(rest): Path<Stri
 pub async fn post_dispatch(
     AxState(engine): AxState<State>,
     Path(rest): Path<String>,
+    headers: HeaderMap,
     q: Query,
 ) -> ApiResult {
     let (name, action) = split_rest(&rest);
@@ -387,9 +407,10 @@ pub async fn post_dispatch(
                     reference.familiar_name()
                 )))
             })?;
+            let credentials = registry_auth(&headers)?;
             let (tx, rx) = mpsc::channel::<Bytes>(64);
             tokio::spawn(async move {
-                match engine.push_image(&full, tx.clone()).await {
+                match engine.push_image(&full, credentials, tx.clone()).await {
                     Ok(_) => engine.events.publish(
                         crate::api::models::EventMessageTypeEnum::IMAGE,
                         "push",

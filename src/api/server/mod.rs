@@ -125,6 +125,7 @@ fn router(engine: State) -> Router {
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
+        .route("/auth", post(images::auth))
         .route("/events", get(system::events))
         .route("/system/df", get(system::df))
         .route("/containers/create", post(containers::create))

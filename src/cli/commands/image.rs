@@ -3,11 +3,11 @@
 use hyper::Method;
 
 use super::filters;
-use crate::api::client::{empty, next_chunk, reader_body, with_query, Client};
+use crate::api::client::{credentials, empty, next_chunk, reader_body, with_query, Client};
 use crate::api::models::ImageDeleteResponseItem;
 use crate::cli::args::{
-    CommitArgs, HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, PruneArgs, PullArgs, RmiArgs,
-    SaveArgs, TagArgs,
+    CommitArgs, HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, LoginArgs, LogoutArgs, PruneArgs,
+    PullArgs, RmiArgs, SaveArgs, TagArgs,
 };
 use crate::cli::output::{ago, print_table, Row, Table};
 use crate::cli::{CliResult, Exit};
@@ -263,12 +263,14 @@ pub async fn pull(client: &Client, a: PullArgs) -> CliResult {
                 .unwrap_or_else(|| "latest".into()),
         ),
     ];
+    let auth = credentials::header_for(&r.registry);
     let resp = client
-        .send(
+        .send_with_auth(
             Method::POST,
             &with_query("/images/create", &params),
             empty(),
             None,
+            auth.as_deref(),
         )
         .await?;
     print_progress(resp, a.quiet, "Error response from daemon: ").await?;
@@ -281,8 +283,94 @@ pub async fn push(client: &Client, a: PullArgs) -> CliResult {
         crate::engine::image::reference::Reference::parse(&a.image).map_err(|e| Exit::msg(1, e))?;
     let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
     let path = with_query(&format!("/images/{}/push", r.full_name()), &[("tag", tag)]);
-    let resp = client.send(Method::POST, &path, empty(), None).await?;
+    let auth = credentials::header_for(&r.registry);
+    let resp = client
+        .send_with_auth(Method::POST, &path, empty(), None, auth.as_deref())
+        .await?;
     print_progress(resp, a.quiet, "Error response from daemon: ").await
+}
+
+/// The registry a `login`/`logout` argument names (a host, or a URL as Docker also accepts).
+fn login_registry(server: Option<&str>) -> String {
+    let s = server.unwrap_or("docker.io");
+    let host = s
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    match host {
+        "" | "index.docker.io" | "registry-1.docker.io" => "docker.io".into(),
+        other => other.into(),
+    }
+}
+
+pub async fn login(client: &Client, a: LoginArgs) -> CliResult {
+    let registry = login_registry(a.server.as_deref());
+    let user = a
+        .username
+        .ok_or_else(|| Exit::msg(1, "a username is required (-u)"))?;
+    let password = match (a.password, a.password_stdin) {
+        (Some(_), true) => {
+            return Err(Exit::msg(
+                1,
+                "--password and --password-stdin are exclusive",
+            ));
+        }
+        (Some(p), false) => p,
+        (None, _) => {
+            use std::io::IsTerminal as _;
+            if !a.password_stdin && std::io::stdin().is_terminal() {
+                return Err(Exit::msg(
+                    1,
+                    "a password is required: -p, or --password-stdin with the password on stdin",
+                ));
+            }
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| Exit::msg(1, format!("reading the password: {e}")))?;
+            line.trim_end_matches(['\n', '\r']).to_string()
+        }
+    };
+    let body = serde_json::json!({
+        "username": user,
+        "password": password,
+        "serveraddress": credentials::key(&registry),
+    });
+    client
+        .post_json::<serde_json::Value, _>("/auth", Some(&body))
+        .await?;
+    credentials::save(&registry, &user, &password).map_err(|e| {
+        Exit::msg(
+            1,
+            format!(
+                "saving credentials in {}: {e}",
+                credentials::config_path().display()
+            ),
+        )
+    })?;
+    println!("Login Succeeded");
+    Ok(())
+}
+
+pub fn logout(a: LogoutArgs) -> CliResult {
+    let registry = login_registry(a.server.as_deref());
+    let removed = credentials::remove(&registry).map_err(|e| {
+        Exit::msg(
+            1,
+            format!("updating {}: {e}", credentials::config_path().display()),
+        )
+    })?;
+    if removed {
+        println!(
+            "Removing login credentials for {}",
+            credentials::key(&registry)
+        );
+    } else {
+        println!("Not logged in to {}", credentials::key(&registry));
+    }
+    Ok(())
 }
 
 pub async fn import(client: &Client, a: ImportArgs) -> CliResult {

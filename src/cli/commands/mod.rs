@@ -84,6 +84,8 @@ pub async fn dispatch(client: &Client, _global: &GlobalOpts, command: Command) -
         Command::Image(ImageCmd::Prune(a)) => image::prune(client, a).await,
         Command::Pull(a) | Command::Image(ImageCmd::Pull(a)) => image::pull(client, a).await,
         Command::Push(a) | Command::Image(ImageCmd::Push(a)) => image::push(client, a).await,
+        Command::Login(a) => image::login(client, a).await,
+        Command::Logout(a) => image::logout(a),
         Command::Image(ImageCmd::Inspect(a)) => system::inspect(client, a, Some("image")).await,
         Command::Volume(VolumeCmd::Create(a)) => volume::create(client, a).await,
         Command::Volume(VolumeCmd::Ls(a)) => volume::ls(client, a).await,

@@ -4,7 +4,10 @@
 //! token. How a registry is reached (HTTPS, verification, plain HTTP for insecure registries) is
 //! [`transport`]'s business.
 
+pub mod auth;
 mod transport;
+
+pub use auth::Credentials;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -74,7 +77,9 @@ struct Session {
     client: transport::RegistryClient,
     base: String,
     repo: String,
-    token: Option<String>,
+    credentials: Option<Credentials>,
+    /// The `Authorization` header value once a challenge was answered.
+    authorization: Option<String>,
 }
 
 impl Session {
@@ -88,8 +93,8 @@ impl Session {
             if let Some(a) = accept {
                 req = req.header("Accept", a);
             }
-            if let Some(t) = &self.token {
-                req = req.header("Authorization", format!("Bearer {t}"));
+            if let Some(a) = &self.authorization {
+                req = req.header("Authorization", a);
             }
             let resp = self
                 .client
@@ -102,26 +107,34 @@ impl Session {
                         transport::describe(&e)
                     ))
                 })?;
-            if resp.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
+            if resp.status() == StatusCode::UNAUTHORIZED && attempt > 0 {
+                break;
+            }
+            if resp.status() == StatusCode::UNAUTHORIZED {
                 let challenge = resp
                     .headers()
                     .get("www-authenticate")
                     .and_then(|h| h.to_str().ok())
                     .unwrap_or_default()
                     .to_string();
-                self.token = Some(self.fetch_token(&challenge).await?);
+                self.authenticate(&challenge).await?;
                 continue;
             }
             return self.follow_redirects(resp, accept).await;
         }
         Err(Error::invalid(format!(
-            "registry {}: unauthorized",
-            self.base
+            "registry {}: unauthorized: {}",
+            self.base,
+            if self.credentials.is_some() {
+                "incorrect username or password"
+            } else {
+                "authentication required (wharf login)"
+            }
         )))
     }
 
-    /// Follow a registry's redirects (Docker Hub sends blobs to a CDN). The bearer token goes
-    /// only to the registry itself: a signed CDN URL refuses a second credential.
+    /// Follow a registry's redirects (Docker Hub sends blobs to a CDN). Credentials go only to
+    /// the registry itself: a signed CDN URL refuses a second one.
     async fn follow_redirects(
         &self,
         mut resp: hyper::Response<hyper::body::Incoming>,
@@ -147,8 +160,8 @@ impl Session {
             let same_registry = url
                 .strip_prefix(self.base.as_str())
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
-            if let Some(t) = self.token.as_ref().filter(|_| same_registry) {
-                req = req.header("Authorization", format!("Bearer {t}"));
+            if let Some(a) = self.authorization.as_ref().filter(|_| same_registry) {
+                req = req.header("Authorization", a);
             }
             resp = self
                 .client
@@ -162,14 +175,31 @@ impl Session {
         )))
     }
 
-    /// Anonymous bearer token from the realm named in a `WWW-Authenticate: Bearer ...` challenge.
-    async fn fetch_token(&self, challenge: &str) -> Result<String> {
-        let params: HashMap<String, String> = challenge
-            .trim_start_matches("Bearer ")
-            .split(',')
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
-            .collect();
+    /// Answer a `WWW-Authenticate` challenge: Basic with the credentials, or Bearer with a
+    /// token from the named realm (fetched with the credentials when there are some).
+    async fn authenticate(&mut self, challenge: &str) -> Result<()> {
+        let (scheme, params) = auth::parse_challenge(challenge);
+        self.authorization = Some(match scheme.as_str() {
+            "basic" => match &self.credentials {
+                Some(c) => c.basic(),
+                None => {
+                    return Err(Error::invalid(format!(
+                        "registry {}: unauthorized: authentication required (wharf login)",
+                        self.base
+                    )))
+                }
+            },
+            _ => format!("Bearer {}", self.fetch_token(challenge, &params).await?),
+        });
+        Ok(())
+    }
+
+    /// A bearer token from the realm named in a `WWW-Authenticate: Bearer ...` challenge.
+    async fn fetch_token(
+        &self,
+        challenge: &str,
+        params: &HashMap<String, String>,
+    ) -> Result<String> {
         let realm = params.get("realm").ok_or_else(|| {
             Error::invalid(format!(
                 "registry {}: authentication required ({challenge})",
@@ -184,13 +214,22 @@ impl Session {
         if let Some(s) = params.get("service") {
             url.push_str(&format!("&service={s}"));
         }
+        let mut req = Request::get(&url);
+        if let Some(c) = &self.credentials {
+            req = req.header("Authorization", c.basic());
+        }
         let resp = self
             .client
-            .request(Request::get(&url).body(empty()).map_err(Error::internal)?)
+            .request(req.body(empty()).map_err(Error::internal)?)
             .await
             .map_err(|e| {
                 Error::invalid(format!("token from {realm}: {}", transport::describe(&e)))
             })?;
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            return Err(Error::invalid(format!(
+                "token from {realm}: unauthorized: incorrect username or password"
+            )));
+        }
         let body = resp
             .into_body()
             .collect()
@@ -206,7 +245,7 @@ impl Session {
             .ok_or_else(|| Error::invalid(format!("no token from {realm}")))
     }
 
-    /// A request with a body (uploads); the bearer token is reused.
+    /// A request with a body (uploads); the authorization is reused.
     async fn send(
         &mut self,
         method: hyper::Method,
@@ -221,8 +260,8 @@ impl Session {
             format!("{}{url}", self.base)
         };
         let mut req = Request::builder().method(method).uri(&url);
-        if let Some(t) = &self.token {
-            req = req.header("Authorization", format!("Bearer {t}"));
+        if let Some(a) = &self.authorization {
+            req = req.header("Authorization", a);
         }
         if let Some(ct) = content_type {
             req = req.header("Content-Type", ct);
@@ -284,12 +323,13 @@ fn verify(digest: &str, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn session(endpoint: transport::Endpoint, repo: &str) -> Session {
+fn session(endpoint: transport::Endpoint, repo: &str, credentials: Option<Credentials>) -> Session {
     Session {
         client: endpoint.client,
         base: endpoint.base,
         repo: repo.to_string(),
-        token: None,
+        credentials,
+        authorization: None,
     }
 }
 
@@ -309,6 +349,7 @@ impl Engine {
     pub async fn push_image(
         self: &Arc<Self>,
         reference: &str,
+        credentials: Option<Credentials>,
         progress_tx: mpsc::Sender<Bytes>,
     ) -> Result<String> {
         let r = Reference::parse(reference).map_err(Error::invalid)?;
@@ -324,7 +365,7 @@ impl Engine {
             media_type,
             blobs,
         } = super::image::archive::push_plan(&self.images, &image)?;
-        let mut s = session(endpoint, &r.repository);
+        let mut s = session(endpoint, &r.repository, credentials);
         let _ = progress_tx
             .send(progress(
                 &format!("The push refers to repository [{}]", r.full_name()),
@@ -355,10 +396,8 @@ impl Engine {
                     .and_then(|h| h.to_str().ok())
                     .unwrap_or_default()
                     .to_string();
-                s.token = Some(
-                    s.fetch_token(&challenge.replace(":pull\"", ":pull,push\""))
-                        .await?,
-                );
+                s.authenticate(&challenge.replace(":pull\"", ":pull,push\""))
+                    .await?;
             }
             let _ = progress_tx.send(progress("Preparing", Some(&short))).await;
             let start = s
@@ -435,9 +474,40 @@ impl Engine {
         Ok(digest)
     }
 
+    /// `docker login`: check the credentials against the registry (`GET /v2/`, answering its
+    /// challenge). `server` is a host[:port], a URL, or empty for Docker Hub.
+    pub async fn registry_login(&self, credentials: Credentials) -> Result<()> {
+        let server = credentials
+            .server_address
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let registry = match server.as_str() {
+            "" | "index.docker.io" | "registry-1.docker.io" => "docker.io".to_string(),
+            other => other.to_string(),
+        };
+        let endpoint = self.registry_host_endpoint(&registry).await?;
+        let mut s = session(endpoint, "", Some(credentials));
+        let resp = s.get("/v2/", None).await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(Error::invalid(format!(
+                "login to {registry}: {}",
+                error_text(resp).await
+            )))
+        }
+    }
+
     /// How to reach the registry of `r` (see [`transport`]).
     async fn registry_endpoint(&self, r: &Reference) -> Result<transport::Endpoint> {
-        let host = r.registry.as_str();
+        self.registry_host_endpoint(&r.registry).await
+    }
+
+    async fn registry_host_endpoint(&self, host: &str) -> Result<transport::Endpoint> {
         let listed = self
             .config
             .insecure_registries
@@ -452,11 +522,12 @@ impl Engine {
     pub async fn pull_image(
         self: &Arc<Self>,
         reference: &str,
+        credentials: Option<Credentials>,
         progress_tx: mpsc::Sender<Bytes>,
     ) -> Result<ImageRecord> {
         let r = Reference::parse(reference).map_err(Error::invalid)?;
         let endpoint = self.registry_endpoint(&r).await?;
-        let mut s = session(endpoint, &r.repository);
+        let mut s = session(endpoint, &r.repository, credentials);
         let tag = r
             .digest
             .clone()
