@@ -84,13 +84,19 @@ impl Registry {
 
     /// Push an archive made by `wharf save` under `name` (repo:tag).
     fn push(&self, archive: &std::path::Path, name: &str) {
-        let out = Command::new("skopeo")
-            .args([
-                "copy",
-                "--dest-tls-verify=false",
-                &format!("docker-archive:{}", archive.display()),
-                &format!("docker://{}/{name}", self.addr),
-            ])
+        self.push_as(archive, name, None)
+    }
+
+    /// [`push`](Self::push) as `creds` (`user:password`).
+    fn push_as(&self, archive: &std::path::Path, name: &str, creds: Option<&str>) {
+        let mut skopeo = Command::new("skopeo");
+        skopeo.args(["copy", "--dest-tls-verify=false"]);
+        if let Some(c) = creds {
+            skopeo.args(["--dest-creds", c]);
+        }
+        let out = skopeo
+            .arg(format!("docker-archive:{}", archive.display()))
+            .arg(format!("docker://{}/{name}", self.addr))
             .output()
             .expect("tests need skopeo");
         assert!(
@@ -301,6 +307,29 @@ fn compose_pulls_service_images_from_the_registry() {
     w.ok(&["down", "-v", "-f", f]);
 }
 
+/// Run `cmd` with `stdin` as its input: whether it succeeded, and its stdout and stderr.
+fn run_with_stdin(mut cmd: Command, stdin: Option<&str>) -> (bool, String) {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        input.write_all(s.as_bytes()).unwrap();
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// A registry user file (bcrypt, as docker-registry wants) with one user.
 fn htpasswd(path: &std::path::Path, user: &str, password: &str) {
     let out = Command::new("python3")
@@ -465,22 +494,7 @@ fn login_then_pull_and_push_with_credentials_also_through_the_docker_cli() {
         Some((&pki.join("server.crt"), &pki.join("server.key"))),
         Some(&users),
     );
-    let out = Command::new("skopeo")
-        .args([
-            "copy",
-            "--dest-tls-verify=false",
-            "--dest-creds",
-            "tester:s3cret",
-            &format!("docker-archive:{}", archive.display()),
-            &format!("docker://{}/private/box:1", reg.addr),
-        ])
-        .output()
-        .expect("tests need skopeo");
-    assert!(
-        out.status.success(),
-        "skopeo: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    reg.push_as(&archive, "private/box:1", Some("tester:s3cret"));
     let image = format!("{}/private/box:1", reg.addr);
 
     let w = Wharf::new();
@@ -488,26 +502,7 @@ fn login_then_pull_and_push_with_credentials_also_through_the_docker_cli() {
     let wharf = |args: &[&str], stdin: Option<&str>| {
         let mut c = w.command();
         c.args(args).env("DOCKER_CONFIG", &docker_config);
-        c.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        {
-            use std::io::Write;
-            let mut i = child.stdin.take().unwrap();
-            if let Some(s) = stdin {
-                i.write_all(s.as_bytes()).unwrap();
-            }
-        }
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
+        run_with_stdin(c, stdin)
     };
     // Anonymous: refused, saying so.
     let (ok, out) = wharf(&["pull", &image], None);
@@ -553,29 +548,12 @@ fn login_then_pull_and_push_with_credentials_also_through_the_docker_cli() {
     // The docker CLI logs in through wharf's /auth and sends the credentials with its pull.
     let cfg = w.dir.path().join("docker-cli-config");
     let docker = |args: &[&str], stdin: Option<&str>| {
-        let mut child = Command::new("/usr/local/bin/docker")
-            .args(args)
+        let mut c = Command::new("/usr/local/bin/docker");
+        c.args(args)
             .env("DOCKER_HOST", format!("unix://{}", w.socket().display()))
-            .env("DOCKER_CONFIG", &cfg)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        {
-            use std::io::Write;
-            let mut i = child.stdin.take().unwrap();
-            if let Some(s) = stdin {
-                i.write_all(s.as_bytes()).unwrap();
-            }
-        }
-        let out = child.wait_with_output().unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "docker {args:?}: {text}");
+            .env("DOCKER_CONFIG", &cfg);
+        let (ok, text) = run_with_stdin(c, stdin);
+        assert!(ok, "docker {args:?}: {text}");
         text
     };
     let out = docker(
