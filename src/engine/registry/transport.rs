@@ -24,6 +24,9 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use super::super::error::{Error, Result};
 use crate::api::client::{empty, ReqBody};
 
+/// How long the HTTPS probe of an insecure registry may take.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// An HTTP client that speaks both `http://` and `https://`.
 pub type RegistryClient = Client<HttpsConnector<HttpConnector>, ReqBody>;
 
@@ -78,10 +81,12 @@ pub async fn endpoint(registry: &str, insecure: bool, certs_d: &Path) -> Result<
     let probe = Request::get(format!("{}/v2/", tls.base))
         .body(empty())
         .map_err(Error::internal)?;
-    match tls.client.request(probe).await {
-        Ok(_) => Ok(tls),
+    // A plain-HTTP server answers a TLS hello with an error at once; one that waits for more
+    // is given up on.
+    match tokio::time::timeout(PROBE_TIMEOUT, tls.client.request(probe)).await {
+        Ok(Ok(_)) => Ok(tls),
         // No TLS there (or nothing at all: the plain-HTTP request reports that).
-        Err(_) => Ok(Endpoint {
+        _ => Ok(Endpoint {
             base: format!("http://{host}"),
             client: tls.client,
         }),
