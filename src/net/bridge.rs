@@ -161,10 +161,38 @@ impl Netlink {
         let Some(l) = self.link(name).await? else {
             return Ok(false);
         };
-        match self.handle.link().del(l.index).execute().await {
+        self.delete_index(l.index).await
+    }
+
+    /// Delete a link by index; `Ok(false)` if it did not exist.
+    pub async fn delete_index(&self, index: u32) -> Result<bool, NetError> {
+        match self.handle.link().del(index).execute().await {
             Ok(()) => Ok(true),
             Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(false),
-            Err(e) => Err(nl_err(format!("deleting link {name}"))(e)),
+            Err(e) => Err(nl_err(format!("deleting link {index}"))(e)),
+        }
+    }
+
+    /// Put a link in a device group; `Ok(false)` if it did not exist.
+    pub async fn set_group(&self, index: u32, group: u32) -> Result<bool, NetError> {
+        let msg = LinkUnspec::new_with_index(index).link_group(group).build();
+        match self.handle.link().set(msg).execute().await {
+            Ok(()) => Ok(true),
+            Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(false),
+            Err(e) => Err(nl_err(format!("moving link {index} to group {group}"))(e)),
+        }
+    }
+
+    /// Delete every link of a device group in one kernel call; `Ok(false)` if it had none.
+    pub async fn delete_group(&self, group: u32) -> Result<bool, NetError> {
+        let mut del = self.handle.link().del(0);
+        del.message_mut()
+            .attributes
+            .push(LinkAttribute::Group(group));
+        match del.execute().await {
+            Ok(()) => Ok(true),
+            Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(false),
+            Err(e) => Err(nl_err(format!("deleting the links of group {group}"))(e)),
         }
     }
 

@@ -14,13 +14,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use futures_util::TryStreamExt;
-use rtnetlink::packet_route::link::LinkAttribute;
-use rtnetlink::{Handle, LinkUnspec};
 use tokio::sync::{mpsc, watch};
 
-use super::bridge::errno;
-use super::NetError;
+use super::{NetError, Netlink};
 
 /// The device group of links queued for deletion ("whar").
 pub const REAP_GROUP: u32 = 0x7768_6172;
@@ -132,17 +128,14 @@ fn spawn(shared: Arc<Shared>) -> mpsc::UnboundedSender<String> {
 }
 
 fn run(mut rx: mpsc::UnboundedReceiver<String>, shared: Arc<Shared>) {
-    let handle = tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()
-        .map_err(|e| format!("veth reaper runtime: {e}"))
-        .and_then(|rt| {
-            let conn = rt.block_on(async { rtnetlink::new_connection() });
-            conn.map(|c| (rt, c))
-                .map_err(|e| format!("veth reaper netlink socket: {e}"))
-        });
-    let (rt, (conn, handle, _)) = match handle {
-        Ok(h) => h,
+        .map_err(|e| NetError::System(format!("veth reaper runtime: {e}")));
+    // Its own socket: a deletion blocks it for the kernel's grace periods.
+    let started = rt.and_then(|rt| rt.block_on(async { Netlink::connect() }).map(|nl| (rt, nl)));
+    let (rt, nl) = match started {
+        Ok(s) => s,
         Err(e) => {
             // Nothing can be deleted: fail what was queued and everything queued later.
             tracing::error!("{e}");
@@ -157,13 +150,12 @@ fn run(mut rx: mpsc::UnboundedReceiver<String>, shared: Arc<Shared>) {
         }
     };
     rt.block_on(async move {
-        tokio::spawn(conn);
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
             while let Ok(more) = rx.try_recv() {
                 batch.push(more);
             }
-            let errors = delete_batch(&handle, &batch).await;
+            let errors = delete_batch(&nl, &batch).await;
             shared.finish(&batch, errors);
         }
     });
@@ -171,66 +163,38 @@ fn run(mut rx: mpsc::UnboundedReceiver<String>, shared: Arc<Shared>) {
 
 /// Delete the links named in `batch`: one by index if alone, else as one marked group.
 /// Returns the failures (a link already gone is not one).
-async fn delete_batch(handle: &Handle, batch: &[String]) -> Vec<String> {
+async fn delete_batch(nl: &Netlink, batch: &[String]) -> Vec<String> {
     let mut errors = Vec::new();
     let mut indexes = Vec::new();
     for name in batch {
-        match index_of(handle, name).await {
-            Ok(Some(i)) if !indexes.contains(&i) => indexes.push(i),
+        match nl.link(name).await {
+            Ok(Some(l)) if !indexes.contains(&l.index) => indexes.push(l.index),
             Ok(_) => {}
-            Err(e) => errors.push(format!("looking up {name}: {e}")),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     if let [one] = indexes[..] {
-        if let Err(e) = delete_index(handle, one).await {
-            errors.push(format!("deleting link {one}: {e}"));
+        if let Err(e) = nl.delete_index(one).await {
+            errors.push(e.to_string());
         }
         return errors;
     }
     let mut marked = 0;
     for &i in &indexes {
-        let mark = LinkUnspec::new_with_index(i).link_group(REAP_GROUP).build();
-        match handle.link().set(mark).execute().await {
-            Ok(()) => marked += 1,
-            Err(e) if errno(&e) == Some(libc::ENODEV) => {}
-            Err(e) => errors.push(format!("marking link {i} for deletion: {e}")),
+        match nl.set_group(i, REAP_GROUP).await {
+            Ok(true) => marked += 1,
+            Ok(false) => {}
+            Err(e) => errors.push(e.to_string()),
         }
     }
-    if marked == 0 {
-        return errors;
-    }
-    let mut del = handle.link().del(0);
-    del.message_mut()
-        .attributes
-        .push(LinkAttribute::Group(REAP_GROUP));
-    match del.execute().await {
-        Ok(()) => {}
-        // Swept meanwhile by another daemon's reaper.
-        Err(e) if errno(&e) == Some(libc::ENODEV) => {}
+    // Ok(false): swept meanwhile by another daemon's reaper.
+    if marked > 0 && nl.delete_group(REAP_GROUP).await.is_err() {
         // One bad link fails the group: fall back to one at a time.
-        Err(_) => {
-            for &i in &indexes {
-                if let Err(e) = delete_index(handle, i).await {
-                    errors.push(format!("deleting link {i}: {e}"));
-                }
+        for &i in &indexes {
+            if let Err(e) = nl.delete_index(i).await {
+                errors.push(e.to_string());
             }
         }
     }
     errors
-}
-
-async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>, rtnetlink::Error> {
-    let mut s = handle.link().get().match_name(name.to_string()).execute();
-    match s.try_next().await {
-        Ok(m) => Ok(m.map(|m| m.header.index)),
-        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-async fn delete_index(handle: &Handle, index: u32) -> Result<(), rtnetlink::Error> {
-    match handle.link().del(index).execute().await {
-        Err(e) if errno(&e) != Some(libc::ENODEV) => Err(e),
-        _ => Ok(()),
-    }
 }
