@@ -318,20 +318,8 @@ pub async fn login(client: &Client, a: LoginArgs) -> CliResult {
             ));
         }
         (Some(p), false) => p,
-        (None, _) => {
-            use std::io::IsTerminal as _;
-            if !a.password_stdin && std::io::stdin().is_terminal() {
-                return Err(Exit::msg(
-                    1,
-                    "a password is required: -p, or --password-stdin with the password on stdin",
-                ));
-            }
-            let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .map_err(|e| Exit::msg(1, format!("reading the password: {e}")))?;
-            line.trim_end_matches(['\n', '\r']).to_string()
-        }
+        (None, _) => read_password(!a.password_stdin)
+            .map_err(|e| Exit::msg(1, format!("reading the password: {e}")))?,
     };
     let body = serde_json::json!({
         "username": user,
@@ -352,6 +340,32 @@ pub async fn login(client: &Client, a: LoginArgs) -> CliResult {
     })?;
     println!("Login Succeeded");
     Ok(())
+}
+
+/// One line of stdin; on a terminal (and `prompt`), asked for with `Password: ` and not echoed.
+fn read_password(prompt: bool) -> std::io::Result<String> {
+    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+    use std::io::{IsTerminal as _, Write as _};
+    let stdin = std::io::stdin();
+    let saved = if prompt && stdin.is_terminal() {
+        eprint!("Password: ");
+        std::io::stderr().flush()?;
+        let saved = tcgetattr(&stdin).map_err(std::io::Error::from)?;
+        let mut quiet = saved.clone();
+        quiet.local_flags.remove(LocalFlags::ECHO);
+        tcsetattr(&stdin, SetArg::TCSANOW, &quiet).map_err(std::io::Error::from)?;
+        Some(saved)
+    } else {
+        None
+    };
+    let mut line = String::new();
+    let read = stdin.read_line(&mut line);
+    if let Some(saved) = saved {
+        let _ = tcsetattr(&stdin, SetArg::TCSANOW, &saved);
+        eprintln!();
+    }
+    read?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 pub fn logout(a: LogoutArgs) -> CliResult {
