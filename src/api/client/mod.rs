@@ -228,6 +228,43 @@ impl Client {
         Ok(TokioIo::new(upgraded))
     }
 
+    /// Before starting a container: attach to its output (and stdin when `stdin`) and register
+    /// a wait for `condition` (`next-exit`, `removed`), so no output and no exit is missed.
+    /// Returns the attached connection and the wait's pending response.
+    pub async fn attach_and_wait(
+        &self,
+        id: &str,
+        stdin: bool,
+        condition: &str,
+    ) -> Result<(TokioIo<hyper::upgrade::Upgraded>, Response<Incoming>)> {
+        let mut params = vec![
+            ("stream", "1".to_string()),
+            ("stdout", "1".to_string()),
+            ("stderr", "1".to_string()),
+        ];
+        if stdin {
+            params.push(("stdin", "1".to_string()));
+        }
+        let conn = self
+            .hijack(
+                &with_query(&format!("/containers/{id}/attach"), &params),
+                empty(),
+            )
+            .await?;
+        let wait = self
+            .send(
+                Method::POST,
+                &with_query(
+                    &format!("/containers/{id}/wait"),
+                    &[("condition", condition.to_string())],
+                ),
+                empty(),
+                None,
+            )
+            .await?;
+        Ok((conn, wait))
+    }
+
     /// Whether a daemon answers on the socket.
     pub async fn ping(&self) -> Result<()> {
         let resp = self.send(Method::GET, "/_ping", empty(), None).await?;

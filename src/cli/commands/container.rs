@@ -23,30 +23,8 @@ pub async fn start(client: &Client, a: StartArgs) -> CliResult {
         let id = &a.containers[0];
         let info = client.inspect_container(id).await?;
         let tty = info.config.as_ref().and_then(|c| c.tty).unwrap_or(false);
-        let mut params = vec![
-            ("stream", "1".to_string()),
-            ("stdout", "1".to_string()),
-            ("stderr", "1".to_string()),
-        ];
-        if a.interactive {
-            params.push(("stdin", "1".to_string()));
-        }
-        let conn = client
-            .hijack(
-                &with_query(&format!("/containers/{id}/attach"), &params),
-                empty(),
-            )
-            .await?;
-        let wait = client
-            .send(
-                Method::POST,
-                &with_query(
-                    &format!("/containers/{id}/wait"),
-                    &[("condition", "next-exit".into())],
-                ),
-                empty(),
-                None,
-            )
+        let (conn, wait) = client
+            .attach_and_wait(id, a.interactive, "next-exit")
             .await?;
         client.start_container(id).await.map_err(|e| {
             Exit::msg(

@@ -3,9 +3,7 @@
 
 use std::collections::HashMap;
 
-use hyper::Method;
-
-use crate::api::client::{decode, empty, with_query, Client};
+use crate::api::client::{decode, with_query, Client};
 use crate::api::models::{
     ContainerCreateBody, ContainerWaitResponse, HealthConfig, HostConfig, Mount, MountTmpfsOptions,
     MountTypeEnum, PortBinding, ResourcesUlimits, RestartPolicy as ApiRestart,
@@ -394,31 +392,9 @@ pub async fn run(client: &Client, a: RunArgs, create_only: bool) -> CliResult {
         println!("{id}");
         return Ok(());
     }
-    let mut params = vec![
-        ("stream", "1".to_string()),
-        ("stdout", "1".to_string()),
-        ("stderr", "1".to_string()),
-    ];
-    if a.interactive {
-        params.push(("stdin", "1".to_string()));
-    }
-    let conn = client
-        .hijack(
-            &with_query(&format!("/containers/{id}/attach"), &params),
-            empty(),
-        )
-        .await?;
     let condition = if a.rm { "removed" } else { "next-exit" };
-    let wait = client
-        .send(
-            Method::POST,
-            &with_query(
-                &format!("/containers/{id}/wait"),
-                &[("condition", condition.to_string())],
-            ),
-            empty(),
-            None,
-        )
+    let (conn, wait) = client
+        .attach_and_wait(&id, a.interactive, condition)
         .await?;
     if let Err(e) = client.start_container(&id).await {
         return Err(Exit::msg(

@@ -5,14 +5,12 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use hyper::Method;
-
 use super::args::{ComposeOpts, CpArgs, ExecArgs, RunArgs};
 use super::progress::renderer;
 use super::{
     compose_err, containers, label_of, load, load_or_name, name_of, parallel, service_container,
 };
-use crate::api::client::{decode, empty, with_query, Client};
+use crate::api::client::{decode, with_query, Client};
 use crate::api::models::{ContainerWaitResponse, PortBinding};
 use crate::cli::{attach, CliResult, Exit};
 use crate::compose::exec::container::{self, BuildInputs};
@@ -303,30 +301,8 @@ pub async fn run(client: &Client, opts: &ComposeOpts, a: RunArgs) -> CliResult {
         println!("{name}");
         return Ok(());
     }
-    let mut params = vec![
-        ("stream", "1".to_string()),
-        ("stdout", "1".to_string()),
-        ("stderr", "1".to_string()),
-    ];
-    if a.interactive {
-        params.push(("stdin", "1".to_string()));
-    }
-    let conn = client
-        .hijack(
-            &with_query(&format!("/containers/{id}/attach"), &params),
-            empty(),
-        )
-        .await?;
-    let wait = client
-        .send(
-            Method::POST,
-            &with_query(
-                &format!("/containers/{id}/wait"),
-                &[("condition", "next-exit".to_string())],
-            ),
-            empty(),
-            None,
-        )
+    let (conn, wait) = client
+        .attach_and_wait(&id, a.interactive, "next-exit")
         .await?;
     if let Err(e) = client.start_container(&id).await {
         remove(id.clone()).await;
