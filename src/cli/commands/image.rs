@@ -11,6 +11,7 @@ use crate::cli::args::{
 };
 use crate::cli::output::{ago, print_table, Row, Table};
 use crate::cli::{CliResult, Exit};
+use crate::engine::registry::auth::login_registry;
 use crate::util::bytesize::human_size;
 use crate::util::ids::short_id;
 
@@ -290,23 +291,8 @@ pub async fn push(client: &Client, a: PullArgs) -> CliResult {
     print_progress(resp, a.quiet, "Error response from daemon: ").await
 }
 
-/// The registry a `login`/`logout` argument names (a host, or a URL as Docker also accepts).
-fn login_registry(server: Option<&str>) -> String {
-    let s = server.unwrap_or("docker.io");
-    let host = s
-        .trim_start_matches("https://")
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    match host {
-        "" | "index.docker.io" | "registry-1.docker.io" => "docker.io".into(),
-        other => other.into(),
-    }
-}
-
 pub async fn login(client: &Client, a: LoginArgs) -> CliResult {
-    let registry = login_registry(a.server.as_deref());
+    let registry = login_registry(a.server.as_deref().unwrap_or_default());
     let user = a
         .username
         .ok_or_else(|| Exit::msg(1, "a username is required (-u)"))?;
@@ -369,7 +355,7 @@ fn read_password(prompt: bool) -> std::io::Result<String> {
 }
 
 pub fn logout(a: LogoutArgs) -> CliResult {
-    let registry = login_registry(a.server.as_deref());
+    let registry = login_registry(a.server.as_deref().unwrap_or_default());
     let removed = credentials::remove(&registry).map_err(|e| {
         Exit::msg(
             1,

@@ -81,6 +81,21 @@ impl Credentials {
     }
 }
 
+/// The registry a login names: a host[:port], a URL (`https://host/v1/`), or nothing for
+/// Docker Hub, whose aliases all become `docker.io`.
+pub fn login_registry(server: &str) -> String {
+    let host = server
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    match host {
+        "" | "docker.io" | "index.docker.io" | "registry-1.docker.io" => "docker.io".into(),
+        other => other.into(),
+    }
+}
+
 /// The scheme and parameters of a `WWW-Authenticate` challenge.
 pub fn parse_challenge(challenge: &str) -> (String, std::collections::HashMap<String, String>) {
     let (scheme, rest) = challenge
@@ -116,6 +131,17 @@ mod tests {
         assert!(Credentials::from_header("").unwrap().is_none());
         assert!(Credentials::from_header("%%%").is_err());
         assert!(!format!("{c:?}").contains("secret"));
+    }
+
+    #[test]
+    fn login_registries() {
+        assert_eq!(login_registry(""), "docker.io");
+        assert_eq!(login_registry("https://index.docker.io/v1/"), "docker.io");
+        assert_eq!(login_registry("127.0.0.1:5000"), "127.0.0.1:5000");
+        assert_eq!(
+            login_registry("https://reg.example:5000/"),
+            "reg.example:5000"
+        );
     }
 
     #[test]

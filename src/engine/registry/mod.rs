@@ -477,18 +477,7 @@ impl Engine {
     /// `docker login`: check the credentials against the registry (`GET /v2/`, answering its
     /// challenge). `server` is a host[:port], a URL, or empty for Docker Hub.
     pub async fn registry_login(&self, credentials: Credentials) -> Result<()> {
-        let server = credentials
-            .server_address
-            .trim_start_matches("https://")
-            .trim_start_matches("http://")
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let registry = match server.as_str() {
-            "" | "index.docker.io" | "registry-1.docker.io" => "docker.io".to_string(),
-            other => other.to_string(),
-        };
+        let registry = auth::login_registry(&credentials.server_address);
         let endpoint = self.registry_host_endpoint(&registry).await?;
         let mut s = session(endpoint, "", Some(credentials));
         let resp = s.get("/v2/", None).await?;
