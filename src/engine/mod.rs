@@ -1,6 +1,7 @@
 //! The built-in container engine: image store, containers and their supervision, volumes and
 //! the event bus. The daemon owns one [`Engine`]; it is the only writer of engine state.
 
+pub mod build;
 pub mod config;
 pub mod container;
 pub mod error;
