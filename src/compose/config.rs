@@ -41,6 +41,26 @@ pub fn volume_names(project: &Project) -> Vec<String> {
 }
 
 /// `--hash SERVICE,...` (or `*`): `service hash` lines.
+/// Every profile a service names, enabled or not (`config --profiles`).
+pub fn profile_names(project: &Project) -> Vec<String> {
+    let all = project
+        .services
+        .values()
+        .chain(project.disabled_services.values());
+    let set: std::collections::BTreeSet<String> =
+        all.flat_map(|s| s.profiles.iter().cloned()).collect();
+    set.into_iter().collect()
+}
+
+/// The image of each service (`config --images`).
+pub fn image_names(project: &Project) -> Vec<String> {
+    project
+        .services
+        .iter()
+        .map(|(n, s)| crate::compose::plan::service_image(project, n, s))
+        .collect()
+}
+
 pub fn render_hashes(project: &Project, services: &[String]) -> Result<String> {
     let mut out = String::new();
     let all = services.is_empty() || services.iter().any(|s| s == "*");

@@ -16,6 +16,7 @@ pub mod graph;
 pub mod load;
 pub mod model;
 pub mod plan;
+pub mod service;
 pub mod value;
 
 pub use config::{render_config, ConfigFormat};

@@ -12,34 +12,79 @@ use crate::api::client::{Client, ClientError};
 use crate::api::models::{ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum};
 use crate::compose::plan::labels;
 
+/// What happened to a container, parsed once from the event's `Action` (Docker's names).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Create,
+    Start,
+    Restart,
+    /// The container's process ended (`exitCode` attribute).
+    Die {
+        exit_code: Option<i64>,
+    },
+    Kill,
+    Stop,
+    Pause,
+    Unpause,
+    Destroy,
+    /// `health_status: healthy` and the like.
+    HealthStatus(String),
+    /// Any other action (`attach`, `rename`, `exec_start: ...`), kept for printing.
+    Other(String),
+}
+
+impl EventKind {
+    /// Parse Docker's action string; `exit_code` is the event's `exitCode` attribute.
+    pub fn parse(action: &str, exit_code: Option<i64>) -> EventKind {
+        match action {
+            "create" => EventKind::Create,
+            "start" => EventKind::Start,
+            "restart" => EventKind::Restart,
+            "die" => EventKind::Die { exit_code },
+            "kill" => EventKind::Kill,
+            "stop" => EventKind::Stop,
+            "pause" => EventKind::Pause,
+            "unpause" => EventKind::Unpause,
+            "destroy" => EventKind::Destroy,
+            a => match a.strip_prefix("health_status:") {
+                Some(h) => EventKind::HealthStatus(h.trim().to_string()),
+                None => EventKind::Other(a.to_string()),
+            },
+        }
+    }
+
+    /// The container (re)started: a log stream to follow, a container alive again.
+    pub fn is_start(&self) -> bool {
+        matches!(self, EventKind::Start | EventKind::Restart)
+    }
+}
+
 /// A container event of the project.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContainerEvent {
     pub id: String,
     pub name: String,
     pub service: String,
-    /// `create`, `start`, `restart`, `die`, `health_status: healthy`, `destroy`, `kill`...
-    pub action: String,
-    /// For `die`.
-    pub exit_code: Option<i64>,
+    pub kind: EventKind,
     /// Unix time in nanoseconds.
     pub time_nano: i64,
     pub oneoff: bool,
 }
 
 impl ContainerEvent {
-    fn from_json(v: &serde_json::Value) -> Option<ContainerEvent> {
+    /// The event of a `/events` message, `None` for other object types.
+    pub fn from_json(v: &serde_json::Value) -> Option<ContainerEvent> {
         if v["Type"].as_str() != Some("container") {
             return None;
         }
         let attrs = &v["Actor"]["Attributes"];
         let s = |k: &str| attrs[k].as_str().unwrap_or_default().to_string();
+        let exit_code = attrs["exitCode"].as_str().and_then(|c| c.parse().ok());
         Some(ContainerEvent {
             id: v["Actor"]["ID"].as_str()?.to_string(),
             name: s("name"),
             service: s(labels::SERVICE),
-            action: v["Action"].as_str().unwrap_or_default().to_string(),
-            exit_code: attrs["exitCode"].as_str().and_then(|c| c.parse().ok()),
+            kind: EventKind::parse(v["Action"].as_str().unwrap_or_default(), exit_code),
             time_nano: v["timeNano"]
                 .as_i64()
                 .or_else(|| v["time"].as_i64().map(|t| t * 1_000_000_000))

@@ -24,7 +24,7 @@ use crate::compose::plan::{
     WaitCondition,
 };
 
-pub use events::{ContainerEvent, EventHub, WaitError, WaitFor};
+pub use events::{ContainerEvent, EventHub, EventKind, WaitError, WaitFor};
 pub use observe::{observe, Observed};
 use progress::{Event, Kind, Progress, State};
 

@@ -70,6 +70,10 @@ impl Event {
 pub trait Progress: Send + Sync {
     fn event(&self, e: Event);
     fn warning(&self, message: &str);
+    /// A line about the command itself ("Gracefully stopping...").
+    fn notice(&self, message: &str) {
+        eprintln!("{message}");
+    }
 }
 
 /// A sink that drops everything (`--progress quiet`, tests).
@@ -78,4 +82,5 @@ pub struct Quiet;
 impl Progress for Quiet {
     fn event(&self, _e: Event) {}
     fn warning(&self, _message: &str) {}
+    fn notice(&self, _message: &str) {}
 }
