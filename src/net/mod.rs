@@ -86,6 +86,9 @@ pub struct Network {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    /// RFC 3339 creation time (empty for networks recorded before it was kept).
+    #[serde(default)]
+    pub created: String,
 }
 
 impl Network {
@@ -497,6 +500,7 @@ impl NetworkManager {
             mtu: req.mtu,
             labels: req.labels.clone(),
             options: req.options.clone(),
+            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         })
     }
 

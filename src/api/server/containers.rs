@@ -19,8 +19,8 @@ use crate::api::models::{
 };
 use crate::engine::container::lifecycle::WaitCondition;
 use crate::engine::container::logs::{parse_time, LogOptions};
-use crate::engine::container::view::parse_filters;
 use crate::engine::container::CreateRequest;
+use crate::engine::filters::{self, parse as parse_filters};
 use crate::engine::Error;
 
 pub async fn create(AxState(engine): AxState<State>, q: Query, body: Bytes) -> ApiResult {
@@ -186,13 +186,7 @@ pub async fn prune(AxState(engine): AxState<State>, q: Query) -> ApiResult {
             continue;
         }
         let labels = rec.labels();
-        let keep = filters.get("label").is_some_and(|ls| {
-            !ls.iter().all(|l| match l.split_once('=') {
-                Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-                None => labels.contains_key(l.as_str()),
-            })
-        });
-        if keep {
+        if !filters::labels_match(&filters, |k| labels.get(k).map(String::as_str)) {
             continue;
         }
         if engine.remove_container(&rec.id, false, false).await.is_ok() {

@@ -13,7 +13,7 @@ use super::{body_reader, flag, json, ok_json, stream_body, ApiError, ApiResult, 
 use crate::api::io::ChannelWriter;
 use crate::api::models::{ImageDeleteResponseItem, ImageInspect, ImageInspectRootFs, ImageSummary};
 use crate::engine::container::fs::CommitOptions;
-use crate::engine::container::view::parse_filters;
+use crate::engine::filters::{self, parse as parse_filters};
 use crate::engine::image::changes::apply_changes;
 use crate::engine::image::config::{History, ImageConfig, RunConfig};
 use crate::engine::image::reference::Reference;
@@ -98,20 +98,15 @@ pub async fn list(AxState(engine): AxState<State>, q: Query) -> ApiResult {
     let filtered: Vec<ImageSummary> = all
         .into_iter()
         .filter(|img| {
-            filters.iter().all(|(k, vals)| {
-                vals.iter().any(|v| match k.as_str() {
-                    "dangling" => (v == "true" || v == "1") == img.repo_tags.is_empty(),
-                    "label" => match v.split_once('=') {
-                        Some((lk, lv)) => img.labels.get(lk).is_some_and(|x| x == lv),
-                        None => img.labels.contains_key(v.as_str()),
-                    },
-                    "reference" => img.repo_tags.iter().any(|t| {
-                        glob_match(v, t)
-                            || t.rsplit_once(':')
-                                .is_some_and(|(name, _)| glob_match(v, name))
-                    }),
-                    _ => true,
-                })
+            filters::all_match(&filters, |k, v| match k {
+                "dangling" => (v == "true" || v == "1") == img.repo_tags.is_empty(),
+                "label" => filters::label_matches(v, |k| img.labels.get(k).map(String::as_str)),
+                "reference" => img.repo_tags.iter().any(|t| {
+                    glob_match(v, t)
+                        || t.rsplit_once(':')
+                            .is_some_and(|(name, _)| glob_match(v, name))
+                }),
+                _ => true,
             })
         })
         .collect();

@@ -6,6 +6,7 @@ mod exec;
 mod hijack;
 mod images;
 mod networks;
+mod swarm;
 mod system;
 mod volumes;
 
@@ -187,6 +188,18 @@ fn router(engine: State) -> Router {
             "/volumes/{name}",
             get(volumes::inspect).delete(volumes::remove),
         )
+        .route("/swarm", axum::routing::any(swarm::not_a_swarm))
+        .route("/swarm/{*rest}", axum::routing::any(swarm::not_a_swarm))
+        .route("/nodes", axum::routing::any(swarm::not_a_swarm))
+        .route("/nodes/{*rest}", axum::routing::any(swarm::not_a_swarm))
+        .route("/services", axum::routing::any(swarm::not_a_swarm))
+        .route("/services/{*rest}", axum::routing::any(swarm::not_a_swarm))
+        .route("/tasks", axum::routing::any(swarm::not_a_swarm))
+        .route("/tasks/{*rest}", axum::routing::any(swarm::not_a_swarm))
+        .route("/secrets", axum::routing::any(swarm::not_a_swarm))
+        .route("/secrets/{*rest}", axum::routing::any(swarm::not_a_swarm))
+        .route("/configs", axum::routing::any(swarm::not_a_swarm))
+        .route("/configs/{*rest}", axum::routing::any(swarm::not_a_swarm))
         .fallback(not_found)
         .with_state(engine)
 }

@@ -11,7 +11,7 @@ use crate::api::models::{
     Ipam, IpamConfig, Network as ApiNetwork, NetworkConnectRequest, NetworkContainer,
     NetworkCreateRequest, NetworkDisconnectRequest,
 };
-use crate::engine::container::view::parse_filters;
+use crate::engine::filters::{self, parse as parse_filters};
 use crate::engine::network::EndpointRequest;
 use crate::engine::{Engine, Error};
 use crate::net::{Network, NetworkCreate};
@@ -37,12 +37,32 @@ pub async fn to_api(engine: &Engine, n: &Network, with_containers: bool) -> ApiN
     } else {
         Some(HashMap::new())
     };
+    // Only what the user set, as dockerd: compose compares these with its file's options.
     let mut options: HashMap<String, String> = n.options.clone().into_iter().collect();
-    options.insert("com.docker.network.bridge.name".into(), n.bridge.clone());
+    if n.name == crate::net::DEFAULT_NETWORK {
+        for (k, v) in [
+            ("com.docker.network.bridge.default_bridge", "true"),
+            ("com.docker.network.bridge.enable_icc", "true"),
+            ("com.docker.network.bridge.enable_ip_masquerade", "true"),
+            ("com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"),
+        ] {
+            options.insert(k.into(), v.into());
+        }
+        options.insert("com.docker.network.bridge.name".into(), n.bridge.clone());
+        options.insert(
+            "com.docker.network.driver.mtu".into(),
+            n.mtu.unwrap_or(1500).to_string(),
+        );
+    }
+    let created = if n.created.is_empty() {
+        "0001-01-01T00:00:00Z".to_string()
+    } else {
+        n.created.clone()
+    };
     ApiNetwork {
         name: Some(n.name.clone()),
         id: Some(n.id.clone()),
-        created: Some(String::new()),
+        created: Some(created),
         scope: Some("local".into()),
         driver: Some(n.driver.clone()),
         ipam: Some(Ipam {
@@ -71,6 +91,7 @@ fn predefined(name: &str) -> ApiNetwork {
     ApiNetwork {
         name: Some(name.into()),
         id: Some(crate::util::ids::sha256_digest(name.as_bytes())[7..].to_string()),
+        created: Some("0001-01-01T00:00:00Z".into()),
         scope: Some("local".into()),
         driver: Some(if name == "host" { "host" } else { "null" }.into()),
         containers: Some(HashMap::new()),
@@ -92,21 +113,15 @@ pub async fn list(AxState(engine): AxState<State>, q: Query) -> ApiResult {
     all.push(predefined("none"));
     for n in all {
         let labels = n.labels.clone().unwrap_or_default();
-        let keep = filters.iter().all(|(k, vals)| {
-            vals.iter().any(|v| match k.as_str() {
-                "name" => n.name.as_deref().is_some_and(|x| x.contains(v.as_str())),
-                "id" => n.id.as_deref().is_some_and(|x| x.starts_with(v.as_str())),
-                "driver" => n.driver.as_deref() == Some(v.as_str()),
-                "label" => match v.split_once('=') {
-                    Some((lk, lv)) => labels.get(lk).is_some_and(|x| x == lv),
-                    None => labels.contains_key(v.as_str()),
-                },
-                "type" => {
-                    (v == "builtin")
-                        == matches!(n.name.as_deref(), Some("bridge" | "host" | "none"))
-                }
-                _ => true,
-            })
+        let keep = filters::all_match(&filters, |k, v| match k {
+            "name" => n.name.as_deref().is_some_and(|x| x.contains(v)),
+            "id" => n.id.as_deref().is_some_and(|x| x.starts_with(v)),
+            "driver" => n.driver.as_deref() == Some(v),
+            "label" => filters::label_matches(v, |k| labels.get(k).map(String::as_str)),
+            "type" => {
+                (v == "builtin") == matches!(n.name.as_deref(), Some("bridge" | "host" | "none"))
+            }
+            _ => true,
         });
         if keep {
             out.push(n);
@@ -231,12 +246,7 @@ pub async fn prune(AxState(engine): AxState<State>, q: Query) -> ApiResult {
         if n.name == crate::net::DEFAULT_NETWORK {
             continue;
         }
-        let label_ok = filters.get("label").is_none_or(|ls| {
-            ls.iter().all(|l| match l.split_once('=') {
-                Some((k, v)) => n.labels.get(k).is_some_and(|x| x == v),
-                None => n.labels.contains_key(l.as_str()),
-            })
-        });
+        let label_ok = filters::labels_match(&filters, |k| n.labels.get(k).map(String::as_str));
         if label_ok && engine.remove_network(&n.id).await.is_ok() {
             deleted.push(n.name.clone());
         }

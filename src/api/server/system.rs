@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::{ok_json, stream_body_ok, ApiResult, Query, State};
 use crate::api::{API_VERSION, MIN_API_VERSION};
-use crate::engine::container::view::parse_filters;
+use crate::engine::filters::{self, parse as parse_filters};
 use crate::engine::supervisor::RunStatus;
 
 pub async fn ping() -> Response {
@@ -111,8 +111,10 @@ pub async fn info(AxState(engine): AxState<State>) -> ApiResult {
         "Labels": [],
         "ExperimentalBuild": false,
         "ServerVersion": env!("CARGO_PKG_VERSION"),
-        "Runtimes": {"wharf": {"path": engine.binary.display().to_string()}},
-        "DefaultRuntime": "wharf",
+        // Clients name the default runtime `runc` (docker-py, compose's `runtime:`).
+        "Runtimes": {"runc": {"path": engine.binary.display().to_string()}},
+        "DefaultRuntime": "runc",
+        "Swarm": super::swarm::info(),
         "LiveRestoreEnabled": true,
         "Isolation": "",
         "InitBinary": "",
@@ -127,20 +129,15 @@ fn event_matches(ev: &serde_json::Value, filters: &HashMap<String, Vec<String>>)
     let id = ev["Actor"]["ID"].as_str().unwrap_or_default();
     let attrs = &ev["Actor"]["Attributes"];
     let name = attrs["name"].as_str().unwrap_or_default();
-    filters.iter().all(|(k, vals)| {
-        vals.iter().any(|v| match k.as_str() {
-            "type" => typ == v,
-            "event" => action == v || action.split(':').next() == Some(v.as_str()),
-            "container" => (typ == "container") && (id.starts_with(v.as_str()) || name == v),
-            "image" => attrs["image"].as_str() == Some(v.as_str()) || (typ == "image" && id == v),
-            "volume" => typ == "volume" && id == v,
-            "network" => typ == "network" && (id == v || name == v),
-            "label" => match v.split_once('=') {
-                Some((lk, lv)) => attrs[lk].as_str() == Some(lv),
-                None => !attrs[v.as_str()].is_null(),
-            },
-            _ => true,
-        })
+    filters::all_match(filters, |k, v| match k {
+        "type" => typ == v,
+        "event" => action == v || action.split(':').next() == Some(v),
+        "container" => (typ == "container") && (id.starts_with(v) || name == v),
+        "image" => attrs["image"].as_str() == Some(v) || (typ == "image" && id == v),
+        "volume" => typ == "volume" && id == v,
+        "network" => typ == "network" && (id == v || name == v),
+        "label" => filters::label_matches(v, |k| attrs[k].as_str()),
+        _ => true,
     })
 }
 

@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::{flag, json, no_content, ok_json, parse_json, ApiResult, Query, State};
 use crate::api::models::{Volume, VolumeCreateOptions};
-use crate::engine::container::view::parse_filters;
+use crate::engine::filters::{self, parse as parse_filters};
 use crate::engine::volume::{VolumeRecord, ANONYMOUS_LABEL};
 use crate::engine::{Engine, Result};
 
@@ -39,20 +39,15 @@ pub fn volume_list(engine: &Engine, with_size: bool) -> Result<Vec<Volume>> {
 }
 
 fn matches(engine: &Engine, v: &VolumeRecord, filters: &HashMap<String, Vec<String>>) -> bool {
-    filters.iter().all(|(k, vals)| {
-        vals.iter().any(|val| match k.as_str() {
-            "name" => v.name.contains(val.as_str()),
-            "dangling" => {
-                let dangling = engine.volume_users(&v.name).is_empty();
-                (val == "true" || val == "1") == dangling
-            }
-            "label" => match val.split_once('=') {
-                Some((lk, lv)) => v.labels.get(lk).is_some_and(|x| x == lv),
-                None => v.labels.contains_key(val.as_str()),
-            },
-            "driver" => v.driver == *val,
-            _ => false,
-        })
+    filters::all_match(filters, |k, val| match k {
+        "name" => v.name.contains(val),
+        "dangling" => {
+            let dangling = engine.volume_users(&v.name).is_empty();
+            (val == "true" || val == "1") == dangling
+        }
+        "label" => filters::label_matches(val, |k| v.labels.get(k).map(String::as_str)),
+        "driver" => v.driver == val,
+        _ => false,
     })
 }
 
@@ -124,13 +119,7 @@ pub async fn prune(AxState(engine): AxState<State>, q: Query) -> ApiResult {
         if !all && !v.labels.contains_key(ANONYMOUS_LABEL) {
             continue;
         }
-        let label_ok = filters.get("label").is_none_or(|ls| {
-            ls.iter().all(|l| match l.split_once('=') {
-                Some((k, val)) => v.labels.get(k).is_some_and(|x| x == val),
-                None => v.labels.contains_key(l.as_str()),
-            })
-        });
-        if !label_ok {
+        if !filters::labels_match(&filters, |k| v.labels.get(k).map(String::as_str)) {
             continue;
         }
         reclaimed += engine.volumes.size(&v);

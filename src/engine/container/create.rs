@@ -129,6 +129,8 @@ pub fn validate_host_config(host: &HostConfig, config: &ContainerConfig) -> Resu
             "Range of CPUs is from 0.01 to the number of CPUs available",
         ));
     }
+    super::defaults::validate_log_config(host)?;
+    super::defaults::validate_runtime(host)?;
     let policy = restart_policy(host)?;
     if host.auto_remove.unwrap_or(false) && policy != RestartPolicy::No {
         return Err(Error::invalid(

@@ -2,6 +2,7 @@
 //! through supervisors, and the views (`inspect`, `ps`) and filesystem operations on them.
 
 mod create;
+pub mod defaults;
 pub mod fs;
 pub mod lifecycle;
 pub mod logs;

@@ -12,6 +12,7 @@ use bollard_stubs::models::{
 use super::mounts::MountKind;
 use super::ContainerRecord;
 use crate::engine::error::{Error, Result};
+use crate::engine::filters;
 use crate::engine::supervisor::health::HealthStatus;
 use crate::engine::supervisor::{RunState, RunStatus};
 use crate::engine::Engine;
@@ -192,7 +193,7 @@ impl Engine {
             process_label: Some(String::new()),
             app_armor_profile: Some(String::new()),
             exec_ids: None,
-            host_config: Some(rec.host_config.clone()),
+            host_config: Some(super::defaults::with_defaults(&rec.host_config)),
             mounts: Some(mount_points(self, &rec)),
             config: Some(rec.config.clone()),
             network_settings: Some(network_settings(&rec)),
@@ -273,43 +274,38 @@ impl Engine {
 
     fn matches(&self, rec: &ContainerRecord, filters: &HashMap<String, Vec<String>>) -> bool {
         let labels = rec.labels();
-        filters.iter().all(|(key, values)| {
-            values.iter().any(|v| match key.as_str() {
-                "label" => match v.split_once('=') {
-                    Some((k, val)) => labels.get(k).is_some_and(|x| x == val),
-                    None => labels.contains_key(v.as_str()),
-                },
-                "name" => rec.name.contains(v.trim_start_matches('/')),
-                "id" => rec.id.starts_with(v.as_str()),
-                "status" => state_name(&rec.state, rec.has_been_started) == v,
-                "exited" => {
-                    rec.has_been_started
-                        && !rec.state.is_running()
-                        && rec.state.exit_code.to_string() == *v
-                }
-                "ancestor" => {
-                    rec.image_name() == *v
-                        || self
-                            .images
-                            .resolve(v)
-                            .map(|i| i.id == rec.image_id)
-                            .unwrap_or(false)
-                }
-                "health" => {
-                    let h = rec
-                        .state
-                        .health
-                        .as_ref()
-                        .map(|h| h.status.as_str())
-                        .unwrap_or("none");
-                    h == v
-                }
-                "volume" => rec
-                    .mounts
-                    .iter()
-                    .any(|m| m.source == *v || m.destination == *v),
-                _ => false,
-            })
+        filters::all_match(filters, |key, v| match key {
+            "label" => filters::label_matches(v, |k| labels.get(k).map(String::as_str)),
+            "name" => rec.name.contains(v.trim_start_matches('/')),
+            "id" => rec.id.starts_with(v),
+            "status" => state_name(&rec.state, rec.has_been_started) == v,
+            "exited" => {
+                rec.has_been_started
+                    && !rec.state.is_running()
+                    && rec.state.exit_code.to_string() == *v
+            }
+            "ancestor" => {
+                rec.image_name() == *v
+                    || self
+                        .images
+                        .resolve(v)
+                        .map(|i| i.id == rec.image_id)
+                        .unwrap_or(false)
+            }
+            "health" => {
+                let h = rec
+                    .state
+                    .health
+                    .as_ref()
+                    .map(|h| h.status.as_str())
+                    .unwrap_or("none");
+                h == v
+            }
+            "volume" => rec
+                .mounts
+                .iter()
+                .any(|m| m.source == *v || m.destination == *v),
+            _ => false,
         })
     }
 }
@@ -396,29 +392,7 @@ fn summary_ports(rec: &ContainerRecord) -> Vec<Port> {
         .collect()
 }
 
-/// Parse Docker's `filters` query parameter: `{"label":{"a=b":true}}` or `{"label":["a=b"]}`.
-pub fn parse_filters(raw: Option<&str>) -> Result<HashMap<String, Vec<String>>> {
-    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
-        return Ok(HashMap::new());
-    };
-    let value: serde_json::Value =
-        serde_json::from_str(raw).map_err(|e| Error::invalid(format!("invalid filters: {e}")))?;
-    let mut out = HashMap::new();
-    if let Some(obj) = value.as_object() {
-        for (k, v) in obj {
-            let vals: Vec<String> = match v {
-                serde_json::Value::Object(m) => m.keys().cloned().collect(),
-                serde_json::Value::Array(a) => a
-                    .iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect(),
-                _ => return Err(Error::invalid(format!("invalid filter value for {k}"))),
-            };
-            out.insert(k.clone(), vals);
-        }
-    }
-    Ok(out)
-}
+pub use crate::engine::filters::parse as parse_filters;
 
 #[cfg(test)]
 mod tests {
@@ -431,12 +405,5 @@ mod tests {
         assert_eq!(human_duration(90), "About a minute");
         assert_eq!(human_duration(600), "10 minutes");
         assert_eq!(human_duration(3 * 3600), "3 hours");
-    }
-
-    #[test]
-    fn filters_parse_both_shapes() {
-        let f = parse_filters(Some(r#"{"label":{"a=b":true},"status":["running"]}"#)).unwrap();
-        assert_eq!(f["label"], vec!["a=b"]);
-        assert_eq!(f["status"], vec!["running"]);
     }
 }
