@@ -395,11 +395,16 @@ fn bridge_mac_stays_fixed_as_containers_come_and_go() {
         &format!("{base}.0/24"),
         "steady",
     ]);
-    let options: serde_json::Value =
-        serde_json::from_str(&w.inspect("steady", "{{json .Options}}")).unwrap();
-    let bridge = options["com.docker.network.bridge.name"]
-        .as_str()
-        .unwrap()
+    // The bridge is the link holding the gateway address (Options only echo what was set).
+    let addrs = std::process::Command::new("ip")
+        .args(["-o", "-4", "addr", "show"])
+        .output()
+        .unwrap();
+    let bridge = String::from_utf8_lossy(&addrs.stdout)
+        .lines()
+        .find(|l| l.contains(&format!(" {base}.1/24 ")))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .expect("a link with the gateway address")
         .to_string();
     let gw: Vec<u8> = format!("{base}.1")
         .split('.')
