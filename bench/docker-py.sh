@@ -97,7 +97,8 @@ deselect=()
 for t in "${hub[@]}"; do deselect+=(--deselect "tests/integration/$t"); done
 
 set +e
-DOCKER_HOST="unix://$work/run/wharf.sock" "$VENV/bin/pytest" -p no:cacheprovider -q \
+mkdir -p "$work/docker-config"  # contexts and credentials: this run's own
+DOCKER_CONFIG="$work/docker-config" DOCKER_HOST="unix://$work/run/wharf.sock" "$VENV/bin/pytest" -p no:cacheprovider -q \
   --timeout=60 --junitxml="$work/junit.xml" "${deselect[@]}" "${files[@]}" "$@" \
   >"$work/pytest.log" 2>&1
 set -e
