@@ -137,7 +137,7 @@ pub async fn pull(client: &Client, opts: &ComposeOpts, a: PullArgs) -> CliResult
     let loaded = load(opts, &a.services)?;
     let compose = if a.quiet {
         Compose::new(
-            client.clone(),
+            Arc::new(client.clone()),
             Arc::new(Quiet),
             opts.parallel.max(0) as usize,
         )

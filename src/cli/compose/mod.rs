@@ -80,7 +80,7 @@ impl From<service::Error> for Exit {
 /// The compose service for these options, reporting progress as `--progress` says.
 pub(crate) fn compose(client: &Client, opts: &ComposeOpts) -> Compose {
     Compose::new(
-        client.clone(),
+        Arc::new(client.clone()),
         progress::renderer(opts.progress),
         opts.parallel.max(0) as usize,
     )

@@ -207,7 +207,7 @@ fn ps_json(c: &ContainerSummary, no_trunc: bool) -> serde_json::Value {
 
 pub async fn ls(client: &Client, a: LsArgs) -> CliResult {
     let compose = crate::compose::service::Compose::new(
-        client.clone(),
+        std::sync::Arc::new(client.clone()),
         std::sync::Arc::new(crate::compose::exec::progress::Quiet),
         0,
     );

@@ -8,8 +8,11 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{broadcast, watch};
 
-use crate::api::client::{Client, ClientError};
+use futures_util::StreamExt;
+
+use crate::api::client::ClientError;
 use crate::api::models::{ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum};
+use crate::compose::engine::ComposeEngine;
 use crate::compose::plan::labels;
 
 /// What happened to a container, parsed once from the event's `Action` (Docker's names).
@@ -252,7 +255,7 @@ fn verdict(info: &ContainerInspectResponse, want: WaitFor) -> Verdict {
 impl EventHub {
     /// Subscribe to the container events of `project` (all projects when `None`).
     pub async fn subscribe(
-        client: &Client,
+        engine: &dyn ComposeEngine,
         project: Option<&str>,
     ) -> Result<EventHub, ClientError> {
         let mut filters: HashMap<String, Vec<String>> = HashMap::new();
@@ -260,7 +263,7 @@ impl EventHub {
         if let Some(p) = project {
             filters.insert("label".into(), vec![format!("{}={p}", labels::PROJECT)]);
         }
-        let mut stream = client.events(&filters, None, None).await?;
+        let mut stream = engine.events(&filters).await?;
         let shared = Arc::new(Mutex::new(Shared::default()));
         let (tx, rx) = watch::channel(0u64);
         let (events, _) = broadcast::channel(1024);
@@ -271,7 +274,7 @@ impl EventHub {
                 let mut n = 0u64;
                 loop {
                     let ev = match stream.next().await {
-                        Ok(Some(v)) => v,
+                        Some(Ok(v)) => v,
                         _ => break,
                     };
                     let Some(ev) = ContainerEvent::from_json(&ev) else {
@@ -312,7 +315,7 @@ impl EventHub {
     /// `cancel` turning true ends the wait with [`WaitError::Cancelled`].
     pub async fn wait(
         &self,
-        client: &Client,
+        engine: &dyn ComposeEngine,
         id: &str,
         want: WaitFor,
         mut cancel: watch::Receiver<bool>,
@@ -321,7 +324,7 @@ impl EventHub {
         loop {
             changes.borrow_and_update();
             let (seen, ended) = self.seq(id);
-            let info = match client.inspect_container(id).await {
+            let info = match engine.inspect_container(id).await {
                 Ok(i) => i,
                 Err(e) if e.is_not_found() => return Err(WaitError::Removed),
                 Err(e) => return Err(e.into()),

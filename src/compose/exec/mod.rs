@@ -1,4 +1,4 @@
-//! Executing plans against an engine, through the API client only: [`observe`] what exists,
+//! Executing plans against an engine, through [`ComposeEngine`](crate::compose::engine) only: [`observe`] what exists,
 //! plan with [`crate::compose::plan`], then [`Executor::execute`] runs the plan's DAG in
 //! parallel along the graph (each step starts as soon as the steps it comes after are done,
 //! bounded by `--parallel`), reporting one status per resource to a [`progress::Progress`].
@@ -15,8 +15,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{watch, Semaphore};
 
-use crate::api::client::{Client, ClientError};
+use crate::api::client::ClientError;
 use crate::api::models::{Mount, MountPointTypeEnum, MountTypeEnum};
+use crate::compose::engine::Engine;
 use crate::compose::load::env::Environment;
 use crate::compose::model::{NetworkMode, Project};
 use crate::compose::plan::{
@@ -107,7 +108,7 @@ struct RunState {
 }
 
 struct Inner {
-    client: Client,
+    engine: Engine,
     project: Arc<Project>,
     environment: Option<Environment>,
     progress: Arc<dyn Progress>,
@@ -133,7 +134,7 @@ pub struct Executor {
 
 impl Executor {
     pub fn new(
-        client: Client,
+        engine: Engine,
         project: Arc<Project>,
         environment: Option<Environment>,
         observed: &ObservedState,
@@ -147,7 +148,7 @@ impl Executor {
         }
         Executor {
             inner: Arc::new(Inner {
-                client,
+                engine,
                 project,
                 environment,
                 progress,
@@ -353,7 +354,7 @@ impl Inner {
         if let Some(hub) = h.as_ref() {
             return Ok(hub.clone());
         }
-        let hub = Arc::new(EventHub::subscribe(&self.client, Some(&self.project.name)).await?);
+        let hub = Arc::new(EventHub::subscribe(&*self.engine, Some(&self.project.name)).await?);
         *h = Some(hub.clone());
         Ok(hub)
     }
@@ -442,7 +443,7 @@ impl Inner {
             "Labels": network_labels(&self.project, key),
             "IPAM": ipam,
         });
-        match self.client.create_network(&body).await {
+        match self.engine.create_network(&body).await {
             Ok(r) => {
                 if !r.warning.is_empty() {
                     self.progress
@@ -477,7 +478,7 @@ impl Inner {
             "DriverOpts": vol.driver_opts,
             "Labels": volume_labels(&self.project, key),
         });
-        match self.client.create_volume_with(&body).await {
+        match self.engine.create_volume(&body).await {
             Ok(_) => {
                 self.report(Kind::Volume, name, State::Done, "Created");
                 Ok(())
@@ -488,14 +489,14 @@ impl Inner {
 
     async fn pull(&self, image: &str) -> Result<(), String> {
         self.report(Kind::Image, image, State::Working, "Pulling");
-        match self.client.pull_image(image).await {
+        match self.engine.pull_image(image).await {
             Ok(()) => {
                 self.report(Kind::Image, image, State::Done, "Pulled");
                 Ok(())
             }
             Err(e) => {
                 let services = self.services_using_image(image).join(", ");
-                let present = match self.client.inspect_image(image).await {
+                let present = match self.engine.inspect_image(image).await {
                     Ok(_) => true,
                     Err(e2) if e2.is_not_found() => false,
                     Err(_) => self.images.contains_key(image),
@@ -537,7 +538,7 @@ impl Inner {
                 )
             };
             let info = self
-                .client
+                .engine
                 .inspect_container(&source)
                 .await
                 .map_err(|e| format!("service {service:?}: volumes_from {v:?}: {e}"))?;
@@ -642,7 +643,7 @@ impl Inner {
         for w in &built.warnings {
             self.progress.warning(w);
         }
-        let created = match self.client.create_container(Some(name), &built.body).await {
+        let created = match self.engine.create_container(Some(name), &built.body).await {
             Ok(c) => c,
             Err(e) => {
                 return Err(self.fail(
@@ -664,7 +665,7 @@ impl Inner {
             let tar = container::files_tar(&built.files).map_err(|e| e.to_string());
             let r = match tar {
                 Ok(t) => self
-                    .client
+                    .engine
                     .put_archive(&created.id, "/", t)
                     .await
                     .map_err(|e| e.to_string()),
@@ -692,7 +693,7 @@ impl Inner {
     async fn start(&self, service: &str, name: &str) -> Result<(), String> {
         let id = self.id_of(name);
         self.report(Kind::Container, name, State::Working, "Starting");
-        match self.client.start_container(&id).await {
+        match self.engine.start_container(&id).await {
             Ok(()) => {
                 self.report(Kind::Container, name, State::Done, "Started");
                 Ok(())
@@ -717,7 +718,7 @@ impl Inner {
             WaitCondition::CompletedSuccessfully => WaitFor::CompletedSuccessfully,
         };
         match hub
-            .wait(&self.client, &id, want, self.cancel_rx.clone())
+            .wait(&*self.engine, &id, want, self.cancel_rx.clone())
             .await
         {
             Ok(_) => {
@@ -746,11 +747,7 @@ impl Inner {
         if !quiet {
             self.report(Kind::Container, name, State::Working, "Stopping");
         }
-        match self
-            .client
-            .stop_container(id, self.opts.stop_timeout, None)
-            .await
-        {
+        match self.engine.stop_container(id, self.opts.stop_timeout).await {
             Ok(()) => {}
             Err(e) if is_not_found(&e) => {}
             Err(e) => {
@@ -774,7 +771,7 @@ impl Inner {
             self.report(Kind::Container, name, State::Working, "Removing");
         }
         if inherit {
-            if let Ok(info) = self.client.inspect_container(id).await {
+            if let Ok(info) = self.engine.inspect_container(id).await {
                 let named: HashSet<String> = self
                     .project
                     .volumes
@@ -797,7 +794,7 @@ impl Inner {
             }
         }
         let v = !inherit && self.opts.remove_anonymous_volumes;
-        match self.client.remove_container(id, true, v).await {
+        match self.engine.remove_container(id, true, v).await {
             Ok(()) => {}
             Err(e) if is_not_found(&e) => {}
             Err(e) => {
@@ -825,7 +822,7 @@ impl Inner {
             return Ok(());
         }
         self.report(Kind::Network, name, State::Working, "Removing");
-        let mut result = self.client.remove_network(name).await;
+        let mut result = self.engine.remove_network(name).await;
         if let Err(e) = &result {
             if e.status() == Some(404) && e.to_string().contains("page not found") {
                 self.networking.store(false, Ordering::Relaxed);
@@ -833,12 +830,12 @@ impl Inner {
             }
             if !is_not_found(e) {
                 // stray endpoints: disconnect whatever is still attached, then again
-                if let Ok(net) = self.client.inspect_network(name).await {
+                if let Ok(net) = self.engine.inspect_network(name).await {
                     for cid in net.containers.unwrap_or_default().keys() {
-                        let _ = self.client.disconnect_network(name, cid, true).await;
+                        let _ = self.engine.disconnect_network(name, cid, true).await;
                     }
                 }
-                result = self.client.remove_network(name).await;
+                result = self.engine.remove_network(name).await;
             }
         }
         match result {
@@ -852,7 +849,7 @@ impl Inner {
 
     async fn remove_volume(&self, name: &str) -> Result<(), String> {
         self.report(Kind::Volume, name, State::Working, "Removing");
-        match self.client.remove_volume(name, false).await {
+        match self.engine.remove_volume(name, false).await {
             Ok(()) => {}
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(self.fail(Kind::Volume, name, format!("volume {name}: {e}"))),

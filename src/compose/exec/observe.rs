@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::api::client::{Client, ClientError};
+use crate::api::client::ClientError;
 use crate::api::models::ContainerSummaryStateEnum;
+use crate::compose::engine::ComposeEngine;
 use crate::compose::model::Project;
 use crate::compose::plan::{
     labels, service_image, ContainerState, ObservedContainer, ObservedResource, ObservedState,
@@ -49,10 +50,10 @@ pub fn summary_state(state: Option<ContainerSummaryStateEnum>, status: &str) -> 
 
 /// The project's containers (one-off ones included).
 pub async fn containers(
-    client: &Client,
+    engine: &dyn ComposeEngine,
     project: &str,
 ) -> Result<Vec<ObservedContainer>, ClientError> {
-    let list = client
+    let list = engine
         .list_containers(true, &project_filter(project))
         .await?;
     let mut out: Vec<ObservedContainer> = list
@@ -79,7 +80,10 @@ pub async fn containers(
 }
 
 /// Observe everything the planner needs.
-pub async fn observe(client: &Client, project: &Project) -> Result<Observed, ClientError> {
+pub async fn observe(
+    engine: &dyn ComposeEngine,
+    project: &Project,
+) -> Result<Observed, ClientError> {
     let filter = project_filter(&project.name);
     let images_wanted: Vec<String> = {
         let mut v: Vec<String> = project
@@ -92,10 +96,10 @@ pub async fn observe(client: &Client, project: &Project) -> Result<Observed, Cli
         v
     };
     let (containers, networks, volumes, images) = tokio::join!(
-        containers(client, &project.name),
-        client.list_networks(&filter),
-        client.list_volumes(&filter),
-        futures_util::future::join_all(images_wanted.iter().map(|i| client.inspect_image(i))),
+        containers(engine, &project.name),
+        engine.list_networks(&filter),
+        engine.list_volumes(&filter),
+        futures_util::future::join_all(images_wanted.iter().map(|i| engine.inspect_image(i))),
     );
     let containers = containers?;
     let (networks, networking) = match networks {
@@ -115,7 +119,7 @@ pub async fn observe(client: &Client, project: &Project) -> Result<Observed, Cli
     if networking {
         for n in project.networks.values() {
             if !nets.iter().any(|x| x.name == n.name) {
-                if let Ok(found) = client.inspect_network(&n.name).await {
+                if let Ok(found) = engine.inspect_network(&n.name).await {
                     if found.name.as_deref() == Some(n.name.as_str()) {
                         nets.push(ObservedResource {
                             name: n.name.clone(),
@@ -145,7 +149,7 @@ pub async fn observe(client: &Client, project: &Project) -> Result<Observed, Cli
         .collect();
     for v in project.volumes.values() {
         if !vols.iter().any(|x| x.name == v.name) {
-            if let Ok(found) = client.inspect_volume(&v.name).await {
+            if let Ok(found) = engine.inspect_volume(&v.name).await {
                 vols.push(ObservedResource {
                     name: v.name.clone(),
                     labels: found.labels.into_iter().collect(),

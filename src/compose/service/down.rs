@@ -152,7 +152,7 @@ impl Compose {
         for i in &down.images {
             self.progress
                 .event(Event::new(Kind::Image, i, State::Working, "Removing"));
-            match self.client.remove_image(i, false).await {
+            match self.engine.remove_image(i, false).await {
                 Ok(()) => self
                     .progress
                     .event(Event::new(Kind::Image, i, State::Done, "Removed")),

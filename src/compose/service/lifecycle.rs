@@ -216,7 +216,7 @@ impl Compose {
             Some(Interrupt::Interrupt) = interrupts.recv() => {
                 self.progress.notice("Killing...");
                 let list = self.containers(&project.name, &[], false, true).await?;
-                let kills = list.iter().map(|c| self.client.kill_container(id_of(c), None));
+                let kills = list.iter().map(|c| self.engine.kill_container(id_of(c), None));
                 futures_util::future::join_all(kills).await;
                 Err(Error::Interrupted(super::ExitStatus::INTERRUPTED))
             }
@@ -255,7 +255,7 @@ impl Compose {
         ordered.extend(rest);
         for s in ordered {
             self.each_container(&by_service[&s], &RESTART, |id| async move {
-                self.client.restart_container(&id, timeout).await
+                self.engine.restart_container(&id, timeout).await
             })
             .await
             .map_err(|e| prefix_service(e, &s))?;
@@ -269,7 +269,7 @@ impl Compose {
             .containers(&project.name, services, false, false)
             .await?;
         self.each_container(&list, &KILL, |id| async move {
-            self.client.kill_container(&id, Some(signal)).await
+            self.engine.kill_container(&id, Some(signal)).await
         })
         .await
     }
@@ -289,7 +289,7 @@ impl Compose {
     /// Remove `list` (from [`Compose::stopped`]), with their anonymous volumes if `volumes`.
     pub async fn rm(&self, list: &[ContainerSummary], volumes: bool) -> Result<()> {
         self.each_container(list, &REMOVE, |id| async move {
-            self.client.remove_container(&id, true, volumes).await
+            self.engine.remove_container(&id, true, volumes).await
         })
         .await
     }
@@ -302,9 +302,9 @@ impl Compose {
         let verb = if pause { &PAUSE } else { &UNPAUSE };
         self.each_container(&list, verb, |id| async move {
             if pause {
-                self.client.pause_container(&id).await
+                self.engine.pause_container(&id).await
             } else {
-                self.client.unpause_container(&id).await
+                self.engine.unpause_container(&id).await
             }
         })
         .await

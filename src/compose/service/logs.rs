@@ -9,8 +9,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::{event_label, id_of, label_of, log_label, multi_replica, Compose, Interrupts, Result};
-use crate::api::client::{next_chunk, Client, ClientError};
+use futures_util::StreamExt;
+
+use crate::api::client::ClientError;
 use crate::api::stream::{Decoder, STDERR};
+use crate::compose::engine::Engine;
 use crate::compose::exec::EventHub;
 use crate::compose::model::Project;
 use crate::compose::plan::labels;
@@ -35,7 +38,7 @@ pub struct From {
 
 /// Follows containers' logs.
 pub struct Follower {
-    client: Client,
+    engine: Engine,
     sink: Arc<dyn LogSink>,
     timestamps: bool,
     follow: bool,
@@ -58,13 +61,13 @@ pub fn since_arg(t: f64) -> String {
 
 impl Follower {
     pub fn new(
-        client: Client,
+        engine: Engine,
         sink: Arc<dyn LogSink>,
         timestamps: bool,
         follow: bool,
     ) -> Arc<Follower> {
         Arc::new(Follower {
-            client,
+            engine,
             sink,
             timestamps,
             follow,
@@ -156,7 +159,8 @@ impl Follower {
         if let Some(t) = from.tail.as_ref().filter(|t| *t != "all") {
             params.push(("tail", t.clone()));
         }
-        let (raw, mut body) = self.client.container_logs(id, &params).await?;
+        let mut logs = self.engine.container_logs(id, &params).await?;
+        let raw = logs.raw;
         let mut decoder = Decoder::default();
         let mut pending: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
         let emit = |buf: &mut Vec<u8>, stderr: bool, flush: bool| {
@@ -173,7 +177,7 @@ impl Follower {
                 buf.clear();
             }
         };
-        while let Some(chunk) = next_chunk(&mut body).await? {
+        while let Some(chunk) = logs.chunks.next().await.transpose()? {
             if raw {
                 pending[0].extend_from_slice(&chunk);
                 emit(&mut pending[0], false, false);
@@ -238,13 +242,13 @@ impl Compose {
     ) -> Result<()> {
         let multi = multi_replica(project, &Default::default());
         let hub = if req.follow {
-            Some(EventHub::subscribe(&self.client, Some(&project.name)).await?)
+            Some(EventHub::subscribe(&*self.engine, Some(&project.name)).await?)
         } else {
             None
         };
         let mut rx = hub.as_ref().map(|h| h.receiver());
         let list = self.log_containers(project, req).await?;
-        let follower = Follower::new(self.client.clone(), sink, req.timestamps, req.follow);
+        let follower = Follower::new(self.engine.clone(), sink, req.timestamps, req.follow);
         let tasks: Vec<_> = list
             .iter()
             .filter_map(|c| follower.start(id_of(c), &log_label(c, &multi), req.from.clone()))

@@ -23,8 +23,8 @@ pub use pull::PullRequest;
 pub use run::{OneOff, RunRequest};
 pub use up::UpRequest;
 
-use crate::api::client::Client;
 use crate::api::models::{ContainerSummary, ContainerSummaryStateEnum};
+use crate::compose::engine::Engine;
 use crate::compose::exec::progress::Progress;
 use crate::compose::exec::{observe, ExecOptions, Executor, Observed};
 use crate::compose::load::env::Environment;
@@ -46,23 +46,23 @@ pub type Interrupts = tokio::sync::mpsc::UnboundedReceiver<Interrupt>;
 /// The compose service: an engine to talk to and a sink for progress.
 #[derive(Clone)]
 pub struct Compose {
-    client: Client,
+    engine: Engine,
     progress: Arc<dyn Progress>,
     /// At most this many engine calls at once (0: unbounded).
     parallel: usize,
 }
 
 impl Compose {
-    pub fn new(client: Client, progress: Arc<dyn Progress>, parallel: usize) -> Compose {
+    pub fn new(engine: Engine, progress: Arc<dyn Progress>, parallel: usize) -> Compose {
         Compose {
-            client,
+            engine,
             progress,
             parallel,
         }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     pub fn progress(&self) -> &Arc<dyn Progress> {
@@ -71,7 +71,7 @@ impl Compose {
 
     /// What exists of `project` in the engine now.
     pub async fn observe(&self, project: &Project) -> Result<Observed> {
-        Ok(observe(&self.client, project).await?)
+        Ok(observe(&*self.engine, project).await?)
     }
 
     /// An executor for plans of `project` against `observed`.
@@ -83,7 +83,7 @@ impl Compose {
         opts: ExecOptions,
     ) -> Executor {
         Executor::new(
-            self.client.clone(),
+            self.engine.clone(),
             project.clone(),
             environment,
             &observed.state,
@@ -110,7 +110,7 @@ impl Compose {
             "label".into(),
             vec![format!("{}={project}", labels::PROJECT)],
         );
-        let mut list = self.client.list_containers(all, &f).await?;
+        let mut list = self.engine.list_containers(all, &f).await?;
         list.retain(|c| {
             (oneoff || !is_oneoff(c))
                 && (services.is_empty() || services.contains(&label_of(c, labels::SERVICE)))
@@ -237,3 +237,6 @@ fn event_label(service: &str, name: &str, multi: &BTreeSet<String>) -> String {
         None => service.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -55,7 +55,7 @@ impl Compose {
     pub async fn ls(&self, all: bool) -> Result<Vec<ProjectSummary>> {
         let mut f: HashMap<String, Vec<String>> = HashMap::new();
         f.insert("label".into(), vec![labels::PROJECT.to_string()]);
-        let list = self.client.list_containers(true, &f).await?;
+        let list = self.engine.list_containers(true, &f).await?;
         let mut projects: BTreeMap<String, (BTreeMap<String, usize>, String)> = BTreeMap::new();
         for c in &list {
             let e = projects.entry(label_of(c, labels::PROJECT)).or_default();
@@ -95,7 +95,7 @@ impl Compose {
         for c in &list {
             let image = c.image.clone().unwrap_or_default();
             let info = self
-                .client
+                .engine
                 .inspect_image(c.image_id.as_deref().unwrap_or(&image))
                 .await
                 .ok();
@@ -125,7 +125,7 @@ impl Compose {
         let c = self
             .service_container(&project.name, service, index)
             .await?;
-        let info = self.client.inspect_container(id_of(&c)).await?;
+        let info = self.engine.inspect_container(id_of(&c)).await?;
         let key = format!("{private_port}/{protocol}");
         let bindings = info
             .network_settings
@@ -158,7 +158,7 @@ impl Compose {
             .await?;
         let mut out = Vec::new();
         for c in &list {
-            let v = self.client.top_container(id_of(c)).await?;
+            let v = self.engine.top_container(id_of(c)).await?;
             out.push(Top {
                 container: name_of(c),
                 titles: serde_json::from_value(v["Titles"].clone()).unwrap_or_default(),

@@ -34,13 +34,13 @@ impl Compose {
         let jobs = images.iter().map(|(image, services)| async move {
             let event = |state, status| Event::new(Kind::Image, image, state, status);
             self.progress.event(event(State::Working, "Pulling"));
-            match self.client.pull_image(image).await {
+            match self.engine.pull_image(image).await {
                 Ok(()) => {
                     self.progress.event(event(State::Done, "Pulled"));
                     Ok(())
                 }
                 Err(e) => {
-                    let present = self.client.inspect_image(image).await.is_ok();
+                    let present = self.engine.inspect_image(image).await.is_ok();
                     let state = if present {
                         State::Warning
                     } else {

@@ -269,7 +269,7 @@ impl Compose {
         }
         req.customise(project, &name, &mut built.body)?;
         let created = self
-            .client
+            .engine
             .create_container(Some(&name), &built.body)
             .await
             .map_err(|e| {
@@ -280,7 +280,7 @@ impl Compose {
             })?;
         if !built.files.is_empty() {
             let tar = container::files_tar(&built.files)?;
-            self.client.put_archive(&created.id, "/", tar).await?;
+            self.engine.put_archive(&created.id, "/", tar).await?;
         }
         Ok(OneOff {
             id: created.id,
@@ -307,7 +307,7 @@ impl Compose {
                 .await?;
             for c in list {
                 let name = super::name_of(&c);
-                hub.wait(&self.client, id_of(&c), want, executor.cancel_receiver())
+                hub.wait(&*self.engine, id_of(&c), want, executor.cancel_receiver())
                     .await
                     .map_err(|e| {
                         Error::Failed(vec![format!(

@@ -233,7 +233,7 @@ impl Compose {
                     let event = |state, status| Event::new(Kind::Container, &name, state, status);
                     self.progress.event(event(State::Working, "Waiting"));
                     let want = WaitFor::Ready { exit0_ok };
-                    match hub.wait(&self.client, id_of(c), want, cancel).await {
+                    match hub.wait(&*self.engine, id_of(c), want, cancel).await {
                         Ok(_) => {
                             self.progress.event(event(State::Done, "Healthy"));
                             Ok(())
@@ -301,7 +301,7 @@ impl<'a> UpSession<'a> {
         let attach_services = req.attach_services(selection);
         let multi = multi_replica(project, &req.plan.scale);
         sink.expect(&attach_services.iter().cloned().collect::<Vec<_>>());
-        let follower = Follower::new(compose.client.clone(), sink, req.timestamps, true);
+        let follower = Follower::new(compose.engine.clone(), sink, req.timestamps, true);
         let up_start = now_secs();
         let log_listener = {
             let mut rx = hub.receiver();
@@ -469,7 +469,7 @@ impl<'a> UpSession<'a> {
         labels: &HashMap<String, String>,
         reported: &mut HashSet<String>,
     ) -> Option<i64> {
-        let info = self.compose.client.inspect_container(&ev.id).await.ok();
+        let info = self.compose.engine.inspect_container(&ev.id).await.ok();
         let st = info.and_then(|i| i.state).unwrap_or_default();
         if st.running == Some(true) || st.restarting == Some(true) {
             return None;
@@ -532,7 +532,7 @@ impl<'a> UpSession<'a> {
         let Some(c) = list.first() else {
             return Ok(ExitStatus::SUCCESS);
         };
-        let info = self.compose.client.inspect_container(&name_of(c)).await?;
+        let info = self.compose.engine.inspect_container(&name_of(c)).await?;
         Ok(ExitStatus(
             info.state.and_then(|s| s.exit_code).unwrap_or(0) as i32,
         ))

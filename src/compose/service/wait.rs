@@ -13,7 +13,7 @@ impl Compose {
         services: &[String],
         first_only: bool,
     ) -> Result<Vec<i64>> {
-        let hub = EventHub::subscribe(&self.client, Some(&project.name)).await?;
+        let hub = EventHub::subscribe(&*self.engine, Some(&project.name)).await?;
         let list = self
             .containers(&project.name, services, true, false)
             .await?;
@@ -21,7 +21,7 @@ impl Compose {
         let waits = list.iter().map(|c| {
             let (hub, cancel) = (&hub, cancel.clone());
             async move {
-                hub.wait(&self.client, id_of(c), WaitFor::Exit, cancel)
+                hub.wait(&*self.engine, id_of(c), WaitFor::Exit, cancel)
                     .await
             }
         });
