@@ -10,6 +10,7 @@
 pub mod api;
 pub mod cli;
 pub mod compose;
+pub mod docker;
 pub mod engine;
 pub mod net;
 pub mod util;

@@ -562,6 +562,11 @@ pub fn port_mappings(
             };
             let host_port: u16 = match b.host_port.as_deref() {
                 None | Some("") => 0,
+                Some(p) if p.contains('-') => {
+                    return Err(Error::invalid(format!(
+                        "host port range {p:?} for port {key}: publishing on one port of a range is not supported yet; give one host port per container port"
+                    )))
+                }
                 Some(p) => p.parse().map_err(|_| {
                     Error::invalid(format!("invalid host port {p:?} for port {key}"))
                 })?,

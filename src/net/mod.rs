@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 pub use bridge::Netlink;
 pub use dns::DnsServer;
 pub use ipam::{Ipam, Pool};
-pub use ports::{parse_port_spec, PortMapping, PortSpec, Proto};
+pub use ports::{PortMapping, Proto};
 
 /// Errors of the networking layer: one line each. The variant tells the API status
 /// (400 / 404 / 409 / 409 / 507-ish / 500).

@@ -1,5 +1,5 @@
-//! Published ports: parsing `-p` specs (pure) and checking that a host port is free, naming the
-//! process holding it when it is not.
+//! Published ports: the mappings the firewall forwards and checking that a host port is free,
+//! naming the process holding it when it is not (the `-p` grammar is [`crate::docker::port`]).
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -43,19 +43,6 @@ impl std::str::FromStr for Proto {
     }
 }
 
-/// A parsed `-p` spec: `[ip:][host[-end]:]container[-end][/proto]`. A host range of `None` asks
-/// for ephemeral host ports (as `-P` does).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PortSpec {
-    /// `None`: all host addresses.
-    pub host_ip: Option<Ipv4Addr>,
-    /// Inclusive range; `None`: ephemeral ports chosen at publish time.
-    pub host_ports: Option<(u16, u16)>,
-    /// Inclusive range.
-    pub container_ports: (u16, u16),
-    pub proto: Proto,
-}
-
 /// One forwarded port: `host_ip:host_port/proto` → the container's `container_port`. A
 /// `host_ip` of 0.0.0.0 means every host address (including 127.0.0.1); a `host_port` of 0 in a
 /// request means "choose an ephemeral port".
@@ -75,106 +62,6 @@ impl fmt::Display for PortMapping {
             self.host_ip, self.host_port, self.container_port, self.proto
         )
     }
-}
-
-impl PortSpec {
-    /// One mapping per container port; ephemeral specs get `host_port` 0.
-    pub fn mappings(&self) -> Vec<PortMapping> {
-        let host_ip = self.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-        (self.container_ports.0..=self.container_ports.1)
-            .enumerate()
-            .map(|(i, cp)| PortMapping {
-                host_ip,
-                host_port: self.host_ports.map(|(h, _)| h + i as u16).unwrap_or(0),
-                container_port: cp,
-                proto: self.proto,
-            })
-            .collect()
-    }
-}
-
-fn parse_range(s: &str, what: &str, spec: &str) -> Result<(u16, u16), NetError> {
-    let bad = || {
-        NetError::Invalid(format!("invalid {what} {s:?} in port spec {spec:?}: expected a port 1-65535 or a range such as 8000-8010"))
-    };
-    let port = |p: &str| -> Result<u16, NetError> {
-        match p.trim().parse::<u16>() {
-            Ok(0) | Err(_) => Err(bad()),
-            Ok(n) => Ok(n),
-        }
-    };
-    let (a, b) = match s.split_once('-') {
-        Some((a, b)) => (port(a)?, port(b)?),
-        None => {
-            let p = port(s)?;
-            (p, p)
-        }
-    };
-    if b < a {
-        return Err(NetError::Invalid(format!(
-            "invalid {what} {s:?} in port spec {spec:?}: the range ends before it starts"
-        )));
-    }
-    Ok((a, b))
-}
-
-/// Parse a `-p`/`--publish` spec: `80`, `8080:80`, `127.0.0.1:8080:80`, `127.0.0.1::80`,
-/// `8000-8010:9000-9010`, `53:53/udp`. Host and container ranges must have the same length.
-pub fn parse_port_spec(spec: &str) -> Result<PortSpec, NetError> {
-    let s = spec.trim();
-    if s.is_empty() {
-        return Err(NetError::Invalid("empty port spec".into()));
-    }
-    let (body, proto) = match s.rsplit_once('/') {
-        Some((b, p)) => (b, p.parse::<Proto>()?),
-        None => (s, Proto::Tcp),
-    };
-    if body.starts_with('[') {
-        return Err(NetError::Invalid(format!(
-            "invalid port spec {spec:?}: IPv6 host addresses are not supported"
-        )));
-    }
-    let parts: Vec<&str> = body.split(':').collect();
-    let (ip, host, container) = match parts.as_slice() {
-        [c] => (None, None, *c),
-        [h, c] => (None, Some(*h), *c),
-        [ip, h, c] => (Some(*ip), Some(*h), *c),
-        _ => {
-            return Err(NetError::Invalid(format!(
-                "invalid port spec {spec:?}: expected [ip:][host-port:]container-port[/tcp|udp]"
-            )))
-        }
-    };
-    let host_ip = match ip {
-        None | Some("") => None,
-        Some(ip) => Some(ip.parse::<Ipv4Addr>().map_err(|_| {
-            NetError::Invalid(format!(
-                "invalid host address {ip:?} in port spec {spec:?}: expected an IPv4 address"
-            ))
-        })?),
-    };
-    let host_ip = host_ip.filter(|ip| !ip.is_unspecified());
-    let container_ports = parse_range(container, "container port", spec)?;
-    let host_ports = match host {
-        None | Some("") => None,
-        Some(h) => Some(parse_range(h, "host port", spec)?),
-    };
-    if let Some((ha, hb)) = host_ports {
-        let (ca, cb) = container_ports;
-        if hb - ha != cb - ca {
-            return Err(NetError::Invalid(format!(
-                "invalid port spec {spec:?}: host range {ha}-{hb} ({} ports) and container range {ca}-{cb} ({} ports) differ in size",
-                hb - ha + 1,
-                cb - ca + 1
-            )));
-        }
-    }
-    Ok(PortSpec {
-        host_ip,
-        host_ports,
-        container_ports,
-        proto,
-    })
 }
 
 /// The process holding a port, when it can be found.
@@ -302,72 +189,6 @@ pub fn ephemeral_range() -> (u16, u16) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pm(host_ip: [u8; 4], host_port: u16, container_port: u16, proto: Proto) -> PortMapping {
-        PortMapping {
-            host_ip: Ipv4Addr::from(host_ip),
-            host_port,
-            container_port,
-            proto,
-        }
-    }
-
-    #[test]
-    fn parses_the_forms() {
-        let p = parse_port_spec("8080:80").unwrap();
-        assert_eq!(p.mappings(), vec![pm([0, 0, 0, 0], 8080, 80, Proto::Tcp)]);
-        let p = parse_port_spec("127.0.0.1:9000:9000/udp").unwrap();
-        assert_eq!(
-            p.mappings(),
-            vec![pm([127, 0, 0, 1], 9000, 9000, Proto::Udp)]
-        );
-        let p = parse_port_spec("80").unwrap();
-        assert_eq!(p.host_ports, None);
-        assert_eq!(p.mappings(), vec![pm([0, 0, 0, 0], 0, 80, Proto::Tcp)]);
-        let p = parse_port_spec("127.0.0.1::80/TCP").unwrap();
-        assert_eq!(p.mappings(), vec![pm([127, 0, 0, 1], 0, 80, Proto::Tcp)]);
-        let p = parse_port_spec("0.0.0.0:53:53/udp").unwrap();
-        assert_eq!(p.host_ip, None);
-        let p = parse_port_spec("8000-8002:9000-9002").unwrap();
-        assert_eq!(
-            p.mappings(),
-            vec![
-                pm([0, 0, 0, 0], 8000, 9000, Proto::Tcp),
-                pm([0, 0, 0, 0], 8001, 9001, Proto::Tcp),
-                pm([0, 0, 0, 0], 8002, 9002, Proto::Tcp)
-            ]
-        );
-        let p = parse_port_spec("7000-7001").unwrap();
-        assert_eq!(p.mappings().len(), 2);
-    }
-
-    #[test]
-    fn rejects_bad_specs_with_one_clear_line() {
-        let e = parse_port_spec("8000-8010:80").unwrap_err().to_string();
-        assert!(
-            e.contains("8000-8010") && e.contains("differ in size"),
-            "{e}"
-        );
-        for bad in [
-            "",
-            "0:80",
-            "70000:80",
-            "a:80",
-            "80/sctp",
-            "1.2.3:80:80",
-            "[::1]:80:80",
-            "1:2:3:4",
-            "90-80",
-            "8080:",
-        ] {
-            let e = parse_port_spec(bad).unwrap_err().to_string();
-            assert!(!e.contains('\n'), "{e}");
-        }
-        assert!(parse_port_spec("80/sctp")
-            .unwrap_err()
-            .to_string()
-            .contains("sctp"));
-    }
 
     #[test]
     fn finds_listening_inodes_in_proc_tables() {

@@ -111,30 +111,8 @@ fn parse_publish(
     spec: &str,
     bindings: &mut HashMap<String, Option<Vec<PortBinding>>>,
 ) -> CliResult<Vec<String>> {
-    let parsed =
-        crate::net::parse_port_spec(spec).map_err(|e| bad_flag("-p, --publish", spec, e))?;
-    let mut keys = Vec::new();
-    for m in parsed.mappings() {
-        let key = format!("{}/{}", m.container_port, m.proto);
-        bindings
-            .entry(key.clone())
-            .or_insert_with(|| Some(Vec::new()))
-            .get_or_insert_with(Vec::new)
-            .push(PortBinding {
-                host_ip: Some(if m.host_ip.is_unspecified() {
-                    String::new()
-                } else {
-                    m.host_ip.to_string()
-                }),
-                host_port: Some(if m.host_port == 0 {
-                    String::new()
-                } else {
-                    m.host_port.to_string()
-                }),
-            });
-        keys.push(key);
-    }
-    Ok(keys)
+    crate::docker::port::add_bindings(spec, bindings)
+        .map_err(|e| bad_flag("-p, --publish", spec, e.reason))
 }
 
 pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {

@@ -678,65 +678,21 @@ fn port_range(s: &str) -> Option<(u16, u16)> {
 /// One mapping of a short port spec: host ip, published port or range, target, protocol.
 pub type PortMapping = (Option<String>, Option<String>, u16, String);
 
-/// Parse a short port spec into long-syntax mappings.
+/// Parse a short port spec (Docker's grammar, [`crate::docker::port`]) into long-syntax
+/// mappings.
 pub fn parse_port_spec(spec: &str) -> Result<Vec<PortMapping>, String> {
-    let bad = || {
+    let parsed = crate::docker::port::parse(spec).map_err(|_| {
         "a port such as 80, 8080:80, 127.0.0.1:8080:80, 8000-8010:80-90 or 53:53/udp".to_string()
-    };
-    let (rest, proto) = match spec.rsplit_once('/') {
-        Some((r, pr)) => (r, pr.to_string()),
-        None => (spec, "tcp".to_string()),
-    };
-    if !["tcp", "udp", "sctp"].contains(&proto.as_str()) {
-        return Err(bad());
-    }
-    let (ip, rest) = if let Some(r) = rest.strip_prefix('[') {
-        let (ip, after) = r.split_once(']').ok_or_else(bad)?;
-        (
-            Some(ip.to_string()),
-            after.strip_prefix(':').ok_or_else(bad)?,
-        )
-    } else {
-        let parts: Vec<&str> = rest.split(':').collect();
-        match parts.len() {
-            1 | 2 => (None, rest),
-            3 => (Some(parts[0].to_string()), &rest[parts[0].len() + 1..]),
-            _ => return Err(bad()),
-        }
-    };
-    let (published, target) = match rest.split_once(':') {
-        Some((p, t)) => (Some(p), t),
-        None => (None, rest),
-    };
-    let published = published.filter(|p| !p.is_empty());
-    let ip = ip.filter(|i| !i.is_empty());
-    let (t0, t1) = port_range(target).ok_or_else(bad)?;
-    let mut out = Vec::new();
-    match published {
-        None => {
-            for t in t0..=t1 {
-                out.push((ip.clone(), None, t, proto.clone()));
-            }
-        }
-        Some(pubs) => {
-            let (p0, p1) = port_range(pubs).ok_or_else(bad)?;
-            if t0 == t1 {
-                out.push((ip.clone(), Some(pubs.to_string()), t0, proto.clone()));
-            } else if p1 - p0 == t1 - t0 {
-                for (i, t) in (t0..=t1).enumerate() {
-                    out.push((
-                        ip.clone(),
-                        Some((p0 + i as u16).to_string()),
-                        t,
-                        proto.clone(),
-                    ));
-                }
-            } else {
-                return Err("a published range as long as the target range".into());
-            }
-        }
-    }
-    Ok(out)
+    })?;
+    Ok(parsed
+        .published()
+        .into_iter()
+        .map(|p| {
+            let published = Some(p.host_port_text()).filter(|h| !h.is_empty());
+            let ip = p.host_ip.map(|ip| ip.to_string());
+            (ip, published, p.container_port, p.protocol.to_string())
+        })
+        .collect())
 }
 
 fn ports(n: &Node, p: &KeyPath) -> Result<Node> {

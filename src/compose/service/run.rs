@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{id_of, Compose, Error, Result};
-use crate::api::models::{ContainerCreateBody, PortBinding};
+use crate::api::models::ContainerCreateBody;
 use crate::compose::exec::container::{self, BuildInputs};
 use crate::compose::exec::{sub_plan, ExecOptions, Executor, Observed, WaitFor};
 use crate::compose::graph::ServiceGraph;
@@ -49,35 +49,6 @@ fn random_slug() -> String {
     (0..12)
         .map(|_| format!("{:x}", r.gen_range(0..16u8)))
         .collect()
-}
-
-fn parse_publish(
-    spec: &str,
-    bindings: &mut HashMap<String, Option<Vec<PortBinding>>>,
-) -> Result<String> {
-    let (ports, proto) = spec.rsplit_once('/').unwrap_or((spec, "tcp"));
-    let parts: Vec<&str> = ports.rsplitn(3, ':').collect();
-    let (container, host, ip) = match parts.as_slice() {
-        [c] => (*c, "", ""),
-        [c, h] => (*c, *h, ""),
-        [c, h, i] => (*c, *h, *i),
-        _ => return Err(Error::Usage(format!("invalid --publish {spec:?}"))),
-    };
-    if container.parse::<u16>().is_err() {
-        return Err(Error::Usage(format!(
-            "invalid --publish {spec:?}: container port {container:?}"
-        )));
-    }
-    let key = format!("{container}/{proto}");
-    bindings
-        .entry(key.clone())
-        .or_insert_with(|| Some(Vec::new()))
-        .get_or_insert_with(Vec::new)
-        .push(PortBinding {
-            host_ip: Some(ip.to_string()),
-            host_port: Some(host.to_string()),
-        });
-    Ok(key)
 }
 
 impl RunRequest {
@@ -135,7 +106,9 @@ impl RunRequest {
             let mut bindings = host.port_bindings.take().unwrap_or_default();
             let exposed = body.exposed_ports.get_or_insert_with(HashMap::new);
             for p in &self.publish {
-                exposed.insert(parse_publish(p, &mut bindings)?, HashMap::new());
+                let keys = crate::docker::port::add_bindings(p, &mut bindings)
+                    .map_err(|e| Error::Usage(format!("invalid --publish: {e}")))?;
+                exposed.extend(keys.into_iter().map(|k| (k, HashMap::new())));
             }
             host.port_bindings = Some(bindings);
         }
