@@ -10,7 +10,9 @@
 pub mod api;
 pub mod cli;
 pub mod compose;
+pub mod daemon;
 pub mod docker;
 pub mod engine;
+pub mod entry;
 pub mod net;
 pub mod util;

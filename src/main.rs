@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(wharf::cli::main());
+    std::process::exit(wharf::entry::main());
 }

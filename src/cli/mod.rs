@@ -57,21 +57,11 @@ impl From<anyhow::Error> for Exit {
 pub type CliResult<T = ()> = Result<T, Exit>;
 
 pub fn main() -> i32 {
-    // The re-exec entry points run once per container start, probe and exec: skip building the
-    // whole command tree for them (clap's parse costs milliseconds).
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    match argv.get(1).and_then(|a| a.to_str()) {
-        Some("__supervise") if argv.len() == 3 => {
-            return crate::engine::supervisor::supervise_main(std::path::Path::new(&argv[2]));
-        }
-        Some("__nsexec") if argv.len() == 2 => return nsexec_main(),
-        _ => {}
-    }
     let cli = Cli::parse();
     match cli.command {
         // Re-exec entry points: single-threaded, no async runtime.
         Command::Supervise { config } => crate::engine::supervisor::supervise_main(&config),
-        Command::NsExec => nsexec_main(),
+        Command::NsExec => crate::entry::nsexec_main(),
         Command::Archive { op, root, path } => {
             crate::engine::container::fs::archive_helper_main(&op, &root, &path)
         }
@@ -108,17 +98,6 @@ pub fn main() -> i32 {
                     exit.code
                 }
             }
-        }
-    }
-}
-
-fn nsexec_main() -> i32 {
-    let spec = std::env::var("WHARF_NSEXEC_SPEC").unwrap_or_default();
-    match serde_json::from_str(&spec) {
-        Ok(spec) => crate::engine::runtime::nsexec::run(&spec),
-        Err(e) => {
-            eprintln!("wharf: invalid exec spec: {e}");
-            125
         }
     }
 }
