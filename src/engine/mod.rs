@@ -43,6 +43,8 @@ pub struct Engine {
     pub execs: Execs,
     pub events: EventBus,
     pub attach_waiters: container::lifecycle::AttachWaiters,
+    /// Start locks and the restarts of containers whose supervisor died.
+    pub supervision: container::orphan::Supervision,
     pub config: config::DaemonConfig,
     /// The networking layer, started inside the daemon's runtime (`init_networking`).
     pub net: std::sync::OnceLock<Arc<crate::net::NetworkManager>>,
@@ -76,6 +78,7 @@ impl Engine {
             execs: Execs::default(),
             events: EventBus::default(),
             attach_waiters: Default::default(),
+            supervision: Default::default(),
             config,
             net: std::sync::OnceLock::new(),
             paths,

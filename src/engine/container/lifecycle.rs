@@ -13,6 +13,7 @@ use tokio::net::UnixStream;
 use tokio::sync::oneshot;
 
 use super::mounts::MountKind;
+use super::orphan::{self, supervisor_alive};
 use super::ContainerRecord;
 use crate::engine::error::{Error, IoContext, Result};
 use crate::engine::runtime::cgroups::Cgroup;
@@ -99,7 +100,12 @@ impl Engine {
     }
 
     pub async fn start_container(self: &Arc<Self>, key: &str) -> Result<()> {
-        let rec = self.containers.resolve(key)?;
+        let id = self.containers.resolve(key)?.id;
+        // One start at a time per container, and never while the end of its last supervisor
+        // is being handled: two inits must never share a container.
+        let _start = self.supervision.lock(&id).await;
+        self.supervision.cancel_restart(&id);
+        let rec = self.containers.resolve(&id)?;
         if rec.state.is_running() {
             return Err(Error::NotModified(format!(
                 "container {} is already running",
@@ -127,9 +133,11 @@ impl Engine {
             .open(dir.join("supervisor.log"))
             .ctx(|| "opening supervisor.log".into())?;
         let mut cmd = tokio::process::Command::new(&self.binary);
+        // The supervisor's stdin stays open until its first start is released: if the daemon
+        // dies before that, the supervisor sees the hang-up and gives up at once.
         cmd.arg("__supervise")
             .arg(&cfg_path)
-            .stdin(std::process::Stdio::null())
+            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::from(sup_log))
             .env_clear()
@@ -145,9 +153,12 @@ impl Engine {
             });
         }
         let mut child = cmd.spawn().ctx(|| "starting the supervisor".into())?;
-        let stdout = child.stdout.take().expect("piped stdout");
+        let release_guard = child.stdin.take();
         let mut ready = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut ready).await;
+        if let Some(stdout) = child.stdout.take() {
+            let _ = BufReader::new(stdout).read_line(&mut ready).await;
+        }
+        let supervisor_pid = child.id().map(|p| p as i32);
         // The supervisor is reaped by tokio's orphan queue when it ends.
         drop(child);
         if ready.trim() != "ready" {
@@ -185,6 +196,7 @@ impl Engine {
         let mut events = connect(&socket, &Request::Events).await?;
         let _snapshot = read_line(&mut events).await?;
         let reply = request(&socket, &Request::Go).await?;
+        drop(release_guard);
         if !reply.ok {
             let code = reply.exit_code.unwrap_or(125);
             let msg = reply.message.unwrap_or_default();
@@ -209,12 +221,18 @@ impl Engine {
         })?;
         let engine = self.clone();
         let id = rec.id.clone();
-        tokio::spawn(async move { engine.monitor(id, events).await });
+        tokio::spawn(async move { engine.monitor(id, supervisor_pid, events).await });
         Ok(())
     }
 
-    /// Follow a supervisor's events until it ends; keep the record's state current.
-    async fn monitor(self: Arc<Self>, id: String, mut events: BufReader<UnixStream>) {
+    /// Follow a supervisor's events until it ends (its connection hangs up: at once, even
+    /// when it is killed); keep the record's state current.
+    async fn monitor(
+        self: Arc<Self>,
+        id: String,
+        supervisor_pid: Option<i32>,
+        mut events: BufReader<UnixStream>,
+    ) {
         loop {
             let mut line = String::new();
             match events.read_line(&mut line).await {
@@ -240,41 +258,57 @@ impl Engine {
                 self.publish_container(&rec, action, &extra);
             }
         }
-        self.supervisor_gone(&id).await;
+        self.supervisor_gone(&id, supervisor_pid).await;
     }
 
-    /// The supervisor ended: take its last recorded state, then apply `--rm`.
-    async fn supervisor_gone(self: &Arc<Self>, id: &str) {
+    /// A supervisor ended (`gone`: its pid, when known): take its last recorded state, make
+    /// sure nothing of the container survives it, then apply the restart policy (it died
+    /// before recording an end) or `--rm`.
+    async fn supervisor_gone(self: &Arc<Self>, id: &str, gone: Option<i32>) {
+        let _start = self.supervision.lock(id).await;
         let state_path = self.containers.dir(id).join("state.json");
-        let mut state: RunState = std::fs::read(&state_path)
+        let state: RunState = std::fs::read(&state_path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        if state.is_running() {
-            // It died without recording the end (killed): the container went with it.
-            state.status = RunStatus::Exited;
-            if state.exit_code == 0 {
-                state.exit_code = 255;
-            }
-            state.error = "the container's supervisor exited unexpectedly".into();
-            state.finished_at = Some(crate::engine::now_rfc3339());
-        }
-        let Some(rec) = self.containers.get(id) else {
+        let newer = match gone {
+            Some(pid) => state.supervisor_pid != 0 && state.supervisor_pid != pid,
+            None => supervisor_alive(state.supervisor_pid, id),
+        };
+        let Some(rec) = self.containers.get(id).filter(|_| !newer) else {
+            // Another supervisor runs the container now (a restart): nothing here is ours.
             return;
         };
-        let mut final_state = state;
-        if final_state.status == RunStatus::Created && !rec.has_been_started {
-            final_state.status = RunStatus::Created;
-        } else if final_state.status == RunStatus::Created {
+        let crashed = state.is_running();
+        if crashed && !rec.state.is_running() {
+            // Already handled (the same death seen twice).
+            return;
+        }
+        orphan::kill_cgroup(id).await;
+        let _ = std::fs::remove_file(self.socket_of(id));
+        let mut final_state = if crashed {
+            Self::orphaned_state(state)
+        } else {
+            state
+        };
+        if final_state.status == RunStatus::Created && rec.has_been_started {
             final_state.status = RunStatus::Exited;
         }
         let rec = self
             .containers
-            .set_state(id, final_state, true)
+            .set_state(id, final_state.clone(), true)
             .unwrap_or(rec);
+        if crashed {
+            let code = final_state.exit_code.to_string();
+            self.publish_container(&rec, "die", &[("exitCode", code)]);
+        }
         self.network_stopped(id).await;
         let _ = std::fs::remove_dir_all(self.paths.container_run_dir(id));
+        if crashed && self.restart_orphan(id, &final_state) {
+            return;
+        }
         if rec.host_config.auto_remove.unwrap_or(false) && rec.state.status != RunStatus::Removing {
+            drop(_start);
             let _ = self.remove_container(id, true, true).await;
         }
     }
@@ -288,20 +322,22 @@ impl Engine {
             let socket = self.socket_of(&rec.id);
             match connect(&socket, &Request::Events).await {
                 Ok(mut events) => {
+                    let mut supervisor_pid = None;
                     if let Ok(line) = read_line(&mut events).await {
                         if let Ok(ev) = serde_json::from_str::<EventLine>(&line) {
+                            supervisor_pid = Some(ev.state.supervisor_pid);
                             self.containers.set_state(&rec.id, ev.state, true);
                         }
                     }
                     let engine = self.clone();
                     let id = rec.id.clone();
-                    tokio::spawn(async move { engine.monitor(id, events).await });
+                    tokio::spawn(async move { engine.monitor(id, supervisor_pid, events).await });
                 }
                 Err(_) => {
                     if rec.state.is_running()
                         || self.containers.dir(&rec.id).join("state.json").exists()
                     {
-                        self.supervisor_gone(&rec.id).await;
+                        self.supervisor_gone(&rec.id, None).await;
                     }
                 }
             }
@@ -315,7 +351,8 @@ impl Engine {
         signal: Option<&str>,
     ) -> Result<()> {
         let rec = self.containers.resolve(key)?;
-        if !rec.state.is_running() {
+        let restart_cancelled = self.supervision.cancel_restart(&rec.id);
+        if !rec.state.is_running() || restart_cancelled {
             return Err(Error::NotModified(format!(
                 "container {} is already stopped",
                 rec.id
@@ -345,8 +382,9 @@ impl Engine {
         )
         .await;
         if reply.is_err() {
-            // The supervisor is gone already.
-            self.supervisor_gone(&rec.id).await;
+            // The supervisor is gone already: no restart follows a stop.
+            self.supervisor_gone(&rec.id, None).await;
+            self.supervision.cancel_restart(&rec.id);
             return Ok(());
         }
         self.wait_until(&rec.id, &mut bus, |r| {
@@ -358,6 +396,7 @@ impl Engine {
 
     pub async fn kill_container(self: &Arc<Self>, key: &str, signal: Option<&str>) -> Result<()> {
         let rec = self.containers.resolve(key)?;
+        self.supervision.cancel_restart(&rec.id);
         if !rec.state.is_running() {
             return Err(Error::conflict(format!(
                 "Container {} is not running",
@@ -519,10 +558,12 @@ impl Engine {
         let rec = self
             .containers
             .update(&rec.id, |r| r.state.status = RunStatus::Removing)?;
+        self.supervision.forget(&rec.id);
         self.attach_waiters.waiters.lock().unwrap().remove(&rec.id);
         self.network_removed(&rec).await;
         self.containers.remove_record(&rec.id)?;
         let _ = crate::util::fsutil::remove_dir_all_quiet(&self.paths.container_run_dir(&rec.id));
+        let _ = std::fs::remove_file(self.socket_of(&rec.id));
         let _ = crate::util::fsutil::remove_dir_all_quiet(&self.containers.dir(&rec.id));
         if let Some(cg) = Cgroup::detect(&format!("wharf/{}", rec.id)) {
             cg.destroy();

@@ -7,6 +7,7 @@ pub mod fs;
 pub mod lifecycle;
 pub mod logs;
 pub mod mounts;
+pub mod orphan;
 mod runspec;
 pub mod view;
 

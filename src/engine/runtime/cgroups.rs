@@ -210,6 +210,67 @@ impl Cgroup {
             .unwrap_or(false)
     }
 
+    /// SIGKILL every process in the cgroup (frozen ones too) and wait, bounded by `limit`,
+    /// until it is empty. Event-driven on v2 (`cgroup.events` notifies `populated 0`).
+    /// Whether the cgroup is empty at the end.
+    pub fn kill_and_wait(&self, limit: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        let Some(u) = self.unified().filter(|u| u.exists()) else {
+            // No v2 membership: signal what v1 lists until nothing is left.
+            while std::time::Instant::now() < deadline {
+                let pids = self.pids();
+                if pids.is_empty() {
+                    return true;
+                }
+                for pid in pids {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            return self.pids().is_empty();
+        };
+        let Ok(events) = std::fs::File::open(u.join("cgroup.events")) else {
+            return true;
+        };
+        let populated = || {
+            let mut buf = [0u8; 256];
+            let n = nix::sys::uio::pread(&events, &mut buf, 0).unwrap_or(0);
+            String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .any(|l| l == "populated 1")
+        };
+        if !populated() {
+            return true;
+        }
+        if std::fs::write(u.join("cgroup.kill"), "1").is_err() {
+            // Kernels before 5.14: signal each member (they cannot fork once SIGKILLed).
+            let _ = self.freeze(false);
+            for pid in self.pids() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        use std::os::fd::AsFd;
+        while populated() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+            let mut fds = [nix::poll::PollFd::new(
+                events.as_fd(),
+                nix::poll::PollFlags::POLLPRI,
+            )];
+            let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms));
+        }
+        true
+    }
+
     /// Remove the cgroup, killing anything still in it.
     pub fn destroy(&self) {
         if let Some(u) = self.unified() {

@@ -106,6 +106,9 @@ struct Supervisor {
     close_stdin_pending: bool,
     clients: Vec<Client>,
     waiting_go: Option<init::Started>,
+    /// The daemon's end of our stdin: it hangs up once the first start is released, or when
+    /// the daemon dies before that (then the start is abandoned at once).
+    daemon_link: Option<std::fs::File>,
     /// A first start nobody releases (the daemon died in between) is abandoned at this time.
     go_deadline: Option<Instant>,
     pid: Option<Pid>,
@@ -144,6 +147,10 @@ impl Supervisor {
         if let Some(cg) = &cgroup {
             cg.create(&cfg.spec.cgroup)
                 .map_err(|e| format!("creating cgroup: {e}"))?;
+            // Processes left by an earlier supervisor that died: one init per container.
+            if !cg.pids().is_empty() && !cg.kill_and_wait(Duration::from_secs(5)) {
+                return Err("processes of an earlier run of the container do not end".into());
+            }
         }
         let state = RunState {
             status: RunStatus::Created,
@@ -165,6 +172,7 @@ impl Supervisor {
             close_stdin_pending: false,
             clients: Vec::new(),
             waiting_go: None,
+            daemon_link: take_stdin(),
             go_deadline: None,
             pid: None,
             run_started: Instant::now(),
@@ -269,6 +277,7 @@ impl Supervisor {
                     // The first probe runs right away, not one interval later.
                     self.next_probe = Some(Instant::now());
                 }
+                self.save_state();
                 self.publish(Some("start"));
             }
             Err(e) => {
@@ -324,11 +333,15 @@ impl Supervisor {
             StdinWrite,
             Client(usize),
             ProbeOut,
+            DaemonLink,
         }
         let mut roles: Vec<(i32, PollFlags, Role)> = vec![
             (self.listener.as_raw_fd(), PollFlags::POLLIN, Role::Listener),
             (self.sigfd.as_raw_fd(), PollFlags::POLLIN, Role::Signals),
         ];
+        if let Some(link) = &self.daemon_link {
+            roles.push((link.as_raw_fd(), PollFlags::POLLIN, Role::DaemonLink));
+        }
         match &self.io {
             Some(Io::Pipes {
                 stdout,
@@ -420,6 +433,7 @@ impl Supervisor {
                     }
                 }
                 Role::ProbeOut => self.read_probe(),
+                Role::DaemonLink => self.daemon_link_closed(),
             }
         }
         self.clients.retain(|c| !(c.dead || c.is_done()));
@@ -436,6 +450,7 @@ impl Supervisor {
         if self.kill_at.is_some_and(|t| t <= now) {
             self.kill_at = None;
             if let Some(pid) = self.pid {
+                let _ = self.thaw();
                 let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
             }
         }
@@ -713,6 +728,24 @@ impl Supervisor {
         }
     }
 
+    /// The daemon closed our stdin (or wrote to it: it never does): released already, or the
+    /// daemon died before releasing the first start, which then never comes.
+    fn daemon_link_closed(&mut self) {
+        let Some(link) = &mut self.daemon_link else {
+            return;
+        };
+        let mut buf = [0u8; 64];
+        match link.read(&mut buf) {
+            Ok(n) if n > 0 => return,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            _ => {}
+        }
+        self.daemon_link = None;
+        if self.waiting_go.is_some() {
+            self.abandon_unstarted();
+        }
+    }
+
     /// The first start was never released (stopped, or the daemon went away before `go`):
     /// kill the waiting process and end supervision, the container still `created`.
     fn abandon_unstarted(&mut self) {
@@ -860,7 +893,11 @@ impl Supervisor {
                     // Someone asked the supervisor itself to end: stop the container the
                     // configured way, without a restart.
                     self.state.stopped_by_user = true;
-                    if let Some(pid) = self.pid {
+                    if self.waiting_go.is_some() {
+                        self.abandon_unstarted();
+                    } else if let Some(pid) = self.pid {
+                        // A frozen container cannot act on any signal: thaw it first.
+                        let _ = self.thaw();
                         let _ = nix::sys::signal::kill(
                             pid,
                             Signal::try_from(self.cfg.stop_signal).unwrap_or(Signal::SIGTERM),
@@ -1171,6 +1208,20 @@ fn set_nonblocking(fd: i32) {
             FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK),
         );
     }
+}
+
+/// Move stdin (the daemon's link) to a close-on-exec descriptor, so no container or probe
+/// inherits it, and leave /dev/null in its place.
+fn take_stdin() -> Option<std::fs::File> {
+    use nix::fcntl::{fcntl, FcntlArg};
+    let fd = fcntl(0, FcntlArg::F_DUPFD_CLOEXEC(3)).ok()?;
+    // SAFETY: F_DUPFD_CLOEXEC returned a fresh descriptor that nothing else owns.
+    let link = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    if let Ok(devnull) = std::fs::File::open("/dev/null") {
+        let _ = nix::unistd::dup2(devnull.as_raw_fd(), 0);
+    }
+    set_nonblocking(fd);
+    Some(link)
 }
 
 fn set_cloexec(fd: i32) {
