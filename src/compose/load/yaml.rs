@@ -1,5 +1,10 @@
 //! Phase 1: YAML text → [`Node`] tree, with positions, anchors/aliases, `<<` merge keys and the
 //! `!reset` / `!override` tags. Built on the event parser of `saphyr-parser`.
+//!
+//! Hostile files are bounded before they cost anything: the text's size, the nesting depth
+//! (every later phase walks the tree recursively) and alias expansion, which is limited the
+//! way go-yaml (docker compose's parser) does it, so a few hundred bytes of nested anchors
+//! cannot expand into gigabytes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,13 +15,49 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use crate::compose::error::{ComposeError, Location, Result};
 use crate::compose::value::{Node, Pos, Tag, V};
 
+/// The largest compose file read (docker compose has none; no real one comes near).
+pub const MAX_TEXT_BYTES: usize = 16 << 20;
+/// The deepest nesting of mappings and sequences.
+pub const MAX_DEPTH: usize = 100;
+/// The most nodes a file may build, aliases expanded.
+pub const MAX_NODES: u64 = 4_000_000;
+
+/// go-yaml's limit: the share of nodes that may come from alias expansion, 99 % for
+/// documents up to 400,000 nodes, falling to 10 % at 4,000,000.
+fn allowed_alias_ratio(decoded: u64) -> f64 {
+    const LOW: u64 = 400_000;
+    const HIGH: u64 = 4_000_000;
+    match decoded {
+        d if d <= LOW => 0.99,
+        d if d >= HIGH => 0.10,
+        d => 0.99 - 0.89 * ((d - LOW) as f64 / (HIGH - LOW) as f64),
+    }
+}
+
 /// Parse a YAML text into one node per document (an empty text gives no document).
 pub fn parse_documents(text: &str, file: &str) -> Result<Vec<Node>> {
     let file: Arc<str> = Arc::from(file);
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(ComposeError::Yaml {
+            at: Location {
+                file: Some(file.to_string()),
+                line: None,
+                col: None,
+            },
+            message: format!(
+                "the file is {} bytes, more than the {} MiB a compose file may have",
+                text.len(),
+                MAX_TEXT_BYTES >> 20
+            ),
+        });
+    }
     let mut b = Builder {
         file: file.clone(),
         anchors: HashMap::new(),
         parser: Parser::new_from_str(text),
+        depth: 0,
+        decoded: 0,
+        aliased: 0,
     };
     let mut docs = Vec::new();
     loop {
@@ -71,8 +112,13 @@ pub fn parse_file(text: &str, file: &str) -> Result<Node> {
 
 struct Builder<'a> {
     file: Arc<str>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes with the number of nodes each expands to.
+    anchors: HashMap<usize, (Node, u64)>,
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    depth: usize,
+    /// Nodes built so far, aliases expanded, and how many of them came from aliases.
+    decoded: u64,
+    aliased: u64,
 }
 
 impl<'a> Builder<'a> {
@@ -131,17 +177,65 @@ impl<'a> Builder<'a> {
         Err(self.err(span, &format!("unsupported tag {t}")))
     }
 
+    /// Count `n` more nodes (`aliased`: they expand an alias); fail before building them
+    /// when the document grows past the limits.
+    fn count(&mut self, n: u64, aliased: bool, span: &Span) -> Result<()> {
+        self.decoded = self.decoded.saturating_add(n);
+        if aliased {
+            self.aliased = self.aliased.saturating_add(n);
+        }
+        if self.aliased > 100
+            && self.decoded > 1000
+            && self.aliased as f64 / self.decoded as f64 > allowed_alias_ratio(self.decoded)
+        {
+            return Err(self.err(span, "document contains excessive aliasing"));
+        }
+        if self.decoded > MAX_NODES {
+            return Err(self.err(
+                span,
+                &format!("document has more than {MAX_NODES} nodes (aliases expanded)"),
+            ));
+        }
+        Ok(())
+    }
+
     fn node(&mut self, ev: Event<'a>, span: Span) -> Result<Node> {
+        let before = self.decoded;
+        let (node, anchor) = self.node_inner(ev, &span)?;
+        if anchor > 0 {
+            let size = self.decoded - before;
+            self.anchors.insert(anchor, (node.clone(), size));
+        }
+        Ok(node)
+    }
+
+    /// Build one node; also returns its anchor id (0: none).
+    fn node_inner(&mut self, ev: Event<'a>, span: &Span) -> Result<(Node, usize)> {
+        let span = *span;
         let pos = self.pos(&span);
+        if matches!(ev, Event::SequenceStart(..) | Event::MappingStart(..)) {
+            if self.depth >= MAX_DEPTH {
+                return Err(self.err(
+                    &span,
+                    &format!("the document nests deeper than {MAX_DEPTH} levels"),
+                ));
+            }
+            self.depth += 1;
+            let built = self.collection(ev, span, pos);
+            self.depth -= 1;
+            return built;
+        }
         match ev {
-            Event::Alias(id) => match self.anchors.get(&id) {
-                Some(n) => {
-                    let mut n = n.clone();
-                    n.pos = Some(pos);
-                    Ok(n)
-                }
-                None => Err(self.err(&span, "alias refers to an unknown anchor")),
-            },
+            Event::Alias(id) => {
+                let size = match self.anchors.get(&id) {
+                    Some((_, size)) => *size,
+                    None => return Err(self.err(&span, "alias refers to an unknown anchor")),
+                };
+                self.count(size, true, &span)?;
+                let mut n = self.anchors[&id].0.clone();
+                n.pos = Some(pos);
+                Ok((n, 0))
+            }
             Event::Scalar(text, style, anchor, tag) => {
                 let (ctag, core) = self.tag_of(tag.as_deref(), &span)?;
                 let v = match core.as_deref() {
@@ -154,13 +248,19 @@ impl<'a> Builder<'a> {
                     None if style == ScalarStyle::Plain => resolve_plain(&text),
                     None => V::Str(text.to_string()),
                 };
+                self.count(1, false, &span)?;
                 let mut n = Node::at(v, Some(pos));
                 n.tag = ctag;
-                if anchor > 0 {
-                    self.anchors.insert(anchor, n.clone());
-                }
-                Ok(n)
+                Ok((n, anchor))
             }
+            _ => Err(self.err(&span, "unexpected YAML event")),
+        }
+    }
+
+    /// A sequence or a mapping (depth already counted).
+    fn collection(&mut self, ev: Event<'a>, span: Span, pos: Pos) -> Result<(Node, usize)> {
+        self.count(1, false, &span)?;
+        match ev {
             Event::SequenceStart(anchor, tag) => {
                 let (ctag, _) = self.tag_of(tag.as_deref(), &span)?;
                 let mut items = Vec::new();
@@ -173,10 +273,7 @@ impl<'a> Builder<'a> {
                 }
                 let mut n = Node::at(V::Seq(items), Some(pos));
                 n.tag = ctag;
-                if anchor > 0 {
-                    self.anchors.insert(anchor, n.clone());
-                }
-                Ok(n)
+                Ok((n, anchor))
             }
             Event::MappingStart(anchor, tag) => {
                 let (ctag, _) = self.tag_of(tag.as_deref(), &span)?;
@@ -234,10 +331,7 @@ impl<'a> Builder<'a> {
                 }
                 let mut n = Node::at(V::Map(map), Some(pos));
                 n.tag = ctag;
-                if anchor > 0 {
-                    self.anchors.insert(anchor, n.clone());
-                }
-                Ok(n)
+                Ok((n, anchor))
             }
             _ => Err(self.err(&span, "unexpected YAML event")),
         }
@@ -370,5 +464,68 @@ mod tests {
             e.contains("c.yaml:2:1") && e.contains("duplicate key"),
             "{e}"
         );
+    }
+}
+
+#[cfg(test)]
+mod hostile {
+    use super::*;
+
+    /// Nine levels of ten-way anchors: 10^9 nodes once expanded, in 400 bytes.
+    fn alias_bomb() -> String {
+        let mut s = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            s.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        s
+    }
+
+    #[test]
+    fn alias_bombs_are_refused_like_go_yaml() {
+        let e = parse_file(&alias_bomb(), "bomb.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("bomb.yaml:"), "{e}");
+        assert!(e.contains("excessive aliasing"), "{e}");
+    }
+
+    #[test]
+    fn ordinary_aliases_still_work() {
+        let mut s = String::from("x-env: &env {A: '1', B: '2'}\nservices:\n");
+        for i in 0..200 {
+            s.push_str(&format!("  s{i}:\n    image: box\n    environment: *env\n"));
+        }
+        let n = parse_file(&s, "c.yaml").unwrap();
+        let services = n.get("services").unwrap().as_map().unwrap();
+        assert_eq!(services.len(), 200);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        // Flow collections: the parser's own limit.
+        let deep = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let e = parse_file(&deep, "deep.yaml").unwrap_err().to_string();
+        assert!(e.starts_with("deep.yaml:"), "{e}");
+        assert!(e.contains("recursion limit"), "{e}");
+        // Block mappings: ours.
+        let deep: String = (0..1000)
+            .map(|i| format!("{}a:\n", " ".repeat(i)))
+            .collect();
+        let e = parse_file(&deep, "deep.yaml").unwrap_err().to_string();
+        assert!(e.starts_with("deep.yaml:"), "{e}");
+        assert!(e.contains("nests deeper than"), "{e}");
+        let ok = format!("a: {}{}\n", "[".repeat(50), "]".repeat(50));
+        parse_file(&ok, "ok.yaml").unwrap();
+    }
+
+    #[test]
+    fn oversized_text_is_refused() {
+        let big = format!("a: '{}'\n", "x".repeat(MAX_TEXT_BYTES));
+        let e = parse_file(&big, "big.yaml").unwrap_err().to_string();
+        assert!(e.starts_with("big.yaml"), "{e}");
+        assert!(e.contains("MiB"), "{e}");
     }
 }
