@@ -197,3 +197,81 @@ fn a_supervisor_whose_daemon_dies_before_the_release_ends_at_once() {
     assert!(cgroup_procs(&id).is_empty(), "{:?}", cgroup_procs(&id));
     w.ok(&["rm", "-f", "c"]);
 }
+
+/// A CLI that panicked exits with 101 (or 134 under panic=abort) and prints "panicked".
+fn assert_clean_error(w: &Wharf, args: &[&str], want: &str) {
+    let out = w.output(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let shown: Vec<String> = args.iter().map(|a| a.chars().take(40).collect()).collect();
+    // 1 for the CLI's errors, 125 for `run`'s (as docker's).
+    assert!(
+        matches!(out.status.code(), Some(1 | 125)),
+        "wharf {shown:?}: {:?} {err}",
+        out.status
+    );
+    assert!(!err.contains("panicked"), "wharf {shown:?} panicked: {err}");
+    assert!(err.contains(want), "wharf {shown:?}: {err}");
+}
+
+#[test]
+fn names_with_spaces_or_100000_characters_give_errors_not_panics() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let long = "a".repeat(100_000);
+    assert_clean_error(&w, &["inspect", "a b"], "No such object");
+    assert_clean_error(&w, &["inspect", &long], "");
+    assert_clean_error(&w, &["rm", "a b"], "No such container");
+    assert_clean_error(&w, &["rm", &long], "");
+    assert_clean_error(&w, &["logs", "a b"], "No such container");
+    assert_clean_error(&w, &["image", "inspect", "test box"], "");
+    assert_clean_error(&w, &["run", "--rm", "test box"], "");
+    assert_clean_error(&w, &["run", "--rm", &long], "");
+    assert_clean_error(
+        &w,
+        &["run", "--rm", "--name", "a b", "box", "true"],
+        "Invalid container name",
+    );
+    let dir = w.dir.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        "services:\n  web:\n    image: \"test box\"\n",
+    )
+    .unwrap();
+    let file = dir.join("compose.yaml");
+    assert_clean_error(
+        &w,
+        &["compose", "-f", file.to_str().unwrap(), "up", "-d"],
+        "",
+    );
+}
+
+/// A tar with one regular file at `path`.
+fn one_entry_tar(path: &str) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = common::header();
+    h.set_size(2);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    // GNU long names: `append_data` writes the ././@LongLink entry itself.
+    b.append_data(&mut h, path, &b"hi"[..]).unwrap();
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn deep_archive_paths_unpack_in_linear_time_or_are_refused_past_path_max() {
+    let w = Wharf::new();
+    let dir = w.dir.path();
+    // Depth 2,000 (4,001 bytes, under PATH_MAX): unpacked, one mkdir per level.
+    let deep = format!("{}f", "a/".repeat(2000));
+    std::fs::write(dir.join("deep.tar"), one_entry_tar(&deep)).unwrap();
+    w.ok(&["import", dir.join("deep.tar").to_str().unwrap(), "deep"]);
+    // Depth 4,000: longer than PATH_MAX, refused with a clear error.
+    let deeper = format!("{}f", "a/".repeat(4000));
+    std::fs::write(dir.join("deeper.tar"), one_entry_tar(&deeper)).unwrap();
+    let (_, err) = w.fails(&["import", dir.join("deeper.tar").to_str().unwrap(), "deeper"]);
+    assert!(err.contains("PATH_MAX"), "{err}");
+    assert!(err.len() < 1000, "the error repeats the whole path");
+    let images = w.ok(&["images", "-q"]);
+    assert_eq!(images.lines().count(), 1, "{images}");
+}

@@ -7,7 +7,9 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
+
+use super::unpack::{relative_entry_path, Placer};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -124,10 +126,11 @@ fn apply_tar<R: Read>(reader: R, dest: &Path) -> io::Result<u64> {
     archive.set_unpack_xattrs(true);
     archive.set_overwrite(true);
     let mut total = 0u64;
+    let mut placer = Placer::new(dest);
     for entry in archive.entries()? {
         let mut entry = entry?;
         let path = entry.path()?.into_owned();
-        let Some(rel) = safe_relative(&path) else {
+        let Some(rel) = relative_entry_path(&path)? else {
             continue;
         };
         let name = rel
@@ -137,13 +140,14 @@ fn apply_tar<R: Read>(reader: R, dest: &Path) -> io::Result<u64> {
             .to_string();
         let parent = dest.join(rel.parent().unwrap_or(Path::new("")));
         if name == OPAQUE_MARKER {
-            std::fs::create_dir_all(&parent)?;
+            placer.prepare(&rel)?;
             xattr_set(&parent, OVERLAY_OPAQUE_XATTR, b"y")?;
             continue;
         }
         if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
-            std::fs::create_dir_all(&parent)?;
+            placer.prepare(&rel)?;
             let target = parent.join(hidden);
+            placer.replaced(&rel.with_file_name(hidden));
             let _ = std::fs::remove_dir_all(&target);
             let _ = std::fs::remove_file(&target);
             nix::sys::stat::mknod(
@@ -155,31 +159,44 @@ fn apply_tar<R: Read>(reader: R, dest: &Path) -> io::Result<u64> {
             .map_err(io::Error::from)?;
             continue;
         }
-        if entry.header().entry_type().is_file() {
+        let kind = entry.header().entry_type();
+        if kind.is_file() {
             total += entry.header().size().unwrap_or(0);
         }
-        entry.unpack_in(dest)?;
+        let full = placer.prepare(&rel)?;
+        if kind.is_hard_link() {
+            // The target must be an entry of this layer (tar's `unpack` would take it
+            // relative to our working directory).
+            let target = entry
+                .link_name()?
+                .and_then(|t| relative_entry_path(&t).transpose())
+                .transpose()?
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "invalid archive entry {}: a hard link without a target",
+                            rel.display()
+                        ),
+                    )
+                })?;
+            let target_full = placer.prepare(&target)?;
+            let _ = std::fs::remove_file(&full);
+            std::fs::hard_link(&target_full, &full).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("linking {} to {}: {e}", rel.display(), target.display()),
+                )
+            })?;
+        } else {
+            entry.unpack(&full).map_err(|e| {
+                io::Error::new(e.kind(), format!("unpacking {}: {e}", rel.display()))
+            })?;
+        }
     }
     // Read the end-of-archive blocks so the diff id covers the whole stream.
     io::copy(&mut archive.into_inner(), &mut io::sink())?;
     Ok(total)
-}
-
-/// A path inside the archive with `.`/`/` prefixes removed; None if it climbs out.
-fn safe_relative(path: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::Normal(p) => out.push(p),
-            Component::CurDir | Component::RootDir => {}
-            _ => return None,
-        }
-    }
-    if out.as_os_str().is_empty() {
-        None
-    } else {
-        Some(out)
-    }
 }
 
 fn xattr_set(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
@@ -363,6 +380,55 @@ mod tests {
         assert_eq!(rec.diff_id, crate::util::ids::sha256_digest(&tar));
         assert_eq!(rec.blob_digest, crate::util::ids::sha256_digest(&gz));
         assert_eq!(rec.media_type, MEDIA_TAR_GZIP);
+    }
+
+    #[test]
+    fn refuses_entries_that_climb_out_or_go_through_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_size(0);
+        h.set_mode(0o777);
+        h.set_entry_type(tar::EntryType::Symlink);
+        b.append_link(&mut h, "etc", "/etc").unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_size(2);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, "etc/owned", &b"hi"[..]).unwrap();
+        let tar = b.into_inner().unwrap();
+        let e = unpack_layer(&tar[..], dir.path(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("goes through etc"), "{e}");
+        assert!(!Path::new("/etc/owned").exists());
+
+        // `..`: tar's builder refuses to write it, so patch the name in the header.
+        let mut tar = layer_tar(&[("xx/escape", b"hi")]);
+        tar[..2].copy_from_slice(b"..");
+        let sum: u32 = tar[..512]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    *b as u32
+                }
+            })
+            .sum();
+        tar[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let e = unpack_layer(&tar[..], dir.path(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("..") && e.contains("leave the layer"), "{e}");
     }
 
     #[test]

@@ -7,5 +7,6 @@ pub mod config;
 pub mod layer;
 pub mod reference;
 mod store;
+pub mod unpack;
 
 pub use store::{ImageRecord, ImageStore, RemovedImage};
