@@ -36,6 +36,9 @@ pub enum ClientError {
     Decode(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A request that cannot be sent (a name too long for a URI).
+    #[error("invalid request {0}")]
+    Request(String),
 }
 
 impl ClientError {
@@ -55,6 +58,45 @@ pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 #[derive(Debug, Clone)]
 pub struct Client {
     socket: PathBuf,
+}
+
+/// What a path segment cannot carry as is: names are user input (`inspect 'a b'`).
+const PATH_UNSAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'[')
+    .add(b']');
+
+/// Percent-encode the path part of `path?query` (the query is encoded by [`with_query`]).
+fn encode_path(path: &str) -> String {
+    let (p, q) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    let mut out = percent_encoding::utf8_percent_encode(p, PATH_UNSAFE).to_string();
+    if let Some(q) = q {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// A path for an error message, cut when it is huge.
+fn shorten(path: &str) -> String {
+    match path.char_indices().nth(80) {
+        Some((i, _)) => format!("{}… ({} bytes)", &path[..i], path.len()),
+        None => path.to_string(),
+    }
 }
 
 /// Build `path?k=v&k2=v2` with proper escaping.
@@ -121,16 +163,17 @@ impl Client {
         path: &str,
         body: ReqBody,
         content_type: Option<&str>,
-    ) -> Request<ReqBody> {
+    ) -> Result<Request<ReqBody>> {
         let mut b = Request::builder()
             .method(method)
-            .uri(format!("http://wharf/v{API_VERSION}{path}"))
+            .uri(format!("http://wharf/v{API_VERSION}{}", encode_path(path)))
             .header("Host", "wharf")
             .header("User-Agent", concat!("wharf/", env!("CARGO_PKG_VERSION")));
         if let Some(ct) = content_type {
             b = b.header("Content-Type", ct);
         }
-        b.body(body).expect("valid request")
+        b.body(body)
+            .map_err(|e| ClientError::Request(format!("{}: {e}", shorten(path))))
     }
 
     /// Send a request; error statuses become `ClientError::Api` with the daemon's message.
@@ -155,7 +198,7 @@ impl Client {
         registry_auth: Option<&str>,
     ) -> Result<Response<Incoming>> {
         let mut sender = self.connect().await?;
-        let mut req = Self::request(method, path, body, content_type);
+        let mut req = Self::request(method, path, body, content_type)?;
         if let Some(a) = registry_auth.and_then(|a| a.parse().ok()) {
             req.headers_mut().insert("X-Registry-Auth", a);
         }
@@ -211,10 +254,13 @@ impl Client {
         body: ReqBody,
     ) -> Result<TokioIo<hyper::upgrade::Upgraded>> {
         let mut sender = self.connect().await?;
-        let mut req = Self::request(Method::POST, path, body, Some("application/json"));
+        let mut req = Self::request(Method::POST, path, body, Some("application/json"))?;
+        req.headers_mut().insert(
+            "Connection",
+            hyper::header::HeaderValue::from_static("Upgrade"),
+        );
         req.headers_mut()
-            .insert("Connection", "Upgrade".parse().unwrap());
-        req.headers_mut().insert("Upgrade", "tcp".parse().unwrap());
+            .insert("Upgrade", hyper::header::HeaderValue::from_static("tcp"));
         let resp = sender.send_request(req).await?;
         if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
             let status = resp.status().as_u16();
