@@ -157,18 +157,45 @@ pub fn validate_host_config(host: &HostConfig, config: &ContainerConfig) -> Resu
         }
     }
     for opt in host.security_opt.iter().flatten() {
-        let ok = opt == "no-new-privileges"
-            || opt == "no-new-privileges:true"
-            || opt == "no-new-privileges=true"
-            || opt == "seccomp=unconfined"
+        let ok = opt == "seccomp=unconfined"
             || opt == "seccomp:unconfined"
             || opt.starts_with("label")
             || opt.starts_with("apparmor");
-        if !ok {
+        if !ok && no_new_privileges_opt(opt)?.is_none() {
             return Err(Error::invalid(format!("invalid --security-opt: {opt:?}")));
         }
     }
     Ok(())
+}
+
+/// Docker's `--security-opt no-new-privileges[=|:true|false]` (off unless asked for).
+pub fn no_new_privileges(host: &HostConfig) -> Result<bool> {
+    let mut on = false;
+    for opt in host.security_opt.iter().flatten() {
+        if let Some(v) = no_new_privileges_opt(opt)? {
+            on = v;
+        }
+    }
+    Ok(on)
+}
+
+/// `Some(value)` when `opt` is a no-new-privileges option.
+fn no_new_privileges_opt(opt: &str) -> Result<Option<bool>> {
+    let Some(rest) = opt.strip_prefix("no-new-privileges") else {
+        return Ok(None);
+    };
+    let value = match rest.chars().next() {
+        None => return Ok(Some(true)),
+        Some('=' | ':') => &rest[1..],
+        Some(_) => return Ok(None),
+    };
+    match value {
+        "true" | "1" | "t" | "T" | "TRUE" | "True" => Ok(Some(true)),
+        "false" | "0" | "f" | "F" | "FALSE" | "False" => Ok(Some(false)),
+        _ => Err(Error::invalid(format!(
+            "invalid --security-opt 2: {opt:?} (no-new-privileges takes true or false)"
+        ))),
+    }
 }
 
 pub fn restart_policy(host: &HostConfig) -> Result<RestartPolicy> {

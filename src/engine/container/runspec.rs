@@ -112,7 +112,7 @@ impl Engine {
                 additional_groups: host.group_add.clone().unwrap_or_default(),
                 tty: rec.tty(),
                 capabilities,
-                no_new_privileges: !privileged,
+                no_new_privileges: super::create::no_new_privileges(host)?,
                 rlimits,
                 seccomp_bpf: (!unconfined).then(|| self.paths.seccomp_profile()),
             },

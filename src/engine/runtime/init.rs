@@ -279,6 +279,16 @@ pub fn exec_process(
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
     }
+    // Without no_new_privs the kernel takes a seccomp filter only from a process holding
+    // CAP_SYS_ADMIN: load it now, before the user and the capabilities change (as runc does).
+    // Setuid binaries then work, as with Docker's default.
+    let seccomp_late = match seccomp_program {
+        Some(p) if !process.no_new_privileges => {
+            seccomp::load(p).map_err(|e| (EXIT_RUNTIME, e))?;
+            None
+        }
+        other => other,
+    };
     if !privileged {
         caps::limit_bounding(&process.capabilities).map_err(|e| (EXIT_RUNTIME, e))?;
     }
@@ -301,15 +311,15 @@ pub fn exec_process(
             format!("chdir to cwd (\"{cwd}\") set in config.json failed: {e}"),
         )
     })?;
-    if process.no_new_privileges || seccomp_program.is_some() {
+    if process.no_new_privileges {
         // SAFETY: plain prctl.
         unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
     }
     let program = find_program(&process.args, &env)?;
     if init {
-        run_as_init(&program, &process.args, &env, seccomp_program, err)
+        run_as_init(&program, &process.args, &env, seccomp_late, err)
     } else {
-        exec(&program, &process.args, &env, seccomp_program)
+        exec(&program, &process.args, &env, seccomp_late)
     }
 }
 
