@@ -287,8 +287,9 @@ fn run_case(dir: &Path, failures: &mut Vec<String>) {
     }
 }
 
-#[test]
-fn golden() {
+/// One test per case directory (libtest-mimic), so a case can be selected and retried:
+/// `cargo nextest run --test compose_golden -- basic`.
+fn main() {
     let mut cases: Vec<PathBuf> = std::fs::read_dir(data_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -296,16 +297,20 @@ fn golden() {
         .collect();
     cases.sort();
     assert!(!cases.is_empty(), "no golden cases");
-    let mut failures = Vec::new();
-    for c in &cases {
-        run_case(c, &mut failures);
-    }
-    if !failures.is_empty() {
-        panic!(
-            "{} golden failure(s):\n\n{}",
-            failures.len(),
-            failures.join("\n\n")
-        );
-    }
-    eprintln!("{} golden cases", cases.len());
+    let trials = cases
+        .into_iter()
+        .map(|dir| {
+            let name = dir.file_name().unwrap().to_string_lossy().to_string();
+            libtest_mimic::Trial::test(name, move || {
+                let mut failures = Vec::new();
+                run_case(&dir, &mut failures);
+                if failures.is_empty() {
+                    Ok(())
+                } else {
+                    Err(failures.join("\n\n").into())
+                }
+            })
+        })
+        .collect();
+    libtest_mimic::run(&libtest_mimic::Arguments::from_args(), trials).exit();
 }
