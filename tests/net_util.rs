@@ -19,14 +19,15 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// Skip (return early) when not root: namespaces and bridges need it.
+/// Fail loudly when not root: namespaces and bridges need it, and a test that passes by
+/// skipping itself would hide that nothing was tested.
 #[macro_export]
 macro_rules! require_root {
     () => {
-        if !net_util::is_root() {
-            eprintln!("skipped: needs root");
-            return;
-        }
+        assert!(
+            net_util::is_root(),
+            "this test needs root (network namespaces, bridges, nftables): run the suite as root"
+        );
     };
 }
 
