@@ -187,3 +187,295 @@ fn swarm_endpoints_answer_not_part_of_a_swarm() {
     let e = d.fails(&["service", "ls"]);
     assert!(e.contains("This node is not part of a swarm"), "{e}");
 }
+
+/// Wait (bounded) for a container's `inspect` template to read `want`.
+fn wait_inspect(d: &Docker, name: &str, template: &str, want: &str) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let got = d.ok(&["inspect", "-f", template, name]).trim().to_string();
+        if got == want || start.elapsed() > std::time::Duration::from_secs(10) {
+            return got;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn stats_of_a_running_container_through_the_api_docker_and_wharf() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let d = Docker::new(&w);
+    d.ok(&["run", "-d", "--name", "s", "box", "sleep", "300"]);
+    let v = api_json(
+        &w,
+        "GET",
+        "/v1.49/containers/s/stats?stream=false",
+        None,
+        200,
+    );
+    assert_eq!(v["name"], "/s");
+    assert!(v["memory_stats"]["usage"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["memory_stats"]["limit"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["pids_stats"]["current"], 1, "{v}");
+    assert!(v["cpu_stats"]["online_cpus"].as_u64().unwrap() >= 1, "{v}");
+    assert!(
+        v["cpu_stats"]["system_cpu_usage"].as_u64().unwrap() > 0,
+        "{v}"
+    );
+    assert!(v["networks"]["eth0"]["rx_bytes"].is_u64(), "{v}");
+    let one = api_json(
+        &w,
+        "GET",
+        "/containers/s/stats?stream=0&one-shot=1",
+        None,
+        200,
+    );
+    assert_eq!(one["precpu_stats"]["system_cpu_usage"], 0, "{one}");
+    // A stream sends a JSON document per line.
+    let text = clients::read_stream(&w, "/containers/s/stats?stream=1", |t| {
+        t.matches("\"read\":").count() >= 2
+    });
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.matches("\"precpu_stats\"").count() >= 2, "{text}");
+    let out = d.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.PIDs}} {{.MemPerc}}",
+        "s",
+    ]);
+    assert!(
+        out.starts_with("s 1 ") && out.trim().ends_with('%'),
+        "{out}"
+    );
+    let table = w.ok(&["stats", "--no-stream"]);
+    let header = table.lines().next().unwrap();
+    for col in [
+        "CONTAINER ID",
+        "NAME",
+        "CPU %",
+        "MEM USAGE / LIMIT",
+        "NET I/O",
+        "PIDS",
+    ] {
+        assert!(header.contains(col), "{table}");
+    }
+    assert!(table.lines().any(|l| l.contains(" s ")), "{table}");
+    let line = w.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}}: {{.PIDs}}",
+        "s",
+    ]);
+    assert_eq!(line.trim(), "s: 1");
+}
+
+#[test]
+fn update_changes_limits_and_restart_policy_of_a_running_container() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let d = Docker::new(&w);
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "u",
+        "box",
+        "sh",
+        "-c",
+        "while [ ! -f /tmp/stop ]; do sleep 0.1; done; rm /tmp/stop; exit 3",
+    ]);
+    let id = id.trim();
+    d.ok(&[
+        "update",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "50",
+        "--restart",
+        "on-failure:2",
+        "u",
+    ]);
+    let t = "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}";
+    assert_eq!(
+        d.ok(&["inspect", "-f", t, "u"]).trim(),
+        "67108864 50 on-failure:2"
+    );
+    // The limit is in force at once, in whichever cgroup layout the host has.
+    let limit = [
+        "/sys/fs/cgroup/memory/wharf",
+        "/sys/fs/cgroup/wharf",
+        "/sys/fs/cgroup/unified/wharf",
+    ]
+    .iter()
+    .find_map(|base| {
+        ["memory.limit_in_bytes", "memory.max"]
+            .iter()
+            .find_map(|f| std::fs::read_to_string(format!("{base}/{id}/{f}")).ok())
+    })
+    .expect("a memory limit file for the container");
+    assert_eq!(limit.trim(), "67108864");
+    // The new restart policy applies to the next exit.
+    d.ok(&["exec", "u", "touch", "/tmp/stop"]);
+    assert_eq!(wait_inspect(&d, "u", "{{.RestartCount}}", "1"), "1");
+    w.ok(&["update", "--cpus", "0.5", "u"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.HostConfig.NanoCpus}}", "u"])
+            .trim(),
+        "500000000"
+    );
+    let e = d.fails(&["update", "--memory", "1k", "u"]);
+    assert!(e.contains("Minimum memory limit"), "{e}");
+    let e = d.fails(&["update", "--memory", "64m", "nosuch"]);
+    assert!(e.contains("No such container"), "{e}");
+}
+
+#[test]
+fn diff_lists_added_changed_and_deleted_paths() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let d = Docker::new(&w);
+    d.ok(&[
+        "run",
+        "--name",
+        "c",
+        "box",
+        "sh",
+        "-c",
+        "touch /new && rm /bin/ls && mkdir /etc/x",
+    ]);
+    let lines = d.lines(&["diff", "c"]);
+    for want in ["A /new", "D /bin/ls", "C /bin", "C /etc", "A /etc/x"] {
+        assert!(lines.iter().any(|l| l == want), "{want} in {lines:?}");
+    }
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("hostname") || l.contains("resolv")),
+        "{lines:?}"
+    );
+    assert_eq!(w.ok(&["diff", "c"]).lines().count(), lines.len());
+    let v = api_json(&w, "GET", "/containers/c/changes", None, 200);
+    assert!(
+        v.as_array()
+            .unwrap()
+            .contains(&serde_json::json!({"Path": "/new", "Kind": 1})),
+        "{v}"
+    );
+}
+
+#[test]
+fn pause_and_unpause_show_in_inspect_at_once() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let d = Docker::new(&w);
+    d.ok(&["run", "-d", "--name", "p", "box", "sleep", "300"]);
+    d.ok(&["pause", "p"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "p"]).trim(),
+        "paused"
+    );
+    d.ok(&["unpause", "p"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "p"]).trim(),
+        "running"
+    );
+}
+
+#[test]
+fn attach_with_logs_and_no_stream_returns_the_logs_and_closes() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let d = Docker::new(&w);
+    d.ok(&[
+        "run",
+        "--name",
+        "l",
+        "box",
+        "sh",
+        "-c",
+        "echo hello; echo oops >&2",
+    ]);
+    let (status, out, closed) = clients::hijack(
+        &w,
+        "/v1.49/containers/l/attach?logs=1&stream=0&stdout=1&stderr=1",
+        "",
+        &[],
+        std::time::Duration::from_secs(10),
+    );
+    assert!(status.contains("101"), "{status}");
+    assert!(closed, "the daemon must close the connection");
+    let frames = clients::frames(&out);
+    assert!(frames.contains(&(1, b"hello\n".to_vec())), "{frames:?}");
+    assert!(frames.contains(&(2, b"oops\n".to_vec())), "{frames:?}");
+}
+
+#[test]
+fn detach_keys_end_attach_and_exec_streams() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let d = Docker::new(&w);
+    d.ok(&["run", "-d", "-it", "--name", "cat", "box", "cat"]);
+    let limit = std::time::Duration::from_secs(10);
+    let attach = "/containers/cat/attach?stream=1&stdin=1&stdout=1";
+    // Docker's default, ctrl-p ctrl-q; a lone ctrl-p passes through.
+    let (_, out, closed) = clients::hijack(&w, attach, "", &[b"a\x10b", b"\x10\x11"], limit);
+    assert!(closed, "detached: {out:?}");
+    let (_, _, closed) = clients::hijack(
+        &w,
+        &format!("{attach}&detachKeys=ctrl-x"),
+        "",
+        &[b"\x18"],
+        limit,
+    );
+    assert!(closed);
+    let (code, body) = api(&w, "POST", &format!("{attach}&detachKeys=ctrl-"), None);
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Running}}", "cat"]).trim(),
+        "true"
+    );
+    let exec = api_json(
+        &w,
+        "POST",
+        "/containers/cat/exec",
+        Some(r#"{"Cmd":["cat"],"AttachStdin":true,"AttachStdout":true,"Tty":true}"#),
+        201,
+    );
+    let path = format!("/exec/{}/start", exec["Id"].as_str().unwrap());
+    let (_, _, closed) = clients::hijack(&w, &path, r#"{"Tty":true}"#, &[b"\x10\x11"], limit);
+    assert!(closed);
+}
+
+#[test]
+fn exec_output_framing_follows_the_start_requests_tty() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let d = Docker::new(&w);
+    d.ok(&["run", "-d", "--name", "e", "box", "sleep", "300"]);
+    let start = |start_body: &str| {
+        let exec = api_json(
+            &w,
+            "POST",
+            "/containers/e/exec",
+            Some(r#"{"Cmd":["echo","hi"],"AttachStdout":true,"AttachStderr":true,"Tty":true}"#),
+            201,
+        );
+        let path = format!("/exec/{}/start", exec["Id"].as_str().unwrap());
+        clients::hijack(
+            &w,
+            &path,
+            start_body,
+            &[],
+            std::time::Duration::from_secs(10),
+        )
+        .1
+    };
+    // A TTY process started with Tty false: its terminal output, multiplexed (docker-py).
+    assert_eq!(
+        clients::frames(&start(r#"{"Tty":false}"#)),
+        [(1, b"hi\r\n".to_vec())]
+    );
+    assert_eq!(start(r#"{"Tty":true}"#), b"hi\r\n");
+}

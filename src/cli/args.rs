@@ -83,6 +83,12 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(crate::cli::commands::resources::StatsArgs),
+    /// Update configuration of one or more containers
+    Update(crate::cli::commands::resources::UpdateArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(crate::cli::commands::resources::DiffArgs),
     /// Rename a container
     Rename(RenameArgs),
     /// Copy files between a container and the local filesystem
@@ -738,6 +744,9 @@ pub enum ContainerCmd {
     Wait(NamesArgs),
     Inspect(InspectArgs),
     Top(TopArgs),
+    Stats(crate::cli::commands::resources::StatsArgs),
+    Update(crate::cli::commands::resources::UpdateArgs),
+    Diff(crate::cli::commands::resources::DiffArgs),
     Rename(RenameArgs),
     Cp(CpArgs),
     Port(PortArgs),

@@ -45,6 +45,7 @@ pub struct Engine {
     pub attach_waiters: container::lifecycle::AttachWaiters,
     /// Start locks and the restarts of containers whose supervisor died.
     pub supervision: container::orphan::Supervision,
+    pub last_stats: container::stats::LastSamples,
     pub config: config::DaemonConfig,
     /// The networking layer, started inside the daemon's runtime (`init_networking`).
     pub net: std::sync::OnceLock<Arc<crate::net::NetworkManager>>,
@@ -79,6 +80,7 @@ impl Engine {
             events: EventBus::default(),
             attach_waiters: Default::default(),
             supervision: Default::default(),
+            last_stats: Default::default(),
             config,
             net: std::sync::OnceLock::new(),
             paths,

@@ -109,3 +109,81 @@ pub fn api_json(
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
     }
 }
+
+/// A hijacked request (attach, exec start): send `input` after the 101 answer, then read
+/// until the daemon closes the connection (bounded by `limit`). Returns (status line, the
+/// stream bytes after the headers, whether the daemon closed it).
+pub fn hijack(
+    w: &Wharf,
+    path: &str,
+    body: &str,
+    input: &[&[u8]],
+    limit: std::time::Duration,
+) -> (String, Vec<u8>, bool) {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(w.socket()).unwrap();
+    s.set_read_timeout(Some(limit)).unwrap();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: wharf\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    // The headers first.
+    let head_end = loop {
+        let n = s.read(&mut buf).unwrap_or(0);
+        if n == 0 {
+            break data.len();
+        }
+        data.extend_from_slice(&buf[..n]);
+        if let Some(p) = data.windows(4).position(|x| x == b"\r\n\r\n") {
+            break p + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&data[..head_end]).to_string();
+    let mut out = data[head_end..].to_vec();
+    // Input sent before the daemon wires the attach waits in the socket: nothing is lost.
+    for chunk in input {
+        let _ = s.write_all(chunk);
+    }
+    let closed = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => break false,
+        }
+    };
+    (head.lines().next().unwrap_or("").to_string(), out, closed)
+}
+
+/// Payloads of a multiplexed stream: (stream id, bytes) per frame.
+pub fn frames(mut data: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    while data.len() >= 8 {
+        let n = u32::from_be_bytes([data[4], data[5], data[6], data[7]]) as usize;
+        let end = (8 + n).min(data.len());
+        out.push((data[0], data[8..end].to_vec()));
+        data = &data[end..];
+    }
+    out
+}
+
+/// GET an endless stream (`stats`, `events`) and return what came until `enough` says so
+/// (bounded by 20 s); the connection is dropped then.
+pub fn read_stream(w: &Wharf, path: &str, enough: impl Fn(&str) -> bool) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(w.socket()).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: wharf\r\n\r\n").unwrap();
+    let mut text = String::new();
+    let mut buf = [0u8; 4096];
+    while !enough(&text) {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    text
+}

@@ -224,6 +224,23 @@ pub async fn logs(AxState(engine): AxState<State>, Path(id): Path<String>, q: Qu
         .unwrap())
 }
 
+pub async fn changes(AxState(engine): AxState<State>, Path(id): Path<String>) -> ApiResult {
+    let changes = tokio::task::spawn_blocking(move || engine.container_changes(&id))
+        .await
+        .map_err(|e| ApiError(Error::internal(e)))??;
+    ok_json(&changes)
+}
+
+pub async fn update(
+    AxState(engine): AxState<State>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let body: bollard_stubs::models::ContainerUpdateBody = parse_json(&body)?;
+    let warnings = engine.update_container(&id, body).await?;
+    ok_json(&serde_json::json!({ "Warnings": warnings }))
+}
+
 pub async fn top(AxState(engine): AxState<State>, Path(id): Path<String>) -> ApiResult {
     let (titles, processes) = engine.top_container(&id)?;
     ok_json(&serde_json::json!({"Titles": titles, "Processes": processes}))

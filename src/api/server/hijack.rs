@@ -1,5 +1,6 @@
 //! Connection hijacking for `attach` and `exec start`: answer `101 Switching Protocols`, then
-//! carry raw (TTY) or multiplexed stream bytes in both directions.
+//! carry raw (TTY) or multiplexed stream bytes in both directions, until the client types its
+//! detach keys (`detachKeys`, default ctrl-p,ctrl-q).
 
 use axum::body::Body;
 use axum::extract::{Path, State as AxState};
@@ -8,9 +9,11 @@ use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::detach::{self, copy_until_detach, InputEnd, DEFAULT_DETACH_KEYS};
 use super::{flag, parse_json, ApiError, ApiResult, Query, State};
 use crate::api::models::ExecStartConfig;
 use crate::api::stream;
+use crate::engine::container::logs::LogOptions;
 use crate::engine::exec::ExecIo;
 use crate::engine::Error;
 
@@ -51,6 +54,23 @@ pub async fn attach(
         )));
     }
     let (stdin, stdout, stderr) = (flag(&q, "stdin"), flag(&q, "stdout"), flag(&q, "stderr"));
+    let keys = detach::parse(
+        q.get("detachKeys")
+            .map(String::as_str)
+            .filter(|k| !k.is_empty())
+            .unwrap_or(DEFAULT_DETACH_KEYS),
+    )?;
+    // `logs=1`: what the container wrote so far first; `stream=0`: only that, then close.
+    let logs = flag(&q, "logs").then_some(LogOptions {
+        stdout,
+        stderr,
+        since: None,
+        until: None,
+        timestamps: false,
+        tail: None,
+        follow: false,
+    });
+    let stream = q.get("stream").is_none_or(|_| flag(&q, "stream"));
     let on_upgrade = hyper::upgrade::on(req);
     let tty = rec.tty();
     let id = rec.id.clone();
@@ -59,20 +79,61 @@ pub async fn attach(
             return;
         };
         let mut client = TokioIo::new(upgraded);
-        match engine.attach_container(&id, stdin, stdout, stderr).await {
-            Ok(mut sup) => {
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut sup).await;
+        if let Some(Ok((_, mut rx))) = logs.map(|o| engine.container_logs(&id, o)) {
+            while let Some(chunk) = rx.recv().await {
+                if client.write_all(&chunk).await.is_err() {
+                    return;
+                }
             }
+        }
+        if !stream {
+            let _ = client.shutdown().await;
+            return;
+        }
+        match engine.attach_container(&id, stdin, stdout, stderr).await {
+            Ok(sup) => pump(client, sup, stdin, &keys).await,
             Err(e) => {
                 let msg = format!("{e}\n");
                 let _ = client
                     .write_all(&stream::encode(stream::STDERR, msg.as_bytes()))
                     .await;
+                let _ = client.shutdown().await;
             }
         }
-        let _ = client.shutdown().await;
     });
     Ok(switching(tty))
+}
+
+/// Carry an attach: the container's output to the client until it ends; the client's input
+/// to the container until its detach keys (then the connection closes) or its EOF (then the
+/// output keeps flowing).
+async fn pump<C, S>(client: C, sup: S, stdin: bool, keys: &[u8])
+where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (client_r, mut client_w) = tokio::io::split(client);
+    let (mut sup_r, mut sup_w) = tokio::io::split(sup);
+    let input = async {
+        if !stdin {
+            return std::future::pending().await;
+        }
+        let end = copy_until_detach(client_r, &mut sup_w, keys).await;
+        if end == InputEnd::Closed {
+            let _ = sup_w.shutdown().await;
+        }
+        end
+    };
+    tokio::pin!(input);
+    tokio::select! {
+        _ = tokio::io::copy(&mut sup_r, &mut client_w) => {}
+        end = &mut input => {
+            if end == InputEnd::Closed {
+                let _ = tokio::io::copy(&mut sup_r, &mut client_w).await;
+            }
+        }
+    }
+    let _ = client_w.shutdown().await;
 }
 
 pub async fn exec_start(
@@ -87,7 +148,18 @@ pub async fn exec_start(
         .map_err(|e| ApiError(Error::invalid(e)))?;
     let cfg: ExecStartConfig = parse_json(&bytes)?;
     let record = engine.exec_get(&id)?;
-    let tty = cfg.tty.unwrap_or(false) || record.config.tty.unwrap_or(false);
+    // The process gets a terminal as its create asked; the framing follows the start
+    // request's Tty, as in dockerd (docker-py starts a TTY exec with `Tty: false`).
+    let tty = record.config.tty.unwrap_or(false) || cfg.tty == Some(true);
+    let raw = cfg.tty.unwrap_or(tty);
+    let keys = detach::parse(
+        record
+            .config
+            .detach_keys
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .unwrap_or(DEFAULT_DETACH_KEYS),
+    )?;
     let mut bus = engine.events.subscribe();
     let io = engine.exec_start(&id, Some(tty))?;
     if cfg.detach.unwrap_or(false) || !upgrade {
@@ -104,26 +176,38 @@ pub async fn exec_start(
             return;
         };
         let client = TokioIo::new(upgraded);
-        let (mut client_r, mut client_w) = tokio::io::split(client);
+        let (client_r, mut client_w) = tokio::io::split(client);
+        let detached = std::sync::Arc::new(tokio::sync::Notify::new());
+        let mut was_detached = false;
         match io {
             ExecIo::Tty { master } => {
                 let mut reader = master.try_clone().await.ok();
-                let mut writer = master;
+                let writer = master;
                 if attach_stdin {
+                    let detached = detached.clone();
                     tokio::spawn(async move {
-                        let _ = tokio::io::copy(&mut client_r, &mut writer).await;
+                        if copy_until_detach(client_r, writer, &keys).await == InputEnd::Detached {
+                            detached.notify_one();
+                        }
                     });
                 }
                 if let Some(r) = &mut reader {
                     let mut buf = vec![0u8; 32 * 1024];
                     loop {
-                        match r.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => {
-                                if client_w.write_all(&buf[..n]).await.is_err() {
-                                    break;
-                                }
+                        let n = tokio::select! {
+                            _ = detached.notified() => {
+                                was_detached = true;
+                                break;
                             }
+                            n = r.read(&mut buf) => n,
+                        };
+                        let chunk = match n {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) if raw => buf[..n].to_vec(),
+                            Ok(n) => stream::encode(stream::STDOUT, &buf[..n]),
+                        };
+                        if client_w.write_all(&chunk).await.is_err() {
+                            break;
                         }
                     }
                 }
@@ -134,8 +218,13 @@ pub async fn exec_start(
                 stderr,
             } => {
                 if let (Some(mut stdin), true) = (stdin, attach_stdin) {
+                    let detached = detached.clone();
                     tokio::spawn(async move {
-                        let _ = tokio::io::copy(&mut client_r, &mut stdin).await;
+                        if copy_until_detach(client_r, &mut stdin, &keys).await
+                            == InputEnd::Detached
+                        {
+                            detached.notify_one();
+                        }
                         let _ = stdin.shutdown().await;
                     });
                 }
@@ -163,29 +252,39 @@ pub async fn exec_start(
                     });
                 }
                 drop(tx);
-                while let Some(frame) = rx.recv().await {
+                loop {
+                    let frame = tokio::select! {
+                        _ = detached.notified() => {
+                            was_detached = true;
+                            break;
+                        }
+                        f = rx.recv() => f,
+                    };
+                    let Some(frame) = frame else { break };
                     if client_w.write_all(&frame).await.is_err() {
                         break;
                     }
                 }
             }
         }
-        // The exit code must be recorded before the client asks for it.
-        loop {
-            if engine
-                .exec_get(&exec_id)
-                .map(|e| e.exit_code.is_some())
-                .unwrap_or(true)
-            {
-                break;
-            }
-            if bus.recv().await.is_err() {
-                break;
+        // The exit code must be recorded before the client asks for it (unless it left).
+        if !was_detached {
+            loop {
+                if engine
+                    .exec_get(&exec_id)
+                    .map(|e| e.exit_code.is_some())
+                    .unwrap_or(true)
+                {
+                    break;
+                }
+                if bus.recv().await.is_err() {
+                    break;
+                }
             }
         }
         let _ = client_w.shutdown().await;
     });
-    Ok(switching(tty))
+    Ok(switching(raw))
 }
 
 async fn drain(io: ExecIo) {

@@ -2,10 +2,12 @@
 //! (`/v1.NN/...`) and unversioned paths alike.
 
 mod containers;
+mod detach;
 mod exec;
 mod hijack;
 mod images;
 mod networks;
+mod stats;
 mod swarm;
 mod system;
 mod volumes;
@@ -145,6 +147,9 @@ fn router(engine: State) -> Router {
         .route("/containers/{id}/attach", post(hijack::attach))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/top", get(containers::top))
+        .route("/containers/{id}/stats", get(stats::stats))
+        .route("/containers/{id}/changes", get(containers::changes))
+        .route("/containers/{id}/update", post(containers::update))
         .route("/containers/{id}/export", get(containers::export))
         .route(
             "/containers/{id}/archive",

@@ -3,6 +3,7 @@
 pub(crate) mod container;
 mod image;
 mod network;
+pub(crate) mod resources;
 pub(crate) mod run;
 mod system;
 mod volume;
@@ -51,6 +52,15 @@ pub async fn dispatch(client: &Client, _global: &GlobalOpts, command: Command) -
         }
         Command::Top(a) | Command::Container(ContainerCmd::Top(a)) => {
             container::top(client, a).await
+        }
+        Command::Stats(a) | Command::Container(ContainerCmd::Stats(a)) => {
+            resources::stats(client, a).await
+        }
+        Command::Update(a) | Command::Container(ContainerCmd::Update(a)) => {
+            resources::update(client, a).await
+        }
+        Command::Diff(a) | Command::Container(ContainerCmd::Diff(a)) => {
+            resources::diff(client, a).await
         }
         Command::Rename(a) | Command::Container(ContainerCmd::Rename(a)) => {
             container::rename(client, a).await

@@ -19,6 +19,32 @@ fn bad_flag(flag: &str, value: &str, why: impl std::fmt::Display) -> Exit {
     Exit::msg(125, format!("wharf: invalid argument \"{value}\" for \"{flag}\" flag: {why}\nSee 'wharf run --help'."))
 }
 
+/// `--restart no|always|unless-stopped|on-failure[:N]` as the API's policy.
+pub(crate) fn restart_flag(s: &str) -> CliResult<ApiRestart> {
+    let policy = RestartPolicy::parse(s)
+        .map_err(|e| Exit::msg(125, format!("wharf: {e}\nSee 'wharf run --help'.")))?;
+    Ok(ApiRestart {
+        name: Some(match policy {
+            RestartPolicy::No => RestartPolicyNameEnum::NO,
+            RestartPolicy::Always => RestartPolicyNameEnum::ALWAYS,
+            RestartPolicy::UnlessStopped => RestartPolicyNameEnum::UNLESS_STOPPED,
+            RestartPolicy::OnFailure { .. } => RestartPolicyNameEnum::ON_FAILURE,
+        }),
+        maximum_retry_count: Some(policy.max_retries() as i64),
+    })
+}
+
+/// `--cpus 1.5` as nano CPUs.
+pub(crate) fn cpus_flag(c: &str) -> CliResult<i64> {
+    let v: f64 = c
+        .parse()
+        .map_err(|_| bad_flag("--cpus", c, "invalid number"))?;
+    if v <= 0.0 {
+        return Err(bad_flag("--cpus", c, "must be positive"));
+    }
+    Ok((v * 1e9) as i64)
+}
+
 fn duration_ns(flag: &str, v: &Option<String>) -> CliResult<Option<i64>> {
     match v {
         None => Ok(None),
@@ -129,33 +155,12 @@ pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
             None => (l.clone(), String::new()),
         })
         .collect();
-    let policy = RestartPolicy::parse(&a.restart)
-        .map_err(|e| Exit::msg(125, format!("wharf: {e}\nSee 'wharf run --help'.")))?;
-    let restart = ApiRestart {
-        name: Some(match policy {
-            RestartPolicy::No => RestartPolicyNameEnum::NO,
-            RestartPolicy::Always => RestartPolicyNameEnum::ALWAYS,
-            RestartPolicy::UnlessStopped => RestartPolicyNameEnum::UNLESS_STOPPED,
-            RestartPolicy::OnFailure { .. } => RestartPolicyNameEnum::ON_FAILURE,
-        }),
-        maximum_retry_count: Some(policy.max_retries() as i64),
-    };
+    let restart = restart_flag(&a.restart)?;
     let memory = match &a.memory {
         Some(m) => Some(parse_bytes(m).map_err(|e| bad_flag("-m, --memory", m, e))?),
         None => None,
     };
-    let nano_cpus = match &a.cpus {
-        Some(c) => {
-            let v: f64 = c
-                .parse()
-                .map_err(|_| bad_flag("--cpus", c, "invalid number"))?;
-            if v <= 0.0 {
-                return Err(bad_flag("--cpus", c, "must be positive"));
-            }
-            Some((v * 1e9) as i64)
-        }
-        None => None,
-    };
+    let nano_cpus = a.cpus.as_deref().map(cpus_flag).transpose()?;
     let healthcheck = if a.no_healthcheck {
         Some(HealthConfig {
             test: Some(vec!["NONE".into()]),

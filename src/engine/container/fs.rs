@@ -16,7 +16,7 @@ use crate::engine::runtime::cgroups::Cgroup;
 use crate::engine::Engine;
 
 /// Mount points the engine creates in every container: not part of its changes.
-const ENGINE_FILES: &[&str] = &[
+pub(super) const ENGINE_FILES: &[&str] = &[
     "etc/hosts",
     "etc/hostname",
     "etc/resolv.conf",

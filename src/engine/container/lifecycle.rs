@@ -76,7 +76,7 @@ async fn connect(socket: &Path, req: &Request) -> Result<BufReader<UnixStream>> 
     Ok(BufReader::new(stream))
 }
 
-async fn request(socket: &Path, req: &Request) -> Result<Reply> {
+pub(super) async fn request(socket: &Path, req: &Request) -> Result<Reply> {
     let mut r = connect(socket, req).await?;
     let line = read_line(&mut r).await?;
     serde_json::from_str(&line)
@@ -84,7 +84,7 @@ async fn request(socket: &Path, req: &Request) -> Result<Reply> {
 }
 
 impl Engine {
-    fn socket_of(&self, id: &str) -> std::path::PathBuf {
+    pub(super) fn socket_of(&self, id: &str) -> std::path::PathBuf {
         self.paths.supervisor_socket(id)
     }
 
@@ -628,6 +628,17 @@ impl Engine {
             &Request::SetPaused { paused: pause },
         )
         .await?;
+        // The supervisor's event follows; inspect must see the change as soon as we answer.
+        let status = if pause {
+            RunStatus::Paused
+        } else {
+            RunStatus::Running
+        };
+        self.containers.update(&rec.id, |r| {
+            if r.state.is_running() {
+                r.state.status = status;
+            }
+        })?;
         Ok(())
     }
 

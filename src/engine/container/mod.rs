@@ -1,6 +1,7 @@
 //! Containers: records (what was asked for, resolved against the image), their lifecycle
 //! through supervisors, and the views (`inspect`, `ps`) and filesystem operations on them.
 
+pub mod changes;
 mod create;
 pub mod defaults;
 pub mod fs;
@@ -9,6 +10,8 @@ pub mod logs;
 pub mod mounts;
 pub mod orphan;
 mod runspec;
+pub mod stats;
+pub mod update;
 pub mod view;
 
 use std::collections::{BTreeMap, HashMap};

@@ -82,11 +82,6 @@ impl Engine {
                 hard: u.hard.unwrap_or(0) as u64,
             })
             .collect();
-        let cpu_quota = match (host.nano_cpus, host.cpu_quota) {
-            (Some(n), _) if n > 0 => Some(n / 10_000),
-            (_, Some(q)) if q > 0 => Some(q),
-            _ => None,
-        };
         let mut args = vec![rec.path.clone()];
         args.extend(rec.args.iter().cloned());
         let spec = RuntimeSpec {
@@ -130,12 +125,7 @@ impl Engine {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
-            cgroup: runtime::CgroupSpec {
-                path: format!("wharf/{}", rec.id),
-                memory: host.memory.filter(|m| *m > 0),
-                cpu_quota,
-                pids: host.pids_limit.filter(|p| *p != 0),
-            },
+            cgroup: cgroup_spec(rec),
             init: host.init.unwrap_or(false),
             console: None,
         };
@@ -164,5 +154,21 @@ impl Engine {
             restart_count: rec.state.restart_count,
             wharf_binary: self.binary.clone(),
         })
+    }
+}
+
+/// The container's cgroup and the limits its host config asks for (at start and `update`).
+pub fn cgroup_spec(rec: &ContainerRecord) -> runtime::CgroupSpec {
+    let host = &rec.host_config;
+    let cpu_quota = match (host.nano_cpus, host.cpu_quota) {
+        (Some(n), _) if n > 0 => Some(n / 10_000),
+        (_, Some(q)) if q > 0 => Some(q),
+        _ => None,
+    };
+    runtime::CgroupSpec {
+        path: format!("wharf/{}", rec.id),
+        memory: host.memory.filter(|m| *m > 0),
+        cpu_quota,
+        pids: host.pids_limit.filter(|p| *p != 0),
     }
 }

@@ -34,6 +34,10 @@ pub enum Request {
     SetPaused {
         paused: bool,
     },
+    /// `update --restart`: the policy for the exits to come.
+    SetRestartPolicy {
+        restart: super::RestartPolicy,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

@@ -707,6 +707,16 @@ impl Supervisor {
                     },
                 );
             }
+            Request::SetRestartPolicy { restart } => {
+                self.cfg.restart = restart;
+                self.reply(
+                    i,
+                    Reply {
+                        ok: true,
+                        ..Default::default()
+                    },
+                );
+            }
             Request::SetPaused { paused } => {
                 if self.pid.is_some() {
                     self.state.status = if paused {
