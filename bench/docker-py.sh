@@ -64,8 +64,15 @@ done
 mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp" "$work/rootfs/root"
 cp /bin/busybox "$work/rootfs/bin/"
 for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$work/rootfs/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' > "$work/rootfs/etc/passwd"
-echo 'root:x:0:' > "$work/rootfs/etc/group"
+# Alpine's users and groups (docker-py execs as `postgres`).
+cat > "$work/rootfs/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+bin:x:1:1:bin:/bin:/sbin/nologin
+daemon:x:2:2:daemon:/sbin:/sbin/nologin
+nobody:x:65534:65534:nobody:/:/sbin/nologin
+postgres:x:70:70::/var/lib/postgresql:/bin/sh
+EOF
+printf 'root:x:0:root\nbin:x:1:root,bin,daemon\ndaemon:x:2:root,bin,daemon\npostgres:x:70:\nnobody:x:65534:\n' > "$work/rootfs/etc/group"
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 $W import -c 'CMD ["/bin/sh"]' "$work/rootfs.tar" alpine:3.10 >/dev/null
 for tag in alpine:latest busybox:latest busybox:buildroot-2014.02; do $W tag alpine:3.10 "$tag"; done
@@ -85,6 +92,7 @@ hub=(
   api_image_test.py::PullImageTest::test_pull_invalid_platform
   api_image_test.py::ImportImageTest::test_get_load_image
   api_image_test.py::PruneImagesTest::test_prune_images
+  api_image_test.py::InspectDistributionTest::test_inspect_distribution
   models_images_test.py::ImageCollectionTest::test_list
   models_images_test.py::ImageCollectionTest::test_list_with_repository
   models_images_test.py::ImageCollectionTest::test_pull
@@ -97,7 +105,11 @@ deselect=()
 for t in "${hub[@]}"; do deselect+=(--deselect "tests/integration/$t"); done
 
 set +e
-mkdir -p "$work/docker-config"  # contexts and credentials: this run's own
+# Contexts and credentials: this run's own. docker-py keeps contexts next to config.json, or
+# in ./contexts of the checkout when there is none.
+mkdir -p "$work/docker-config"
+echo '{}' > "$work/docker-config/config.json"
+rm -rf "$CHECKOUT/contexts"
 DOCKER_CONFIG="$work/docker-config" DOCKER_HOST="unix://$work/run/wharf.sock" "$VENV/bin/pytest" -p no:cacheprovider -q \
   --timeout=60 --junitxml="$work/junit.xml" "${deselect[@]}" "${files[@]}" "$@" \
   >"$work/pytest.log" 2>&1

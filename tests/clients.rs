@@ -479,3 +479,247 @@ fn exec_output_framing_follows_the_start_requests_tty() {
     );
     assert_eq!(start(r#"{"Tty":true}"#), b"hi\r\n");
 }
+
+#[test]
+fn inspect_echoes_endpoint_settings_and_writes_unset_ones_as_null() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let d = Docker::new(&w);
+    d.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &format!("10.{}.{}.0/24", 220 + w.slot / 64, (w.slot % 64) * 4 + 3),
+        "n",
+    ]);
+    let body = serde_json::json!({
+        "Image": "box", "Cmd": ["sleep", "300"],
+        "HostConfig": {"NetworkMode": "n"},
+        "NetworkingConfig": {"EndpointsConfig": {"n": {
+            "Aliases": ["web"], "DriverOpts": {"k": "v"},
+            "IPAMConfig": {"IPv4Address": format!("10.{}.{}.9", 220 + w.slot / 64, (w.slot % 64) * 4 + 3)},
+        }}},
+    });
+    let c = api_json(
+        &w,
+        "POST",
+        "/containers/create?name=e",
+        Some(&body.to_string()),
+        201,
+    );
+    let id = c["Id"].as_str().unwrap().to_string();
+    // Before the start: what was asked for, every key present.
+    let ep = |w: &Wharf| {
+        api_json(w, "GET", &format!("/containers/{id}/json"), None, 200)["NetworkSettings"]
+            ["Networks"]["n"]
+            .clone()
+    };
+    let before = ep(&w);
+    assert_eq!(before["Aliases"], serde_json::json!(["web"]), "{before}");
+    assert_eq!(before["DriverOpts"]["k"], "v", "{before}");
+    assert!(
+        before["IPAMConfig"]["IPv4Address"]
+            .as_str()
+            .unwrap()
+            .ends_with(".9"),
+        "{before}"
+    );
+    assert!(
+        before["Links"].is_null() && before.get("Links").is_some(),
+        "{before}"
+    );
+    d.ok(&["start", "e"]);
+    let after = ep(&w);
+    assert!(
+        after["IPAddress"].as_str().unwrap().ends_with(".9"),
+        "{after}"
+    );
+    assert_eq!(after["DriverOpts"]["k"], "v", "{after}");
+    assert!(!after["NetworkID"].as_str().unwrap().is_empty(), "{after}");
+    // Connected later without settings: null, as dockerd writes them.
+    d.ok(&["network", "create", "m"]);
+    api_json(
+        &w,
+        "POST",
+        "/networks/m/connect",
+        Some(r#"{"Container":"e"}"#),
+        200,
+    );
+    let m = api_json(&w, "GET", &format!("/containers/{id}/json"), None, 200)["NetworkSettings"]
+        ["Networks"]["m"]
+        .clone();
+    assert!(
+        m["Aliases"].is_null() && m["DriverOpts"].is_null() && m["IPAMConfig"].is_null(),
+        "{m}"
+    );
+}
+
+#[test]
+fn load_streams_json_lines_and_saving_by_id_writes_no_tags() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    w.ok(&["tag", "box", "box:two"]);
+    let id = w.inspect("box", "{{.Id}}");
+    let tar = w.dir.path().join("by-id.tar");
+    w.ok(&["save", "-o", tar.to_str().unwrap(), &id]);
+    let tags = w.dir.path().join("tags.tar");
+    w.ok(&[
+        "save",
+        "-o",
+        tags.to_str().unwrap(),
+        "box:latest",
+        "box:two",
+    ]);
+    let load = |file: &std::path::Path| {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-i", "--unix-socket"])
+            .arg(w.socket())
+            .args([
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/x-tar",
+                "--data-binary",
+            ])
+            .arg(format!("@{}", file.display()))
+            .arg("http://wharf/v1.49/images/load")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let two = load(&tags);
+    assert!(
+        two.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{two}"
+    );
+    let lines: Vec<&str> = two.lines().filter(|l| l.contains("Loaded image")).collect();
+    assert_eq!(lines.len(), 2, "{two}");
+    let one = load(&tar);
+    assert!(one.contains(&format!("Loaded image ID: {id}")), "{one}");
+    assert!(!one.contains("Loaded image: "), "{one}");
+    // A bad archive: 200, and the error inside the stream, as dockerd does.
+    let junk = w.dir.path().join("junk.tar");
+    std::fs::write(&junk, b"abc").unwrap();
+    let bad = load(&junk);
+    assert!(
+        bad.starts_with("HTTP/1.1 200") && bad.contains("\"errorDetail\""),
+        "{bad}"
+    );
+    let (_, err) = w.fails(&["load", "-i", junk.to_str().unwrap()]);
+    assert!(!err.is_empty());
+}
+
+#[test]
+fn cp_from_a_stopped_container_sees_its_volumes_and_binds() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let d = Docker::new(&w);
+    let host = w.dir.path().join("bound");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("h.txt"), "from host\n").unwrap();
+    let bind = format!("{}:/bound", host.display());
+    d.ok(&[
+        "run",
+        "--name",
+        "v",
+        "-v",
+        "/vol1",
+        "-v",
+        &bind,
+        "box",
+        "sh",
+        "-c",
+        "echo in-volume > /vol1/data.txt",
+    ]);
+    let out = w.dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    d.ok(&["cp", "v:/vol1/data.txt", out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("data.txt")).unwrap(),
+        "in-volume\n"
+    );
+    d.ok(&["cp", "v:/bound/h.txt", out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("h.txt")).unwrap(),
+        "from host\n"
+    );
+    std::fs::write(out.join("new.txt"), "copied in\n").unwrap();
+    d.ok(&["cp", out.join("new.txt").to_str().unwrap(), "v:/vol1/"]);
+    let mounts = api_json(&w, "GET", "/containers/v/json", None, 200)["Mounts"].clone();
+    let vol = mounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Destination"] == "/vol1")
+        .unwrap_or_else(|| panic!("{mounts}"));
+    let source = std::path::Path::new(vol["Source"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(source.join("new.txt")).unwrap(),
+        "copied in\n"
+    );
+    // export stays without volumes.
+    let tar = d.command().args(["export", "v"]).output().unwrap().stdout;
+    let mut a = tar::Archive::new(&tar[..]);
+    let names: Vec<String> = a
+        .entries()
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().unwrap().display().to_string())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("data.txt")), "{names:?}");
+}
+
+#[test]
+fn wait_prune_and_the_none_log_driver_answer_like_dockerd() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let d = Docker::new(&w);
+    // A restart policy: wait returns at the first exit.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "r",
+        "--restart",
+        "always",
+        "box",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    let v = api_json(
+        &w,
+        "POST",
+        "/containers/r/wait?condition=not-running",
+        None,
+        200,
+    );
+    assert_eq!(v["StatusCode"], 3, "{v}");
+    d.ok(&["rm", "-f", "r"]);
+    d.ok(&[
+        "run",
+        "--name",
+        "big",
+        "box",
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/blob bs=1k count=64",
+    ]);
+    let p = api_json(&w, "POST", "/containers/prune", None, 200);
+    assert!(p["SpaceReclaimed"].as_u64().unwrap() >= 64 * 1024, "{p}");
+    d.ok(&[
+        "run",
+        "--name",
+        "quiet",
+        "--log-driver",
+        "none",
+        "box",
+        "true",
+    ]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.HostConfig.LogConfig.Type}}", "quiet"])
+            .trim(),
+        "none"
+    );
+}

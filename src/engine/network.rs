@@ -26,6 +26,32 @@ pub struct EndpointRequest {
     pub aliases: Vec<String>,
     #[serde(default)]
     pub ip: Option<Ipv4Addr>,
+    /// The endpoint settings as the client sent them (links, IPAM config, driver options),
+    /// echoed by inspect like dockerd does.
+    #[serde(default)]
+    pub settings: Option<bollard_stubs::models::EndpointSettings>,
+}
+
+impl EndpointRequest {
+    pub fn from_settings(settings: &bollard_stubs::models::EndpointSettings) -> Result<Self> {
+        let ip = match settings
+            .ipam_config
+            .as_ref()
+            .and_then(|c| c.ipv4_address.as_deref())
+            .filter(|s| !s.is_empty())
+        {
+            Some(ip) => Some(
+                ip.parse()
+                    .map_err(|_| Error::invalid(format!("invalid IPv4 address {ip:?}")))?,
+            ),
+            None => None,
+        };
+        Ok(EndpointRequest {
+            aliases: settings.aliases.clone().unwrap_or_default(),
+            ip,
+            settings: Some(settings.clone()),
+        })
+    }
 }
 
 /// How a container is networked, from `HostConfig.NetworkMode`.

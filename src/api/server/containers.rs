@@ -69,7 +69,20 @@ pub async fn list(AxState(engine): AxState<State>, q: Query) -> ApiResult {
 }
 
 pub async fn inspect(AxState(engine): AxState<State>, Path(id): Path<String>) -> ApiResult {
-    ok_json(&engine.inspect_container(&id)?)
+    let mut v = serde_json::to_value(engine.inspect_container(&id)?)
+        .map_err(|e| ApiError(Error::internal(e)))?;
+    // dockerd writes the unset endpoint settings as null; clients index them.
+    if let Some(nets) = v
+        .pointer_mut("/NetworkSettings/Networks")
+        .and_then(|n| n.as_object_mut())
+    {
+        for ep in nets.values_mut().filter_map(|e| e.as_object_mut()) {
+            for key in ["IPAMConfig", "Links", "Aliases", "DriverOpts", "DNSNames"] {
+                ep.entry(key).or_insert(serde_json::Value::Null);
+            }
+        }
+    }
+    ok_json(&v)
 }
 
 pub async fn start(AxState(engine): AxState<State>, Path(id): Path<String>) -> ApiResult {
@@ -181,6 +194,7 @@ pub async fn remove(
 pub async fn prune(AxState(engine): AxState<State>, q: Query) -> ApiResult {
     let filters = parse_filters(q.get("filters").map(String::as_str))?;
     let mut deleted = Vec::new();
+    let mut reclaimed = 0u64;
     for rec in engine.containers.all() {
         if rec.state.is_running() {
             continue;
@@ -189,11 +203,14 @@ pub async fn prune(AxState(engine): AxState<State>, q: Query) -> ApiResult {
         if !filters::labels_match(&filters, |k| labels.get(k).map(String::as_str)) {
             continue;
         }
+        // What its writable layer held is what the removal gives back.
+        let size = crate::util::fsutil::dir_size(&engine.containers.dir(&rec.id).join("upper"));
         if engine.remove_container(&rec.id, false, false).await.is_ok() {
             deleted.push(rec.id);
+            reclaimed += size;
         }
     }
-    ok_json(&serde_json::json!({"ContainersDeleted": deleted, "SpaceReclaimed": 0}))
+    ok_json(&serde_json::json!({"ContainersDeleted": deleted, "SpaceReclaimed": reclaimed}))
 }
 
 pub async fn logs(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {

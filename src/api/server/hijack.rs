@@ -79,6 +79,12 @@ pub async fn attach(
             return;
         };
         let mut client = TokioIo::new(upgraded);
+        // docker-py reads the 101 headers through a buffered reader, then the raw socket:
+        // bytes arriving with the headers are lost to it. dockerd's log read leaves a gap
+        // there; so do we, before the only bytes that are ready at once.
+        if logs.is_some() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         if let Some(Ok((_, mut rx))) = logs.map(|o| engine.container_logs(&id, o)) {
             while let Some(chunk) = rx.recv().await {
                 if client.write_all(&chunk).await.is_err() {

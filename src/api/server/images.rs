@@ -9,7 +9,10 @@ use axum::response::Response;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::{body_reader, flag, json, ok_json, stream_body, ApiError, ApiResult, Query, State};
+use super::{
+    body_reader, flag, json, ok_json, stream_body, stream_body_ok, ApiError, ApiResult, Query,
+    State,
+};
 use crate::api::io::ChannelWriter;
 use crate::api::models::{ImageDeleteResponseItem, ImageInspect, ImageInspectRootFs, ImageSummary};
 use crate::engine::container::fs::CommitOptions;
@@ -126,32 +129,55 @@ fn progress(lines: &[serde_json::Value]) -> Response {
         .unwrap()
 }
 
+/// `POST /images/load`: a chunked stream of JSON lines, as dockerd sends (docker-py reads a
+/// multi-image load line by line); a failure is the stream's last line, `error`/`errorDetail`.
 pub async fn load(AxState(engine): AxState<State>, body: Body) -> ApiResult {
     let reader = body_reader(body);
-    let e = engine.clone();
-    let loaded = tokio::task::spawn_blocking(move || archive::load(&e.images, reader))
-        .await
-        .map_err(|e| ApiError(Error::internal(e)))??;
-    let lines: Vec<serde_json::Value> = loaded
-        .iter()
-        .map(|name| {
-            let text = if name.starts_with("sha256:") {
-                format!("Loaded image ID: {name}\n")
-            } else {
-                format!("Loaded image: {name}\n")
-            };
-            serde_json::json!({ "stream": text })
-        })
-        .collect();
-    for name in &loaded {
-        engine.events.publish(
-            crate::api::models::EventMessageTypeEnum::IMAGE,
-            "load",
-            name,
-            HashMap::new(),
-        );
-    }
-    Ok(progress(&lines))
+    let (tx, rx) = mpsc::channel::<Bytes>(8);
+    tokio::spawn(async move {
+        let e = engine.clone();
+        let loaded = tokio::task::spawn_blocking(move || archive::load(&e.images, reader))
+            .await
+            .map_err(Error::internal)
+            .and_then(|r| r);
+        let lines: Vec<serde_json::Value> = match &loaded {
+            Ok(names) => names
+                .iter()
+                .map(|name| {
+                    let text = if name.starts_with("sha256:") {
+                        format!("Loaded image ID: {name}\n")
+                    } else {
+                        format!("Loaded image: {name}\n")
+                    };
+                    serde_json::json!({ "stream": text })
+                })
+                .collect(),
+            Err(e) => vec![serde_json::json!({
+                "errorDetail": {"message": e.to_string()},
+                "error": e.to_string(),
+            })],
+        };
+        for name in loaded.iter().flatten() {
+            engine.events.publish(
+                crate::api::models::EventMessageTypeEnum::IMAGE,
+                "load",
+                name,
+                HashMap::new(),
+            );
+        }
+        for l in lines {
+            let mut line = serde_json::to_vec(&l).unwrap_or_default();
+            line.push(b'\n');
+            if tx.send(Bytes::from(line)).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(stream_body_ok(rx))
+        .unwrap())
 }
 
 fn save_response(engine: State, names: Vec<String>) -> ApiResult {

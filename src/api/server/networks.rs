@@ -198,28 +198,8 @@ pub async fn connect(
     let req: NetworkConnectRequest = parse_json(&body)?;
     let container = req.container.clone().unwrap_or_default();
     let settings = req.endpoint_config.unwrap_or_default();
-    let ip = match settings
-        .ipam_config
-        .as_ref()
-        .and_then(|c| c.ipv4_address.clone())
-        .filter(|s| !s.is_empty())
-    {
-        Some(ip) => Some(
-            ip.parse()
-                .map_err(|_| ApiError(Error::invalid(format!("invalid IPv4 address {ip:?}"))))?,
-        ),
-        None => None,
-    };
-    engine
-        .connect_network(
-            &name,
-            &container,
-            EndpointRequest {
-                aliases: settings.aliases.unwrap_or_default(),
-                ip,
-            },
-        )
-        .await?;
+    let request = EndpointRequest::from_settings(&settings)?;
+    engine.connect_network(&name, &container, request).await?;
     Ok(axum::response::IntoResponse::into_response(StatusCode::OK))
 }
 

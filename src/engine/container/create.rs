@@ -450,24 +450,7 @@ fn requested_networks(
         return Ok((networks, Vec::new()));
     }
     let primary = NetworkMode::primary(host.network_mode.as_deref());
-    let endpoint = |settings: &bollard_stubs::models::EndpointSettings| -> Result<EndpointRequest> {
-        let ip = match settings
-            .ipam_config
-            .as_ref()
-            .and_then(|c| c.ipv4_address.clone())
-            .filter(|s| !s.is_empty())
-        {
-            Some(ip) => Some(
-                ip.parse()
-                    .map_err(|_| Error::invalid(format!("invalid IPv4 address {ip:?}")))?,
-            ),
-            None => None,
-        };
-        Ok(EndpointRequest {
-            aliases: settings.aliases.clone().unwrap_or_default(),
-            ip,
-        })
-    };
+    let endpoint = EndpointRequest::from_settings;
     let configs = networking
         .and_then(|n| n.endpoints_config.clone())
         .unwrap_or_default();

@@ -13,9 +13,10 @@ use crate::engine::error::{Error, Result};
 
 /// The log driver containers use when the request names none (the only one wharf writes).
 pub const DEFAULT_LOG_DRIVER: &str = "json-file";
-/// Log drivers accepted at create: wharf's json-file; `local` and `none` are refused by name
-/// rather than silently written as json-file.
-const LOG_DRIVERS: &[&str] = &[DEFAULT_LOG_DRIVER];
+/// Log drivers accepted at create: wharf's json-file, and `none` (no logs to read back, as
+/// with dockerd); others (`local`, `syslog`, ...) are refused by name rather than silently
+/// written as json-file.
+const LOG_DRIVERS: &[&str] = &[DEFAULT_LOG_DRIVER, "none"];
 /// Docker's default /dev/shm size.
 pub const DEFAULT_SHM_SIZE: i64 = 64 * 1024 * 1024;
 

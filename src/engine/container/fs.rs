@@ -90,15 +90,52 @@ impl Engine {
             Some(opts.as_str()),
         )
         .map_err(|e| Error::internal(format!("mounting the container's filesystem: {e}")))?;
-        Ok((target.clone(), Some(TempRoot { path: target })))
+        let guard = TempRoot {
+            path: target.clone(),
+        };
+        self.mount_volumes_in_view(rec, &target)?;
+        Ok((target, Some(guard)))
+    }
+
+    /// The volumes and bind mounts of a stopped container inside its temporary root, so `cp`
+    /// sees them as it would while the container runs (the view's unmount takes them along).
+    fn mount_volumes_in_view(&self, rec: &ContainerRecord, root: &Path) -> Result<()> {
+        let root = &std::fs::canonicalize(root).ctx(|| format!("resolving {}", root.display()))?;
+        for (m, source) in super::create::mount_sources(self, &rec.mounts) {
+            if m.kind == super::mounts::MountKind::Tmpfs {
+                continue;
+            }
+            // Only onto mount points the container's filesystem has (the view may be
+            // read-only), and never through a symlink that leads out of the view.
+            let Ok(dest) = std::fs::canonicalize(root.join(m.destination.trim_start_matches('/')))
+            else {
+                continue;
+            };
+            if !dest.starts_with(root) || !source.exists() {
+                continue;
+            }
+            mount(
+                Some(&source),
+                &dest,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(|e| {
+                Error::internal(format!("mounting {} for the copy: {e}", m.destination))
+            })?;
+        }
+        Ok(())
     }
 
     /// `export`: the container's filesystem as a tar (without volumes), written to `out`.
     pub fn export_container<W: Write>(&self, key: &str, out: W) -> Result<W> {
         let rec = self.containers.resolve(key)?;
         let (root, _guard) = self.rootfs_view(
+            // Like docker export: the container's own filesystem, without its volumes.
             &ContainerRecord {
                 state: Default::default(),
+                mounts: Vec::new(),
                 ..rec
             },
             false,

@@ -480,7 +480,13 @@ impl Engine {
         // The exit code seen in the last `die` event: the record may be gone (`--rm`) by the end.
         let mut last_exit: Option<i64> = None;
         let done = |r: Option<&ContainerRecord>, seen_die: bool| match condition {
-            WaitCondition::NotRunning => r.map(|r| !r.state.is_running()).unwrap_or(true),
+            // Like dockerd: the first exit ends the wait, even if a restart policy follows.
+            WaitCondition::NotRunning => {
+                seen_die
+                    || r.is_none_or(|r| {
+                        !r.state.is_running() || r.state.status == RunStatus::Restarting
+                    })
+            }
             WaitCondition::Removed => r.is_none(),
             WaitCondition::NextExit => seen_die || r.is_none(),
         };
@@ -510,7 +516,7 @@ impl Engine {
             .map(|r| r.state)
             .unwrap_or(rec.state);
         let code = match (condition, last_exit) {
-            (WaitCondition::NotRunning, _) if self.containers.get(&id).is_some() => {
+            (WaitCondition::NotRunning, None) if self.containers.get(&id).is_some() => {
                 last.exit_code as i64
             }
             (_, Some(c)) => c,

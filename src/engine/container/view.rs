@@ -312,28 +312,51 @@ impl Engine {
 
 /// Docker's per-network endpoint view.
 fn endpoint_settings(rec: &ContainerRecord) -> HashMap<String, EndpointSettings> {
+    // What the client asked for (aliases, links, IPAM config, driver options; the API
+    // writes what is unset as null) and every address field.
+    let asked = |name: &str| {
+        let req = rec.networks.get(name);
+        let mut s = req.and_then(|r| r.settings.clone()).unwrap_or_default();
+        s.aliases = req.map(|r| r.aliases.clone()).filter(|a| !a.is_empty());
+        for f in [
+            &mut s.network_id,
+            &mut s.endpoint_id,
+            &mut s.gateway,
+            &mut s.ip_address,
+        ] {
+            f.get_or_insert_with(String::new);
+        }
+        for f in [
+            &mut s.mac_address,
+            &mut s.ipv6_gateway,
+            &mut s.global_ipv6_address,
+        ] {
+            f.get_or_insert_with(String::new);
+        }
+        s.ip_prefix_len.get_or_insert(0);
+        s.global_ipv6_prefix_len.get_or_insert(0);
+        s
+    };
     let mut out = HashMap::new();
     for e in &rec.endpoints {
         let mut dns_names = vec![rec.name.clone(), rec.id[..12].to_string()];
         dns_names.extend(e.aliases.iter().cloned());
-        out.insert(
-            e.network_name.clone(),
-            EndpointSettings {
-                aliases: Some(e.aliases.clone()),
-                network_id: Some(e.network_id.clone()),
-                endpoint_id: Some(e.host_ifname.clone()),
-                gateway: Some(e.gateway.to_string()),
-                ip_address: Some(e.ip.to_string()),
-                ip_prefix_len: Some(e.prefix_len as i64),
-                mac_address: Some(e.mac.clone()),
-                dns_names: Some(dns_names),
-                ..Default::default()
-            },
-        );
+        let mut s = asked(&e.network_name);
+        if !e.aliases.is_empty() {
+            s.aliases = Some(e.aliases.clone());
+        }
+        s.network_id = Some(e.network_id.clone());
+        s.endpoint_id = Some(e.host_ifname.clone());
+        s.gateway = Some(e.gateway.to_string());
+        s.ip_address = Some(e.ip.to_string());
+        s.ip_prefix_len = Some(e.prefix_len as i64);
+        s.mac_address = Some(e.mac.clone());
+        s.dns_names = Some(dns_names);
+        out.insert(e.network_name.clone(), s);
     }
     // A container that never started still lists the networks it asked for.
     for name in rec.networks.keys() {
-        out.entry(name.clone()).or_default();
+        out.entry(name.clone()).or_insert_with(|| asked(name));
     }
     out
 }

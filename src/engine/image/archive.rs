@@ -230,8 +230,9 @@ pub fn save<W: Write>(store: &ImageStore, names: &[String], out: W) -> Result<W>
         let image = store.resolve(name)?;
         let tags: Vec<String> = match Reference::parse(name) {
             Ok(r) if store.tags_of(&image.id)?.contains(&r.to_string()) => vec![r.to_string()],
-            _ if name.contains(':') || !looks_like_id(name) => store.tags_of(&image.id)?,
-            _ => Vec::new(),
+            // Saved by ID (`sha256:…` or a hex prefix): no tags, as with Docker.
+            _ if name.starts_with("sha256:") || looks_like_id(name) => Vec::new(),
+            _ => store.tags_of(&image.id)?,
         };
         match images.iter_mut().find(|(i, _)| i.id == image.id) {
             Some((_, t)) => t.extend(tags),
