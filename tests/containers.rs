@@ -274,11 +274,14 @@ fn restart_policy_counts_and_backoff() {
         "-c",
         "exit 1",
     ]);
+    // Like dockerd, wait returns at the first exit; the restarts follow.
     assert_eq!(w.ok(&["wait", "flaky"]).trim(), "1");
     assert_eq!(
-        w.inspect(
+        w.wait_for(
             "flaky",
-            "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}"
+            "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}",
+            "2 exited 1",
+            Duration::from_secs(20)
         ),
         "2 exited 1"
     );
