@@ -125,6 +125,11 @@ pub enum Command {
     Tag(TagArgs),
     /// Show the history of an image
     History(HistoryArgs),
+    /// Build an image from a Dockerfile
+    Build(crate::cli::build::BuildArgs),
+    /// Manage the build cache
+    #[command(subcommand)]
+    Builder(crate::cli::build::BuilderCmd),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCmd),
@@ -725,6 +730,8 @@ pub enum ImageCmd {
     Save(SaveArgs),
     /// Import a root filesystem tarball
     Import(ImportArgs),
+    /// Build an image from a Dockerfile
+    Build(crate::cli::build::BuildArgs),
 }
 
 #[derive(Subcommand, Debug)]

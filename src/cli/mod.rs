@@ -3,6 +3,7 @@
 
 pub mod args;
 mod attach;
+pub mod build;
 mod commands;
 pub mod compose;
 pub mod daemon;

@@ -18,6 +18,14 @@ pub struct EventStream {
 }
 
 impl EventStream {
+    /// Read a JSON-lines body (events, build progress).
+    pub(super) fn new(body: Incoming) -> Self {
+        EventStream {
+            body,
+            buf: Vec::new(),
+        }
+    }
+
     /// The next event, `None` when the daemon ended the stream.
     pub async fn next(&mut self) -> Result<Option<serde_json::Value>> {
         loop {

@@ -1,6 +1,7 @@
 //! The Docker Engine API client used by the CLI and the compose layer: hyper over a UNIX
 //! socket, one connection per request (cheap locally), typed methods for what wharf uses.
 
+pub mod build;
 mod compose_calls;
 pub mod credentials;
 mod typed;
@@ -197,10 +198,32 @@ impl Client {
         content_type: Option<&str>,
         registry_auth: Option<&str>,
     ) -> Result<Response<Incoming>> {
+        let headers: Vec<(&str, String)> = registry_auth
+            .map(|a| ("X-Registry-Auth", a.to_string()))
+            .into_iter()
+            .collect();
+        self.send_with_headers(method, path, body, content_type, &headers)
+            .await
+    }
+
+    /// [`send`](Self::send) with extra request headers.
+    pub async fn send_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        body: ReqBody,
+        content_type: Option<&str>,
+        headers: &[(&str, String)],
+    ) -> Result<Response<Incoming>> {
         let mut sender = self.connect().await?;
         let mut req = Self::request(method, path, body, content_type)?;
-        if let Some(a) = registry_auth.and_then(|a| a.parse().ok()) {
-            req.headers_mut().insert("X-Registry-Auth", a);
+        for (name, value) in headers {
+            if let (Ok(n), Ok(v)) = (
+                hyper::header::HeaderName::from_bytes(name.as_bytes()),
+                value.parse(),
+            ) {
+                req.headers_mut().insert(n, v);
+            }
         }
         let resp = sender.send_request(req).await?;
         if resp.status().is_client_error() || resp.status().is_server_error() {

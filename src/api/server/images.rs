@@ -25,7 +25,7 @@ use crate::engine::registry::Credentials;
 use crate::engine::{Engine, Error, Result};
 
 /// All values of a repeated query parameter (`changes=...&changes=...`).
-fn multi(raw: &Option<String>, key: &str) -> Vec<String> {
+pub(super) fn multi(raw: &Option<String>, key: &str) -> Vec<String> {
     raw.as_deref()
         .map(|q| {
             form_urlencoded::parse(q.as_bytes())
@@ -63,11 +63,16 @@ pub fn summaries(engine: &Engine) -> Result<Vec<ImageSummary>> {
     let in_use = engine.containers.images_in_use();
     let mut out = Vec::new();
     for rec in engine.images.list()? {
+        let repo_tags = familiar_tags(engine, &rec.id)?;
+        // Untagged build steps are build cache, not images (`builder prune` reclaims them).
+        if rec.intermediate && repo_tags.is_empty() {
+            continue;
+        }
         let config = engine.images.config(&rec.id)?;
         out.push(ImageSummary {
             id: rec.id.clone(),
             parent_id: rec.parent.clone().unwrap_or_default(),
-            repo_tags: familiar_tags(engine, &rec.id)?,
+            repo_tags,
             repo_digests: rec.repo_digests.clone(),
             created: created_unix(&rec),
             size: rec.size as i64,
@@ -330,7 +335,7 @@ pub async fn prune(AxState(engine): AxState<State>, q: Query) -> ApiResult {
             continue;
         }
         let tags = engine.images.tags_of(&rec.id)?;
-        if only_dangling && !tags.is_empty() {
+        if (only_dangling && !tags.is_empty()) || (rec.intermediate && tags.is_empty()) {
             continue;
         }
         for t in &tags {
@@ -357,7 +362,7 @@ pub async fn prune(AxState(engine): AxState<State>, q: Query) -> ApiResult {
 }
 
 /// The last line of a progress stream that failed, as Docker clients expect it.
-fn error_line(msg: &str) -> Bytes {
+pub(super) fn error_line(msg: &str) -> Bytes {
     let mut line =
         serde_json::to_vec(&serde_json::json!({"error": msg, "errorDetail": {"message": msg}}))
             .unwrap_or_default();

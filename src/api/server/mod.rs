@@ -1,6 +1,7 @@
 //! The daemon's HTTP server: Docker Engine API routes on a UNIX socket, versioned
 //! (`/v1.NN/...`) and unversioned paths alike.
 
+mod build;
 mod containers;
 mod detach;
 mod exec;
@@ -177,6 +178,8 @@ fn router(engine: State) -> Router {
                 .delete(images::remove),
         )
         .route("/commit", post(images::commit))
+        .route("/build", post(build::build))
+        .route("/build/prune", post(build::prune))
         .route("/networks", get(networks::list))
         .route("/networks/create", post(networks::create))
         .route("/networks/prune", post(networks::prune))

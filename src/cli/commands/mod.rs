@@ -92,6 +92,10 @@ pub async fn dispatch(client: &Client, _global: &GlobalOpts, command: Command) -
             image::history(client, a).await
         }
         Command::Image(ImageCmd::Prune(a)) => image::prune(client, a).await,
+        Command::Build(a) | Command::Image(ImageCmd::Build(a)) => {
+            crate::cli::build::build(client, a).await
+        }
+        Command::Builder(c) => crate::cli::build::builder(client, c).await,
         Command::Pull(a) | Command::Image(ImageCmd::Pull(a)) => image::pull(client, a).await,
         Command::Push(a) | Command::Image(ImageCmd::Push(a)) => image::push(client, a).await,
         Command::Login(a) => image::login(client, a).await,

@@ -289,6 +289,12 @@ pub async fn prune(client: &Client, a: PruneArgs) -> CliResult {
         },
     )
     .await?;
+    let (n, bytes) = client.prune_build_cache(a.all, None).await?;
+    println!("Deleted build cache objects: {n}");
+    println!(
+        "Total reclaimed space: {}",
+        crate::util::bytesize::human_size(bytes as i64)
+    );
     if a.volumes {
         super::volume::prune(
             client,

@@ -1,5 +1,92 @@
-//! Building images from Dockerfiles: the front end (`dockerfile`) and, on top of the engine's
-//! containers, layers and commit, the builder that runs each instruction with Docker's
-//! semantics and caches the result of every step.
+//! Building images from Dockerfiles: the front end (`dockerfile`), the context (`context`),
+//! ARG/ENV scoping (`scope`), configuration steps (`apply`), RUN (`run`) and COPY/ADD
+//! (`copy`) on top of the engine's own containers, layers and commit, the step cache
+//! (`cache`), and the stage graph (`plan`): only the stages the target needs are built,
+//! independent ones at the same time.
 
+pub mod apply;
+pub mod cache;
+pub mod context;
+pub mod copy;
 pub mod dockerfile;
+pub mod pattern;
+pub mod plan;
+pub mod run;
+pub mod scope;
+pub mod stage;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::engine::error::{Error, Result};
+use crate::engine::Engine;
+
+pub use context::Context;
+
+/// What a build is asked to do (the `/build` query, `wharf build` flags).
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    pub tags: Vec<String>,
+    /// The Dockerfile's path inside the context (`Dockerfile` by default).
+    pub dockerfile: String,
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    pub no_cache: bool,
+    pub pull: bool,
+    pub labels: BTreeMap<String, String>,
+    /// RUN's network: `default`/`bridge`, `none`, `host` or a network name.
+    pub network_mode: Option<String>,
+    pub extra_hosts: Vec<String>,
+    pub shm_size: Option<i64>,
+    /// `RUN --mount=type=secret,id=…` sources, by id.
+    pub secrets: BTreeMap<String, Vec<u8>>,
+}
+
+/// Progress of a build, in the words of Docker's classic builder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BuildEvent {
+    /// Text for the `{"stream": …}` lines (step headers, RUN output, ` ---> id`).
+    Stream(String),
+    /// The image built (`{"aux": {"ID": …}}`).
+    Aux(String),
+}
+
+/// Sends progress; a receiver that went away means the client cancelled the build.
+#[derive(Clone)]
+pub struct Progress(mpsc::Sender<BuildEvent>);
+
+impl Progress {
+    pub fn new(tx: mpsc::Sender<BuildEvent>) -> Self {
+        Progress(tx)
+    }
+    pub async fn say(&self, text: impl Into<String>) -> Result<()> {
+        self.0
+            .send(BuildEvent::Stream(text.into()))
+            .await
+            .map_err(|_| Error::conflict("the build was cancelled: the client went away"))
+    }
+    pub async fn aux(&self, id: &str) -> Result<()> {
+        let _ = self.0.send(BuildEvent::Aux(id.to_string())).await;
+        Ok(())
+    }
+}
+
+/// An error at a Dockerfile line, as the builder reports it.
+pub fn at_line(file: &str, line: usize, message: impl std::fmt::Display) -> Error {
+    Error::invalid(format!("{file}:{line}: {message}"))
+}
+
+impl Engine {
+    /// Build the Dockerfile in `context` as `opts` asks; returns the image id.
+    pub async fn build_image(
+        self: &Arc<Self>,
+        context: Context,
+        opts: BuildOptions,
+        progress: Progress,
+    ) -> Result<String> {
+        let build = plan::Build::prepare(self.clone(), context, opts, progress)?;
+        build.run().await
+    }
+}

@@ -35,6 +35,13 @@ impl Drop for TempRoot {
     }
 }
 
+/// A read-only view of an image's merged filesystem (COPY --from, RUN --mount from=);
+/// unmounted and removed on drop.
+pub struct ImageView {
+    pub path: PathBuf,
+    _mount: Option<TempRoot>,
+}
+
 pub struct CommitOptions {
     pub reference: Option<String>,
     pub author: Option<String>,
@@ -126,6 +133,47 @@ impl Engine {
             })?;
         }
         Ok(())
+    }
+
+    /// Mount an image's layers read-only at a fresh directory under the run root.
+    pub fn image_view(&self, image_id: &str) -> Result<ImageView> {
+        let image = self.images.get(image_id)?;
+        let target = self.paths.run_root.join(format!(
+            "image-view-{}",
+            &crate::util::ids::random_id()[..12]
+        ));
+        std::fs::create_dir_all(&target).ctx(|| format!("creating {}", target.display()))?;
+        let guard = TempRoot {
+            path: target.clone(),
+        };
+        let dirs = self.images.layer_dirs(&image);
+        let result = match dirs.as_slice() {
+            [] => Ok(()),
+            [one] => mount(
+                Some(one.as_path()),
+                &target,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            ),
+            many => {
+                let lowers: Vec<String> =
+                    many.iter().rev().map(|d| d.display().to_string()).collect();
+                let opts = format!("lowerdir={}", lowers.join(":"));
+                mount(
+                    Some("overlay"),
+                    &target,
+                    Some("overlay"),
+                    MsFlags::MS_RDONLY,
+                    Some(opts.as_str()),
+                )
+            }
+        };
+        result.map_err(|e| Error::internal(format!("mounting image {image_id}: {e}")))?;
+        Ok(ImageView {
+            path: target,
+            _mount: Some(guard),
+        })
     }
 
     /// `export`: the container's filesystem as a tar (without volumes), written to `out`.
@@ -226,36 +274,13 @@ impl Engine {
                 cg.freeze(true).ctx(|| "pausing the container".into())?;
             }
         }
-        let tmp = self.paths.tmp().join(format!(
-            "commit-{}.tar",
-            &crate::util::ids::random_id()[..12]
-        ));
-        let written = (|| -> Result<()> {
-            let f = std::fs::File::create(&tmp).ctx(|| "creating the layer file".into())?;
-            let w = tar_upper_dir(
-                &self.containers.dir(&rec.id).join("upper"),
-                std::io::BufWriter::new(f),
-                ENGINE_FILES,
-            )
-            .ctx(|| "archiving the container's changes".into())?;
-            w.into_inner()
-                .map_err(|e| Error::internal(e.to_string()))?
-                .sync_all()
-                .ctx(|| "syncing".into())?;
-            Ok(())
-        })();
+        let layer = self.layer_from_upper(&rec, &[]);
         if freeze {
             if let Some(cg) = &cgroup {
                 let _ = cg.freeze(false);
             }
         }
-        written?;
-        let layer = {
-            let f = std::fs::File::open(&tmp).ctx(|| "reading the layer file".into())?;
-            let r = self.images.add_layer(f);
-            let _ = std::fs::remove_file(&tmp);
-            r?
-        };
+        let layer = layer?;
         let mut config = self.images.config(&rec.image_id)?;
         let c = &rec.config;
         let mut run = RunConfig {
@@ -313,6 +338,44 @@ impl Engine {
         self.events
             .publish(EventMessageTypeEnum::CONTAINER, "commit", &rec.id, attrs);
         Ok(image.id)
+    }
+
+    /// A container's changes (its overlay upper directory) as a new layer in the store.
+    /// Engine-made mount points are not changes; `also_skip` names more of them (relative
+    /// paths: a build step's mount targets).
+    pub fn layer_from_upper(
+        &self,
+        rec: &ContainerRecord,
+        also_skip: &[String],
+    ) -> Result<crate::engine::image::layer::LayerRecord> {
+        let tmp = self.paths.tmp().join(format!(
+            "commit-{}.tar",
+            &crate::util::ids::random_id()[..12]
+        ));
+        let mut skip: Vec<&str> = ENGINE_FILES.to_vec();
+        skip.extend(also_skip.iter().map(String::as_str));
+        let written = (|| -> Result<()> {
+            let f = std::fs::File::create(&tmp).ctx(|| "creating the layer file".into())?;
+            let w = tar_upper_dir(
+                &self.containers.dir(&rec.id).join("upper"),
+                std::io::BufWriter::new(f),
+                &skip,
+            )
+            .ctx(|| "archiving the container's changes".into())?;
+            w.into_inner()
+                .map_err(|e| Error::internal(e.to_string()))?
+                .sync_all()
+                .ctx(|| "syncing".into())?;
+            Ok(())
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        let f = std::fs::File::open(&tmp).ctx(|| "reading the layer file".into());
+        let r = f.and_then(|f| self.images.add_layer(f));
+        let _ = std::fs::remove_file(&tmp);
+        r
     }
 
     /// `top`: the container's processes (`ps -ef` columns).

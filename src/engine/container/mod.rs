@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use bollard_stubs::models::{ContainerConfig, HostConfig};
 use serde::{Deserialize, Serialize};
 
-pub use create::CreateRequest;
+pub use create::{parse_signal, CreateRequest};
 pub use mounts::ResolvedMount;
 
 use super::error::{Error, Result};

@@ -29,6 +29,10 @@ pub struct ImageRecord {
     /// Registry digests (`repo@sha256:…`) this image is known by.
     #[serde(default)]
     pub repo_digests: Vec<String>,
+    /// A build step's result, kept as build cache: hidden from `images` and image prune
+    /// while untagged (Docker's intermediate images), reclaimed by `builder prune`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub intermediate: bool,
 }
 
 /// What `rmi` did, in docker's terms.
@@ -142,6 +146,7 @@ impl ImageStore {
             size,
             parent,
             repo_digests: Vec::new(),
+            intermediate: false,
         };
         self.db.tx(|tx| {
             for l in layers {
@@ -164,6 +169,34 @@ impl ImageStore {
             Ok(())
         })?;
         self.get(&id)
+    }
+
+    /// Register a build step's result as an intermediate image (unless the same image is
+    /// already known as a regular one).
+    pub fn register_intermediate(
+        &self,
+        config_bytes: &[u8],
+        layers: &[LayerRecord],
+        parent: Option<String>,
+    ) -> Result<ImageRecord> {
+        let id = sha256_digest(config_bytes);
+        let existed = self.db.get::<ImageRecord>(Table::Images, &id)?.is_some();
+        let mut rec = self.register(config_bytes, layers, &[], parent)?;
+        if !existed {
+            rec.intermediate = true;
+            self.update_record(&rec)?;
+        }
+        Ok(rec)
+    }
+
+    /// A build's result becomes a regular image (listed even when untagged).
+    pub fn promote(&self, id: &str) -> Result<()> {
+        let mut rec = self.get(id)?;
+        if rec.intermediate {
+            rec.intermediate = false;
+            self.update_record(&rec)?;
+        }
+        Ok(())
     }
 
     /// Replace an image's record (repo digests).

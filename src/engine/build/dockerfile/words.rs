@@ -31,6 +31,8 @@ struct Lexer<'a, L: Lookup + ?Sized> {
     pos: usize,
     escape: char,
     env: &'a L,
+    /// Quotes are plain characters (here-document bodies); only `$` is special.
+    raw_quotes: bool,
 }
 
 impl<L: Lookup + ?Sized> Lexer<'_, L> {
@@ -65,6 +67,15 @@ impl<L: Lookup + ?Sized> Lexer<'_, L> {
                 continue;
             }
             started = true;
+            if self.raw_quotes && c != '$' {
+                if c == self.escape && self.peek() == Some('$') {
+                    self.pos += 1;
+                    word.push('$');
+                } else {
+                    word.push(c);
+                }
+                continue;
+            }
             if c == self.escape {
                 match self.next() {
                     Some(n) => word.push(n),
@@ -205,7 +216,20 @@ fn lexer<'a, L: Lookup + ?Sized>(text: &str, escape: char, env: &'a L) -> Lexer<
         pos: 0,
         escape,
         env,
+        raw_quotes: false,
     }
+}
+
+/// Substitute variables in a here-document body: quotes and escapes stay as written,
+/// except `\$` for a literal `$`.
+pub fn process_word_raw_quotes<L: Lookup + ?Sized>(
+    text: &str,
+    escape: char,
+    env: &L,
+) -> Result<String, String> {
+    let mut l = lexer(text, escape, env);
+    l.raw_quotes = true;
+    Ok(l.process(None, false)?.concat())
 }
 
 /// Substitute variables and remove quotes in one word, keeping its spaces.
@@ -369,6 +393,15 @@ mod tests {
         assert_eq!(w("a\\ b"), "a b");
         assert_eq!(process_word("`$A", '`', &env()).unwrap(), "$A");
         assert_eq!(process_word("C:\\dir", '`', &env()).unwrap(), "C:\\dir");
+    }
+
+    #[test]
+    fn heredoc_bodies_keep_quotes() {
+        let e = env();
+        assert_eq!(
+            process_word_raw_quotes("echo \"$A\" 'x' \\$A\n", '\\', &e).unwrap(),
+            "echo \"x\" 'x' $A\n"
+        );
     }
 
     #[test]

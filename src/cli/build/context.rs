@@ -1,0 +1,248 @@
+//! Packing the build context on the client, as the docker CLI does: the context directory
+//! as a tar written while it is sent (never whole in memory), without what `.dockerignore`
+//! (or `<Dockerfile>.dockerignore` next to the Dockerfile) leaves out — the Dockerfile and
+//! the ignore file themselves always go — and a Dockerfile from outside the context or from
+//! stdin added under a private name.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::engine::build::pattern::Ignore;
+
+/// What goes into the tar besides the context directory.
+pub struct Plan {
+    pub dir: Option<PathBuf>,
+    pub ignore: Ignore,
+    /// The Dockerfile's name in the tar (the `dockerfile` query value).
+    pub dockerfile: String,
+    /// A Dockerfile that is not a file of the context: (name in the tar, content).
+    pub extra: Option<(String, Vec<u8>)>,
+    /// Context-relative paths sent even when ignored.
+    pub keep: Vec<String>,
+}
+
+fn read_ignore(path: &Path) -> Result<Option<Ignore>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ignore::parse(&text)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Decide what to send: `dir` (None: no context, Dockerfile only), `-f` (relative to the
+/// current directory like docker's), a Dockerfile read from stdin.
+pub fn plan(
+    dir: Option<&Path>,
+    file: Option<&str>,
+    stdin_dockerfile: Option<Vec<u8>>,
+) -> Result<Plan, String> {
+    let private = format!(".dockerfile.{}", &crate::util::ids::random_id()[..20]);
+    let Some(dir) = dir else {
+        let content = stdin_dockerfile.ok_or("no Dockerfile given")?;
+        return Ok(Plan {
+            dir: None,
+            ignore: Ignore::default(),
+            dockerfile: private.clone(),
+            extra: Some((private, content)),
+            keep: Vec::new(),
+        });
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "unable to prepare context: path {:?} not found",
+            dir.display().to_string()
+        ));
+    }
+    let canon_dir = std::fs::canonicalize(dir).map_err(|e| e.to_string())?;
+    let (dockerfile, extra, ignore_next_to) = match (stdin_dockerfile, file) {
+        (Some(content), _) => (private.clone(), Some((private, content)), None),
+        (None, Some(f)) => {
+            let path = PathBuf::from(f);
+            let canon = std::fs::canonicalize(&path).map_err(|_| {
+                format!("unable to prepare context: the Dockerfile ({f}) cannot be found")
+            })?;
+            let ignore_path = PathBuf::from(format!("{}.dockerignore", canon.display()));
+            match canon.strip_prefix(&canon_dir) {
+                Ok(rel) => (rel.display().to_string(), None, Some(ignore_path)),
+                Err(_) => {
+                    let content = std::fs::read(&canon).map_err(|e| format!("{f}: {e}"))?;
+                    (private.clone(), Some((private, content)), Some(ignore_path))
+                }
+            }
+        }
+        (None, None) => {
+            let df = canon_dir.join("Dockerfile");
+            if !df.exists() {
+                return Err(format!(
+                    "unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat {}: no such file or directory",
+                    df.display()
+                ));
+            }
+            (
+                "Dockerfile".to_string(),
+                None,
+                Some(canon_dir.join("Dockerfile.dockerignore")),
+            )
+        }
+    };
+    let ignore = match ignore_next_to
+        .map(|p| read_ignore(&p))
+        .transpose()?
+        .flatten()
+    {
+        Some(i) => i,
+        None => read_ignore(&canon_dir.join(".dockerignore"))?.unwrap_or_default(),
+    };
+    let keep = vec![dockerfile.clone(), ".dockerignore".to_string()];
+    Ok(Plan {
+        dir: Some(canon_dir),
+        ignore,
+        dockerfile,
+        extra,
+        keep,
+    })
+}
+
+/// Counts what passes.
+pub struct Counting<W> {
+    pub inner: W,
+    pub bytes: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn walk<W: Write>(
+    b: &mut tar::Builder<W>,
+    root: &Path,
+    rel: &str,
+    plan: &Plan,
+) -> std::io::Result<()> {
+    let dir = if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().to_string();
+        let path = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        let is_dir = e.file_type()?.is_dir();
+        let excluded = plan.ignore.excluded(&path) && !plan.keep.contains(&path);
+        if excluded {
+            if is_dir && plan.ignore.may_include_under(&path) {
+                walk(b, root, &path, plan)?;
+            }
+            continue;
+        }
+        b.append_path_with_name(e.path(), &path)?;
+        if is_dir {
+            walk(b, root, &path, plan)?;
+        }
+    }
+    Ok(())
+}
+
+/// Write the context tar to `out`; returns how many bytes it took.
+pub fn write<W: Write>(plan: &Plan, out: W) -> std::io::Result<u64> {
+    let mut b = tar::Builder::new(Counting {
+        inner: out,
+        bytes: 0,
+    });
+    b.follow_symlinks(false);
+    if let Some(dir) = &plan.dir {
+        walk(&mut b, dir, "", plan)?;
+    }
+    if let Some((name, content)) = &plan.extra {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(content.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        b.append_data(&mut h, name, content.as_slice())?;
+    }
+    let mut c = b.into_inner()?;
+    c.flush()?;
+    Ok(c.bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(tar: &[u8]) -> Vec<String> {
+        let mut a = tar::Archive::new(tar);
+        a.entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn dockerignore_filters_but_keeps_the_dockerfile() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        std::fs::write(p.join("Dockerfile"), "FROM x\n").unwrap();
+        std::fs::write(
+            p.join(".dockerignore"),
+            "Dockerfile\n*.log\nsecret\n!secret/ok\n",
+        )
+        .unwrap();
+        std::fs::write(p.join("a.log"), "x").unwrap();
+        std::fs::write(p.join("b.txt"), "x").unwrap();
+        std::fs::create_dir(p.join("secret")).unwrap();
+        std::fs::write(p.join("secret/key"), "x").unwrap();
+        std::fs::write(p.join("secret/ok"), "x").unwrap();
+        let plan = plan(Some(p), None, None).unwrap();
+        let mut out = Vec::new();
+        write(&plan, &mut out).unwrap();
+        let n = names(&out);
+        assert!(n.contains(&"Dockerfile".to_string()));
+        assert!(n.contains(&".dockerignore".to_string()));
+        assert!(n.contains(&"b.txt".to_string()));
+        assert!(n.contains(&"secret/ok".to_string()));
+        assert!(!n.contains(&"a.log".to_string()));
+        assert!(!n.contains(&"secret/key".to_string()));
+    }
+
+    #[test]
+    fn dockerfile_specific_ignore_wins_and_outside_dockerfile_is_added() {
+        let d = tempfile::tempdir().unwrap();
+        let ctx = d.path().join("ctx");
+        std::fs::create_dir(&ctx).unwrap();
+        std::fs::write(ctx.join(".dockerignore"), "b.txt\n").unwrap();
+        std::fs::write(ctx.join("a.txt"), "x").unwrap();
+        std::fs::write(ctx.join("b.txt"), "x").unwrap();
+        let df = d.path().join("Prod.Dockerfile");
+        std::fs::write(&df, "FROM x\n").unwrap();
+        std::fs::write(d.path().join("Prod.Dockerfile.dockerignore"), "a.txt\n").unwrap();
+        let plan = plan(Some(&ctx), Some(df.to_str().unwrap()), None).unwrap();
+        assert!(plan.dockerfile.starts_with(".dockerfile."));
+        let mut out = Vec::new();
+        write(&plan, &mut out).unwrap();
+        let n = names(&out);
+        assert!(n.contains(&"b.txt".to_string()));
+        assert!(!n.contains(&"a.txt".to_string()));
+        assert!(n.contains(&plan.dockerfile));
+    }
+
+    #[test]
+    fn missing_dockerfile_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(plan(Some(d.path()), None, None).is_err());
+        assert!(plan(Some(&d.path().join("nope")), None, None).is_err());
+    }
+}

@@ -1,0 +1,521 @@
+//! COPY and ADD with Docker's rules: sources inside the context (or a stage/image with
+//! `--from`), Go globs, a trailing `/` or several sources meaning a directory destination,
+//! a directory source copying its contents, relative destinations under WORKDIR, owner 0:0
+//! unless `--chown`, `--chmod`, here-document sources, and ADD unpacking local tar archives
+//! (plain or gzip). The files are written as one tar through the engine's chrooted archive
+//! helper into a fresh container — so the image's own symlinks resolve inside it — and the
+//! container's changes are committed as the step's layer.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::apply::join_workdir;
+use super::context::clean_relative;
+use super::dockerfile::words::{process_word, process_word_raw_quotes};
+use super::dockerfile::{CopySpec, Source};
+use super::pattern::{has_glob, segment_match};
+use super::plan::Build;
+use super::stage::{commit, ensure_image, from_cache, State};
+use crate::engine::container::CreateRequest;
+use crate::engine::error::{Error, IoContext, Result};
+
+/// The image a `--from` names: a stage (built before this one starts) or a local image.
+pub fn from_image(b: &Build, st: &State, name: &str) -> Result<String> {
+    let name = process_word(name, b.df.escape, &st.vars()).map_err(Error::invalid)?;
+    if let Some(i) = b.df.stage_index(&name) {
+        return b
+            .results
+            .lock()
+            .unwrap()
+            .get(&i)
+            .cloned()
+            .ok_or_else(|| Error::internal(format!("stage {name} is not built yet")));
+    }
+    b.engine.images.resolve(&name).map(|i| i.id).map_err(|_| {
+        Error::not_found(format!(
+            "--from={name}: no stage of that name and no such image (stages: {})",
+            b.df.stages
+                .iter()
+                .map(|s| s.name.clone().unwrap_or_else(|| s.index.to_string()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
+}
+
+/// One resolved source.
+enum Src {
+    /// A path under the source root: its host path and its root-relative path.
+    Path {
+        host: PathBuf,
+        rel: PathBuf,
+    },
+    Doc {
+        name: String,
+        body: String,
+    },
+}
+
+/// Expand a root-relative pattern segment by segment.
+fn glob(root: &Path, rel: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = vec![PathBuf::new()];
+    for seg in rel.iter() {
+        let seg = seg.to_string_lossy();
+        let mut next = Vec::new();
+        for base in &found {
+            if !has_glob(&seg) {
+                let p = base.join(&*seg);
+                if std::fs::symlink_metadata(root.join(&p)).is_ok() {
+                    next.push(p);
+                }
+                continue;
+            }
+            let Ok(rd) = std::fs::read_dir(root.join(base)) else {
+                continue;
+            };
+            let mut names: Vec<String> = rd
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect();
+            names.sort();
+            for n in names {
+                if segment_match(&seg, &n).map_err(Error::invalid)? {
+                    next.push(base.join(n));
+                }
+            }
+        }
+        found = next;
+    }
+    Ok(found)
+}
+
+fn resolve_sources(
+    b: &Build,
+    st: &State,
+    spec: &CopySpec,
+    root: &Path,
+    is_add: bool,
+) -> Result<Vec<Src>> {
+    let kw = if is_add { "ADD" } else { "COPY" };
+    let vars = st.vars();
+    let mut out = Vec::new();
+    for s in &spec.sources {
+        match s {
+            Source::Heredoc(h) => {
+                let body = if h.expand {
+                    process_word_raw_quotes(&h.body, b.df.escape, &vars).map_err(Error::invalid)?
+                } else {
+                    h.body.clone()
+                };
+                out.push(Src::Doc {
+                    name: h.name.clone(),
+                    body,
+                });
+            }
+            Source::Path(p) => {
+                let p = process_word(p, b.df.escape, &vars).map_err(Error::invalid)?;
+                if p.contains("://") {
+                    return Err(Error::invalid(if is_add {
+                        format!(
+                            "ADD {p}: adding from a URL is not supported by wharf's builder yet"
+                        )
+                    } else {
+                        format!("COPY {p}: COPY does not take URLs (ADD does)")
+                    }));
+                }
+                let rel = clean_relative(&p).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "{kw} failed: forbidden path outside the build context: {p}"
+                    ))
+                })?;
+                let matches = if has_glob(&p) {
+                    let m = glob(root, &rel)?;
+                    if m.is_empty() {
+                        return Err(Error::invalid(format!(
+                            "{kw} failed: no source files were specified ({p} matches nothing)"
+                        )));
+                    }
+                    m
+                } else {
+                    if std::fs::symlink_metadata(root.join(&rel)).is_err() {
+                        return Err(Error::invalid(format!(
+                            "{kw} failed: file not found in build context or excluded by .dockerignore: stat {p}: file does not exist"
+                        )));
+                    }
+                    vec![rel]
+                };
+                for rel in matches {
+                    out.push(Src::Path {
+                        host: root.join(&rel),
+                        rel,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Owner for the copied files: `--chown` (ids, or names from the image's passwd/group).
+fn owner(b: &Build, image: &str, chown: Option<&str>) -> Result<(u32, u32)> {
+    let Some(spec) = chown.filter(|c| !c.is_empty()) else {
+        return Ok((0, 0));
+    };
+    let numeric = |s: &str| s.parse::<u32>().ok();
+    let (u, g) = spec.split_once(':').unwrap_or((spec, spec));
+    if let (Some(u), Some(g)) = (numeric(u), numeric(g)) {
+        return Ok((u, g));
+    }
+    let view = b.engine.image_view(image)?;
+    let r = crate::engine::runtime::user::resolve(&view.path, spec, &[])
+        .map_err(|e| Error::invalid(format!("--chown={spec}: {e}")))?;
+    Ok((r.uid, r.gid))
+}
+
+fn parse_chmod(chmod: Option<&str>) -> Result<Option<u32>> {
+    match chmod.filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(c) => u32::from_str_radix(c, 8)
+            .ok()
+            .filter(|m| *m <= 0o7777)
+            .map(Some)
+            .ok_or_else(|| Error::invalid(format!("--chmod={c}: expected an octal mode like 644"))),
+    }
+}
+
+/// Writes the tar of what a COPY puts where.
+struct Writer<W: Write> {
+    tar: tar::Builder<W>,
+    uid: u32,
+    gid: u32,
+    chmod: Option<u32>,
+}
+
+impl<W: Write> Writer<W> {
+    fn header(&self, md: &std::fs::Metadata) -> tar::Header {
+        use std::os::unix::fs::MetadataExt;
+        let mut h = tar::Header::new_gnu();
+        h.set_metadata(md);
+        h.set_uid(self.uid as u64);
+        h.set_gid(self.gid as u64);
+        if let Some(m) = self.chmod {
+            if !md.file_type().is_symlink() {
+                h.set_mode(m);
+            }
+        } else {
+            h.set_mode(md.mode() & 0o7777);
+        }
+        h
+    }
+
+    fn entry(&mut self, host: &Path, dest: &str) -> std::io::Result<()> {
+        let md = std::fs::symlink_metadata(host)?;
+        let mut h = self.header(&md);
+        let dest = dest.trim_start_matches('/');
+        if md.file_type().is_symlink() {
+            let target = std::fs::read_link(host)?;
+            h.set_size(0);
+            self.tar.append_link(&mut h, dest, target)
+        } else if md.is_dir() {
+            h.set_size(0);
+            self.tar.append_data(&mut h, dest, std::io::empty())
+        } else if md.is_file() {
+            let f = std::fs::File::open(host)?;
+            self.tar.append_data(&mut h, dest, f)
+        } else {
+            Ok(()) // sockets, devices: Docker skips them too
+        }
+    }
+
+    /// A directory's contents under `dest`.
+    fn tree(&mut self, host: &Path, dest: &str) -> std::io::Result<()> {
+        let mut entries: Vec<_> =
+            std::fs::read_dir(host)?.collect::<std::result::Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let d = format!("{dest}/{}", e.file_name().to_string_lossy());
+            self.entry(&e.path(), &d)?;
+            if e.file_type()?.is_dir() {
+                self.tree(&e.path(), &d)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn doc(&mut self, body: &str, dest: &str) -> std::io::Result<()> {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(self.chmod.unwrap_or(0o644));
+        h.set_uid(self.uid as u64);
+        h.set_gid(self.gid as u64);
+        h.set_mtime(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        self.tar
+            .append_data(&mut h, dest.trim_start_matches('/'), body.as_bytes())
+    }
+
+    /// ADD of a local archive: its entries under the directory `dest`, owners kept unless
+    /// `--chown`.
+    fn unpack_archive(&mut self, host: &Path, dest: &str, keep_owner: bool) -> std::io::Result<()> {
+        let f = std::io::BufReader::new(std::fs::File::open(host)?);
+        let reader: Box<dyn Read> = if is_gzip(host) {
+            Box::new(flate2::read::GzDecoder::new(f))
+        } else {
+            Box::new(f)
+        };
+        let mut archive = tar::Archive::new(reader);
+        for entry in archive.entries()? {
+            let mut entry = entry?;
+            let path = entry.path()?.to_string_lossy().to_string();
+            let Some(rel) = clean_relative(&path) else {
+                continue;
+            };
+            if rel.as_os_str().is_empty() {
+                continue;
+            }
+            let mut h = entry.header().clone();
+            if !keep_owner {
+                h.set_uid(self.uid as u64);
+                h.set_gid(self.gid as u64);
+            }
+            if let Some(m) = self.chmod {
+                h.set_mode(m);
+            }
+            let d = format!("{}/{}", dest.trim_end_matches('/'), rel.display());
+            let d = d.trim_start_matches('/').to_string();
+            match h.entry_type() {
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    let target = entry
+                        .link_name()?
+                        .map(|l| l.into_owned())
+                        .unwrap_or_default();
+                    let target = if h.entry_type() == tar::EntryType::Link {
+                        // Hard links point at paths inside the archive: move them too.
+                        PathBuf::from(dest.trim_start_matches('/')).join(target)
+                    } else {
+                        target
+                    };
+                    self.tar.append_link(&mut h, &d, target)?;
+                }
+                _ => self.tar.append_data(&mut h, &d, &mut entry)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Follow symlinks at `path` as if `root` were `/`, never leaving it.
+fn follow_in_root(root: &Path, path: &Path) -> std::io::Result<PathBuf> {
+    let mut cur = path.to_path_buf();
+    for _ in 0..40 {
+        let md = std::fs::symlink_metadata(&cur)?;
+        if !md.file_type().is_symlink() {
+            return Ok(cur);
+        }
+        let target = std::fs::read_link(&cur)?;
+        let joined = if target.is_absolute() {
+            target.clone()
+        } else {
+            let rel_parent = cur
+                .parent()
+                .and_then(|p| p.strip_prefix(root).ok())
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            Path::new("/").join(rel_parent).join(&target)
+        };
+        let clean = clean_relative(&joined.to_string_lossy()).unwrap_or_default();
+        cur = root.join(clean);
+    }
+    Err(std::io::Error::other(format!(
+        "{}: too many levels of symbolic links",
+        path.display()
+    )))
+}
+
+fn head(path: &Path) -> Vec<u8> {
+    let mut buf = vec![0u8; 512];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut buf))
+        .unwrap_or(0);
+    buf.truncate(n);
+    buf
+}
+
+fn is_gzip(path: &Path) -> bool {
+    head(path).starts_with(&[0x1f, 0x8b])
+}
+
+/// A local file ADD unpacks: a tar, plain or gzip-compressed.
+fn is_archive(path: &Path) -> bool {
+    if is_gzip(path) {
+        let mut gz = flate2::read::GzDecoder::new(match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(_) => return false,
+        });
+        let mut buf = vec![0u8; 512];
+        return gz.read_exact(&mut buf).is_ok() && &buf[257..262] == b"ustar";
+    }
+    let h = head(path);
+    h.len() == 512 && &h[257..262] == b"ustar"
+}
+
+pub async fn copy_step(b: &Build, st: &mut State, spec: &CopySpec, is_add: bool) -> Result<()> {
+    let kw = if is_add { "ADD" } else { "COPY" };
+    let vars = st.vars();
+    let w = |s: &str| process_word(s, b.df.escape, &vars).map_err(Error::invalid);
+    let dest_raw = w(&spec.dest)?;
+    let chown = spec.chown.as_deref().map(w).transpose()?;
+    let chmod = spec.chmod.as_deref().map(w).transpose()?;
+    let mode = parse_chmod(chmod.as_deref())?;
+    let from_id = match &spec.from {
+        Some(f) => Some(from_image(b, st, f)?),
+        None => None,
+    };
+    let view = match &from_id {
+        Some(id) => Some(b.engine.image_view(id)?),
+        None => None,
+    };
+    let root = view
+        .as_ref()
+        .map(|v| v.path.clone())
+        .unwrap_or_else(|| b.context.dir.clone());
+    let sources = resolve_sources(b, st, spec, &root, is_add)?;
+    let names: Vec<String> = spec
+        .sources
+        .iter()
+        .map(|s| match s {
+            Source::Path(p) => w(p).unwrap_or_else(|_| p.clone()),
+            Source::Heredoc(h) => format!("<<{}", h.name),
+        })
+        .collect();
+    let mut text = kw.to_string();
+    if let Some(f) = &spec.from {
+        text.push_str(&format!(" --from={f}"));
+    }
+    if let Some(c) = &chown {
+        text.push_str(&format!(" --chown={c}"));
+    }
+    if let Some(c) = &chmod {
+        text.push_str(&format!(" --chmod={c}"));
+    }
+    text.push_str(&format!(" {} {dest_raw}", names.join(" ")));
+    let mut key = st.key(&text);
+    key.part(st.config.config.working_dir.as_deref().unwrap_or("/"));
+    for s in &sources {
+        match s {
+            Src::Path { rel, .. } => match &from_id {
+                Some(id) => key.part(&format!("{id}:{}", rel.display())),
+                None => key.part(&b.context.content_hash(rel)),
+            },
+            Src::Doc { body, .. } => key.part(body),
+        };
+    }
+    let key = key.finish();
+    if from_cache(b, st, &key).await? {
+        return Ok(());
+    }
+    let image = ensure_image(b, st)?;
+    let (uid, gid) = owner(b, &image, chown.as_deref())?;
+    let dest = if dest_raw.starts_with('/') {
+        dest_raw.clone()
+    } else {
+        let joined = join_workdir(st.config.config.working_dir.as_deref(), &dest_raw);
+        if dest_raw.ends_with('/') || dest_raw == "." {
+            format!("{}/", joined.trim_end_matches('/'))
+        } else {
+            joined
+        }
+    };
+    let body = bollard_stubs::models::ContainerCreateBody {
+        image: Some(image),
+        cmd: Some(vec!["true".into()]),
+        entrypoint: Some(Vec::new()),
+        host_config: Some(bollard_stubs::models::HostConfig {
+            network_mode: Some("none".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let (cid, _) = b
+        .engine
+        .create_container(CreateRequest { name: None, body })?;
+    let engine = b.engine.clone();
+    let job_cid = cid.clone();
+    let tmp = b
+        .engine
+        .paths
+        .tmp()
+        .join(format!("copy-{}.tar", &crate::util::ids::random_id()[..12]));
+    let job_tmp = tmp.clone();
+    let keep_owner = chown.is_none();
+    let root = root.clone();
+    let layer = tokio::task::spawn_blocking(move || -> Result<_> {
+        let dest_is_dir_in_image = engine
+            .archive_stat(&job_cid, &dest)
+            .ok()
+            .and_then(|v| v.get("mode").and_then(|m| m.as_u64()))
+            .is_some_and(|m| m & (1 << 31) != 0);
+        let several = sources.len() > 1;
+        let dir_dest = dest.ends_with('/') || dest_is_dir_in_image;
+        if several && !dir_dest {
+            return Err(Error::invalid(format!(
+                "When using {kw} with more than one source file, the destination must be a directory and end with a /"
+            )));
+        }
+        let dest = dest.trim_end_matches('/').to_string();
+        let dest = if dest.is_empty() { "/".to_string() } else { dest };
+        let f = std::fs::File::create(&job_tmp).ctx(|| "creating the copy archive".into())?;
+        let mut wr = Writer {
+            tar: tar::Builder::new(std::io::BufWriter::new(f)),
+            uid,
+            gid,
+            chmod: mode,
+        };
+        wr.tar.follow_symlinks(false);
+        let written = (|| -> std::io::Result<()> {
+            for s in &sources {
+                match s {
+                    Src::Doc { name, body } => {
+                        let d = if dir_dest { format!("{dest}/{name}") } else { dest.clone() };
+                        wr.doc(body, &d)?;
+                    }
+                    Src::Path { host, .. } => {
+                        // A top-level symlink is followed, as Docker does, inside the root.
+                        let host = &follow_in_root(&root, host)?;
+                        let md = std::fs::symlink_metadata(host)?;
+                        if md.is_dir() {
+                            if !dest_is_dir_in_image && dest != "/" {
+                                wr.entry(host, &dest)?;
+                            }
+                            wr.tree(host, &dest)?;
+                        } else if is_add && is_archive(host) {
+                            wr.unpack_archive(host, &dest, keep_owner)?;
+                        } else {
+                            let name = host
+                                .file_name()
+                                .map(|n| n.to_string_lossy().to_string())
+                                .unwrap_or_default();
+                            let d = if dir_dest { format!("{dest}/{name}") } else { dest.clone() };
+                            wr.entry(host, &d)?;
+                        }
+                    }
+                }
+            }
+            wr.tar.into_inner()?.flush()
+        })();
+        written.ctx(|| format!("{kw}: writing the files"))?;
+        let f = std::fs::File::open(&job_tmp).ctx(|| "reading the copy archive".into())?;
+        engine.archive_put(&job_cid, "/", f)?;
+        let rec = engine.containers.resolve(&job_cid)?;
+        engine.layer_from_upper(&rec, &[])
+    })
+    .await
+    .map_err(|e| Error::internal(e.to_string()));
+    let _ = std::fs::remove_file(&tmp);
+    drop(view);
+    let removed = b.engine.remove_container(&cid, true, true).await;
+    let layer = layer??;
+    removed?;
+    let config = st.config.clone();
+    commit(b, st, config, Some(layer), text, key).await
+}
