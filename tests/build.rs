@@ -5,6 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use common::Wharf;
 
@@ -247,4 +248,374 @@ fn cache_hits_and_misses_exactly_where_an_edit_says() {
     let out = build(&w, &dir, &["-t", "c", "--build-arg", "V=2"]);
     assert_eq!(cached_steps(&out), Vec::<usize>::new());
     assert_eq!(run(&w, "c", &[]), "2\n");
+}
+
+/// Mounts under this engine's root and run root (a build must leave none behind).
+fn mounts_of(w: &Wharf) -> Vec<String> {
+    let root = w.dir.path().display().to_string();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(String::from))
+        .filter(|m| m.starts_with(&root))
+        .collect()
+}
+
+#[test]
+fn target_builds_only_needed_stages_and_independent_ones_in_parallel() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    // Stages a and b each wait (bounded) for the other's mark in a shared cache mount:
+    // they can only both succeed if they run at the same time.
+    let wait_for = |me: &str, other: &str| {
+        format!(
+            "RUN --mount=type=cache,id=sync,target=/s touch /s/{me} && for i in $(seq 100); do [ -e /s/{other} ] && break; sleep 0.1; done && [ -e /s/{other} ] && echo {me} > /{me}"
+        )
+    };
+    let dockerfile = format!(
+        "FROM box AS a\n{}\nFROM box AS b\n{}\nFROM box AS broken\nRUN exit 3\nFROM box AS final\nCOPY --from=a /a /\nCOPY --from=b /b /\nFROM broken\n",
+        wait_for("a", "b"),
+        wait_for("b", "a")
+    );
+    let dir = context(&w, "ctx", &[("Dockerfile", &dockerfile)]);
+    let out = build(&w, &dir, &["--target", "final", "-t", "multi"]);
+    assert!(
+        !out.contains("exit 3"),
+        "the unneeded stage was built:\n{out}"
+    );
+    assert_eq!(run(&w, "multi", &["cat", "/a", "/b"]), "a\nb\n");
+    // The last stage is the default target; it needs `broken`.
+    let (code, err) = w.fails(&[
+        "build",
+        "--progress",
+        "plain",
+        "-t",
+        "nope",
+        &dir.display().to_string(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("Dockerfile:6") && err.contains("returned a non-zero code: 3"),
+        "{err}"
+    );
+    assert!(!w.ok(&["images"]).contains("nope"));
+    assert_eq!(w.ok(&["ps", "-aq"]), "");
+    assert_eq!(mounts_of(&w), Vec::<String>::new());
+}
+
+#[test]
+fn run_mounts_cache_persists_and_secrets_stay_out_of_layers() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let secret = "s3cr3t-t0ken-value";
+    let dir = context(
+        &w,
+        "ctx",
+        &[
+            (
+                "Dockerfile",
+                "FROM box\nRUN --mount=type=cache,target=/cache echo run >> /cache/log && cp /cache/log /seen\nRUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /toklen\nRUN --mount=type=tmpfs,target=/scratch echo t > /scratch/f && ! [ -e /x ]\nRUN --mount=type=bind,source=data,target=/in cp /in/d /from-bind\n",
+            ),
+            ("data/d", "bound"),
+        ],
+    );
+    let secret_file = w.dir.path().join("tok");
+    std::fs::write(&secret_file, secret).unwrap();
+    let secret_arg = format!("id=tok,src={}", secret_file.display());
+    build(&w, &dir, &["-t", "m", "--secret", &secret_arg]);
+    assert_eq!(run(&w, "m", &["cat", "/seen"]), "run\n");
+    assert_eq!(
+        run(&w, "m", &["cat", "/toklen", "/from-bind"]).trim(),
+        format!("{}\nbound", secret.len())
+    );
+    assert_eq!(
+        run(
+            &w,
+            "m",
+            &["sh", "-c", "ls -A /cache /scratch 2>/dev/null | wc -l"]
+        )
+        .trim(),
+        "0"
+    );
+    build(
+        &w,
+        &dir,
+        &["-t", "m", "--no-cache", "--secret", &secret_arg],
+    );
+    assert_eq!(
+        run(&w, "m", &["cat", "/seen"]),
+        "run\nrun\n",
+        "the cache mount persists"
+    );
+    // The secret is in no layer on disk.
+    fn scan(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+        let mut hits = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let md = std::fs::symlink_metadata(e.path()).unwrap();
+            if md.is_dir() {
+                hits.extend(scan(&e.path(), needle));
+            } else if md.is_file() {
+                let data = std::fs::read(e.path()).unwrap_or_default();
+                if data.windows(needle.len()).any(|x| x == needle) {
+                    hits.push(e.path());
+                }
+            }
+        }
+        hits
+    }
+    assert_eq!(
+        scan(&w.root.join("layers"), secret.as_bytes()),
+        Vec::<PathBuf>::new()
+    );
+    assert_eq!(
+        scan(&w.root.join("blobs"), secret.as_bytes()),
+        Vec::<PathBuf>::new()
+    );
+    assert_eq!(mounts_of(&w), Vec::<String>::new());
+}
+
+#[test]
+fn bad_input_is_named_and_leaves_nothing() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "FROM box\n\nRUNN echo\n",
+            &[
+                "Dockerfile:3",
+                "unknown instruction: RUNN",
+                "did you mean RUN?",
+            ],
+        ),
+        (
+            "FROM box\nCOPY --bogus=1 a /\n",
+            &["Dockerfile:2", "unknown flag: --bogus"],
+        ),
+        (
+            "FROM box\nCOPY nope.txt /\n",
+            &["Dockerfile:2", "nope.txt", "file not found"],
+        ),
+        (
+            "FROM box\nCOPY ../x /\n",
+            &["Dockerfile:2", "outside the build context"],
+        ),
+        (
+            "FROM box\nCOPY --from=nosuch /a /\n",
+            &["Dockerfile:2", "--from=nosuch", "no stage"],
+        ),
+        (
+            "FROM box AS a\nCOPY --from=b /a /x\nFROM box AS b\nCOPY --from=a /a /y\n",
+            &["circular dependency"],
+        ),
+        (
+            "FROM box\nRUN echo failing-output; exit 7\n",
+            &["Dockerfile:2", "non-zero code: 7", "failing-output"],
+        ),
+        ("FROM nosuchimage\n", &["Dockerfile:1", "nosuchimage"]),
+        ("FROM box\nENV A\n", &["Dockerfile:2", "ENV"]),
+        (
+            "FROM box\nRUN --mount=type=volume,target=/x true\n",
+            &["Dockerfile:2", "unknown mount type"],
+        ),
+    ];
+    for (i, (dockerfile, wants)) in cases.iter().enumerate() {
+        let dir = context(
+            &w,
+            &format!("bad{i}"),
+            &[("Dockerfile", dockerfile), ("a", "a")],
+        );
+        let (code, err) = w.fails(&["build", "-t", "bad", &dir.display().to_string()]);
+        assert_eq!(code, 1, "{dockerfile}: {err}");
+        for want in *wants {
+            assert!(
+                err.contains(want),
+                "{dockerfile:?}: expected {want:?} in:\n{err}"
+            );
+        }
+    }
+    let empty = context(&w, "empty", &[("x", "")]);
+    let (_, err) = w.fails(&["build", &empty.display().to_string()]);
+    assert!(err.contains("Dockerfile"), "{err}");
+    // A context that is not a tar, straight to the API.
+    let out = Command::new("curl")
+        .args(["-s", "--unix-socket"])
+        .arg(w.socket())
+        .args([
+            "-X",
+            "POST",
+            "--data-binary",
+            "this is not a tar archive, not at all, no",
+            "http://wharf/build",
+        ])
+        .output()
+        .unwrap();
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        body.contains("errorDetail") && body.contains("not a valid tar"),
+        "{body}"
+    );
+    assert!(!w.ok(&["images"]).contains("bad"));
+    assert_eq!(w.ok(&["ps", "-aq"]), "");
+    assert_eq!(mounts_of(&w), Vec::<String>::new());
+}
+
+#[test]
+fn stdin_dockerfile_iidfile_quiet_and_labels() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let mut child = w
+        .command()
+        .args(["build", "-q", "-t", "fromstdin", "--label", "k=v", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"FROM box\nRUN echo from-stdin > /f\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(id.starts_with("sha256:") && !id.contains('\n'), "{id:?}");
+    assert_eq!(w.inspect("fromstdin", "{{.Id}}"), id);
+    assert_eq!(
+        w.inspect("fromstdin", "{{json .Config.Labels}}"),
+        r#"{"k":"v"}"#
+    );
+    let iid = w.dir.path().join("iid");
+    let dir = context(
+        &w,
+        "ctx",
+        &[("df/Dockerfile.prod", "FROM box\nCMD [\"echo\", \"prod\"]\n")],
+    );
+    let df = dir.join("df/Dockerfile.prod").display().to_string();
+    let iid_s = iid.display().to_string();
+    build(&w, &dir, &["-f", &df, "--iidfile", &iid_s, "-t", "prod"]);
+    assert_eq!(
+        std::fs::read_to_string(&iid).unwrap(),
+        w.inspect("prod", "{{.Id}}")
+    );
+    assert_eq!(run(&w, "prod", &[]), "prod\n");
+}
+
+#[test]
+fn the_docker_cli_builds_with_the_classic_builder() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let dir = context(
+        &w,
+        "ctx",
+        &[
+            ("sub/Dockerfile", "FROM box\nARG X=0\nCOPY f.txt /f.txt\nRUN echo $X >> /f.txt\nCMD [\"cat\", \"/f.txt\"]\n"),
+            ("f.txt", "file\n"),
+            (".dockerignore", "ignored\n"),
+            ("ignored", "x"),
+        ],
+    );
+    let docker = |args: &[&str]| {
+        let out = Command::new("/usr/local/bin/docker")
+            .args(args)
+            .current_dir(&dir)
+            .env("DOCKER_HOST", format!("unix://{}", w.socket().display()))
+            .env("DOCKER_BUILDKIT", "0")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    // The daemon must be up for the docker CLI.
+    w.ok(&["images"]);
+    let out = docker(&[
+        "build",
+        "-t",
+        "viadocker:1",
+        "--build-arg",
+        "X=42",
+        "-f",
+        "sub/Dockerfile",
+        ".",
+    ]);
+    assert!(out.contains("Successfully tagged viadocker:1"), "{out}");
+    assert_eq!(run(&w, "viadocker:1", &[]), "file\n42\n");
+    let id = docker(&[
+        "build",
+        "-q",
+        "--build-arg",
+        "X=42",
+        "-f",
+        "sub/Dockerfile",
+        ".",
+    ]);
+    assert_eq!(id.trim(), w.inspect("viadocker:1", "{{.Id}}"));
+    let history = docker(&["history", "viadocker:1"]);
+    assert!(history.contains("COPY f.txt /f.txt"), "{history}");
+    docker(&["builder", "prune", "-f"]);
+    docker(&["system", "prune", "-f"]);
+}
+
+/// A Debian bookworm root filesystem made with mmdebstrap, cached under /var/tmp by its
+/// recipe (made once per machine; a few minutes the first time).
+fn debian_rootfs() -> PathBuf {
+    let recipe = ["--quiet", "--variant=apt", "bookworm"];
+    let mirror = "http://deb.debian.org/debian";
+    let key = {
+        use sha2::Digest;
+        let h = sha2::Sha256::digest(format!("{recipe:?} {mirror}").as_bytes());
+        hex::encode(&h[..8])
+    };
+    let tar = PathBuf::from(format!("/var/tmp/wharf-build-debian-{key}.tar"));
+    if !tar.exists() {
+        // mmdebstrap picks its output format by the name: keep `.tar`.
+        let tmp = PathBuf::from(format!(
+            "/var/tmp/wharf-build-debian-{key}.{}.tar",
+            std::process::id()
+        ));
+        let st = Command::new("mmdebstrap")
+            .args(recipe)
+            .arg(&tmp)
+            .arg(mirror)
+            .status()
+            .expect("mmdebstrap (Debian's mmdebstrap package) is needed");
+        assert!(st.success(), "mmdebstrap failed");
+        std::fs::rename(&tmp, &tar).unwrap();
+    }
+    tar
+}
+
+#[test]
+fn a_debian_build_installs_a_package_with_apt_get() {
+    let w = Wharf::new();
+    let rootfs = debian_rootfs();
+    w.ok(&[
+        "import",
+        "-c",
+        "CMD [\"bash\"]",
+        &rootfs.display().to_string(),
+        "debian:bookworm",
+    ]);
+    let dir = context(
+        &w,
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM debian:bookworm\nRUN apt-get update && apt-get install -y --no-install-recommends hello && rm -rf /var/lib/apt/lists/*\nCMD [\"hello\"]\n",
+        )],
+    );
+    build(&w, &dir, &["-t", "deb-hello"]);
+    assert_eq!(run(&w, "deb-hello", &[]), "Hello, world!\n");
+    assert_eq!(w.ok(&["ps", "-aq"]), "");
 }

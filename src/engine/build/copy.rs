@@ -359,6 +359,131 @@ fn is_archive(path: &Path) -> bool {
     h.len() == 512 && &h[257..262] == b"ustar"
 }
 
+/// What a COPY writes where, once the sources are known.
+struct Placement {
+    kw: &'static str,
+    is_add: bool,
+    root: PathBuf,
+    sources: Vec<Src>,
+    /// Absolute; a trailing `/` means a directory.
+    dest: String,
+    uid: u32,
+    gid: u32,
+    mode: Option<u32>,
+    keep_owner: bool,
+}
+
+impl Placement {
+    /// Write the tar of the copied files to `out`; `dest_is_dir` says whether the image
+    /// already has a directory at the destination.
+    fn write_tar(&self, dest_is_dir: bool, out: &Path) -> Result<()> {
+        let kw = self.kw;
+        let dir_dest = self.dest.ends_with('/') || dest_is_dir;
+        if self.sources.len() > 1 && !dir_dest {
+            return Err(Error::invalid(format!(
+                "When using {kw} with more than one source file, the destination must be a directory and end with a /"
+            )));
+        }
+        let dest = self.dest.trim_end_matches('/').to_string();
+        let dest = if dest.is_empty() {
+            "/".to_string()
+        } else {
+            dest
+        };
+        let f = std::fs::File::create(out).ctx(|| "creating the copy archive".into())?;
+        let mut wr = Writer {
+            tar: tar::Builder::new(std::io::BufWriter::new(f)),
+            uid: self.uid,
+            gid: self.gid,
+            chmod: self.mode,
+        };
+        wr.tar.follow_symlinks(false);
+        let into = |name: &str| {
+            if dir_dest {
+                format!("{dest}/{name}")
+            } else {
+                dest.clone()
+            }
+        };
+        let written = (|| -> std::io::Result<()> {
+            for s in &self.sources {
+                match s {
+                    Src::Doc { name, body } => wr.doc(body, &into(name))?,
+                    Src::Path { host, .. } => {
+                        // A top-level symlink is followed, as Docker does, inside the root.
+                        let host = &follow_in_root(&self.root, host)?;
+                        let md = std::fs::symlink_metadata(host)?;
+                        if md.is_dir() {
+                            if !dest_is_dir && dest != "/" {
+                                wr.entry(host, &dest)?;
+                            }
+                            wr.tree(host, &dest)?;
+                        } else if self.is_add && is_archive(host) {
+                            wr.unpack_archive(host, &dest, self.keep_owner)?;
+                        } else {
+                            let name = host
+                                .file_name()
+                                .map(|n| n.to_string_lossy().to_string())
+                                .unwrap_or_default();
+                            wr.entry(host, &into(&name))?;
+                        }
+                    }
+                }
+            }
+            wr.tar.into_inner()?.flush()
+        })();
+        written.ctx(|| format!("{kw}: writing the files"))
+    }
+}
+
+/// Put the files into a fresh container of `image` and commit its changes as a layer.
+async fn apply(
+    b: &Build,
+    image: String,
+    p: Placement,
+) -> Result<crate::engine::image::layer::LayerRecord> {
+    let body = bollard_stubs::models::ContainerCreateBody {
+        image: Some(image),
+        cmd: Some(vec!["true".into()]),
+        entrypoint: Some(Vec::new()),
+        host_config: Some(bollard_stubs::models::HostConfig {
+            network_mode: Some("none".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let (cid, _) = b
+        .engine
+        .create_container(CreateRequest { name: None, body })?;
+    let engine = b.engine.clone();
+    let job_cid = cid.clone();
+    let tmp = b
+        .engine
+        .paths
+        .tmp()
+        .join(format!("copy-{}.tar", &crate::util::ids::random_id()[..12]));
+    let job_tmp = tmp.clone();
+    let layer = tokio::task::spawn_blocking(move || -> Result<_> {
+        let dest_is_dir = engine
+            .archive_stat(&job_cid, &p.dest)
+            .ok()
+            .and_then(|v| v.get("mode").and_then(|m| m.as_u64()))
+            .is_some_and(|m| m & (1 << 31) != 0);
+        p.write_tar(dest_is_dir, &job_tmp)?;
+        let f = std::fs::File::open(&job_tmp).ctx(|| "reading the copy archive".into())?;
+        engine.archive_put(&job_cid, "/", f)?;
+        let rec = engine.containers.resolve(&job_cid)?;
+        engine.layer_from_upper(&rec, &[])
+    })
+    .await
+    .map_err(|e| Error::internal(e.to_string()));
+    let _ = std::fs::remove_file(&tmp);
+    let removed = b.engine.remove_container(&cid, true, true).await;
+    let layer = layer??;
+    removed?;
+    Ok(layer)
+}
+
 pub async fn copy_step(b: &Build, st: &mut State, spec: &CopySpec, is_add: bool) -> Result<()> {
     let kw = if is_add { "ADD" } else { "COPY" };
     let vars = st.vars();
@@ -389,14 +514,10 @@ pub async fn copy_step(b: &Build, st: &mut State, spec: &CopySpec, is_add: bool)
         })
         .collect();
     let mut text = kw.to_string();
-    if let Some(f) = &spec.from {
-        text.push_str(&format!(" --from={f}"));
-    }
-    if let Some(c) = &chown {
-        text.push_str(&format!(" --chown={c}"));
-    }
-    if let Some(c) = &chmod {
-        text.push_str(&format!(" --chmod={c}"));
+    for (flag, v) in [("from", &spec.from), ("chown", &chown), ("chmod", &chmod)] {
+        if let Some(v) = v {
+            text.push_str(&format!(" --{flag}={v}"));
+        }
     }
     text.push_str(&format!(" {} {dest_raw}", names.join(" ")));
     let mut key = st.key(&text);
@@ -426,96 +547,19 @@ pub async fn copy_step(b: &Build, st: &mut State, spec: &CopySpec, is_add: bool)
             joined
         }
     };
-    let body = bollard_stubs::models::ContainerCreateBody {
-        image: Some(image),
-        cmd: Some(vec!["true".into()]),
-        entrypoint: Some(Vec::new()),
-        host_config: Some(bollard_stubs::models::HostConfig {
-            network_mode: Some("none".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
+    let placement = Placement {
+        kw,
+        is_add,
+        root,
+        sources,
+        dest,
+        uid,
+        gid,
+        mode,
+        keep_owner: chown.is_none(),
     };
-    let (cid, _) = b
-        .engine
-        .create_container(CreateRequest { name: None, body })?;
-    let engine = b.engine.clone();
-    let job_cid = cid.clone();
-    let tmp = b
-        .engine
-        .paths
-        .tmp()
-        .join(format!("copy-{}.tar", &crate::util::ids::random_id()[..12]));
-    let job_tmp = tmp.clone();
-    let keep_owner = chown.is_none();
-    let root = root.clone();
-    let layer = tokio::task::spawn_blocking(move || -> Result<_> {
-        let dest_is_dir_in_image = engine
-            .archive_stat(&job_cid, &dest)
-            .ok()
-            .and_then(|v| v.get("mode").and_then(|m| m.as_u64()))
-            .is_some_and(|m| m & (1 << 31) != 0);
-        let several = sources.len() > 1;
-        let dir_dest = dest.ends_with('/') || dest_is_dir_in_image;
-        if several && !dir_dest {
-            return Err(Error::invalid(format!(
-                "When using {kw} with more than one source file, the destination must be a directory and end with a /"
-            )));
-        }
-        let dest = dest.trim_end_matches('/').to_string();
-        let dest = if dest.is_empty() { "/".to_string() } else { dest };
-        let f = std::fs::File::create(&job_tmp).ctx(|| "creating the copy archive".into())?;
-        let mut wr = Writer {
-            tar: tar::Builder::new(std::io::BufWriter::new(f)),
-            uid,
-            gid,
-            chmod: mode,
-        };
-        wr.tar.follow_symlinks(false);
-        let written = (|| -> std::io::Result<()> {
-            for s in &sources {
-                match s {
-                    Src::Doc { name, body } => {
-                        let d = if dir_dest { format!("{dest}/{name}") } else { dest.clone() };
-                        wr.doc(body, &d)?;
-                    }
-                    Src::Path { host, .. } => {
-                        // A top-level symlink is followed, as Docker does, inside the root.
-                        let host = &follow_in_root(&root, host)?;
-                        let md = std::fs::symlink_metadata(host)?;
-                        if md.is_dir() {
-                            if !dest_is_dir_in_image && dest != "/" {
-                                wr.entry(host, &dest)?;
-                            }
-                            wr.tree(host, &dest)?;
-                        } else if is_add && is_archive(host) {
-                            wr.unpack_archive(host, &dest, keep_owner)?;
-                        } else {
-                            let name = host
-                                .file_name()
-                                .map(|n| n.to_string_lossy().to_string())
-                                .unwrap_or_default();
-                            let d = if dir_dest { format!("{dest}/{name}") } else { dest.clone() };
-                            wr.entry(host, &d)?;
-                        }
-                    }
-                }
-            }
-            wr.tar.into_inner()?.flush()
-        })();
-        written.ctx(|| format!("{kw}: writing the files"))?;
-        let f = std::fs::File::open(&job_tmp).ctx(|| "reading the copy archive".into())?;
-        engine.archive_put(&job_cid, "/", f)?;
-        let rec = engine.containers.resolve(&job_cid)?;
-        engine.layer_from_upper(&rec, &[])
-    })
-    .await
-    .map_err(|e| Error::internal(e.to_string()));
-    let _ = std::fs::remove_file(&tmp);
+    let layer = apply(b, image, placement).await;
     drop(view);
-    let removed = b.engine.remove_container(&cid, true, true).await;
-    let layer = layer??;
-    removed?;
     let config = st.config.clone();
-    commit(b, st, config, Some(layer), text, key).await
+    commit(b, st, config, Some(layer?), text, key).await
 }

@@ -44,6 +44,127 @@ fn mount_from(spec: &str) -> Option<String> {
         .find_map(|kv| kv.trim().strip_prefix("from=").map(str::to_string))
 }
 
+/// The Dockerfile's name (for messages) and its parse.
+fn read_dockerfile(context: &Context, opts: &BuildOptions) -> Result<(String, Dockerfile)> {
+    let file = if opts.dockerfile.is_empty() {
+        "Dockerfile".to_string()
+    } else {
+        opts.dockerfile.clone()
+    };
+    let rel = clean_relative(&file)
+        .filter(|p| !p.as_os_str().is_empty())
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "the Dockerfile ({file}) must be within the build context"
+            ))
+        })?;
+    let text = std::fs::read_to_string(context.dir.join(&rel))
+        .map_err(|e| Error::invalid(format!("Cannot locate specified Dockerfile: {file} ({e})")))?;
+    let df = dockerfile::parse(&text).map_err(|e| at_line(&file, e.line, e.message))?;
+    Ok((file, df))
+}
+
+/// Each stage's dependencies: a stage as FROM, COPY --from, RUN --mount from=.
+fn stage_deps(
+    df: &Dockerfile,
+    global: &Scope,
+    file: &str,
+) -> Result<BTreeMap<usize, BTreeSet<usize>>> {
+    let mut deps = BTreeMap::new();
+    for stage in &df.stages {
+        let mut d = BTreeSet::new();
+        let Instr::From { image, .. } = &stage.from.instr else {
+            continue;
+        };
+        let base = process_word(image, df.escape, &global.global)
+            .map_err(|m| at_line(file, stage.from.line, m))?;
+        let lower = base.to_ascii_lowercase();
+        if let Some(i) = df
+            .stages
+            .iter()
+            .position(|s| s.name.as_deref() == Some(lower.as_str()))
+        {
+            d.insert(i);
+        }
+        for step in &stage.steps {
+            let from = match &step.instr {
+                Instr::Copy(c) => c.from.clone(),
+                Instr::Run { mounts, .. } => mounts.iter().find_map(|m| mount_from(m)),
+                _ => None,
+            };
+            let Some(f) = from else { continue };
+            let f = process_word(&f, df.escape, &global.global)
+                .map_err(|m| at_line(file, step.line, m))?;
+            match stage_ref(df, &f) {
+                Some(i) => {
+                    d.insert(i);
+                }
+                None if f.parse::<usize>().is_ok() => {
+                    return Err(at_line(
+                        file,
+                        step.line,
+                        format!("--from={f}: there is no stage with that index"),
+                    ))
+                }
+                None => {}
+            }
+        }
+        deps.insert(stage.index, d);
+    }
+    Ok(deps)
+}
+
+/// Collect the stages `i` needs into `needed`, refusing cycles.
+fn visit(
+    i: usize,
+    deps: &BTreeMap<usize, BTreeSet<usize>>,
+    needed: &mut BTreeSet<usize>,
+    visiting: &mut Vec<usize>,
+    df: &Dockerfile,
+) -> std::result::Result<(), String> {
+    if visiting.contains(&i) {
+        let names: Vec<String> = visiting
+            .iter()
+            .chain(std::iter::once(&i))
+            .map(|s| df.stages[*s].name.clone().unwrap_or_else(|| s.to_string()))
+            .collect();
+        return Err(format!(
+            "circular dependency between stages: {}",
+            names.join(" -> ")
+        ));
+    }
+    if !needed.insert(i) {
+        return Ok(());
+    }
+    visiting.push(i);
+    for d in deps.get(&i).into_iter().flatten() {
+        visit(*d, deps, needed, visiting, df)?;
+    }
+    visiting.pop();
+    Ok(())
+}
+
+/// `--build-arg`s no ARG declares (proxy ARGs are predefined).
+fn unused_args(
+    opts: &BuildOptions,
+    df: &Dockerfile,
+    global_decls: &[(String, Option<String>)],
+) -> Vec<String> {
+    opts.build_args
+        .keys()
+        .filter(|k| {
+            !super::scope::PROXY_ARGS.contains(&k.as_str())
+                && !global_decls.iter().any(|(n, _)| n == *k)
+                && !df.stages.iter().any(|s| {
+                    s.steps.iter().any(
+                        |st| matches!(&st.instr, Instr::Arg(a) if a.iter().any(|(n, _)| n == *k)),
+                    )
+                })
+        })
+        .cloned()
+        .collect()
+}
+
 impl Build {
     pub fn prepare(
         engine: Arc<Engine>,
@@ -51,22 +172,7 @@ impl Build {
         opts: BuildOptions,
         progress: Progress,
     ) -> Result<Arc<Build>> {
-        let file = if opts.dockerfile.is_empty() {
-            "Dockerfile".to_string()
-        } else {
-            opts.dockerfile.clone()
-        };
-        let rel = clean_relative(&file)
-            .filter(|p| !p.as_os_str().is_empty())
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "the Dockerfile ({file}) must be within the build context"
-                ))
-            })?;
-        let text = std::fs::read_to_string(context.dir.join(&rel)).map_err(|e| {
-            Error::invalid(format!("Cannot locate specified Dockerfile: {file} ({e})"))
-        })?;
-        let df = dockerfile::parse(&text).map_err(|e| at_line(&file, e.line, e.message))?;
+        let (file, df) = read_dockerfile(&context, &opts)?;
         let global_decls: Vec<(String, Option<String>)> = df
             .global_args
             .iter()
@@ -92,80 +198,9 @@ impl Build {
             })?,
             _ => df.stages.len() - 1,
         };
-        let mut deps: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
-        for stage in &df.stages {
-            let mut d = BTreeSet::new();
-            let Instr::From { image, .. } = &stage.from.instr else {
-                continue;
-            };
-            let base = process_word(image, df.escape, &global.global)
-                .map_err(|m| at_line(&file, stage.from.line, m))?;
-            let lower = base.to_ascii_lowercase();
-            if let Some(i) = df
-                .stages
-                .iter()
-                .position(|s| s.name.as_deref() == Some(lower.as_str()))
-            {
-                d.insert(i);
-            }
-            for step in &stage.steps {
-                let from = match &step.instr {
-                    Instr::Copy(c) => c.from.clone(),
-                    Instr::Run { mounts, .. } => mounts.iter().find_map(|m| mount_from(m)),
-                    _ => None,
-                };
-                if let Some(f) = from {
-                    let f = process_word(&f, df.escape, &global.global)
-                        .map_err(|m| at_line(&file, step.line, m))?;
-                    match stage_ref(&df, &f) {
-                        Some(i) => {
-                            d.insert(i);
-                        }
-                        None if f.parse::<usize>().is_ok() => {
-                            return Err(at_line(
-                                &file,
-                                step.line,
-                                format!("--from={f}: there is no stage with that index"),
-                            ))
-                        }
-                        None => {}
-                    }
-                }
-            }
-            deps.insert(stage.index, d);
-        }
-        // The stages the target needs, refusing cycles.
+        let mut deps = stage_deps(&df, &global, &file)?;
         let mut needed = BTreeSet::new();
-        let mut visiting = Vec::new();
-        fn visit(
-            i: usize,
-            deps: &BTreeMap<usize, BTreeSet<usize>>,
-            needed: &mut BTreeSet<usize>,
-            visiting: &mut Vec<usize>,
-            df: &Dockerfile,
-        ) -> std::result::Result<(), String> {
-            if visiting.contains(&i) {
-                let names: Vec<String> = visiting
-                    .iter()
-                    .chain(std::iter::once(&i))
-                    .map(|s| df.stages[*s].name.clone().unwrap_or_else(|| s.to_string()))
-                    .collect();
-                return Err(format!(
-                    "circular dependency between stages: {}",
-                    names.join(" -> ")
-                ));
-            }
-            if !needed.insert(i) {
-                return Ok(());
-            }
-            visiting.push(i);
-            for d in deps.get(&i).into_iter().flatten() {
-                visit(*d, deps, needed, visiting, df)?;
-            }
-            visiting.pop();
-            Ok(())
-        }
-        visit(target, &deps, &mut needed, &mut visiting, &df)
+        visit(target, &deps, &mut needed, &mut Vec::new(), &df)
             .map_err(|m| at_line(&file, df.stages[target].from.line, m))?;
         deps.retain(|i, _| needed.contains(i));
         let mut first_step = HashMap::new();
@@ -174,20 +209,7 @@ impl Build {
             first_step.insert(*i, n);
             n += 1 + df.stages[*i].steps.len();
         }
-        let unused: Vec<String> = opts
-            .build_args
-            .keys()
-            .filter(|k| {
-                !super::scope::PROXY_ARGS.contains(&k.as_str())
-                    && !global_decls.iter().any(|(n, _)| n == *k)
-                    && !df.stages.iter().any(|s| {
-                        s.steps.iter().any(|st| {
-                            matches!(&st.instr, Instr::Arg(a) if a.iter().any(|(n, _)| n == *k))
-                        })
-                    })
-            })
-            .cloned()
-            .collect();
+        let unused = unused_args(&opts, &df, &global_decls);
         let build = Arc::new(Build {
             engine,
             context,
