@@ -521,11 +521,11 @@ fn bad_input_creates_nothing() {
     assert!(p.ids().is_empty(), "{:?}", p.ids());
     assert!(p.volumes().is_empty());
 
-    // build is not supported yet: a clear error
+    // a build section without a Dockerfile: a clear error naming the service, nothing created
     p.write("compose.yaml", "services:\n  app:\n    build: .\n");
     let (_, _, err) = p.fails(&["up", "-d"]);
     assert!(
-        err.contains("app") && err.contains("not supported"),
+        err.contains("service \"app\"") && err.contains("Dockerfile"),
         "{err}"
     );
     assert!(p.ids().is_empty());
@@ -787,4 +787,73 @@ services:
     assert_eq!(p.ids(), after, "a second up is a no-op: {out}");
     p.ok(&["down"]);
     assert!(p.ids().is_empty());
+}
+
+#[test]
+fn build_sections_are_built_and_up_build_recreates_only_what_changed() {
+    let w = engine();
+    let yaml = format!(
+        r#"
+services:
+  app:
+    build:
+      context: ./app
+      args: {{GREETING: hello}}
+    command: {c}
+  worker:
+    build:
+      context: ./worker
+      dockerfile_inline: |
+        FROM busybox
+        RUN echo worker > /who
+    command: {c}
+  db:
+    image: busybox
+    command: {c}
+"#,
+        c = cmd(LOOP)
+    );
+    let p = Proj::new(&w, "builds", &yaml);
+    p.write(
+        "app/Dockerfile",
+        "FROM busybox\nARG GREETING\nCOPY . /src/\nRUN echo \"$GREETING\" > /greeting\n",
+    );
+    p.write("app/msg", "v1\n");
+    p.write("app/.dockerignore", "*.log\n");
+    p.write("app/debug.log", "not sent\n");
+    p.write("worker/.keep", "");
+    // up builds the images it lacks (build-only services are named <project>-<service>)
+    let (_, err) = p.ok(&["up", "-d"]);
+    assert!(err.contains("Image builds-app  Built"), "{err}");
+    let (out, _) = p.ok(&["exec", "-T", "app", "cat", "/src/msg", "/greeting"]);
+    assert_eq!(out, "v1\nhello\n");
+    let (out, _) = p.ok(&["exec", "-T", "worker", "cat", "/who"]);
+    assert_eq!(out, "worker\n");
+    // .dockerignore kept the log out of the context
+    p.fails(&["exec", "-T", "app", "test", "-e", "/src/debug.log"]);
+    p.ok(&["exec", "-T", "app", "test", "-e", "/src/Dockerfile"]);
+    let ids = p.ids();
+    // nothing changed: --build rebuilds from the cache into the same images, recreates nothing
+    p.ok(&["up", "-d", "--build"]);
+    assert_eq!(p.ids(), ids);
+    // one source file changed: only app gets a new image and a new container
+    p.write("app/msg", "v2\n");
+    p.ok(&["up", "-d", "--build"]);
+    let after = p.ids();
+    assert_ne!(after["builds-app-1"], ids["builds-app-1"]);
+    assert_eq!(after["builds-worker-1"], ids["builds-worker-1"]);
+    assert_eq!(after["builds-db-1"], ids["builds-db-1"]);
+    let (out, _) = p.ok(&["exec", "-T", "app", "cat", "/src/msg"]);
+    assert_eq!(out, "v2\n");
+    // compose build: --no-cache, and a failing build names the service and the step
+    p.ok(&["build", "--no-cache", "app"]);
+    p.write("app/Dockerfile", "FROM busybox\nRUN exit 3\n");
+    let (_, _, err) = p.fails(&["build", "app"]);
+    assert!(
+        err.contains("service \"app\"") && err.contains("exit 3"),
+        "{err}"
+    );
+    p.ok(&["down", "--rmi", "local"]);
+    let images = w.ok(&["images", "--format", "{{.Repository}}"]);
+    assert!(!images.contains("builds-"), "{images}");
 }

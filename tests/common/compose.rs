@@ -28,8 +28,11 @@ impl<'a> Proj<'a> {
         }
     }
 
+    /// Write a file of the project (its directories made as needed).
     pub fn write(&self, file: &str, content: &str) {
-        std::fs::write(self.dir.join(file), content).unwrap();
+        let path = self.dir.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
     }
 
     /// `wharf compose -p NAME --progress plain ARGS` in the project directory.

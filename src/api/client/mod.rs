@@ -3,6 +3,7 @@
 
 pub mod build;
 mod compose_calls;
+pub mod context;
 pub mod credentials;
 mod typed;
 pub use compose_calls::{split_tag, EventStream};

@@ -2,7 +2,6 @@
 //! daemon's `/build`, progress shown as a compact live view on a terminal or the builder's
 //! plain lines otherwise.
 
-pub mod context;
 mod view;
 
 use std::collections::BTreeMap;
@@ -14,6 +13,7 @@ use tokio::io::AsyncReadExt;
 
 use super::{CliResult, Exit};
 use crate::api::client::build::{BuildMessage, BuildRequest};
+use crate::api::client::context::{self, spawn_pack};
 use crate::api::client::{reader_body, Client, ReqBody};
 
 #[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq)]
@@ -210,36 +210,6 @@ async fn context_body(
     let plan = context::plan(Some(std::path::Path::new(&a.context)), file, dockerfile)
         .map_err(|e| Exit::msg(1, e))?;
     Ok(spawn_pack(plan))
-}
-
-fn spawn_pack(
-    plan: context::Plan,
-) -> (
-    ReqBody,
-    Option<String>,
-    Option<tokio::task::JoinHandle<std::io::Result<u64>>>,
-) {
-    let (tx, rx) = tokio::sync::mpsc::channel(8);
-    let name = plan.dockerfile.clone();
-    let job = tokio::task::spawn_blocking(move || {
-        let mut w = crate::api::io::ChannelWriter::new(tx);
-        match context::write(&plan, &mut w) {
-            Ok(n) => {
-                std::io::Write::flush(&mut w)?;
-                Ok(n)
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                w.fail(std::io::Error::other(msg.clone()));
-                Err(std::io::Error::other(msg))
-            }
-        }
-    });
-    (
-        crate::api::client::build::channel_body(rx),
-        Some(name),
-        Some(job),
-    )
 }
 
 pub async fn build(client: &Client, a: BuildArgs) -> CliResult {

@@ -113,6 +113,8 @@ pub enum ComposeCmd {
     Unpause(ServicesArgs),
     /// Pull service images
     Pull(PullArgs),
+    /// Build or rebuild services
+    Build(BuildArgs),
     /// List images used by the created containers
     Images(ImagesArgs),
     /// Print the public port for a port binding
@@ -466,6 +468,23 @@ pub struct PullArgs {
     /// Also pull services declared as dependencies
     #[arg(long = "include-deps")]
     pub include_deps: bool,
+    pub services: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct BuildArgs {
+    /// Do not use cache when building the image
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+    /// Always attempt to pull a newer version of the base images
+    #[arg(long)]
+    pub pull: bool,
+    /// Set build-time variables for services (KEY=VALUE, or KEY to take it from the environment)
+    #[arg(long = "build-arg")]
+    pub build_arg: Vec<String>,
+    /// Don't print anything to stdout
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     pub services: Vec<String>,
 }
 

@@ -13,7 +13,7 @@ use crate::cli::{CliResult, Exit};
 use crate::compose::exec::progress::Quiet;
 use crate::compose::plan::labels;
 use crate::compose::service::logs::{From, LogsRequest};
-use crate::compose::service::{Compose, DownRequest, PullRequest, RemoveImages};
+use crate::compose::service::{BuildRequest, Compose, DownRequest, PullRequest, RemoveImages};
 
 pub async fn down(client: &Client, opts: &ComposeOpts, a: DownArgs) -> CliResult {
     let rmi = match a.rmi.as_deref() {
@@ -150,6 +150,50 @@ pub async fn pull(client: &Client, opts: &ComposeOpts, a: PullArgs) -> CliResult
         ignore_pull_failures: a.ignore_pull_failures,
     };
     Ok(compose.pull(&loaded.project, &req).await?)
+}
+
+pub async fn build(client: &Client, opts: &ComposeOpts, a: BuildArgs) -> CliResult {
+    let loaded = load(opts, &a.services)?;
+    let project = Arc::new(loaded.project);
+    let mut args = std::collections::BTreeMap::new();
+    for kv in &a.build_arg {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => {
+                args.insert(k.to_string(), v.to_string());
+            }
+            None if !kv.is_empty() => {
+                if let Some(v) = loaded.environment.get(kv) {
+                    args.insert(kv.clone(), v);
+                }
+            }
+            _ => {
+                return Err(Exit::msg(
+                    1,
+                    format!("invalid --build-arg {kv:?}: expected KEY=VALUE"),
+                ))
+            }
+        }
+    }
+    let compose = if a.quiet {
+        Compose::new(
+            Arc::new(client.clone()),
+            Arc::new(Quiet),
+            opts.parallel.max(0) as usize,
+        )
+    } else {
+        compose(client, opts)
+    };
+    let req = BuildRequest {
+        services: a.services,
+        no_cache: a.no_cache,
+        pull: a.pull,
+        args,
+    };
+    if opts.dry_run {
+        print!("{}", compose.plan_build(&project, &req)?.render());
+        return Ok(());
+    }
+    Ok(compose.build(&project, loaded.environment, &req).await?)
 }
 
 pub async fn logs(client: &Client, opts: &ComposeOpts, a: LogsArgs) -> CliResult {

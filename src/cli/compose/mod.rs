@@ -40,6 +40,7 @@ pub async fn main(client: &Client, opts: &ComposeOpts, cmd: ComposeCmd) -> CliRe
         ComposeCmd::Pause(a) => cmds::pause(client, opts, a, true).await,
         ComposeCmd::Unpause(a) => cmds::pause(client, opts, a, false).await,
         ComposeCmd::Pull(a) => cmds::pull(client, opts, a).await,
+        ComposeCmd::Build(a) => cmds::build(client, opts, a).await,
         ComposeCmd::Images(a) => views::images(client, opts, a).await,
         ComposeCmd::Port(a) => views::port(client, opts, a).await,
         ComposeCmd::Top(a) => views::top(client, opts, a).await,

@@ -23,7 +23,7 @@ fn request(a: &UpArgs) -> CliResult<UpRequest> {
             scale: parse_scale(&a.scale)?,
             no_start: a.no_start,
             pull: parse_pull(&a.pull)?,
-            build: false,
+            build: a.build,
             no_build: a.no_build,
         },
         detach: a.detach,
@@ -57,12 +57,6 @@ pub async fn create(client: &Client, opts: &ComposeOpts, a: CreateArgs) -> CliRe
 }
 
 pub async fn up(client: &Client, opts: &ComposeOpts, a: UpArgs) -> CliResult {
-    if a.build {
-        return Err(Exit::msg(
-            1,
-            "--build: building images is not supported yet; build the image elsewhere and load it (wharf load)",
-        ));
-    }
     let req = request(&a)?;
     let loaded = load(opts, &a.services)?;
     let project = Arc::new(loaded.project);

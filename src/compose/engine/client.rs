@@ -3,8 +3,9 @@
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use super::{ComposeEngine, Events, Filters, LogStream, Result};
-use crate::api::client::{next_chunk, Client};
+use super::{BuildJob, ComposeEngine, Events, Filters, LogStream, Result};
+use crate::api::client::build::BuildMessage;
+use crate::api::client::{context, next_chunk, Client, ClientError};
 use crate::api::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
     ImageInspect, Network, NetworkCreateResponse, Volume,
@@ -114,5 +115,36 @@ impl ComposeEngine for Client {
     }
     async fn remove_image(&self, name: &str, force: bool) -> Result<()> {
         Client::remove_image(self, name, force).await
+    }
+    async fn build_image(
+        &self,
+        job: BuildJob,
+        progress: &(dyn for<'l> Fn(&'l str) + Send + Sync),
+    ) -> Result<String> {
+        let (body, dockerfile, packer) = context::spawn_pack(job.context);
+        let mut req = job.request;
+        req.dockerfile = dockerfile;
+        let mut stream = Client::build(self, body, &req).await?;
+        let mut image = None;
+        let mut failed = None;
+        while let Some(m) = stream.next().await? {
+            match m {
+                BuildMessage::Stream(s) => progress(&s),
+                BuildMessage::Image(id) => image = Some(id),
+                BuildMessage::Error(e) => failed = Some(e),
+            }
+        }
+        if let Some(job) = packer {
+            job.await
+                .map_err(|e| ClientError::Decode(e.to_string()))?
+                .map_err(|e| ClientError::Decode(format!("sending the build context: {e}")))?;
+        }
+        if let Some(e) = failed {
+            return Err(ClientError::Api {
+                status: 400,
+                message: e,
+            });
+        }
+        image.ok_or_else(|| ClientError::Decode("the build ended without an image".into()))
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
-use super::{ComposeEngine, Events, Filters, LogStream, Result};
+use super::{BuildJob, ComposeEngine, Events, Filters, LogStream, Result};
 use crate::api::client::ClientError;
 use crate::api::models::{
     ContainerConfig, ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse,
@@ -60,6 +60,8 @@ struct State {
     on_start: HashMap<String, OnStart>,
     calls: Vec<String>,
     next_id: u64,
+    /// Builds so far (each gives a new image ID, as a changed context would).
+    builds: u64,
 }
 
 pub struct FakeEngine {
@@ -635,6 +637,23 @@ impl ComposeEngine for FakeEngine {
                 "image: pull access denied for {name}, repository does not exist"
             ))),
         }
+    }
+
+    async fn build_image(
+        &self,
+        job: BuildJob,
+        progress: &(dyn for<'l> Fn(&'l str) + Send + Sync),
+    ) -> Result<String> {
+        let tags = job.request.tags.clone();
+        progress("Step 1/1 : FROM box");
+        let mut s = self.state.lock().unwrap();
+        s.calls.push(format!("build {}", tags.join(" ")));
+        s.builds += 1;
+        let id = format!("sha256:{:064x}", 5000 + s.builds);
+        for t in tags {
+            s.images.insert(t, id.clone());
+        }
+        Ok(id)
     }
 
     async fn remove_image(&self, name: &str, _force: bool) -> Result<()> {

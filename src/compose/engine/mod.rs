@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 
-use crate::api::client::ClientError;
+use crate::api::client::build::BuildRequest;
+use crate::api::client::{context, ClientError};
 use crate::api::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
     ImageInspect, Network, NetworkCreateResponse, Volume,
@@ -30,6 +31,12 @@ pub type Events = BoxStream<'static, Result<serde_json::Value>>;
 pub struct LogStream {
     pub raw: bool,
     pub chunks: BoxStream<'static, Result<Bytes>>,
+}
+
+/// An image to build: the context to pack and send, and the request.
+pub struct BuildJob {
+    pub context: context::Plan,
+    pub request: BuildRequest,
 }
 
 /// What compose needs from an engine.
@@ -72,6 +79,12 @@ pub trait ComposeEngine: Send + Sync {
     async fn inspect_image(&self, name: &str) -> Result<ImageInspect>;
     async fn pull_image(&self, name: &str) -> Result<()>;
     async fn remove_image(&self, name: &str, force: bool) -> Result<()>;
+    /// Build an image; each output line goes to `progress`; the image ID.
+    async fn build_image(
+        &self,
+        job: BuildJob,
+        progress: &(dyn for<'l> Fn(&'l str) + Send + Sync),
+    ) -> Result<String>;
 }
 
 /// A shared handle on an engine.

@@ -4,6 +4,7 @@
 //! bounded by `--parallel`), reporting one status per resource to a [`progress::Progress`].
 //! Waiting for health or completion listens to the engine's events ([`events::EventHub`]).
 
+pub mod build;
 pub mod container;
 pub mod events;
 pub mod observe;
@@ -71,6 +72,8 @@ pub struct ExecOptions {
     pub remove_anonymous_volumes: bool,
     /// Whether the engine has bridge networks (from [`observe`]).
     pub networking: bool,
+    /// How images are built.
+    pub build: build::BuildOptions,
 }
 
 impl Default for ExecOptions {
@@ -81,6 +84,7 @@ impl Default for ExecOptions {
             stop_timeout: None,
             remove_anonymous_volumes: true,
             networking: true,
+            build: Default::default(),
         }
     }
 }
@@ -383,13 +387,7 @@ impl Inner {
             Action::CreateNetwork { key, name } => self.create_network(&key, &name).await,
             Action::CreateVolume { key, name } => self.create_volume(&key, &name).await,
             Action::PullImage { image } => self.pull(&image).await,
-            Action::BuildImage { service, image } => Err(self.fail(
-                Kind::Image,
-                &image,
-                format!(
-                    "service {service:?}: building images is not supported yet (build:): build {image} elsewhere and load it (wharf load), or point image: at an image that is present"
-                ),
-            )),
+            Action::BuildImage { service, image } => self.build_image(&service, &image).await,
             Action::CreateContainer {
                 service,
                 number,
@@ -397,8 +395,14 @@ impl Inner {
                 config_hash,
                 inherit_volumes_from,
             } => {
-                self.create_container(&service, number, &name, &config_hash, inherit_volumes_from.as_deref())
-                    .await
+                self.create_container(
+                    &service,
+                    number,
+                    &name,
+                    &config_hash,
+                    inherit_volumes_from.as_deref(),
+                )
+                .await
             }
             Action::StartContainer { service, name } => self.start(&service, &name).await,
             Action::WaitContainer {
@@ -406,7 +410,9 @@ impl Inner {
                 name,
                 condition,
             } => self.wait(&service, &name, condition).await,
-            Action::StopContainer { service, name, id, .. } => self.stop(&service, &name, &id).await,
+            Action::StopContainer {
+                service, name, id, ..
+            } => self.stop(&service, &name, &id).await,
             Action::RemoveContainer { service, name, id } => {
                 self.remove_container(&service, &name, &id).await
             }

@@ -4,6 +4,7 @@
 //! Flags, terminals and printing stay in the CLI (`src/cli/compose/`), so `up`, `build` and
 //! `watch` can be composed and tested without a command line.
 
+pub mod build;
 pub mod down;
 pub mod error;
 pub mod lifecycle;
@@ -17,6 +18,7 @@ pub mod wait;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+pub use build::BuildRequest;
 pub use down::{DownPlan, DownRequest, RemoveImages};
 pub use error::{failures, Error, ExitStatus, Result};
 pub use pull::PullRequest;

@@ -325,3 +325,34 @@ async fn a_missing_image_that_cannot_be_pulled_creates_nothing() {
     .unwrap();
     assert!(s.at("pull elsewhere") < s.at("create demo-web-1"));
 }
+
+#[tokio::test]
+async fn build_only_services_are_built_by_up_and_rebuilt_with_build() {
+    let s = setup("services:\n  app:\n    build: .\n  db: {image: box}\n");
+    std::fs::write(s._dir.path().join("Dockerfile"), "FROM box\n").unwrap();
+    s.up(detached()).await.0.unwrap();
+    assert!(s.at("build demo-app") < s.at("create demo-app-1"));
+    let before = s.engine.calls().len();
+    // a second up builds nothing (the image is present) and changes nothing
+    s.up(detached()).await.0.unwrap();
+    assert!(!s.engine.calls()[before..]
+        .iter()
+        .any(|c| c.starts_with("build")));
+    // --build: a new image, so app (and only app) is recreated
+    let before = s.engine.calls().len();
+    let mut req = detached();
+    req.plan.build = true;
+    s.up(req).await.0.unwrap();
+    let calls = s.engine.calls()[before..].to_vec();
+    assert!(calls.contains(&"build demo-app".to_string()), "{calls:?}");
+    assert!(
+        calls.contains(&"create demo-app-1".to_string()),
+        "{calls:?}"
+    );
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.ends_with("demo-db-1") && !c.starts_with("logs")),
+        "{calls:?}"
+    );
+}

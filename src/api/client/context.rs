@@ -1,4 +1,5 @@
-//! Packing the build context on the client, as the docker CLI does: the context directory
+//! Packing the build context on the client (for `wharf build` and compose's `build:`), as the
+//! docker CLI does: the context directory
 //! as a tar written while it is sent (never whole in memory), without what `.dockerignore`
 //! (or `<Dockerfile>.dockerignore` next to the Dockerfile) leaves out — the Dockerfile and
 //! the ignore file themselves always go — and a Dockerfile from outside the context or from
@@ -7,6 +8,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::ReqBody;
 use crate::engine::build::pattern::Ignore;
 
 /// What goes into the tar besides the context directory.
@@ -177,6 +179,34 @@ pub fn write<W: Write>(plan: &Plan, out: W) -> std::io::Result<u64> {
     let mut c = b.into_inner()?;
     c.flush()?;
     Ok(c.bytes)
+}
+
+/// Pack the context while it is sent: the request body, the Dockerfile's name in the tar,
+/// and the packing job (its result: the bytes sent).
+pub fn spawn_pack(
+    plan: Plan,
+) -> (
+    ReqBody,
+    Option<String>,
+    Option<tokio::task::JoinHandle<std::io::Result<u64>>>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let name = plan.dockerfile.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        let mut w = crate::api::io::ChannelWriter::new(tx);
+        match write(&plan, &mut w) {
+            Ok(n) => {
+                std::io::Write::flush(&mut w)?;
+                Ok(n)
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                w.fail(std::io::Error::other(msg.clone()));
+                Err(std::io::Error::other(msg))
+            }
+        }
+    });
+    (super::build::channel_body(rx), Some(name), Some(job))
 }
 
 #[cfg(test)]
