@@ -132,6 +132,29 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
+/// A container's ports as `ps` prints them (`ip:public->private/proto`, `private/proto`),
+/// sorted; `unspecified_ip` stands for a binding without an address.
+pub fn port_texts(c: &ContainerSummary, unspecified_ip: &str) -> Vec<String> {
+    let mut ports: Vec<String> = c
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| {
+            let proto = p.typ.map(|t| t.to_string()).unwrap_or_else(|| "tcp".into());
+            match p.public_port {
+                Some(pp) => format!(
+                    "{}:{pp}->{}/{proto}",
+                    p.ip.as_deref().unwrap_or(unspecified_ip),
+                    p.private_port
+                ),
+                None => format!("{}/{proto}", p.private_port),
+            }
+        })
+        .collect();
+    ports.sort();
+    ports
+}
+
 pub fn container_row(c: &ContainerSummary, no_trunc: bool) -> Row {
     let id = c.id.clone().unwrap_or_default();
     let command = c.command.clone().unwrap_or_default();
@@ -164,27 +187,7 @@ pub fn container_row(c: &ContainerSummary, no_trunc: bool) -> Row {
             .unwrap_or_default(),
     );
     row.insert("RunningFor".into(), ago(created));
-    let mut ports: Vec<String> = c
-        .ports
-        .clone()
-        .unwrap_or_default()
-        .iter()
-        .map(|p| {
-            let proto = p.typ.map(|t| t.to_string()).unwrap_or_else(|| "tcp".into());
-            match p.public_port {
-                Some(pp) => format!(
-                    "{}:{}->{}/{}",
-                    p.ip.clone().unwrap_or_default(),
-                    pp,
-                    p.private_port,
-                    proto
-                ),
-                None => format!("{}/{}", p.private_port, proto),
-            }
-        })
-        .collect();
-    ports.sort();
-    row.insert("Ports".into(), ports.join(", "));
+    row.insert("Ports".into(), port_texts(c, "").join(", "));
     row.insert(
         "State".into(),
         c.state.map(|s| s.to_string()).unwrap_or_default(),

@@ -7,13 +7,12 @@ use std::sync::Arc;
 
 use super::args::*;
 use super::printer::Printer;
-use super::{compose, interrupts, load, target};
+use super::{compose, compose_quiet_if, interrupts, load, target};
 use crate::api::client::Client;
 use crate::cli::{CliResult, Exit};
-use crate::compose::exec::progress::Quiet;
 use crate::compose::plan::labels;
 use crate::compose::service::logs::{From, LogsRequest};
-use crate::compose::service::{BuildRequest, Compose, DownRequest, PullRequest, RemoveImages};
+use crate::compose::service::{BuildRequest, DownRequest, PullRequest, RemoveImages};
 
 pub async fn down(client: &Client, opts: &ComposeOpts, a: DownArgs) -> CliResult {
     let rmi = match a.rmi.as_deref() {
@@ -135,15 +134,7 @@ pub async fn pause(client: &Client, opts: &ComposeOpts, a: ServicesArgs, pause: 
 
 pub async fn pull(client: &Client, opts: &ComposeOpts, a: PullArgs) -> CliResult {
     let loaded = load(opts, &a.services)?;
-    let compose = if a.quiet {
-        Compose::new(
-            Arc::new(client.clone()),
-            Arc::new(Quiet),
-            opts.parallel.max(0) as usize,
-        )
-    } else {
-        compose(client, opts)
-    };
+    let compose = compose_quiet_if(client, opts, a.quiet);
     let req = PullRequest {
         services: a.services,
         include_deps: a.include_deps,
@@ -174,15 +165,7 @@ pub async fn build(client: &Client, opts: &ComposeOpts, a: BuildArgs) -> CliResu
             }
         }
     }
-    let compose = if a.quiet {
-        Compose::new(
-            Arc::new(client.clone()),
-            Arc::new(Quiet),
-            opts.parallel.max(0) as usize,
-        )
-    } else {
-        compose(client, opts)
-    };
+    let compose = compose_quiet_if(client, opts, a.quiet);
     let req = BuildRequest {
         services: a.services,
         no_cache: a.no_cache,

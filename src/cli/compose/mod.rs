@@ -80,9 +80,19 @@ impl From<service::Error> for Exit {
 
 /// The compose service for these options, reporting progress as `--progress` says.
 pub(crate) fn compose(client: &Client, opts: &ComposeOpts) -> Compose {
+    compose_quiet_if(client, opts, false)
+}
+
+/// The compose service, silent when `quiet` (`pull -q`, `build -q`, `ls`).
+pub(crate) fn compose_quiet_if(client: &Client, opts: &ComposeOpts, quiet: bool) -> Compose {
+    let progress: Arc<dyn crate::compose::exec::progress::Progress> = if quiet {
+        Arc::new(crate::compose::exec::progress::Quiet)
+    } else {
+        progress::renderer(opts.progress)
+    };
     Compose::new(
         Arc::new(client.clone()),
-        progress::renderer(opts.progress),
+        progress,
         opts.parallel.max(0) as usize,
     )
 }

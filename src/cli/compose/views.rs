@@ -78,25 +78,9 @@ fn lines(v: Vec<String>) -> String {
     v.into_iter().map(|l| l + "\n").collect()
 }
 
+/// Ports as docker compose's `ps` prints them: deduplicated, 0.0.0.0 for any address.
 fn ports_text(c: &ContainerSummary) -> String {
-    let mut v: Vec<String> = c
-        .ports
-        .clone()
-        .unwrap_or_default()
-        .iter()
-        .map(|p| {
-            let proto = p.typ.map(|t| t.to_string()).unwrap_or_else(|| "tcp".into());
-            match p.public_port {
-                Some(pubp) => format!(
-                    "{}:{pubp}->{}/{proto}",
-                    p.ip.clone().unwrap_or_else(|| "0.0.0.0".into()),
-                    p.private_port
-                ),
-                None => format!("{}/{proto}", p.private_port),
-            }
-        })
-        .collect();
-    v.sort();
+    let mut v = crate::cli::commands::container::port_texts(c, "0.0.0.0");
     v.dedup();
     v.join(", ")
 }
@@ -206,11 +190,7 @@ fn ps_json(c: &ContainerSummary, no_trunc: bool) -> serde_json::Value {
 }
 
 pub async fn ls(client: &Client, a: LsArgs) -> CliResult {
-    let compose = crate::compose::service::Compose::new(
-        std::sync::Arc::new(client.clone()),
-        std::sync::Arc::new(crate::compose::exec::progress::Quiet),
-        0,
-    );
+    let compose = super::compose_quiet_if(client, &ComposeOpts::default(), true);
     let rows: Vec<Vec<String>> = compose
         .ls(a.all)
         .await?
