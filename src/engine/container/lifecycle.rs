@@ -76,6 +76,21 @@ async fn connect(socket: &Path, req: &Request) -> Result<BufReader<UnixStream>> 
     Ok(BufReader::new(stream))
 }
 
+/// Wait (bounded) until the supervisor at `socket` hangs up: it has ended, and its cgroup
+/// and socket are gone.
+async fn wait_for_end(socket: &Path) {
+    let Ok(mut events) = connect(socket, &Request::Events).await else {
+        return;
+    };
+    let drain = async {
+        let mut line = String::new();
+        while matches!(events.read_line(&mut line).await, Ok(n) if n > 0) {
+            line.clear();
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), drain).await;
+}
+
 pub(super) async fn request(socket: &Path, req: &Request) -> Result<Reply> {
     let mut r = connect(socket, req).await?;
     let line = read_line(&mut r).await?;
@@ -117,6 +132,22 @@ impl Engine {
                 "container {} is marked for removal and cannot be started",
                 rec.id
             )));
+        }
+        // A supervisor this daemon does not know of may still run the container: follow it
+        // instead of starting a second init in the same cgroup and namespaces.
+        let socket = self.socket_of(&rec.id);
+        if socket.exists() {
+            if let Ok(events) = connect(&socket, &Request::Events).await {
+                if self.adopt(&rec.id, events).await.is_running() {
+                    return Err(Error::NotModified(format!(
+                        "container {} is already running",
+                        rec.id
+                    )));
+                }
+                // It is ending: let it finish (its monitor waits for this lock to record
+                // the end) before a new one takes the cgroup.
+                wait_for_end(&socket).await;
+            }
         }
         let mut cfg = self.supervisor_config(&rec)?;
         cfg.spec.network = self.prepare_network(&rec).await?;
@@ -313,25 +344,44 @@ impl Engine {
         }
     }
 
+    /// Follow a supervisor that runs without this daemon having started it (the daemon
+    /// restarted, or died between the supervisor's release and recording the start): take its
+    /// state (the first line of its events) and monitor it from now on.
+    async fn adopt(self: &Arc<Self>, id: &str, mut events: BufReader<UnixStream>) -> RunState {
+        let state = read_line(&mut events)
+            .await
+            .ok()
+            .and_then(|line| serde_json::from_str::<EventLine>(&line).ok())
+            .map(|ev| ev.state);
+        let supervisor_pid = state.as_ref().map(|s| s.supervisor_pid);
+        if let Some(state) = &state {
+            let started = state.started_at.is_some();
+            let _ = self.containers.update(id, |r| {
+                r.state = state.clone();
+                r.has_been_started |= started;
+            });
+        }
+        let engine = self.clone();
+        let id = id.to_string();
+        tokio::spawn(async move { engine.monitor(id, supervisor_pid, events).await });
+        state.unwrap_or_default()
+    }
+
     /// After a daemon restart: reconnect to live supervisors; record the end of the others.
+    /// A container the record calls never started may still have one: the daemon can die
+    /// after releasing its first start and before recording it.
     pub async fn recover(self: &Arc<Self>) {
         for rec in self.containers.all() {
-            if !rec.has_been_started {
+            let socket = self.socket_of(&rec.id);
+            if !rec.has_been_started && !socket.exists() {
                 continue;
             }
-            let socket = self.socket_of(&rec.id);
             match connect(&socket, &Request::Events).await {
-                Ok(mut events) => {
-                    let mut supervisor_pid = None;
-                    if let Ok(line) = read_line(&mut events).await {
-                        if let Ok(ev) = serde_json::from_str::<EventLine>(&line) {
-                            supervisor_pid = Some(ev.state.supervisor_pid);
-                            self.containers.set_state(&rec.id, ev.state, true);
-                        }
-                    }
-                    let engine = self.clone();
-                    let id = rec.id.clone();
-                    tokio::spawn(async move { engine.monitor(id, supervisor_pid, events).await });
+                Ok(events) => {
+                    self.adopt(&rec.id, events).await;
+                }
+                Err(_) if !rec.has_been_started => {
+                    let _ = std::fs::remove_file(&socket);
                 }
                 Err(_) => {
                     if rec.state.is_running()

@@ -1143,6 +1143,12 @@ impl Supervisor {
     }
 
     fn shutdown(&mut self) {
+        // The cgroup and the socket go first: a client that sees our hang-up may start a
+        // new supervisor for this container at once, and must find neither.
+        if let Some(cg) = &self.cgroup {
+            cg.destroy();
+        }
+        let _ = std::fs::remove_file(&self.cfg.socket_path);
         // Give clients their last bytes (bounded: a stuck client cannot keep us alive).
         let deadline = Instant::now() + Duration::from_secs(2);
         for c in &mut self.clients {
@@ -1156,10 +1162,6 @@ impl Supervisor {
             let _ = c.stream.shutdown(std::net::Shutdown::Both);
         }
         self.clients.clear();
-        if let Some(cg) = &self.cgroup {
-            cg.destroy();
-        }
-        let _ = std::fs::remove_file(&self.cfg.socket_path);
     }
 }
 
