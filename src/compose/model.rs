@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::develop::{Develop, ServiceHook, WatchAction, WatchRule};
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -155,6 +157,9 @@ pub struct Service {
     pub logging: Option<Logging>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// `develop:` (watch rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub develop: Option<Develop>,
     /// `x-` extensions of the service.
     #[serde(flatten)]
     pub extensions: BTreeMap<String, serde_json::Value>,

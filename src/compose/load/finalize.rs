@@ -135,6 +135,7 @@ pub fn finalize(
     let mut uses_default = false;
     for (name, svc) in enabled.iter_mut() {
         let p = services_path(name);
+        crate::compose::load::develop::check_rebuild(svc, &p)?;
         resolve_env_files(svc, &p, input.env)?;
         let Some(sm) = svc.as_map_mut() else { continue };
         let has_networks = sm

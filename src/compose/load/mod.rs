@@ -10,6 +10,7 @@
 //! 8. [`finalize`]: profiles, env_file contents, defaults (default network, resource names),
 //!    cross-references, and the typed [`Project`].
 
+pub mod develop;
 pub mod discover;
 pub mod env;
 pub mod finalize;

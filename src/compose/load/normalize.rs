@@ -214,6 +214,7 @@ const SERVICE_KEYS: &[&str] = &[
     "logging",
     "platform",
     "extends",
+    "develop",
 ];
 
 fn normalize_service(svc: &mut Node, path: &KeyPath, ctx: &mut NormCtx<'_>) -> Result<()> {
@@ -280,6 +281,7 @@ fn normalize_service(svc: &mut Node, path: &KeyPath, ctx: &mut NormCtx<'_>) -> R
             "secrets" | "configs" => Some(file_refs(&node, &p)?),
             "logging" => Some(logging(&node, &p)?),
             "extends" => Some(extends(&node, &p, ctx)?),
+            "develop" => Some(super::develop::develop(&node, &p, ctx)?),
             _ => {
                 if let V::Int(_) | V::Float(_) | V::Bool(_) = node.v {
                     Some(node.derive(V::Str(node.scalar_string().unwrap_or_default())))
@@ -445,7 +447,7 @@ fn is_remote_context(s: &str) -> bool {
 
 // ---- compound keys ------------------------------------------------------------------------
 
-fn string_list(n: &Node, p: &KeyPath) -> Result<Node> {
+pub(crate) fn string_list(n: &Node, p: &KeyPath) -> Result<Node> {
     let items = match &n.v {
         V::Seq(s) => s.clone(),
         V::Null => vec![],
@@ -494,7 +496,7 @@ fn string_map(n: &Node, p: &KeyPath) -> Result<Node> {
     Ok(n.derive(V::Map(out)))
 }
 
-fn environment(n: &Node, p: &KeyPath, env: &Environment) -> Result<Node> {
+pub(crate) fn environment(n: &Node, p: &KeyPath, env: &Environment) -> Result<Node> {
     let mut out = Map::new();
     let mut put = |k: String, v: Option<String>, at: &Node| {
         let val = match v {
@@ -536,7 +538,7 @@ fn environment(n: &Node, p: &KeyPath, env: &Environment) -> Result<Node> {
     Ok(n.derive(V::Map(out)))
 }
 
-fn command(n: &Node, p: &KeyPath) -> Result<Option<Node>> {
+pub(crate) fn command(n: &Node, p: &KeyPath) -> Result<Option<Node>> {
     Ok(Some(match &n.v {
         V::Null => return Ok(Some(n.clone())),
         V::Str(s) => {
