@@ -9,24 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::Wharf;
-use compose_helpers::Proj;
-
-/// A service command that runs until stopped and ends at once on SIGTERM.
-const LOOP: &str = "trap 'exit 0' TERM; while true; do sleep 0.2; done";
-
-fn engine() -> Wharf {
-    let w = Wharf::new();
-    w.busybox_image("busybox", &[]);
-    w
-}
-
-fn cmd(script: &str) -> String {
-    format!(
-        "[\"sh\", \"-c\", {}]",
-        serde_json::to_string(script).unwrap()
-    )
-}
+use compose_helpers::{cmd, engine, Proj, LOOP};
 
 #[test]
 fn health_chain_one_shot_and_noop_second_up() {

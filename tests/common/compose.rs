@@ -111,3 +111,21 @@ impl<'a> Proj<'a> {
 pub fn busybox_image(w: &Wharf, name: &str) {
     w.busybox_image(name, &[]);
 }
+
+/// A service command that runs until stopped and ends at once on SIGTERM.
+pub const LOOP: &str = "trap 'exit 0' TERM; while true; do sleep 0.2; done";
+
+/// A private engine with the busybox image.
+pub fn engine() -> Wharf {
+    let w = Wharf::new();
+    w.busybox_image("busybox", &[]);
+    w
+}
+
+/// `script` as a compose `command:` in the flow syntax (`["sh", "-c", "..."]`).
+pub fn cmd(script: &str) -> String {
+    format!(
+        "[\"sh\", \"-c\", {}]",
+        serde_json::to_string(script).unwrap()
+    )
+}

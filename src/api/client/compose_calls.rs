@@ -9,7 +9,11 @@ use hyper::Method;
 
 use super::{empty, full, next_chunk, typed_filters as encode_filters, with_query, Client};
 use super::{ClientError, Result};
-use crate::api::models::{EndpointSettings, Network, NetworkCreateResponse, Volume};
+use crate::api::models::{
+    EndpointSettings, ExecConfig, ExecInspectResponse, Network, NetworkCreateResponse, Volume,
+};
+use crate::api::stream::Decoder;
+use tokio::io::AsyncReadExt;
 
 /// A streamed `/events` answer, read line by line (one JSON object per line).
 pub struct EventStream {
@@ -226,6 +230,41 @@ impl Client {
             .await?;
         let _ = http_body_util::BodyExt::collect(resp.into_body()).await?;
         Ok(())
+    }
+
+    /// Run a command in a running container, without stdin or a TTY, to its end: its exit
+    /// code and output (stdout and stderr as they came; only the last 64 KiB are kept).
+    pub async fn exec_output(&self, id: &str, cfg: &ExecConfig) -> Result<(i64, Vec<u8>)> {
+        const KEEP: usize = 64 * 1024;
+        let cfg = ExecConfig {
+            attach_stdin: Some(false),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(false),
+            ..cfg.clone()
+        };
+        let exec_id = self.create_exec(id, &cfg).await?;
+        let start = serde_json::json!({"Detach": false, "Tty": false}).to_string();
+        let mut conn = self
+            .hijack(&format!("/exec/{exec_id}/start"), full(start))
+            .await?;
+        let (mut frames, mut out) = (Decoder::default(), Vec::new());
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = conn.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            frames.push(&buf[..n]);
+            while let Some((_, data)) = frames.next_frame() {
+                out.extend_from_slice(&data);
+            }
+            if out.len() > KEEP {
+                out.drain(..out.len() - KEEP);
+            }
+        }
+        let info: ExecInspectResponse = self.get_json(&format!("/exec/{exec_id}/json")).await?;
+        Ok((info.exit_code.unwrap_or(0), out))
     }
 
     pub async fn top_container(&self, id: &str) -> Result<serde_json::Value> {

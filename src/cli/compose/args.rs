@@ -129,6 +129,8 @@ pub enum ComposeCmd {
     Events(EventsArgs),
     /// Block until containers of all (or specified) services stop
     Wait(WaitArgs),
+    /// Watch the build context for services and rebuild/refresh containers when files are updated
+    Watch(WatchArgs),
     /// Parse, resolve and render the compose file in canonical format
     Config(ConfigArgs),
 }
@@ -207,7 +209,25 @@ pub struct UpArgs {
     /// Pull without printing progress information
     #[arg(long = "quiet-pull")]
     pub quiet_pull: bool,
+    /// Watch source code and rebuild/refresh containers when files are updated
+    #[arg(short = 'w', long)]
+    pub watch: bool,
     /// Services (default: all)
+    pub services: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct WatchArgs {
+    /// Do not build & start services before watching
+    #[arg(long = "no-up")]
+    pub no_up: bool,
+    /// Prune dangling images on rebuild
+    #[arg(long)]
+    pub prune: bool,
+    /// Hide build output
+    #[arg(long)]
+    pub quiet: bool,
+    /// Services (default: every service with develop.watch rules)
     pub services: Vec<String>,
 }
 

@@ -48,6 +48,7 @@ pub async fn main(client: &Client, opts: &ComposeOpts, cmd: ComposeCmd) -> CliRe
         ComposeCmd::Cp(a) => run::cp(client, opts, a).await,
         ComposeCmd::Events(a) => cmds::events(client, opts, a).await,
         ComposeCmd::Wait(a) => cmds::wait(client, opts, a).await,
+        ComposeCmd::Watch(a) => up::watch(client, opts, a).await,
     }
 }
 

@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use super::args::{ComposeOpts, CreateArgs, UpArgs};
+use super::args::{ComposeOpts, CreateArgs, UpArgs, WatchArgs};
 use super::printer::Printer;
-use super::{compose, interrupts, load, parse_pull, parse_scale};
+use super::{compose, compose_quiet_if, interrupts, load, parse_pull, parse_scale};
 use crate::api::client::Client;
 use crate::cli::{CliResult, Exit};
 use crate::compose::plan::PlanOptions;
-use crate::compose::service::UpRequest;
+use crate::compose::service::{UpRequest, WatchRequest};
 
 fn request(a: &UpArgs) -> CliResult<UpRequest> {
     Ok(UpRequest {
@@ -36,6 +36,7 @@ fn request(a: &UpArgs) -> CliResult<UpRequest> {
         abort_on_container_failure: a.abort_on_container_failure,
         exit_code_from: a.exit_code_from.clone(),
         timestamps: a.timestamps,
+        watch: a.watch,
     })
 }
 
@@ -79,4 +80,26 @@ pub async fn up(client: &Client, opts: &ComposeOpts, a: UpArgs) -> CliResult {
     } else {
         Err(Exit::code(status.0))
     }
+}
+
+/// `compose watch`: up (unless --no-up), then the watch rules until Ctrl-C, which leaves the
+/// containers running.
+pub async fn watch(client: &Client, opts: &ComposeOpts, a: WatchArgs) -> CliResult {
+    let loaded = load(opts, &a.services)?;
+    let project = Arc::new(loaded.project);
+    let req = WatchRequest {
+        services: a.services,
+        no_up: a.no_up,
+        prune: a.prune,
+    };
+    let compose = compose_quiet_if(client, opts, a.quiet);
+    let sink = Arc::new(Printer::new(&opts.ansi, false, true, &[]));
+    let mut interrupts = interrupts()?;
+    let stop = async move {
+        interrupts.recv().await;
+    };
+    compose
+        .watch(&project, loaded.environment, &req, sink, stop)
+        .await?;
+    Ok(())
 }

@@ -8,7 +8,7 @@ use crate::api::client::build::BuildMessage;
 use crate::api::client::{context, next_chunk, Client, ClientError};
 use crate::api::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
-    ImageInspect, Network, NetworkCreateResponse, Volume,
+    ExecConfig, ImageInspect, Network, NetworkCreateResponse, Volume,
 };
 
 #[async_trait::async_trait]
@@ -49,6 +49,9 @@ impl ComposeEngine for Client {
     }
     async fn put_archive(&self, id: &str, path: &str, tar: Vec<u8>) -> Result<()> {
         Client::put_archive(self, id, path, tar).await
+    }
+    async fn exec(&self, id: &str, cfg: &ExecConfig) -> Result<(i64, Vec<u8>)> {
+        Client::exec_output(self, id, cfg).await
     }
     async fn container_logs(&self, id: &str, params: &[(&str, String)]) -> Result<LogStream> {
         let (raw, body) = Client::container_logs(self, id, params).await?;

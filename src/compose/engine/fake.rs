@@ -14,8 +14,8 @@ use super::{BuildJob, ComposeEngine, Events, Filters, LogStream, Result};
 use crate::api::client::ClientError;
 use crate::api::models::{
     ContainerConfig, ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse,
-    ContainerState, ContainerStateStatusEnum, ContainerSummary, ContainerSummaryStateEnum, Health,
-    HealthStatusEnum, ImageInspect, Network, NetworkCreateResponse, Volume,
+    ContainerState, ContainerStateStatusEnum, ContainerSummary, ContainerSummaryStateEnum,
+    ExecConfig, Health, HealthStatusEnum, ImageInspect, Network, NetworkCreateResponse, Volume,
 };
 
 /// What a container does when it starts.
@@ -484,6 +484,14 @@ impl ComposeEngine for FakeEngine {
 
     async fn put_archive(&self, id: &str, _path: &str, _tar: Vec<u8>) -> Result<()> {
         self.with_container("put_archive", id, |_, _| Ok(()))
+    }
+
+    async fn exec(&self, id: &str, cfg: &ExecConfig) -> Result<(i64, Vec<u8>)> {
+        let cmd = cfg.cmd.clone().unwrap_or_default().join(" ");
+        self.with_container(&format!("exec [{cmd}]"), id, |c, _| match c.status {
+            Status::Running => Ok((0, Vec::new())),
+            _ => Err(conflict(format!("container {} is not running", c.name))),
+        })
     }
 
     async fn container_logs(&self, id: &str, _params: &[(&str, String)]) -> Result<LogStream> {

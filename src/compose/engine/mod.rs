@@ -16,7 +16,7 @@ use crate::api::client::build::BuildRequest;
 use crate::api::client::{context, ClientError};
 use crate::api::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
-    ImageInspect, Network, NetworkCreateResponse, Volume,
+    ExecConfig, ImageInspect, Network, NetworkCreateResponse, Volume,
 };
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
@@ -59,6 +59,9 @@ pub trait ComposeEngine: Send + Sync {
     async fn unpause_container(&self, id: &str) -> Result<()>;
     /// Extract a tar archive into the container at `path`.
     async fn put_archive(&self, id: &str, path: &str, tar: Vec<u8>) -> Result<()>;
+    /// Run a command in a running container to its end (no stdin, no TTY): exit code and
+    /// output.
+    async fn exec(&self, id: &str, cfg: &ExecConfig) -> Result<(i64, Vec<u8>)>;
     async fn container_logs(&self, id: &str, params: &[(&str, String)]) -> Result<LogStream>;
     /// `/containers/{id}/top` (`Titles`, `Processes`).
     async fn top_container(&self, id: &str) -> Result<serde_json::Value>;

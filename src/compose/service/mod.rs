@@ -14,6 +14,7 @@ pub mod pull;
 pub mod run;
 pub mod up;
 pub mod wait;
+pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub use error::{failures, Error, ExitStatus, Result};
 pub use pull::PullRequest;
 pub use run::{OneOff, RunRequest};
 pub use up::UpRequest;
+pub use watch::WatchRequest;
 
 use crate::api::models::{ContainerSummary, ContainerSummaryStateEnum};
 use crate::compose::engine::Engine;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use super::logs::{now_secs, Follower, LogSink};
+use super::watch::{WatchRequest, WatchSession};
 use super::{
     event_label, id_of, is_running, label_of, log_label, multi_replica, name_of, one_shot_services,
     replica_label, Compose, Error, ExitStatus, Interrupt, Interrupts, Result,
@@ -42,6 +43,8 @@ pub struct UpRequest {
     pub abort_on_container_failure: bool,
     pub exit_code_from: Option<String>,
     pub timestamps: bool,
+    /// `--watch`: carry out the services' watch rules while attached.
+    pub watch: bool,
 }
 
 impl UpRequest {
@@ -50,6 +53,9 @@ impl UpRequest {
         let usage = |m: &str| Err(Error::Usage(m.to_string()));
         if self.plan.force_recreate && self.plan.no_recreate {
             return usage("--force-recreate and --no-recreate are incompatible");
+        }
+        if self.watch && !self.attached() {
+            return usage("--watch cannot be combined with --detach, --wait or --no-start");
         }
         if (self.detach || self.wait)
             && (self.exit_code_from.is_some() || self.abort_on_container_exit)
@@ -124,6 +130,30 @@ impl Compose {
         })
     }
 
+    /// `up -d` of `opts.services` without a session (watch's rebuilds): images obtained, the
+    /// plan executed, warnings reported.
+    pub async fn converge(
+        &self,
+        project: &Arc<Project>,
+        environment: Environment,
+        opts: &PlanOptions,
+    ) -> Result<()> {
+        let first = self.plan_up(project, opts).await?;
+        let UpPlan { observed, plan } = self.obtain_images(project, first, opts).await?;
+        for w in &plan.warnings {
+            self.progress.warning(w);
+        }
+        self.executor(
+            project,
+            Some(environment),
+            &observed,
+            ExecOptions::default(),
+        )
+        .execute(&plan)
+        .await?;
+        Ok(())
+    }
+
     /// Converge the project; `sink` receives the logs of an attached `up`.
     pub async fn up(
         &self,
@@ -141,6 +171,19 @@ impl Compose {
         }
         let graph = ServiceGraph::build(project)?;
         let selection = graph.select(&req.plan.services, req.plan.no_deps)?;
+        let watch = match req.watch {
+            true => Some(WatchSession::new(
+                self,
+                project,
+                environment.clone(),
+                &WatchRequest {
+                    services: req.plan.services.clone(),
+                    ..Default::default()
+                },
+                sink.clone(),
+            )?),
+            false => None,
+        };
         let executor = self.executor(
             project,
             Some(environment),
@@ -177,10 +220,23 @@ impl Compose {
                 .await?;
             return Ok(ExitStatus::SUCCESS);
         }
-        match session {
+        let (stop_watch, stopped) = tokio::sync::oneshot::channel::<()>();
+        let watching = watch.map(|w| {
+            tokio::spawn(w.run(async move {
+                let _ = stopped.await;
+            }))
+        });
+        let status = match session {
             Some(s) => s.run(interrupts).await,
             None => Ok(ExitStatus::SUCCESS),
+        };
+        let _ = stop_watch.send(());
+        if let Some(w) = watching {
+            if let Ok(Err(e)) = w.await {
+                self.progress.warning(&format!("watch: {e}"));
+            }
         }
+        status
     }
 
     /// Running containers the plan leaves alone get their line too.
@@ -430,7 +486,8 @@ impl<'a> UpSession<'a> {
         reported: &mut HashSet<String>,
         interrupts: &mut Interrupts,
     ) -> Result<Ending> {
-        while !alive.is_empty() || !self.events.is_empty() {
+        // watching, a container recreated by a rebuild exits before its successor starts
+        while self.req.watch || !alive.is_empty() || !self.events.is_empty() {
             let ev = tokio::select! {
                 ev = self.events.recv() => match ev {
                     Ok(ev) => ev,
