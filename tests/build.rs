@@ -567,39 +567,10 @@ fn the_docker_cli_builds_with_the_classic_builder() {
     docker(&["system", "prune", "-f"]);
 }
 
-/// A Debian bookworm root filesystem made with mmdebstrap, cached under /var/tmp by its
-/// recipe (made once per machine; a few minutes the first time).
-fn debian_rootfs() -> PathBuf {
-    let recipe = ["--quiet", "--variant=apt", "bookworm"];
-    let mirror = "http://deb.debian.org/debian";
-    let key = {
-        use sha2::Digest;
-        let h = sha2::Sha256::digest(format!("{recipe:?} {mirror}").as_bytes());
-        hex::encode(&h[..8])
-    };
-    let tar = PathBuf::from(format!("/var/tmp/wharf-build-debian-{key}.tar"));
-    if !tar.exists() {
-        // mmdebstrap picks its output format by the name: keep `.tar`.
-        let tmp = PathBuf::from(format!(
-            "/var/tmp/wharf-build-debian-{key}.{}.tar",
-            std::process::id()
-        ));
-        let st = Command::new("mmdebstrap")
-            .args(recipe)
-            .arg(&tmp)
-            .arg(mirror)
-            .status()
-            .expect("mmdebstrap (Debian's mmdebstrap package) is needed");
-        assert!(st.success(), "mmdebstrap failed");
-        std::fs::rename(&tmp, &tar).unwrap();
-    }
-    tar
-}
-
 #[test]
 fn a_debian_build_installs_a_package_with_apt_get() {
     let w = Wharf::new();
-    let rootfs = debian_rootfs();
+    let rootfs = common::debian::rootfs();
     w.ok(&[
         "import",
         "-c",

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod debian;
+
 pub const BUSYBOX: &str = "/bin/busybox";
 
 pub struct Wharf {

@@ -120,22 +120,23 @@ impl ImageStore {
             .map_err(|e| Error::invalid(format!("invalid image config: {e}")))?;
         let by_diff: HashMap<&str, &LayerRecord> =
             layers.iter().map(|l| (l.diff_id.as_str(), l)).collect();
+        // The image's size counts every layer, also those it shares with images stored
+        // before (a build's base, a step cached earlier).
+        let mut size = 0u64;
         for d in &config.rootfs.diff_ids {
-            if !by_diff.contains_key(d.as_str())
-                && self.db.get::<LayerRecord>(Table::Layers, d)?.is_none()
-            {
-                return Err(Error::invalid(format!(
-                    "image config names layer {d}, which the archive does not contain"
-                )));
-            }
+            size += match by_diff.get(d.as_str()) {
+                Some(l) => l.size,
+                None => match self.db.get::<LayerRecord>(Table::Layers, d)? {
+                    Some(l) => l.size,
+                    None => {
+                        return Err(Error::invalid(format!(
+                            "image config names layer {d}, which the archive does not contain"
+                        )))
+                    }
+                },
+            };
         }
         let id = self.put_blob(config_bytes)?;
-        let size = config
-            .rootfs
-            .diff_ids
-            .iter()
-            .map(|d| by_diff.get(d.as_str()).map(|l| l.size).unwrap_or(0))
-            .sum::<u64>();
         let rec = ImageRecord {
             id: id.clone(),
             layers: config.rootfs.diff_ids.clone(),
