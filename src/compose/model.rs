@@ -157,6 +157,12 @@ pub struct Service {
     pub logging: Option<Logging>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// Commands run in the container after it started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_start: Vec<ServiceHook>,
+    /// Commands run in the container before it is sent the stop signal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_stop: Vec<ServiceHook>,
     /// `develop:` (watch rules).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub develop: Option<Develop>,

@@ -7,6 +7,7 @@
 pub mod build;
 pub mod container;
 pub mod events;
+pub mod hooks;
 pub mod observe;
 pub mod progress;
 
@@ -702,7 +703,15 @@ impl Inner {
         match self.engine.start_container(&id).await {
             Ok(()) => {
                 self.report(Kind::Container, name, State::Done, "Started");
-                Ok(())
+                let post_start = self.project.services.get(service).map(|s| &s.post_start);
+                match post_start.filter(|h| !h.is_empty()) {
+                    Some(h) => hooks::run_all(&*self.engine, &id, "post_start", h)
+                        .await
+                        .map_err(|e| {
+                            self.fail(Kind::Container, name, format!("service {service:?}: {e}"))
+                        }),
+                    None => Ok(()),
+                }
             }
             Err(e) => Err(self.fail(
                 Kind::Container,
@@ -753,6 +762,7 @@ impl Inner {
         if !quiet {
             self.report(Kind::Container, name, State::Working, "Stopping");
         }
+        self.pre_stop(service, name, id).await?;
         match self.engine.stop_container(id, self.opts.stop_timeout).await {
             Ok(()) => {}
             Err(e) if is_not_found(&e) => {}
@@ -768,6 +778,27 @@ impl Inner {
             self.report(Kind::Container, name, State::Done, "Stopped");
         }
         Ok(())
+    }
+
+    /// The service's `pre_stop` hooks, when the container is running: a failure aborts the
+    /// stop.
+    async fn pre_stop(&self, service: &str, name: &str, id: &str) -> Result<(), String> {
+        let Some(h) = self.project.services.get(service).map(|s| &s.pre_stop) else {
+            return Ok(());
+        };
+        if h.is_empty() {
+            return Ok(());
+        }
+        let running = match self.engine.inspect_container(id).await {
+            Ok(i) => i.state.and_then(|s| s.running).unwrap_or(false),
+            Err(_) => false,
+        };
+        if !running {
+            return Ok(());
+        }
+        hooks::run_all(&*self.engine, id, "pre_stop", h)
+            .await
+            .map_err(|e| self.fail(Kind::Container, name, format!("service {service:?}: {e}")))
     }
 
     async fn remove_container(&self, service: &str, name: &str, id: &str) -> Result<(), String> {

@@ -1,4 +1,5 @@
-//! Normalisation of `develop:` (watch rules) and of exec hooks: paths resolved (a rule's
+//! Normalisation of `develop:` (watch rules) and of exec hooks (theirs, `post_start` and
+//! `pre_stop`): paths resolved (a rule's
 //! `path` against the file's directory, `target` cleaned and made absolute), the action
 //! checked against what it needs (`target` for the sync actions, `exec` exactly for
 //! `sync+exec`), so that a watch session never meets a rule it cannot carry out. The one
@@ -138,6 +139,27 @@ fn rule(n: &Node, p: &KeyPath, ctx: &mut NormCtx<'_>) -> Result<Node> {
         out.insert("initial_sync".into(), b.derive(V::Bool(v)));
     }
     Ok(n.derive(V::Map(out)))
+}
+
+/// `post_start` / `pre_stop`: a list of hooks.
+pub fn hooks(n: &Node, p: &KeyPath, ctx: &mut NormCtx<'_>) -> Result<Node> {
+    let items = match &n.v {
+        V::Seq(s) => s,
+        V::Null => return Ok(n.derive(V::Seq(Vec::new()))),
+        _ => {
+            return Err(ComposeError::value(
+                n.pos.clone(),
+                p,
+                n.kind(),
+                "a list of hooks",
+            ))
+        }
+    };
+    let mut out = Vec::new();
+    for (i, h) in items.iter().enumerate() {
+        out.push(hook(h, &p.index(i), ctx)?);
+    }
+    Ok(n.derive(V::Seq(out)))
 }
 
 /// An exec hook (`command` required and not empty, `user`, `privileged`, `working_dir`,

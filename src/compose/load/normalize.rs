@@ -215,6 +215,8 @@ const SERVICE_KEYS: &[&str] = &[
     "platform",
     "extends",
     "develop",
+    "post_start",
+    "pre_stop",
 ];
 
 fn normalize_service(svc: &mut Node, path: &KeyPath, ctx: &mut NormCtx<'_>) -> Result<()> {
@@ -282,6 +284,7 @@ fn normalize_service(svc: &mut Node, path: &KeyPath, ctx: &mut NormCtx<'_>) -> R
             "logging" => Some(logging(&node, &p)?),
             "extends" => Some(extends(&node, &p, ctx)?),
             "develop" => Some(super::develop::develop(&node, &p, ctx)?),
+            "post_start" | "pre_stop" => Some(super::develop::hooks(&node, &p, ctx)?),
             _ => {
                 if let V::Int(_) | V::Float(_) | V::Bool(_) = node.v {
                     Some(node.derive(V::Str(node.scalar_string().unwrap_or_default())))

@@ -39,7 +39,19 @@ pub fn service_hash_with(
         })?;
     let mut v = serde_json::to_value(svc).expect("service serialises");
     if let J::Object(m) = &mut v {
-        for k in ["build", "pull_policy", "scale", "depends_on", "profiles"] {
+        // what does not change the container: how it is built, pulled, scaled, ordered,
+        // watched, and the commands run in it around its start and stop
+        let not_container = [
+            "build",
+            "pull_policy",
+            "scale",
+            "depends_on",
+            "profiles",
+            "develop",
+            "post_start",
+            "pre_stop",
+        ];
+        for k in not_container {
             m.remove(k);
         }
         if let Some(J::Object(d)) = m.get_mut("deploy") {

@@ -19,7 +19,7 @@ use self::rules::{Change, Matcher};
 use self::sync::{Owner, SyncSet};
 use super::logs::LogSink;
 use super::{id_of, name_of, BuildRequest, Compose, Error, Result};
-use crate::api::models::ExecConfig;
+use crate::compose::exec::hooks;
 use crate::compose::load::env::Environment;
 use crate::compose::model::{Project, ServiceHook, WatchAction};
 use crate::compose::plan::{service_image, PlanOptions};
@@ -277,21 +277,14 @@ impl WatchSession {
     }
 
     async fn exec(&self, service: &str, hook: &ServiceHook) {
-        let cfg = hook_exec(hook);
         for c in self.running(service).await {
-            match self.compose.engine().exec(id_of(&c), &cfg).await {
-                Ok((0, _)) => self.say(format!(
+            match hooks::run(&**self.compose.engine(), id_of(&c), hook).await {
+                Ok(()) => self.say(format!(
                     "Ran {:?} in {} after the sync",
                     hook.command.join(" "),
                     name_of(&c)
                 )),
-                Ok((code, out)) => self.say(format!(
-                    "{:?} in {} exited with code {code}: {}",
-                    hook.command.join(" "),
-                    name_of(&c),
-                    String::from_utf8_lossy(&out).trim_end()
-                )),
-                Err(e) => self.say(format!("exec in {} failed: {e}", name_of(&c))),
+                Err(e) => self.say(format!("sync+exec in {}: {e}", name_of(&c))),
             }
         }
     }
@@ -336,25 +329,6 @@ impl WatchSession {
             // still used by another container: kept, as a dangling image prune would
             let _ = engine.remove_image(&old, false).await;
         }
-    }
-}
-
-fn hook_exec(hook: &ServiceHook) -> ExecConfig {
-    let env: Vec<String> = hook
-        .environment
-        .iter()
-        .map(|(k, v)| match v {
-            Some(v) => format!("{k}={v}"),
-            None => k.clone(),
-        })
-        .collect();
-    ExecConfig {
-        cmd: Some(hook.command.clone()),
-        user: hook.user.clone(),
-        privileged: Some(hook.privileged),
-        working_dir: hook.working_dir.clone(),
-        env: (!env.is_empty()).then_some(env),
-        ..Default::default()
     }
 }
 
