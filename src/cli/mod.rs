@@ -73,6 +73,10 @@ pub fn main() -> i32 {
             opts,
             cmd: compose::args::ComposeCmd::Config(a),
         }) => compose::run_config(&opts, a),
+        Command::Compose(compose::args::ComposeCli {
+            cmd: compose::args::ComposeCmd::Version(a),
+            ..
+        }) => compose::run_version(&a),
         command => {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -1,7 +1,7 @@
 //! One module per command family; each turns parsed arguments into API calls and output.
 
 pub(crate) mod container;
-mod image;
+pub(crate) mod image;
 mod network;
 pub(crate) mod resources;
 pub(crate) mod run;

@@ -131,6 +131,20 @@ pub enum ComposeCmd {
     Wait(WaitArgs),
     /// Watch the build context for services and rebuild/refresh containers when files are updated
     Watch(WatchArgs),
+    /// Attach local standard input, output, and error streams to a service's running container
+    Attach(AttachArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Scale services
+    Scale(ScaleArgs),
+    /// List volumes
+    Volumes(VolumesArgs),
+    /// Create a new image from a service container's changes
+    Commit(CommitArgs),
+    /// Export a service container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Show the Docker Compose version information
+    Version(VersionArgs),
     /// Parse, resolve and render the compose file in canonical format
     Config(ConfigArgs),
 }
@@ -580,4 +594,98 @@ pub struct WaitArgs {
     pub down_project: bool,
     #[arg(required = true)]
     pub services: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct AttachArgs {
+    /// Index of the container if the service has multiple replicas
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    /// Do not attach STDIN
+    #[arg(long = "no-stdin")]
+    pub no_stdin: bool,
+    /// Proxy all received signals to the process (accepted; signals end the attachment)
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: bool,
+    pub service: String,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long = "no-stream")]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Format output using a custom template ('table', 'json', or a Go template)
+    #[arg(long)]
+    pub format: Option<String>,
+    pub service: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ScaleArgs {
+    /// Don't start linked services
+    #[arg(long = "no-deps")]
+    pub no_deps: bool,
+    /// SERVICE=REPLICAS
+    #[arg(required = true)]
+    pub scale: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct VolumesArgs {
+    /// Only display volume names
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Format the output: table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    pub services: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short = 'a', long)]
+    pub author: Option<String>,
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long = "change")]
+    pub change: Vec<String>,
+    /// Commit message
+    #[arg(short = 'm', long)]
+    pub message: Option<String>,
+    /// Pause container during commit
+    #[arg(short = 'p', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub pause: bool,
+    /// Index of the container if the service has multiple replicas
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    pub service: String,
+    pub reference: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long)]
+    pub output: Option<std::path::PathBuf>,
+    /// Index of the container if the service has multiple replicas
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    pub service: String,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct VersionArgs {
+    /// Shows only the version number
+    #[arg(long)]
+    pub short: bool,
+    /// Format the output: pretty or json
+    #[arg(short = 'f', long, default_value = "pretty")]
+    pub format: String,
 }

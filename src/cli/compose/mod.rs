@@ -3,6 +3,7 @@
 
 pub mod args;
 mod cmds;
+mod containers;
 mod printer;
 mod progress;
 mod run;
@@ -49,12 +50,29 @@ pub async fn main(client: &Client, opts: &ComposeOpts, cmd: ComposeCmd) -> CliRe
         ComposeCmd::Events(a) => cmds::events(client, opts, a).await,
         ComposeCmd::Wait(a) => cmds::wait(client, opts, a).await,
         ComposeCmd::Watch(a) => up::watch(client, opts, a).await,
+        ComposeCmd::Attach(a) => containers::attach(client, opts, a).await,
+        ComposeCmd::Stats(a) => containers::stats(client, opts, a).await,
+        ComposeCmd::Scale(a) => up::scale(client, opts, a).await,
+        ComposeCmd::Volumes(a) => views::volumes(client, opts, a).await,
+        ComposeCmd::Commit(a) => containers::commit(client, opts, a).await,
+        ComposeCmd::Export(a) => containers::export(client, opts, a).await,
+        ComposeCmd::Version(a) => views::version(&a),
     }
+}
+
+/// `version` needs no engine either.
+pub fn run_version(a: &args::VersionArgs) -> i32 {
+    exit_code(views::version(a))
 }
 
 /// `config` needs no engine: run it without starting a daemon.
 pub fn run_config(opts: &ComposeOpts, a: args::ConfigArgs) -> i32 {
-    match views::config(opts, a) {
+    exit_code(views::config(opts, a))
+}
+
+/// The exit code of a command run without the async runtime, its message printed.
+fn exit_code(r: CliResult) -> i32 {
+    match r {
         Ok(()) => 0,
         Err(e) => {
             if let Some(m) = e.message {

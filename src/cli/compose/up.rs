@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::args::{ComposeOpts, CreateArgs, UpArgs, WatchArgs};
+use super::args::{ComposeOpts, CreateArgs, ScaleArgs, UpArgs, WatchArgs};
 use super::printer::Printer;
 use super::{compose, compose_quiet_if, interrupts, load, parse_pull, parse_scale};
 use crate::api::client::Client;
@@ -100,6 +100,25 @@ pub async fn watch(client: &Client, opts: &ComposeOpts, a: WatchArgs) -> CliResu
     };
     compose
         .watch(&project, loaded.environment, &req, sink, stop)
+        .await?;
+    Ok(())
+}
+
+/// `compose scale web=3 db=1`: converge those services to that many containers.
+pub async fn scale(client: &Client, opts: &ComposeOpts, a: ScaleArgs) -> CliResult {
+    let scale = parse_scale(&a.scale)?;
+    let services: Vec<String> = scale.keys().cloned().collect();
+    let loaded = load(opts, &services)?;
+    crate::compose::service::check_services(&loaded.project, &services, true)?;
+    let project = Arc::new(loaded.project);
+    let plan = PlanOptions {
+        services,
+        no_deps: a.no_deps,
+        scale,
+        ..Default::default()
+    };
+    compose(client, opts)
+        .converge(&project, loaded.environment, &plan)
         .await?;
     Ok(())
 }

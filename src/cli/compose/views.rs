@@ -295,3 +295,57 @@ pub async fn top(client: &Client, opts: &ComposeOpts, a: ServicesArgs) -> CliRes
     }
     Ok(())
 }
+
+pub async fn volumes(client: &Client, opts: &ComposeOpts, a: VolumesArgs) -> CliResult {
+    let t = target(opts, &a.services)?;
+    let list = compose(client, opts)
+        .volumes(&t.project, &a.services)
+        .await?;
+    if a.quiet {
+        for v in &list {
+            println!("{}", v.name);
+        }
+        return Ok(());
+    }
+    match a.format.as_str() {
+        "json" => {
+            for v in &list {
+                let j = serde_json::json!({"Driver": v.driver, "Name": v.name,
+                    "Mountpoint": v.mountpoint, "Labels": v.labels, "Scope": v.scope});
+                println!("{j}");
+            }
+        }
+        "table" => {
+            let header = vec!["DRIVER".to_string(), "VOLUME NAME".into()];
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|v| vec![v.driver.clone(), v.name.clone()])
+                .collect();
+            print_columns(&mut std::io::stdout().lock(), &header, &rows)?;
+        }
+        o => {
+            return Err(Exit::msg(
+                1,
+                format!("unsupported format {o:?}: expected table or json"),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// `compose version`: wharf's own version (it is the compose implementation).
+pub fn version(a: &VersionArgs) -> CliResult {
+    let v = env!("CARGO_PKG_VERSION");
+    match (a.short, a.format.as_str()) {
+        (true, _) => println!("{v}"),
+        (false, "json") => println!("{}", serde_json::json!({"version": v})),
+        (false, "pretty") => println!("wharf compose version {v}"),
+        (false, o) => {
+            return Err(Exit::msg(
+                1,
+                format!("unsupported format {o:?}: expected pretty or json"),
+            ))
+        }
+    }
+    Ok(())
+}

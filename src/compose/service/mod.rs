@@ -13,6 +13,7 @@ pub mod ps;
 pub mod pull;
 pub mod run;
 pub mod up;
+pub mod volumes;
 pub mod wait;
 pub mod watch;
 
