@@ -20,7 +20,9 @@ use wharf::compose::load::env::Environment;
 use wharf::compose::plan::{
     self, labels, ContainerState, ObservedContainer, ObservedResource, ObservedState, PlanOptions,
 };
-use wharf::compose::{load_project, render_config, ConfigFormat, LoadOptions};
+use wharf::compose::{
+    load_project, render_config, render_config_uninterpolated, ConfigFormat, LoadOptions,
+};
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/compose")
@@ -171,7 +173,10 @@ fn run_case(dir: &Path, failures: &mut Vec<String>) {
     for w in &loaded.warnings {
         out.push_str(&format!("# warning: {w}\n"));
     }
-    out.push_str(&render_config(&loaded.project, ConfigFormat::Yaml));
+    out.push_str(&match opts.no_interpolate {
+        true => render_config_uninterpolated(&loaded.project, ConfigFormat::Yaml),
+        false => render_config(&loaded.project, ConfigFormat::Yaml),
+    });
     check(&dir.join("expected.yaml"), &clean(out), failures);
 
     let obs_path = dir.join("observed.yaml");

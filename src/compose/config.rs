@@ -16,14 +16,37 @@ pub enum ConfigFormat {
 
 /// Render the normalised project (keys sorted, stable).
 pub fn render_config(project: &Project, format: ConfigFormat) -> String {
-    let v = serde_json::to_value(project).expect("project serialises");
+    let mut v = serde_json::to_value(project).expect("project serialises");
+    // a literal `$` reloads as itself only when written `$$`
+    escape_dollars(&mut v);
+    render_value(&v, format)
+}
+
+/// For `--no-interpolate`: strings as loaded (their `$` still start references).
+pub fn render_config_uninterpolated(project: &Project, format: ConfigFormat) -> String {
+    render_value(
+        &serde_json::to_value(project).expect("project serialises"),
+        format,
+    )
+}
+
+fn escape_dollars(v: &mut J) {
+    match v {
+        J::String(s) if s.contains('$') => *s = s.replace('$', "$$"),
+        J::Array(a) => a.iter_mut().for_each(escape_dollars),
+        J::Object(m) => m.values_mut().for_each(escape_dollars),
+        _ => {}
+    }
+}
+
+fn render_value(v: &J, format: ConfigFormat) -> String {
     match format {
         ConfigFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&v).expect("json");
+            let mut s = serde_json::to_string_pretty(v).expect("json");
             s.push('\n');
             s
         }
-        ConfigFormat::Yaml => to_yaml(&v),
+        ConfigFormat::Yaml => to_yaml(v),
     }
 }
 

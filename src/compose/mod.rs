@@ -21,7 +21,7 @@ pub mod plan;
 pub mod service;
 pub mod value;
 
-pub use config::{render_config, ConfigFormat};
+pub use config::{render_config, render_config_uninterpolated, ConfigFormat};
 pub use error::{ComposeError, Location};
 pub use graph::ServiceGraph;
 pub use load::{load_project, LoadOptions, Loaded};

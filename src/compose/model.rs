@@ -338,7 +338,8 @@ pub struct Mount {
 pub struct BindOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propagation: Option<String>,
-    #[serde(default, skip_serializing_if = "is_false")]
+    /// Printed even when false: a long-syntax bind without it means true.
+    #[serde(default)]
     pub create_host_path: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selinux: Option<String>,

@@ -17,7 +17,7 @@ use crate::compose::graph::ServiceGraph;
 use crate::compose::plan::{labels, ContainerState};
 use crate::compose::service::ps::PsRequest;
 use crate::compose::service::{label_of, name_of};
-use crate::compose::{load_project, render_config, ConfigFormat};
+use crate::compose::{load_project, render_config, render_config_uninterpolated, ConfigFormat};
 
 pub fn config(opts: &ComposeOpts, a: ConfigArgs) -> CliResult {
     let loaded = load_project(&load_options(opts, &a.service_names, a.no_interpolate))
@@ -61,7 +61,10 @@ pub fn config(opts: &ComposeOpts, a: ConfigArgs) -> CliResult {
                 ))
             }
         };
-        render_config(&project, format)
+        match a.no_interpolate {
+            true => render_config_uninterpolated(&project, format),
+            false => render_config(&project, format),
+        }
     };
     match &a.output {
         Some(p) => {

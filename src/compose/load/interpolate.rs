@@ -35,10 +35,12 @@ pub fn substitute(
             i += 1;
             continue;
         }
+        // as compose v2: a `$` that starts neither `$$`, a name nor `${` is a literal `$`
+        // (`$(date)`, `5$`, `$1`); only a malformed `${...` is an error
         let Some(&next) = chars.get(i + 1) else {
-            return Err(TemplateError::Invalid {
-                reason: "a lone $ at the end".into(),
-            });
+            out.push('$');
+            i += 1;
+            continue;
         };
         if next == '$' {
             out.push('$');
@@ -79,9 +81,8 @@ pub fn substitute(
             out.push_str(&braced(&inner, lookup)?);
             i = j + 1;
         } else {
-            return Err(TemplateError::Invalid {
-                reason: format!("$ followed by {next:?} is not a variable"),
-            });
+            out.push('$');
+            i += 1;
         }
     }
     Ok(out)
@@ -132,30 +133,87 @@ fn braced(inner: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String
     }
 }
 
-/// Interpolate every string value of a tree (keys are left alone).
+/// Interpolate every string value of a tree (keys are left alone). A variable used without
+/// a default (`$TAG`, `${TAG}`) that is not set gets one warning, at its first use.
 pub fn interpolate_node(
     node: &mut Node,
     path: &KeyPath,
     lookup: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let mut unset = indexmap::IndexMap::new();
+    interpolate_in(node, path, lookup, &mut unset)?;
+    for (name, at) in unset {
+        warnings.push(format!(
+            "{at}: the {name:?} variable is not set. Defaulting to a blank string."
+        ));
+    }
+    Ok(())
+}
+
+fn interpolate_in(
+    node: &mut Node,
+    path: &KeyPath,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    unset: &mut indexmap::IndexMap<String, String>,
 ) -> Result<()> {
     match &mut node.v {
-        V::Str(s) if s.contains('$') => match substitute(s, lookup) {
-            Ok(v) => *s = v,
-            Err(e) => return Err(template_error(e, node.pos.clone(), path, s)),
-        },
+        V::Str(s) if s.contains('$') => {
+            for name in plain_references(s) {
+                if lookup(&name).is_none() && !unset.contains_key(&name) {
+                    let at = crate::compose::error::Location::from(node.pos.clone());
+                    unset.insert(name, format!("{at}: {path}"));
+                }
+            }
+            match substitute(s, lookup) {
+                Ok(v) => *s = v,
+                Err(e) => return Err(template_error(e, node.pos.clone(), path, s)),
+            }
+        }
         V::Seq(items) => {
             for (i, it) in items.iter_mut().enumerate() {
-                interpolate_node(it, &path.index(i), lookup)?;
+                interpolate_in(it, &path.index(i), lookup, unset)?;
             }
         }
         V::Map(m) => {
             for (k, v) in m.iter_mut() {
-                interpolate_node(v, &path.key(k), lookup)?;
+                interpolate_in(v, &path.key(k), lookup, unset)?;
             }
         }
         _ => {}
     }
     Ok(())
+}
+
+/// The variables a template uses without a default: `$NAME` and `${NAME}` (not `$$NAME`,
+/// not `${NAME:-x}` and the other operators).
+fn plain_references(template: &str) -> Vec<String> {
+    let chars: Vec<char> = template.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '$' {
+            i += 1;
+            continue;
+        }
+        let braced = chars.get(i + 1) == Some(&'{');
+        match chars.get(i + 1) {
+            Some('$') => i += 2,
+            Some(&c) if is_name_start(c) || braced => {
+                let start = i + if braced { 2 } else { 1 };
+                let mut j = start;
+                while j < chars.len() && is_name_char(chars[j]) {
+                    j += 1;
+                }
+                if j > start && (!braced || chars.get(j) == Some(&'}')) {
+                    out.push(chars[start..j].iter().collect());
+                }
+                i = j.max(i + 1);
+            }
+            _ => i += 1,
+        }
+    }
+    out
 }
 
 pub(crate) fn template_error(
@@ -257,11 +315,23 @@ mod tests {
 
     #[test]
     fn invalid() {
-        for t in [
-            "$", "a $ b", "$1", "${}", "${1A}", "${SET", "${SET:x}", "${SET!}", "$-",
-        ] {
+        for t in ["${}", "${1A}", "${SET", "${SET:x}", "${SET!}", "a ${ b"] {
             assert!(matches!(e(t), TemplateError::Invalid { .. }), "{t}");
         }
+    }
+
+    #[test]
+    fn unset_variables_without_default_are_found() {
+        let refs = plain_references("$A ${B} $$C ${D:-x} ${E-x} $ ${F}x $(G) ${H:+$I}");
+        assert_eq!(refs, ["A", "B", "F", "I"]);
+    }
+
+    #[test]
+    fn a_dollar_that_starts_no_variable_is_literal() {
+        for t in ["$", "a $ b", "$1", "$-", "$(date)", "5$", "$.x"] {
+            assert_eq!(s(t), t);
+        }
+        assert_eq!(s("$(echo $SET)"), "$(echo value)");
     }
 
     #[test]
@@ -271,15 +341,16 @@ mod tests {
             "c.yaml",
         )
         .unwrap();
-        let err = interpolate_node(&mut n, &KeyPath::root(), &env)
+        let err = interpolate_node(&mut n, &KeyPath::root(), &env, &mut Vec::new())
             .unwrap_err()
             .to_string();
         assert_eq!(
             err,
             "c.yaml:3:12: services.web.image: required variable TAG is missing a value: set TAG"
         );
-        let mut n = crate::compose::load::yaml::parse_file("x:\n  - \"a$ b\"\n", "c.yaml").unwrap();
-        let err = interpolate_node(&mut n, &KeyPath::root(), &env)
+        let mut n =
+            crate::compose::load::yaml::parse_file("x:\n  - \"a${ b\"\n", "c.yaml").unwrap();
+        let err = interpolate_node(&mut n, &KeyPath::root(), &env, &mut Vec::new())
             .unwrap_err()
             .to_string();
         assert!(err.contains("x[0]") && err.contains("use $$"), "{err}");

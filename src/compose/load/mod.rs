@@ -14,6 +14,7 @@ pub mod develop;
 pub mod discover;
 pub mod env;
 pub mod finalize;
+mod flow_indent;
 pub mod interpolate;
 pub mod merge;
 pub mod normalize;
@@ -295,7 +296,7 @@ fn load_file_text(
     let mut doc = yaml::parse_file(text, label)?;
     if !ctx.no_interpolate {
         let env = &ctx.env;
-        interpolate::interpolate_node(&mut doc, &KeyPath::root(), &|n| env.get(n))?;
+        interpolate::interpolate_node(&mut doc, &KeyPath::root(), &|n| env.get(n), warnings)?;
     }
     validate::validate_document(&doc)?;
     if let Some(m) = doc.as_map_mut() {

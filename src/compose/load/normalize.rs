@@ -244,7 +244,8 @@ fn normalize_service(svc: &mut Node, path: &KeyPath, ctx: &mut NormCtx<'_>) -> R
             "ports" => Some(ports(&node, &p)?),
             "expose" | "profiles" | "links" | "volumes_from" | "cap_add" | "cap_drop"
             | "security_opt" | "dns_opt" => Some(string_list(&node, &p)?),
-            "dns" | "dns_search" | "tmpfs" => Some(string_list(&node, &p)?),
+            "dns" | "dns_search" => Some(string_list(&node, &p)?),
+            "tmpfs" => Some(tmpfs_list(&node, &p)?),
             "volumes" => Some(volumes(&node, &p, ctx)?),
             "networks" => Some(service_networks(&node, &p)?),
             "network_mode" => {
@@ -442,6 +443,30 @@ pub(crate) fn resolve_path_in(s: &str, base: &Path, env: &Environment) -> String
         base.join(p)
     };
     clean_path(&abs).display().to_string()
+}
+
+/// A mount target in the container, cleaned as docker compose does (`/data/` → `/data`).
+fn clean_target(t: &str) -> String {
+    match t.starts_with('/') {
+        true => clean_path(Path::new(t)).display().to_string(),
+        false => t.to_string(),
+    }
+}
+
+/// `tmpfs:` entries: the path cleaned, its options (`/run:size=64m`) kept.
+fn tmpfs_list(n: &Node, p: &KeyPath) -> Result<Node> {
+    let mut list = string_list(n, p)?;
+    if let V::Seq(items) = &mut list.v {
+        for it in items.iter_mut() {
+            if let V::Str(s) = &mut it.v {
+                *s = match s.split_once(':') {
+                    Some((path, opts)) => format!("{}:{opts}", clean_target(path)),
+                    None => clean_target(s),
+                };
+            }
+        }
+    }
+    Ok(list)
 }
 
 fn is_remote_context(s: &str) -> bool {
@@ -847,7 +872,7 @@ fn volumes(n: &Node, p: &KeyPath, ctx: &mut NormCtx<'_>) -> Result<Node> {
                 })?;
                 o.insert(
                     "target".into(),
-                    t.derive(V::Str(to_string(t, &ip.key("target"))?)),
+                    t.derive(V::Str(clean_target(&to_string(t, &ip.key("target"))?))),
                 );
                 if let Some(r) = m.get("read_only") {
                     o.insert(
@@ -886,19 +911,15 @@ fn volumes(n: &Node, p: &KeyPath, ctx: &mut NormCtx<'_>) -> Result<Node> {
                     }
                     o.insert("tmpfs".into(), t.derive(V::Map(to)));
                 }
-                // long-syntax bind mounts must exist unless asked to be created
+                // as docker compose: a long-syntax bind creates a missing source unless told
+                // not to, and only `up` looks at the host
                 if kind == "bind" {
-                    let create = o
-                        .get("bind")
-                        .and_then(|b| b.get("create_host_path"))
-                        .is_some_and(|c| matches!(c.v, V::Bool(true)));
-                    if let Some(src) = o.get("source").and_then(Node::as_str) {
-                        if !create && !Path::new(src).exists() {
-                            return Err(ComposeError::invalid(
-                                m.get("source").and_then(|s| s.pos.clone()),
-                                &ip.key("source"),
-                                format!("bind source path {src:?} does not exist (create it, or set bind.create_host_path: true)"),
-                            ));
+                    let b = o
+                        .entry("bind".to_string())
+                        .or_insert_with(|| it.derive(V::Map(Map::new())));
+                    if let Some(bm) = b.as_map_mut() {
+                        if !bm.contains_key("create_host_path") {
+                            bm.insert("create_host_path".into(), it.derive(V::Bool(true)));
                         }
                     }
                 }
@@ -951,7 +972,7 @@ fn short_volume(
         };
         o.insert("source".into(), it.derive(V::Str(s)));
     }
-    o.insert("target".into(), it.derive(V::Str(dst.to_string())));
+    o.insert("target".into(), it.derive(V::Str(clean_target(dst))));
     let mut read_only = false;
     let mut bind_opts = Map::new();
     let mut vol_opts = Map::new();

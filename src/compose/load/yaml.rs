@@ -36,6 +36,20 @@ fn allowed_alias_ratio(decoded: u64) -> f64 {
 
 /// Parse a YAML text into one node per document (an empty text gives no document).
 pub fn parse_documents(text: &str, file: &str) -> Result<Vec<Node>> {
+    match parse_strict(text, file) {
+        Err(ComposeError::Yaml { at, message }) if message.contains("invalid indentation") => {
+            let lenient = super::flow_indent::indent_flow_closers(text)
+                .map(|fixed| parse_strict(&fixed, file));
+            match lenient {
+                Some(Ok(docs)) => Ok(docs),
+                _ => Err(ComposeError::Yaml { at, message }),
+            }
+        }
+        r => r,
+    }
+}
+
+fn parse_strict(text: &str, file: &str) -> Result<Vec<Node>> {
     let file: Arc<str> = Arc::from(file);
     if text.len() > MAX_TEXT_BYTES {
         return Err(ComposeError::Yaml {
