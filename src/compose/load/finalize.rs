@@ -135,6 +135,13 @@ pub fn finalize(
     let mut uses_default = false;
     for (name, svc) in enabled.iter_mut() {
         let p = services_path(name);
+        if svc.get("image").is_none() && svc.get("build").is_none() {
+            return Err(ComposeError::invalid(
+                svc.key_pos.clone().or_else(|| svc.pos.clone()),
+                &p,
+                format!("service {name:?} has neither an image nor a build context specified"),
+            ));
+        }
         crate::compose::load::develop::check_rebuild(svc, &p)?;
         resolve_env_files(svc, &p, input.env)?;
         let Some(sm) = svc.as_map_mut() else { continue };

@@ -24,6 +24,15 @@ pub struct NormCtx<'a> {
 
 type Map = IndexMap<String, Node>;
 
+/// The one policy for valid keys wharf cannot apply: accepted, dropped from the model and
+/// reported once, with where they are and what is not applied.
+pub(crate) fn not_applied(ctx: &mut NormCtx<'_>, node: &Node, p: &KeyPath) {
+    let at =
+        crate::compose::error::Location::from(node.key_pos.clone().or_else(|| node.pos.clone()));
+    ctx.warnings
+        .push(format!("{at}: {p}: not supported by wharf, ignored"));
+}
+
 /// Normalise a whole document in place.
 pub fn normalize_document(doc: &mut Node, ctx: &mut NormCtx<'_>) -> Result<()> {
     let root = KeyPath::root();
@@ -122,11 +131,8 @@ fn normalize_resource(
             m.insert("file".into(), nn);
         }
         for unsupported in ["driver", "driver_opts", "template_driver"] {
-            if m.shift_remove(unsupported).is_some() {
-                ctx.warnings.push(format!(
-                    "{}: not supported by wharf, ignored",
-                    path.key(unsupported)
-                ));
+            if let Some(n) = m.shift_remove(unsupported) {
+                not_applied(ctx, &n, &path.key(unsupported));
             }
         }
     }
@@ -152,9 +158,9 @@ fn normalize_resource(
             .cloned()
             .collect();
         for k in drop {
-            m.shift_remove(&k);
-            ctx.warnings
-                .push(format!("{}: not supported by wharf, ignored", path.key(&k)));
+            if let Some(n) = m.shift_remove(&k) {
+                not_applied(ctx, &n, &path.key(&k));
+            }
         }
     }
     Ok(())
@@ -232,8 +238,7 @@ fn normalize_service(svc: &mut Node, path: &KeyPath, ctx: &mut NormCtx<'_>) -> R
         }
         if !SERVICE_KEYS.contains(&k.as_str()) {
             m.shift_remove(&k);
-            ctx.warnings
-                .push(format!("{p}: not supported by wharf, ignored"));
+            not_applied(ctx, &node, &p);
             continue;
         }
         let new = match k.as_str() {
@@ -247,7 +252,7 @@ fn normalize_service(svc: &mut Node, path: &KeyPath, ctx: &mut NormCtx<'_>) -> R
             "dns" | "dns_search" => Some(string_list(&node, &p)?),
             "tmpfs" => Some(tmpfs_list(&node, &p)?),
             "volumes" => Some(volumes(&node, &p, ctx)?),
-            "networks" => Some(service_networks(&node, &p)?),
+            "networks" => Some(service_networks(&node, &p, ctx)?),
             "network_mode" => {
                 let s = to_string(&node, &p)?;
                 NetworkMode::try_from(s.clone())
@@ -282,7 +287,13 @@ fn normalize_service(svc: &mut Node, path: &KeyPath, ctx: &mut NormCtx<'_>) -> R
             "deploy" => Some(deploy(&node, &p, ctx)?),
             "pull_policy" => Some(pull_policy(&node, &p, ctx)?),
             "secrets" | "configs" => Some(file_refs(&node, &p)?),
-            "logging" => Some(logging(&node, &p)?),
+            "logging" => match logging(&node, &p, ctx)? {
+                Some(l) => Some(l),
+                None => {
+                    m.shift_remove(&k);
+                    continue;
+                }
+            },
             "extends" => Some(extends(&node, &p, ctx)?),
             "develop" => Some(super::develop::develop(&node, &p, ctx)?),
             "post_start" | "pre_stop" => Some(super::develop::hooks(&node, &p, ctx)?),
@@ -638,9 +649,9 @@ fn build(n: &Node, p: &KeyPath, ctx: &mut NormCtx<'_>) -> Result<Node> {
         .cloned()
         .collect();
     for k in drop {
-        m.shift_remove(&k);
-        ctx.warnings
-            .push(format!("{}: not supported by wharf, ignored", p.key(&k)));
+        if let Some(n) = m.shift_remove(&k) {
+            not_applied(ctx, &n, &p.key(&k));
+        }
     }
     Ok(n.derive(V::Map(m)))
 }
@@ -1012,7 +1023,7 @@ fn short_volume(
     Ok(())
 }
 
-fn service_networks(n: &Node, p: &KeyPath) -> Result<Node> {
+fn service_networks(n: &Node, p: &KeyPath, ctx: &mut NormCtx<'_>) -> Result<Node> {
     let mut out = Map::new();
     match &n.v {
         V::Seq(items) => {
@@ -1038,9 +1049,13 @@ fn service_networks(n: &Node, p: &KeyPath) -> Result<Node> {
                         .filter(|k| !supported.contains(&k.as_str()))
                         .cloned()
                         .collect();
-                    if let Some(u) = unsupported.first() {
-                        let u = u.clone();
-                        return Err(ComposeError::invalid(vm.get(&u).and_then(|x| x.key_pos.clone()), &p.key(k).key(&u), "not supported by wharf (supported: aliases, ipv4_address, ipv6_address, priority)"));
+                    for u in unsupported {
+                        match vm.shift_remove(&u) {
+                            Some(n) if !u.starts_with("x-") => {
+                                not_applied(ctx, &n, &p.key(k).key(&u))
+                            }
+                            _ => {}
+                        }
                     }
                 }
                 out.insert(k.clone(), nv);
@@ -1260,9 +1275,7 @@ fn limits(n: &Node, p: &KeyPath, ctx: &mut NormCtx<'_>) -> Result<Node> {
             "pids" => {
                 o.insert(k.clone(), v.derive(V::Int(to_int(v, &kp)?)));
             }
-            _ => ctx
-                .warnings
-                .push(format!("{kp}: not supported by wharf, ignored")),
+            _ => not_applied(ctx, v, &kp),
         }
     }
     Ok(n.derive(V::Map(o)))
@@ -1288,18 +1301,14 @@ fn deploy(n: &Node, p: &KeyPath, ctx: &mut NormCtx<'_>) -> Result<Node> {
                             "limits" | "reservations" => {
                                 ro.insert(rk.clone(), limits(rv, &rp, ctx)?);
                             }
-                            _ => ctx
-                                .warnings
-                                .push(format!("{rp}: not supported by wharf, ignored")),
+                            _ => not_applied(ctx, rv, &rp),
                         }
                     }
                 }
                 o.insert(k.clone(), v.derive(V::Map(ro)));
             }
             _ if k.starts_with("x-") => {}
-            _ => ctx
-                .warnings
-                .push(format!("{kp}: not supported by wharf, ignored")),
+            _ => not_applied(ctx, v, &kp),
         }
     }
     Ok(n.derive(V::Map(o)))
@@ -1376,9 +1385,11 @@ fn file_refs(n: &Node, p: &KeyPath) -> Result<Node> {
     Ok(n.derive(V::Seq(out)))
 }
 
-fn logging(n: &Node, p: &KeyPath) -> Result<Node> {
+/// `logging:`; a driver wharf does not have (syslog, journald, ...) is not applied: the
+/// container logs to json-file, and the section is dropped with a warning.
+fn logging(n: &Node, p: &KeyPath, ctx: &mut NormCtx<'_>) -> Result<Option<Node>> {
     let Some(m) = n.as_map() else {
-        return Ok(n.clone());
+        return Ok(Some(n.clone()));
     };
     let mut o = m.clone();
     if let Some(opts) = m.get("options") {
@@ -1387,15 +1398,11 @@ fn logging(n: &Node, p: &KeyPath) -> Result<Node> {
     if let Some(d) = m.get("driver") {
         let s = to_string(d, &p.key("driver"))?;
         if s != "json-file" && s != "local" && s != "none" {
-            return Err(ComposeError::value(
-                d.pos.clone(),
-                &p.key("driver"),
-                s,
-                "json-file, local or none (the logging drivers wharf supports)",
-            ));
+            not_applied(ctx, d, &p.key("driver"));
+            return Ok(None);
         }
     }
-    Ok(n.derive(V::Map(o)))
+    Ok(Some(n.derive(V::Map(o))))
 }
 
 fn extends(n: &Node, p: &KeyPath, ctx: &mut NormCtx<'_>) -> Result<Node> {

@@ -314,6 +314,23 @@ fn check(node: &Node, s: &J, path: &KeyPath, out: &mut Vec<Issue>) {
                 }
                 if !matched {
                     match addl {
+                        Some(J::Bool(false)) if props.is_none() && pats.is_some() => {
+                            // a map of named things (services, volumes...): the name is bad
+                            let what = match path.to_string().as_str() {
+                                "services" => "service",
+                                "volumes" => "volume",
+                                "secrets" => "secret",
+                                "configs" => "config",
+                                _ => "name",
+                            };
+                            out.push(Issue {
+                                pos: v.key_pos.clone().or_else(|| v.pos.clone()),
+                                path: sub,
+                                message: format!(
+                                    "invalid {what} name {k:?}: only letters, digits, '.', '_' and '-' may be used"
+                                ),
+                            });
+                        }
                         Some(J::Bool(false)) => {
                             let mut msg = format!("unknown key {k:?}");
                             if let Some(props) = props {
