@@ -131,6 +131,8 @@ pub fn finalize(
         }
     }
 
+    check_cycles(&enabled)?;
+
     // env_file contents (lower precedence than `environment`), default network
     let mut uses_default = false;
     for (name, svc) in enabled.iter_mut() {
@@ -227,6 +229,80 @@ pub fn finalize(
 }
 
 /// The dependencies of a (normalised) service node, with the key that creates them.
+/// A dependency cycle among the enabled services is refused with where each of its edges is
+/// declared (`depends_on`, `links`, `network_mode`, `volumes_from`).
+fn check_cycles(services: &IndexMap<String, Node>) -> Result<()> {
+    fn visit(
+        name: &str,
+        services: &IndexMap<String, Node>,
+        stack: &mut Vec<String>,
+        done: &mut std::collections::HashSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = stack.iter().position(|s| s == name) {
+            let mut cycle = stack[i..].to_vec();
+            cycle.push(name.to_string());
+            return Some(cycle);
+        }
+        if done.contains(name) {
+            return None;
+        }
+        stack.push(name.to_string());
+        for (dep, _) in services
+            .get(name)
+            .map(node_dependencies)
+            .unwrap_or_default()
+        {
+            if services.contains_key(&dep) {
+                if let Some(c) = visit(&dep, services, stack, done) {
+                    return Some(c);
+                }
+            }
+        }
+        stack.pop();
+        done.insert(name.to_string());
+        None
+    }
+    let mut done = std::collections::HashSet::new();
+    for name in services.keys() {
+        let Some(cycle) = visit(name, services, &mut Vec::new(), &mut done) else {
+            continue;
+        };
+        let edge_at = |from: &str, to: &str| -> crate::compose::error::Location {
+            let svc = &services[from];
+            let via = node_dependencies(svc)
+                .into_iter()
+                .find(|(d, _)| d == to)
+                .map(|(_, v)| v)
+                .unwrap_or("depends_on");
+            match via {
+                "depends_on" => svc
+                    .get("depends_on")
+                    .and_then(|d| d.get(to))
+                    .and_then(|d| d.key_pos.clone().or(d.pos.clone())),
+                other => svc.get(other).and_then(|n| n.pos.clone()),
+            }
+            .into()
+        };
+        let first = edge_at(&cycle[0], &cycle[1]);
+        let edges: Vec<String> = cycle
+            .windows(2)
+            .map(|w| {
+                let at = edge_at(&w[0], &w[1]);
+                match (at.file == first.file, at.line, at.col) {
+                    (true, Some(l), Some(c)) => format!("{} -> {} (line {l}:{c})", w[0], w[1]),
+                    _ => format!("{} -> {} ({at})", w[0], w[1]),
+                }
+            })
+            .collect();
+        return Err(ComposeError::invalid(
+            first,
+            &services_path(&cycle[0]),
+            format!("dependency cycle: {}", edges.join(", ")),
+        ));
+    }
+    Ok(())
+}
+
 fn node_dependencies(svc: &Node) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
     if let Some(d) = svc.get("depends_on").and_then(Node::as_map) {

@@ -383,7 +383,15 @@ fn extend_service(
                 env: ctx.env.clone(),
                 no_interpolate: ctx.no_interpolate,
             };
-            let other = load_file_path(&fp, &sub, warnings, depth + 1)?;
+            // a file that cannot be read is reported where the extends names it
+            let other = load_file_path(&fp, &sub, warnings, depth + 1).map_err(|e| match e {
+                ComposeError::Io { path, source, .. } if path == fp => ComposeError::invalid(
+                    ext.get("file").and_then(|f| f.pos.clone()),
+                    &ext_path.key("file"),
+                    format!("cannot read {}: {source}", path.display()),
+                ),
+                e => e,
+            })?;
             other
                 .get("services")
                 .and_then(|s| s.get(&target))
