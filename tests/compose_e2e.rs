@@ -840,3 +840,57 @@ services:
     let images = w.ok(&["images", "--format", "{{.Repository}}"]);
     assert!(!images.contains("builds-"), "{images}");
 }
+
+#[test]
+fn ports_are_published_through_the_first_network_that_is_not_internal() {
+    let w = engine();
+    let port = 21500 + w.slot;
+    let yaml = format!(
+        r#"
+services:
+  server:
+    image: busybox
+    command: ["httpd", "-f", "-p", "8080", "-h", "/etc"]
+    init: true
+    ports: ["127.0.0.1:{port}:8080"]
+    networks: [aaa_internal, zzz_public]
+  sealed:
+    image: busybox
+    command: ["httpd", "-f", "-p", "8080", "-h", "/etc"]
+    init: true
+    ports: ["127.0.0.1:{}:8080"]
+    networks: [aaa_internal]
+    profiles: [sealed]
+networks:
+  aaa_internal:
+    internal: true
+  zzz_public: {{}}
+"#,
+        port + 1
+    );
+    let p = Proj::new(&w, "ports", &yaml);
+    p.ok(&["up", "-d"]);
+    // The networks sort by name, so the internal one comes first; the port still answers.
+    let get = || {
+        use std::io::{Read, Write};
+        let mut body = String::new();
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port as u16)).unwrap();
+        s.write_all(b"GET /passwd HTTP/1.0\r\n\r\n").unwrap();
+        s.read_to_string(&mut body).unwrap();
+        body
+    };
+    assert!(get().contains("root:x:0:0"));
+    // and again after a restart (the ports come back on the same network)
+    p.ok(&["restart", "server"]);
+    assert!(get().contains("root:x:0:0"));
+    // A container whose only networks are internal cannot publish: a clear error, not silence.
+    let out = p.output(&["--profile", "sealed", "up", "-d", "sealed"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("all of its networks are internal (ports_aaa_internal)"),
+        "{err}"
+    );
+    p.ok(&["--profile", "sealed", "down"]);
+    assert!(p.ids().is_empty());
+}

@@ -273,16 +273,27 @@ impl Engine {
                 if !rec.endpoints.is_empty() && net::netns::is_netns(&path) {
                     // Started again: addresses were kept, published ports come back.
                     if !rec.port_mappings.is_empty() {
-                        let primary = rec.endpoints[0].network_id.clone();
-                        let ports = self
-                            .net()?
-                            .publish(&rec.id, &primary, &rec.port_mappings)
-                            .await?;
-                        self.containers.update(&rec.id, |r| {
-                            if let Some(e) = r.endpoints.first_mut() {
-                                e.ports = ports.clone();
+                        let mgr = self.net()?;
+                        let mut publish_on = None;
+                        for (i, e) in rec.endpoints.iter().enumerate() {
+                            if mgr
+                                .network(&e.network_id)
+                                .await
+                                .is_some_and(|n| !n.internal)
+                            {
+                                publish_on = Some(i);
+                                break;
                             }
-                        })?;
+                        }
+                        if let Some(i) = publish_on {
+                            let network = rec.endpoints[i].network_id.clone();
+                            let ports = mgr.publish(&rec.id, &network, &rec.port_mappings).await?;
+                            self.containers.update(&rec.id, |r| {
+                                if let Some(e) = r.endpoints.get_mut(i) {
+                                    e.ports = ports.clone();
+                                }
+                            })?;
+                        }
                     }
                     return Ok(NetworkNamespace::Path { path });
                 }
@@ -316,9 +327,27 @@ impl Engine {
             .flatten()
             .filter_map(|d| format!("{d}:53").parse().ok())
             .collect::<Vec<_>>();
-        let mut result = Ok(());
-        for (i, (name, req)) in rec.networks.iter().enumerate() {
-            let network = match self.find_network(name).await {
+        let mut networks = Vec::new();
+        for (name, _) in &rec.networks {
+            networks.push(self.find_network(name).await);
+        }
+        // Ports are published through the first network that is not internal, as Docker does.
+        let publish_on = networks
+            .iter()
+            .position(|n| n.as_ref().is_ok_and(|n| !n.internal));
+        let mut result = match (publish_on, rec.port_mappings.is_empty()) {
+            (None, false) if networks.iter().all(Result::is_ok) => Err(Error::invalid(format!(
+                "cannot publish the ports of container {}: all of its networks are internal ({})",
+                rec.name,
+                rec.networks.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))),
+            _ => Ok(()),
+        };
+        for (i, ((_, req), network)) in rec.networks.iter().zip(networks).enumerate() {
+            if result.is_err() {
+                break;
+            }
+            let network = match network {
                 Ok(n) => n,
                 Err(e) => {
                     result = Err(e);
@@ -330,7 +359,7 @@ impl Engine {
                 container_name: rec.name.clone(),
                 aliases: req.aliases.clone(),
                 ip: req.ip,
-                ports: if i == 0 {
+                ports: if Some(i) == publish_on {
                     rec.port_mappings.clone()
                 } else {
                     Vec::new()
