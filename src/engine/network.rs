@@ -328,7 +328,7 @@ impl Engine {
             .filter_map(|d| format!("{d}:53").parse().ok())
             .collect::<Vec<_>>();
         let mut networks = Vec::new();
-        for (name, _) in &rec.networks {
+        for name in rec.networks.keys() {
             networks.push(self.find_network(name).await);
         }
         // Ports are published through the first network that is not internal, as Docker does.
