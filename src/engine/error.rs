@@ -23,6 +23,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A build step's command exited non-zero (the stream's `errorDetail.code`).
+    #[error("{message}")]
+    CommandFailed { code: i64, message: String },
     #[error("state store: {0}")]
     Store(#[from] rusqlite::Error),
     #[error("{0}")]
@@ -50,7 +53,7 @@ impl Error {
         match self {
             Error::NotFound(_) => 404,
             Error::Conflict(_) => 409,
-            Error::InvalidArgument(_) => 400,
+            Error::InvalidArgument(_) | Error::CommandFailed { .. } => 400,
             Error::NotModified(_) => 304,
             _ => 500,
         }

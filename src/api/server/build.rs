@@ -12,7 +12,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::images::{error_line, multi};
+use super::images::{engine_error_line, error_line, multi};
 use super::{body_reader, ok_json, ApiError, ApiResult, State};
 use crate::engine::build::{BuildEvent, BuildOptions, Context, Progress};
 use crate::engine::Error;
@@ -82,6 +82,12 @@ fn options(raw: &Option<String>, headers: &HeaderMap) -> Result<BuildOptions, Er
         build_args: string_map(raw, "buildargs")?,
         target: one(raw, "target"),
         no_cache: flag(raw, "nocache"),
+        cache_from: match one(raw, "cachefrom") {
+            Some(v) => serde_json::from_str(&v).map_err(|e| {
+                Error::invalid(format!("cachefrom: expected a JSON array of images: {e}"))
+            })?,
+            None => Vec::new(),
+        },
         pull: flag(raw, "pull"),
         labels: string_map(raw, "labels")?,
         network_mode: one(raw, "networkmode"),
@@ -160,7 +166,7 @@ pub async fn build(
             }
             Ok(_) => {}
             Err(e) => {
-                let _ = tx.send(error_line(&e.to_string())).await;
+                let _ = tx.send(engine_error_line(&e)).await;
             }
         }
     });

@@ -59,13 +59,15 @@ fn familiar_tags(engine: &Engine, id: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-pub fn summaries(engine: &Engine) -> Result<Vec<ImageSummary>> {
+/// The images `GET /images/json` lists; untagged build steps only with `all` (`images -a`,
+/// as dockerd lists the classic builder's intermediate images).
+pub fn summaries(engine: &Engine, all: bool) -> Result<Vec<ImageSummary>> {
     let in_use = engine.containers.images_in_use();
     let mut out = Vec::new();
     for rec in engine.images.list()? {
         let repo_tags = familiar_tags(engine, &rec.id)?;
         // Untagged build steps are build cache, not images (`builder prune` reclaims them).
-        if rec.intermediate && repo_tags.is_empty() {
+        if rec.intermediate && repo_tags.is_empty() && !all {
             continue;
         }
         let config = engine.images.config(&rec.id)?;
@@ -102,7 +104,7 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 
 pub async fn list(AxState(engine): AxState<State>, q: Query) -> ApiResult {
     let filters = parse_filters(q.get("filters").map(String::as_str))?;
-    let all = summaries(&engine)?;
+    let all = summaries(&engine, super::flag(&q, "all"))?;
     let filtered: Vec<ImageSummary> = all
         .into_iter()
         .filter(|img| {
@@ -363,9 +365,23 @@ pub async fn prune(AxState(engine): AxState<State>, q: Query) -> ApiResult {
 
 /// The last line of a progress stream that failed, as Docker clients expect it.
 pub(super) fn error_line(msg: &str) -> Bytes {
-    let mut line =
-        serde_json::to_vec(&serde_json::json!({"error": msg, "errorDetail": {"message": msg}}))
-            .unwrap_or_default();
+    error_json(serde_json::json!({"error": msg, "errorDetail": {"message": msg}}))
+}
+
+/// An engine error as a stream's last line; a failed command carries its exit code, as
+/// the classic builder's `errorDetail.code`.
+pub(super) fn engine_error_line(e: &crate::engine::Error) -> Bytes {
+    let msg = e.to_string();
+    match e {
+        crate::engine::Error::CommandFailed { code, .. } => error_json(serde_json::json!({
+            "error": msg, "errorDetail": {"code": code, "message": msg}
+        })),
+        _ => error_line(&msg),
+    }
+}
+
+fn error_json(v: serde_json::Value) -> Bytes {
+    let mut line = serde_json::to_vec(&v).unwrap_or_default();
     line.push(b'\n');
     Bytes::from(line)
 }

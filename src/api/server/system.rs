@@ -216,7 +216,7 @@ pub async fn events(AxState(engine): AxState<State>, q: Query) -> ApiResult {
 }
 
 pub async fn df(AxState(engine): AxState<State>) -> ApiResult {
-    let images = super::images::summaries(&engine)?;
+    let images = super::images::summaries(&engine, false)?;
     let containers = engine.list_containers(true, None, &HashMap::new())?;
     let volumes = super::volumes::volume_list(&engine, true)?;
     ok_json(&serde_json::json!({

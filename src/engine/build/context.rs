@@ -39,6 +39,45 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
+/// A tar stream that may end right after its last file's data: the docker CLI sends an
+/// outside Dockerfile that way (no padding, no end blocks), and Go's reader takes it as the
+/// end. The missing padding and end blocks are supplied as zeros.
+struct PaddedEnd<R> {
+    inner: R,
+    read: u64,
+    /// Zeros still to give once `inner` ended.
+    tail: Option<u64>,
+}
+
+impl<R> PaddedEnd<R> {
+    fn new(inner: R) -> Self {
+        PaddedEnd {
+            inner,
+            read: 0,
+            tail: None,
+        }
+    }
+}
+
+impl<R: Read> Read for PaddedEnd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.tail.is_none() {
+            let n = self.inner.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                self.read += n as u64;
+                return Ok(n);
+            }
+            let pad = (512 - self.read % 512) % 512;
+            self.tail = Some(if pad == 0 { 0 } else { pad + 1024 });
+        }
+        let left = self.tail.unwrap_or(0);
+        let n = (buf.len() as u64).min(left) as usize;
+        buf[..n].fill(0);
+        self.tail = Some(left - n as u64);
+        Ok(n)
+    }
+}
+
 /// A context-relative path without `..` escapes, or None when it leaves the context.
 pub fn clean_relative(path: &str) -> Option<PathBuf> {
     let mut out = PathBuf::new();
@@ -67,9 +106,9 @@ impl Context {
             .ctx(|| "reading the build context".into())?;
         let gzip = head.starts_with(&[0x1f, 0x8b]);
         let result = if gzip {
-            ctx.unpack_tar(flate2::read::GzDecoder::new(buffered))
+            ctx.unpack_tar(PaddedEnd::new(flate2::read::GzDecoder::new(buffered)))
         } else {
-            ctx.unpack_tar(buffered)
+            ctx.unpack_tar(PaddedEnd::new(buffered))
         };
         result.map_err(|e| {
             Error::invalid(format!(
@@ -128,6 +167,29 @@ impl Context {
                 let tag = if kind.is_dir() { 'd' } else { 'l' };
                 self.hashes
                     .insert(rel_s, format!("{tag}{:o}:{link}", mode & 0o7777));
+            }
+        }
+        Ok(())
+    }
+
+    /// dockerd's rule for the files that only steer the build: `.dockerignore` and the
+    /// Dockerfile (`dockerfile`, context-relative) leave the context when `.dockerignore`
+    /// excludes them, so COPY never sees them (docker-py sends a Dockerfile from outside the
+    /// context as `.dockerfile.<random>`, listed in the `.dockerignore` it writes).
+    pub fn drop_ignored_build_files(&mut self, dockerfile: &Path) -> Result<()> {
+        let ignore_path = self.dir.join(".dockerignore");
+        let Ok(text) = std::fs::read_to_string(&ignore_path) else {
+            return Ok(());
+        };
+        let ignore = super::pattern::Ignore::parse(&text).map_err(Error::invalid)?;
+        for rel in [Path::new(".dockerignore"), dockerfile] {
+            let key = rel.to_string_lossy().to_string();
+            if ignore.excluded(&key) {
+                let path = self.dir.join(rel);
+                if path.is_file() {
+                    std::fs::remove_file(&path).ctx(|| format!("removing {}", path.display()))?;
+                }
+                self.hashes.remove(&key);
             }
         }
         Ok(())
@@ -205,6 +267,20 @@ mod tests {
         );
         assert_ne!(a.content_hash(Path::new("")), b.content_hash(Path::new("")));
         assert_eq!(std::fs::read(a.dir.join("d/y")).unwrap(), b"2");
+    }
+
+    #[test]
+    fn a_tar_ending_after_its_last_files_data_unpacks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let full = tar_of(&[("a", b"first"), ("Dockerfile", b"FROM x\n")]);
+        // Cut after the last file's 7 bytes: no padding, no end blocks.
+        let cut = &full[..512 * 3 + 7];
+        let c = Context::unpack(cut, tmp.path().join("c")).unwrap();
+        assert_eq!(
+            std::fs::read(c.dir.join("Dockerfile")).unwrap(),
+            b"FROM x\n"
+        );
+        assert_eq!(std::fs::read(c.dir.join("a")).unwrap(), b"first");
     }
 
     #[test]

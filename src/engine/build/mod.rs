@@ -34,6 +34,8 @@ pub struct BuildOptions {
     pub build_args: BTreeMap<String, String>,
     pub target: Option<String>,
     pub no_cache: bool,
+    /// `--cache-from`: when set, only steps in these images' histories are cache hits.
+    pub cache_from: Vec<String>,
     pub pull: bool,
     pub labels: BTreeMap<String, String>,
     /// RUN's network: `default`/`bridge`, `none`, `host` or a network name.
@@ -76,6 +78,17 @@ impl Progress {
 /// An error at a Dockerfile line, as the builder reports it.
 pub fn at_line(file: &str, line: usize, message: impl std::fmt::Display) -> Error {
     Error::invalid(format!("{file}:{line}: {message}"))
+}
+
+/// A step's error at its line; a failed command keeps its exit code.
+pub fn step_failed(file: &str, line: usize, e: Error) -> Error {
+    match e {
+        Error::CommandFailed { code, message } => Error::CommandFailed {
+            code,
+            message: format!("{file}:{line}: {message}"),
+        },
+        other => at_line(file, line, other),
+    }
 }
 
 impl Engine {

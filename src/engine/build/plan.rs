@@ -45,7 +45,7 @@ fn mount_from(spec: &str) -> Option<String> {
 }
 
 /// The Dockerfile's name (for messages) and its parse.
-fn read_dockerfile(context: &Context, opts: &BuildOptions) -> Result<(String, Dockerfile)> {
+fn read_dockerfile(context: &mut Context, opts: &BuildOptions) -> Result<(String, Dockerfile)> {
     let file = if opts.dockerfile.is_empty() {
         "Dockerfile".to_string()
     } else {
@@ -61,6 +61,7 @@ fn read_dockerfile(context: &Context, opts: &BuildOptions) -> Result<(String, Do
     let text = std::fs::read_to_string(context.dir.join(&rel))
         .map_err(|e| Error::invalid(format!("Cannot locate specified Dockerfile: {file} ({e})")))?;
     let df = dockerfile::parse(&text).map_err(|e| at_line(&file, e.line, e.message))?;
+    context.drop_ignored_build_files(&rel)?;
     Ok((file, df))
 }
 
@@ -168,11 +169,11 @@ fn unused_args(
 impl Build {
     pub fn prepare(
         engine: Arc<Engine>,
-        context: Context,
+        mut context: Context,
         opts: BuildOptions,
         progress: Progress,
     ) -> Result<Arc<Build>> {
-        let (file, df) = read_dockerfile(&context, &opts)?;
+        let (file, df) = read_dockerfile(&mut context, &opts)?;
         let global_decls: Vec<(String, Option<String>)> = df
             .global_args
             .iter()

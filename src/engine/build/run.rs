@@ -390,16 +390,19 @@ async fn run_container(b: &Build, id: &str, argv: &[String]) -> Result<()> {
     let mut tail: Vec<u8> = Vec::new();
     while let Some(chunk) = rx.recv().await {
         decoder.push(&chunk);
-        while let Some((_, data)) = decoder.next_frame() {
+        while let Some((stream, data)) = decoder.next_frame() {
             tail.extend_from_slice(&data);
             if tail.len() > 8192 {
                 tail.drain(..tail.len() - 8192);
             }
-            if b.progress
-                .say(String::from_utf8_lossy(&data).to_string())
-                .await
-                .is_err()
-            {
+            let text = String::from_utf8_lossy(&data);
+            // The classic builder shows a RUN's stderr in red.
+            let text = if stream == 2 {
+                format!("\x1b[91m{text}\x1b[0m")
+            } else {
+                text.to_string()
+            };
+            if b.progress.say(text).await.is_err() {
                 let _ = b.engine.kill_container(id, None).await;
                 return Err(Error::conflict("the build was cancelled"));
             }
@@ -432,7 +435,10 @@ async fn run_container(b: &Build, id: &str, argv: &[String]) -> Result<()> {
             msg.push_str(&format!("  {l}\n"));
         }
     }
-    Err(Error::invalid(msg.trim_end().to_string()))
+    Err(Error::CommandFailed {
+        code: code as i64,
+        message: msg.trim_end().to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -4,12 +4,12 @@
 //! a history entry always).
 
 use super::apply::apply;
-use super::at_line;
 use super::cache::Key;
 use super::dockerfile::words::process_word;
 use super::dockerfile::{self, Instr, Step};
 use super::plan::Build;
 use super::scope::{env_pairs, Scope};
+use super::{at_line, step_failed};
 use crate::engine::error::{Error, Result};
 use crate::engine::image::config::{History, ImageConfig, RunConfig};
 use crate::engine::image::layer::LayerRecord;
@@ -130,12 +130,32 @@ pub async fn from_cache(b: &Build, st: &mut State, key: &str) -> Result<bool> {
     let Some(id) = b.engine.build_cache_get(key)? else {
         return Ok(false);
     };
+    if !b.opts.cache_from.is_empty() && !in_cache_from(b, &id) {
+        return Ok(false);
+    }
     st.config = b.engine.images.config(&id)?;
     b.progress
         .say(format!(" ---> Using cache\n ---> {}\n", short_id(&id)))
         .await?;
     st.image = Some(id);
     Ok(true)
+}
+
+/// Whether the cached step `id` is one of the `--cache-from` images or in one's history
+/// (the classic builder's rule: with `--cache-from`, only those images are cache sources).
+fn in_cache_from(b: &Build, id: &str) -> bool {
+    b.opts.cache_from.iter().any(|name| {
+        let mut next = b.engine.images.resolve(name).ok().map(|r| r.id);
+        // Parent chains are finite, but a corrupt store must not loop forever.
+        for _ in 0..1000 {
+            match next {
+                Some(ref cur) if cur == id => return true,
+                Some(cur) => next = b.engine.images.get(&cur).ok().and_then(|r| r.parent),
+                None => return false,
+            }
+        }
+        false
+    })
 }
 
 /// Register the step's result and remember it under `key`.
@@ -264,7 +284,7 @@ pub async fn build_stage(b: &Build, idx: usize) -> Result<String> {
             .await?;
         execute(b, &mut st, step)
             .await
-            .map_err(|e| at_line(file, step.line, e))?;
+            .map_err(|e| step_failed(file, step.line, e))?;
     }
     for step in &stage.steps {
         n += 1;
@@ -273,7 +293,7 @@ pub async fn build_stage(b: &Build, idx: usize) -> Result<String> {
             .await?;
         execute(b, &mut st, step)
             .await
-            .map_err(|e| at_line(file, step.line, e))?;
+            .map_err(|e| step_failed(file, step.line, e))?;
     }
     ensure_image(b, &mut st)
 }

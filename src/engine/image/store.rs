@@ -274,12 +274,20 @@ impl ImageStore {
     }
 
     /// Layer directories for an overlay mount, bottom layer first.
+    /// The unpacked layer directories, bottom first. Layers are shared by content, so one can
+    /// repeat (two RUN steps that change nothing): overlayfs refuses a directory twice
+    /// (ELOOP), and only its topmost place counts (it covers everything the lower one did).
     pub fn layer_dirs(&self, image: &ImageRecord) -> Vec<PathBuf> {
-        image
+        let mut seen = std::collections::HashSet::new();
+        let mut dirs: Vec<PathBuf> = image
             .layers
             .iter()
+            .rev()
+            .filter(|d| seen.insert(d.as_str()))
             .map(|d| self.paths.layer_dir(d))
-            .collect()
+            .collect();
+        dirs.reverse();
+        dirs
     }
 
     pub fn tag(&self, id: &str, reference: &Reference) -> Result<()> {
