@@ -152,7 +152,8 @@ pub fn validate_host_config(host: &HostConfig, config: &ContainerConfig) -> Resu
         health_spec(h)?;
     }
     if let Some(mode) = host.network_mode.as_deref() {
-        if mode.is_empty() || mode.contains(char::is_whitespace) {
+        // A network's name may have spaces (`test 01`), as dockerd's.
+        if mode.trim().is_empty() || mode.contains(char::is_control) {
             return Err(Error::invalid(format!("invalid network mode {mode:?}")));
         }
     }
@@ -528,7 +529,13 @@ pub fn mount_sources(
                 MountKind::Volume => engine
                     .volumes
                     .get(&m.source)
-                    .map(|v| engine.volumes.host_path(&v))
+                    .map(|v| {
+                        let root = engine.volumes.host_path(&v);
+                        match &m.subpath {
+                            Some(sub) => root.join(sub),
+                            None => root,
+                        }
+                    })
                     .unwrap_or_default(),
                 MountKind::Tmpfs => std::path::PathBuf::new(),
             };

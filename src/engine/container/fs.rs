@@ -50,6 +50,27 @@ pub struct CommitOptions {
     pub pause: bool,
 }
 
+/// Create the directory `rel` under `root` where it is missing, one component at a time and
+/// only below a parent that resolves inside `root` (an image's symlink never leads out).
+fn make_mount_point(root: &Path, rel: &str) -> Result<()> {
+    let mut at = root.to_path_buf();
+    for part in Path::new(rel).components() {
+        let std::path::Component::Normal(name) = part else {
+            return Ok(());
+        };
+        let next = at.join(name);
+        if std::fs::symlink_metadata(&next).is_err() {
+            std::fs::create_dir(&next)
+                .ctx(|| format!("creating mount point {}", next.display()))?;
+        }
+        match std::fs::canonicalize(&next) {
+            Ok(p) if p.starts_with(root) && p.is_dir() => at = p,
+            _ => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
 impl Engine {
     /// A path to the container's root filesystem: the live one of a running container, or a
     /// temporary overlay mount (read-only unless `writable`).
@@ -61,6 +82,25 @@ impl Engine {
         if rec.state.is_running() && rec.state.pid > 0 {
             return Ok((PathBuf::from(format!("/proc/{}/root", rec.state.pid)), None));
         }
+        let (path, guard, missing) = self.mount_view(rec, writable)?;
+        if writable || !missing {
+            return Ok((path, Some(guard)));
+        }
+        // A container never started lacks its mount points (start makes them in its upper
+        // layer): a writable view makes them first, so a `cp` stat sees /vol1 as dockerd's.
+        drop(guard);
+        drop(self.mount_view(rec, true)?);
+        let (path, guard, _) = self.mount_view(rec, false)?;
+        Ok((path, Some(guard)))
+    }
+
+    /// Mount the container's filesystem and its volumes at a fresh directory; also says
+    /// whether a directory mount point was missing (and so left unmounted).
+    fn mount_view(
+        &self,
+        rec: &ContainerRecord,
+        writable: bool,
+    ) -> Result<(PathBuf, TempRoot, bool)> {
         let image = self.images.get(&rec.image_id)?;
         let dir = self.containers.dir(&rec.id);
         let run_dir = self.paths.container_run_dir(&rec.id);
@@ -100,22 +140,34 @@ impl Engine {
         let guard = TempRoot {
             path: target.clone(),
         };
-        self.mount_volumes_in_view(rec, &target)?;
-        Ok((target, Some(guard)))
+        let missing = self.mount_volumes_in_view(rec, &target, writable)?;
+        Ok((target, guard, missing))
     }
 
     /// The volumes and bind mounts of a stopped container inside its temporary root, so `cp`
     /// sees them as it would while the container runs (the view's unmount takes them along).
-    fn mount_volumes_in_view(&self, rec: &ContainerRecord, root: &Path) -> Result<()> {
+    /// A writable view gets the mount points a never-started container still lacks, as
+    /// dockerd makes them at create (`put_archive` into a volume before the first start).
+    fn mount_volumes_in_view(
+        &self,
+        rec: &ContainerRecord,
+        root: &Path,
+        writable: bool,
+    ) -> Result<bool> {
         let root = &std::fs::canonicalize(root).ctx(|| format!("resolving {}", root.display()))?;
+        let mut missing = false;
         for (m, source) in super::create::mount_sources(self, &rec.mounts) {
             if m.kind == super::mounts::MountKind::Tmpfs {
                 continue;
             }
-            // Only onto mount points the container's filesystem has (the view may be
-            // read-only), and never through a symlink that leads out of the view.
-            let Ok(dest) = std::fs::canonicalize(root.join(m.destination.trim_start_matches('/')))
-            else {
+            let rel = m.destination.trim_start_matches('/');
+            if writable && source.is_dir() {
+                make_mount_point(root, rel)?;
+            }
+            // Only onto mount points the container's filesystem has, and never through a
+            // symlink that leads out of the view.
+            let Ok(dest) = std::fs::canonicalize(root.join(rel)) else {
+                missing |= source.is_dir();
                 continue;
             };
             if !dest.starts_with(root) || !source.exists() {
@@ -132,7 +184,7 @@ impl Engine {
                 Error::internal(format!("mounting {} for the copy: {e}", m.destination))
             })?;
         }
-        Ok(())
+        Ok(missing)
     }
 
     /// Mount an image's layers read-only at a fresh directory under the run root.

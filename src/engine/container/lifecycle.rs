@@ -149,8 +149,7 @@ impl Engine {
                 wait_for_end(&socket).await;
             }
         }
-        let mut cfg = self.supervisor_config(&rec)?;
-        cfg.spec.network = self.prepare_network(&rec).await?;
+        let cfg = self.start_config(&rec).await?;
         let dir = self.containers.dir(&rec.id);
         let run_dir = self.paths.container_run_dir(&rec.id);
         std::fs::create_dir_all(&run_dir).ctx(|| format!("creating {}", run_dir.display()))?;
@@ -254,6 +253,25 @@ impl Engine {
         let id = rec.id.clone();
         tokio::spawn(async move { engine.monitor(id, supervisor_pid, events).await });
         Ok(())
+    }
+
+    /// What the supervisor will run, with the network namespace ready. A container that
+    /// cannot start goes at once with `--rm`, as dockerd's (`docker run --rm` waits for that).
+    async fn start_config(
+        self: &Arc<Self>,
+        rec: &ContainerRecord,
+    ) -> Result<crate::engine::supervisor::SupervisorConfig> {
+        let prepared = match self.supervisor_config(rec) {
+            Ok(mut cfg) => self.prepare_network(rec).await.map(|network| {
+                cfg.spec.network = network;
+                cfg
+            }),
+            Err(e) => Err(e),
+        };
+        if prepared.is_err() && rec.host_config.auto_remove.unwrap_or(false) {
+            let _ = self.remove_container(&rec.id, true, true).await;
+        }
+        prepared
     }
 
     /// Follow a supervisor's events until it ends (its connection hangs up: at once, even

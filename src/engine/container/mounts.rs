@@ -43,6 +43,12 @@ pub struct ResolvedMount {
     /// `nocopy`: do not fill a new volume from the image.
     #[serde(default)]
     pub no_copy: bool,
+    /// Bind propagation asked for (`rshared`, `rslave`, ...); `rprivate` when unset.
+    #[serde(default)]
+    pub propagation: Option<String>,
+    /// A volume's `Subpath`: only this directory of the volume is mounted.
+    #[serde(default)]
+    pub subpath: Option<String>,
 }
 
 /// Docker's volume name rule.
@@ -87,13 +93,16 @@ pub fn parse_bind(spec: &str) -> Result<ResolvedMount> {
     })?;
     let mut read_only = false;
     let mut no_copy = false;
+    let mut propagation = None;
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
             "ro" => read_only = true,
             "rw" => read_only = false,
             "nocopy" => no_copy = true,
-            "z" | "Z" | "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
-            | "consistent" | "cached" | "delegated" => {}
+            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" => {
+                propagation = Some(o.to_string())
+            }
+            "z" | "Z" | "consistent" | "cached" | "delegated" => {}
             other => {
                 return Err(Error::invalid(format!(
                     "invalid volume specification: '{spec}': invalid mode: {other}"
@@ -110,6 +119,8 @@ pub fn parse_bind(spec: &str) -> Result<ResolvedMount> {
             options: String::new(),
             anonymous: true,
             no_copy,
+            propagation: None,
+            subpath: None,
         });
     }
     if src.starts_with('/') {
@@ -121,6 +132,8 @@ pub fn parse_bind(spec: &str) -> Result<ResolvedMount> {
             options: String::new(),
             anonymous: false,
             no_copy,
+            propagation,
+            subpath: None,
         });
     }
     if !valid_volume_name(src) {
@@ -136,6 +149,8 @@ pub fn parse_bind(spec: &str) -> Result<ResolvedMount> {
         options: String::new(),
         anonymous: false,
         no_copy,
+        propagation: None,
+        subpath: None,
     })
 }
 
@@ -175,6 +190,13 @@ pub fn from_api_mount(m: &Mount) -> Result<ResolvedMount> {
                 options: String::new(),
                 anonymous: false,
                 no_copy: false,
+                propagation: m
+                    .bind_options
+                    .as_ref()
+                    .and_then(|b| b.propagation)
+                    .map(|p| p.to_string())
+                    .filter(|p| !p.is_empty()),
+                subpath: None,
             })
         }
         MountTypeEnum::TMPFS => {
@@ -195,6 +217,8 @@ pub fn from_api_mount(m: &Mount) -> Result<ResolvedMount> {
                 options: opts.join(","),
                 anonymous: false,
                 no_copy: false,
+                propagation: None,
+                subpath: None,
             })
         }
         MountTypeEnum::VOLUME => {
@@ -202,6 +226,12 @@ pub fn from_api_mount(m: &Mount) -> Result<ResolvedMount> {
                 return Err(Error::invalid(format!(
                     "invalid mount config for type \"volume\": invalid volume name {source:?}"
                 )));
+            }
+            let subpath = volume_subpath(m)?;
+            if subpath.is_some() && source.is_empty() {
+                return Err(Error::invalid(
+                    "invalid mount config for type \"volume\": a subpath needs a named volume",
+                ));
             }
             Ok(ResolvedMount {
                 kind: MountKind::Volume,
@@ -215,12 +245,38 @@ pub fn from_api_mount(m: &Mount) -> Result<ResolvedMount> {
                     .as_ref()
                     .and_then(|v| v.no_copy)
                     .unwrap_or(false),
+                propagation: None,
+                subpath,
             })
         }
         other => Err(Error::invalid(format!(
             "mount type {other:?} is not supported"
         ))),
     }
+}
+
+/// `VolumeOptions.Subpath`: relative, and never out of the volume.
+fn volume_subpath(m: &Mount) -> Result<Option<String>> {
+    let Some(sub) = m
+        .volume_options
+        .as_ref()
+        .and_then(|v| v.subpath.clone())
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(None);
+    };
+    let escapes = Path::new(&sub).components().any(|c| {
+        !matches!(
+            c,
+            std::path::Component::Normal(_) | std::path::Component::CurDir
+        )
+    });
+    if escapes {
+        return Err(Error::invalid(format!(
+            "invalid mount config for type \"volume\": subpath {sub:?} must be a relative path inside the volume"
+        )));
+    }
+    Ok(Some(sub))
 }
 
 /// All mounts of a new container, in order, with image volumes not otherwise covered added as
@@ -246,6 +302,8 @@ pub fn resolve(host: &HostConfig, config_volumes: &[String]) -> Result<Vec<Resol
             options: opts,
             anonymous: false,
             no_copy: false,
+            propagation: None,
+            subpath: None,
         });
     }
     let mut seen = std::collections::HashSet::new();
@@ -270,6 +328,8 @@ pub fn resolve(host: &HostConfig, config_volumes: &[String]) -> Result<Vec<Resol
                 options: String::new(),
                 anonymous: true,
                 no_copy: false,
+                propagation: None,
+                subpath: None,
             });
         }
     }

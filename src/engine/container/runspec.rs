@@ -37,11 +37,16 @@ impl Engine {
                     source: path,
                     readonly: m.read_only,
                     copy_up: false,
+                    propagation: m.propagation.clone(),
                 },
                 MountKind::Volume => runtime::MountKind::Bind {
-                    source: path,
+                    source: match &m.subpath {
+                        Some(sub) => self.volume_subpath_source(&m.source, sub)?,
+                        None => path,
+                    },
                     readonly: m.read_only,
-                    copy_up: !m.no_copy,
+                    copy_up: !m.no_copy && m.subpath.is_none(),
+                    propagation: None,
                 },
                 MountKind::Tmpfs => runtime::MountKind::Tmpfs {
                     options: m.options.clone(),
@@ -64,6 +69,7 @@ impl Engine {
                         source: dir.join(file),
                         readonly: false,
                         copy_up: false,
+                        propagation: None,
                     },
                 });
             }
@@ -154,6 +160,25 @@ impl Engine {
             restart_count: rec.state.restart_count,
             wharf_binary: self.binary.clone(),
         })
+    }
+}
+
+impl Engine {
+    /// The directory a volume's `Subpath` names, without symlinks, checked to be inside the
+    /// volume (a symlink in the volume must never lead the mount to the host).
+    fn volume_subpath_source(&self, volume: &str, sub: &str) -> Result<std::path::PathBuf> {
+        let root = self.volumes.host_path(&self.volumes.get(volume)?);
+        let err = |e: String| {
+            Error::invalid(format!(
+                "cannot access path {sub:?} in volume {volume}: {e}"
+            ))
+        };
+        let root = std::fs::canonicalize(&root).map_err(|e| err(e.to_string()))?;
+        let target = std::fs::canonicalize(root.join(sub)).map_err(|e| err(e.to_string()))?;
+        if !target.starts_with(&root) {
+            return Err(err("it leads out of the volume".into()));
+        }
+        Ok(target)
     }
 }
 

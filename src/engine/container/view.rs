@@ -106,10 +106,10 @@ fn mount_points(engine: &Engine, rec: &ContainerRecord) -> Vec<MountPoint> {
                 String::new()
             }),
             rw: Some(!m.read_only),
-            propagation: Some(if m.kind == MountKind::Bind {
-                "rprivate".into()
-            } else {
-                String::new()
+            propagation: Some(match (m.kind, &m.propagation) {
+                (MountKind::Bind, Some(p)) => p.clone(),
+                (MountKind::Bind, None) => "rprivate".into(),
+                _ => String::new(),
             }),
         })
         .collect()

@@ -609,6 +609,7 @@ fn setup_rootfs(spec: &RuntimeSpec) -> Result<(), (i32, String)> {
                 source,
                 readonly,
                 copy_up,
+                propagation,
             } => {
                 let md = std::fs::metadata(source).map_err(|e| {
                     (
@@ -642,6 +643,9 @@ fn setup_rootfs(spec: &RuntimeSpec) -> Result<(), (i32, String)> {
                 )))?;
                 if *readonly {
                     remount_ro(&target)?;
+                }
+                if let Some(p) = propagation {
+                    set_propagation(&target, p)?;
                 }
             }
             MountKind::Tmpfs { options } => {
@@ -706,6 +710,23 @@ fn touch(p: &Path) -> Result<(), (i32, String)> {
         std::fs::File::create(p).map_err(fail(format!("creating {}", p.display())))?;
     }
     Ok(())
+}
+
+/// A bind mount's propagation as `-v src:dst:rshared` asks.
+fn set_propagation(p: &Path, mode: &str) -> Result<(), (i32, String)> {
+    let flags = match mode {
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        "slave" => MsFlags::MS_SLAVE,
+        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        "private" => MsFlags::MS_PRIVATE,
+        _ => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+    };
+    let none: Option<&str> = None;
+    mount(none, p, none, flags, none).map_err(fail(format!(
+        "setting {mode} propagation on {}",
+        p.display()
+    )))
 }
 
 fn remount_ro(p: &Path) -> Result<(), (i32, String)> {

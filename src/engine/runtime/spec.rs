@@ -90,6 +90,9 @@ pub enum MountKind {
         /// A volume: when still empty, first fill it with what the image has at the target.
         #[serde(default)]
         copy_up: bool,
+        /// `shared`, `rslave`, ...: applied to the mount after it is made (private if unset).
+        #[serde(default)]
+        propagation: Option<String>,
     },
     Tmpfs {
         #[serde(default)]
