@@ -561,7 +561,7 @@ async fn bad_input_is_one_clear_line_and_configures_nothing() {
             "already exists",
         ),
         (
-            create("bad name", Some("10.213.26.0/24"), None, None),
+            create("bad/name", Some("10.213.26.0/24"), None, None),
             "invalid network name",
         ),
     ];

@@ -134,6 +134,9 @@ pub struct Ipam {
     /// released address is not handed out again at once.
     #[serde(default)]
     pub last: Option<Ipv4Addr>,
+    /// `AuxiliaryAddresses`: name → address kept out of allocation (a host's, a router's).
+    #[serde(default)]
+    pub aux_addresses: BTreeMap<String, Ipv4Addr>,
 }
 
 impl Ipam {
@@ -177,7 +180,24 @@ impl Ipam {
             ip_range,
             allocated: BTreeMap::new(),
             last: None,
+            aux_addresses: BTreeMap::new(),
         })
+    }
+
+    /// Keep `ip` (named `name`) out of allocation, as Docker's `--aux-address`.
+    pub fn reserve_aux(&mut self, name: &str, ip: Ipv4Addr) -> Result<(), NetError> {
+        if !is_host_addr(&self.subnet, ip) || ip == self.gateway {
+            return Err(NetError::Invalid(format!(
+                "auxiliary address {name}={ip} is not a free host address of subnet {}",
+                self.subnet
+            )));
+        }
+        self.aux_addresses.insert(name.to_string(), ip);
+        Ok(())
+    }
+
+    fn is_aux(&self, ip: Ipv4Addr) -> bool {
+        self.aux_addresses.values().any(|a| *a == ip)
     }
 
     /// Allocate an address for `owner`: `requested` if given (must be a free host address of the
@@ -197,6 +217,11 @@ impl Ipam {
             if ip == self.gateway {
                 return Err(NetError::Conflict(format!(
                     "address {ip} is the network's gateway"
+                )));
+            }
+            if self.is_aux(ip) {
+                return Err(NetError::Conflict(format!(
+                    "address {ip} is reserved as an auxiliary address"
                 )));
             }
             if let Some(holder) = self.allocated.get(&ip) {
@@ -223,6 +248,7 @@ impl Ipam {
             if ip == self.gateway
                 || !is_host_addr(&self.subnet, ip)
                 || self.allocated.contains_key(&ip)
+                || self.is_aux(ip)
             {
                 continue;
             }
@@ -275,6 +301,21 @@ mod tests {
 
     fn net(s: &str) -> Ipv4Net {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn auxiliary_addresses_are_never_handed_out() {
+        let mut i = Ipam::new(net("10.213.7.0/29"), None, None).unwrap();
+        i.reserve_aux("a", Ipv4Addr::new(10, 213, 7, 2)).unwrap();
+        assert!(i.reserve_aux("gw", Ipv4Addr::new(10, 213, 7, 1)).is_err());
+        assert!(i.reserve_aux("out", Ipv4Addr::new(10, 213, 8, 2)).is_err());
+        assert_eq!(
+            i.allocate("c1", None).unwrap(),
+            Ipv4Addr::new(10, 213, 7, 3)
+        );
+        assert!(i
+            .allocate("c2", Some(Ipv4Addr::new(10, 213, 7, 2)))
+            .is_err());
     }
 
     #[test]

@@ -119,6 +119,8 @@ pub struct NetworkCreate {
     pub dns: Option<bool>,
     pub labels: BTreeMap<String, String>,
     pub options: BTreeMap<String, String>,
+    /// `AuxiliaryAddresses` (`--aux-address name=ip`): kept out of allocation.
+    pub aux_addresses: BTreeMap<String, String>,
 }
 
 /// A container to attach to a network.
@@ -290,10 +292,10 @@ fn join_errors(errs: Vec<String>) -> Result<(), NetError> {
     }
 }
 
+/// dockerd takes any network name that is not empty (`test 01` too); control characters
+/// and `/` (which would make API paths ambiguous) are refused.
 fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    !name.trim().is_empty() && !name.chars().any(|c| c.is_control() || c == '/')
 }
 
 fn random_id() -> String {
@@ -389,7 +391,7 @@ impl NetworkManager {
     async fn plan_network(&self, st: &State, req: &NetworkCreate) -> Result<Network, NetError> {
         if !valid_name(&req.name) {
             return Err(NetError::Invalid(format!(
-                "invalid network name {:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                "invalid network name {:?}: it must not be empty nor contain / or control characters",
                 req.name
             )));
         }
@@ -488,7 +490,15 @@ impl NetworkManager {
                 })?
             }
         };
-        let ipam = Ipam::new(subnet, gateway, ip_range)?;
+        let mut ipam = Ipam::new(subnet, gateway, ip_range)?;
+        for (name, ip) in &req.aux_addresses {
+            let addr = ip.parse().map_err(|_| {
+                NetError::Invalid(format!(
+                    "invalid auxiliary address {name}={ip}: expected an IPv4 address"
+                ))
+            })?;
+            ipam.reserve_aux(name, addr)?;
+        }
         Ok(Network {
             id,
             name: req.name.clone(),
@@ -1302,7 +1312,8 @@ mod tests {
     #[test]
     fn names_and_ids() {
         assert!(valid_name("backend") && valid_name("my_net.1-x"));
-        assert!(!valid_name("") && !valid_name("-x") && !valid_name("a b"));
+        assert!(valid_name("a b") && valid_name("-x"));
+        assert!(!valid_name("") && !valid_name(" ") && !valid_name("a/b") && !valid_name("a\nb"));
         assert_eq!(random_id().len(), 64);
         assert_ne!(fnv("a/b"), fnv("a/c"));
     }

@@ -71,7 +71,13 @@ pub async fn to_api(engine: &Engine, n: &Network, with_containers: bool) -> ApiN
                 subnet: Some(n.ipam.subnet.to_string()),
                 ip_range: n.ipam.ip_range.map(|r| r.to_string()),
                 gateway: Some(n.ipam.gateway.to_string()),
-                auxiliary_addresses: None,
+                auxiliary_addresses: (!n.ipam.aux_addresses.is_empty()).then(|| {
+                    n.ipam
+                        .aux_addresses
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.to_string()))
+                        .collect()
+                }),
             }]),
             options: None,
         }),
@@ -175,6 +181,12 @@ pub async fn create(AxState(engine): AxState<State>, body: Bytes) -> ApiResult {
                 .get("com.docker.network.driver.mtu")
                 .and_then(|m| m.parse().ok()),
             labels: req.labels.clone().unwrap_or_default().into_iter().collect(),
+            aux_addresses: ipam
+                .auxiliary_addresses
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
             options,
             ..Default::default()
         })
