@@ -13,12 +13,27 @@ pub async fn create(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let cfg: ExecConfig = parse_json(&body)?;
+    let cfg: ExecConfig = parse_json(&camel_detach_keys(body))?;
     let exec_id = engine.exec_create(&id, cfg)?;
     Ok(json(
         StatusCode::CREATED,
         &serde_json::json!({ "Id": exec_id }),
     ))
+}
+
+/// Go decodes JSON keys case-insensitively, and docker-py sends `detachKeys` (its config
+/// file's spelling) where the API says `DetachKeys`.
+fn camel_detach_keys(body: Bytes) -> Bytes {
+    let Ok(serde_json::Value::Object(mut obj)) = serde_json::from_slice(&body) else {
+        return body;
+    };
+    match obj.remove("detachKeys") {
+        Some(keys) if !obj.contains_key("DetachKeys") => {
+            obj.insert("DetachKeys".into(), keys);
+            serde_json::to_vec(&obj).map(Bytes::from).unwrap_or(body)
+        }
+        _ => body,
+    }
 }
 
 pub async fn inspect(AxState(engine): AxState<State>, Path(id): Path<String>) -> ApiResult {
