@@ -436,7 +436,7 @@ async fn run_container(b: &Build, id: &str, argv: &[String]) -> Result<()> {
         }
     }
     Err(Error::CommandFailed {
-        code: code as i64,
+        code,
         message: msg.trim_end().to_string(),
     })
 }
