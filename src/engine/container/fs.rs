@@ -323,7 +323,11 @@ impl Engine {
             opts.pause && rec.state.status == crate::engine::supervisor::RunStatus::Running;
         if freeze {
             if let Some(cg) = &cgroup {
-                cg.freeze(true).ctx(|| "pausing the container".into())?;
+                match cg.freeze(true) {
+                    // It ended meanwhile (its cgroup went with it): nothing left to pause.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    other => other.ctx(|| "pausing the container".into())?,
+                }
             }
         }
         let layer = self.layer_from_upper(&rec, &[]);

@@ -22,22 +22,28 @@ pub struct LineWriter {
 const MAX_LINE: usize = 16 * 1024;
 
 impl LineWriter {
-    /// `stream`: 1 stdout, 2 stderr.
+    /// `stream`: 1 stdout, 2 stderr. The entries of one chunk go out in one write, so a
+    /// reader of the file (`logs` while the container runs) sees all of a chunk's lines or
+    /// none (`ls` printing four lines at once is never seen as two).
     pub fn write(&mut self, out: &mut impl Write, stream: u8, data: &[u8]) -> std::io::Result<()> {
         let idx = if stream == 2 { 1 } else { 0 };
+        let mut entries = Vec::new();
         let mut rest = data;
         while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
             self.pending[idx].extend_from_slice(&rest[..=pos]);
             rest = &rest[pos + 1..];
             let line = std::mem::take(&mut self.pending[idx]);
-            write_entry(out, stream, &line)?;
+            write_entry(&mut entries, stream, &line)?;
         }
         self.pending[idx].extend_from_slice(rest);
         if self.pending[idx].len() >= MAX_LINE {
             let line = std::mem::take(&mut self.pending[idx]);
-            write_entry(out, stream, &line)?;
+            write_entry(&mut entries, stream, &line)?;
         }
-        Ok(())
+        if entries.is_empty() {
+            return Ok(());
+        }
+        out.write_all(&entries)
     }
 
     /// Write out partial lines (at exit).
@@ -106,5 +112,30 @@ mod tests {
                 ("stdout", "world")
             ]
         );
+    }
+
+    /// Counts the writes it is given.
+    #[derive(Default)]
+    struct Writes(Vec<Vec<u8>>);
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_lines_of_one_chunk_are_one_write() {
+        let mut w = LineWriter::default();
+        let mut out = Writes::default();
+        w.write(&mut out, 1, b".\n..\nfile.txt\nx").unwrap();
+        assert_eq!(out.0.len(), 1);
+        assert_eq!(String::from_utf8_lossy(&out.0[0]).lines().count(), 3);
+        w.write(&mut out, 1, b"y").unwrap();
+        assert_eq!(out.0.len(), 1, "no write without a whole line");
     }
 }
