@@ -529,19 +529,16 @@ impl Engine {
         if !rec.networks.contains_key(&n.name)
             && !rec.endpoints.iter().any(|e| e.network_id == n.id)
         {
-            // Even forced, as dockerd: force only skips the endpoint's clean-up errors.
+            if force {
+                return Ok(());
+            }
             return Err(Error::conflict(format!(
                 "container {} is not connected to network {}",
                 rec.name, n.name
             )));
         }
         if rec.endpoints.iter().any(|e| e.network_id == n.id) {
-            if let Err(e) = self.net()?.detach(&rec.id, &n.id).await {
-                if !force {
-                    return Err(e.into());
-                }
-                tracing::warn!(container = %rec.id, network = %n.name, error = %e, "forced disconnect");
-            }
+            self.net()?.detach(&rec.id, &n.id).await?;
             self.persist_networks().await?;
         }
         let rec = self.containers.update(&rec.id, |r| {

@@ -221,12 +221,15 @@ pub async fn disconnect(
     body: Bytes,
 ) -> ApiResult {
     let req: NetworkDisconnectRequest = parse_json(&body)?;
+    let container = req.container.unwrap_or_default();
+    // dockerd refuses to disconnect a container that is not connected, forced or not (the
+    // engine's force also forgives that, for compose's clean-up).
+    let n = engine.find_network(&name).await?;
+    let rec = engine.containers.resolve(&container)?;
+    let connected =
+        rec.networks.contains_key(&n.name) || rec.endpoints.iter().any(|e| e.network_id == n.id);
     engine
-        .disconnect_network(
-            &name,
-            &req.container.unwrap_or_default(),
-            req.force.unwrap_or(false),
-        )
+        .disconnect_network(&name, &container, req.force.unwrap_or(false) && connected)
         .await?;
     Ok(axum::response::IntoResponse::into_response(StatusCode::OK))
 }
