@@ -154,7 +154,17 @@ fn a_supervisor_whose_daemon_dies_before_the_release_ends_at_once() {
     w.busybox_image("box", &[]);
     let id = w.ok(&["run", "-d", "--name", "c", "box", "sleep", "1000"]);
     let id = id.trim().to_string();
+    let state = w.root.join("containers").join(&id).join("state.json");
+    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(state).unwrap()).unwrap();
+    let first = state["supervisor_pid"].as_i64().unwrap();
     w.ok(&["stop", "-t", "0", "c"]);
+    // `stop` returns once the container has stopped; its supervisor may still be tearing down
+    // (as the daemon does before a new start, wait for it to end).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{first}")).exists() {
+        assert!(Instant::now() < deadline, "the first supervisor lingers");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // Play the daemon's part up to the release, then die (close the supervisor's stdin).
     let config = w.root.join("containers").join(&id).join("supervisor.json");
     let mut sup = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
