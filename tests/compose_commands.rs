@@ -50,6 +50,17 @@ volumes:
     let (_, _, err) = p.fails(&["scale", "nope=2"]);
     assert!(err.contains("no such service: nope"), "{err}");
 
+    // ps and ls take templates over docker compose's field names
+    let (out, _) = p.ok(&["ps", "--format", "{{.Name}} {{.Service}} {{.State}}"]);
+    assert_eq!(
+        out,
+        "cmds-db-1 db running\ncmds-talker-1 talker running\ncmds-web-1 web running\n"
+    );
+    let (out, _) = p.ok(&["ps", "--format", "table {{.Service}}\t{{.Status}}"]);
+    assert!(out.starts_with("SERVICE"), "{out}");
+    let (out, _) = p.ok(&["ls", "--format", "{{.Name}}: {{.Status}}"]);
+    assert_eq!(out, "cmds: running(3)\n");
+
     // volumes: the project's, or one service's
     let (out, _) = p.ok(&["volumes"]);
     let lines: Vec<&str> = out.lines().collect();

@@ -7,7 +7,7 @@ use super::args::*;
 use super::{compose, compose_err, load_options, target};
 use crate::api::client::Client;
 use crate::api::models::ContainerSummary;
-use crate::cli::output::print_columns;
+use crate::cli::output::{print_columns, print_table, Row, Table};
 use crate::cli::{CliResult, Exit};
 use crate::compose::config::{
     image_names, profile_names, render_hashes, service_names, volume_names,
@@ -135,28 +135,36 @@ pub async fn ps(client: &Client, opts: &ComposeOpts, a: PsArgs) -> CliResult {
         }
         return Ok(());
     }
-    let header: Vec<String> = [
-        "NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let rows: Vec<Vec<String>> = list
+    // the table, or a template over docker compose's field names
+    const COLUMNS: &[(&str, &str)] = &[
+        ("NAME", "Name"),
+        ("IMAGE", "Image"),
+        ("COMMAND", "Command"),
+        ("SERVICE", "Service"),
+        ("CREATED", "RunningFor"),
+        ("STATUS", "Status"),
+        ("PORTS", "Ports"),
+    ];
+    let rows: Vec<Row> = list
         .iter()
         .map(|c| {
-            let r = crate::cli::commands::container::container_row(c, a.no_trunc);
-            vec![
-                name_of(c),
-                c.image.clone().unwrap_or_default(),
-                r.get("Command").cloned().unwrap_or_default(),
-                label_of(c, labels::SERVICE),
-                r.get("RunningFor").cloned().unwrap_or_default(),
-                c.status.clone().unwrap_or_default(),
-                ports_text(c),
-            ]
+            let mut r = crate::cli::commands::container::container_row(c, a.no_trunc);
+            r.insert("Name".into(), name_of(c));
+            r.insert("Service".into(), label_of(c, labels::SERVICE));
+            r.insert("Project".into(), label_of(c, labels::PROJECT));
+            r.insert("Ports".into(), ports_text(c));
+            r.insert("Status".into(), c.status.clone().unwrap_or_default());
+            r
         })
         .collect();
-    print_columns(&mut out, &header, &rows)?;
+    drop(out);
+    print_table(
+        &Table {
+            columns: COLUMNS,
+            rows,
+        },
+        a.format.as_deref(),
+    )?;
     Ok(())
 }
 
@@ -220,8 +228,28 @@ pub async fn ls(client: &Client, a: LsArgs) -> CliResult {
         println!("{}", serde_json::Value::Array(v));
         return Ok(());
     }
-    let header = vec!["NAME".to_string(), "STATUS".into(), "CONFIG FILES".into()];
-    print_columns(&mut std::io::stdout().lock(), &header, &rows)?;
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .map(|r| {
+            Row::from([
+                ("Name".to_string(), r[0].clone()),
+                ("Status".to_string(), r[1].clone()),
+                ("ConfigFiles".to_string(), r[2].clone()),
+            ])
+        })
+        .collect();
+    let columns = [
+        ("NAME", "Name"),
+        ("STATUS", "Status"),
+        ("CONFIG FILES", "ConfigFiles"),
+    ];
+    print_table(
+        &Table {
+            columns: &columns,
+            rows,
+        },
+        a.format.as_deref(),
+    )?;
     Ok(())
 }
 
