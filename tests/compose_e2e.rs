@@ -870,11 +870,19 @@ networks:
     );
     let p = Proj::new(&w, "ports", &yaml);
     p.ok(&["up", "-d"]);
-    // The networks sort by name, so the internal one comes first; the port still answers.
+    // The networks sort by name, so the internal one comes first; the port still answers
+    // (once httpd listens: `up -d` returns when the process has started).
     let get = || {
         use std::io::{Read, Write};
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut s = loop {
+            match std::net::TcpStream::connect(("127.0.0.1", port as u16)) {
+                Ok(s) => break s,
+                Err(e) => assert!(Instant::now() < deadline, "port {port}: {e}"),
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
         let mut body = String::new();
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port as u16)).unwrap();
         s.write_all(b"GET /passwd HTTP/1.0\r\n\r\n").unwrap();
         s.read_to_string(&mut body).unwrap();
         body
