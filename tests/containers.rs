@@ -720,7 +720,7 @@ fn ps_filters_formats_and_events() {
             "--filter",
             "container=e1",
             "--format",
-            "{{.Action}}",
+            "{{.Action}} {{.Time}} {{.Scope}}",
         ])
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -730,9 +730,18 @@ fn ps_filters_formats_and_events() {
     std::thread::sleep(Duration::from_millis(300));
     events.kill().unwrap();
     let out = events.wait_with_output().unwrap();
-    let actions = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines = String::from_utf8_lossy(&out.stdout).to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     for a in ["create", "start", "die"] {
-        assert!(actions.lines().any(|l| l == a), "{actions}");
+        let line = lines.lines().find(|l| l.starts_with(&format!("{a} ")));
+        let fields: Vec<&str> = line.unwrap_or_default().split(' ').collect();
+        // {{.Time}} is the event's Unix time, as docker's template field names it.
+        let time: i64 = fields.get(1).and_then(|t| t.parse().ok()).unwrap_or(0);
+        assert!((now - time).abs() < 60, "{a}: {lines}");
+        assert_eq!(fields.get(2), Some(&"local"), "{lines}");
     }
     w.ok(&["rm", "-f", "a1", "b1", "c1", "e1"]);
 }

@@ -152,9 +152,10 @@ pub async fn events(client: &Client, a: EventsArgs) -> CliResult {
         buf.extend_from_slice(&chunk);
         while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = buf.drain(..=pos).collect();
-            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&line) else {
+            let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&line) else {
                 continue;
             };
+            with_go_field_names(&mut v);
             match a.format.as_deref() {
                 Some("json") | Some("{{json .}}") => println!("{v}"),
                 Some(f) => println!("{}", render_json_template(f, &v)),
@@ -187,6 +188,26 @@ pub async fn events(client: &Client, a: EventsArgs) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// Templates name an event's fields as Go's `events.Message` does (`{{.Time}}`, `{{.TimeNano}}`,
+/// `{{.Scope}}`), while the API's JSON spells some of them in lower case.
+fn with_go_field_names(event: &mut serde_json::Value) {
+    let Some(fields) = event.as_object_mut() else {
+        return;
+    };
+    for (json, go) in [
+        ("time", "Time"),
+        ("timeNano", "TimeNano"),
+        ("scope", "Scope"),
+        ("status", "Status"),
+        ("id", "ID"),
+        ("from", "From"),
+    ] {
+        if let Some(v) = fields.get(json).cloned() {
+            fields.entry(go).or_insert(v);
+        }
+    }
 }
 
 pub async fn df(client: &Client, a: FormatArgs) -> CliResult {
