@@ -53,7 +53,7 @@ cleanup() {
     kill "$(cat "$work/docker.pid")" 2>/dev/null
     for _ in $(seq 100); do [ -e "$work/docker.pid" ] || break; sleep 0.1; done
   fi
-  pkill -f "$work/bare" 2>/dev/null
+  pkill -9 -f "$work/bare" 2>/dev/null  # unshare ignores SIGTERM
   nft delete table ip wharf_bench_wp >/dev/null 2>&1
   for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^wbw'); do
     ip link del "$l" >/dev/null 2>&1
@@ -177,7 +177,7 @@ db=$(bare mariadb "${db_env[@]}" -- docker-entrypoint.sh mariadbd)
 for _ in $(seq 6000); do healthy && break; sleep 0.01; done
 wp=$(bare wordpress "${wp_env[@]}" -- docker-entrypoint.sh apache2-foreground)
 wait_installer $BNS 80
-kill "$wp"; wait "$wp" 2>/dev/null || true
+kill -9 "$wp"; wait "$wp" 2>/dev/null || true
 db_stop "$db"
 declare -a bare_ms
 for _ in $(seq "$RUNS"); do
@@ -187,7 +187,7 @@ for _ in $(seq "$RUNS"); do
   wp=$(bare wordpress "${wp_env[@]}" -- docker-entrypoint.sh apache2-foreground)
   wait_installer $BNS 80
   bare_ms+=($(( $(now_ms) - t0 )))
-  kill "$wp"; wait "$wp" 2>/dev/null || true
+  kill -9 "$wp"; wait "$wp" 2>/dev/null || true
   db_stop "$db"
 done
 
