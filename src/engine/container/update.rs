@@ -44,9 +44,22 @@ impl Engine {
                 cg.create(&spec)
                     .ctx(|| "writing the container's new limits".into())?;
                 // On a hybrid host a limit may need v1 groups the processes are not in yet.
-                for pid in cg.pids() {
-                    cg.add(pid, true)
-                        .ctx(|| "moving the container into its limits".into())?;
+                // The container keeps forking and exiting meanwhile: a process gone before its
+                // move needs none, and one forked from a parent not moved yet shows up in the
+                // next pass (children of moved parents are born in the new groups).
+                let mut seen = Vec::new();
+                for _ in 0..3 {
+                    let pids = cg.pids();
+                    if pids == seen {
+                        break;
+                    }
+                    for &pid in &pids {
+                        match cg.add(pid, true) {
+                            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                            r => r.ctx(|| "moving the container into its limits".into())?,
+                        }
+                    }
+                    seen = pids;
                 }
             }
             if update.restart_policy.is_some() {
