@@ -103,6 +103,9 @@ fn line(v: &serde_json::Value) -> Bytes {
     Bytes::from(out)
 }
 
+/// How much a client may send after the context archive's end (tar pads to 10 KiB records).
+const CONTEXT_TRAILER_LIMIT: u64 = 1 << 20;
+
 pub async fn build(
     AxState(engine): AxState<State>,
     RawQuery(raw): RawQuery,
@@ -129,8 +132,18 @@ pub async fn build(
             .paths
             .tmp()
             .join(format!("build-{}", &crate::util::ids::random_id()[..12]));
-        let reader = body_reader(body);
-        let unpacked = tokio::task::spawn_blocking(move || Context::unpack(reader, dir)).await;
+        let mut reader = body_reader(body);
+        let unpacked = tokio::task::spawn_blocking(move || {
+            let context = Context::unpack(&mut reader, dir);
+            // The docker CLI pads the context after the archive's end blocks; read that too
+            // (bounded), or the connection closes under its last writes (a broken pipe).
+            let _ = std::io::copy(
+                &mut std::io::Read::take(&mut reader, CONTEXT_TRAILER_LIMIT),
+                &mut std::io::sink(),
+            );
+            context
+        })
+        .await;
         let context = match unpacked {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
