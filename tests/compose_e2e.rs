@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use compose_helpers::{cmd, engine, Proj, LOOP};
+use compose_helpers::{cmd, engine, http_get, Proj, LOOP};
 
 #[test]
 fn health_chain_one_shot_and_noop_second_up() {
@@ -749,11 +749,7 @@ services:
     let (out, _) = p.ok(&["port", "server", "8080"]);
     assert_eq!(out.trim(), format!("127.0.0.1:{port}"));
     // and the published port answers on the host
-    let mut body = String::new();
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port as u16)).unwrap();
-    use std::io::{Read, Write};
-    s.write_all(b"GET /passwd HTTP/1.0\r\n\r\n").unwrap();
-    s.read_to_string(&mut body).unwrap();
+    let body = http_get(port as u16, "/passwd");
     assert!(body.contains("root:x:0:0"), "{body}");
     // the server replaced alone: the next `up` replaces the sidecar holding its old namespace
     let before = p.ids();
@@ -870,27 +866,11 @@ networks:
     );
     let p = Proj::new(&w, "ports", &yaml);
     p.ok(&["up", "-d"]);
-    // The networks sort by name, so the internal one comes first; the port still answers
-    // (once httpd listens: `up -d` returns when the process has started).
-    let get = || {
-        use std::io::{Read, Write};
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut s = loop {
-            match std::net::TcpStream::connect(("127.0.0.1", port as u16)) {
-                Ok(s) => break s,
-                Err(e) => assert!(Instant::now() < deadline, "port {port}: {e}"),
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut body = String::new();
-        s.write_all(b"GET /passwd HTTP/1.0\r\n\r\n").unwrap();
-        s.read_to_string(&mut body).unwrap();
-        body
-    };
-    assert!(get().contains("root:x:0:0"));
+    // The networks sort by name, so the internal one comes first; the port still answers.
+    assert!(http_get(port as u16, "/passwd").contains("root:x:0:0"));
     // and again after a restart (the ports come back on the same network)
     p.ok(&["restart", "server"]);
-    assert!(get().contains("root:x:0:0"));
+    assert!(http_get(port as u16, "/passwd").contains("root:x:0:0"));
     // A container whose only networks are internal cannot publish: a clear error, not silence.
     let out = p.output(&["--profile", "sealed", "up", "-d", "sealed"]);
     assert!(!out.status.success());

@@ -129,3 +129,22 @@ pub fn cmd(script: &str) -> String {
         serde_json::to_string(script).unwrap()
     )
 }
+
+/// `GET path` over HTTP/1.0 on 127.0.0.1:`port`, waiting (bounded) for the server to listen:
+/// `up -d` returns when the process has started, not when it has bound its port.
+pub fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut s = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => break s,
+            Err(e) => assert!(std::time::Instant::now() < deadline, "port {port}: {e}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}
