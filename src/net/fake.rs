@@ -1,0 +1,332 @@
+//! In-memory doubles of the host drivers, for the manager's unit tests: links, namespaces and
+//! the firewall table as plain maps, every call that changes them recorded, and any call made
+//! to fail on demand. Cloning shares the state, so a test keeps a handle on what the manager
+//! did to the "host".
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ipnet::Ipv4Net;
+
+use super::bridge::{BridgeSpec, Link, VethSpec};
+use super::driver::{FirewallDriver, NetworkDriver};
+use super::firewall::{FwForward, FwNetwork};
+use super::ports::Proto;
+use super::NetError;
+
+/// A container interface inside a fake namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeIf {
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    pub default_gateway: Option<Ipv4Addr>,
+    pub mac: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HostState {
+    /// Host links by name.
+    pub links: BTreeMap<String, Link>,
+    /// Namespace files that exist, with their interfaces.
+    pub namespaces: BTreeMap<PathBuf, BTreeMap<String, FakeIf>>,
+    /// Host end of a veth → (namespace, interface).
+    pub peers: BTreeMap<String, (PathBuf, String)>,
+    /// Subnets the host routes.
+    pub routed: Vec<Ipv4Net>,
+    /// Queued by `delete_later`, deleted by `settle`.
+    pub queued: Vec<String>,
+    /// Bridge addresses (name → gateway/prefix).
+    pub addresses: BTreeMap<String, (Ipv4Addr, u8)>,
+    pub ip_forward: bool,
+    /// Operations (method names) that fail.
+    pub failing: BTreeSet<&'static str>,
+    next_index: u32,
+}
+
+impl HostState {
+    fn fail(&self, op: &'static str) -> Result<(), NetError> {
+        if self.failing.contains(op) {
+            Err(NetError::System(format!("{op} failed (fake)")))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Add a host link (of `kind`, on bridge `controller`), as the kernel would.
+    pub fn add_link(&mut self, name: &str, kind: &str, controller: Option<&str>) -> u32 {
+        self.next_index += 1;
+        let index = self.next_index + 1; // 1 is loopback
+        let controller = controller.and_then(|c| self.links.get(c)).map(|l| l.index);
+        self.links.insert(
+            name.to_string(),
+            Link {
+                index,
+                name: name.to_string(),
+                kind: Some(kind.to_string()),
+                controller,
+                mac: None,
+                up: true,
+                mtu: None,
+            },
+        );
+        index
+    }
+
+    /// Delete a host link (and a veth's peer), as the kernel would.
+    pub fn remove_link(&mut self, name: &str) -> bool {
+        if let Some((ns, ifname)) = self.peers.remove(name) {
+            if let Some(ifs) = self.namespaces.get_mut(&ns) {
+                ifs.remove(&ifname);
+            }
+        }
+        self.addresses.remove(name);
+        self.links.remove(name).is_some()
+    }
+}
+
+/// The links side of the host.
+#[derive(Clone, Default)]
+pub struct FakeHost(Arc<Mutex<HostState>>);
+
+impl FakeHost {
+    pub fn state(&self) -> MutexGuard<'_, HostState> {
+        self.0.lock().expect("fake host lock")
+    }
+
+    /// A namespace file at `path` with no interfaces.
+    pub fn add_netns(&self, path: &str) -> PathBuf {
+        let p = PathBuf::from(path);
+        self.state().namespaces.insert(p.clone(), BTreeMap::new());
+        p
+    }
+
+    pub fn fail(&self, op: &'static str) {
+        self.state().failing.insert(op);
+    }
+
+    pub fn heal(&self, op: &'static str) {
+        self.state().failing.remove(op);
+    }
+
+    pub fn has_link(&self, name: &str) -> bool {
+        self.state().links.contains_key(name)
+    }
+
+    /// The interfaces of a namespace.
+    pub fn interfaces(&self, ns: &Path) -> BTreeMap<String, FakeIf> {
+        self.state().namespaces.get(ns).cloned().unwrap_or_default()
+    }
+}
+
+impl NetworkDriver for FakeHost {
+    type Netns = PathBuf;
+
+    async fn link(&self, name: &str) -> Result<Option<Link>, NetError> {
+        let st = self.state();
+        st.fail("link")?;
+        Ok(st.links.get(name).cloned())
+    }
+
+    async fn links(&self) -> Result<Vec<Link>, NetError> {
+        let st = self.state();
+        st.fail("links")?;
+        Ok(st.links.values().cloned().collect())
+    }
+
+    async fn routed_subnets(&self) -> Result<Vec<Ipv4Net>, NetError> {
+        let st = self.state();
+        st.fail("routed_subnets")?;
+        Ok(st.routed.clone())
+    }
+
+    async fn ensure_bridge(&self, spec: &BridgeSpec<'_>) -> Result<(), NetError> {
+        let mut st = self.state();
+        st.fail("ensure_bridge")?;
+        match st.links.get(spec.name) {
+            Some(l) if l.kind.as_deref() != Some("bridge") => {
+                return Err(NetError::Conflict(format!("{} is not a bridge", spec.name)))
+            }
+            Some(_) => {}
+            None => {
+                st.add_link(spec.name, "bridge", None);
+            }
+        }
+        st.addresses
+            .insert(spec.name.to_string(), (spec.gateway, spec.prefix));
+        Ok(())
+    }
+
+    async fn delete_link(&self, name: &str) -> Result<bool, NetError> {
+        let mut st = self.state();
+        st.fail("delete_link")?;
+        Ok(st.remove_link(name))
+    }
+
+    fn delete_later(&self, name: &str) {
+        self.state().queued.push(name.to_string());
+    }
+
+    async fn settle(&self) -> Result<(), NetError> {
+        let mut st = self.state();
+        let queued = std::mem::take(&mut st.queued);
+        let failed = st.fail("settle");
+        for name in queued {
+            st.remove_link(&name);
+        }
+        failed
+    }
+
+    async fn settle_link(&self, _name: &str) {}
+
+    fn enable_ip_forward(&self) -> Result<(), NetError> {
+        let mut st = self.state();
+        st.fail("enable_ip_forward")?;
+        st.ip_forward = true;
+        Ok(())
+    }
+
+    fn is_netns(&self, path: &Path) -> bool {
+        self.state().namespaces.contains_key(path)
+    }
+
+    async fn enter(&self, path: &Path) -> Result<PathBuf, NetError> {
+        let st = self.state();
+        st.fail("enter")?;
+        if !st.namespaces.contains_key(path) {
+            return Err(NetError::System(format!("entering {}", path.display())));
+        }
+        Ok(path.to_path_buf())
+    }
+
+    async fn next_ifname(&self, ns: &PathBuf) -> Result<String, NetError> {
+        let st = self.state();
+        let ifs = st.namespaces.get(ns).cloned().unwrap_or_default();
+        Ok((0..)
+            .map(|i| format!("eth{i}"))
+            .find(|n| !ifs.contains_key(n))
+            .unwrap_or_default())
+    }
+
+    async fn delete_link_in(&self, ns: &PathBuf, name: &str) -> Result<bool, NetError> {
+        let mut st = self.state();
+        let removed = st
+            .namespaces
+            .get_mut(ns)
+            .and_then(|ifs| ifs.remove(name))
+            .is_some();
+        st.peers.retain(|_, (p, i)| !(p == ns && i == name));
+        Ok(removed)
+    }
+
+    async fn attach_veth(&self, ns: &PathBuf, spec: &VethSpec<'_>) -> Result<String, NetError> {
+        let mut st = self.state();
+        st.fail("attach_veth")?;
+        if !st.links.contains_key(spec.bridge) {
+            return Err(NetError::NotFound(format!(
+                "bridge {} does not exist",
+                spec.bridge
+            )));
+        }
+        let taken_inside = st
+            .namespaces
+            .get(ns)
+            .is_some_and(|ifs| ifs.contains_key(spec.ifname));
+        if st.links.contains_key(spec.host_ifname) || taken_inside {
+            return Err(NetError::Conflict(format!(
+                "interface {} or {} already exists",
+                spec.host_ifname, spec.ifname
+            )));
+        }
+        let index = st.add_link(spec.host_ifname, "veth", Some(spec.bridge));
+        let mac = format!("02:00:00:00:{:02x}:{:02x}", index >> 8, index & 0xff);
+        let iface = FakeIf {
+            ip: spec.ip,
+            prefix: spec.prefix,
+            default_gateway: spec.default_gateway,
+            mac: mac.clone(),
+        };
+        st.namespaces
+            .entry(ns.clone())
+            .or_default()
+            .insert(spec.ifname.to_string(), iface);
+        st.peers.insert(
+            spec.host_ifname.to_string(),
+            (ns.clone(), spec.ifname.to_string()),
+        );
+        Ok(mac)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct FirewallState {
+    /// Tables by name: the networks and forwards last synced.
+    pub tables: BTreeMap<String, (Vec<FwNetwork>, Vec<FwForward>)>,
+    /// Host ports something else holds.
+    pub busy_ports: BTreeSet<u16>,
+    /// Syncs and deletes fail while set.
+    pub failing: bool,
+    /// How many syncs and deletes were asked for.
+    pub calls: usize,
+}
+
+/// The firewall side of the host.
+#[derive(Clone, Default)]
+pub struct FakeFirewall(Arc<Mutex<FirewallState>>);
+
+impl FakeFirewall {
+    pub fn state(&self) -> MutexGuard<'_, FirewallState> {
+        self.0.lock().expect("fake firewall lock")
+    }
+
+    pub fn set_failing(&self, failing: bool) {
+        self.state().failing = failing;
+    }
+
+    /// The forwards of `table` (empty when it does not exist).
+    pub fn forwards(&self, table: &str) -> Vec<FwForward> {
+        self.state()
+            .tables
+            .get(table)
+            .map(|t| t.1.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl FirewallDriver for FakeFirewall {
+    async fn sync(
+        &self,
+        table: &str,
+        networks: &[FwNetwork],
+        forwards: &[FwForward],
+    ) -> Result<(), NetError> {
+        let mut st = self.state();
+        st.calls += 1;
+        if st.failing {
+            return Err(NetError::System("nft failed (fake)".into()));
+        }
+        st.tables
+            .insert(table.to_string(), (networks.to_vec(), forwards.to_vec()));
+        Ok(())
+    }
+
+    async fn delete(&self, table: &str) -> Result<(), NetError> {
+        let mut st = self.state();
+        st.calls += 1;
+        if st.failing {
+            return Err(NetError::System("nft failed (fake)".into()));
+        }
+        st.tables.remove(table);
+        Ok(())
+    }
+
+    fn check_port_free(&self, proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(), NetError> {
+        if self.state().busy_ports.contains(&port) {
+            return Err(NetError::Conflict(format!(
+                "port {port}/{proto} on {ip} is held by another process"
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,119 @@
+//! The real drivers behind the manager's seam ([`super::driver`]): [`HostNetwork`] on the
+//! daemon's rtnetlink socket (with the background veth [`Reaper`]) and [`Nftables`] on the `nft`
+//! binary. Each method is a translation of one call into [`super::bridge`], [`super::netns`],
+//! [`super::firewall`] or [`super::ports`]; the decisions stay in the manager.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use ipnet::Ipv4Net;
+
+use super::bridge::{self, BridgeSpec, Link, Netlink, VethSpec};
+use super::driver::{FirewallDriver, NetworkDriver};
+use super::firewall::{self, FwForward, FwNetwork};
+use super::ports::{self, Proto};
+use super::reaper::Reaper;
+use super::{netns, NetError};
+
+/// Links over rtnetlink in the daemon's namespace and in containers' namespaces.
+pub struct HostNetwork {
+    nl: Netlink,
+    /// Deletes detached host veths in the background (see [`Reaper`]).
+    reaper: Reaper,
+}
+
+impl HostNetwork {
+    /// Opens the daemon's netlink socket. Needs a tokio runtime.
+    pub fn connect() -> Result<Self, NetError> {
+        Ok(HostNetwork {
+            nl: Netlink::connect()?,
+            reaper: Reaper::new(),
+        })
+    }
+}
+
+impl NetworkDriver for HostNetwork {
+    type Netns = Netlink;
+
+    async fn link(&self, name: &str) -> Result<Option<Link>, NetError> {
+        self.nl.link(name).await
+    }
+
+    async fn links(&self) -> Result<Vec<Link>, NetError> {
+        self.nl.links().await
+    }
+
+    async fn routed_subnets(&self) -> Result<Vec<Ipv4Net>, NetError> {
+        self.nl.routed_subnets().await
+    }
+
+    async fn ensure_bridge(&self, spec: &BridgeSpec<'_>) -> Result<(), NetError> {
+        bridge::ensure_bridge(&self.nl, spec).await
+    }
+
+    async fn delete_link(&self, name: &str) -> Result<bool, NetError> {
+        self.nl.delete_link(name).await
+    }
+
+    fn delete_later(&self, name: &str) {
+        self.reaper.delete(name)
+    }
+
+    async fn settle(&self) -> Result<(), NetError> {
+        self.reaper.settle().await
+    }
+
+    async fn settle_link(&self, name: &str) {
+        self.reaper.settle_link(name).await
+    }
+
+    fn enable_ip_forward(&self) -> Result<(), NetError> {
+        bridge::write_sysctl("net/ipv4/ip_forward", "1")
+    }
+
+    fn is_netns(&self, path: &Path) -> bool {
+        netns::is_netns(path)
+    }
+
+    async fn enter(&self, path: &Path) -> Result<Netlink, NetError> {
+        Netlink::connect_in(path).await
+    }
+
+    async fn next_ifname(&self, ns: &Netlink) -> Result<String, NetError> {
+        bridge::next_ifname(ns).await
+    }
+
+    async fn delete_link_in(&self, ns: &Netlink, name: &str) -> Result<bool, NetError> {
+        ns.delete_link(name).await
+    }
+
+    async fn attach_veth(&self, ns: &Netlink, spec: &VethSpec<'_>) -> Result<String, NetError> {
+        bridge::attach_veth(&self.nl, ns, spec).await
+    }
+}
+
+/// The firewall table through `nft -f -`, one atomic script per change.
+pub struct Nftables;
+
+impl FirewallDriver for Nftables {
+    async fn sync(
+        &self,
+        table: &str,
+        networks: &[FwNetwork],
+        forwards: &[FwForward],
+    ) -> Result<(), NetError> {
+        match firewall::apply(&firewall::render_update(table, networks, forwards)).await {
+            Ok(()) => Ok(()),
+            // A table of another layout (an older wharf): replace it whole.
+            Err(_) => firewall::apply(&firewall::render(table, networks, forwards)).await,
+        }
+    }
+
+    async fn delete(&self, table: &str) -> Result<(), NetError> {
+        firewall::apply(&firewall::render_delete(table)).await
+    }
+
+    fn check_port_free(&self, proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(), NetError> {
+        ports::check_port_free(proto, ip, port)
+    }
+}

@@ -1,0 +1,610 @@
+//! The manager against the in-memory host: create, attach, detach, publish, remove and restore,
+//! with their refusals, their undo on failure and their error reports. No root needed: the
+//! networks use loopback subnets so that the embedded DNS can listen (on port 0) for real.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use super::plan::{random_id, valid_name};
+use super::{fnv, NetworkManager};
+use crate::net::fake::{FakeFirewall, FakeHost};
+use crate::net::ipam::Pool;
+use crate::net::types::{Attachment, Endpoint, ManagerConfig, Network, NetworkCreate};
+use crate::net::{NetError, PortMapping, Proto};
+
+const TABLE: &str = "wharf_test";
+
+struct Env {
+    mgr: NetworkManager<FakeHost, FakeFirewall>,
+    host: FakeHost,
+    fw: FakeFirewall,
+}
+
+fn env() -> Env {
+    let cfg = ManagerConfig {
+        table: TABLE.into(),
+        pools: vec![Pool {
+            base: "127.77.0.0/16".parse().expect("pool"),
+            size: 24,
+        }],
+        dns_port: 0,
+        upstreams: Some(vec![]),
+        ..ManagerConfig::default()
+    };
+    let host = FakeHost::default();
+    let fw = FakeFirewall::default();
+    Env {
+        mgr: NetworkManager::with_drivers(cfg, host.clone(), fw.clone()),
+        host,
+        fw,
+    }
+}
+
+fn create(name: &str) -> NetworkCreate {
+    NetworkCreate {
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+fn container(id: &str, name: &str) -> Attachment {
+    Attachment {
+        container_id: format!("{id:0<64}"),
+        container_name: name.into(),
+        ..Default::default()
+    }
+}
+
+fn port(host: u16, container: u16) -> PortMapping {
+    PortMapping {
+        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_port: host,
+        container_port: container,
+        proto: Proto::Tcp,
+    }
+}
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().expect("address")
+}
+
+impl Env {
+    async fn net(&self, name: &str) -> Network {
+        self.mgr.create_network(create(name)).await.expect("create")
+    }
+
+    async fn attach(&self, ns: &str, net: &str, att: Attachment) -> Result<Endpoint, NetError> {
+        let ns = self.host.add_netns(ns);
+        self.mgr.attach(&ns, net, att).await
+    }
+
+    fn resolve(&self, net: &Network, name: &str) -> Vec<Ipv4Addr> {
+        self.mgr
+            .dns()
+            .resolve(&net.id, IpAddr::V4(Ipv4Addr::LOCALHOST), name)
+    }
+}
+
+#[test]
+fn names_and_ids() {
+    assert!(valid_name("backend") && valid_name("my_net.1-x"));
+    assert!(valid_name("a b") && valid_name("-x"));
+    assert!(!valid_name("") && !valid_name(" ") && !valid_name("a/b") && !valid_name("a\nb"));
+    assert_eq!(random_id().len(), 64);
+    assert_ne!(fnv("a/b"), fnv("a/c"));
+}
+
+#[tokio::test]
+async fn create_network_brings_up_bridge_firewall_and_dns() {
+    let e = env();
+    let net = e.net("backend").await;
+    assert_eq!(net.subnet().to_string(), "127.77.0.0/24");
+    assert_eq!(net.gateway(), ip("127.77.0.1"));
+    assert!(net.bridge.starts_with("wh-") && net.bridge.len() == 15);
+    assert!(e.host.has_link(&net.bridge));
+    assert_eq!(
+        e.host.state().addresses.get(&net.bridge),
+        Some(&(ip("127.77.0.1"), 24))
+    );
+    assert!(e.host.state().ip_forward);
+    let synced = e.fw.state().tables[TABLE].0.clone();
+    assert_eq!(synced.len(), 1);
+    assert_eq!(synced[0].bridge, net.bridge);
+    assert!(e.mgr.dns().listen_addr(&net.id).await.is_some());
+    // The next one takes the next free subnet, skipping what the host routes.
+    e.host
+        .state()
+        .routed
+        .push("127.77.1.0/24".parse().expect("subnet"));
+    let second = e.net("frontend").await;
+    assert_eq!(second.subnet().to_string(), "127.77.2.0/24");
+    assert_eq!(e.mgr.network("frontend").await, Some(second));
+    e.mgr.shutdown().await;
+}
+
+#[tokio::test]
+async fn create_network_refusals_touch_nothing() {
+    let e = env();
+    e.net("taken").await;
+    e.host.state().add_link("wh-hostbr", "bridge", None);
+    let links_before = e.host.state().links.len();
+    let calls_before = e.fw.state().calls;
+    let refused = [
+        (create(""), "invalid network name"),
+        (create("host"), "is reserved"),
+        (create("taken"), "already exists"),
+        (
+            NetworkCreate {
+                driver: Some("overlay".into()),
+                ..create("x")
+            },
+            "not supported",
+        ),
+        (
+            NetworkCreate {
+                bridge_name: Some("wh-hostbr".into()),
+                ..create("x")
+            },
+            "already exists on the host",
+        ),
+        (
+            NetworkCreate {
+                subnet: Some("127.77.0.0/16".into()),
+                ..create("x")
+            },
+            "overlaps",
+        ),
+        (
+            NetworkCreate {
+                gateway: Some("10.0.0.1".into()),
+                ..create("x")
+            },
+            "need --subnet",
+        ),
+        (
+            NetworkCreate {
+                subnet: Some("10.9.0.0/24".into()),
+                aux_addresses: [("a".to_string(), "nope".to_string())].into(),
+                ..create("x")
+            },
+            "invalid auxiliary address",
+        ),
+    ];
+    for (req, msg) in refused {
+        let err = e
+            .mgr
+            .create_network(req.clone())
+            .await
+            .expect_err(&req.name);
+        assert!(err.to_string().contains(msg), "{req:?}: {err}");
+    }
+    assert_eq!(e.host.state().links.len(), links_before);
+    assert_eq!(e.fw.state().calls, calls_before);
+    assert_eq!(e.mgr.networks().await.len(), 1);
+    e.mgr.shutdown().await;
+}
+
+#[tokio::test]
+async fn create_network_undoes_the_bridge_when_the_firewall_fails() {
+    let e = env();
+    e.fw.set_failing(true);
+    let err = e.mgr.create_network(create("n")).await.expect_err("fails");
+    assert!(matches!(err, NetError::System(_)), "{err}");
+    assert!(e.host.state().links.is_empty());
+    assert!(e.mgr.networks().await.is_empty());
+}
+
+#[tokio::test]
+async fn attach_sets_up_address_veth_route_dns_and_ports() {
+    let e = env();
+    let net = e.net("app").await;
+    let att = Attachment {
+        aliases: vec!["db".into()],
+        ports: vec![port(8080, 80)],
+        ..container("c1", "web")
+    };
+    let ep = e.attach("/ns/c1", "app", att).await.expect("attach");
+    assert_eq!(
+        (ep.ip, ep.ifname.as_str(), ep.prefix_len),
+        (ip("127.77.0.2"), "eth0", 24)
+    );
+    assert_eq!(ep.dns_server, Some(net.gateway()));
+    let inside = e.host.interfaces(&PathBuf::from("/ns/c1"));
+    assert_eq!(inside["eth0"].ip, ep.ip);
+    assert_eq!(inside["eth0"].default_gateway, Some(net.gateway()));
+    assert_eq!(inside["eth0"].mac, ep.mac);
+    let bridge_index = e.host.state().links[&net.bridge].index;
+    assert_eq!(
+        e.host.state().links[&ep.host_ifname].controller,
+        Some(bridge_index)
+    );
+    for name in ["web", "db", &ep.container_id[..12]] {
+        assert_eq!(e.resolve(&net, name), vec![ep.ip], "{name}");
+    }
+    let fwd = e.fw.forwards(TABLE);
+    assert_eq!(fwd.len(), 1);
+    assert_eq!(
+        (fwd[0].container_ip, fwd[0].mapping),
+        (ep.ip, port(8080, 80))
+    );
+    assert_eq!(e.mgr.ports(&ep.container_id).await, vec![port(8080, 80)]);
+    // A second network: the next interface name.
+    e.net("other").await;
+    let ns = PathBuf::from("/ns/c1");
+    let ep2 = e.mgr.attach(&ns, "other", container("c1", "web")).await;
+    assert_eq!(ep2.expect("second").ifname, "eth1");
+    assert_eq!(e.mgr.endpoints(Some(&ep.container_id)).await.len(), 2);
+    e.mgr.shutdown().await;
+}
+
+#[tokio::test]
+async fn attach_refusals() {
+    let e = env();
+    e.net("app").await;
+    e.attach(
+        "/ns/a",
+        "app",
+        Attachment {
+            ports: vec![port(8080, 80)],
+            ..container("a", "a")
+        },
+    )
+    .await
+    .expect("first");
+    e.fw.state().busy_ports.insert(9090);
+    let missing = e
+        .mgr
+        .attach(&PathBuf::from("/ns/none"), "app", container("b", "b"))
+        .await;
+    assert!(matches!(missing, Err(NetError::NotFound(_))), "{missing:?}");
+    let cases = [
+        ("nope", container("b", "b"), "not found"),
+        ("app", container("a", "a"), "already attached"),
+        (
+            "app",
+            Attachment {
+                ports: vec![port(8080, 80)],
+                ..container("b", "b")
+            },
+            "already published by container a",
+        ),
+        (
+            "app",
+            Attachment {
+                ports: vec![port(8081, 80), port(8081, 81)],
+                ..container("b", "b")
+            },
+            "another mapping of the same container",
+        ),
+        (
+            "app",
+            Attachment {
+                ports: vec![port(9090, 80)],
+                ..container("b", "b")
+            },
+            "held by another process",
+        ),
+        (
+            "app",
+            Attachment {
+                ports: vec![port(1, 0)],
+                ..container("b", "b")
+            },
+            "container port 0",
+        ),
+        (
+            "app",
+            Attachment {
+                ifname: Some("bad name".into()),
+                ..container("b", "b")
+            },
+            "invalid interface name",
+        ),
+        (
+            "app",
+            Attachment {
+                ip: Some(ip("10.1.1.1")),
+                ..container("b", "b")
+            },
+            "",
+        ),
+    ];
+    for (net, att, msg) in cases {
+        let err = e.attach("/ns/b", net, att.clone()).await.expect_err(msg);
+        assert!(err.to_string().contains(msg), "{att:?}: {err}");
+    }
+    assert!(e.host.interfaces(&PathBuf::from("/ns/b")).is_empty());
+    assert_eq!(e.mgr.endpoints(None).await.len(), 1);
+    e.mgr.shutdown().await;
+}
+
+#[tokio::test]
+async fn attach_takes_an_ephemeral_port_when_asked_for_none() {
+    let e = env();
+    e.net("app").await;
+    let ep = e
+        .attach(
+            "/ns/a",
+            "app",
+            Attachment {
+                ports: vec![port(0, 80)],
+                ..container("a", "a")
+            },
+        )
+        .await
+        .expect("attach");
+    assert_ne!(ep.ports[0].host_port, 0);
+    assert_eq!(ep.ports[0].container_port, 80);
+    e.mgr.shutdown().await;
+}
+
+#[tokio::test]
+async fn attach_undoes_everything_when_the_firewall_refuses_the_ports() {
+    let e = env();
+    e.net("app").await;
+    let bridge_only = e.host.state().links.len();
+    e.fw.set_failing(true);
+    let att = Attachment {
+        ports: vec![port(8080, 80)],
+        ..container("a", "a")
+    };
+    e.attach("/ns/a", "app", att.clone())
+        .await
+        .expect_err("firewall fails");
+    assert_eq!(e.host.state().links.len(), bridge_only);
+    assert!(e.host.interfaces(&PathBuf::from("/ns/a")).is_empty());
+    assert!(e.mgr.endpoints(None).await.is_empty());
+    assert!(e
+        .mgr
+        .network("app")
+        .await
+        .expect("net")
+        .ipam
+        .allocated
+        .is_empty());
+    e.fw.set_failing(false);
+    let ep = e.attach("/ns/a", "app", att).await.expect("then works");
+    let net = e.mgr.network("app").await.expect("net");
+    assert_eq!(net.ipam.allocated.keys().collect::<Vec<_>>(), vec![&ep.ip]);
+    e.mgr.shutdown().await;
+}
+
+#[tokio::test]
+async fn detach_removes_ports_dns_address_and_veth() {
+    let e = env();
+    let net = e.net("app").await;
+    let ep = e
+        .attach(
+            "/ns/a",
+            "app",
+            Attachment {
+                ports: vec![port(8080, 80)],
+                ..container("a", "web")
+            },
+        )
+        .await
+        .expect("attach");
+    e.mgr.detach(&ep.container_id, "app").await.expect("detach");
+    assert!(e.fw.forwards(TABLE).is_empty());
+    assert!(e.resolve(&net, "web").is_empty());
+    assert!(e
+        .mgr
+        .network("app")
+        .await
+        .expect("net")
+        .ipam
+        .allocated
+        .is_empty());
+    assert_eq!(e.host.state().queued, vec![ep.host_ifname.clone()]);
+    e.mgr.settle().await.expect("settle");
+    assert!(!e.host.has_link(&ep.host_ifname));
+    let again = e.mgr.detach(&ep.container_id, "app").await;
+    assert!(matches!(again, Err(NetError::NotFound(_))), "{again:?}");
+    e.mgr.shutdown().await;
+}
+
+#[tokio::test]
+async fn detach_all_goes_on_through_errors_and_reports_them() {
+    let e = env();
+    e.net("one").await;
+    e.net("two").await;
+    let ns = e.host.add_netns("/ns/a");
+    for net in ["one", "two"] {
+        let att = Attachment {
+            ports: vec![port(if net == "one" { 8080 } else { 8081 }, 80)],
+            ..container("a", "a")
+        };
+        e.mgr.attach(&ns, net, att).await.expect("attach");
+    }
+    e.fw.set_failing(true);
+    let id = format!("{:0<64}", "a");
+    let err = e.mgr.detach_all(&id).await.expect_err("firewall fails");
+    assert_eq!(
+        err.to_string().matches("removing published ports").count(),
+        2
+    );
+    assert!(e.mgr.endpoints(None).await.is_empty());
+    assert_eq!(e.host.state().queued.len(), 2);
+    e.fw.set_failing(false);
+    e.mgr.shutdown().await;
+}
+
+#[tokio::test]
+async fn remove_network_refuses_while_in_use_and_reports_every_teardown_error() {
+    let e = env();
+    let net = e.net("app").await;
+    let ep = e
+        .attach("/ns/a", "app", container("a", "web"))
+        .await
+        .expect("attach");
+    let busy = e.mgr.remove_network("app").await;
+    assert!(
+        matches!(&busy, Err(NetError::InUse(m)) if m.contains("web")),
+        "{busy:?}"
+    );
+    e.mgr.detach(&ep.container_id, "app").await.expect("detach");
+    e.host.fail("settle");
+    e.host.fail("delete_link");
+    e.fw.set_failing(true);
+    let err = e
+        .mgr
+        .remove_network("app")
+        .await
+        .expect_err("teardown fails")
+        .to_string();
+    for part in ["settle failed", "deleting bridge", "updating firewall"] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+    assert!(e.mgr.network("app").await.is_none());
+    assert!(e.mgr.dns().listen_addr(&net.id).await.is_none());
+    let gone = e.mgr.remove_network("app").await;
+    assert!(matches!(gone, Err(NetError::NotFound(_))), "{gone:?}");
+}
+
+#[tokio::test]
+async fn publish_replaces_ports_and_keeps_the_old_ones_on_failure() {
+    let e = env();
+    e.net("app").await;
+    let ep = e
+        .attach(
+            "/ns/a",
+            "app",
+            Attachment {
+                ports: vec![port(8080, 80)],
+                ..container("a", "a")
+            },
+        )
+        .await
+        .expect("attach");
+    let id = ep.container_id.clone();
+    // Its own port does not conflict with itself.
+    let got = e
+        .mgr
+        .publish(&id, "app", &[port(8080, 80), port(8443, 443)])
+        .await;
+    assert_eq!(got.expect("publish").len(), 2);
+    assert_eq!(e.fw.forwards(TABLE).len(), 2);
+    e.fw.set_failing(true);
+    e.mgr
+        .publish(&id, "app", &[port(9000, 90)])
+        .await
+        .expect_err("fails");
+    e.fw.set_failing(false);
+    assert_eq!(
+        e.mgr.ports(&id).await,
+        vec![port(8080, 80), port(8443, 443)]
+    );
+    assert_eq!(e.mgr.unpublish(&id).await.expect("unpublish").len(), 2);
+    assert!(e.fw.forwards(TABLE).is_empty() && e.mgr.ports(&id).await.is_empty());
+    let other = e.mgr.publish("nobody", "app", &[port(1, 1)]).await;
+    assert!(matches!(other, Err(NetError::NotFound(_))), "{other:?}");
+    e.mgr.shutdown().await;
+}
+
+#[tokio::test]
+async fn set_names_changes_the_dns_records() {
+    let e = env();
+    let net = e.net("app").await;
+    let ep = e
+        .attach("/ns/a", "app", container("a", "old"))
+        .await
+        .expect("attach");
+    e.mgr
+        .set_names(&ep.container_id, "app", "new", &["alias".into()])
+        .await
+        .expect("rename");
+    assert!(e.resolve(&net, "old").is_empty());
+    assert_eq!(e.resolve(&net, "alias"), vec![ep.ip]);
+    e.mgr.shutdown().await;
+}
+
+/// A daemon's state before its restart: two networks, three endpoints.
+async fn stored_state(e: &Env) -> (Vec<Network>, Vec<Endpoint>) {
+    e.net("app").await;
+    e.net("db").await;
+    let mut eps = Vec::new();
+    for (c, net) in [("a", "app"), ("b", "app"), ("c", "db")] {
+        let ns = format!("/ns/{c}");
+        eps.push(e.attach(&ns, net, container(c, c)).await.expect("attach"));
+    }
+    (e.mgr.networks().await, eps)
+}
+
+#[tokio::test]
+async fn restore_adopts_live_endpoints_and_repairs_the_host() {
+    let before = env();
+    let (nets, eps) = stored_state(&before).await;
+    before.mgr.shutdown().await;
+    // The restarted daemon's host: the same links, then damage.
+    let e = env();
+    *e.host.state() = before.host.state().clone();
+    let (app, db) = (&nets[0], &nets[1]);
+    let (app, db) = if app.name == "app" {
+        (app, db)
+    } else {
+        (db, app)
+    };
+    {
+        let mut st = e.host.state();
+        st.remove_link(&db.bridge); // bridge gone (with it the veth of c)
+        st.remove_link(&eps[2].host_ifname);
+        st.remove_link(&eps[0].host_ifname); // a's veth vanished, its namespace lives
+        st.namespaces.remove(&PathBuf::from("/ns/b")); // b died
+        st.add_link("wh-stray", "bridge", None);
+        st.add_link("wvstray", "veth", Some(&app.bridge));
+    }
+    let rep = e.mgr.restore(nets.clone(), eps.clone()).await;
+    assert!(rep.errors.is_empty(), "{:?}", rep.errors);
+    let b_id = eps[1].container_id.clone();
+    assert_eq!(rep.dropped_endpoints, vec![(b_id, "app".to_string())]);
+    let mut reattached = rep.reattached.clone();
+    reattached.sort();
+    assert_eq!(reattached.len(), 2, "{reattached:?}");
+    let mut removed = rep.removed_links.clone();
+    removed.sort();
+    let mut stray = vec![
+        "wh-stray".to_string(),
+        "wvstray".to_string(),
+        eps[1].host_ifname.clone(), // b's
+    ];
+    stray.sort();
+    assert_eq!(removed, stray);
+    assert_eq!(rep.released_ips, vec![eps[1].ip]);
+    assert!(e.host.has_link(&db.bridge));
+    assert!(e.host.has_link(&eps[0].host_ifname) && e.host.has_link(&eps[2].host_ifname));
+    assert_eq!(e.mgr.endpoints(None).await.len(), 2);
+    assert_eq!(e.fw.state().tables[TABLE].0.len(), 2);
+    let app_net = e.mgr.network("app").await.expect("app");
+    assert_eq!(e.resolve(&app_net, "a"), vec![eps[0].ip]);
+    assert!(e.resolve(&app_net, "b").is_empty());
+    assert!(e.mgr.dns().listen_addr(&app.id).await.is_some());
+    e.mgr.shutdown().await;
+}
+
+#[tokio::test]
+async fn restore_goes_on_through_errors_and_reports_them() {
+    let before = env();
+    let (nets, eps) = stored_state(&before).await;
+    before.mgr.shutdown().await;
+    let e = env();
+    for ns in ["/ns/a", "/ns/b", "/ns/c"] {
+        e.host.add_netns(ns);
+    }
+    e.host.fail("ensure_bridge");
+    e.fw.set_failing(true);
+    let rep = e.mgr.restore(nets.clone(), eps.clone()).await;
+    // Two bridges, three veths (no bridge to plug into), the firewall.
+    assert_eq!(rep.errors.len(), 6, "{:?}", rep.errors);
+    assert_eq!(rep.dropped_endpoints.len(), 3);
+    assert!(rep.errors.iter().any(|m| m.starts_with("firewall:")));
+    e.host.fail("links");
+    e.host.heal("ensure_bridge");
+    e.fw.set_failing(false);
+    let rep = e.mgr.restore(nets, eps).await;
+    assert_eq!(
+        rep.errors,
+        vec!["listing links: links failed (fake)".to_string()]
+    );
+    assert_eq!(e.mgr.endpoints(None).await.len(), 3);
+    e.mgr.shutdown().await;
+}

@@ -1,0 +1,169 @@
+//! The records the networking layer hands out and takes back: what the engine stores (networks,
+//! endpoints), what it asks for (creation requests, attachments), and how the manager is
+//! configured. Plain data with serde, no behaviour, so that the engine's store and the API
+//! depend on these and not on the manager.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use super::ipam::{self, Ipam, Pool};
+use super::ports::PortMapping;
+
+/// The default network's name (Docker's `bridge`: no DNS on it).
+pub const DEFAULT_NETWORK: &str = "bridge";
+
+/// A network as stored by the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    /// 64 hex digits.
+    pub id: String,
+    pub name: String,
+    /// Always `bridge` for now.
+    pub driver: String,
+    /// Linux bridge name (≤ 15 bytes).
+    pub bridge: String,
+    pub ipam: Ipam,
+    /// No outside access, no default route, no upstream DNS, no published ports.
+    pub internal: bool,
+    /// Embedded DNS on this network (user-defined networks).
+    pub dns: bool,
+    #[serde(default)]
+    pub mtu: Option<u32>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// RFC 3339 creation time (empty for networks recorded before it was kept).
+    #[serde(default)]
+    pub created: String,
+}
+
+impl Network {
+    pub fn subnet(&self) -> Ipv4Net {
+        self.ipam.subnet
+    }
+    pub fn gateway(&self) -> Ipv4Addr {
+        self.ipam.gateway
+    }
+}
+
+/// `network create` options.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkCreate {
+    pub name: String,
+    /// Generated when `None`.
+    pub id: Option<String>,
+    /// `bridge` (default).
+    pub driver: Option<String>,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub ip_range: Option<String>,
+    pub internal: bool,
+    /// Bridge name; default `<bridge_prefix><id>` cut to 15 bytes.
+    pub bridge_name: Option<String>,
+    pub mtu: Option<u32>,
+    /// Embedded DNS; default on (off for the default `bridge` network).
+    pub dns: Option<bool>,
+    pub labels: BTreeMap<String, String>,
+    pub options: BTreeMap<String, String>,
+    /// `AuxiliaryAddresses` (`--aux-address name=ip`): kept out of allocation.
+    pub aux_addresses: BTreeMap<String, String>,
+}
+
+/// A container to attach to a network.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub container_id: String,
+    /// Resolvable name (without the leading `/`).
+    pub container_name: String,
+    /// `--network-alias`, compose service names, ...
+    pub aliases: Vec<String>,
+    /// `--ip`.
+    pub ip: Option<Ipv4Addr>,
+    /// Published ports (host_port 0: ephemeral). Forwarded to this network's address.
+    pub ports: Vec<PortMapping>,
+    /// Interface name inside the container; default the first free `ethN`.
+    pub ifname: Option<String>,
+    /// `--dns` servers for this container on networks with embedded DNS: its queries that are
+    /// not about containers are forwarded there instead of the daemon's upstreams.
+    pub dns_upstreams: Vec<SocketAddr>,
+}
+
+/// One container's attachment to one network, as set up: what `attach` returns and the engine
+/// stores (and hands back to `restore`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub network_id: String,
+    pub network_name: String,
+    pub container_id: String,
+    pub container_name: String,
+    pub aliases: Vec<String>,
+    pub netns: PathBuf,
+    /// Inside the container.
+    pub ifname: String,
+    /// Host end of the veth pair.
+    pub host_ifname: String,
+    pub ip: Ipv4Addr,
+    pub prefix_len: u8,
+    pub gateway: Ipv4Addr,
+    pub mac: String,
+    /// Resolved (no ephemeral 0 left).
+    pub ports: Vec<PortMapping>,
+    /// The nameserver for the container's resolv.conf when the network has embedded DNS.
+    pub dns_server: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub dns_upstreams: Vec<SocketAddr>,
+}
+
+/// What `restore` found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepairReport {
+    /// Host links deleted (veths of dead containers, bridges of unknown networks).
+    pub removed_links: Vec<String>,
+    /// Endpoints dropped because their namespace is gone (container id, network name).
+    pub dropped_endpoints: Vec<(String, String)>,
+    /// Endpoints whose veth had vanished and was set up again.
+    pub reattached: Vec<(String, String)>,
+    /// Addresses released because no live endpoint held them.
+    pub released_ips: Vec<Ipv4Addr>,
+    pub errors: Vec<String>,
+}
+
+/// Manager configuration. Tests use their own table name and prefixes to stay hermetic.
+#[derive(Debug, Clone)]
+pub struct ManagerConfig {
+    /// nftables table (`ip` family) owned by this manager.
+    pub table: String,
+    /// Prefix of bridge names generated for user-defined networks (`wh-` + id).
+    pub bridge_prefix: String,
+    /// Bridge of the default network.
+    pub default_bridge: String,
+    /// Prefix of host-side veth names.
+    pub veth_prefix: String,
+    pub pools: Vec<Pool>,
+    /// DNS port on each gateway.
+    pub dns_port: u16,
+    /// Upstream resolvers; default: the host's /etc/resolv.conf.
+    pub upstreams: Option<Vec<SocketAddr>>,
+    /// Set net.ipv4.ip_forward=1 when a non-internal network is created (like Docker).
+    pub enable_ip_forward: bool,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        ManagerConfig {
+            table: "wharf".into(),
+            bridge_prefix: "wh-".into(),
+            default_bridge: "wharf0".into(),
+            veth_prefix: "wv".into(),
+            pools: ipam::default_pools(),
+            dns_port: 53,
+            upstreams: None,
+            enable_ip_forward: true,
+        }
+    }
+}
