@@ -2,4 +2,5 @@
 //! nothing else in wharf: one grammar each for what users type in Docker's own syntax, so that
 //! `wharf run -p`, compose `ports:` and `compose run -p` accept exactly the same inputs.
 
+pub mod create;
 pub mod port;
