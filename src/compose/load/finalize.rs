@@ -37,7 +37,9 @@ pub fn service_enabled(svc: &Node, profiles: &[String]) -> bool {
     own.is_empty() || profiles.iter().any(|p| p == "*" || own.contains(p))
 }
 
-/// Build the typed project from the merged, normalised document.
+/// Build the typed project from the merged, normalised document, in phases: the top level,
+/// profiles, dependencies (undefined, disabled, cycles), per-service defaults, engine-side
+/// names, cross-references, then the typed model.
 pub fn finalize(
     mut doc: Node,
     input: FinalizeInput<'_>,
@@ -54,9 +56,51 @@ pub fn finalize(
             ))
         }
     };
+    top_level(m, &input.name, warnings);
+    let (mut enabled, disabled) = split_by_profiles(m, &input);
+    check_dependencies(&mut enabled, &disabled, warnings)?;
+    check_cycles(&enabled)?;
+    let uses_default = service_defaults(&mut enabled, input.env)?;
+    if let Some(networks) = m.get_mut("networks").and_then(Node::as_map_mut) {
+        if uses_default && !networks.contains_key("default") {
+            networks.insert("default".into(), Node::map());
+        }
+    }
+    engine_names(m, &input.name);
+
+    // references to networks, volumes, secrets and configs
+    for (name, svc) in &enabled {
+        check_references(name, svc, m)?;
+    }
+    check_port_conflicts(&enabled)?;
+    for svc in enabled.values_mut() {
+        strip_nested_extensions(svc, true);
+    }
+
+    m.insert("services".into(), Node::new(V::Map(enabled)));
+    let json = doc.to_json();
+    let mut project: Project = serde_path_to_error::deserialize(json).map_err(|e| {
+        let path = KeyPath::parse(&e.path().to_string());
+        ComposeError::invalid(root.pos_of(&path.0), &path, e.inner().to_string())
+    })?;
+    for (k, v) in disabled {
+        if let Ok(s) = serde_json::from_value::<Service>(v.to_json()) {
+            project.disabled_services.insert(k, s);
+        }
+    }
+    project.working_dir = input.working_dir;
+    project.config_files = input.config_files;
+    project.profiles = input.profiles;
+    check_container_names(&project, &root)?;
+    Ok(project)
+}
+
+/// The top level: `include` and `version` dropped, the project's name set, every section
+/// present as a mapping, `models` warned about.
+fn top_level(m: &mut IndexMap<String, Node>, name: &str, warnings: &mut Vec<String>) {
     m.shift_remove("include");
     m.shift_remove("version");
-    m.insert("name".into(), Node::str(input.name.clone()));
+    m.insert("name".into(), Node::str(name.to_string()));
     for section in ["services", "networks", "volumes", "secrets", "configs"] {
         let e = m.entry(section.to_string()).or_insert_with(Node::map);
         if e.is_null() {
@@ -66,11 +110,22 @@ pub fn finalize(
     if m.shift_remove("models").is_some() {
         warnings.push("models: not supported by wharf, ignored".into());
     }
+}
 
-    // profiles
-    let all: IndexMap<String, Node> = m["services"].as_map().cloned().unwrap_or_default();
-    let mut enabled: IndexMap<String, Node> = IndexMap::new();
-    let mut disabled: IndexMap<String, Node> = IndexMap::new();
+type Services = IndexMap<String, Node>;
+
+/// The services the active profiles (or the command line) enable, and the others.
+fn split_by_profiles(
+    m: &IndexMap<String, Node>,
+    input: &FinalizeInput<'_>,
+) -> (Services, Services) {
+    let all: Services = m
+        .get("services")
+        .and_then(Node::as_map)
+        .cloned()
+        .unwrap_or_default();
+    let mut enabled = Services::new();
+    let mut disabled = Services::new();
     for (k, v) in all {
         if service_enabled(&v, &input.profiles) || input.explicit_services.contains(&k) {
             enabled.insert(k, v);
@@ -78,8 +133,16 @@ pub fn finalize(
             disabled.insert(k, v);
         }
     }
+    (enabled, disabled)
+}
 
-    // dependencies on undefined or disabled services
+/// Dependencies on undefined or disabled services are refused, except optional
+/// `depends_on` entries, which are dropped with a warning.
+fn check_dependencies(
+    enabled: &mut Services,
+    disabled: &Services,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
     let enabled_names: Vec<String> = enabled.keys().cloned().collect();
     for (name, svc) in enabled.iter_mut() {
         let deps = node_dependencies(svc);
@@ -130,10 +193,13 @@ pub fn finalize(
             });
         }
     }
+    Ok(())
+}
 
-    check_cycles(&enabled)?;
-
-    // env_file contents (lower precedence than `environment`), default network
+/// Per service: an image or a build is required, `env_file` contents are read (with lower
+/// precedence than `environment`), and a service without networks joins `default`. Returns
+/// whether any service uses the default network.
+fn service_defaults(enabled: &mut Services, env: &Environment) -> Result<bool> {
     let mut uses_default = false;
     for (name, svc) in enabled.iter_mut() {
         let p = services_path(name);
@@ -145,7 +211,7 @@ pub fn finalize(
             ));
         }
         crate::compose::load::develop::check_rebuild(svc, &p)?;
-        resolve_env_files(svc, &p, input.env)?;
+        resolve_env_files(svc, &p, env)?;
         let Some(sm) = svc.as_map_mut() else { continue };
         let has_networks = sm
             .get("networks")
@@ -160,12 +226,12 @@ pub fn finalize(
             uses_default = true;
         }
     }
-    let networks = m.get_mut("networks").and_then(Node::as_map_mut).unwrap();
-    if uses_default && !networks.contains_key("default") {
-        networks.insert("default".into(), Node::map());
-    }
+    Ok(uses_default)
+}
 
-    // engine-side names
+/// Engine-side names of networks, volumes, secrets and configs: `<project>_<key>` unless
+/// named or external; extension keys dropped.
+fn engine_names(m: &mut IndexMap<String, Node>, project: &str) {
     for section in ["networks", "volumes", "secrets", "configs"] {
         let Some(sm) = m.get_mut(section).and_then(Node::as_map_mut) else {
             continue;
@@ -184,37 +250,16 @@ pub fn finalize(
             let n = if external {
                 k.clone()
             } else {
-                format!("{}_{k}", input.name)
+                format!("{project}_{k}")
             };
             vm.insert("name".into(), Node::str(n));
         }
         sm.retain(|k, _| !k.starts_with("x-"));
     }
+}
 
-    // references to networks, volumes, secrets and configs
-    for (name, svc) in &enabled {
-        check_references(name, svc, m)?;
-    }
-    check_port_conflicts(&enabled)?;
-    for svc in enabled.values_mut() {
-        strip_nested_extensions(svc, true);
-    }
-
-    m.insert("services".into(), Node::new(V::Map(enabled)));
-    let json = doc.to_json();
-    let mut project: Project = serde_path_to_error::deserialize(json).map_err(|e| {
-        let path = KeyPath::parse(&e.path().to_string());
-        ComposeError::invalid(root.pos_of(&path.0), &path, e.inner().to_string())
-    })?;
-    for (k, v) in disabled {
-        if let Ok(s) = serde_json::from_value::<Service>(v.to_json()) {
-            project.disabled_services.insert(k, s);
-        }
-    }
-    project.working_dir = input.working_dir;
-    project.config_files = input.config_files;
-    project.profiles = input.profiles;
-
+/// A fixed container name cannot serve several replicas.
+fn check_container_names(project: &Project, root: &Node) -> Result<()> {
     for (name, svc) in &project.services {
         if svc.container_name.is_some() && svc.replicas() > 1 {
             let p = services_path(name).key("container_name");
@@ -225,7 +270,7 @@ pub fn finalize(
             ));
         }
     }
-    Ok(project)
+    Ok(())
 }
 
 /// The dependencies of a (normalised) service node, with the key that creates them.

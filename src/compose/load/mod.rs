@@ -67,7 +67,8 @@ pub struct Loaded {
     pub environment: Environment,
 }
 
-/// Load a compose project.
+/// Load a compose project: the environment, the files, each file through the per-file phases
+/// and merged, the project's name and profiles, then [`finalize`] and the dependency graph.
 pub fn load_project(opts: &LoadOptions) -> Result<Loaded> {
     let shell = opts
         .environment
@@ -94,8 +95,56 @@ pub fn load_project(opts: &LoadOptions) -> Result<Loaded> {
         .map(|d| abs(d))
         .or_else(|| first_file_dir.clone())
         .unwrap_or_else(|| cwd.clone());
+    let environment = load_environment(opts, &shell, &env_dir, &abs)?;
+    let files = config_files(opts, &environment, &env_dir, &abs)?;
+    let project_dir = opts
+        .project_directory
+        .as_ref()
+        .map(|d| abs(d))
+        .or_else(|| {
+            files
+                .first()
+                .filter(|f| f.as_os_str() != "-")
+                .and_then(|f| f.parent().map(Path::to_path_buf))
+        })
+        .unwrap_or_else(|| cwd.clone());
 
-    // the environment: shell wins over the dotenv files
+    let mut warnings = Vec::new();
+    let ctx = FileCtx {
+        base_dir: project_dir.clone(),
+        env: environment.clone(),
+        no_interpolate: opts.no_interpolate,
+    };
+    let doc = load_and_merge(&files, opts, &ctx, &mut warnings)?;
+    let name = project_name(opts, &environment, &doc, &project_dir)?;
+    let project = finalize::finalize(
+        doc,
+        finalize::FinalizeInput {
+            name,
+            working_dir: project_dir,
+            config_files: files,
+            profiles: active_profiles(opts, &environment),
+            explicit_services: opts.services.clone(),
+            env: &environment,
+        },
+        &mut warnings,
+    )?;
+    crate::compose::graph::ServiceGraph::build(&project)?;
+    Ok(Loaded {
+        project,
+        warnings,
+        environment,
+    })
+}
+
+/// The environment: the shell wins over the dotenv files (`--env-file`, else `.env` in the
+/// project directory), which may refer to each other's variables in order.
+fn load_environment(
+    opts: &LoadOptions,
+    shell: &Environment,
+    env_dir: &Path,
+    abs: &dyn Fn(&Path) -> PathBuf,
+) -> Result<Environment> {
     let mut environment = shell.clone();
     let dotenv_files: Vec<PathBuf> = if opts.env_files.is_empty() {
         let d = env_dir.join(".env");
@@ -117,10 +166,19 @@ pub fn load_project(opts: &LoadOptions) -> Result<Loaded> {
         }
     }
     environment.fill_from(from_files.vars);
+    Ok(environment)
+}
 
-    // the files
-    let files: Vec<PathBuf> = if !opts.files.is_empty() {
-        opts.files
+/// The compose files: `-f` in order, else `COMPOSE_FILE`, else discovery.
+fn config_files(
+    opts: &LoadOptions,
+    environment: &Environment,
+    env_dir: &Path,
+    abs: &dyn Fn(&Path) -> PathBuf,
+) -> Result<Vec<PathBuf>> {
+    if !opts.files.is_empty() {
+        return Ok(opts
+            .files
             .iter()
             .map(|f| {
                 if f.as_os_str() == "-" {
@@ -129,56 +187,33 @@ pub fn load_project(opts: &LoadOptions) -> Result<Loaded> {
                     abs(f)
                 }
             })
-            .collect()
-    } else if let Some(cf) = environment.get("COMPOSE_FILE").filter(|s| !s.is_empty()) {
+            .collect());
+    }
+    if let Some(cf) = environment.get("COMPOSE_FILE").filter(|s| !s.is_empty()) {
         let sep = environment.get("COMPOSE_PATH_SEPARATOR");
-        discover::split_compose_file(&cf, sep.as_deref())
+        return Ok(discover::split_compose_file(&cf, sep.as_deref())
             .iter()
             .map(|f| normalize::clean_path(&env_dir.join(f)))
-            .collect()
-    } else {
-        discover::discover(&env_dir)?
-    };
-    let project_dir = opts
-        .project_directory
-        .as_ref()
-        .map(|d| abs(d))
-        .or_else(|| {
-            files
-                .first()
-                .filter(|f| f.as_os_str() != "-")
-                .and_then(|f| f.parent().map(Path::to_path_buf))
-        })
-        .unwrap_or_else(|| cwd.clone());
+            .collect());
+    }
+    discover::discover(env_dir)
+}
 
-    let mut warnings = Vec::new();
-    let ctx = FileCtx {
-        base_dir: project_dir.clone(),
-        env: environment.clone(),
-        no_interpolate: opts.no_interpolate,
-    };
+/// Each file through the per-file phases, merged in order.
+fn load_and_merge(
+    files: &[PathBuf],
+    opts: &LoadOptions,
+    ctx: &FileCtx,
+    warnings: &mut Vec<String>,
+) -> Result<Node> {
     let mut merged: Option<Node> = None;
-    for f in &files {
+    for f in files {
         let (text, label) = if f.as_os_str() == "-" {
-            let text = match &opts.stdin {
-                Some(s) => s.clone(),
-                None => {
-                    let mut s = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut s)
-                        .map_err(|source| ComposeError::Io {
-                            path: PathBuf::from("-"),
-                            what: "cannot read the compose file from standard input",
-                            source,
-                        })?;
-                    s
-                }
-            };
-            (text, "-".to_string())
+            (read_stdin(opts)?, "-".to_string())
         } else {
             (read_file(f)?, f.display().to_string())
         };
-        let doc = load_file_text(&text, &label, &ctx, &mut warnings, 0)?;
+        let doc = load_file_text(&text, &label, ctx, warnings, 0)?;
         merged = Some(match merged {
             None => doc,
             Some(base) => merge::merge_nodes(base, doc, &KeyPath::root()),
@@ -186,66 +221,77 @@ pub fn load_project(opts: &LoadOptions) -> Result<Loaded> {
     }
     let mut doc = merged.unwrap_or_else(Node::map);
     merge::strip_tags(&mut doc);
+    Ok(doc)
+}
 
-    // the project name
-    let name = if let Some(p) = &opts.project_name {
-        check_name(p, "-p")?
-    } else if let Some(p) = environment
+/// What `-f -` reads.
+fn read_stdin(opts: &LoadOptions) -> Result<String> {
+    if let Some(s) = &opts.stdin {
+        return Ok(s.clone());
+    }
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|source| ComposeError::Io {
+            path: PathBuf::from("-"),
+            what: "cannot read the compose file from standard input",
+            source,
+        })?;
+    Ok(s)
+}
+
+/// The project name: `-p`, `COMPOSE_PROJECT_NAME`, the top-level `name:`, else the project
+/// directory's name normalised.
+fn project_name(
+    opts: &LoadOptions,
+    environment: &Environment,
+    doc: &Node,
+    project_dir: &Path,
+) -> Result<String> {
+    if let Some(p) = &opts.project_name {
+        return check_name(p, "-p");
+    }
+    if let Some(p) = environment
         .get("COMPOSE_PROJECT_NAME")
         .filter(|s| !s.is_empty())
     {
-        check_name(&p, "COMPOSE_PROJECT_NAME")?
-    } else if let Some(n) = doc
+        return check_name(&p, "COMPOSE_PROJECT_NAME");
+    }
+    if let Some(n) = doc
         .get("name")
         .and_then(Node::as_str)
         .filter(|s| !s.is_empty())
     {
-        check_name(n, "the top-level name: key")?
-    } else {
-        let base = project_dir
-            .file_name()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let n = env::normalize_project_name(&base);
-        if n.is_empty() {
-            return Err(ComposeError::ProjectName {
-                name: base,
-                source_of_name: "the project directory".into(),
-            });
-        }
-        n
-    };
-    let profiles: Vec<String> = if !opts.profiles.is_empty() {
-        opts.profiles.clone()
-    } else {
-        environment
-            .get("COMPOSE_PROFILES")
-            .map(|s| {
-                s.split(',')
-                    .map(|p| p.trim().to_string())
-                    .filter(|p| !p.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let project = finalize::finalize(
-        doc,
-        finalize::FinalizeInput {
-            name,
-            working_dir: project_dir,
-            config_files: files,
-            profiles,
-            explicit_services: opts.services.clone(),
-            env: &environment,
-        },
-        &mut warnings,
-    )?;
-    crate::compose::graph::ServiceGraph::build(&project)?;
-    Ok(Loaded {
-        project,
-        warnings,
-        environment,
-    })
+        return check_name(n, "the top-level name: key");
+    }
+    let base = project_dir
+        .file_name()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let n = env::normalize_project_name(&base);
+    if n.is_empty() {
+        return Err(ComposeError::ProjectName {
+            name: base,
+            source_of_name: "the project directory".into(),
+        });
+    }
+    Ok(n)
+}
+
+/// `--profile`, else `COMPOSE_PROFILES` (comma-separated).
+fn active_profiles(opts: &LoadOptions, environment: &Environment) -> Vec<String> {
+    if !opts.profiles.is_empty() {
+        return opts.profiles.clone();
+    }
+    environment
+        .get("COMPOSE_PROFILES")
+        .map(|s| {
+            s.split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn check_name(n: &str, from: &str) -> Result<String> {

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use indexmap::IndexMap;
 use regex::Regex;
 use serde_json::Value as J;
 
@@ -195,194 +196,222 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// Check `node` against schema `s`, in the order the schema's keywords are read: the
+/// alternatives (`oneOf`/`anyOf`), the type, the scalar constraints, then the children.
 fn check(node: &Node, s: &J, path: &KeyPath, out: &mut Vec<Issue>) {
     let s = resolve(s);
-    let issue = |out: &mut Vec<Issue>, message: String| {
-        out.push(Issue {
-            pos: node.pos.clone().or_else(|| node.key_pos.clone()),
-            path: path.clone(),
-            message,
-        })
-    };
+    if check_alternatives(node, s, path, out) || !check_type(node, s, path, out) {
+        return;
+    }
+    check_scalar(node, s, path, out);
+    match &node.v {
+        V::Map(m) => check_map(m, node, s, path, out),
+        V::Seq(items) => check_seq(items, s, path, out),
+        _ => {}
+    }
+}
 
-    if let Some(branches) = s
+/// An issue at `node`.
+fn issue(node: &Node, path: &KeyPath, out: &mut Vec<Issue>, message: String) {
+    out.push(Issue {
+        pos: node.pos.clone().or_else(|| node.key_pos.clone()),
+        path: path.clone(),
+        message,
+    })
+}
+
+fn mismatch(node: &Node, s: &J, path: &KeyPath, out: &mut Vec<Issue>) {
+    let message = format!("expected {}, found {}", describe(s), describe_value(node));
+    issue(node, path, out, message);
+}
+
+/// `oneOf`/`anyOf`: true when no branch fits (the issues are then reported and the checks
+/// end there).
+fn check_alternatives(node: &Node, s: &J, path: &KeyPath, out: &mut Vec<Issue>) -> bool {
+    let Some(branches) = s
         .get("oneOf")
         .or_else(|| s.get("anyOf"))
         .and_then(J::as_array)
-    {
-        let mut results: Vec<Vec<Issue>> = Vec::new();
-        for b in branches {
-            let mut sub = Vec::new();
-            check(node, b, path, &mut sub);
-            if sub.is_empty() {
-                results.clear();
-                break;
-            }
-            results.push(sub);
+    else {
+        return false;
+    };
+    let mut results: Vec<Vec<Issue>> = Vec::new();
+    for b in branches {
+        let mut sub = Vec::new();
+        check(node, b, path, &mut sub);
+        if sub.is_empty() {
+            return false;
         }
-        if !results.is_empty() {
-            // Prefer the branch whose type fits the value: its errors are the most specific.
-            let fitting: Vec<usize> = branches
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| branch_type_fits(node, b))
-                .map(|(i, _)| i)
-                .collect();
-            if fitting.len() == 1 {
-                out.extend(results.swap_remove(fitting[0]));
-            } else {
-                issue(
-                    out,
-                    format!("expected {}, found {}", describe(s), describe_value(node)),
-                );
-            }
-            return;
-        }
+        results.push(sub);
     }
-
-    match s.get("type") {
-        Some(J::String(t)) if !type_matches(node, t) => {
-            issue(
-                out,
-                format!("expected {}, found {}", describe(s), describe_value(node)),
-            );
-            return;
-        }
-        Some(J::Array(ts))
-            if !ts
-                .iter()
-                .filter_map(J::as_str)
-                .any(|t| type_matches(node, t)) =>
-        {
-            issue(
-                out,
-                format!("expected {}, found {}", describe(s), describe_value(node)),
-            );
-            return;
-        }
-        _ => {}
+    if results.is_empty() {
+        return false;
     }
+    // Prefer the branch whose type fits the value: its errors are the most specific.
+    let fitting: Vec<usize> = branches
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| branch_type_fits(node, b))
+        .map(|(i, _)| i)
+        .collect();
+    if fitting.len() == 1 {
+        out.extend(results.swap_remove(fitting[0]));
+    } else {
+        mismatch(node, s, path, out);
+    }
+    true
+}
 
+/// `type` (one or a list): false, with an issue, when the value has another type.
+fn check_type(node: &Node, s: &J, path: &KeyPath, out: &mut Vec<Issue>) -> bool {
+    let fits = match s.get("type") {
+        Some(J::String(t)) => type_matches(node, t),
+        Some(J::Array(ts)) => ts
+            .iter()
+            .filter_map(J::as_str)
+            .any(|t| type_matches(node, t)),
+        _ => true,
+    };
+    if !fits {
+        mismatch(node, s, path, out);
+    }
+    fits
+}
+
+/// `enum`, `pattern`, `minimum` and `maximum`.
+fn check_scalar(node: &Node, s: &J, path: &KeyPath, out: &mut Vec<Issue>) {
     if let Some(e) = s.get("enum").and_then(J::as_array) {
-        let j = node.to_json();
-        if !e.contains(&j) {
-            issue(
-                out,
-                format!("expected {}, found {}", describe(s), describe_value(node)),
-            );
+        if !e.contains(&node.to_json()) {
+            mismatch(node, s, path, out);
         }
     }
     if let (Some(p), V::Str(v)) = (s.get("pattern").and_then(J::as_str), &node.v) {
         if !re_match(p, v) {
-            issue(out, format!("{v:?} does not match the pattern {p:?}"));
+            issue(
+                node,
+                path,
+                out,
+                format!("{v:?} does not match the pattern {p:?}"),
+            );
         }
     }
+    let number = match node.v {
+        V::Int(_) | V::Float(_) => node.to_json().as_f64().unwrap_or(0.0),
+        _ => return,
+    };
     if let Some(min) = s.get("minimum").and_then(J::as_f64) {
-        if let V::Int(_) | V::Float(_) = node.v {
-            if node.to_json().as_f64().unwrap_or(0.0) < min {
-                issue(out, format!("expected a value of at least {min}"));
-            }
+        if number < min {
+            issue(
+                node,
+                path,
+                out,
+                format!("expected a value of at least {min}"),
+            );
         }
     }
     if let Some(max) = s.get("maximum").and_then(J::as_f64) {
-        if let V::Int(_) | V::Float(_) = node.v {
-            if node.to_json().as_f64().unwrap_or(0.0) > max {
-                issue(out, format!("expected a value of at most {max}"));
+        if number > max {
+            issue(
+                node,
+                path,
+                out,
+                format!("expected a value of at most {max}"),
+            );
+        }
+    }
+}
+
+/// A mapping: each key against `properties`, `patternProperties` or `additionalProperties`,
+/// then `required`.
+fn check_map(m: &IndexMap<String, Node>, node: &Node, s: &J, path: &KeyPath, out: &mut Vec<Issue>) {
+    let props = s.get("properties").and_then(J::as_object);
+    let pats = s.get("patternProperties").and_then(J::as_object);
+    for (k, v) in m {
+        let sub = path.key(k);
+        let mut matched = false;
+        if let Some(ps) = props.and_then(|p| p.get(k)) {
+            matched = true;
+            check(v, ps, &sub, out);
+        }
+        for (p, ps) in pats.into_iter().flatten() {
+            if re_match(p, k) {
+                matched = true;
+                check(v, ps, &sub, out);
+            }
+        }
+        if !matched {
+            unmatched_key(k, v, s, path, sub, out);
+        }
+    }
+    if let Some(req) = s.get("required").and_then(J::as_array) {
+        for r in req.iter().filter_map(J::as_str) {
+            if !m.contains_key(r) {
+                issue(node, path, out, format!("missing required key {r:?}"));
             }
         }
     }
+}
 
-    match &node.v {
-        V::Map(m) => {
-            let props = s.get("properties").and_then(J::as_object);
-            let pats = s.get("patternProperties").and_then(J::as_object);
-            let addl = s.get("additionalProperties");
-            for (k, v) in m {
-                let sub = path.key(k);
-                let mut matched = false;
-                if let Some(ps) = props.and_then(|p| p.get(k)) {
-                    matched = true;
-                    check(v, ps, &sub, out);
-                }
-                if let Some(pats) = pats {
-                    for (p, ps) in pats {
-                        if re_match(p, k) {
-                            matched = true;
-                            check(v, ps, &sub, out);
-                        }
-                    }
-                }
-                if !matched {
-                    match addl {
-                        Some(J::Bool(false)) if props.is_none() && pats.is_some() => {
-                            // a map of named things (services, volumes...): the name is bad
-                            let what = match path.to_string().as_str() {
-                                "services" => "service",
-                                "volumes" => "volume",
-                                "secrets" => "secret",
-                                "configs" => "config",
-                                _ => "name",
-                            };
-                            out.push(Issue {
-                                pos: v.key_pos.clone().or_else(|| v.pos.clone()),
-                                path: sub,
-                                message: format!(
-                                    "invalid {what} name {k:?}: only letters, digits, '.', '_' and '-' may be used"
-                                ),
-                            });
-                        }
-                        Some(J::Bool(false)) => {
-                            let mut msg = format!("unknown key {k:?}");
-                            if let Some(props) = props {
-                                let best = props
-                                    .keys()
-                                    .map(|p| (edit_distance(p, k), p))
-                                    .filter(|(d, p)| *d <= 2.max(p.len() / 4))
-                                    .min();
-                                if let Some((_, p)) = best {
-                                    msg.push_str(&format!(" (did you mean {p:?}?)"));
-                                } else if pats.is_some_and(|p| p.contains_key("^x-")) {
-                                    msg.push_str(" (extensions must start with \"x-\")");
-                                }
-                            }
-                            out.push(Issue {
-                                pos: v.key_pos.clone().or_else(|| v.pos.clone()),
-                                path: sub,
-                                message: msg,
-                            });
-                        }
-                        Some(a @ J::Object(_)) => check(v, a, &sub, out),
-                        _ => {}
-                    }
+/// A key that no property names: a bad name in a map of named things, an unknown key (with
+/// the nearest known one), or a value for `additionalProperties`' schema.
+fn unmatched_key(k: &str, v: &Node, s: &J, path: &KeyPath, sub: KeyPath, out: &mut Vec<Issue>) {
+    let props = s.get("properties").and_then(J::as_object);
+    let pats = s.get("patternProperties").and_then(J::as_object);
+    let message = match s.get("additionalProperties") {
+        Some(J::Bool(false)) if props.is_none() && pats.is_some() => {
+            // a map of named things (services, volumes...): the name is bad
+            let what = match path.to_string().as_str() {
+                "services" => "service",
+                "volumes" => "volume",
+                "secrets" => "secret",
+                "configs" => "config",
+                _ => "name",
+            };
+            format!("invalid {what} name {k:?}: only letters, digits, '.', '_' and '-' may be used")
+        }
+        Some(J::Bool(false)) => {
+            let mut msg = format!("unknown key {k:?}");
+            if let Some(props) = props {
+                let best = props
+                    .keys()
+                    .map(|p| (edit_distance(p, k), p))
+                    .filter(|(d, p)| *d <= 2.max(p.len() / 4))
+                    .min();
+                if let Some((_, p)) = best {
+                    msg.push_str(&format!(" (did you mean {p:?}?)"));
+                } else if pats.is_some_and(|p| p.contains_key("^x-")) {
+                    msg.push_str(" (extensions must start with \"x-\")");
                 }
             }
-            if let Some(req) = s.get("required").and_then(J::as_array) {
-                for r in req.iter().filter_map(J::as_str) {
-                    if !m.contains_key(r) {
-                        issue(out, format!("missing required key {r:?}"));
-                    }
-                }
+            msg
+        }
+        Some(a @ J::Object(_)) => return check(v, a, &sub, out),
+        _ => return,
+    };
+    out.push(Issue {
+        pos: v.key_pos.clone().or_else(|| v.pos.clone()),
+        path: sub,
+        message,
+    });
+}
+
+/// A sequence: each item against `items`, and `uniqueItems`.
+fn check_seq(items: &[Node], s: &J, path: &KeyPath, out: &mut Vec<Issue>) {
+    if let Some(is) = s.get("items") {
+        for (i, it) in items.iter().enumerate() {
+            check(it, is, &path.index(i), out);
+        }
+    }
+    if s.get("uniqueItems") == Some(&J::Bool(true)) {
+        for (i, it) in items.iter().enumerate() {
+            if items[..i].contains(it) {
+                out.push(Issue {
+                    pos: it.pos.clone(),
+                    path: path.index(i),
+                    message: "duplicate item: expected unique items".into(),
+                });
             }
         }
-        V::Seq(items) => {
-            if let Some(is) = s.get("items") {
-                for (i, it) in items.iter().enumerate() {
-                    check(it, is, &path.index(i), out);
-                }
-            }
-            if s.get("uniqueItems") == Some(&J::Bool(true)) {
-                for (i, it) in items.iter().enumerate() {
-                    if items[..i].contains(it) {
-                        out.push(Issue {
-                            pos: it.pos.clone(),
-                            path: path.index(i),
-                            message: "duplicate item: expected unique items".into(),
-                        });
-                    }
-                }
-            }
-        }
-        _ => {}
     }
 }
 
