@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::progress::{Event, Kind, State};
-use super::Inner;
+use super::{Inner, StepError};
 use crate::api::client::build::BuildRequest;
 use crate::api::client::context;
 use crate::compose::engine::BuildJob;
@@ -73,7 +73,7 @@ impl Inner {
             .or_else(|| std::env::var(name).ok())
     }
 
-    pub(super) async fn build_image(&self, service: &str, image: &str) -> Result<(), String> {
+    pub(super) async fn build_image(&self, service: &str, image: &str) -> Result<(), StepError> {
         let Some(build) = self.project.services[service].build.clone() else {
             return Err(self.fail(
                 Kind::Image,
