@@ -1,0 +1,244 @@
+//! The command tree: Docker's command names and flags, plus the daemon and the hidden
+//! re-exec entry points (`__supervise`, `__nsexec`). The flags of each command family have
+//! a module of their own; the tree, the global options and the few argument sets several
+//! families share stay here.
+
+mod container;
+mod image;
+mod network;
+mod run;
+mod system;
+mod volume;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use container::*;
+pub use image::*;
+pub use network::*;
+pub use run::RunArgs;
+pub use system::*;
+pub use volume::*;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "wharf",
+    version,
+    about = "Compose-first container orchestrator with a built-in engine",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GlobalOpts {
+    /// Persistent state (images, containers, volumes)
+    #[arg(
+        long,
+        global = true,
+        env = "WHARF_ROOT",
+        default_value = "/var/lib/wharf"
+    )]
+    pub root: PathBuf,
+    /// Runtime state (sockets, supervisor state)
+    #[arg(
+        long = "run-root",
+        global = true,
+        env = "WHARF_RUN",
+        default_value = "/run/wharf"
+    )]
+    pub run_root: PathBuf,
+    /// Daemon socket, e.g. unix:///run/wharf/wharf.sock (default: <run-root>/wharf.sock)
+    #[arg(short = 'H', long, global = true, env = "WHARF_HOST")]
+    pub host: Option<String>,
+}
+
+impl GlobalOpts {
+    pub fn socket(&self) -> PathBuf {
+        match &self.host {
+            Some(h) => PathBuf::from(h.strip_prefix("unix://").unwrap_or(h)),
+            None => self.run_root.join("wharf.sock"),
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the engine (foreground); `daemon stop` ends a running one
+    Daemon(DaemonArgs),
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(RunArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Block until containers stop, then print their exit codes
+    Wait(NamesArgs),
+    /// Return low-level information on objects
+    Inspect(InspectArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(crate::cli::commands::resources::StatsArgs),
+    /// Update configuration of one or more containers
+    Update(crate::cli::commands::resources::UpdateArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(crate::cli::commands::resources::DiffArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Copy files between a container and the local filesystem
+    Cp(CpArgs),
+    /// List port mappings of a container
+    Port(PortArgs),
+    /// Pause all processes within containers
+    Pause(NamesArgs),
+    /// Unpause all processes within containers
+    Unpause(NamesArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Import a root filesystem tarball to create an image
+    Import(ImportArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Save images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PullArgs),
+    /// Log in to a registry (credentials kept in Docker's config.json)
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Build an image from a Dockerfile
+    Build(crate::cli::build::BuildArgs),
+    /// Manage the build cache
+    #[command(subcommand)]
+    Builder(crate::cli::build::BuilderCmd),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCmd),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCmd),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCmd),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCmd),
+    /// Manage the engine
+    #[command(subcommand)]
+    System(SystemCmd),
+    /// Display system-wide information
+    Info(FormatArgs),
+    /// Show the wharf version information
+    Version(FormatArgs),
+    /// Get real time events from the engine
+    Events(EventsArgs),
+    /// Define and run multi-container applications (docker compose)
+    Compose(crate::cli::compose::args::ComposeCli),
+    /// Create and start the compose project's containers (`compose up`)
+    Up(crate::cli::compose::args::TopUp),
+    /// Stop and remove the compose project's containers and networks (`compose down`)
+    Down(crate::cli::compose::args::TopDown),
+    /// Render the compose project in canonical form (`compose config`)
+    Config(crate::cli::compose::args::TopConfig),
+    #[command(name = "__supervise", hide = true)]
+    Supervise { config: PathBuf },
+    #[command(name = "__nsexec", hide = true)]
+    NsExec,
+    #[command(name = "__archive", hide = true)]
+    Archive {
+        op: String,
+        root: PathBuf,
+        path: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct DaemonArgs {
+    #[command(subcommand)]
+    pub action: Option<DaemonAction>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DaemonAction {
+    /// Stop the running daemon (containers keep running)
+    Stop,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct FormatArgs {
+    /// Format output: `json`, or a Go-like template such as `{{.Names}}`
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct NamesArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Format output using a Go-like template
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// Only inspect objects of the given type (container, image, volume)
+    #[arg(long = "type")]
+    pub kind: Option<String>,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub size: bool,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Remove all unused objects, not just dangling ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Provide filter values
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
+    /// Prune volumes too (system prune)
+    #[arg(long)]
+    pub volumes: bool,
+}
