@@ -51,6 +51,16 @@ pub struct Reply {
     pub pid: Option<i32>,
 }
 
+impl Reply {
+    /// A plain success.
+    pub fn ok() -> Self {
+        Reply {
+            ok: true,
+            ..Default::default()
+        }
+    }
+}
+
 /// One line of the `events` stream.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventLine {
