@@ -272,35 +272,37 @@ impl Engine {
                 let path = self.netns_path(&rec.id);
                 if !rec.endpoints.is_empty() && net::netns::is_netns(&path) {
                     // Started again: addresses were kept, published ports come back.
-                    if !rec.port_mappings.is_empty() {
-                        let mgr = self.net()?;
-                        let mut publish_on = None;
-                        for (i, e) in rec.endpoints.iter().enumerate() {
-                            if mgr
-                                .network(&e.network_id)
-                                .await
-                                .is_some_and(|n| !n.internal)
-                            {
-                                publish_on = Some(i);
-                                break;
-                            }
-                        }
-                        if let Some(i) = publish_on {
-                            let network = rec.endpoints[i].network_id.clone();
-                            let ports = mgr.publish(&rec.id, &network, &rec.port_mappings).await?;
-                            self.containers.update(&rec.id, |r| {
-                                if let Some(e) = r.endpoints.get_mut(i) {
-                                    e.ports = ports.clone();
-                                }
-                            })?;
-                        }
-                    }
+                    self.republish(rec).await?;
                     return Ok(NetworkNamespace::Path { path });
                 }
                 self.attach_all(rec, &path).await?;
                 Ok(NetworkNamespace::Path { path })
             }
         }
+    }
+
+    /// A container started again in its kept namespace: its published ports come back, on the
+    /// network they are published through.
+    async fn republish(&self, rec: &ContainerRecord) -> Result<()> {
+        if rec.port_mappings.is_empty() {
+            return Ok(());
+        }
+        let mgr = self.net()?;
+        let mut networks = Vec::new();
+        for e in &rec.endpoints {
+            networks.push(mgr.network(&e.network_id).await);
+        }
+        let Some(i) = publishing_network(networks.iter().map(Option::as_ref)) else {
+            return Ok(());
+        };
+        let network = rec.endpoints[i].network_id.clone();
+        let ports = mgr.publish(&rec.id, &network, &rec.port_mappings).await?;
+        self.containers.update(&rec.id, |r| {
+            if let Some(e) = r.endpoints.get_mut(i) {
+                e.ports = ports.clone();
+            }
+        })?;
+        Ok(())
     }
 
     async fn attach_all(
@@ -331,10 +333,7 @@ impl Engine {
         for name in rec.networks.keys() {
             networks.push(self.find_network(name).await);
         }
-        // Ports are published through the first network that is not internal, as Docker does.
-        let publish_on = networks
-            .iter()
-            .position(|n| n.as_ref().is_ok_and(|n| !n.internal));
+        let publish_on = publishing_network(networks.iter().map(|n| n.as_ref().ok()));
         let mut result = match (publish_on, rec.port_mappings.is_empty()) {
             (None, false) if networks.iter().all(Result::is_ok) => Err(Error::invalid(format!(
                 "cannot publish the ports of container {}: all of its networks are internal ({})",
@@ -505,15 +504,7 @@ impl Engine {
                 r.networks.insert(n.name.clone(), req.clone());
             })?;
         }
-        self.events.publish(
-            EventMessageTypeEnum::NETWORK,
-            "connect",
-            &n.id,
-            HashMap::from([
-                ("container".to_string(), rec.id.clone()),
-                ("name".to_string(), n.name.clone()),
-            ]),
-        );
+        self.container_event("connect", &n, &rec.id);
         Ok(())
     }
 
@@ -548,16 +539,21 @@ impl Engine {
         if !rec.endpoints.is_empty() {
             self.write_network_files(&rec)?;
         }
+        self.container_event("disconnect", &n, &rec.id);
+        Ok(())
+    }
+
+    /// A network event about one container (`connect`, `disconnect`).
+    fn container_event(&self, action: &str, n: &Network, container_id: &str) {
         self.events.publish(
             EventMessageTypeEnum::NETWORK,
-            "disconnect",
+            action,
             &n.id,
             HashMap::from([
-                ("container".to_string(), rec.id.clone()),
+                ("container".to_string(), container_id.to_string()),
                 ("name".to_string(), n.name.clone()),
             ]),
         );
-        Ok(())
     }
 
     /// Containers (id → endpoint) on a network, for `network inspect`.
@@ -578,6 +574,16 @@ impl Engine {
         }
         out
     }
+}
+
+/// The network a container's ports are published through: the first of its networks that is
+/// not internal, as Docker does. `None` stands for a network that could not be found.
+fn publishing_network<'a>(
+    networks: impl IntoIterator<Item = Option<&'a Network>>,
+) -> Option<usize> {
+    networks
+        .into_iter()
+        .position(|n| n.is_some_and(|n| !n.internal))
 }
 
 /// Published ports requested by a create body: `PortBindings` and, with `PublishAllPorts`, every
