@@ -1,5 +1,6 @@
-//! Starting a container process: `clone(2)` into new namespaces, then, in the child, mount the
-//! root filesystem and the rest, `pivot_root(2)`, drop privileges and `execve(2)`.
+//! Starting a container process: `clone(2)` into new namespaces, then, in the child, set up the
+//! root filesystem ([`super::rootfs`], ending with `pivot_root(2)`), drop privileges and
+//! `execve(2)`.
 //!
 //! The child waits on a "go" pipe before doing anything, so its parent can first place it in its
 //! cgroup (and the daemon can attach clients). Errors before `execve` travel back through a
@@ -10,15 +11,14 @@ use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-use nix::sys::stat::{mknod, Mode, SFlag};
 use nix::unistd::{self, Pid};
 
 use super::cgroups::Cgroup;
-use super::spec::{MountKind, NetworkNamespace, ProcessSpec, RuntimeSpec};
-use super::{caps, seccomp, user};
+use super::spec::{NetworkNamespace, ProcessSpec, RuntimeSpec};
+use super::syscall::Linux;
+use super::{caps, rootfs, seccomp, user};
 
 /// Exit codes used when the container's command cannot run, as Docker reports them.
 pub const EXIT_CANNOT_INVOKE: i32 = 126;
@@ -237,7 +237,7 @@ fn child_main(
         // SAFETY: valid pointer and length.
         unsafe { libc::setdomainname(d.as_ptr(), spec.domainname.len()) };
     }
-    setup_rootfs(spec)?;
+    rootfs::setup_rootfs(&Linux, spec)?;
     exec_process(
         &spec.process,
         spec.privileged,
@@ -483,310 +483,6 @@ fn set_rlimit(name: &str, soft: u64, hard: u64) -> Result<(), (i32, String)> {
     setrlimit(res, soft, hard).map_err(fail(format!("setrlimit {name}")))
 }
 
-fn setup_rootfs(spec: &RuntimeSpec) -> Result<(), (i32, String)> {
-    let none: Option<&str> = None;
-    mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
-        .map_err(fail("making / private"))?;
-    let r = &spec.rootfs;
-    // Relative lowerdir names keep the option string short however many layers there are.
-    let layers_dir = r
-        .layers
-        .first()
-        .and_then(|l| l.parent())
-        .map(Path::to_path_buf);
-    let mut lower: Vec<String> = vec![r.init_layer.display().to_string()];
-    for l in r.layers.iter().rev() {
-        match (&layers_dir, l.parent()) {
-            (Some(d), Some(p)) if p == d => {
-                lower.push(l.file_name().unwrap().to_string_lossy().to_string())
-            }
-            _ => lower.push(l.display().to_string()),
-        }
-    }
-    if let Some(d) = &layers_dir {
-        unistd::chdir(d).map_err(fail("entering the layer store"))?;
-    }
-    let opts = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        lower.join(":"),
-        r.upper.display(),
-        r.work.display()
-    );
-    std::fs::create_dir_all(&r.mountpoint).map_err(fail("creating the rootfs mount point"))?;
-    mount(
-        Some("overlay"),
-        &r.mountpoint,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(opts.as_str()),
-    )
-    .map_err(fail("mounting the root filesystem (overlay)"))?;
-    let root = r.mountpoint.clone();
-    let at = |p: &str| root.join(p.trim_start_matches('/'));
-
-    let nosuid_noexec_nodev = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV;
-    mkdir(&at("/proc"))?;
-    mount(
-        Some("proc"),
-        &at("/proc"),
-        Some("proc"),
-        nosuid_noexec_nodev,
-        none,
-    )
-    .map_err(fail("mounting /proc"))?;
-    mkdir(&at("/dev"))?;
-    mount(
-        Some("tmpfs"),
-        &at("/dev"),
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
-        Some("mode=755,size=65536k"),
-    )
-    .map_err(fail("mounting /dev"))?;
-    make_devices(&at("/dev"), spec.privileged)?;
-    mkdir(&at("/dev/pts"))?;
-    mount(
-        Some("devpts"),
-        &at("/dev/pts"),
-        Some("devpts"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
-    )
-    .map_err(fail("mounting /dev/pts"))?;
-    mkdir(&at("/dev/shm"))?;
-    mount(
-        Some("shm"),
-        &at("/dev/shm"),
-        Some("tmpfs"),
-        nosuid_noexec_nodev,
-        Some("mode=1777,size=65536k"),
-    )
-    .map_err(fail("mounting /dev/shm"))?;
-    mkdir(&at("/dev/mqueue"))?;
-    mount(
-        Some("mqueue"),
-        &at("/dev/mqueue"),
-        Some("mqueue"),
-        nosuid_noexec_nodev,
-        none,
-    )
-    .map_err(fail("mounting /dev/mqueue"))?;
-    mkdir(&at("/sys"))?;
-    let sys_flags = if spec.privileged {
-        nosuid_noexec_nodev
-    } else {
-        nosuid_noexec_nodev | MsFlags::MS_RDONLY
-    };
-    if mount(Some("sysfs"), &at("/sys"), Some("sysfs"), sys_flags, none).is_err() {
-        // Without a network namespace of our own sysfs cannot be mounted: bind the host's.
-        mount(
-            Some("/sys"),
-            &at("/sys"),
-            none,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            none,
-        )
-        .map_err(fail("mounting /sys"))?;
-        if !spec.privileged {
-            remount_ro(&at("/sys"))?;
-        }
-    }
-    if let Some(console) = &spec.console {
-        touch(&at("/dev/console"))?;
-        mount(
-            Some(console.as_path()),
-            &at("/dev/console"),
-            none,
-            MsFlags::MS_BIND,
-            none,
-        )
-        .map_err(fail("binding /dev/console"))?;
-    }
-    for m in &spec.mounts {
-        let target = at(&m.destination);
-        match &m.kind {
-            MountKind::Bind {
-                source,
-                readonly,
-                copy_up,
-                propagation,
-            } => {
-                let md = std::fs::metadata(source).map_err(|e| {
-                    (
-                        EXIT_RUNTIME,
-                        format!("bind source path does not exist: {}: {e}", source.display()),
-                    )
-                })?;
-                if md.is_dir() {
-                    mkdir(&target)?;
-                } else {
-                    if let Some(p) = target.parent() {
-                        mkdir(p)?;
-                    }
-                    touch(&target)?;
-                }
-                if *copy_up && md.is_dir() && dir_is_empty(source) && target.is_dir() {
-                    copy_tree(&target, source)
-                        .map_err(fail(format!("filling volume for {}", m.destination)))?;
-                }
-                mount(
-                    Some(source.as_path()),
-                    &target,
-                    none,
-                    MsFlags::MS_BIND | MsFlags::MS_REC,
-                    none,
-                )
-                .map_err(fail(format!(
-                    "mounting {} on {}",
-                    source.display(),
-                    m.destination
-                )))?;
-                if *readonly {
-                    remount_ro(&target)?;
-                }
-                if let Some(p) = propagation {
-                    set_propagation(&target, p)?;
-                }
-            }
-            MountKind::Tmpfs { options } => {
-                mkdir(&target)?;
-                let opts = if options.is_empty() {
-                    None
-                } else {
-                    Some(options.as_str())
-                };
-                mount(
-                    Some("tmpfs"),
-                    &target,
-                    Some("tmpfs"),
-                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                    opts,
-                )
-                .map_err(fail(format!("mounting tmpfs on {}", m.destination)))?;
-            }
-        }
-    }
-    // pivot_root onto the new root, then drop the old one.
-    unistd::chdir(&root).map_err(fail("entering the root filesystem"))?;
-    unistd::pivot_root(".", ".").map_err(fail("pivot_root"))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(fail("detaching the old root"))?;
-    unistd::chdir("/").map_err(fail("chdir /"))?;
-    if !spec.privileged {
-        for p in &spec.masked_paths {
-            mask_path(p);
-        }
-        for p in &spec.readonly_paths {
-            if Path::new(p).exists() {
-                let _ = mount(
-                    Some(p.as_str()),
-                    p.as_str(),
-                    none,
-                    MsFlags::MS_BIND | MsFlags::MS_REC,
-                    none,
-                );
-                let _ = remount_ro(Path::new(p));
-            }
-        }
-    }
-    if spec.rootfs.readonly {
-        mount(
-            none,
-            "/",
-            none,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-            none,
-        )
-        .map_err(fail("making the root filesystem read-only"))?;
-    }
-    Ok(())
-}
-
-fn mkdir(p: &Path) -> Result<(), (i32, String)> {
-    std::fs::create_dir_all(p).map_err(fail(format!("creating {}", p.display())))
-}
-
-fn touch(p: &Path) -> Result<(), (i32, String)> {
-    if !p.exists() {
-        std::fs::File::create(p).map_err(fail(format!("creating {}", p.display())))?;
-    }
-    Ok(())
-}
-
-/// A bind mount's propagation as `-v src:dst:rshared` asks.
-fn set_propagation(p: &Path, mode: &str) -> Result<(), (i32, String)> {
-    let flags = match mode {
-        "shared" => MsFlags::MS_SHARED,
-        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
-        "slave" => MsFlags::MS_SLAVE,
-        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        "private" => MsFlags::MS_PRIVATE,
-        _ => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-    };
-    let none: Option<&str> = None;
-    mount(none, p, none, flags, none).map_err(fail(format!(
-        "setting {mode} propagation on {}",
-        p.display()
-    )))
-}
-
-fn remount_ro(p: &Path) -> Result<(), (i32, String)> {
-    let none: Option<&str> = None;
-    mount(
-        none,
-        p,
-        none,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC,
-        none,
-    )
-    .map_err(fail(format!("remounting {} read-only", p.display())))
-}
-
-fn mask_path(p: &str) {
-    let none: Option<&str> = None;
-    match std::fs::metadata(p) {
-        Ok(m) if m.is_dir() => {
-            let _ = mount(Some("tmpfs"), p, Some("tmpfs"), MsFlags::MS_RDONLY, none);
-        }
-        Ok(_) => {
-            let _ = mount(Some("/dev/null"), p, none, MsFlags::MS_BIND, none);
-        }
-        Err(_) => {}
-    }
-}
-
-fn make_devices(dev: &Path, _privileged: bool) -> Result<(), (i32, String)> {
-    let devices: &[(&str, u64, u64)] = &[
-        ("null", 1, 3),
-        ("zero", 1, 5),
-        ("full", 1, 7),
-        ("random", 1, 8),
-        ("urandom", 1, 9),
-        ("tty", 5, 0),
-    ];
-    let old = nix::sys::stat::umask(Mode::empty());
-    for (name, major, minor) in devices {
-        mknod(
-            &dev.join(name),
-            SFlag::S_IFCHR,
-            Mode::from_bits_truncate(0o666),
-            nix::sys::stat::makedev(*major, *minor),
-        )
-        .map_err(fail(format!("creating /dev/{name}")))?;
-    }
-    nix::sys::stat::umask(old);
-    for (link, target) in [
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-        ("ptmx", "pts/ptmx"),
-        ("core", "/proc/kcore"),
-    ] {
-        let _ = std::os::unix::fs::symlink(target, dev.join(link));
-    }
-    Ok(())
-}
-
 /// `ifconfig lo up` through an ioctl: a fresh network namespace starts with loopback down.
 fn loopback_up() -> std::io::Result<()> {
     // SAFETY: plain socket + ioctl with a zeroed, NUL-terminated ifreq.
@@ -809,41 +505,5 @@ fn loopback_up() -> std::io::Result<()> {
             return Err(err);
         }
     }
-    Ok(())
-}
-
-fn dir_is_empty(p: &Path) -> bool {
-    std::fs::read_dir(p)
-        .map(|mut d| d.next().is_none())
-        .unwrap_or(false)
-}
-
-/// Copy a directory tree keeping modes, owners, symlinks and timestamps (`cp -a`).
-pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let src = entry.path();
-        let dst = to.join(entry.file_name());
-        let md = std::fs::symlink_metadata(&src)?;
-        let ft = md.file_type();
-        if ft.is_dir() {
-            std::fs::create_dir_all(&dst)?;
-            copy_tree(&src, &dst)?;
-        } else if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
-        } else if ft.is_file() {
-            std::fs::copy(&src, &dst)?;
-        } else {
-            continue;
-        }
-        let _ = std::os::unix::fs::lchown(&dst, Some(md.uid()), Some(md.gid()));
-        if !ft.is_symlink() {
-            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
-        }
-    }
-    let md = std::fs::metadata(from)?;
-    let _ = std::os::unix::fs::chown(to, Some(md.uid()), Some(md.gid()));
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
     Ok(())
 }

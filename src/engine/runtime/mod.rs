@@ -14,8 +14,10 @@ pub mod caps;
 pub mod cgroups;
 pub mod init;
 pub mod nsexec;
+pub mod rootfs;
 pub mod seccomp;
 pub mod spec;
+pub mod syscall;
 pub mod user;
 
 pub use spec::*;
