@@ -2,7 +2,7 @@
 //! the run knows (the replaced container's anonymous volumes, `volumes_from` mounts, the
 //! `network_mode: service:` container), created, then secrets and configs copied in.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use crate::api::models::{ContainerCreateBody, Mount, MountPointTypeEnum, MountTypeEnum};
@@ -124,12 +124,7 @@ impl Inner {
         let svc = &self.project.services[service];
         let host = body.host_config.get_or_insert_with(Default::default);
         let mounts = host.mounts.get_or_insert_with(Vec::new);
-        let named: HashSet<String> = self
-            .project
-            .volumes
-            .values()
-            .map(|v| v.name.clone())
-            .collect();
+        let named = self.named_volumes();
         for (dest, vol) in inherited {
             if !mounts
                 .iter()

@@ -2,13 +2,13 @@
 //! health or completion (on the event hub), stop (after `pre_stop` hooks) and remove
 //! (keeping the anonymous volumes a replacement container takes over).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::api::models::MountPointTypeEnum;
 use crate::compose::plan::WaitCondition;
 
 use super::progress::{Kind, State};
-use super::{hooks, is_not_found, Inner, StepError, WaitError, WaitFor};
+use super::{hooks, Inner, StepError, WaitError, WaitFor};
 
 impl Inner {
     pub(super) async fn start(&self, service: &str, name: &str) -> Result<(), StepError> {
@@ -82,17 +82,8 @@ impl Inner {
             self.report(Kind::Container, name, State::Working, "Stopping");
         }
         self.pre_stop(service, name, id).await?;
-        match self.engine.stop_container(id, self.opts.stop_timeout).await {
-            Ok(()) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => {
-                return Err(self.fail(
-                    Kind::Container,
-                    name,
-                    format!("service {service:?}: cannot stop container {name}: {e}"),
-                ))
-            }
-        }
+        let r = self.engine.stop_container(id, self.opts.stop_timeout).await;
+        self.unless_gone(r, service, name, "stop")?;
         if !quiet {
             self.report(Kind::Container, name, State::Done, "Stopped");
         }
@@ -133,12 +124,7 @@ impl Inner {
         }
         if inherit {
             if let Ok(info) = self.engine.inspect_container(id).await {
-                let named: HashSet<String> = self
-                    .project
-                    .volumes
-                    .values()
-                    .map(|v| v.name.clone())
-                    .collect();
+                let named = self.named_volumes();
                 let anon: HashMap<String, String> = info
                     .mounts
                     .unwrap_or_default()
@@ -155,17 +141,8 @@ impl Inner {
             }
         }
         let v = !inherit && self.opts.remove_anonymous_volumes;
-        match self.engine.remove_container(id, true, v).await {
-            Ok(()) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => {
-                return Err(self.fail(
-                    Kind::Container,
-                    name,
-                    format!("service {service:?}: cannot remove container {name}: {e}"),
-                ))
-            }
-        }
+        let r = self.engine.remove_container(id, true, v).await;
+        self.unless_gone(r, service, name, "remove")?;
         {
             let mut st = self.state.lock().unwrap();
             if st.ids.get(name).map(String::as_str) == Some(id) {

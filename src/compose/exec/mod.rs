@@ -294,6 +294,36 @@ impl Inner {
         Ok(hub)
     }
 
+    /// The engine names of the project's named volumes (a container's other volumes are
+    /// anonymous).
+    fn named_volumes(&self) -> HashSet<String> {
+        self.project
+            .volumes
+            .values()
+            .map(|v| v.name.clone())
+            .collect()
+    }
+
+    /// The result of a call on a container that may be gone already: not found is done, any
+    /// other error fails the step with `cannot <what> container <name>`.
+    fn unless_gone(
+        &self,
+        r: Result<(), ClientError>,
+        service: &str,
+        name: &str,
+        what: &str,
+    ) -> Result<(), StepError> {
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(self.fail(
+                Kind::Container,
+                name,
+                format!("service {service:?}: cannot {what} container {name}: {e}"),
+            )),
+        }
+    }
+
     fn id_of(&self, name: &str) -> String {
         self.state
             .lock()

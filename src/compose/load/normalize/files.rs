@@ -1,15 +1,13 @@
 //! A service's `secrets:` and `configs:` references as the long syntax (mode as octal).
 
-use crate::compose::error::{ComposeError, Result};
+use crate::compose::error::Result;
 use crate::compose::value::{KeyPath, Node, V};
 
-use super::scalar::{octal, to_string};
+use super::scalar::{octal, seq, to_string};
 use super::Map;
 
 pub(super) fn file_refs(n: &Node, p: &KeyPath) -> Result<Node> {
-    let Some(items) = n.as_seq() else {
-        return Err(ComposeError::value(n.pos.clone(), p, n.kind(), "a list"));
-    };
+    let items = seq(n, p, "a list")?;
     let mut out = Vec::new();
     for (i, it) in items.iter().enumerate() {
         let ip = p.index(i);

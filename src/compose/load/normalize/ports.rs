@@ -4,7 +4,7 @@
 use crate::compose::error::{ComposeError, Result};
 use crate::compose::value::{KeyPath, Node, V};
 
-use super::scalar::{to_int, to_string};
+use super::scalar::{seq, to_int, to_string};
 use super::Map;
 
 /// Parse a port range `a` or `a-b`.
@@ -42,14 +42,7 @@ pub fn parse_port_spec(spec: &str) -> Result<Vec<PortMapping>, String> {
 }
 
 pub(super) fn ports(n: &Node, p: &KeyPath) -> Result<Node> {
-    let Some(items) = n.as_seq() else {
-        return Err(ComposeError::value(
-            n.pos.clone(),
-            p,
-            n.kind(),
-            "a list of ports",
-        ));
-    };
+    let items = seq(n, p, "a list of ports")?;
     let mut out = Vec::new();
     for (i, it) in items.iter().enumerate() {
         let ip = p.index(i);

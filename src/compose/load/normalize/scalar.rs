@@ -123,6 +123,12 @@ pub(super) fn octal(n: &Node, p: &KeyPath) -> Result<i64> {
     }
 }
 
+/// The items of a list-valued key, or an error saying what was expected.
+pub(super) fn seq<'a>(n: &'a Node, p: &KeyPath, expected: &str) -> Result<&'a Vec<Node>> {
+    n.as_seq()
+        .ok_or_else(|| ComposeError::value(n.pos.clone(), p, n.kind(), expected))
+}
+
 pub(crate) fn string_list(n: &Node, p: &KeyPath) -> Result<Node> {
     let items = match &n.v {
         V::Seq(s) => s.clone(),

@@ -5,7 +5,7 @@ use crate::compose::error::{ComposeError, Result};
 use crate::compose::value::{KeyPath, Node, V};
 
 use super::paths::{clean_target, is_bind_source, resolve_path};
-use super::scalar::{bytes, octal, string_list, to_bool, to_string};
+use super::scalar::{bytes, octal, seq, string_list, to_bool, to_string};
 use super::{Map, NormCtx};
 
 /// `tmpfs:` entries: the path cleaned, its options (`/run:size=64m`) kept.
@@ -25,14 +25,7 @@ pub(super) fn tmpfs_list(n: &Node, p: &KeyPath) -> Result<Node> {
 }
 
 pub(super) fn volumes(n: &Node, p: &KeyPath, ctx: &mut NormCtx<'_>) -> Result<Node> {
-    let Some(items) = n.as_seq() else {
-        return Err(ComposeError::value(
-            n.pos.clone(),
-            p,
-            n.kind(),
-            "a list of volumes",
-        ));
-    };
+    let items = seq(n, p, "a list of volumes")?;
     let mut out = Vec::new();
     for (i, it) in items.iter().enumerate() {
         let ip = p.index(i);
