@@ -1,0 +1,288 @@
+//! `docker pull`: the manifest (an index resolved to this platform), the image config, then the
+//! layers in parallel (each verified by digest, unpacked once into the layer store, skipped when
+//! the store has it), and the image registered with its repo digest, with Docker's progress
+//! lines.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use sha2::Digest;
+use tokio::sync::mpsc;
+
+use super::session::{session, short_digest, verify, Session};
+use super::{go_arch, progress, Credentials, Descriptor, Manifest, ACCEPT};
+use crate::engine::error::{Error, Result};
+use crate::engine::image::config::ImageConfig;
+use crate::engine::image::layer::LayerRecord;
+use crate::engine::image::reference::Reference;
+use crate::engine::image::ImageRecord;
+use crate::engine::Engine;
+
+impl Engine {
+    /// Pull `reference`, sending Docker-style progress lines; returns the image.
+    pub async fn pull_image(
+        self: &Arc<Self>,
+        reference: &str,
+        credentials: Option<Credentials>,
+        progress_tx: mpsc::Sender<Bytes>,
+    ) -> Result<ImageRecord> {
+        let r = Reference::parse(reference).map_err(Error::invalid)?;
+        let endpoint = self.registry_endpoint(&r).await?;
+        let mut s = session(endpoint, &r.repository, credentials);
+        let tag = r
+            .digest
+            .clone()
+            .or(r.tag.clone())
+            .unwrap_or_else(|| "latest".into());
+        let _ = progress_tx
+            .send(progress(
+                &format!("Pulling from {}", r.repository),
+                Some(&tag),
+            ))
+            .await;
+        let what = format!("manifest for {}", r.familiar());
+        let (manifest, manifest_digest) = platform_manifest(&mut s, &r, &tag, &what).await?;
+        let config_desc = manifest.config.ok_or_else(|| {
+            Error::invalid(format!(
+                "{what}: no config (schema 1 manifests are not supported)"
+            ))
+        })?;
+        let (config, _) = s
+            .fetch_bytes(
+                &format!("/v2/{}/blobs/{}", r.repository, config_desc.digest),
+                None,
+                "image config",
+            )
+            .await?;
+        verify(&config_desc.digest, &config)?;
+        let parsed: ImageConfig = serde_json::from_slice(&config)
+            .map_err(|e| Error::invalid(format!("image config: {e}")))?;
+        let layers = manifest.layers.unwrap_or_default();
+        if layers.len() != parsed.rootfs.diff_ids.len() {
+            return Err(Error::invalid(format!(
+                "{what}: {} layers but the config names {}",
+                layers.len(),
+                parsed.rootfs.diff_ids.len()
+            )));
+        }
+        let layers: Vec<(Descriptor, String)> = layers
+            .into_iter()
+            .zip(parsed.rootfs.diff_ids.iter().cloned())
+            .collect();
+        let records = self.pull_layers(&s, &r, layers, &progress_tx).await?;
+        self.register_pulled(&r, &config, &records, &manifest_digest, &progress_tx)
+            .await
+    }
+
+    /// The layers in parallel; the ones already in the store are not downloaded again.
+    async fn pull_layers(
+        self: &Arc<Self>,
+        s: &Session,
+        r: &Reference,
+        layers: Vec<(Descriptor, String)>,
+        progress_tx: &mpsc::Sender<Bytes>,
+    ) -> Result<Vec<LayerRecord>> {
+        let mut tasks = Vec::new();
+        for (desc, diff_id) in layers {
+            let short = short_digest(&desc.digest);
+            if let Ok(existing) = self.images.layer(&diff_id) {
+                let _ = progress_tx
+                    .send(progress("Already exists", Some(&short)))
+                    .await;
+                tasks.push(tokio::spawn(
+                    async move { Ok::<LayerRecord, Error>(existing) },
+                ));
+                continue;
+            }
+            let layer = LayerPull {
+                engine: self.clone(),
+                session: s.clone(),
+                path: format!("/v2/{}/blobs/{}", r.repository, desc.digest),
+                digest: desc.digest,
+                diff_id,
+                short,
+                tx: progress_tx.clone(),
+            };
+            tasks.push(tokio::spawn(layer.run()));
+        }
+        let mut records = Vec::new();
+        for t in tasks {
+            records.push(t.await.map_err(Error::internal)??);
+        }
+        Ok(records)
+    }
+
+    /// Register the pulled image (tag, repo digest) and say whether it was new.
+    async fn register_pulled(
+        &self,
+        r: &Reference,
+        config: &[u8],
+        records: &[LayerRecord],
+        manifest_digest: &str,
+        progress_tx: &mpsc::Sender<Bytes>,
+    ) -> Result<ImageRecord> {
+        let config_id = format!("sha256:{}", hex::encode(sha2::Sha256::digest(config)));
+        let had_it = self.images.get(&config_id).is_ok()
+            && self
+                .images
+                .tags_of(&config_id)
+                .unwrap_or_default()
+                .contains(&r.to_string());
+        let mut image = self
+            .images
+            .register(config, records, std::slice::from_ref(r), None)?;
+        let repo_digest = format!("{}@{manifest_digest}", r.familiar_name());
+        if !image.repo_digests.contains(&repo_digest) {
+            image.repo_digests.push(repo_digest);
+            self.images.update_record(&image)?;
+        }
+        let _ = progress_tx
+            .send(progress(&format!("Digest: {manifest_digest}"), None))
+            .await;
+        let status = if had_it {
+            "Image is up to date for"
+        } else {
+            "Downloaded newer image for"
+        };
+        let _ = progress_tx
+            .send(progress(
+                &format!("Status: {status} {}", r.familiar()),
+                None,
+            ))
+            .await;
+        Ok(image)
+    }
+}
+
+/// The manifest of `tag`, an index resolved to linux on this architecture; with its digest.
+async fn platform_manifest(
+    s: &mut Session,
+    r: &Reference,
+    tag: &str,
+    what: &str,
+) -> Result<(Manifest, String)> {
+    let (mut body, mut digest) = s
+        .fetch_bytes(
+            &format!("/v2/{}/manifests/{tag}", r.repository),
+            Some(ACCEPT),
+            what,
+        )
+        .await?;
+    let parse = |b: &[u8]| -> Result<Manifest> {
+        serde_json::from_slice(b).map_err(|e| Error::invalid(format!("{what}: {e}")))
+    };
+    let mut manifest = parse(&body)?;
+    if let Some(list) = &manifest.manifests {
+        let pick = list
+            .iter()
+            .find(|d| {
+                d.platform
+                    .as_ref()
+                    .is_some_and(|p| p.os == "linux" && p.architecture == go_arch())
+            })
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "no matching manifest for linux/{} in the manifest list entries of {}",
+                    go_arch(),
+                    r.familiar()
+                ))
+            })?;
+        let path = format!("/v2/{}/manifests/{}", r.repository, pick.digest);
+        let (b, _) = s.fetch_bytes(&path, Some(ACCEPT), what).await?;
+        verify(&pick.digest, &b)?;
+        digest = Some(pick.digest.clone());
+        body = b;
+        manifest = parse(&body)?;
+    }
+    let digest =
+        digest.unwrap_or_else(|| format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body))));
+    Ok((manifest, digest))
+}
+
+/// One layer to download and unpack (a task of its own).
+struct LayerPull {
+    engine: Arc<Engine>,
+    session: Session,
+    path: String,
+    digest: String,
+    diff_id: String,
+    short: String,
+    tx: mpsc::Sender<Bytes>,
+}
+
+impl LayerPull {
+    async fn run(mut self) -> Result<LayerRecord> {
+        let _ = self
+            .tx
+            .send(progress("Pulling fs layer", Some(&self.short)))
+            .await;
+        let tmp = self.download().await?;
+        let _ = self
+            .tx
+            .send(progress("Download complete", Some(&self.short)))
+            .await;
+        let engine = self.engine.clone();
+        let tmp2 = tmp.clone();
+        let rec = tokio::task::spawn_blocking(move || {
+            let f = std::fs::File::open(&tmp2).map_err(|e| Error::internal(e.to_string()))?;
+            engine.images.add_layer(f)
+        })
+        .await
+        .map_err(Error::internal)?;
+        let _ = std::fs::remove_file(&tmp);
+        let rec = rec?;
+        if rec.diff_id != self.diff_id {
+            return Err(Error::invalid(format!(
+                "layer {} unpacks to {} but the config expects {}",
+                self.digest, rec.diff_id, self.diff_id
+            )));
+        }
+        let _ = self
+            .tx
+            .send(progress("Pull complete", Some(&self.short)))
+            .await;
+        Ok(rec)
+    }
+
+    /// The blob into a temporary file, hashed on the way; removed again when its digest is
+    /// wrong.
+    async fn download(&mut self) -> Result<std::path::PathBuf> {
+        let resp = self.session.get(&self.path, None).await?;
+        if !resp.status().is_success() {
+            return Err(Error::invalid(format!(
+                "layer {}: {}",
+                self.digest,
+                resp.status()
+            )));
+        }
+        let tmp = self
+            .engine
+            .paths
+            .tmp()
+            .join(format!("pull-{}", &crate::util::ids::random_id()[..16]));
+        let mut file = std::fs::File::create(&tmp)
+            .map_err(|e| Error::internal(format!("{}: {e}", tmp.display())))?;
+        let mut hasher = sha2::Sha256::new();
+        let mut body = resp.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| Error::invalid(format!("layer {}: {e}", self.digest)))?;
+            if let Ok(data) = frame.into_data() {
+                hasher.update(&data);
+                file.write_all(&data)
+                    .map_err(|e| Error::internal(e.to_string()))?;
+            }
+        }
+        drop(file);
+        let got = format!("sha256:{}", hex::encode(hasher.finalize()));
+        if got != self.digest {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::invalid(format!(
+                "layer {}: digest mismatch (got {got})",
+                self.digest
+            )));
+        }
+        Ok(tmp)
+    }
+}

@@ -1,0 +1,179 @@
+//! `docker push`: the image's blobs that the registry lacks uploaded one by one (a HEAD to ask,
+//! a POST for an upload location, a PUT of the file), then its manifest under the tag, with
+//! Docker's progress lines.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::StatusCode;
+use sha2::Digest;
+use tokio::sync::mpsc;
+
+use super::session::{error_text, session, short_digest, Session};
+use super::{progress, Credentials};
+use crate::api::client::empty;
+use crate::engine::error::{Error, Result};
+use crate::engine::image::archive::{push_plan, PushPlan};
+use crate::engine::image::reference::Reference;
+use crate::engine::Engine;
+
+impl Engine {
+    /// Push an image to its registry: blobs the registry lacks, then the manifest.
+    pub async fn push_image(
+        self: &Arc<Self>,
+        reference: &str,
+        credentials: Option<Credentials>,
+        progress_tx: mpsc::Sender<Bytes>,
+    ) -> Result<String> {
+        let r = Reference::parse(reference).map_err(Error::invalid)?;
+        let endpoint = self.registry_endpoint(&r).await?;
+        let image = self.images.resolve(&r.to_string()).map_err(|_| {
+            Error::not_found(format!(
+                "An image does not exist locally with the tag: {}",
+                r.familiar_name()
+            ))
+        })?;
+        let PushPlan {
+            manifest,
+            media_type,
+            blobs,
+        } = push_plan(&self.images, &image)?;
+        let mut s = session(endpoint, &r.repository, credentials);
+        let _ = progress_tx
+            .send(progress(
+                &format!("The push refers to repository [{}]", r.full_name()),
+                None,
+            ))
+            .await;
+        for (digest, size) in blobs {
+            self.push_blob(&mut s, &r, &digest, size, &progress_tx)
+                .await?;
+        }
+        push_manifest(&mut s, &r, manifest, media_type, &progress_tx).await
+    }
+
+    /// One blob, unless the registry has it already.
+    async fn push_blob(
+        &self,
+        s: &mut Session,
+        r: &Reference,
+        digest: &str,
+        size: u64,
+        progress_tx: &mpsc::Sender<Bytes>,
+    ) -> Result<()> {
+        let short = short_digest(digest);
+        let head = s
+            .send(
+                hyper::Method::HEAD,
+                &format!("/v2/{}/blobs/{digest}", r.repository),
+                None,
+                None,
+                empty(),
+            )
+            .await?;
+        if head.status().is_success() {
+            let _ = progress_tx
+                .send(progress("Layer already exists", Some(&short)))
+                .await;
+            return Ok(());
+        }
+        if head.status() == StatusCode::UNAUTHORIZED {
+            let challenge = head
+                .headers()
+                .get("www-authenticate")
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            s.authenticate(&challenge.replace(":pull\"", ":pull,push\""))
+                .await?;
+        }
+        let _ = progress_tx.send(progress("Preparing", Some(&short))).await;
+        let location = upload_location(s, r, digest).await?;
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let file = tokio::fs::File::open(self.images.blob_path(digest))
+            .await
+            .map_err(|e| Error::internal(format!("blob {digest}: {e}")))?;
+        let put = s
+            .send(
+                hyper::Method::PUT,
+                &format!("{location}{sep}digest={digest}"),
+                Some("application/octet-stream"),
+                Some(size),
+                crate::api::client::reader_body(file),
+            )
+            .await?;
+        if put.status() != StatusCode::CREATED {
+            return Err(Error::invalid(format!(
+                "uploading {digest}: {}",
+                error_text(put).await
+            )));
+        }
+        let _ = progress_tx.send(progress("Pushed", Some(&short))).await;
+        Ok(())
+    }
+}
+
+/// Start an upload; the absolute URL the registry gives for it.
+async fn upload_location(s: &mut Session, r: &Reference, digest: &str) -> Result<String> {
+    let start = s
+        .send(
+            hyper::Method::POST,
+            &format!("/v2/{}/blobs/uploads/", r.repository),
+            None,
+            Some(0),
+            empty(),
+        )
+        .await?;
+    if start.status() != StatusCode::ACCEPTED {
+        return Err(Error::invalid(format!(
+            "starting the upload of {digest}: {}",
+            error_text(start).await
+        )));
+    }
+    let location = start
+        .headers()
+        .get("location")
+        .and_then(|h| h.to_str().ok())
+        .ok_or_else(|| Error::invalid("the registry gave no upload location"))?
+        .to_string();
+    Ok(if location.starts_with('/') {
+        format!("{}{location}", s.base)
+    } else {
+        location
+    })
+}
+
+/// The manifest under the tag (`latest` when none); returns its digest.
+async fn push_manifest(
+    s: &mut Session,
+    r: &Reference,
+    manifest: Vec<u8>,
+    media_type: &str,
+    progress_tx: &mpsc::Sender<Bytes>,
+) -> Result<String> {
+    let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
+    let len = manifest.len() as u64;
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&manifest)));
+    let put = s
+        .send(
+            hyper::Method::PUT,
+            &format!("/v2/{}/manifests/{tag}", r.repository),
+            Some(media_type),
+            Some(len),
+            crate::api::client::full(manifest),
+        )
+        .await?;
+    if put.status() != StatusCode::CREATED {
+        return Err(Error::invalid(format!(
+            "uploading the manifest: {}",
+            error_text(put).await
+        )));
+    }
+    let _ = progress_tx
+        .send(progress(
+            &format!("{tag}: digest: {digest} size: {len}"),
+            None,
+        ))
+        .await;
+    Ok(digest)
+}

@@ -1,0 +1,298 @@
+//! One conversation with a registry for one repository: requests with the `Authorization` the
+//! registry asked for (Basic, or a Bearer token fetched from its realm on the first 401),
+//! redirects followed without leaking credentials to a CDN, uploads, and the small helpers
+//! (digest check, error text) that pull and push share.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::{Request, StatusCode};
+use sha2::Digest;
+
+use super::{auth, transport, Credentials};
+use crate::api::client::{empty, ReqBody};
+use crate::engine::error::{Error, Result};
+
+#[derive(Clone)]
+pub(super) struct Session {
+    client: transport::RegistryClient,
+    pub(super) base: String,
+    repo: String,
+    credentials: Option<Credentials>,
+    /// The `Authorization` header value once a challenge was answered.
+    authorization: Option<String>,
+}
+
+impl Session {
+    pub(super) async fn get(
+        &mut self,
+        path: &str,
+        accept: Option<&str>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
+        for attempt in 0..2 {
+            let mut req = Request::get(format!("{}{path}", self.base));
+            if let Some(a) = accept {
+                req = req.header("Accept", a);
+            }
+            if let Some(a) = &self.authorization {
+                req = req.header("Authorization", a);
+            }
+            let resp = self
+                .client
+                .request(req.body(empty()).map_err(Error::internal)?)
+                .await
+                .map_err(|e| {
+                    Error::invalid(format!(
+                        "registry {}: {}",
+                        self.base,
+                        transport::describe(&e)
+                    ))
+                })?;
+            if resp.status() == StatusCode::UNAUTHORIZED && attempt > 0 {
+                break;
+            }
+            if resp.status() == StatusCode::UNAUTHORIZED {
+                let challenge = resp
+                    .headers()
+                    .get("www-authenticate")
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                self.authenticate(&challenge).await?;
+                continue;
+            }
+            return self.follow_redirects(resp, accept).await;
+        }
+        Err(Error::invalid(format!(
+            "registry {}: unauthorized: {}",
+            self.base,
+            if self.credentials.is_some() {
+                "incorrect username or password"
+            } else {
+                "authentication required (wharf login)"
+            }
+        )))
+    }
+
+    /// Follow a registry's redirects (Docker Hub sends blobs to a CDN). Credentials go only to
+    /// the registry itself: a signed CDN URL refuses a second one.
+    pub(super) async fn follow_redirects(
+        &self,
+        mut resp: hyper::Response<hyper::body::Incoming>,
+        accept: Option<&str>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
+        for _ in 0..5 {
+            if !resp.status().is_redirection() {
+                return Ok(resp);
+            }
+            let Some(location) = resp.headers().get("location").and_then(|h| h.to_str().ok())
+            else {
+                return Ok(resp);
+            };
+            let url = if location.starts_with('/') {
+                format!("{}{location}", self.base)
+            } else {
+                location.to_string()
+            };
+            let mut req = Request::get(&url);
+            if let Some(a) = accept {
+                req = req.header("Accept", a);
+            }
+            let same_registry = url
+                .strip_prefix(self.base.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+            if let Some(a) = self.authorization.as_ref().filter(|_| same_registry) {
+                req = req.header("Authorization", a);
+            }
+            resp = self
+                .client
+                .request(req.body(empty()).map_err(Error::internal)?)
+                .await
+                .map_err(|e| Error::invalid(format!("{url}: {}", transport::describe(&e))))?;
+        }
+        Err(Error::invalid(format!(
+            "registry {}: too many redirects",
+            self.base
+        )))
+    }
+
+    /// Answer a `WWW-Authenticate` challenge: Basic with the credentials, or Bearer with a
+    /// token from the named realm (fetched with the credentials when there are some).
+    pub(super) async fn authenticate(&mut self, challenge: &str) -> Result<()> {
+        let (scheme, params) = auth::parse_challenge(challenge);
+        self.authorization = Some(match scheme.as_str() {
+            "basic" => match &self.credentials {
+                Some(c) => c.basic(),
+                None => {
+                    return Err(Error::invalid(format!(
+                        "registry {}: unauthorized: authentication required (wharf login)",
+                        self.base
+                    )))
+                }
+            },
+            _ => format!("Bearer {}", self.fetch_token(challenge, &params).await?),
+        });
+        Ok(())
+    }
+
+    /// A bearer token from the realm named in a `WWW-Authenticate: Bearer ...` challenge.
+    pub(super) async fn fetch_token(
+        &self,
+        challenge: &str,
+        params: &HashMap<String, String>,
+    ) -> Result<String> {
+        let realm = params.get("realm").ok_or_else(|| {
+            Error::invalid(format!(
+                "registry {}: authentication required ({challenge})",
+                self.base
+            ))
+        })?;
+        let scope = params
+            .get("scope")
+            .cloned()
+            .unwrap_or_else(|| format!("repository:{}:pull", self.repo));
+        let mut url = format!("{realm}?scope={scope}");
+        if let Some(s) = params.get("service") {
+            url.push_str(&format!("&service={s}"));
+        }
+        let mut req = Request::get(&url);
+        if let Some(c) = &self.credentials {
+            req = req.header("Authorization", c.basic());
+        }
+        let resp = self
+            .client
+            .request(req.body(empty()).map_err(Error::internal)?)
+            .await
+            .map_err(|e| {
+                Error::invalid(format!("token from {realm}: {}", transport::describe(&e)))
+            })?;
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            return Err(Error::invalid(format!(
+                "token from {realm}: unauthorized: incorrect username or password"
+            )));
+        }
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(Error::internal)?
+            .to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| Error::invalid(format!("token from {realm}: {e}")))?;
+        v["token"]
+            .as_str()
+            .or(v["access_token"].as_str())
+            .map(String::from)
+            .ok_or_else(|| Error::invalid(format!("no token from {realm}")))
+    }
+
+    /// A request with a body (uploads); the authorization is reused.
+    pub(super) async fn send(
+        &mut self,
+        method: hyper::Method,
+        url: &str,
+        content_type: Option<&str>,
+        len: Option<u64>,
+        body: ReqBody,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
+        let url = if url.starts_with("http") {
+            url.to_string()
+        } else {
+            format!("{}{url}", self.base)
+        };
+        let mut req = Request::builder().method(method).uri(&url);
+        if let Some(a) = &self.authorization {
+            req = req.header("Authorization", a);
+        }
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        if let Some(l) = len {
+            req = req.header("Content-Length", l.to_string());
+        }
+        self.client
+            .request(req.body(body).map_err(Error::internal)?)
+            .await
+            .map_err(|e| {
+                Error::invalid(format!(
+                    "registry {}: {}",
+                    self.base,
+                    transport::describe(&e)
+                ))
+            })
+    }
+
+    pub(super) async fn fetch_bytes(
+        &mut self,
+        path: &str,
+        accept: Option<&str>,
+        what: &str,
+    ) -> Result<(Bytes, Option<String>)> {
+        let resp = self.get(path, accept).await?;
+        let status = resp.status();
+        let digest = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|h| h.to_str().ok())
+            .map(String::from);
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| Error::invalid(format!("{what}: {e}")))?
+            .to_bytes();
+        if status == StatusCode::NOT_FOUND {
+            return Err(Error::not_found(format!("{what}: not found")));
+        }
+        if !status.is_success() {
+            return Err(Error::invalid(format!(
+                "{what}: {status}: {}",
+                String::from_utf8_lossy(&body).trim()
+            )));
+        }
+        Ok((body, digest))
+    }
+}
+
+pub(super) fn verify(digest: &str, data: &[u8]) -> Result<()> {
+    let got = format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)));
+    if got != digest {
+        return Err(Error::invalid(format!(
+            "digest mismatch: expected {digest}, got {got}"
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn session(
+    endpoint: transport::Endpoint,
+    repo: &str,
+    credentials: Option<Credentials>,
+) -> Session {
+    Session {
+        client: endpoint.client,
+        base: endpoint.base,
+        repo: repo.to_string(),
+        credentials,
+        authorization: None,
+    }
+}
+
+pub(super) async fn error_text(resp: hyper::Response<hyper::body::Incoming>) -> String {
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    format!("{status}: {}", String::from_utf8_lossy(&body).trim())
+}
+
+/// The 12-digit short form of a digest, as progress lines show it (the whole digest when it is
+/// shorter than that).
+pub(super) fn short_digest(digest: &str) -> String {
+    let hex = digest.trim_start_matches("sha256:");
+    hex.get(..12).unwrap_or(hex).to_string()
+}
