@@ -252,6 +252,35 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         .map_err(|_| Error::invalid(format!("Invalid signal: {s}")))
 }
 
+/// The container's hostname (asked for, the host's with host networking, else the short id),
+/// and Docker's default environment: PATH, HOSTNAME, TERM with a TTY.
+fn set_hostname_and_env(
+    config: &mut bollard_stubs::models::ContainerConfig,
+    host: &bollard_stubs::models::HostConfig,
+    id: &str,
+) -> String {
+    let short = id.get(..12).unwrap_or(id).to_string();
+    let hostname = match config.hostname.as_deref() {
+        Some(h) if !h.is_empty() => h.to_string(),
+        _ if host.network_mode.as_deref() == Some("host") => nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().to_string())
+            .unwrap_or(short),
+        _ => short,
+    };
+    config.hostname = Some(hostname.clone());
+    let env = config.env.get_or_insert_with(Vec::new);
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, DEFAULT_PATH.to_string());
+    }
+    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        env.insert(1.min(env.len()), format!("HOSTNAME={hostname}"));
+    }
+    if config.tty.unwrap_or(false) && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
+    hostname
+}
+
 impl Engine {
     pub fn create_container(&self, req: CreateRequest) -> Result<(String, Vec<String>)> {
         let (mut config, host, networking) = split_body(req.body)?;
@@ -274,75 +303,22 @@ impl Engine {
         }
         validate_host_config(&host, &config)?;
 
-        let name = match req.name.as_deref().map(|n| n.trim_start_matches('/')) {
-            Some(n) if !n.is_empty() => {
-                if !valid_name(n) {
-                    return Err(Error::invalid(format!(
-                        "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
-                    )));
-                }
-                n.to_string()
-            }
-            _ => loop {
-                let n = random_name();
-                if self.containers.name_taken(&n).is_none() {
-                    break n;
-                }
-            },
-        };
-        if let Some(other) = self.containers.name_taken(&name) {
-            return Err(Error::conflict(format!(
-                "Conflict. The container name \"/{name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
-            )));
-        }
+        let name = self.container_name(req.name.as_deref())?;
 
         let id = random_id();
-        let hostname = match config.hostname.as_deref() {
-            Some(h) if !h.is_empty() => h.to_string(),
-            _ if host.network_mode.as_deref() == Some("host") => nix::unistd::gethostname()
-                .map(|h| h.to_string_lossy().to_string())
-                .unwrap_or_else(|_| id[..12].to_string()),
-            _ => id[..12].to_string(),
-        };
-        config.hostname = Some(hostname.clone());
-        let env = config.env.get_or_insert_with(Vec::new);
-        if !env.iter().any(|e| e.starts_with("PATH=")) {
-            env.insert(0, DEFAULT_PATH.to_string());
-        }
-        if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
-            env.insert(1.min(env.len()), format!("HOSTNAME={hostname}"));
-        }
-        if config.tty.unwrap_or(false) && !env.iter().any(|e| e.starts_with("TERM=")) {
-            env.push("TERM=xterm".into());
-        }
+        let hostname = set_hostname_and_env(&mut config, &host, &id);
 
-        let volume_paths: Vec<String> = {
-            let mut v: Vec<String> = config
-                .volumes
-                .iter()
-                .flat_map(|m| m.keys().cloned())
-                .collect();
-            v.sort();
-            v
-        };
+        let mut volume_paths: Vec<String> = config
+            .volumes
+            .iter()
+            .flat_map(|m| m.keys().cloned())
+            .collect();
+        volume_paths.sort();
         let mut resolved = mounts::resolve(&host, &volume_paths)?;
         let (networks, port_mappings) = requested_networks(&host, networking.as_ref(), &config)?;
         let mut created_volumes = Vec::new();
         let result = (|| -> Result<()> {
-            for m in resolved.iter_mut().filter(|m| m.kind == MountKind::Volume) {
-                let existed = !m.source.is_empty() && self.volumes.get(&m.source).is_ok();
-                let labels = HashMap::new();
-                let rec = self.volumes.create(
-                    (!m.source.is_empty()).then_some(m.source.as_str()),
-                    None,
-                    labels,
-                    HashMap::new(),
-                )?;
-                if !existed {
-                    created_volumes.push(rec.name.clone());
-                }
-                m.source = rec.name;
-            }
+            self.create_volumes(&mut resolved, &mut created_volumes)?;
             self.prepare_container_dir(&id, &hostname, &host)?;
             let rec = ContainerRecord {
                 id: id.clone(),
@@ -375,6 +351,56 @@ impl Engine {
         self.events
             .publish(EventMessageTypeEnum::CONTAINER, "create", &id, attrs);
         Ok((id, Vec::new()))
+    }
+
+    /// The requested name (valid, free) or a fresh random one.
+    fn container_name(&self, requested: Option<&str>) -> Result<String> {
+        let name = match requested.map(|n| n.trim_start_matches('/')) {
+            Some(n) if !n.is_empty() => {
+                if !valid_name(n) {
+                    return Err(Error::invalid(format!(
+                        "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                    )));
+                }
+                n.to_string()
+            }
+            _ => loop {
+                let n = random_name();
+                if self.containers.name_taken(&n).is_none() {
+                    break n;
+                }
+            },
+        };
+        if let Some(other) = self.containers.name_taken(&name) {
+            return Err(Error::conflict(format!(
+                "Conflict. The container name \"/{name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
+            )));
+        }
+        Ok(name)
+    }
+
+    /// The volumes of the container's mounts: created when missing (anonymous ones get a
+    /// name); those created here are listed in `created` for an undo.
+    fn create_volumes(
+        &self,
+        resolved: &mut [mounts::ResolvedMount],
+        created: &mut Vec<String>,
+    ) -> Result<()> {
+        for m in resolved.iter_mut().filter(|m| m.kind == MountKind::Volume) {
+            let existed = !m.source.is_empty() && self.volumes.get(&m.source).is_ok();
+            let labels = HashMap::new();
+            let rec = self.volumes.create(
+                (!m.source.is_empty()).then_some(m.source.as_str()),
+                None,
+                labels,
+                HashMap::new(),
+            )?;
+            if !existed {
+                created.push(rec.name.clone());
+            }
+            m.source = rec.name;
+        }
+        Ok(())
     }
 
     /// The container's directory: overlay upper/work dirs, the init layer with mount points,

@@ -1,8 +1,8 @@
-//! Container lifecycle in the daemon: start through a supervisor, follow its events, stop,
-//! kill, wait, restart, pause, remove, and recovery of supervisors after a daemon restart.
+//! Container lifecycle in the daemon: follow a supervisor's events, stop, kill, wait,
+//! restart, pause, remove, and recovery of supervisors after a daemon restart. Starting is
+//! [`super::start`].
 
 use std::collections::HashMap;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +31,7 @@ pub struct PendingAttach {
 
 #[derive(Default)]
 pub struct AttachWaiters {
-    waiters: std::sync::Mutex<HashMap<String, Vec<PendingAttach>>>,
+    pub(super) waiters: std::sync::Mutex<HashMap<String, Vec<PendingAttach>>>,
 }
 
 /// What `wait` waits for, as Docker's `condition` parameter names it.
@@ -53,7 +53,7 @@ impl WaitCondition {
     }
 }
 
-async fn read_line(reader: &mut BufReader<UnixStream>) -> Result<String> {
+pub(super) async fn read_line(reader: &mut BufReader<UnixStream>) -> Result<String> {
     let mut line = String::new();
     reader
         .read_line(&mut line)
@@ -63,7 +63,7 @@ async fn read_line(reader: &mut BufReader<UnixStream>) -> Result<String> {
 }
 
 /// Open a connection to a supervisor and send a request line.
-async fn connect(socket: &Path, req: &Request) -> Result<BufReader<UnixStream>> {
+pub(super) async fn connect(socket: &Path, req: &Request) -> Result<BufReader<UnixStream>> {
     let mut stream = UnixStream::connect(socket)
         .await
         .ctx(|| format!("connecting to the supervisor at {}", socket.display()))?;
@@ -78,7 +78,7 @@ async fn connect(socket: &Path, req: &Request) -> Result<BufReader<UnixStream>> 
 
 /// Wait (bounded) until the supervisor at `socket` hangs up: it has ended, and its cgroup
 /// and socket are gone.
-async fn wait_for_end(socket: &Path) {
+pub(super) async fn wait_for_end(socket: &Path) {
     let Ok(mut events) = connect(socket, &Request::Events).await else {
         return;
     };
@@ -114,169 +114,9 @@ impl Engine {
             .publish(EventMessageTypeEnum::CONTAINER, action, &rec.id, attrs);
     }
 
-    pub async fn start_container(self: &Arc<Self>, key: &str) -> Result<()> {
-        let id = self.containers.resolve(key)?.id;
-        // One start at a time per container, and never while the end of its last supervisor
-        // is being handled: two inits must never share a container.
-        let _start = self.supervision.lock(&id).await;
-        self.supervision.cancel_restart(&id);
-        let rec = self.containers.resolve(&id)?;
-        if rec.state.is_running() {
-            return Err(Error::NotModified(format!(
-                "container {} is already running",
-                rec.id
-            )));
-        }
-        if rec.state.status == RunStatus::Removing {
-            return Err(Error::conflict(format!(
-                "container {} is marked for removal and cannot be started",
-                rec.id
-            )));
-        }
-        // A supervisor this daemon does not know of may still run the container: follow it
-        // instead of starting a second init in the same cgroup and namespaces.
-        let socket = self.socket_of(&rec.id);
-        if socket.exists() {
-            if let Ok(events) = connect(&socket, &Request::Events).await {
-                if self.adopt(&rec.id, events).await.is_running() {
-                    return Err(Error::NotModified(format!(
-                        "container {} is already running",
-                        rec.id
-                    )));
-                }
-                // It is ending: let it finish (its monitor waits for this lock to record
-                // the end) before a new one takes the cgroup.
-                wait_for_end(&socket).await;
-            }
-        }
-        let cfg = self.start_config(&rec).await?;
-        let dir = self.containers.dir(&rec.id);
-        let run_dir = self.paths.container_run_dir(&rec.id);
-        std::fs::create_dir_all(&run_dir).ctx(|| format!("creating {}", run_dir.display()))?;
-        let cfg_path = dir.join("supervisor.json");
-        crate::util::fsutil::replace_file(&cfg_path, &serde_json::to_vec(&cfg)?)
-            .ctx(|| "writing supervisor.json".into())?;
-        let _ = std::fs::remove_file(&cfg.state_path);
-        let sup_log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("supervisor.log"))
-            .ctx(|| "opening supervisor.log".into())?;
-        let mut cmd = tokio::process::Command::new(&self.binary);
-        // The supervisor's stdin stays open until its first start is released: if the daemon
-        // dies before that, the supervisor sees the hang-up and gives up at once.
-        cmd.arg("__supervise")
-            .arg(&cfg_path)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::from(sup_log))
-            .env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            );
-        // SAFETY: setsid is async-signal-safe; the supervisor must outlive the daemon.
-        unsafe {
-            cmd.as_std_mut().pre_exec(|| {
-                nix::unistd::setsid().map_err(std::io::Error::from)?;
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().ctx(|| "starting the supervisor".into())?;
-        let release_guard = child.stdin.take();
-        let mut ready = String::new();
-        if let Some(stdout) = child.stdout.take() {
-            let _ = BufReader::new(stdout).read_line(&mut ready).await;
-        }
-        let supervisor_pid = child.id().map(|p| p as i32);
-        // The supervisor is reaped by tokio's orphan queue when it ends.
-        drop(child);
-        if ready.trim() != "ready" {
-            let log = std::fs::read_to_string(dir.join("supervisor.log")).unwrap_or_default();
-            let last = log
-                .lines()
-                .last()
-                .unwrap_or("the supervisor exited")
-                .to_string();
-            return Err(Error::internal(format!(
-                "starting container {}: {last}",
-                rec.name
-            )));
-        }
-        let socket = cfg.socket_path.clone();
-        // Clients attached before the start get their streams now, before anything runs.
-        let pending = self
-            .attach_waiters
-            .waiters
-            .lock()
-            .unwrap()
-            .remove(&rec.id)
-            .unwrap_or_default();
-        for p in pending {
-            let req = Request::Attach {
-                stdin: p.stdin,
-                stdout: p.stdout,
-                stderr: p.stderr,
-            };
-            if let Ok(mut r) = connect(&socket, &req).await {
-                let _ = read_line(&mut r).await;
-                let _ = p.tx.send(r.into_inner());
-            }
-        }
-        let mut events = connect(&socket, &Request::Events).await?;
-        let _snapshot = read_line(&mut events).await?;
-        let reply = request(&socket, &Request::Go).await?;
-        drop(release_guard);
-        if !reply.ok {
-            let code = reply.exit_code.unwrap_or(125);
-            let msg = reply.message.unwrap_or_default();
-            self.containers.update(&rec.id, |r| {
-                r.state.exit_code = code;
-                r.state.error = msg.clone();
-                r.state.finished_at = Some(crate::engine::now_rfc3339());
-            })?;
-            if rec.host_config.auto_remove.unwrap_or(false) {
-                let _ = self.remove_container(&rec.id, true, true).await;
-            }
-            return Err(Error::invalid(format!(
-                "failed to create task for container: unable to start container process: {msg}: unknown"
-            )));
-        }
-        self.containers.update(&rec.id, |r| {
-            r.has_been_started = true;
-            r.state.status = RunStatus::Running;
-            r.state.pid = reply.pid.unwrap_or(0);
-            r.state.stopped_by_user = false;
-            r.state.started_at = Some(crate::engine::now_rfc3339());
-        })?;
-        let engine = self.clone();
-        let id = rec.id.clone();
-        tokio::spawn(async move { engine.monitor(id, supervisor_pid, events).await });
-        Ok(())
-    }
-
-    /// What the supervisor will run, with the network namespace ready. A container that
-    /// cannot start goes at once with `--rm`, as dockerd's (`docker run --rm` waits for that).
-    async fn start_config(
-        self: &Arc<Self>,
-        rec: &ContainerRecord,
-    ) -> Result<crate::engine::supervisor::SupervisorConfig> {
-        let prepared = match self.supervisor_config(rec) {
-            Ok(mut cfg) => self.prepare_network(rec).await.map(|network| {
-                cfg.spec.network = network;
-                cfg
-            }),
-            Err(e) => Err(e),
-        };
-        if prepared.is_err() && rec.host_config.auto_remove.unwrap_or(false) {
-            let _ = self.remove_container(&rec.id, true, true).await;
-        }
-        prepared
-    }
-
     /// Follow a supervisor's events until it ends (its connection hangs up: at once, even
     /// when it is killed); keep the record's state current.
-    async fn monitor(
+    pub(super) async fn monitor(
         self: Arc<Self>,
         id: String,
         supervisor_pid: Option<i32>,
@@ -365,7 +205,11 @@ impl Engine {
     /// Follow a supervisor that runs without this daemon having started it (the daemon
     /// restarted, or died between the supervisor's release and recording the start): take its
     /// state (the first line of its events) and monitor it from now on.
-    async fn adopt(self: &Arc<Self>, id: &str, mut events: BufReader<UnixStream>) -> RunState {
+    pub(super) async fn adopt(
+        self: &Arc<Self>,
+        id: &str,
+        mut events: BufReader<UnixStream>,
+    ) -> RunState {
         let state = read_line(&mut events)
             .await
             .ok()

@@ -10,6 +10,7 @@ pub mod logs;
 pub mod mounts;
 pub mod orphan;
 mod runspec;
+mod start;
 pub mod stats;
 pub mod update;
 pub mod view;

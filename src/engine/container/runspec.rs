@@ -13,10 +13,42 @@ use crate::engine::Engine;
 pub const DEFAULT_STOP_TIMEOUT: i64 = 10;
 
 impl Engine {
+    /// What the supervisor of `rec` runs: the runtime spec and how to supervise it.
     pub(crate) fn supervisor_config(&self, rec: &ContainerRecord) -> Result<SupervisorConfig> {
+        let dir = self.containers.dir(&rec.id);
+        let host = &rec.host_config;
+        let spec = self.runtime_spec(rec)?;
+        let stop_signal = match rec.config.stop_signal.as_deref() {
+            Some(s) if !s.is_empty() => parse_signal(s)?,
+            _ => libc::SIGTERM,
+        };
+        Ok(SupervisorConfig {
+            spec,
+            log_path: dir.join(format!("{}-json.log", rec.id)),
+            state_path: dir.join("state.json"),
+            socket_path: self.paths.supervisor_socket(&rec.id),
+            open_stdin: rec.config.open_stdin.unwrap_or(false),
+            stdin_once: rec.config.stdin_once.unwrap_or(false),
+            restart: restart_policy(host)?,
+            health: match &rec.config.healthcheck {
+                Some(h) => health_spec(h)?,
+                None => None,
+            },
+            stop_signal,
+            stop_timeout_secs: rec
+                .config
+                .stop_timeout
+                .unwrap_or(DEFAULT_STOP_TIMEOUT)
+                .max(0) as u64,
+            restart_count: rec.state.restart_count,
+            wharf_binary: self.binary.clone(),
+        })
+    }
+
+    /// The container as the runtime sees it: layers, mounts, process, namespaces, limits.
+    fn runtime_spec(&self, rec: &ContainerRecord) -> Result<RuntimeSpec> {
         let image = self.images.get(&rec.image_id)?;
         let dir = self.containers.dir(&rec.id);
-        let run_dir = self.paths.container_run_dir(&rec.id);
         let host = &rec.host_config;
         let privileged = host.privileged.unwrap_or(false);
         let capabilities = caps::compute(
@@ -25,11 +57,45 @@ impl Engine {
             host.cap_drop.as_deref().unwrap_or_default(),
         )
         .map_err(Error::invalid)?;
-        let security = host.security_opt.clone().unwrap_or_default();
-        let unconfined = privileged
-            || security
+        let mounts = self.runtime_mounts(rec)?;
+        let network = match host.network_mode.as_deref() {
+            Some("host") => NetworkNamespace::Host,
+            _ => NetworkNamespace::New,
+        };
+        Ok(RuntimeSpec {
+            id: rec.id.clone(),
+            rootfs: RootfsSpec {
+                layers: self.images.layer_dirs(&image),
+                init_layer: dir.join("init"),
+                upper: dir.join("upper"),
+                work: dir.join("work"),
+                mountpoint: self.paths.container_run_dir(&rec.id).join("rootfs"),
+                readonly: host.readonly_rootfs.unwrap_or(false),
+            },
+            process: self.process_spec(rec, capabilities)?,
+            hostname: rec.config.hostname.clone().unwrap_or_default(),
+            domainname: rec.config.domainname.clone().unwrap_or_default(),
+            mounts,
+            network,
+            join_pid_ns_of: None,
+            privileged,
+            masked_paths: runtime::MASKED_PATHS
                 .iter()
-                .any(|s| s.starts_with("seccomp") && s.ends_with("unconfined"));
+                .map(|s| s.to_string())
+                .collect(),
+            readonly_paths: runtime::READONLY_PATHS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            cgroup: cgroup_spec(rec),
+            init: host.init.unwrap_or(false),
+            console: None,
+        })
+    }
+
+    /// The container's mounts (binds, volumes, tmpfs), then the engine's hosts, hostname and
+    /// resolv.conf files where the container mounts none of its own.
+    fn runtime_mounts(&self, rec: &ContainerRecord) -> Result<Vec<MountSpec>> {
         let mut mounts = Vec::new();
         for (m, path) in super::create::mount_sources(self, &rec.mounts) {
             let kind = match m.kind {
@@ -57,6 +123,7 @@ impl Engine {
                 kind,
             });
         }
+        let dir = self.containers.dir(&rec.id);
         for (file, dest) in [
             ("hosts", "/etc/hosts"),
             ("hostname", "/etc/hostname"),
@@ -74,10 +141,21 @@ impl Engine {
                 });
             }
         }
-        let network = match host.network_mode.as_deref() {
-            Some("host") => NetworkNamespace::Host,
-            _ => NetworkNamespace::New,
-        };
+        Ok(mounts)
+    }
+
+    /// The container's process: command, environment, user, capabilities, limits, seccomp.
+    fn process_spec(
+        &self,
+        rec: &ContainerRecord,
+        capabilities: Vec<String>,
+    ) -> Result<ProcessSpec> {
+        let host = &rec.host_config;
+        let security = host.security_opt.clone().unwrap_or_default();
+        let unconfined = host.privileged.unwrap_or(false)
+            || security
+                .iter()
+                .any(|s| s.starts_with("seccomp") && s.ends_with("unconfined"));
         let rlimits = host
             .ulimits
             .iter()
@@ -90,75 +168,22 @@ impl Engine {
             .collect();
         let mut args = vec![rec.path.clone()];
         args.extend(rec.args.iter().cloned());
-        let spec = RuntimeSpec {
-            id: rec.id.clone(),
-            rootfs: RootfsSpec {
-                layers: self.images.layer_dirs(&image),
-                init_layer: dir.join("init"),
-                upper: dir.join("upper"),
-                work: dir.join("work"),
-                mountpoint: run_dir.join("rootfs"),
-                readonly: host.readonly_rootfs.unwrap_or(false),
-            },
-            process: ProcessSpec {
-                args,
-                env: rec.config.env.clone().unwrap_or_default(),
-                cwd: rec
-                    .config
-                    .working_dir
-                    .clone()
-                    .filter(|w| !w.is_empty())
-                    .unwrap_or_else(|| "/".into()),
-                user: rec.config.user.clone().unwrap_or_default(),
-                additional_groups: host.group_add.clone().unwrap_or_default(),
-                tty: rec.tty(),
-                capabilities,
-                no_new_privileges: super::create::no_new_privileges(host)?,
-                rlimits,
-                seccomp_bpf: (!unconfined).then(|| self.paths.seccomp_profile()),
-            },
-            hostname: rec.config.hostname.clone().unwrap_or_default(),
-            domainname: rec.config.domainname.clone().unwrap_or_default(),
-            mounts,
-            network,
-            join_pid_ns_of: None,
-            privileged,
-            masked_paths: runtime::MASKED_PATHS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            readonly_paths: runtime::READONLY_PATHS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            cgroup: cgroup_spec(rec),
-            init: host.init.unwrap_or(false),
-            console: None,
-        };
-        let stop_signal = match rec.config.stop_signal.as_deref() {
-            Some(s) if !s.is_empty() => parse_signal(s)?,
-            _ => libc::SIGTERM,
-        };
-        Ok(SupervisorConfig {
-            spec,
-            log_path: dir.join(format!("{}-json.log", rec.id)),
-            state_path: dir.join("state.json"),
-            socket_path: self.paths.supervisor_socket(&rec.id),
-            open_stdin: rec.config.open_stdin.unwrap_or(false),
-            stdin_once: rec.config.stdin_once.unwrap_or(false),
-            restart: restart_policy(host)?,
-            health: match &rec.config.healthcheck {
-                Some(h) => health_spec(h)?,
-                None => None,
-            },
-            stop_signal,
-            stop_timeout_secs: rec
+        Ok(ProcessSpec {
+            args,
+            env: rec.config.env.clone().unwrap_or_default(),
+            cwd: rec
                 .config
-                .stop_timeout
-                .unwrap_or(DEFAULT_STOP_TIMEOUT)
-                .max(0) as u64,
-            restart_count: rec.state.restart_count,
-            wharf_binary: self.binary.clone(),
+                .working_dir
+                .clone()
+                .filter(|w| !w.is_empty())
+                .unwrap_or_else(|| "/".into()),
+            user: rec.config.user.clone().unwrap_or_default(),
+            additional_groups: host.group_add.clone().unwrap_or_default(),
+            tty: rec.tty(),
+            capabilities,
+            no_new_privileges: super::create::no_new_privileges(host)?,
+            rlimits,
+            seccomp_bpf: (!unconfined).then(|| self.paths.seccomp_profile()),
         })
     }
 }
