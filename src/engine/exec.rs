@@ -9,6 +9,7 @@ use bollard_stubs::models::{EventMessageTypeEnum, ExecConfig, ExecInspectRespons
 
 use super::error::{Error, IoContext, Result};
 use super::runtime::nsexec::NsExecSpec;
+use super::runtime::tty::set_winsize;
 use super::Engine;
 
 #[derive(Debug, Clone)]
@@ -123,49 +124,14 @@ impl Engine {
                 rec.id
             )));
         }
-        let sup = self.supervisor_config(&rec)?;
-        let mut process = sup.spec.process.clone();
-        process.args = e.config.cmd.clone().unwrap_or_default();
-        process.tty = tty_override.unwrap_or(false) || e.config.tty.unwrap_or(false);
-        for env in e.config.env.iter().flatten() {
-            let key = env.split('=').next().unwrap_or_default();
-            process.env.retain(|x| x.split('=').next() != Some(key));
-            process.env.push(env.clone());
-        }
-        if let Some(u) = e.config.user.as_ref().filter(|u| !u.is_empty()) {
-            process.user = u.clone();
-        }
-        if let Some(w) = e.config.working_dir.as_ref().filter(|w| !w.is_empty()) {
-            process.cwd = w.clone();
-        }
-        let privileged = e.config.privileged.unwrap_or(false) || sup.spec.privileged;
-        if privileged {
-            process.capabilities =
-                super::runtime::caps::compute(true, &[], &[]).map_err(Error::internal)?;
-            process.seccomp_bpf = None;
-        }
-        let spec = NsExecSpec {
-            pid: rec.state.pid,
-            process: process.clone(),
-            privileged,
-            cgroup: Some(sup.spec.cgroup.path.clone()),
-        };
+        let spec = self.exec_spec(&rec, &e.config, tty_override)?;
+        let tty = spec.process.tty;
         let mut cmd = tokio::process::Command::new(&self.binary);
         cmd.arg("__nsexec")
             .env_clear()
             .env("WHARF_NSEXEC_SPEC", serde_json::to_string(&spec)?);
-        let mut master_keep = None;
-        let io_kind;
-        if process.tty {
-            let pty = nix::pty::openpty(None, None)
-                .map_err(|e| Error::internal(format!("openpty: {e}")))?;
-            let slave = std::fs::File::from(pty.slave);
-            cmd.stdin(slave.try_clone().ctx(|| "pty".into())?)
-                .stdout(slave.try_clone().ctx(|| "pty".into())?)
-                .stderr(slave);
-            let master = Arc::new(pty.master);
-            master_keep = Some(master.clone());
-            io_kind = Some(master);
+        let master = if tty {
+            Some(with_pty(&mut cmd)?)
         } else {
             cmd.stdin(if e.config.attach_stdin.unwrap_or(false) {
                 std::process::Stdio::piped()
@@ -174,8 +140,8 @@ impl Engine {
             })
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
-            io_kind = None;
-        }
+            None
+        };
         let mut child = cmd.spawn().ctx(|| "starting the exec helper".into())?;
         let pid = child.id().unwrap_or(0) as i32;
         {
@@ -183,10 +149,10 @@ impl Engine {
             if let Some(r) = map.get_mut(id) {
                 r.running = true;
                 r.pid = pid;
-                r.tty_master = master_keep;
+                r.tty_master = master.clone();
             }
         }
-        let io = match io_kind {
+        let io = match master {
             Some(master) => {
                 let dup = nix::unistd::dup(master.as_raw_fd())
                     .map_err(|e| Error::internal(e.to_string()))?;
@@ -196,56 +162,107 @@ impl Engine {
                     master: tokio::fs::File::from_std(file),
                 }
             }
-            None => ExecIo::Pipes {
-                stdin: child.stdin.take(),
-                stdout: child.stdout.take().expect("piped"),
-                stderr: child.stderr.take().expect("piped"),
-            },
+            None => {
+                let missing = || Error::internal("the exec helper's output is not piped");
+                ExecIo::Pipes {
+                    stdin: child.stdin.take(),
+                    stdout: child.stdout.take().ok_or_else(missing)?,
+                    stderr: child.stderr.take().ok_or_else(missing)?,
+                }
+            }
         };
         let engine = self.clone();
         let exec_id = id.to_string();
-        let container = rec.clone();
-        tokio::spawn(async move {
-            let code = match child.wait().await {
-                Ok(s) => s.code().unwrap_or_else(|| {
-                    128 + std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(0)
-                }),
-                Err(_) => 126,
-            };
-            {
-                let mut map = engine.execs.map.lock().unwrap();
-                if let Some(r) = map.get_mut(&exec_id) {
-                    r.running = false;
-                    r.exit_code = Some(code as i64);
-                    r.tty_master = None;
-                }
-            }
-            let mut attrs = HashMap::new();
-            attrs.insert("name".to_string(), container.name.clone());
-            attrs.insert("execID".to_string(), exec_id.clone());
-            attrs.insert("exitCode".to_string(), code.to_string());
-            engine.events.publish(
-                EventMessageTypeEnum::CONTAINER,
-                "exec_die",
-                &container.id,
-                attrs,
-            );
-        });
+        tokio::spawn(async move { engine.exec_ended(child, exec_id, rec).await });
         Ok(io)
+    }
+
+    /// What the helper runs: the container's process with the exec's command, environment,
+    /// user, working directory and privileges.
+    fn exec_spec(
+        &self,
+        rec: &super::container::ContainerRecord,
+        config: &ExecConfig,
+        tty_override: Option<bool>,
+    ) -> Result<NsExecSpec> {
+        let sup = self.supervisor_config(rec)?;
+        let mut process = sup.spec.process.clone();
+        process.args = config.cmd.clone().unwrap_or_default();
+        process.tty = tty_override.unwrap_or(false) || config.tty.unwrap_or(false);
+        for env in config.env.iter().flatten() {
+            let key = env.split('=').next().unwrap_or_default();
+            process.env.retain(|x| x.split('=').next() != Some(key));
+            process.env.push(env.clone());
+        }
+        if let Some(u) = config.user.as_ref().filter(|u| !u.is_empty()) {
+            process.user = u.clone();
+        }
+        if let Some(w) = config.working_dir.as_ref().filter(|w| !w.is_empty()) {
+            process.cwd = w.clone();
+        }
+        let privileged = config.privileged.unwrap_or(false) || sup.spec.privileged;
+        if privileged {
+            process.capabilities =
+                super::runtime::caps::compute(true, &[], &[]).map_err(Error::internal)?;
+            process.seccomp_bpf = None;
+        }
+        Ok(NsExecSpec {
+            pid: rec.state.pid,
+            process,
+            privileged,
+            cgroup: Some(sup.spec.cgroup.path.clone()),
+        })
+    }
+
+    /// Wait for the helper; record its exit code and publish `exec_die`.
+    async fn exec_ended(
+        &self,
+        mut child: tokio::process::Child,
+        exec_id: String,
+        container: super::container::ContainerRecord,
+    ) {
+        let code = match child.wait().await {
+            Ok(s) => s.code().unwrap_or_else(|| {
+                128 + std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(0)
+            }),
+            Err(_) => 126,
+        };
+        {
+            let mut map = self.execs.map.lock().unwrap();
+            if let Some(r) = map.get_mut(&exec_id) {
+                r.running = false;
+                r.exit_code = Some(code as i64);
+                r.tty_master = None;
+            }
+        }
+        let mut attrs = HashMap::new();
+        attrs.insert("name".to_string(), container.name.clone());
+        attrs.insert("execID".to_string(), exec_id.clone());
+        attrs.insert("exitCode".to_string(), code.to_string());
+        self.events.publish(
+            EventMessageTypeEnum::CONTAINER,
+            "exec_die",
+            &container.id,
+            attrs,
+        );
     }
 
     pub fn exec_resize(&self, id: &str, height: u16, width: u16) -> Result<()> {
         let e = self.exec_get(id)?;
         if let Some(m) = &e.tty_master {
-            let ws = libc::winsize {
-                ws_row: height,
-                ws_col: width,
-                ws_xpixel: 0,
-                ws_ypixel: 0,
-            };
-            // SAFETY: TIOCSWINSZ on our own pty master with a valid winsize.
-            unsafe { libc::ioctl(m.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+            set_winsize(m.as_raw_fd(), height, width);
         }
         Ok(())
     }
+}
+
+/// Give the helper a new pty as its stdio; returns the master.
+fn with_pty(cmd: &mut tokio::process::Command) -> Result<Arc<OwnedFd>> {
+    let pty =
+        nix::pty::openpty(None, None).map_err(|e| Error::internal(format!("openpty: {e}")))?;
+    let slave = std::fs::File::from(pty.slave);
+    cmd.stdin(slave.try_clone().ctx(|| "pty".into())?)
+        .stdout(slave.try_clone().ctx(|| "pty".into())?)
+        .stderr(slave);
+    Ok(Arc::new(pty.master))
 }

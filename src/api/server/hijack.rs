@@ -7,7 +7,10 @@ use axum::extract::{Path, State as AxState};
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
 
 use super::detach::{self, copy_until_detach, InputEnd, DEFAULT_DETACH_KEYS};
 use super::{flag, parse_json, ApiError, ApiResult, Query, State};
@@ -183,114 +186,152 @@ pub async fn exec_start(
         };
         let client = TokioIo::new(upgraded);
         let (client_r, mut client_w) = tokio::io::split(client);
-        let detached = std::sync::Arc::new(tokio::sync::Notify::new());
-        let mut was_detached = false;
-        match io {
-            ExecIo::Tty { master } => {
-                let mut reader = master.try_clone().await.ok();
-                let writer = master;
-                if attach_stdin {
-                    let detached = detached.clone();
-                    tokio::spawn(async move {
-                        if copy_until_detach(client_r, writer, &keys).await == InputEnd::Detached {
-                            detached.notify_one();
-                        }
-                    });
-                }
-                if let Some(r) = &mut reader {
-                    let mut buf = vec![0u8; 32 * 1024];
-                    loop {
-                        let n = tokio::select! {
-                            _ = detached.notified() => {
-                                was_detached = true;
-                                break;
-                            }
-                            n = r.read(&mut buf) => n,
-                        };
-                        let chunk = match n {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) if raw => buf[..n].to_vec(),
-                            Ok(n) => stream::encode(stream::STDOUT, &buf[..n]),
-                        };
-                        if client_w.write_all(&chunk).await.is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
+        let input = attach_stdin.then_some((client_r, keys));
+        let was_detached = match io {
+            ExecIo::Tty { master } => carry_tty(master, input, &mut client_w, raw).await,
             ExecIo::Pipes {
                 stdin,
                 stdout,
                 stderr,
-            } => {
-                if let (Some(mut stdin), true) = (stdin, attach_stdin) {
-                    let detached = detached.clone();
-                    tokio::spawn(async move {
-                        if copy_until_detach(client_r, &mut stdin, &keys).await
-                            == InputEnd::Detached
-                        {
-                            detached.notify_one();
-                        }
-                        let _ = stdin.shutdown().await;
-                    });
-                }
-                let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
-                for (mut pipe, id) in [
-                    (
-                        Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
-                        stream::STDOUT,
-                    ),
-                    (Box::new(stderr), stream::STDERR),
-                ] {
-                    let tx = tx.clone();
-                    tokio::spawn(async move {
-                        let mut buf = vec![0u8; 32 * 1024];
-                        loop {
-                            match pipe.read(&mut buf).await {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => {
-                                    if tx.send(stream::encode(id, &buf[..n])).await.is_err() {
-                                        break;
-                                    }
-                                }
-                            }
-                        }
-                    });
-                }
-                drop(tx);
-                loop {
-                    let frame = tokio::select! {
-                        _ = detached.notified() => {
-                            was_detached = true;
-                            break;
-                        }
-                        f = rx.recv() => f,
-                    };
-                    let Some(frame) = frame else { break };
-                    if client_w.write_all(&frame).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        }
+            } => carry_pipes(stdin, stdout, stderr, input, &mut client_w).await,
+        };
         // The exit code must be recorded before the client asks for it (unless it left).
         if !was_detached {
-            loop {
-                if engine
-                    .exec_get(&exec_id)
-                    .map(|e| e.exit_code.is_some())
-                    .unwrap_or(true)
-                {
-                    break;
-                }
-                if bus.recv().await.is_err() {
-                    break;
-                }
-            }
+            wait_for_exit_code(&engine, &exec_id, &mut bus).await;
         }
         let _ = client_w.shutdown().await;
     });
     Ok(switching(raw))
+}
+
+/// The client's input (with its detach keys), when the exec takes stdin.
+type Input<R> = Option<(R, Vec<u8>)>;
+
+/// Copy the client's input to `to` in a task of its own; `detached` is told when the client
+/// typed its detach keys.
+fn forward_input<R, W>(input: Input<R>, mut to: W, detached: &Arc<Notify>)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let Some((client_r, keys)) = input else {
+        return;
+    };
+    let detached = detached.clone();
+    tokio::spawn(async move {
+        if copy_until_detach(client_r, &mut to, &keys).await == InputEnd::Detached {
+            detached.notify_one();
+        }
+        let _ = to.shutdown().await;
+    });
+}
+
+/// An exec with a TTY: the terminal's output to the client (raw, or framed as stdout when the
+/// start asked for no TTY), its input to the terminal. Returns whether the client detached.
+async fn carry_tty<R, W>(
+    master: tokio::fs::File,
+    input: Input<R>,
+    client_w: &mut W,
+    raw: bool,
+) -> bool
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin,
+{
+    let detached = Arc::new(Notify::new());
+    let Ok(mut reader) = master.try_clone().await else {
+        forward_input(input, master, &detached);
+        return false;
+    };
+    forward_input(input, master, &detached);
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = tokio::select! {
+            _ = detached.notified() => return true,
+            n = reader.read(&mut buf) => n,
+        };
+        let chunk = match n {
+            Ok(0) | Err(_) => return false,
+            Ok(n) if raw => buf[..n].to_vec(),
+            Ok(n) => stream::encode(stream::STDOUT, &buf[..n]),
+        };
+        if client_w.write_all(&chunk).await.is_err() {
+            return false;
+        }
+    }
+}
+
+/// An exec without a TTY: stdout and stderr multiplexed to the client, its input to stdin.
+/// Returns whether the client detached.
+async fn carry_pipes<R, W>(
+    stdin: Option<tokio::process::ChildStdin>,
+    stdout: tokio::process::ChildStdout,
+    stderr: tokio::process::ChildStderr,
+    input: Input<R>,
+    client_w: &mut W,
+) -> bool
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin,
+{
+    let detached = Arc::new(Notify::new());
+    if let Some(stdin) = stdin {
+        forward_input(input, stdin, &detached);
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+    for (mut pipe, id) in [
+        (
+            Box::new(stdout) as Box<dyn AsyncRead + Unpin + Send>,
+            stream::STDOUT,
+        ),
+        (Box::new(stderr), stream::STDERR),
+    ] {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 32 * 1024];
+            loop {
+                match pipe.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if tx.send(stream::encode(id, &buf[..n])).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    }
+    drop(tx);
+    loop {
+        let frame = tokio::select! {
+            _ = detached.notified() => return true,
+            f = rx.recv() => f,
+        };
+        let Some(frame) = frame else { return false };
+        if client_w.write_all(&frame).await.is_err() {
+            return false;
+        }
+    }
+}
+
+/// Wait (on the event bus) until the exec's exit code is recorded, or the exec is gone.
+async fn wait_for_exit_code(
+    engine: &State,
+    exec_id: &str,
+    bus: &mut tokio::sync::broadcast::Receiver<bollard_stubs::models::EventMessage>,
+) {
+    loop {
+        if engine
+            .exec_get(exec_id)
+            .map(|e| e.exit_code.is_some())
+            .unwrap_or(true)
+        {
+            return;
+        }
+        if bus.recv().await.is_err() {
+            return;
+        }
+    }
 }
 
 async fn drain(io: ExecIo) {

@@ -18,6 +18,7 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod spec;
 pub mod syscall;
+pub mod tty;
 pub mod user;
 
 pub use spec::*;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use super::{Client, ClientKind, Io, Supervisor};
+use crate::engine::runtime::tty::set_winsize;
 use crate::engine::supervisor::protocol::{EventLine, Reply, Request};
 use crate::engine::supervisor::RunStatus;
 
@@ -249,14 +250,7 @@ impl Supervisor {
     /// `resize`: the TTY's window size (nothing without a TTY).
     fn resize(&self, height: u16, width: u16) {
         if let Some(Io::Tty { master: Some(m) }) = &self.io {
-            let ws = libc::winsize {
-                ws_row: height,
-                ws_col: width,
-                ws_xpixel: 0,
-                ws_ypixel: 0,
-            };
-            // SAFETY: TIOCSWINSZ with a valid winsize on our pty master.
-            unsafe { libc::ioctl(m.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+            set_winsize(m.as_raw_fd(), height, width);
         }
     }
 
