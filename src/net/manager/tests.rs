@@ -47,6 +47,20 @@ fn create(name: &str) -> NetworkCreate {
     }
 }
 
+/// A creation request for network `x`, changed by `f`.
+fn net_with(f: impl FnOnce(&mut NetworkCreate)) -> NetworkCreate {
+    let mut r = create("x");
+    f(&mut r);
+    r
+}
+
+/// Container `b`'s attachment, changed by `f`.
+fn b_with(f: impl FnOnce(&mut Attachment)) -> Attachment {
+    let mut a = container("b", "b");
+    f(&mut a);
+    a
+}
+
 fn container(id: &str, name: &str) -> Attachment {
     Attachment {
         container_id: format!("{id:0<64}"),
@@ -76,6 +90,15 @@ impl Env {
     async fn attach(&self, ns: &str, net: &str, att: Attachment) -> Result<Endpoint, NetError> {
         let ns = self.host.add_netns(ns);
         self.mgr.attach(&ns, net, att).await
+    }
+
+    /// Container `a` (named `name`) on network `app`, publishing `ports`.
+    async fn publishing(&self, name: &str, ports: Vec<PortMapping>) -> Endpoint {
+        let att = Attachment {
+            ports,
+            ..container("a", name)
+        };
+        self.attach("/ns/a", "app", att).await.expect("attach")
     }
 
     fn resolve(&self, net: &Network, name: &str) -> Vec<Ipv4Addr> {
@@ -134,39 +157,26 @@ async fn create_network_refusals_touch_nothing() {
         (create("host"), "is reserved"),
         (create("taken"), "already exists"),
         (
-            NetworkCreate {
-                driver: Some("overlay".into()),
-                ..create("x")
-            },
+            net_with(|r| r.driver = Some("overlay".into())),
             "not supported",
         ),
         (
-            NetworkCreate {
-                bridge_name: Some("wh-hostbr".into()),
-                ..create("x")
-            },
+            net_with(|r| r.bridge_name = Some("wh-hostbr".into())),
             "already exists on the host",
         ),
         (
-            NetworkCreate {
-                subnet: Some("127.77.0.0/16".into()),
-                ..create("x")
-            },
+            net_with(|r| r.subnet = Some("127.77.0.0/16".into())),
             "overlaps",
         ),
         (
-            NetworkCreate {
-                gateway: Some("10.0.0.1".into()),
-                ..create("x")
-            },
+            net_with(|r| r.gateway = Some("10.0.0.1".into())),
             "need --subnet",
         ),
         (
-            NetworkCreate {
-                subnet: Some("10.9.0.0/24".into()),
-                aux_addresses: [("a".to_string(), "nope".to_string())].into(),
-                ..create("x")
-            },
+            net_with(|r| {
+                r.subnet = Some("10.9.0.0/24".into());
+                r.aux_addresses = [("a".to_string(), "nope".to_string())].into()
+            }),
             "invalid auxiliary address",
         ),
     ];
@@ -241,16 +251,7 @@ async fn attach_sets_up_address_veth_route_dns_and_ports() {
 async fn attach_refusals() {
     let e = env();
     e.net("app").await;
-    e.attach(
-        "/ns/a",
-        "app",
-        Attachment {
-            ports: vec![port(8080, 80)],
-            ..container("a", "a")
-        },
-    )
-    .await
-    .expect("first");
+    e.publishing("a", vec![port(8080, 80)]).await;
     e.fw.state().busy_ports.insert(9090);
     let missing = e
         .mgr
@@ -262,52 +263,30 @@ async fn attach_refusals() {
         ("app", container("a", "a"), "already attached"),
         (
             "app",
-            Attachment {
-                ports: vec![port(8080, 80)],
-                ..container("b", "b")
-            },
+            b_with(|a| a.ports = vec![port(8080, 80)]),
             "already published by container a",
         ),
         (
             "app",
-            Attachment {
-                ports: vec![port(8081, 80), port(8081, 81)],
-                ..container("b", "b")
-            },
+            b_with(|a| a.ports = vec![port(8081, 80), port(8081, 81)]),
             "another mapping of the same container",
         ),
         (
             "app",
-            Attachment {
-                ports: vec![port(9090, 80)],
-                ..container("b", "b")
-            },
+            b_with(|a| a.ports = vec![port(9090, 80)]),
             "held by another process",
         ),
         (
             "app",
-            Attachment {
-                ports: vec![port(1, 0)],
-                ..container("b", "b")
-            },
+            b_with(|a| a.ports = vec![port(1, 0)]),
             "container port 0",
         ),
         (
             "app",
-            Attachment {
-                ifname: Some("bad name".into()),
-                ..container("b", "b")
-            },
+            b_with(|a| a.ifname = Some("bad name".into())),
             "invalid interface name",
         ),
-        (
-            "app",
-            Attachment {
-                ip: Some(ip("10.1.1.1")),
-                ..container("b", "b")
-            },
-            "",
-        ),
+        ("app", b_with(|a| a.ip = Some(ip("10.1.1.1"))), ""),
     ];
     for (net, att, msg) in cases {
         let err = e.attach("/ns/b", net, att.clone()).await.expect_err(msg);
@@ -322,17 +301,7 @@ async fn attach_refusals() {
 async fn attach_takes_an_ephemeral_port_when_asked_for_none() {
     let e = env();
     e.net("app").await;
-    let ep = e
-        .attach(
-            "/ns/a",
-            "app",
-            Attachment {
-                ports: vec![port(0, 80)],
-                ..container("a", "a")
-            },
-        )
-        .await
-        .expect("attach");
+    let ep = e.publishing("a", vec![port(0, 80)]).await;
     assert_ne!(ep.ports[0].host_port, 0);
     assert_eq!(ep.ports[0].container_port, 80);
     e.mgr.shutdown().await;
@@ -373,17 +342,7 @@ async fn attach_undoes_everything_when_the_firewall_refuses_the_ports() {
 async fn detach_removes_ports_dns_address_and_veth() {
     let e = env();
     let net = e.net("app").await;
-    let ep = e
-        .attach(
-            "/ns/a",
-            "app",
-            Attachment {
-                ports: vec![port(8080, 80)],
-                ..container("a", "web")
-            },
-        )
-        .await
-        .expect("attach");
+    let ep = e.publishing("web", vec![port(8080, 80)]).await;
     e.mgr.detach(&ep.container_id, "app").await.expect("detach");
     assert!(e.fw.forwards(TABLE).is_empty());
     assert!(e.resolve(&net, "web").is_empty());
@@ -465,17 +424,7 @@ async fn remove_network_refuses_while_in_use_and_reports_every_teardown_error() 
 async fn publish_replaces_ports_and_keeps_the_old_ones_on_failure() {
     let e = env();
     e.net("app").await;
-    let ep = e
-        .attach(
-            "/ns/a",
-            "app",
-            Attachment {
-                ports: vec![port(8080, 80)],
-                ..container("a", "a")
-            },
-        )
-        .await
-        .expect("attach");
+    let ep = e.publishing("a", vec![port(8080, 80)]).await;
     let id = ep.container_id.clone();
     // Its own port does not conflict with itself.
     let got = e
