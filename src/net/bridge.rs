@@ -15,7 +15,7 @@ use rtnetlink::packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
 use rtnetlink::packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteScope, RouteType,
 };
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
@@ -259,18 +259,22 @@ impl Netlink {
         }
     }
 
-    /// Destinations of the IPv4 unicast routes of the main table, default route excluded: the
-    /// subnets IPAM must not hand out.
-    pub async fn routed_subnets(&self) -> Result<Vec<Ipv4Net>, NetError> {
+    /// Every IPv4 route of the namespace.
+    async fn ipv4_routes(&self) -> Result<Vec<RouteMessage>, NetError> {
         let req = RouteMessageBuilder::<Ipv4Addr>::new().build();
-        let msgs: Vec<_> = self
-            .handle
+        self.handle
             .route()
             .get(req)
             .execute()
             .try_collect()
             .await
-            .map_err(nl_err("listing routes"))?;
+            .map_err(nl_err("listing routes"))
+    }
+
+    /// Destinations of the IPv4 unicast routes of the main table, default route excluded: the
+    /// subnets IPAM must not hand out.
+    pub async fn routed_subnets(&self) -> Result<Vec<Ipv4Net>, NetError> {
+        let msgs = self.ipv4_routes().await?;
         let mut out = Vec::new();
         for m in msgs {
             if m.header.table != RouteHeader::RT_TABLE_MAIN || m.header.kind != RouteType::Unicast {
@@ -293,15 +297,7 @@ impl Netlink {
 
     /// Whether an IPv4 default route exists.
     pub async fn has_default_route(&self) -> Result<bool, NetError> {
-        let req = RouteMessageBuilder::<Ipv4Addr>::new().build();
-        let msgs: Vec<_> = self
-            .handle
-            .route()
-            .get(req)
-            .execute()
-            .try_collect()
-            .await
-            .map_err(nl_err("listing routes"))?;
+        let msgs = self.ipv4_routes().await?;
         Ok(msgs.iter().any(|m| {
             m.header.table == RouteHeader::RT_TABLE_MAIN
                 && m.header.destination_prefix_length == 0

@@ -612,6 +612,21 @@ pub fn parse_a_response(bytes: &[u8]) -> Option<(ResponseCode, Vec<Ipv4Addr>)> {
 mod tests {
     use super::*;
 
+    /// The wire answer to one UDP query from `asker` on `network`.
+    async fn ask(
+        d: &DnsServer,
+        network: &str,
+        asker: IpAddr,
+        name: &str,
+        qtype: RecordType,
+        id: u16,
+    ) -> Vec<u8> {
+        let q = build_query(name, qtype, id);
+        d.answer(network, asker, &q, false)
+            .await
+            .expect("an answer")
+    }
+
     fn ip(s: &str) -> Ipv4Addr {
         s.parse().unwrap()
     }
@@ -669,41 +684,19 @@ mod tests {
         assert_eq!(d.resolve("n1", a1, "svc"), vec![ip("10.0.1.3")]);
         // Wire format, internal network: unknown names are not forwarded.
         d.shared.internal.write().unwrap().insert("n1".into(), true);
-        let r = d
-            .answer("n1", a1, &build_query("web", RecordType::A, 7), false)
-            .await
-            .unwrap();
+        let r = ask(&d, "n1", a1, "web", RecordType::A, 7).await;
         assert_eq!(
             parse_a_response(&r).unwrap(),
             (ResponseCode::NoError, vec![ip("10.0.1.2")])
         );
-        let r = d
-            .answer(
-                "n1",
-                a1,
-                &build_query("nope.example", RecordType::A, 8),
-                false,
-            )
-            .await
-            .unwrap();
+        let r = ask(&d, "n1", a1, "nope.example", RecordType::A, 8).await;
         assert_eq!(parse_a_response(&r).unwrap().0, ResponseCode::ServFail);
-        let r = d
-            .answer("n1", a1, &build_query("web", RecordType::AAAA, 9), false)
-            .await
-            .unwrap();
+        let r = ask(&d, "n1", a1, "web", RecordType::AAAA, 9).await;
         assert_eq!(
             parse_a_response(&r).unwrap(),
             (ResponseCode::NoError, vec![])
         );
-        let r = d
-            .answer(
-                "n1",
-                a1,
-                &build_query("3.1.0.10.in-addr.arpa", RecordType::PTR, 10),
-                false,
-            )
-            .await
-            .unwrap();
+        let r = ask(&d, "n1", a1, "3.1.0.10.in-addr.arpa", RecordType::PTR, 10).await;
         let m = Message::from_vec(&r).unwrap();
         assert_eq!(m.answers.len(), 1);
     }
@@ -711,15 +704,15 @@ mod tests {
     #[tokio::test]
     async fn no_upstream_gives_servfail() {
         let d = DnsServer::new(vec![]);
-        let r = d
-            .answer(
-                "n",
-                "10.0.0.9".parse().unwrap(),
-                &build_query("example.org", RecordType::A, 1),
-                false,
-            )
-            .await
-            .unwrap();
+        let r = ask(
+            &d,
+            "n",
+            "10.0.0.9".parse().unwrap(),
+            "example.org",
+            RecordType::A,
+            1,
+        )
+        .await;
         assert_eq!(parse_a_response(&r).unwrap().0, ResponseCode::ServFail);
     }
 }

@@ -19,7 +19,7 @@ use std::path::Path;
 use ipnet::Ipv4Net;
 
 use super::bridge::{BridgeSpec, Link, VethSpec};
-use super::firewall::{FwForward, FwNetwork};
+use super::firewall::Ruleset;
 use super::ports::Proto;
 use super::NetError;
 
@@ -81,8 +81,7 @@ pub trait FirewallDriver: Send + Sync + 'static {
     fn sync(
         &self,
         table: &str,
-        networks: &[FwNetwork],
-        forwards: &[FwForward],
+        rules: &Ruleset,
     ) -> impl Future<Output = Result<(), NetError>> + Send;
     /// Delete `table` (no error when it does not exist).
     fn delete(&self, table: &str) -> impl Future<Output = Result<(), NetError>> + Send;

@@ -12,7 +12,7 @@ use ipnet::Ipv4Net;
 
 use super::bridge::{BridgeSpec, Link, VethSpec};
 use super::driver::{FirewallDriver, NetworkDriver};
-use super::firewall::{FwForward, FwNetwork};
+use super::firewall::{FwForward, Ruleset};
 use super::ports::Proto;
 use super::NetError;
 
@@ -262,7 +262,7 @@ impl NetworkDriver for FakeHost {
 #[derive(Debug, Default)]
 pub struct FirewallState {
     /// Tables by name: the networks and forwards last synced.
-    pub tables: BTreeMap<String, (Vec<FwNetwork>, Vec<FwForward>)>,
+    pub tables: BTreeMap<String, Ruleset>,
     /// Host ports something else holds.
     pub busy_ports: BTreeSet<u16>,
     /// Syncs and deletes fail while set.
@@ -289,25 +289,19 @@ impl FakeFirewall {
         self.state()
             .tables
             .get(table)
-            .map(|t| t.1.clone())
+            .map(|t| t.forwards.clone())
             .unwrap_or_default()
     }
 }
 
 impl FirewallDriver for FakeFirewall {
-    async fn sync(
-        &self,
-        table: &str,
-        networks: &[FwNetwork],
-        forwards: &[FwForward],
-    ) -> Result<(), NetError> {
+    async fn sync(&self, table: &str, rules: &Ruleset) -> Result<(), NetError> {
         let mut st = self.state();
         st.calls += 1;
         if st.failing {
             return Err(NetError::System("nft failed (fake)".into()));
         }
-        st.tables
-            .insert(table.to_string(), (networks.to_vec(), forwards.to_vec()));
+        st.tables.insert(table.to_string(), rules.clone());
         Ok(())
     }
 

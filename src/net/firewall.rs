@@ -39,6 +39,13 @@ pub struct FwNetwork {
     pub internal: bool,
 }
 
+/// Everything the table holds, as rendered from the manager's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ruleset {
+    pub networks: Vec<FwNetwork>,
+    pub forwards: Vec<FwForward>,
+}
+
 /// A published port forwarded to a container address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FwForward {

@@ -10,7 +10,7 @@ use ipnet::Ipv4Net;
 
 use super::bridge::{self, BridgeSpec, Link, Netlink, VethSpec};
 use super::driver::{FirewallDriver, NetworkDriver};
-use super::firewall::{self, FwForward, FwNetwork};
+use super::firewall::{self, Ruleset};
 use super::ports::{self, Proto};
 use super::reaper::Reaper;
 use super::{netns, NetError};
@@ -96,16 +96,12 @@ impl NetworkDriver for HostNetwork {
 pub struct Nftables;
 
 impl FirewallDriver for Nftables {
-    async fn sync(
-        &self,
-        table: &str,
-        networks: &[FwNetwork],
-        forwards: &[FwForward],
-    ) -> Result<(), NetError> {
-        match firewall::apply(&firewall::render_update(table, networks, forwards)).await {
+    async fn sync(&self, table: &str, rules: &Ruleset) -> Result<(), NetError> {
+        let (nets, fwd) = (&rules.networks, &rules.forwards);
+        match firewall::apply(&firewall::render_update(table, nets, fwd)).await {
             Ok(()) => Ok(()),
             // A table of another layout (an older wharf): replace it whole.
-            Err(_) => firewall::apply(&firewall::render(table, networks, forwards)).await,
+            Err(_) => firewall::apply(&firewall::render(table, nets, fwd)).await,
         }
     }
 

@@ -110,46 +110,27 @@ pub fn parse_bind(spec: &str) -> Result<ResolvedMount> {
             }
         }
     }
-    if src.is_empty() {
-        return Ok(ResolvedMount {
-            kind: MountKind::Volume,
-            source: String::new(),
-            destination: dst.to_string(),
-            read_only,
-            options: String::new(),
-            anonymous: true,
-            no_copy,
-            propagation: None,
-            subpath: None,
-        });
-    }
-    if src.starts_with('/') {
-        return Ok(ResolvedMount {
-            kind: MountKind::Bind,
-            source: src.to_string(),
-            destination: dst.to_string(),
-            read_only,
-            options: String::new(),
-            anonymous: false,
-            no_copy,
-            propagation,
-            subpath: None,
-        });
-    }
-    if !valid_volume_name(src) {
-        return Err(Error::invalid(format!(
-            "create {src}: \"{src}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
-        )));
-    }
+    // A `-v` mount: anonymous volume (no source), bind (a path) or named volume.
+    let (kind, anonymous) = match src {
+        "" => (MountKind::Volume, true),
+        s if s.starts_with('/') => (MountKind::Bind, false),
+        s if !valid_volume_name(s) => {
+            return Err(Error::invalid(format!(
+                "create {src}: \"{src}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+            )))
+        }
+        _ => (MountKind::Volume, false),
+    };
     Ok(ResolvedMount {
-        kind: MountKind::Volume,
+        kind,
         source: src.to_string(),
         destination: dst.to_string(),
         read_only,
         options: String::new(),
-        anonymous: false,
+        anonymous,
         no_copy,
-        propagation: None,
+        // Propagation applies to binds only.
+        propagation: propagation.filter(|_| kind == MountKind::Bind),
         subpath: None,
     })
 }

@@ -9,7 +9,7 @@ use hyper::StatusCode;
 use sha2::Digest;
 use tokio::sync::mpsc;
 
-use super::session::{error_text, session, short_digest, Session};
+use super::session::{challenge, error_text, session, short_digest, Session};
 use super::{progress, Credentials};
 use crate::api::client::empty;
 use crate::engine::error::{Error, Result};
@@ -78,14 +78,8 @@ impl Engine {
             return Ok(());
         }
         if head.status() == StatusCode::UNAUTHORIZED {
-            let challenge = head
-                .headers()
-                .get("www-authenticate")
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
-            s.authenticate(&challenge.replace(":pull\"", ":pull,push\""))
-                .await?;
+            let asked = challenge(&head).replace(":pull\"", ":pull,push\"");
+            s.authenticate(&asked).await?;
         }
         let _ = progress_tx.send(progress("Preparing", Some(&short))).await;
         let location = upload_location(s, r, digest).await?;

@@ -42,24 +42,12 @@ impl Session {
                 .client
                 .request(req.body(empty()).map_err(Error::internal)?)
                 .await
-                .map_err(|e| {
-                    Error::invalid(format!(
-                        "registry {}: {}",
-                        self.base,
-                        transport::describe(&e)
-                    ))
-                })?;
+                .map_err(|e| self.unreachable(&e))?;
             if resp.status() == StatusCode::UNAUTHORIZED && attempt > 0 {
                 break;
             }
             if resp.status() == StatusCode::UNAUTHORIZED {
-                let challenge = resp
-                    .headers()
-                    .get("www-authenticate")
-                    .and_then(|h| h.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                self.authenticate(&challenge).await?;
+                self.authenticate(&challenge(&resp)).await?;
                 continue;
             }
             return self.follow_redirects(resp, accept).await;
@@ -214,13 +202,16 @@ impl Session {
         self.client
             .request(req.body(body).map_err(Error::internal)?)
             .await
-            .map_err(|e| {
-                Error::invalid(format!(
-                    "registry {}: {}",
-                    self.base,
-                    transport::describe(&e)
-                ))
-            })
+            .map_err(|e| self.unreachable(&e))
+    }
+
+    /// A request that got no answer.
+    fn unreachable(&self, e: &(dyn std::error::Error + 'static)) -> Error {
+        Error::invalid(format!(
+            "registry {}: {}",
+            self.base,
+            transport::describe(e)
+        ))
     }
 
     pub(super) async fn fetch_bytes(
@@ -295,4 +286,13 @@ pub(super) async fn error_text(resp: hyper::Response<hyper::body::Incoming>) -> 
 pub(super) fn short_digest(digest: &str) -> String {
     let hex = digest.trim_start_matches("sha256:");
     hex.get(..12).unwrap_or(hex).to_string()
+}
+
+/// The `WWW-Authenticate` challenge of a 401 (empty when there is none).
+pub(super) fn challenge<B>(resp: &hyper::Response<B>) -> String {
+    resp.headers()
+        .get("www-authenticate")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
 }

@@ -12,7 +12,7 @@ use nix::sys::stat::{Mode, SFlag};
 
 use super::init::EXIT_RUNTIME;
 use super::spec::{MountKind, MountSpec, RootfsSpec, RuntimeSpec};
-use super::syscall::{FileKind, Syscall};
+use super::syscall::{FileKind, Mount, Syscall};
 
 /// A failure: Docker's exit code for it and the message.
 pub type SetupError = (i32, String);
@@ -28,13 +28,11 @@ const NOSUID_NOEXEC_NODEV: MsFlags = MsFlags::MS_NOSUID
 
 /// Set up the root filesystem of `spec` and enter it.
 pub fn setup_rootfs(sys: &dyn Syscall, spec: &RuntimeSpec) -> Result<(), SetupError> {
-    sys.mount(
-        None,
-        Path::new("/"),
-        None,
+    let root_dir = Path::new("/");
+    sys.mount(&Mount::change(
+        root_dir,
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None,
-    )
+    ))
     .map_err(fail("making / private"))?;
     let root = mount_overlay(sys, &spec.rootfs)?;
     let fs = Rootfs { sys, root: &root };
@@ -50,14 +48,9 @@ pub fn setup_rootfs(sys: &dyn Syscall, spec: &RuntimeSpec) -> Result<(), SetupEr
         restrict_paths(sys, &spec.masked_paths, &spec.readonly_paths);
     }
     if spec.rootfs.readonly {
-        sys.mount(
-            None,
-            Path::new("/"),
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-            None,
-        )
-        .map_err(fail("making the root filesystem read-only"))?;
+        let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        sys.mount(&Mount::change(root_dir, ro))
+            .map_err(fail("making the root filesystem read-only"))?;
     }
     Ok(())
 }
@@ -96,14 +89,9 @@ fn mount_overlay(sys: &dyn Syscall, r: &RootfsSpec) -> Result<PathBuf, SetupErro
     );
     sys.create_dir_all(&r.mountpoint)
         .map_err(fail("creating the rootfs mount point"))?;
-    sys.mount(
-        Some(Path::new("overlay")),
-        &r.mountpoint,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(opts.as_str()),
-    )
-    .map_err(fail("mounting the root filesystem (overlay)"))?;
+    let overlay = Mount::fs("overlay", &r.mountpoint, "overlay", MsFlags::empty());
+    sys.mount(&overlay.data(Some(opts.as_str())))
+        .map_err(fail("mounting the root filesystem (overlay)"))?;
     Ok(r.mountpoint.clone())
 }
 
@@ -130,7 +118,7 @@ impl Rootfs<'_> {
         let target = self.at(p);
         mkdir(self.sys, &target)?;
         self.sys
-            .mount(Some(Path::new(source)), &target, Some(fstype), flags, data)
+            .mount(&Mount::fs(source, &target, fstype, flags).data(data))
             .map_err(fail(format!("mounting {p}")))?;
         Ok(target)
     }
@@ -173,22 +161,19 @@ impl Rootfs<'_> {
         } else {
             NOSUID_NOEXEC_NODEV | MsFlags::MS_RDONLY
         };
-        let sysfs = Some(Path::new("sysfs"));
         if self
             .sys
-            .mount(sysfs, &sys_dir, Some("sysfs"), flags, None)
+            .mount(&Mount::fs("sysfs", &sys_dir, "sysfs", flags))
             .is_ok()
         {
             return Ok(());
         }
         self.sys
-            .mount(
-                Some(Path::new("/sys")),
+            .mount(&Mount::bind(
+                Path::new("/sys"),
                 &sys_dir,
-                None,
                 MsFlags::MS_BIND | MsFlags::MS_REC,
-                None,
-            )
+            ))
             .map_err(fail("mounting /sys"))?;
         if !privileged {
             remount_ro(self.sys, &sys_dir)?;
@@ -200,7 +185,7 @@ impl Rootfs<'_> {
         let target = self.at("/dev/console");
         touch(self.sys, &target)?;
         self.sys
-            .mount(Some(console), &target, None, MsFlags::MS_BIND, None)
+            .mount(&Mount::bind(console, &target, MsFlags::MS_BIND))
             .map_err(fail("binding /dev/console"))
     }
 
@@ -225,14 +210,10 @@ impl Rootfs<'_> {
             MountKind::Tmpfs { options } => {
                 mkdir(self.sys, &target)?;
                 let opts = (!options.is_empty()).then_some(options.as_str());
+                let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+                let tmpfs = Mount::fs("tmpfs", &target, "tmpfs", flags);
                 self.sys
-                    .mount(
-                        Some(Path::new("tmpfs")),
-                        &target,
-                        Some("tmpfs"),
-                        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                        opts,
-                    )
+                    .mount(&tmpfs.data(opts))
                     .map_err(fail(format!("mounting tmpfs on {}", m.destination)))
             }
         }
@@ -267,13 +248,11 @@ impl Rootfs<'_> {
             sys.copy_tree(target, b.source)
                 .map_err(fail(format!("filling volume for {destination}")))?;
         }
-        sys.mount(
-            Some(b.source),
+        sys.mount(&Mount::bind(
+            b.source,
             target,
-            None,
             MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
-        )
+        ))
         .map_err(fail(format!(
             "mounting {} on {destination}",
             b.source.display()
@@ -316,7 +295,7 @@ fn restrict_paths(sys: &dyn Syscall, masked: &[String], readonly: &[String]) {
     for p in readonly {
         let p = Path::new(p);
         if sys.kind(p).is_ok() {
-            let _ = sys.mount(Some(p), p, None, MsFlags::MS_BIND | MsFlags::MS_REC, None);
+            let _ = sys.mount(&Mount::bind(p, p, MsFlags::MS_BIND | MsFlags::MS_REC));
             let _ = remount_ro(sys, p);
         }
     }
@@ -345,33 +324,27 @@ fn set_propagation(sys: &dyn Syscall, p: &Path, mode: &str) -> Result<(), SetupE
         "private" => MsFlags::MS_PRIVATE,
         _ => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
     };
-    sys.mount(None, p, None, flags, None).map_err(fail(format!(
+    sys.mount(&Mount::change(p, flags)).map_err(fail(format!(
         "setting {mode} propagation on {}",
         p.display()
     )))
 }
 
 fn remount_ro(sys: &dyn Syscall, p: &Path) -> Result<(), SetupError> {
-    sys.mount(
-        None,
-        p,
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC,
-        None,
-    )
-    .map_err(fail(format!("remounting {} read-only", p.display())))
+    let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC;
+    sys.mount(&Mount::change(p, ro))
+        .map_err(fail(format!("remounting {} read-only", p.display())))
 }
 
 /// Hide a path: an empty read-only tmpfs over a directory, /dev/null over a file.
 fn mask_path(sys: &dyn Syscall, p: &Path) {
     match sys.kind(p) {
         Ok(FileKind::Dir) => {
-            let tmpfs = Some(Path::new("tmpfs"));
-            let _ = sys.mount(tmpfs, p, Some("tmpfs"), MsFlags::MS_RDONLY, None);
+            let _ = sys.mount(&Mount::fs("tmpfs", p, "tmpfs", MsFlags::MS_RDONLY));
         }
         Ok(FileKind::Other) => {
-            let null = Some(Path::new("/dev/null"));
-            let _ = sys.mount(null, p, None, MsFlags::MS_BIND, None);
+            let null = Path::new("/dev/null");
+            let _ = sys.mount(&Mount::bind(null, p, MsFlags::MS_BIND));
         }
         Err(_) => {}
     }

@@ -21,17 +21,60 @@ pub enum FileKind {
     Other,
 }
 
+/// One `mount(2)` call.
+#[derive(Debug, Clone, Copy)]
+pub struct Mount<'a> {
+    pub source: Option<&'a Path>,
+    pub target: &'a Path,
+    pub fstype: Option<&'a str>,
+    pub flags: MsFlags,
+    pub data: Option<&'a str>,
+}
+
+impl<'a> Mount<'a> {
+    /// A file system of `fstype` from `source` (a device name or a tag) on `target`.
+    pub fn fs(source: &'a str, target: &'a Path, fstype: &'a str, flags: MsFlags) -> Self {
+        Mount {
+            source: Some(Path::new(source)),
+            target,
+            fstype: Some(fstype),
+            flags,
+            data: None,
+        }
+    }
+
+    /// `source` bound onto `target`.
+    pub fn bind(source: &'a Path, target: &'a Path, flags: MsFlags) -> Self {
+        Mount {
+            source: Some(source),
+            target,
+            fstype: None,
+            flags,
+            data: None,
+        }
+    }
+
+    /// New flags for the mount at `target` (a remount, a propagation change).
+    pub fn change(target: &'a Path, flags: MsFlags) -> Self {
+        Mount {
+            source: None,
+            target,
+            fstype: None,
+            flags,
+            data: None,
+        }
+    }
+
+    /// With file-system options.
+    pub fn data(self, data: Option<&'a str>) -> Self {
+        Mount { data, ..self }
+    }
+}
+
 /// The set-up's view of the kernel. Paths are absolute (or relative to the current directory,
 /// after `chdir`).
 pub trait Syscall {
-    fn mount(
-        &self,
-        source: Option<&Path>,
-        target: &Path,
-        fstype: Option<&str>,
-        flags: MsFlags,
-        data: Option<&str>,
-    ) -> nix::Result<()>;
+    fn mount(&self, m: &Mount<'_>) -> nix::Result<()>;
     fn umount2(&self, target: &Path, flags: MntFlags) -> nix::Result<()>;
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()>;
     fn chdir(&self, path: &Path) -> nix::Result<()>;
@@ -55,15 +98,8 @@ pub trait Syscall {
 pub struct Linux;
 
 impl Syscall for Linux {
-    fn mount(
-        &self,
-        source: Option<&Path>,
-        target: &Path,
-        fstype: Option<&str>,
-        flags: MsFlags,
-        data: Option<&str>,
-    ) -> nix::Result<()> {
-        nix::mount::mount(source, target, fstype, flags, data)
+    fn mount(&self, m: &Mount<'_>) -> nix::Result<()> {
+        nix::mount::mount(m.source, m.target, m.fstype, m.flags, m.data)
     }
 
     fn umount2(&self, target: &Path, flags: MntFlags) -> nix::Result<()> {

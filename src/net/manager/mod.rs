@@ -57,8 +57,10 @@ impl State {
             .ok_or_else(|| NetError::NotFound(format!("network {name_or_id} not found")))
     }
 
-    fn fw(&self) -> (Vec<firewall::FwNetwork>, Vec<firewall::FwForward>) {
-        let nets = self
+    /// The firewall's rules for this state: every network, and the published ports of the
+    /// endpoints on networks that are not internal.
+    fn fw(&self) -> firewall::Ruleset {
+        let networks = self
             .networks
             .values()
             .map(|n| firewall::FwNetwork {
@@ -67,7 +69,7 @@ impl State {
                 internal: n.internal,
             })
             .collect();
-        let mut fwd = Vec::new();
+        let mut forwards = Vec::new();
         for ep in self.endpoints.values() {
             if self
                 .networks
@@ -77,9 +79,9 @@ impl State {
             {
                 continue;
             }
-            fwd.extend(firewall::forwards_for(ep.ip, &ep.ports));
+            forwards.extend(firewall::forwards_for(ep.ip, &ep.ports));
         }
-        (nets, fwd)
+        firewall::Ruleset { networks, forwards }
     }
 
     fn published(&self) -> impl Iterator<Item = (&Endpoint, &PortMapping)> {
@@ -190,8 +192,7 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         if st.networks.is_empty() && st.endpoints.is_empty() {
             return self.fw.delete(&self.cfg.table).await;
         }
-        let (nets, fwd) = st.fw();
-        self.fw.sync(&self.cfg.table, &nets, &fwd).await
+        self.fw.sync(&self.cfg.table, &st.fw()).await
     }
 
     /// Create a network: bridge with gateway address, firewall rules, DNS listener. All or

@@ -101,6 +101,12 @@ impl Env {
         self.attach("/ns/a", "app", att).await.expect("attach")
     }
 
+    /// The addresses IPAM has handed out on a network.
+    async fn allocated(&self, net: &str) -> Vec<Ipv4Addr> {
+        let net = self.mgr.network(net).await.expect("network");
+        net.ipam.allocated.keys().copied().collect()
+    }
+
     fn resolve(&self, net: &Network, name: &str) -> Vec<Ipv4Addr> {
         self.mgr
             .dns()
@@ -130,7 +136,7 @@ async fn create_network_brings_up_bridge_firewall_and_dns() {
         Some(&(ip("127.77.0.1"), 24))
     );
     assert!(e.host.state().ip_forward);
-    let synced = e.fw.state().tables[TABLE].0.clone();
+    let synced = e.fw.state().tables[TABLE].networks.clone();
     assert_eq!(synced.len(), 1);
     assert_eq!(synced[0].bridge, net.bridge);
     assert!(e.mgr.dns().listen_addr(&net.id).await.is_some());
@@ -323,18 +329,10 @@ async fn attach_undoes_everything_when_the_firewall_refuses_the_ports() {
     assert_eq!(e.host.state().links.len(), bridge_only);
     assert!(e.host.interfaces(&PathBuf::from("/ns/a")).is_empty());
     assert!(e.mgr.endpoints(None).await.is_empty());
-    assert!(e
-        .mgr
-        .network("app")
-        .await
-        .expect("net")
-        .ipam
-        .allocated
-        .is_empty());
+    assert!(e.allocated("app").await.is_empty());
     e.fw.set_failing(false);
     let ep = e.attach("/ns/a", "app", att).await.expect("then works");
-    let net = e.mgr.network("app").await.expect("net");
-    assert_eq!(net.ipam.allocated.keys().collect::<Vec<_>>(), vec![&ep.ip]);
+    assert_eq!(e.allocated("app").await, vec![ep.ip]);
     e.mgr.shutdown().await;
 }
 
@@ -346,14 +344,7 @@ async fn detach_removes_ports_dns_address_and_veth() {
     e.mgr.detach(&ep.container_id, "app").await.expect("detach");
     assert!(e.fw.forwards(TABLE).is_empty());
     assert!(e.resolve(&net, "web").is_empty());
-    assert!(e
-        .mgr
-        .network("app")
-        .await
-        .expect("net")
-        .ipam
-        .allocated
-        .is_empty());
+    assert!(e.allocated("app").await.is_empty());
     assert_eq!(e.host.state().queued, vec![ep.host_ifname.clone()]);
     e.mgr.settle().await.expect("settle");
     assert!(!e.host.has_link(&ep.host_ifname));
@@ -392,10 +383,7 @@ async fn detach_all_goes_on_through_errors_and_reports_them() {
 async fn remove_network_refuses_while_in_use_and_reports_every_teardown_error() {
     let e = env();
     let net = e.net("app").await;
-    let ep = e
-        .attach("/ns/a", "app", container("a", "web"))
-        .await
-        .expect("attach");
+    let ep = e.publishing("web", vec![]).await;
     let busy = e.mgr.remove_network("app").await;
     assert!(
         matches!(&busy, Err(NetError::InUse(m)) if m.contains("web")),
@@ -454,10 +442,7 @@ async fn publish_replaces_ports_and_keeps_the_old_ones_on_failure() {
 async fn set_names_changes_the_dns_records() {
     let e = env();
     let net = e.net("app").await;
-    let ep = e
-        .attach("/ns/a", "app", container("a", "old"))
-        .await
-        .expect("attach");
+    let ep = e.publishing("old", vec![]).await;
     e.mgr
         .set_names(&ep.container_id, "app", "new", &["alias".into()])
         .await
@@ -522,7 +507,7 @@ async fn restore_adopts_live_endpoints_and_repairs_the_host() {
     assert!(e.host.has_link(&db.bridge));
     assert!(e.host.has_link(&eps[0].host_ifname) && e.host.has_link(&eps[2].host_ifname));
     assert_eq!(e.mgr.endpoints(None).await.len(), 2);
-    assert_eq!(e.fw.state().tables[TABLE].0.len(), 2);
+    assert_eq!(e.fw.state().tables[TABLE].networks.len(), 2);
     let app_net = e.mgr.network("app").await.expect("app");
     assert_eq!(e.resolve(&app_net, "a"), vec![eps[0].ip]);
     assert!(e.resolve(&app_net, "b").is_empty());

@@ -13,7 +13,7 @@ use nix::sys::stat::{Mode, SFlag};
 use super::{lowerdir, setup_rootfs, NOSUID_NOEXEC_NODEV};
 use crate::engine::runtime::init::EXIT_RUNTIME;
 use crate::engine::runtime::spec::{MountKind, MountSpec, RuntimeSpec};
-use crate::engine::runtime::syscall::{FileKind, Syscall};
+use crate::engine::runtime::syscall::{FileKind, Mount, Syscall};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Call {
@@ -88,23 +88,16 @@ fn eperm<T>() -> nix::Result<T> {
 }
 
 impl Syscall for Recorder {
-    fn mount(
-        &self,
-        source: Option<&Path>,
-        target: &Path,
-        fstype: Option<&str>,
-        flags: MsFlags,
-        data: Option<&str>,
-    ) -> nix::Result<()> {
+    fn mount(&self, m: &Mount<'_>) -> nix::Result<()> {
         self.calls.borrow_mut().push(Call::Mount {
-            source: source.map(Path::to_path_buf),
-            target: target.to_path_buf(),
-            fstype: fstype.map(String::from),
-            flags,
-            data: data.map(String::from),
+            source: m.source.map(Path::to_path_buf),
+            target: m.target.to_path_buf(),
+            fstype: m.fstype.map(String::from),
+            flags: m.flags,
+            data: m.data.map(String::from),
         });
-        let t = target.display().to_string();
-        if self.failing.contains(&t) || fstype.is_some_and(|f| self.failing.contains(f)) {
+        let t = m.target.display().to_string();
+        if self.failing.contains(&t) || m.fstype.is_some_and(|f| self.failing.contains(f)) {
             return eperm();
         }
         Ok(())
