@@ -52,6 +52,8 @@ pub struct Engine {
     /// The wharf binary, re-executed as supervisor and nsexec helper.
     pub binary: std::path::PathBuf,
     pub started: std::time::Instant,
+    /// Mirrors of local build contexts (kept under the temporary directory).
+    pub build_contexts: build::mirror::Mirrors,
 }
 
 impl Engine {
@@ -78,6 +80,7 @@ impl Engine {
             volumes: Volumes::new(paths.clone(), db.clone()),
             execs: Execs::default(),
             events: EventBus::default(),
+            build_contexts: build::mirror::Mirrors::new(paths.tmp().join("contexts")),
             attach_waiters: Default::default(),
             supervision: Default::default(),
             last_stats: Default::default(),

@@ -10,6 +10,9 @@ use hyper::Method;
 use super::compose_calls::EventStream;
 use super::{with_query, Client, ReqBody, Result};
 
+/// The header naming a local context directory (see the daemon's `/build`).
+const CONTEXT_HEADER: &str = "X-Wharf-Context";
+
 /// What to build; the fields map onto Docker's `/build` query.
 #[derive(Debug, Clone, Default)]
 pub struct BuildRequest {
@@ -113,11 +116,47 @@ impl BuildRequest {
     }
 }
 
+/// The packing of a context that is being sent as a tar (its result: the bytes sent); None
+/// when the daemon reads the directory itself.
+pub type Packer = Option<tokio::task::JoinHandle<std::io::Result<u64>>>;
+
 impl Client {
+    /// Build from a planned context: a daemon that sees the same directory (it runs on this
+    /// machine) reads it from there, keeping a mirror between builds; otherwise, or when the
+    /// daemon refuses that, the context is packed and sent as a tar.
+    pub async fn build_from(
+        &self,
+        plan: super::context::Plan,
+        req: &BuildRequest,
+    ) -> Result<(BuildStream, Packer)> {
+        let mut req = req.clone();
+        req.dockerfile = Some(plan.dockerfile.clone());
+        if let Some((header, control)) = super::context::local_request(&plan) {
+            let body = super::full(control);
+            match self
+                .send_build(body, &req, vec![(CONTEXT_HEADER, header)])
+                .await
+            {
+                Err(super::ClientError::Api { status: 412, .. }) => {}
+                other => return other.map(|s| (s, None)),
+            }
+        }
+        let (body, _, packer) = super::context::spawn_pack(plan);
+        Ok((self.build(body, &req).await?, packer))
+    }
+
     /// `POST /build`: upload `context` (a tar, plain or gzip) and follow the build.
     pub async fn build(&self, context: ReqBody, req: &BuildRequest) -> Result<BuildStream> {
+        self.send_build(context, req, Vec::new()).await
+    }
+
+    async fn send_build(
+        &self,
+        context: ReqBody,
+        req: &BuildRequest,
+        mut headers: Vec<(&str, String)>,
+    ) -> Result<BuildStream> {
         let path = with_query("/build", &req.query());
-        let mut headers = Vec::new();
         if !req.secrets.is_empty() {
             let map: BTreeMap<&String, String> = req
                 .secrets

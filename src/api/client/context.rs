@@ -9,12 +9,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::ReqBody;
+use crate::engine::build::mirror::LocalContext;
 use crate::engine::build::pattern::Ignore;
+use crate::engine::build::walk::included;
 
 /// What goes into the tar besides the context directory.
 pub struct Plan {
     pub dir: Option<PathBuf>,
     pub ignore: Ignore,
+    /// The text `ignore` was parsed from.
+    pub ignore_text: String,
     /// The Dockerfile's name in the tar (the `dockerfile` query value).
     pub dockerfile: String,
     /// A Dockerfile that is not a file of the context: (name in the tar, content).
@@ -23,10 +27,11 @@ pub struct Plan {
     pub keep: Vec<String>,
 }
 
-fn read_ignore(path: &Path) -> Result<Option<Ignore>, String> {
+/// An ignore file's rules and its text (the text goes to the daemon for a local context).
+fn read_ignore(path: &Path) -> Result<Option<(Ignore, String)>, String> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ignore::parse(&text)
-            .map(Some)
+            .map(|i| Some((i, text)))
             .map_err(|e| format!("{}: {e}", path.display())),
         Err(_) => Ok(None),
     }
@@ -45,6 +50,7 @@ pub fn plan(
         return Ok(Plan {
             dir: None,
             ignore: Ignore::default(),
+            ignore_text: String::new(),
             dockerfile: private.clone(),
             extra: Some((private, content)),
             keep: Vec::new(),
@@ -88,7 +94,7 @@ pub fn plan(
             )
         }
     };
-    let ignore = match ignore_next_to
+    let (ignore, ignore_text) = match ignore_next_to
         .map(|p| read_ignore(&p))
         .transpose()?
         .flatten()
@@ -100,6 +106,7 @@ pub fn plan(
     Ok(Plan {
         dir: Some(canon_dir),
         ignore,
+        ignore_text,
         dockerfile,
         extra,
         keep,
@@ -123,42 +130,6 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-fn walk<W: Write>(
-    b: &mut tar::Builder<W>,
-    root: &Path,
-    rel: &str,
-    plan: &Plan,
-) -> std::io::Result<()> {
-    let dir = if rel.is_empty() {
-        root.to_path_buf()
-    } else {
-        root.join(rel)
-    };
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name().to_string_lossy().to_string();
-        let path = if rel.is_empty() {
-            name
-        } else {
-            format!("{rel}/{name}")
-        };
-        let is_dir = e.file_type()?.is_dir();
-        let excluded = plan.ignore.excluded(&path) && !plan.keep.contains(&path);
-        if excluded {
-            if is_dir && plan.ignore.may_include_under(&path) {
-                walk(b, root, &path, plan)?;
-            }
-            continue;
-        }
-        b.append_path_with_name(e.path(), &path)?;
-        if is_dir {
-            walk(b, root, &path, plan)?;
-        }
-    }
-    Ok(())
-}
-
 /// Write the context tar to `out`; returns how many bytes it took.
 pub fn write<W: Write>(plan: &Plan, out: W) -> std::io::Result<u64> {
     let mut b = tar::Builder::new(Counting {
@@ -167,7 +138,9 @@ pub fn write<W: Write>(plan: &Plan, out: W) -> std::io::Result<u64> {
     });
     b.follow_symlinks(false);
     if let Some(dir) = &plan.dir {
-        walk(&mut b, dir, "", plan)?;
+        included(dir, &plan.ignore, &plan.keep, &mut |rel, path, _| {
+            b.append_path_with_name(path, rel)
+        })?;
     }
     if let Some((name, content)) = &plan.extra {
         let mut h = tar::Header::new_gnu();
@@ -179,6 +152,28 @@ pub fn write<W: Write>(plan: &Plan, out: W) -> std::io::Result<u64> {
     let mut c = b.into_inner()?;
     c.flush()?;
     Ok(c.bytes)
+}
+
+/// For a daemon on this machine: the `X-Wharf-Context` header naming the context directory,
+/// and the small tar that carries only the Dockerfile. None when there is no directory (a
+/// Dockerfile on stdin alone) or it cannot be read: then the whole context goes as a tar.
+pub fn local_request(plan: &Plan) -> Option<(String, Vec<u8>)> {
+    use base64::Engine as _;
+    let dir = plan.dir.as_ref()?;
+    let local = LocalContext::of(dir, plan.ignore_text.clone()).ok()?;
+    let header = base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&local).ok()?);
+    let content = match &plan.extra {
+        Some((_, content)) => content.clone(),
+        None => std::fs::read(dir.join(&plan.dockerfile)).ok()?,
+    };
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(content.len() as u64);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    b.append_data(&mut h, &plan.dockerfile, content.as_slice())
+        .ok()?;
+    Some((header, b.into_inner().ok()?))
 }
 
 /// Pack the context while it is sent: the request body, the Dockerfile's name in the tar,

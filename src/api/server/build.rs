@@ -14,11 +14,62 @@ use tokio::sync::mpsc;
 
 use super::images::{engine_error_line, error_line, multi};
 use super::{body_reader, ok_json, ApiError, ApiResult, State};
+use crate::engine::build::mirror::LocalContext;
 use crate::engine::build::{BuildEvent, BuildOptions, Context, Progress};
 use crate::engine::Error;
 
 /// The header wharf's client sends `--secret` values in: JSON `{id: base64}`.
 pub const SECRETS_HEADER: &str = "x-wharf-build-secrets";
+
+/// The header wharf's client on this machine names its context directory in (base64 of a
+/// JSON [`LocalContext`]); the body then carries only the Dockerfile.
+pub const CONTEXT_HEADER: &str = "x-wharf-context";
+
+fn local_context(headers: &HeaderMap) -> Result<Option<LocalContext>, Error> {
+    let Some(v) = headers.get(CONTEXT_HEADER) else {
+        return Ok(None);
+    };
+    let bad = |e: String| Error::invalid(format!("{CONTEXT_HEADER}: {e}"));
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(v.as_bytes())
+        .map_err(|e| bad(e.to_string()))?;
+    serde_json::from_slice(&raw)
+        .map(Some)
+        .map_err(|e| bad(e.to_string()))
+}
+
+/// Unpack the request's context: the whole tar, or for a local directory its mirror brought
+/// up to date plus the Dockerfile from the body.
+async fn receive_context(
+    engine: &State,
+    local: Option<LocalContext>,
+    body: Body,
+) -> Result<Context, Error> {
+    let dir = engine
+        .paths
+        .tmp()
+        .join(format!("build-{}", &crate::util::ids::random_id()[..12]));
+    let mirror = match &local {
+        Some(l) => Some(engine.build_contexts.current(l).await?.0),
+        None => None,
+    };
+    let mut reader = body_reader(body);
+    tokio::task::spawn_blocking(move || {
+        let context = match mirror {
+            Some(m) => Context::mirrored(m, &mut reader, dir),
+            None => Context::unpack(&mut reader, dir),
+        };
+        // The docker CLI pads the context after the archive's end blocks; read that too
+        // (bounded), or the connection closes under its last writes (a broken pipe).
+        let _ = std::io::copy(
+            &mut std::io::Read::take(&mut reader, CONTEXT_TRAILER_LIMIT),
+            &mut std::io::sink(),
+        );
+        context
+    })
+    .await
+    .map_err(|e| Error::internal(e.to_string()))?
+}
 
 fn one(raw: &Option<String>, key: &str) -> Option<String> {
     multi(raw, key).into_iter().next().filter(|v| !v.is_empty())
@@ -126,30 +177,24 @@ pub async fn build(
         }
     }
     let quiet = flag(&raw, "q");
+    let local = local_context(&headers).map_err(ApiError)?;
+    if let Some(l) = &local {
+        if !l.visible() {
+            // The client falls back to sending the context as a tar.
+            let message = format!(
+                "the build context {} is not visible to the daemon",
+                l.dir.display()
+            );
+            return Ok(super::json(
+                StatusCode::PRECONDITION_FAILED,
+                &serde_json::json!({ "message": message }),
+            ));
+        }
+    }
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
-        let dir = engine
-            .paths
-            .tmp()
-            .join(format!("build-{}", &crate::util::ids::random_id()[..12]));
-        let mut reader = body_reader(body);
-        let unpacked = tokio::task::spawn_blocking(move || {
-            let context = Context::unpack(&mut reader, dir);
-            // The docker CLI pads the context after the archive's end blocks; read that too
-            // (bounded), or the connection closes under its last writes (a broken pipe).
-            let _ = std::io::copy(
-                &mut std::io::Read::take(&mut reader, CONTEXT_TRAILER_LIMIT),
-                &mut std::io::sink(),
-            );
-            context
-        })
-        .await;
-        let context = match unpacked {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
-                let _ = tx.send(error_line(&e.to_string())).await;
-                return;
-            }
+        let context = match receive_context(&engine, local, body).await {
+            Ok(c) => c,
             Err(e) => {
                 let _ = tx.send(error_line(&e.to_string())).await;
                 return;

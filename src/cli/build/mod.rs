@@ -13,7 +13,7 @@ use tokio::io::AsyncReadExt;
 
 use super::{CliResult, Exit};
 use crate::api::client::build::{BuildMessage, BuildRequest};
-use crate::api::client::context::{self, spawn_pack};
+use crate::api::client::context;
 use crate::api::client::{reader_body, Client, ReqBody};
 
 #[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq)]
@@ -162,14 +162,14 @@ fn looks_like_tar(head: &[u8]) -> bool {
     head.starts_with(&[0x1f, 0x8b]) || (head.len() >= 262 && &head[257..262] == b"ustar")
 }
 
-/// The request body: the packed context directory, or what came on stdin.
-async fn context_body(
-    a: &BuildArgs,
-) -> CliResult<(
-    ReqBody,
-    Option<String>,
-    Option<tokio::task::JoinHandle<std::io::Result<u64>>>,
-)> {
+/// Where the context comes from: a planned directory (or a Dockerfile alone), or a tar
+/// that came on stdin as it is.
+enum Source {
+    Plan(context::Plan),
+    Tar(ReqBody),
+}
+
+async fn context_source(a: &BuildArgs) -> CliResult<Source> {
     let stdin_df = a.file.as_deref() == Some("-");
     if a.context == "-" {
         if stdin_df {
@@ -191,13 +191,13 @@ async fn context_body(
         head.truncate(n);
         if looks_like_tar(&head) {
             let body = reader_body(AsyncReadExt::chain(std::io::Cursor::new(head), stdin));
-            return Ok((body, a.file.clone(), None));
+            return Ok(Source::Tar(body));
         }
         let mut rest = Vec::new();
         stdin.read_to_end(&mut rest).await?;
         head.extend(rest);
         let plan = context::plan(None, None, Some(head)).map_err(|e| Exit::msg(1, e))?;
-        return Ok(spawn_pack(plan));
+        return Ok(Source::Plan(plan));
     }
     let dockerfile = if stdin_df {
         let mut v = Vec::new();
@@ -209,7 +209,7 @@ async fn context_body(
     let file = if stdin_df { None } else { a.file.as_deref() };
     let plan = context::plan(Some(std::path::Path::new(&a.context)), file, dockerfile)
         .map_err(|e| Exit::msg(1, e))?;
-    Ok(spawn_pack(plan))
+    Ok(Source::Plan(plan))
 }
 
 pub async fn build(client: &Client, a: BuildArgs) -> CliResult {
@@ -220,10 +220,10 @@ pub async fn build(client: &Client, a: BuildArgs) -> CliResult {
         ),
         None => None,
     };
-    let (body, dockerfile, packer) = context_body(&a).await?;
-    let req = BuildRequest {
+    let source = context_source(&a).await?;
+    let mut req = BuildRequest {
         tags: a.tags.clone(),
-        dockerfile,
+        dockerfile: None,
         build_args: key_values(&a.build_args, "--build-arg", true)?,
         target: a.target.clone(),
         no_cache: a.no_cache,
@@ -235,7 +235,13 @@ pub async fn build(client: &Client, a: BuildArgs) -> CliResult {
         shm_size,
         secrets: secrets(&a.secrets)?,
     };
-    let mut stream = client.build(body, &req).await?;
+    let (mut stream, packer) = match source {
+        Source::Plan(plan) => client.build_from(plan, &req).await?,
+        Source::Tar(body) => {
+            req.dockerfile = a.file.clone();
+            (client.build(body, &req).await?, None)
+        }
+    };
     if let Some(job) = packer {
         let sent = job
             .await

@@ -5,7 +5,7 @@ use futures_util::StreamExt;
 
 use super::{BuildJob, ComposeEngine, Events, Filters, LogStream, Result};
 use crate::api::client::build::BuildMessage;
-use crate::api::client::{context, next_chunk, Client, ClientError};
+use crate::api::client::{next_chunk, Client, ClientError};
 use crate::api::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspectResponse, ContainerSummary,
     ExecConfig, ImageInspect, Network, NetworkCreateResponse, Volume,
@@ -124,10 +124,7 @@ impl ComposeEngine for Client {
         job: BuildJob,
         progress: &(dyn for<'l> Fn(&'l str) + Send + Sync),
     ) -> Result<String> {
-        let (body, dockerfile, packer) = context::spawn_pack(job.context);
-        let mut req = job.request;
-        req.dockerfile = dockerfile;
-        let mut stream = Client::build(self, body, &req).await?;
+        let (mut stream, packer) = Client::build_from(self, job.context, &job.request).await?;
         let mut image = None;
         let mut failed = None;
         while let Some(m) = stream.next().await? {

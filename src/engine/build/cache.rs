@@ -158,6 +158,8 @@ impl Engine {
         }
         self.images.collect_garbage()?;
         pruned.reclaimed = before.saturating_sub(self.build_cache_size()?);
+        // Kept copies of local contexts are cache too (the next build copies afresh).
+        pruned.reclaimed += self.build_contexts.prune();
         Ok(pruned)
     }
 }

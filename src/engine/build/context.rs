@@ -1,6 +1,8 @@
 //! The build context: a tar stream (plain or gzip) unpacked as it arrives into a private
-//! directory, never held in memory whole. Each regular file's content is hashed once while
-//! it is unpacked, so a COPY's cache key costs a map lookup per file, not a re-read.
+//! directory, never held in memory whole, or the kept mirror of a client's local directory
+//! (`mirror`) with a small tar beside it that carries the Dockerfile. Each regular file's
+//! content is hashed once (while it is unpacked or mirrored), so a COPY's cache key costs a
+//! map lookup per file, not a re-read.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
@@ -8,20 +10,31 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use tokio::sync::OwnedRwLockReadGuard;
+
+use super::mirror::Mirror;
 use crate::engine::error::{Error, IoContext, Result};
 use crate::util::fsutil::remove_dir_all_quiet;
 
-/// An unpacked context; its directory goes away with it.
+/// A build's context: what COPY sees under `dir`, the Dockerfile under `control`. An
+/// unpacked one's directory goes away with it; a mirror stays for the next build.
 pub struct Context {
     pub dir: PathBuf,
+    /// Where the Dockerfile is read: `dir` for a tar context, the request's small tar for a
+    /// local one.
+    control: PathBuf,
     /// Context-relative path → hash of its type, mode, link target and content.
     hashes: BTreeMap<String, String>,
     pub size: u64,
+    /// Holds the mirror's read lock while the build runs.
+    mirror: Option<OwnedRwLockReadGuard<Mirror>>,
 }
 
 impl Drop for Context {
     fn drop(&mut self) {
-        let _ = remove_dir_all_quiet(&self.dir);
+        if !self.control.as_os_str().is_empty() {
+            let _ = remove_dir_all_quiet(&self.control);
+        }
     }
 }
 
@@ -96,9 +109,11 @@ impl Context {
     pub fn unpack<R: Read>(reader: R, dir: PathBuf) -> Result<Context> {
         std::fs::create_dir_all(&dir).ctx(|| format!("creating {}", dir.display()))?;
         let mut ctx = Context {
+            control: dir.clone(),
             dir,
             hashes: BTreeMap::new(),
             size: 0,
+            mirror: None,
         };
         let mut buffered = BufReader::with_capacity(64 * 1024, reader);
         let head = buffered
@@ -172,11 +187,39 @@ impl Context {
         Ok(())
     }
 
+    /// A local directory's context: its mirror (read-locked while this lives) for COPY, and
+    /// the request's tar (the Dockerfile) unpacked under `control`.
+    pub fn mirrored<R: Read>(
+        mirror: OwnedRwLockReadGuard<Mirror>,
+        control_tar: R,
+        control: PathBuf,
+    ) -> Result<Context> {
+        let mut unpacked = Context::unpack(control_tar, control)?;
+        let (hashes, size) = mirror.hashes();
+        Ok(Context {
+            dir: mirror.dir.clone(),
+            // The control directory is now this context's to remove.
+            control: std::mem::take(&mut unpacked.control),
+            hashes,
+            size,
+            mirror: Some(mirror),
+        })
+    }
+
+    /// Where the Dockerfile named by the build is read.
+    pub fn dockerfile_root(&self) -> &Path {
+        &self.control
+    }
+
     /// dockerd's rule for the files that only steer the build: `.dockerignore` and the
     /// Dockerfile (`dockerfile`, context-relative) leave the context when `.dockerignore`
     /// excludes them, so COPY never sees them (docker-py sends a Dockerfile from outside the
     /// context as `.dockerfile.<random>`, listed in the `.dockerignore` it writes).
     pub fn drop_ignored_build_files(&mut self, dockerfile: &Path) -> Result<()> {
+        if self.mirror.is_some() {
+            // A mirror holds only what `.dockerignore` lets through, build files included.
+            return Ok(());
+        }
         let ignore_path = self.dir.join(".dockerignore");
         let Ok(text) = std::fs::read_to_string(&ignore_path) else {
             return Ok(());
@@ -197,27 +240,31 @@ impl Context {
 
     /// The hash of everything at and under `rel` (a context-relative path), names included.
     pub fn content_hash(&self, rel: &Path) -> String {
-        let key = rel.to_string_lossy().to_string();
-        let prefix = format!("{key}/");
-        let mut h = Sha256::new();
-        let under = self
-            .hashes
-            .range(key.clone()..)
-            .take_while(|(k, _)| **k == key || k.starts_with(&prefix) || key.is_empty());
-        let mut any = false;
-        for (k, v) in under {
-            any = true;
-            h.update(k.as_bytes());
-            h.update([0]);
-            h.update(v.as_bytes());
-            h.update([0]);
-        }
-        if !any {
-            // Not from the tar (a directory made implicitly): hash what is on disk.
-            h.update(key.as_bytes());
-        }
-        hex::encode(h.finalize())
+        content_hash_of(&self.hashes, rel)
     }
+}
+
+/// The hash of everything at and under `rel` in `hashes` (path → entry hash).
+pub fn content_hash_of(hashes: &BTreeMap<String, String>, rel: &Path) -> String {
+    let key = rel.to_string_lossy().to_string();
+    let prefix = format!("{key}/");
+    let mut h = Sha256::new();
+    let under = hashes
+        .range(key.clone()..)
+        .take_while(|(k, _)| **k == key || k.starts_with(&prefix) || key.is_empty());
+    let mut any = false;
+    for (k, v) in under {
+        any = true;
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+        h.update([0]);
+    }
+    if !any {
+        // Not from the tar (a directory made implicitly): hash what is on disk.
+        h.update(key.as_bytes());
+    }
+    hex::encode(h.finalize())
 }
 
 #[cfg(test)]

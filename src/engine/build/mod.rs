@@ -9,11 +9,13 @@ pub mod cache;
 pub mod context;
 pub mod copy;
 pub mod dockerfile;
+pub mod mirror;
 pub mod pattern;
 pub mod plan;
 pub mod run;
 pub mod scope;
 pub mod stage;
+pub mod walk;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

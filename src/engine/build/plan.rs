@@ -58,7 +58,7 @@ fn read_dockerfile(context: &mut Context, opts: &BuildOptions) -> Result<(String
                 "the Dockerfile ({file}) must be within the build context"
             ))
         })?;
-    let text = std::fs::read_to_string(context.dir.join(&rel))
+    let text = std::fs::read_to_string(context.dockerfile_root().join(&rel))
         .map_err(|e| Error::invalid(format!("Cannot locate specified Dockerfile: {file} ({e})")))?;
     let df = dockerfile::parse(&text).map_err(|e| at_line(&file, e.line, e.message))?;
     context.drop_ignored_build_files(&rel)?;
