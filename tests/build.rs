@@ -250,6 +250,59 @@ fn cache_hits_and_misses_exactly_where_an_edit_says() {
     assert_eq!(run(&w, "c", &[]), "2\n");
 }
 
+#[test]
+fn copy_lands_through_the_images_symlinks_and_keeps_its_directories() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    // A base with a symlinked directory and a private directory owned by someone else.
+    let base = context(
+        &w,
+        "base",
+        &[(
+            "Dockerfile",
+            "FROM box\nRUN mkdir -p /srv/app /data && ln -s /srv/app /app && chown 1000:1000 /data && chmod 700 /data\n",
+        )],
+    );
+    build(&w, &base, &["-t", "base"]);
+    let dir = context(
+        &w,
+        "ctx",
+        &[
+            (
+                "Dockerfile",
+                "FROM base\nCOPY a.txt /app/\nCOPY a.txt /data/\nCOPY --chown=7:7 a.txt /new/deep/\nCOPY tree/ /app/tree/\n",
+            ),
+            ("a.txt", "A"),
+            ("tree/one", "1"),
+            ("tree/two", "2"),
+        ],
+    );
+    build(&w, &dir, &["-t", "landed"]);
+    let show = |cmd: &str| run(&w, "landed", &["sh", "-c", cmd]);
+    assert_eq!(show("readlink /app; cat /srv/app/a.txt"), "/srv/app\nA");
+    assert_eq!(
+        show("stat -c '%a %u:%g' /data /new /new/deep"),
+        "700 1000:1000\n755 7:7\n755 7:7\n"
+    );
+    assert_eq!(
+        show("cat /data/a.txt /srv/app/tree/one /srv/app/tree/two"),
+        "A12"
+    );
+    // A file deleted from the context is gone from the next build's COPY.
+    std::fs::remove_file(dir.join("tree/two")).unwrap();
+    let out = build(&w, &dir, &["-t", "landed"]);
+    assert_eq!(cached_steps(&out), vec![2, 3, 4], "{out}");
+    assert_eq!(show("ls /srv/app/tree"), "one\n");
+    // A destination below a file is refused with its path.
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM base\nCOPY a.txt /bin/busybox/inner\n",
+    )
+    .unwrap();
+    let (_, err) = w.fails(&["build", "-t", "bad", &dir.display().to_string()]);
+    assert!(err.contains("/bin/busybox is not a directory"), "{err}");
+}
+
 /// Mounts under this engine's root and run root (a build must leave none behind).
 fn mounts_of(w: &Wharf) -> Vec<String> {
     let root = w.dir.path().display().to_string();
@@ -561,6 +614,21 @@ fn the_docker_cli_builds_with_the_classic_builder() {
         ".",
     ]);
     assert_eq!(id.trim(), w.inspect("viadocker:1", "{{.Id}}"));
+    // wharf's own client names the directory instead of sending a tar: the same files give
+    // the same cache keys, so it reuses every step the docker CLI's build made.
+    let d = dir.display().to_string();
+    let f = dir.join("sub/Dockerfile").display().to_string();
+    let ours = w.ok(&[
+        "build",
+        "--progress",
+        "plain",
+        "--build-arg",
+        "X=42",
+        "-f",
+        &f,
+        &d,
+    ]);
+    assert_eq!(cached_steps(&ours), vec![2, 3, 4, 5], "{ours}");
     let history = docker(&["history", "viadocker:1"]);
     assert!(history.contains("COPY f.txt /f.txt"), "{history}");
     docker(&["builder", "prune", "-f"]);

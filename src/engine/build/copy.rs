@@ -16,7 +16,6 @@ use super::dockerfile::{CopySpec, Source};
 use super::pattern::{has_glob, segment_match};
 use super::plan::Build;
 use super::stage::{commit, ensure_image, from_cache, State};
-use crate::engine::container::CreateRequest;
 use crate::engine::error::{Error, IoContext, Result};
 
 /// The image a `--from` names: a stage (built before this one starts) or a local image.
@@ -227,6 +226,37 @@ impl<W: Write> Writer<W> {
         }
     }
 
+    /// A directory on the way to the destination: as the image has it, or (None) new, made
+    /// by this COPY with mode 755 and the copy's owner.
+    fn directory(
+        &mut self,
+        path: &str,
+        existing: Option<&std::fs::Metadata>,
+    ) -> std::io::Result<()> {
+        let mut h = tar::Header::new_gnu();
+        match existing {
+            Some(md) => h.set_metadata(md),
+            None => {
+                h.set_mode(0o755);
+                h.set_uid(self.uid as u64);
+                h.set_gid(self.gid as u64);
+                h.set_mtime(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0),
+                );
+            }
+        }
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_size(0);
+        self.tar.append_data(
+            &mut h,
+            format!("{}/", path.trim_matches('/')),
+            std::io::empty(),
+        )
+    }
+
     /// A directory's contents under `dest`.
     fn tree(&mut self, host: &Path, dest: &str) -> std::io::Result<()> {
         let mut entries: Vec<_> =
@@ -373,23 +403,92 @@ struct Placement {
     keep_owner: bool,
 }
 
+/// Where a COPY lands in the image it extends: the destination with the symlinks on its way
+/// resolved inside the image's root (as the chrooted copy Docker does would see them), and
+/// the directories above it, so that the layer carries the existing ones with the metadata
+/// they have in the image (a layer's directory entry replaces the lower one's owner and mode)
+/// and new ones as COPY creates them.
+#[derive(Debug)]
+struct Landing {
+    /// Absolute, without a trailing `/` (`/` for the root itself).
+    path: String,
+    /// What the image has at `path` (after following a final symlink), if anything.
+    existing: Option<std::fs::Metadata>,
+    /// The directories strictly above `path`, top down, with their metadata in the image
+    /// (None: created by this COPY).
+    parents: Vec<(String, Option<std::fs::Metadata>)>,
+}
+
+impl Landing {
+    fn is_dir(&self) -> bool {
+        self.existing.as_ref().is_some_and(|m| m.is_dir())
+    }
+}
+
+fn resolve_dest(root: &Path, dest: &str, kw: &str) -> Result<Landing> {
+    let wanted: Vec<&str> = dest.split('/').filter(|c| !c.is_empty()).collect();
+    let mut cur = PathBuf::new();
+    let mut parents = Vec::new();
+    let mut existing = std::fs::symlink_metadata(root).ok();
+    let mut missing = false;
+    for (i, comp) in wanted.iter().enumerate() {
+        if !cur.as_os_str().is_empty() {
+            let md = if missing { None } else { existing.take() };
+            parents.push((format!("/{}", cur.display()), md));
+        }
+        let mut next = cur.join(comp);
+        existing = None;
+        if !missing {
+            match std::fs::symlink_metadata(root.join(&next)) {
+                Ok(md) if md.file_type().is_symlink() => {
+                    let host = follow_in_root(root, &root.join(&next))
+                        .ctx(|| format!("{kw}: resolving {dest} in the image"))?;
+                    next = host
+                        .strip_prefix(root)
+                        .map(Path::to_path_buf)
+                        .unwrap_or_default();
+                    existing = std::fs::symlink_metadata(&host).ok();
+                }
+                Ok(md) => existing = Some(md),
+                Err(_) => {}
+            }
+            match &existing {
+                None => missing = true,
+                Some(md) if !md.is_dir() && i + 1 < wanted.len() => {
+                    return Err(Error::invalid(format!(
+                        "{kw} failed: {dest}: /{} is not a directory in the image",
+                        next.display()
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        cur = next;
+    }
+    let path = format!("/{}", cur.display());
+    Ok(Landing {
+        path: if path == "/" {
+            path
+        } else {
+            path.trim_end_matches('/').to_string()
+        },
+        existing: if wanted.is_empty() { None } else { existing },
+        parents,
+    })
+}
+
 impl Placement {
-    /// Write the tar of the copied files to `out`; `dest_is_dir` says whether the image
-    /// already has a directory at the destination.
-    fn write_tar(&self, dest_is_dir: bool, out: &Path) -> Result<()> {
+    /// Write the layer of the copied files to `out`, landing as `landing` says.
+    fn write_tar(&self, landing: &Landing, out: &Path) -> Result<()> {
         let kw = self.kw;
+        let dest_is_dir = landing.is_dir() || landing.path == "/";
         let dir_dest = self.dest.ends_with('/') || dest_is_dir;
         if self.sources.len() > 1 && !dir_dest {
             return Err(Error::invalid(format!(
                 "When using {kw} with more than one source file, the destination must be a directory and end with a /"
             )));
         }
-        let dest = self.dest.trim_end_matches('/').to_string();
-        let dest = if dest.is_empty() {
-            "/".to_string()
-        } else {
-            dest
-        };
+        let dest = landing.path.clone();
         let f = std::fs::File::create(out).ctx(|| "creating the copy archive".into())?;
         let mut wr = Writer {
             tar: tar::Builder::new(std::io::BufWriter::new(f)),
@@ -400,12 +499,22 @@ impl Placement {
         wr.tar.follow_symlinks(false);
         let into = |name: &str| {
             if dir_dest {
-                format!("{dest}/{name}")
+                format!("{}/{name}", dest.trim_end_matches('/'))
             } else {
                 dest.clone()
             }
         };
         let written = (|| -> std::io::Result<()> {
+            for (dir, md) in &landing.parents {
+                wr.directory(dir, md.as_ref())?;
+            }
+            if dest != "/" {
+                if landing.is_dir() {
+                    wr.directory(&dest, landing.existing.as_ref())?;
+                } else if dir_dest {
+                    wr.directory(&dest, None)?;
+                }
+            }
             for s in &self.sources {
                 match s {
                     Src::Doc { name, body } => wr.doc(body, &into(name))?,
@@ -414,10 +523,10 @@ impl Placement {
                         let host = &follow_in_root(&self.root, host)?;
                         let md = std::fs::symlink_metadata(host)?;
                         if md.is_dir() {
-                            if !dest_is_dir && dest != "/" {
+                            if !dir_dest && dest != "/" {
                                 wr.entry(host, &dest)?;
                             }
-                            wr.tree(host, &dest)?;
+                            wr.tree(host, dest.trim_end_matches('/'))?;
                         } else if self.is_add && is_archive(host) {
                             wr.unpack_archive(host, &dest, self.keep_owner)?;
                         } else {
@@ -436,27 +545,15 @@ impl Placement {
     }
 }
 
-/// Put the files into a fresh container of `image` and commit its changes as a layer.
+/// Write the files as a layer over `image`: a tar made here, laid out by the image's own
+/// directories and symlinks (read from a read-only view of it), stored as the step's layer.
+/// No container is made: a COPY of 1,000 files costs one tar and one unpack.
 async fn apply(
     b: &Build,
     image: String,
     p: Placement,
 ) -> Result<crate::engine::image::layer::LayerRecord> {
-    let body = bollard_stubs::models::ContainerCreateBody {
-        image: Some(image),
-        cmd: Some(vec!["true".into()]),
-        entrypoint: Some(Vec::new()),
-        host_config: Some(bollard_stubs::models::HostConfig {
-            network_mode: Some("none".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let (cid, _) = b
-        .engine
-        .create_container(CreateRequest { name: None, body })?;
     let engine = b.engine.clone();
-    let job_cid = cid.clone();
     let tmp = b
         .engine
         .paths
@@ -464,24 +561,17 @@ async fn apply(
         .join(format!("copy-{}.tar", &crate::util::ids::random_id()[..12]));
     let job_tmp = tmp.clone();
     let layer = tokio::task::spawn_blocking(move || -> Result<_> {
-        let dest_is_dir = engine
-            .archive_stat(&job_cid, &p.dest)
-            .ok()
-            .and_then(|v| v.get("mode").and_then(|m| m.as_u64()))
-            .is_some_and(|m| m & (1 << 31) != 0);
-        p.write_tar(dest_is_dir, &job_tmp)?;
+        let view = engine.image_view(&image)?;
+        let landing = resolve_dest(&view.path, &p.dest, p.kw)?;
+        p.write_tar(&landing, &job_tmp)?;
+        drop(view);
         let f = std::fs::File::open(&job_tmp).ctx(|| "reading the copy archive".into())?;
-        engine.archive_put(&job_cid, "/", f)?;
-        let rec = engine.containers.resolve(&job_cid)?;
-        engine.layer_from_upper(&rec, &[])
+        engine.images.add_layer(f)
     })
     .await
     .map_err(|e| Error::internal(e.to_string()));
     let _ = std::fs::remove_file(&tmp);
-    let removed = b.engine.remove_container(&cid, true, true).await;
-    let layer = layer??;
-    removed?;
-    Ok(layer)
+    layer?
 }
 
 pub async fn copy_step(b: &Build, st: &mut State, spec: &CopySpec, is_add: bool) -> Result<()> {
