@@ -303,6 +303,67 @@ fn copy_lands_through_the_images_symlinks_and_keeps_its_directories() {
     assert!(err.contains("/bin/busybox is not a directory"), "{err}");
 }
 
+/// Wait (bounded) until `cond` holds.
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < end,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_build_whose_client_goes_away_stops_its_run_and_leaves_nothing() {
+    use std::io::BufRead;
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let dir = context(
+        &w,
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM box\nRUN echo started; sleep 60\nRUN touch /never\n",
+        )],
+    );
+    let mut child = w
+        .command()
+        .args(["build", "--progress", "plain", "-t", "cancelled"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    for line in out.lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("started") {
+            break;
+        }
+    }
+    assert!(seen.contains("started"), "{seen}");
+    // Ctrl-C of the client: the silent `sleep 60` must not outlive it.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let _ = child.wait();
+    eventually("the build container to go", || {
+        w.ok(&["ps", "-aq"]).is_empty()
+    });
+    eventually("the build's mounts to go", || mounts_of(&w).is_empty());
+    let (_, err) = w.fails(&["image", "inspect", "cancelled"]);
+    assert!(err.to_lowercase().contains("no such"), "{err}");
+    // The daemon is fine and the next build reuses nothing it should not.
+    assert_eq!(w.ok(&["images", "-q", "box"]).lines().count(), 1);
+}
+
 /// Mounts under this engine's root and run root (a build must leave none behind).
 fn mounts_of(w: &Wharf) -> Vec<String> {
     let root = w.dir.path().display().to_string();

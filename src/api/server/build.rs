@@ -203,7 +203,13 @@ pub async fn build(
         let (ptx, mut prx) = mpsc::channel::<BuildEvent>(256);
         let out = tx.clone();
         let forward = tokio::spawn(async move {
-            while let Some(ev) = prx.recv().await {
+            loop {
+                let ev = tokio::select! {
+                    ev = prx.recv() => ev,
+                    // The client hung up: dropping `prx` tells the build to stop.
+                    _ = out.closed() => return,
+                };
+                let Some(ev) = ev else { return };
                 let l = match ev {
                     BuildEvent::Stream(_) if quiet => continue,
                     BuildEvent::Stream(s) => line(&serde_json::json!({ "stream": s })),

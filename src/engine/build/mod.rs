@@ -71,6 +71,10 @@ impl Progress {
             .await
             .map_err(|_| Error::conflict("the build was cancelled: the client went away"))
     }
+    /// Resolves when the client went away (the build should stop).
+    pub async fn cancelled(&self) {
+        self.0.closed().await
+    }
     pub async fn aux(&self, id: &str) -> Result<()> {
         let _ = self.0.send(BuildEvent::Aux(id.to_string())).await;
         Ok(())

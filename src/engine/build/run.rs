@@ -388,7 +388,19 @@ async fn run_container(b: &Build, id: &str, argv: &[String]) -> Result<()> {
     )?;
     let mut decoder = crate::api::stream::Decoder::default();
     let mut tail: Vec<u8> = Vec::new();
-    while let Some(chunk) = rx.recv().await {
+    let cancelled = || async {
+        let _ = b.engine.kill_container(id, None).await;
+        Err(Error::conflict(
+            "the build was cancelled: the client went away",
+        ))
+    };
+    loop {
+        let chunk = tokio::select! {
+            c = rx.recv() => c,
+            // A silent command must not outlive a client that went away (Ctrl-C).
+            _ = b.progress.cancelled() => return cancelled().await,
+        };
+        let Some(chunk) = chunk else { break };
         decoder.push(&chunk);
         while let Some((stream, data)) = decoder.next_frame() {
             tail.extend_from_slice(&data);
@@ -403,8 +415,7 @@ async fn run_container(b: &Build, id: &str, argv: &[String]) -> Result<()> {
                 text.to_string()
             };
             if b.progress.say(text).await.is_err() {
-                let _ = b.engine.kill_container(id, None).await;
-                return Err(Error::conflict("the build was cancelled"));
+                return cancelled().await;
             }
         }
     }
