@@ -364,6 +364,60 @@ fn a_build_whose_client_goes_away_stops_its_run_and_leaves_nothing() {
     assert_eq!(w.ok(&["images", "-q", "box"]).lines().count(), 1);
 }
 
+#[test]
+fn a_daemon_killed_mid_build_leaves_nothing_and_the_next_build_reuses_the_done_steps() {
+    use std::io::BufRead;
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let dir = context(
+        &w,
+        "ctx",
+        &[
+            (
+                "Dockerfile",
+                "FROM box\nCOPY a.txt /a.txt\nRUN echo done > /done\nRUN echo started; sleep 60\n",
+            ),
+            ("a.txt", "a"),
+        ],
+    );
+    let mut child = w
+        .command()
+        .args(["build", "--progress", "plain", "-t", "killed"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    for line in out.lines() {
+        if line.unwrap().contains("started") {
+            break;
+        }
+    }
+    let pid = w.daemon_pid().expect("a daemon");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = child.wait();
+    eventually("the killed daemon to be gone", || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+    // The next command starts a daemon that removes the build's container (whose supervisor
+    // outlived the daemon) and what it had mounted.
+    assert_eq!(w.ok(&["ps", "-aq"]), "");
+    eventually("the build's mounts to go", || mounts_of(&w).is_empty());
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM box\nCOPY a.txt /a.txt\nRUN echo done > /done\nRUN echo finished\n",
+    )
+    .unwrap();
+    let out = build(&w, &dir, &["-t", "killed"]);
+    assert_eq!(cached_steps(&out), vec![2, 3], "{out}");
+    assert_eq!(run(&w, "killed", &["cat", "/done"]), "done\n");
+}
+
 /// Mounts under this engine's root and run root (a build must leave none behind).
 fn mounts_of(w: &Wharf) -> Vec<String> {
     let root = w.dir.path().display().to_string();

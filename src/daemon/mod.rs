@@ -85,6 +85,7 @@ pub fn run(opts: &DaemonOptions) -> anyhow::Result<()> {
         std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o660))?;
         engine.init_networking().await.context("starting networking")?;
         engine.recover().await;
+        engine.remove_build_leftovers().await;
         std::fs::write(paths.run_root.join("wharf.pid"), std::process::id().to_string())?;
         tracing::info!(socket = %socket.display(), root = %paths.root.display(), "wharf daemon ready");
         signal_ready();

@@ -97,7 +97,31 @@ pub fn step_failed(file: &str, line: usize, e: Error) -> Error {
     }
 }
 
+/// The label that marks a RUN step's container: it belongs to a build, never to a user.
+pub const BUILD_CONTAINER_LABEL: &str = "com.wharf.build.step";
+
+pub fn build_container_labels() -> std::collections::HashMap<String, String> {
+    [(BUILD_CONTAINER_LABEL.to_string(), "1".to_string())].into()
+}
+
 impl Engine {
+    /// Remove the containers of builds a killed daemon left running or stopped (the next
+    /// build redoes their step; the steps that completed are in the cache). Called once the
+    /// daemon has adopted the supervisors that outlived it.
+    pub async fn remove_build_leftovers(self: &Arc<Self>) {
+        let leftovers = self.containers.all().into_iter().filter(|c| {
+            c.config
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key(BUILD_CONTAINER_LABEL))
+        });
+        for c in leftovers {
+            if let Err(e) = self.remove_container(&c.id, true, true).await {
+                tracing::warn!(container = %c.id, error = %e, "removing a build's leftover container");
+            }
+        }
+    }
+
     /// Build the Dockerfile in `context` as `opts` asks; returns the image id.
     pub async fn build_image(
         self: &Arc<Self>,

@@ -326,6 +326,7 @@ pub async fn run_step(b: &Build, st: &mut State, step: &Step) -> Result<()> {
         env: Some(st.scope.run_env(&st.env())),
         user: st.config.config.user.clone(),
         working_dir: st.config.config.working_dir.clone(),
+        labels: Some(super::build_container_labels()),
         healthcheck: Some(HealthConfig {
             test: Some(vec!["NONE".into()]),
             ..Default::default()
