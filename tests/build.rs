@@ -418,6 +418,105 @@ fn a_daemon_killed_mid_build_leaves_nothing_and_the_next_build_reuses_the_done_s
     assert_eq!(run(&w, "killed", &["cat", "/done"]), "done\n");
 }
 
+/// A tiny HTTP server on 127.0.0.1 for ADD <url>: `/file.txt` (with Last-Modified),
+/// `/go` (a redirect to it), anything else 404. Serves until the test ends.
+fn web_server(body: &'static str) -> u16 {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+            let mut request = String::new();
+            let _ = reader.read_line(&mut request);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let path = request.split(' ').nth(1).unwrap_or("/").to_string();
+            let reply = match path.as_str() {
+                "/file.txt" => format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: Tue, 01 Dec 2026 10:00:00 GMT\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                ),
+                "/go" => "HTTP/1.1 302 Found\r\nLocation: /file.txt\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+                _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+            };
+            let _ = conn.write_all(reply.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn add_downloads_urls_checks_their_checksum_and_keys_the_cache_on_content() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let port = web_server("from the web\n");
+    // sha256 of "from the web\n"
+    let sum = "sha256:8a4f0f1cde4ed5c2bfc9f8b2b0a9b3d6c5ed2a8bd52f5ed7cf7b3d0d1f8b5b3c";
+    let dir = context(
+        &w,
+        "ctx",
+        &[(
+            "Dockerfile",
+            &format!(
+                "FROM box\nADD http://127.0.0.1:{port}/file.txt /web/\nADD http://127.0.0.1:{port}/go /web/renamed.txt\nRUN cat /web/file.txt\n"
+            ),
+        )],
+    );
+    let out = build(&w, &dir, &["-t", "web"]);
+    assert!(out.contains("from the web"), "{out}");
+    assert_eq!(
+        run(
+            &w,
+            "web",
+            &[
+                "sh",
+                "-c",
+                "stat -c '%a %Y %n' /web/file.txt /web/renamed.txt"
+            ]
+        ),
+        "600 1796119200 /web/file.txt\n600 1796119200 /web/renamed.txt\n"
+    );
+    // Downloaded again on each build, but the same content is a cache hit.
+    assert_eq!(
+        cached_steps(&build(&w, &dir, &["-t", "web"])),
+        vec![2, 3, 4]
+    );
+    // A checksum that does not match fails the step and names both digests.
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM box\nADD --checksum={sum} http://127.0.0.1:{port}/file.txt /f\n"),
+    )
+    .unwrap();
+    let (_, err) = w.fails(&["build", "-t", "bad", &dir.display().to_string()]);
+    assert!(err.contains("checksum mismatch"), "{err}");
+    let real = {
+        use sha2::Digest;
+        format!(
+            "sha256:{}",
+            hex::encode(sha2::Sha256::digest(b"from the web\n"))
+        )
+    };
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM box\nADD --checksum={real} http://127.0.0.1:{port}/file.txt /f\n"),
+    )
+    .unwrap();
+    build(&w, &dir, &["-t", "good"]);
+    assert_eq!(run(&w, "good", &["cat", "/f"]), "from the web\n");
+    // A missing file names the status.
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM box\nADD http://127.0.0.1:{port}/nope /f\n"),
+    )
+    .unwrap();
+    let (_, err) = w.fails(&["build", "-t", "bad", &dir.display().to_string()]);
+    assert!(err.contains("404"), "{err}");
+}
+
 /// Mounts under this engine's root and run root (a build must leave none behind).
 fn mounts_of(w: &Wharf) -> Vec<String> {
     let root = w.dir.path().display().to_string();

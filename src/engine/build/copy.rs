@@ -53,6 +53,14 @@ enum Src {
         name: String,
         body: String,
     },
+    /// ADD of a URL, before it is downloaded.
+    Url(String),
+    /// ADD of a URL, downloaded: the file, its name in a directory destination, its digest.
+    Fetched {
+        host: PathBuf,
+        name: String,
+        digest: String,
+    },
 }
 
 /// Expand a root-relative pattern segment by segment.
@@ -113,11 +121,13 @@ fn resolve_sources(
             }
             Source::Path(p) => {
                 let p = process_word(p, b.df.escape, &vars).map_err(Error::invalid)?;
-                if p.contains("://") {
+                if is_add && super::fetch::is_url(&p) {
+                    out.push(Src::Url(p));
+                    continue;
+                }
+                if p.contains("://") || p.starts_with("git@") {
                     return Err(Error::invalid(if is_add {
-                        format!(
-                            "ADD {p}: adding from a URL is not supported by wharf's builder yet"
-                        )
+                        format!("ADD {p}: only http:// and https:// URLs can be added (git sources are not supported)")
                     } else {
                         format!("COPY {p}: COPY does not take URLs (ADD does)")
                     }));
@@ -151,6 +161,41 @@ fn resolve_sources(
                 }
             }
         }
+    }
+    Ok(out)
+}
+
+/// A build step's download directory, removed with it.
+struct Downloads(PathBuf);
+
+impl Drop for Downloads {
+    fn drop(&mut self) {
+        let _ = crate::util::fsutil::remove_dir_all_quiet(&self.0);
+    }
+}
+
+/// Download the URL sources into `dir` (the classic builder fetches them on every build:
+/// the cache key is their content). `--checksum` applies to URL sources only.
+async fn download(sources: Vec<Src>, dir: &Path, checksum: Option<&str>) -> Result<Vec<Src>> {
+    let urls = sources.iter().filter(|s| matches!(s, Src::Url(_))).count();
+    if checksum.is_some_and(|c| !c.is_empty()) && urls == 0 {
+        return Err(Error::invalid(
+            "ADD --checksum can't be specified for non-HTTP(S) sources",
+        ));
+    }
+    let mut out = Vec::with_capacity(sources.len());
+    for s in sources {
+        out.push(match s {
+            Src::Url(url) => {
+                let f = super::fetch::fetch(&url, dir, checksum).await?;
+                Src::Fetched {
+                    host: f.path,
+                    name: f.name,
+                    digest: f.digest,
+                }
+            }
+            other => other,
+        });
     }
     Ok(out)
 }
@@ -518,6 +563,17 @@ impl Placement {
             for s in &self.sources {
                 match s {
                     Src::Doc { name, body } => wr.doc(body, &into(name))?,
+                    Src::Url(url) => {
+                        return Err(std::io::Error::other(format!("{url}: not downloaded")))
+                    }
+                    Src::Fetched { host, name, .. } => {
+                        if dir_dest && name.is_empty() {
+                            return Err(std::io::Error::other(
+                                "cannot determine a file name from the URL: give a destination file",
+                            ));
+                        }
+                        wr.entry(host, &into(name))?
+                    }
                     Src::Path { host, .. } => {
                         // A top-level symlink is followed, as Docker does, inside the root.
                         let host = &follow_in_root(&self.root, host)?;
@@ -595,6 +651,13 @@ pub async fn copy_step(b: &Build, st: &mut State, spec: &CopySpec, is_add: bool)
         .map(|v| v.path.clone())
         .unwrap_or_else(|| b.context.dir.clone());
     let sources = resolve_sources(b, st, spec, &root, is_add)?;
+    let downloads = Downloads(
+        b.engine
+            .paths
+            .tmp()
+            .join(format!("add-{}", &crate::util::ids::random_id()[..12])),
+    );
+    let sources = download(sources, &downloads.0, spec.checksum.as_deref()).await?;
     let names: Vec<String> = spec
         .sources
         .iter()
@@ -619,6 +682,8 @@ pub async fn copy_step(b: &Build, st: &mut State, spec: &CopySpec, is_add: bool)
                 None => key.part(&b.context.content_hash(rel)),
             },
             Src::Doc { body, .. } => key.part(body),
+            Src::Fetched { digest, name, .. } => key.part(&format!("{name}:{digest}")),
+            Src::Url(url) => key.part(url),
         };
     }
     let key = key.finish();

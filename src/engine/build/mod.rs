@@ -9,6 +9,7 @@ pub mod cache;
 pub mod context;
 pub mod copy;
 pub mod dockerfile;
+pub mod fetch;
 pub mod mirror;
 pub mod pattern;
 pub mod plan;

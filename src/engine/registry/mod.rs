@@ -12,6 +12,8 @@ mod push;
 mod session;
 mod transport;
 
+pub use transport::{describe, web_client};
+
 pub use auth::Credentials;
 
 use bytes::Bytes;

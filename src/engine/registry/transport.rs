@@ -93,6 +93,12 @@ pub async fn endpoint(registry: &str, insecure: bool, certs_d: &Path) -> Result<
     }
 }
 
+/// A client for plain web downloads (a build's `ADD <url>`): HTTPS verified against the
+/// system's roots, or plain HTTP.
+pub fn web_client() -> Result<RegistryClient> {
+    Ok(client(system_config()?))
+}
+
 /// A transport error with its causes (hyper's own message is only "client error (Connect)").
 pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![e.to_string()];
