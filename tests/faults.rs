@@ -285,3 +285,125 @@ fn deep_archive_paths_unpack_in_linear_time_or_are_refused_past_path_max() {
     let images = w.ok(&["images", "-q"]);
     assert_eq!(images.lines().count(), 1, "{images}");
 }
+
+/// A `docker save` archive of one image `big:1` whose only layer holds `files` files of 16 MB
+/// of random bytes.
+fn big_archive(dir: &std::path::Path, files: usize) -> PathBuf {
+    use sha2::Digest;
+    use std::io::{Read, Write};
+    let layer_path = dir.join("layer.tar");
+    let mut layer = tar::Builder::new(std::fs::File::create(&layer_path).unwrap());
+    for i in 0..files {
+        let mut h = common::header();
+        h.set_size(16 << 20);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        let data = std::fs::File::open("/dev/urandom").unwrap().take(16 << 20);
+        layer
+            .append_data(&mut h, format!("data/{i}"), data)
+            .unwrap();
+    }
+    layer.into_inner().unwrap().flush().unwrap();
+    let mut hasher = sha2::Sha256::new();
+    std::io::copy(&mut std::fs::File::open(&layer_path).unwrap(), &mut hasher).unwrap();
+    let diff_id = format!("sha256:{}", hex::encode(hasher.finalize()));
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    });
+    let manifest = serde_json::json!([
+        {"Config": "config.json", "RepoTags": ["big:1"], "Layers": ["layer.tar"]}
+    ]);
+    let path = dir.join("big.tar");
+    let mut outer = tar::Builder::new(std::fs::File::create(&path).unwrap());
+    for (name, bytes) in [
+        ("config.json", serde_json::to_vec(&config).unwrap()),
+        ("manifest.json", serde_json::to_vec(&manifest).unwrap()),
+    ] {
+        let mut h = common::header();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        outer.append_data(&mut h, name, &bytes[..]).unwrap();
+    }
+    outer
+        .append_path_with_name(&layer_path, "layer.tar")
+        .unwrap();
+    outer.into_inner().unwrap().flush().unwrap();
+    std::fs::remove_file(&layer_path).unwrap();
+    path
+}
+
+/// Entries of a directory of the engine's root (none when it does not exist).
+fn entries(w: &Wharf, sub: &str) -> Vec<String> {
+    std::fs::read_dir(w.root.join(sub))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Clock ticks of CPU a process has used (user + system).
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let (_, rest) = stat.rsplit_once(") ").unwrap();
+    let fields: Vec<&str> = rest.split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn a_load_whose_client_is_killed_stops_and_leaves_nothing() {
+    let w = Wharf::new();
+    w.ok(&["images"]);
+    let archive = big_archive(w.dir.path(), 24);
+    let mut client = w
+        .command()
+        .args(["load", "-i", archive.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill the client once the daemon has received the archive and unpacks its layer.
+    let start = Instant::now();
+    while !entries(&w, "layers").iter().any(|e| e.starts_with(".tmp-")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no layer unpacking"
+        );
+        assert!(client.try_wait().unwrap().is_none(), "the load ended early");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    kill(client.id() as i32, libc::SIGKILL);
+    let _ = client.wait();
+    let killed = Instant::now();
+    // Its temporary directories go at once: the unpacking stopped.
+    while !entries(&w, "tmp").is_empty() || !entries(&w, "layers").is_empty() {
+        assert!(
+            killed.elapsed() < Duration::from_secs(3),
+            "still working: tmp {:?}, layers {:?}",
+            entries(&w, "tmp"),
+            entries(&w, "layers")
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let stopped = killed.elapsed();
+    let pid = w.daemon_pid().unwrap();
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_millis(1000));
+    let idle = cpu_ticks(pid) - before;
+    eprintln!("cleaned up {stopped:?} after the kill; daemon CPU in the next second: {idle} ticks");
+    assert!(idle < 20, "the daemon keeps working: {idle} ticks in 1 s");
+    assert_eq!(w.ok(&["images", "-q"]), "");
+    // Nothing left for the next start either.
+    w.ok(&["daemon", "stop"]);
+    assert_eq!(w.ok(&["images", "-q"]), "");
+    assert!(
+        entries(&w, "layers").is_empty(),
+        "{:?}",
+        entries(&w, "layers")
+    );
+    let blobs = entries(&w, "blobs/sha256");
+    assert!(blobs.is_empty(), "{blobs:?}");
+}

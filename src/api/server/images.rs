@@ -17,6 +17,7 @@ use crate::api::io::ChannelWriter;
 use crate::api::models::{ImageDeleteResponseItem, ImageInspect, ImageInspectRootFs, ImageSummary};
 use crate::engine::container::fs::CommitOptions;
 use crate::engine::filters::{self, parse as parse_filters};
+use crate::engine::image::cancel::{Cancel, CANCELLED};
 use crate::engine::image::changes::apply_changes;
 use crate::engine::image::config::{History, ImageConfig, RunConfig};
 use crate::engine::image::reference::Reference;
@@ -143,10 +144,14 @@ pub async fn load(AxState(engine): AxState<State>, body: Body) -> ApiResult {
     let (tx, rx) = mpsc::channel::<Bytes>(8);
     tokio::spawn(async move {
         let e = engine.clone();
-        let loaded = tokio::task::spawn_blocking(move || archive::load(&e.images, reader))
+        // A client that goes away (the response's receiver dropped) stops the unpacking.
+        let cancel = Cancel::new();
+        let watch = cancel.when_closed(&tx);
+        let loaded = tokio::task::spawn_blocking(move || archive::load(&e.images, reader, &cancel))
             .await
             .map_err(Error::internal)
             .and_then(|r| r);
+        drop(watch);
         let lines: Vec<serde_json::Value> = match &loaded {
             Ok(names) => names
                 .iter()
@@ -295,8 +300,16 @@ pub async fn create(
     apply_changes(&mut run, &changes).map_err(|e| ApiError(Error::invalid(e)))?;
     let reader = body_reader(body);
     let e = engine.clone();
+    // hyper drops this handler's future when the client hangs up: the guard then stops the
+    // unpacking on its blocking thread.
+    let cancel = Cancel::new();
+    let _guard = cancel.on_drop();
     let id = tokio::task::spawn_blocking(move || -> Result<String> {
-        let layer = e.images.add_layer(reader)?;
+        let layer = e.images.add_layer_until(reader, &cancel)?;
+        if cancel.is_cancelled() {
+            // Unreferenced, the layer goes with the next garbage collection.
+            return Err(Error::conflict(CANCELLED));
+        }
         let mut config = ImageConfig::new(vec![layer.diff_id.clone()], run);
         config.history.push(History {
             created: config.created.clone(),
@@ -641,7 +654,10 @@ pub async fn commit(
         comment: single(&raw, "comment"),
         changes,
         pause,
+        cancel: Cancel::new(),
     };
+    // As for imports: a client that hangs up stops archiving the changes and nothing is tagged.
+    let _guard = opts.cancel.on_drop();
     let e = engine.clone();
     let id = tokio::task::spawn_blocking(move || e.commit_container(&container, opts))
         .await

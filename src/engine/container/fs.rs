@@ -8,6 +8,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
 use super::ContainerRecord;
 use crate::engine::error::{Error, IoContext, Result};
+use crate::engine::image::cancel::{Cancel, CANCELLED};
 use crate::engine::image::changes::apply_changes;
 use crate::engine::image::config::{History, RunConfig};
 use crate::engine::image::layer::tar_upper_dir;
@@ -48,6 +49,8 @@ pub struct CommitOptions {
     pub comment: Option<String>,
     pub changes: Vec<String>,
     pub pause: bool,
+    /// Set when the client went away: archiving the changes stops, nothing is registered.
+    pub cancel: Cancel,
 }
 
 /// Create the directory `rel` under `root` where it is missing, one component at a time and
@@ -334,7 +337,7 @@ impl Engine {
                 }
             }
         }
-        let layer = self.layer_from_upper(&rec, &[]);
+        let layer = self.layer_from_upper_until(&rec, &[], &opts.cancel);
         if freeze {
             if let Some(cg) = &cgroup {
                 let _ = cg.freeze(false);
@@ -390,6 +393,10 @@ impl Engine {
             });
         }
         let tags: Vec<Reference> = reference.into_iter().collect();
+        if opts.cancel.is_cancelled() {
+            // The new layer, referenced by nothing, goes with the next garbage collection.
+            return Err(Error::conflict(CANCELLED));
+        }
         let image = self
             .images
             .register(&bytes, &layers, &tags, Some(rec.image_id.clone()))?;
@@ -408,6 +415,16 @@ impl Engine {
         rec: &ContainerRecord,
         also_skip: &[String],
     ) -> Result<crate::engine::image::layer::LayerRecord> {
+        self.layer_from_upper_until(rec, also_skip, &Cancel::new())
+    }
+
+    /// [`Self::layer_from_upper`], stopped once `cancel` is set.
+    pub fn layer_from_upper_until(
+        &self,
+        rec: &ContainerRecord,
+        also_skip: &[String],
+        cancel: &Cancel,
+    ) -> Result<crate::engine::image::layer::LayerRecord> {
         let tmp = self.paths.tmp().join(format!(
             "commit-{}.tar",
             &crate::util::ids::random_id()[..12]
@@ -418,12 +435,13 @@ impl Engine {
             let f = std::fs::File::create(&tmp).ctx(|| "creating the layer file".into())?;
             let w = tar_upper_dir(
                 &self.containers.dir(&rec.id).join("upper"),
-                std::io::BufWriter::new(f),
+                std::io::BufWriter::new(cancel.wrap(f)),
                 &skip,
             )
             .ctx(|| "archiving the container's changes".into())?;
             w.into_inner()
                 .map_err(|e| Error::internal(e.to_string()))?
+                .into_inner()
                 .sync_all()
                 .ctx(|| "syncing".into())?;
             Ok(())
@@ -433,7 +451,7 @@ impl Engine {
             return Err(e);
         }
         let f = std::fs::File::open(&tmp).ctx(|| "reading the layer file".into());
-        let r = f.and_then(|f| self.images.add_layer(f));
+        let r = f.and_then(|f| self.images.add_layer_until(f, cancel));
         let _ = std::fs::remove_file(&tmp);
         r
     }

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::cancel::{Cancel, CANCELLED};
 use super::layer::{sniff_media_type, LayerRecord, MEDIA_TAR_GZIP};
 use super::reference::Reference;
 use super::store::familiar;
@@ -67,8 +68,24 @@ impl Drop for TempDir {
 }
 
 /// Load every image of an archive. Returns the names (or ids, for untagged images) loaded.
-/// Nothing is registered unless every layer of an image unpacked and matched its config.
-pub fn load<R: Read>(store: &ImageStore, reader: R) -> Result<Vec<String>> {
+/// Nothing is registered unless every layer of an image unpacked and matched its config; work
+/// stops once `cancel` is set (the images registered before it stay, whole).
+pub fn load<R: Read>(store: &ImageStore, reader: R, cancel: &Cancel) -> Result<Vec<String>> {
+    let result = unpack_and_register(store, cancel.wrap(reader), cancel);
+    if result.is_err() {
+        let _ = store.collect_garbage();
+    }
+    match result {
+        Err(_) if cancel.is_cancelled() => Err(Error::conflict(CANCELLED)),
+        other => other,
+    }
+}
+
+fn unpack_and_register<R: Read>(
+    store: &ImageStore,
+    reader: R,
+    cancel: &Cancel,
+) -> Result<Vec<String>> {
     let tmp = TempDir(
         store
             .paths()
@@ -91,19 +108,15 @@ pub fn load<R: Read>(store: &ImageStore, reader: R) -> Result<Vec<String>> {
         .unpack(&tmp.0)
         .map_err(|e| Error::invalid(format!("malformed or truncated archive: {e}")))?;
 
-    let result = if tmp.0.join("manifest.json").exists() {
-        load_docker_archive(store, &tmp.0)
+    if tmp.0.join("manifest.json").exists() {
+        load_docker_archive(store, &tmp.0, cancel)
     } else if tmp.0.join("index.json").exists() {
-        load_oci_layout(store, &tmp.0)
+        load_oci_layout(store, &tmp.0, cancel)
     } else {
         Err(Error::invalid(
             "the archive is neither a docker save archive (manifest.json) nor an OCI layout (index.json)",
         ))
-    };
-    if result.is_err() {
-        let _ = store.collect_garbage();
     }
-    result
 }
 
 fn read_in(dir: &Path, rel: &str) -> Result<Vec<u8>> {
@@ -120,7 +133,7 @@ fn safe_join(dir: &Path, rel: &str) -> Result<std::path::PathBuf> {
     Ok(dir.join(rel))
 }
 
-fn load_docker_archive(store: &ImageStore, dir: &Path) -> Result<Vec<String>> {
+fn load_docker_archive(store: &ImageStore, dir: &Path, cancel: &Cancel) -> Result<Vec<String>> {
     let manifest: Vec<ManifestEntry> = serde_json::from_slice(&read_in(dir, "manifest.json")?)
         .map_err(|e| Error::invalid(format!("manifest.json: {e}")))?;
     let mut loaded = Vec::new();
@@ -132,12 +145,12 @@ fn load_docker_archive(store: &ImageStore, dir: &Path) -> Result<Vec<String>> {
             .map(|l| safe_join(dir, l))
             .collect::<Result<_>>()?;
         let tags = parse_tags(entry.repo_tags.as_deref().unwrap_or_default())?;
-        loaded.extend(register(store, &config, &layer_files, &tags)?);
+        loaded.extend(register(store, &config, &layer_files, &tags, cancel)?);
     }
     Ok(loaded)
 }
 
-fn load_oci_layout(store: &ImageStore, dir: &Path) -> Result<Vec<String>> {
+fn load_oci_layout(store: &ImageStore, dir: &Path, cancel: &Cancel) -> Result<Vec<String>> {
     let index: OciIndex = serde_json::from_slice(&read_in(dir, "index.json")?)
         .map_err(|e| Error::invalid(format!("index.json: {e}")))?;
     let mut loaded = Vec::new();
@@ -175,7 +188,7 @@ fn load_oci_layout(store: &ImageStore, dir: &Path) -> Result<Vec<String>> {
             Some(n) => parse_tags(&[n])?,
             None => Vec::new(),
         };
-        loaded.extend(register(store, &config, &files, &tags)?);
+        loaded.extend(register(store, &config, &files, &tags, cancel)?);
     }
     Ok(loaded)
 }
@@ -191,6 +204,7 @@ fn register(
     config: &[u8],
     layer_files: &[std::path::PathBuf],
     tags: &[Reference],
+    cancel: &Cancel,
 ) -> Result<Vec<String>> {
     let parsed: super::config::ImageConfig = serde_json::from_slice(config)
         .map_err(|e| Error::invalid(format!("invalid image config: {e}")))?;
@@ -205,7 +219,7 @@ fn register(
     for (file, expected) in layer_files.iter().zip(&parsed.rootfs.diff_ids) {
         let f = std::fs::File::open(file)
             .map_err(|e| Error::invalid(format!("layer {}: {e}", file.display())))?;
-        let rec = store.add_layer(f)?;
+        let rec = store.add_layer_until(f, cancel)?;
         if &rec.diff_id != expected {
             return Err(Error::invalid(format!(
                 "layer {} has content digest {} but the image config expects {expected}",
@@ -215,6 +229,7 @@ fn register(
         }
         layers.push(rec);
     }
+    cancel.check().ctx(|| "loading the archive".into())?;
     let image = store.register(config, &layers, tags, None)?;
     Ok(if tags.is_empty() {
         vec![image.id]

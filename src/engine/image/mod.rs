@@ -2,6 +2,7 @@
 //! tags in the state store, and the archive formats (docker save/load, OCI layout, import).
 
 pub mod archive;
+pub mod cancel;
 pub mod changes;
 pub mod config;
 pub mod layer;

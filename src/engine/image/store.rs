@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::cancel::{Cancel, CANCELLED};
 use super::config::ImageConfig;
 use super::layer::{self, LayerRecord};
 use super::reference::Reference;
@@ -59,18 +60,26 @@ impl ImageStore {
     /// Unpack a layer stream into the layer directory named by its diff id, keeping its blob.
     /// A layer that is already present is not unpacked twice: the new copy is dropped.
     pub fn add_layer<R: Read>(&self, raw: R) -> Result<LayerRecord> {
+        self.add_layer_until(raw, &Cancel::new())
+    }
+
+    /// [`Self::add_layer`], stopped (its temporary copies removed) once `cancel` is set.
+    pub fn add_layer_until<R: Read>(&self, raw: R, cancel: &Cancel) -> Result<LayerRecord> {
         let tmp_name = format!(".tmp-{}", &random_id()[..16]);
         let tmp_dir = self.paths.layers().join(&tmp_name);
         std::fs::create_dir_all(&tmp_dir).ctx(|| format!("creating {}", tmp_dir.display()))?;
         let tmp_blob = self.paths.blobs().join(&tmp_name);
         let blob_file =
             std::fs::File::create(&tmp_blob).ctx(|| format!("creating {}", tmp_blob.display()))?;
-        let result = layer::unpack_layer(raw, &tmp_dir, Some(blob_file));
+        let result = layer::unpack_layer(cancel.wrap(raw), &tmp_dir, Some(blob_file));
         let rec = match result {
             Ok(r) => r,
             Err(e) => {
                 let _ = remove_dir_all_quiet(&tmp_dir);
                 let _ = std::fs::remove_file(&tmp_blob);
+                if cancel.is_cancelled() {
+                    return Err(Error::conflict(CANCELLED));
+                }
                 let mut msg = e.to_string();
                 let mut source = std::error::Error::source(&e);
                 while let Some(s) = source {

@@ -1,7 +1,8 @@
 //! `docker pull`: the manifest (an index resolved to this platform), the image config, then the
 //! layers in parallel (each verified by digest, unpacked once into the layer store, skipped when
 //! the store has it), and the image registered with its repo digest, with Docker's progress
-//! lines.
+//! lines. A progress receiver that goes away (the client hung up) stops the downloads and the
+//! unpacking, and nothing is registered.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use tokio::sync::mpsc;
 use super::session::{session, short_digest, verify, Session};
 use super::{go_arch, progress, Credentials, Descriptor, Manifest, ACCEPT};
 use crate::engine::error::{Error, Result};
+use crate::engine::image::cancel::{Cancel, CANCELLED};
 use crate::engine::image::config::ImageConfig;
 use crate::engine::image::layer::LayerRecord;
 use crate::engine::image::reference::Reference;
@@ -71,7 +73,14 @@ impl Engine {
             .into_iter()
             .zip(parsed.rootfs.diff_ids.iter().cloned())
             .collect();
-        let records = self.pull_layers(&s, &r, layers, &progress_tx).await?;
+        let cancel = Cancel::new();
+        let _watch = cancel.when_closed(&progress_tx);
+        let records = self
+            .pull_layers(&s, &r, layers, &progress_tx, &cancel)
+            .await?;
+        if cancel.is_cancelled() {
+            return Err(Error::conflict(CANCELLED));
+        }
         self.register_pulled(&r, &config, &records, &manifest_digest, &progress_tx)
             .await
     }
@@ -83,6 +92,7 @@ impl Engine {
         r: &Reference,
         layers: Vec<(Descriptor, String)>,
         progress_tx: &mpsc::Sender<Bytes>,
+        cancel: &Cancel,
     ) -> Result<Vec<LayerRecord>> {
         let mut tasks = Vec::new();
         for (desc, diff_id) in layers {
@@ -104,6 +114,7 @@ impl Engine {
                 diff_id,
                 short,
                 tx: progress_tx.clone(),
+                cancel: cancel.clone(),
             };
             tasks.push(tokio::spawn(layer.run()));
         }
@@ -210,6 +221,7 @@ struct LayerPull {
     diff_id: String,
     short: String,
     tx: mpsc::Sender<Bytes>,
+    cancel: Cancel,
 }
 
 impl LayerPull {
@@ -225,9 +237,10 @@ impl LayerPull {
             .await;
         let engine = self.engine.clone();
         let tmp2 = tmp.clone();
+        let cancel = self.cancel.clone();
         let rec = tokio::task::spawn_blocking(move || {
             let f = std::fs::File::open(&tmp2).map_err(|e| Error::internal(e.to_string()))?;
-            engine.images.add_layer(f)
+            engine.images.add_layer_until(f, &cancel)
         })
         .await
         .map_err(Error::internal)?;
@@ -267,6 +280,11 @@ impl LayerPull {
         let mut hasher = sha2::Sha256::new();
         let mut body = resp.into_body();
         while let Some(frame) = body.frame().await {
+            if self.cancel.is_cancelled() {
+                drop(file);
+                let _ = std::fs::remove_file(&tmp);
+                return Err(Error::conflict(CANCELLED));
+            }
             let frame = frame.map_err(|e| Error::invalid(format!("layer {}: {e}", self.digest)))?;
             if let Ok(data) = frame.into_data() {
                 hasher.update(&data);
