@@ -407,3 +407,48 @@ fn a_load_whose_client_is_killed_stops_and_leaves_nothing() {
     let blobs = entries(&w, "blobs/sha256");
     assert!(blobs.is_empty(), "{blobs:?}");
 }
+
+#[test]
+fn a_command_run_while_the_daemon_shuts_down_waits_and_starts_a_new_one() {
+    use std::io::{Read, Write};
+    let w = Wharf::new();
+    w.ok(&["ps"]);
+    let old = w.daemon_pid().unwrap();
+    // A load whose client sends its body slowly keeps the old daemon busy after SIGTERM: it
+    // stops answering but holds its lock until that request ends.
+    let mut slow = std::os::unix::net::UnixStream::connect(w.socket()).unwrap();
+    slow.write_all(
+        b"POST /images/load HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n200\r\n",
+    )
+    .unwrap();
+    slow.write_all(&[0u8; 0x200]).unwrap();
+    slow.write_all(b"\r\n").unwrap();
+    let mut head = [0u8; 12];
+    slow.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    kill(old, libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!is_dead(old), "the old daemon did not wait for its request");
+    let started = Instant::now();
+    let mut ps = w
+        .command()
+        .args(["ps", "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(ps.try_wait().unwrap().is_none(), "ps did not wait");
+    drop(slow);
+    let status = wait_exit(&mut ps, Duration::from_secs(15)).expect("ps hangs");
+    let mut err = String::new();
+    ps.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(status.success(), "{err}");
+    let new = w.daemon_pid().unwrap();
+    assert_ne!(new, old);
+    assert!(is_dead(old));
+    eprintln!(
+        "ps took {:?} (0.5 s of it the old daemon's request)",
+        started.elapsed()
+    );
+}

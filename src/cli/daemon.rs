@@ -1,9 +1,15 @@
 //! `wharf daemon` (flags → [`crate::daemon`]) and the CLI side of auto-start: start a daemon
 //! on demand and wait for it through a readiness pipe (no polling).
+//!
+//! A daemon that was told to stop no longer answers but holds its lock until its last
+//! requests have finished; a command run at that moment waits (bounded) for the lock to be let
+//! go before it starts the new daemon, instead of failing with "another daemon is running".
 
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::time::Duration;
 
 use super::args::{DaemonAction, DaemonArgs, GlobalOpts};
 use super::{client_for, Exit};
@@ -54,6 +60,7 @@ fn start_daemon(global: &GlobalOpts) -> Result<(), Exit> {
     if std::os::unix::net::UnixStream::connect(global.socket()).is_ok() {
         return Ok(());
     }
+    wait_for_old_daemon(&global.run_root).map_err(fail)?;
     let log_path = global.run_root.join("wharf-daemon.log");
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -100,4 +107,30 @@ fn start_daemon(global: &GlobalOpts) -> Result<(), Exit> {
         return Err(fail(format!("{last} (log: {})", log_path.display())));
     }
     Ok(())
+}
+
+/// How long a starter waits for a daemon that is shutting down to let go of its lock.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+
+/// Wait until no daemon holds `<run-root>/wharf.lock`. A thread blocks in `flock` (no polling);
+/// on a timeout it is left blocked and ends with the command.
+fn wait_for_old_daemon(run_root: &Path) -> Result<(), String> {
+    let path = run_root.join("wharf.lock");
+    if let Some(_free) = lock_file(&path, false).map_err(|e| e.to_string())? {
+        return Ok(());
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waited = path.clone();
+    std::thread::spawn(move || {
+        // Released as soon as it is taken: the new daemon takes it for good.
+        let _ = tx.send(lock_file(&waited, true).map(drop));
+    });
+    match rx.recv_timeout(SHUTDOWN_WAIT) {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err(format!(
+            "another wharf daemon holds {} but does not answer on its socket (still shutting down after {} s?)",
+            path.display(),
+            SHUTDOWN_WAIT.as_secs()
+        )),
+    }
 }
