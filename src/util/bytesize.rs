@@ -20,7 +20,12 @@ pub fn parse_bytes(s: &str) -> Result<i64, String> {
     if unit == "bb" || unit.len() > 3 {
         return Err(format!("invalid size: '{s}'"));
     }
-    Ok((value * factor) as i64)
+    let bytes = value * factor;
+    // Past i64 the cast would saturate: a size the kernel cannot hold is refused, not capped.
+    if !bytes.is_finite() || bytes >= i64::MAX as f64 {
+        return Err(format!("invalid size: '{s}'"));
+    }
+    Ok(bytes as i64)
 }
 
 /// Human size with decimal units, like Docker's tables (`4.26MB`, `1.2GB`).
@@ -58,6 +63,10 @@ mod tests {
         assert_eq!(parse_bytes("12m").unwrap(), 12 * 1024 * 1024);
         assert_eq!(parse_bytes("1g").unwrap(), 1 << 30);
         assert_eq!(parse_bytes("100").unwrap(), 100);
+        assert_eq!(
+            parse_bytes("99999999999999999999g").unwrap_err(),
+            "invalid size: '99999999999999999999g'"
+        );
         assert_eq!(parse_bytes("64MB").unwrap(), 64 << 20);
         assert!(parse_bytes("12q").is_err());
     }

@@ -23,8 +23,41 @@ use crate::engine::container::CreateRequest;
 use crate::engine::filters::{self, parse as parse_filters};
 use crate::engine::Error;
 
+/// What dockerd refuses at create (its `verifyContainerSettings`), with its words: a
+/// relative working directory, healthcheck durations under a millisecond, negative retries.
+fn verify_settings(body: &ContainerCreateBody) -> Result<(), Error> {
+    if let Some(wd) = body.working_dir.as_deref().filter(|w| !w.is_empty()) {
+        if !wd.starts_with('/') {
+            return Err(Error::invalid(format!(
+                "the working directory '{wd}' is invalid, it needs to be an absolute path"
+            )));
+        }
+    }
+    let Some(h) = &body.healthcheck else {
+        return Ok(());
+    };
+    const MINIMUM_NS: i64 = 1_000_000;
+    for (name, v) in [
+        ("Interval", h.interval),
+        ("Timeout", h.timeout),
+        ("StartPeriod", h.start_period),
+        ("StartInterval", h.start_interval),
+    ] {
+        if v.is_some_and(|ns| ns != 0 && ns < MINIMUM_NS) {
+            return Err(Error::invalid(format!(
+                "{name} in Healthcheck cannot be less than 1ms"
+            )));
+        }
+    }
+    if h.retries.is_some_and(|r| r < 0) {
+        return Err(Error::invalid("Retries in Healthcheck cannot be negative"));
+    }
+    Ok(())
+}
+
 pub async fn create(AxState(engine): AxState<State>, q: Query, body: Bytes) -> ApiResult {
     let body: ContainerCreateBody = parse_json(&body)?;
+    verify_settings(&body)?;
     let name = q.get("name").cloned();
     // Networks must exist (Docker answers 404 at create).
     let host = body.host_config.clone().unwrap_or_default();

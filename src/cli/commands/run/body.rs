@@ -12,7 +12,8 @@ use crate::docker::create::{
 };
 
 use super::flags::{
-    bad_flag, bytes, cpus_flag, duration, env_entry, parse_mount, read_env_file, restart_flag,
+    bad_flag, bytes, cpus_flag, duration, env_entry, expose_ports, parse_mount, read_env_file,
+    restart_flag, sysctl_flag,
 };
 
 pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
@@ -47,7 +48,7 @@ pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
         ulimits,
     }
     .apply(&mut body);
-    security(a).apply(&mut body);
+    security(a)?.apply(&mut body);
     Dns {
         servers: a.dns.clone(),
         search: a.dns_search.clone(),
@@ -150,18 +151,16 @@ fn ports(a: &RunArgs) -> CliResult<Ports> {
             .map_err(|e| bad_flag("-p, --publish", p, e.reason))?;
     }
     for e in &a.expose {
-        out.expose(if e.contains('/') {
-            e.clone()
-        } else {
-            format!("{e}/tcp")
-        });
+        for key in expose_ports(e)? {
+            out.expose(key);
+        }
     }
     Ok(out)
 }
 
 /// `run` sends its boolean flags even when they are off.
-fn security(a: &RunArgs) -> Security {
-    Security {
+fn security(a: &RunArgs) -> CliResult<Security> {
+    Ok(Security {
         privileged: Some(a.privileged),
         readonly_rootfs: Some(a.read_only),
         init: a.init.then_some(true),
@@ -172,12 +171,9 @@ fn security(a: &RunArgs) -> Security {
         sysctls: a
             .sysctl
             .iter()
-            .filter_map(|s| {
-                s.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-            })
-            .collect(),
-    }
+            .map(|s| sysctl_flag(s))
+            .collect::<CliResult<_>>()?,
+    })
 }
 
 /// `--network` (bridge by default), with `--network-alias` and `--ip` on that network.

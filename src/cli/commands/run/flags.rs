@@ -41,11 +41,81 @@ pub(crate) fn cpus_flag(c: &str) -> CliResult<i64> {
     Ok((v * 1e9) as i64)
 }
 
-/// A `--health-*` duration (`30s`, `1m30s`).
+/// A `--health-*` duration (`30s`, `1m30s`); a negative one is refused as the docker CLI does.
 pub(super) fn duration(flag: &str, v: &Option<String>) -> CliResult<Option<Duration>> {
+    if v.as_deref().is_some_and(|s| s.trim().starts_with('-')) {
+        return Err(Exit::msg(
+            125,
+            format!("wharf: {flag} cannot be negative\nSee 'wharf run --help'."),
+        ));
+    }
     v.as_deref()
         .map(|s| parse_duration(s).map_err(|e| bad_flag(flag, s, e)))
         .transpose()
+}
+
+/// `--expose 80`, `--expose 8000-8010/udp`: the keys of every port of the range, with
+/// the docker CLI's errors (a port past 65535 is not an exposed port).
+pub(super) fn expose_ports(e: &str) -> CliResult<Vec<String>> {
+    let usage = |msg: String| Exit::msg(125, format!("wharf: {msg}\nSee 'wharf run --help'."));
+    if e.contains(':') {
+        return Err(usage(format!("invalid port format for --expose: {e}")));
+    }
+    let (range, proto) = match e.split_once('/') {
+        Some((r, p)) if !p.is_empty() => (r, p),
+        Some((r, _)) => (r, "tcp"),
+        None => (e, "tcp"),
+    };
+    let bad = |why: String| {
+        usage(format!(
+            "invalid range format for --expose: {e}, error: {why}"
+        ))
+    };
+    let port = |p: &str| {
+        p.parse::<u16>().map_err(|err| {
+            let why = match err.kind() {
+                std::num::IntErrorKind::PosOverflow => "value out of range",
+                _ => "invalid syntax",
+            };
+            bad(format!("parsing {p:?}: {why}"))
+        })
+    };
+    if range.is_empty() {
+        return Err(bad("empty string specified for ports".into()));
+    }
+    let (start, end) = match range.split_once('-') {
+        Some((a, b)) => (port(a)?, port(b)?),
+        None => (port(range)?, port(range)?),
+    };
+    if end < start {
+        return Err(bad(format!("invalid range specified for port: {range}")));
+    }
+    Ok((start..=end).map(|p| format!("{p}/{proto}")).collect())
+}
+
+/// The sysctls Docker lets a container set (namespaced ones): the IPC keys, POSIX message
+/// queues and the network namespace's.
+const SYSCTL_KEYS: &[&str] = &[
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+const SYSCTL_PREFIXES: &[&str] = &["fs.mqueue.", "net."];
+
+/// `--sysctl KEY=VALUE`, refused unless Docker's allow-list has the key.
+pub(super) fn sysctl_flag(s: &str) -> CliResult<(String, String)> {
+    let not_allowed = || bad_flag("--sysctl", s, format!("sysctl '{s}' is not allowed"));
+    let (k, v) = s.split_once('=').ok_or_else(not_allowed)?;
+    if SYSCTL_KEYS.contains(&k) || SYSCTL_PREFIXES.iter().any(|p| k.starts_with(p)) {
+        Ok((k.to_string(), v.to_string()))
+    } else {
+        Err(not_allowed())
+    }
 }
 
 /// A byte size flag (`64m`, `1g`).

@@ -34,7 +34,8 @@ pub async fn run(client: &Client, a: RunArgs, create_only: bool) -> CliResult {
         .create_container(a.name.as_deref(), &body)
         .await
         .map_err(|e| {
-            let prefix = if e.is_not_found() {
+            // Only a missing image: a missing network is a 404 too.
+            let prefix = if e.is_not_found() && e.to_string().starts_with("No such image") {
                 format!("Unable to find image '{}' locally\n", a.image)
             } else {
                 String::new()

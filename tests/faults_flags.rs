@@ -1,0 +1,109 @@
+//! Invalid flag values refused the way Docker refuses them, with its message, instead of being
+//! accepted silently (and nothing created).
+
+#[path = "common/clients.rs"]
+mod clients;
+mod common;
+
+use common::Wharf;
+
+/// `args` fail with exit code 125 (Docker's for errors before the container runs) and `want`
+/// in the error, and no container is left.
+fn refused(w: &Wharf, args: &[&str], want: &str) {
+    let (code, err) = w.fails(args);
+    assert_eq!(code, 125, "wharf {args:?}: {err}");
+    assert!(err.contains(want), "wharf {args:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(w.ok(&["ps", "-aq"]), "", "wharf {args:?} left a container");
+}
+
+#[test]
+fn invalid_run_flags_are_refused_with_dockers_messages() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let run = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["run".into(), "--rm".into()];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v.extend(["box".to_string(), "true".to_string()]);
+        v
+    };
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--memory", "99999999999999999999g"],
+            "invalid argument \"99999999999999999999g\" for \"-m, --memory\" flag: invalid size: '99999999999999999999g'",
+        ),
+        (
+            &["--workdir", "x"],
+            "the working directory 'x' is invalid, it needs to be an absolute path",
+        ),
+        (&["--health-cmd", "true", "--health-interval=-1s"], "--health-interval cannot be negative"),
+        (
+            &["--expose", "99999"],
+            "invalid range format for --expose: 99999, error: parsing \"99999\": value out of range",
+        ),
+        (&["--expose", "80:80"], "invalid port format for --expose: 80:80"),
+        (
+            &["--sysctl", "kernel.hostname=x"],
+            "invalid argument \"kernel.hostname=x\" for \"--sysctl\" flag: sysctl 'kernel.hostname=x' is not allowed",
+        ),
+        (&["--sysctl", "net.ipv4.ip_forward"], "is not allowed"),
+        (&["--network", "nonexistent"], "network nonexistent not found"),
+    ];
+    for (extra, want) in cases {
+        let args = run(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        refused(&w, &args, want);
+    }
+    // A missing network is reported as such, never as a missing image.
+    let (_, err) = w.fails(&[
+        "run",
+        "--rm",
+        "--network",
+        "nonexistent",
+        "nosuchimage",
+        "true",
+    ]);
+    assert!(!err.contains("Unable to find image"), "{err}");
+    // What Docker accepts still works: a port range, an allowed sysctl name.
+    w.ok(&[
+        "create",
+        "--name",
+        "ok",
+        "--expose",
+        "8000-8002/udp",
+        "--workdir",
+        "/tmp",
+        "box",
+    ]);
+    let exposed = w.inspect("ok", "{{json .Config.ExposedPorts}}");
+    for p in ["8000/udp", "8001/udp", "8002/udp"] {
+        assert!(exposed.contains(p), "{exposed}");
+    }
+    w.ok(&["rm", "ok"]);
+}
+
+#[test]
+fn the_api_refuses_what_dockerd_refuses_at_create() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    w.ok(&["ps"]);
+    for (body, want) in [
+        (
+            r#"{"Image":"box","WorkingDir":"rel/dir"}"#,
+            "the working directory 'rel/dir' is invalid, it needs to be an absolute path",
+        ),
+        (
+            r#"{"Image":"box","Healthcheck":{"Test":["CMD","true"],"Interval":-1000000000}}"#,
+            "Interval in Healthcheck cannot be less than 1ms",
+        ),
+        (
+            r#"{"Image":"box","Healthcheck":{"Test":["CMD","true"],"Retries":-1}}"#,
+            "Retries in Healthcheck cannot be negative",
+        ),
+    ] {
+        let (status, text) = clients::api(&w, "POST", "/containers/create", Some(body));
+        assert_eq!(status, 400, "{body}: {text}");
+        assert!(text.contains(want), "{body}: {text}");
+    }
+    assert_eq!(w.ok(&["ps", "-aq"]), "");
+}
