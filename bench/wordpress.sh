@@ -17,9 +17,10 @@
 # does not know (it would probe every 10 s; and without start_interval, Docker 25+ and wharf
 # probe every 5 s during the start period). Without it, the health gate's granularity, not the
 # engine, would be what is measured; RAW=1 also times wharf on the example file as it is.
-# dockerd runs in a network namespace of its own (nsenter: `ip netns exec` would remount /sys and
-# hide the cgroup mounts; its bridge, iptables rules and docker-proxy stay
-# there), with its own data root, exec root and socket, and is stopped at the end.
+# dockerd and the bare servers run in network namespaces of their own, entered with nsenter
+# (`ip netns exec` would remount /sys: it costs time on every probe and hides the cgroup mounts
+# from dockerd); dockerd's bridge, iptables rules and docker-proxy stay there, it has its own
+# data root, exec root and socket, and is stopped at the end.
 # Needs root, curl, docker.io, docker-compose, and the stand-in images: a `wharf save` archive of
 # mariadb:10.11 + wordpress:latest in $IMAGES (default: the test suite's cache under /var/tmp), or
 # they are built with examples/wordpress/offline/build.sh.
@@ -69,7 +70,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/
 # wait_installer [netns [port]]: until GET / redirects to the installer (bounded: 120 s)
 wait_installer() {
   local ns=${1:-} port=${2:-$PORT} run=()
-  [ -n "$ns" ] && run=(ip netns exec "$ns")
+  [ -n "$ns" ] && run=(nsenter --net="/run/netns/$ns")
   local base="http://127.0.0.1:$port"
   [ "$port" = 80 ] && base="http://127.0.0.1"
   for _ in $(seq 12000); do
@@ -155,42 +156,45 @@ for img in mariadb:10.11 wordpress:latest; do
   printf 'nameserver 127.0.0.1\n' > "$work/bare/$name/etc/resolv.conf"
 done
 $W daemon stop >/dev/null 2>&1
-bare() { # bare NAME ENV… -- CMD…: run CMD in NAME's root filesystem (own mount and pid ns)
+# bare NAME ENV… -- CMD…: run CMD in NAME's root filesystem (own mount and pid ns), in the
+# background of this shell (`$!` is its pid; not in `$(…)`, or `wait` could not reap it and a
+# server would still be shutting down when the next run starts)
+bare() {
   local name=$1; shift
   local envs=()
   while [ "$1" != -- ]; do envs+=("$1"); shift; done; shift
-  ip netns exec $BNS unshare -m -p -f --kill-child sh -c '
+  nsenter --net=/run/netns/$BNS unshare -m -p -f --kill-child sh -c '
     root=$1; shift
     mount --rbind /dev "$root/dev"; mount -t proc proc "$root/proc"; mount -t tmpfs tmpfs "$root/run"
     mkdir -p "$root/run/mysqld" "$root/run/apache2" "$root/run/lock"; chroot "$root" chown mysql:mysql /run/mysqld 2>/dev/null
     exec chroot "$root" "$@"' sh "$work/bare/$name" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "${envs[@]}" "$@" \
     >>"$work/bare-$name.log" 2>&1 &
-  echo $!
 }
 db_env=(MARIADB_ROOT_PASSWORD=somewordpress MARIADB_DATABASE=wordpress MARIADB_USER=wordpress MARIADB_PASSWORD=wordpress)
 wp_env=(WORDPRESS_DB_HOST=127.0.0.1 WORDPRESS_DB_USER=wordpress WORDPRESS_DB_PASSWORD=wordpress WORDPRESS_DB_NAME=wordpress)
-healthy() { ip netns exec $BNS chroot "$work/bare/mariadb" healthcheck.sh --connect --innodb_initialized >/dev/null 2>&1; }
+healthy() { nsenter --net=/run/netns/$BNS chroot "$work/bare/mariadb" healthcheck.sh --connect --innodb_initialized >/dev/null 2>&1; }
 # MariaDB's own clean shutdown (a kill would make the next start recover InnoDB)
 db_stop() {
-  ip netns exec $BNS chroot "$work/bare/mariadb" mariadb-admin -uroot -psomewordpress --protocol=tcp -h127.0.0.1 shutdown
+  nsenter --net=/run/netns/$BNS chroot "$work/bare/mariadb" mariadb-admin -uroot -psomewordpress --protocol=tcp -h127.0.0.1 shutdown
   wait "$1" 2>/dev/null || true
 }
 # initialise the data directory and the site once (the second start is what is compared)
-db=$(bare mariadb "${db_env[@]}" -- docker-entrypoint.sh mariadbd)
+bare mariadb "${db_env[@]}" -- docker-entrypoint.sh mariadbd; db=$!
 for _ in $(seq 6000); do healthy && break; sleep 0.01; done
-wp=$(bare wordpress "${wp_env[@]}" -- docker-entrypoint.sh apache2-foreground)
+bare wordpress "${wp_env[@]}" -- docker-entrypoint.sh apache2-foreground; wp=$!
 wait_installer $BNS 80
 kill -9 "$wp"; wait "$wp" 2>/dev/null || true
 db_stop "$db"
-declare -a bare_ms
+declare -a bare_ms bare_db_ms
 probe_s=$(awk -v p="$PROBE" 'BEGIN { if (sub(/ms$/, "", p)) print p / 1000; else { sub(/s$/, "", p); print p } }')
 for _ in $(seq "$RUNS"); do
   t0=$(now_ms)
-  db=$(bare mariadb "${db_env[@]}" -- docker-entrypoint.sh mariadbd)
+  bare mariadb "${db_env[@]}" -- docker-entrypoint.sh mariadbd; db=$!
   # MariaDB probed as often as the engines probe it ($PROBE), so the gate's granularity is
   # the same on both sides of the subtraction
   for _ in $(seq 600); do healthy && break; sleep "$probe_s"; done
-  wp=$(bare wordpress "${wp_env[@]}" -- docker-entrypoint.sh apache2-foreground)
+  bare_db_ms+=($(( $(now_ms) - t0 )))
+  bare wordpress "${wp_env[@]}" -- docker-entrypoint.sh apache2-foreground; wp=$!
   wait_installer $BNS 80
   bare_ms+=($(( $(now_ms) - t0 )))
   kill -9 "$wp"; wait "$wp" 2>/dev/null || true
@@ -230,7 +234,7 @@ printf '  up -d --wait → installer, second start   %6d ms   %6d ms   (%s of do
 printf '  down                                     %6d ms   %6d ms\n' "$(med "${w_down[@]}")" "$(med "${d_down[@]}")"
 if [ "${BARE:-0}" = 1 ]; then
   bm=$(med "${bare_ms[@]}")
-  printf '  servers bare (MariaDB healthy, then Apache to the installer): %d ms; wharf overhead %d ms (target ≤ 100)\n' "$bm" $(( ws - bm ))
+  printf '  servers bare (MariaDB healthy after %d ms, then Apache to the installer): %d ms; wharf overhead %d ms (target ≤ 100)\n' "$(med "${bare_db_ms[@]}")" "$bm" $(( ws - bm ))
 fi
 printf '  peak RSS: daemon %d kB (VmHWM), supervisors %d kB (sum, stack up)\n' "$daemon_hwm" "$peak_sup"
 if [ "${RAW:-0}" = 1 ]; then
