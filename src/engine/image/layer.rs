@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::unpack::{relative_entry_path, Placer};
 
@@ -83,12 +83,28 @@ pub fn sniff_media_type(head: &[u8]) -> &'static str {
     }
 }
 
+/// Files a layer's regular entries may be hard-linked from instead of written (entry path →
+/// host file): a build's COPY names the context files it archived, so a layer of 1,000 files
+/// costs 1,000 links, not 1,000 new inodes. A donor is used only when its owner, mode, time and
+/// size are the entry's, and only where the link can be made (same filesystem).
+pub type Donors = std::collections::HashMap<PathBuf, PathBuf>;
+
 /// Unpack a layer stream into `dest` (which must exist and be empty), keeping a copy of the raw
 /// blob in `blob_copy`. Returns the layer record (diff id, blob digest, sizes).
 pub fn unpack_layer<R: Read>(
     raw: R,
     dest: &Path,
     blob_copy: Option<File>,
+) -> io::Result<LayerRecord> {
+    unpack_layer_with(raw, dest, blob_copy, &Donors::new())
+}
+
+/// [`unpack_layer`], hard-linking regular files from `donors` where they match.
+pub fn unpack_layer_with<R: Read>(
+    raw: R,
+    dest: &Path,
+    blob_copy: Option<File>,
+    donors: &Donors,
 ) -> io::Result<LayerRecord> {
     let mut blob = BufReader::with_capacity(256 * 1024, HashingReader::new(raw, blob_copy));
     let media_type = sniff_media_type(blob.fill_buf()?);
@@ -105,7 +121,7 @@ pub fn unpack_layer<R: Read>(
             _ => Box::new(&mut blob),
         };
         let mut diff = HashingReader::new(decompressed, None);
-        size = apply_tar(&mut diff, dest)?;
+        size = apply_tar(&mut diff, dest, donors)?;
         diff.finish()?
     };
     let (blob_digest, blob_size, _) = blob.into_inner().finish()?;
@@ -119,7 +135,7 @@ pub fn unpack_layer<R: Read>(
 }
 
 /// Extract a tar stream into `dest`, turning OCI whiteouts into overlayfs whiteouts.
-fn apply_tar<R: Read>(reader: R, dest: &Path) -> io::Result<u64> {
+fn apply_tar<R: Read>(reader: R, dest: &Path, donors: &Donors) -> io::Result<u64> {
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(true);
@@ -188,7 +204,7 @@ fn apply_tar<R: Read>(reader: R, dest: &Path) -> io::Result<u64> {
                     format!("linking {} to {}: {e}", rel.display(), target.display()),
                 )
             })?;
-        } else {
+        } else if !(kind.is_file() && link_donor(entry.header(), donors.get(&rel), &full)) {
             entry.unpack(&full).map_err(|e| {
                 io::Error::new(e.kind(), format!("unpacking {}: {e}", rel.display()))
             })?;
@@ -197,6 +213,25 @@ fn apply_tar<R: Read>(reader: R, dest: &Path) -> io::Result<u64> {
     // Read the end-of-archive blocks so the diff id covers the whole stream.
     io::copy(&mut archive.into_inner(), &mut io::sink())?;
     Ok(total)
+}
+
+/// Hard-link `donor` at `full` when it is exactly what `header` describes; false: unpack.
+fn link_donor(header: &tar::Header, donor: Option<&PathBuf>, full: &Path) -> bool {
+    let Some(donor) = donor else { return false };
+    let Ok(md) = std::fs::symlink_metadata(donor) else {
+        return false;
+    };
+    let same = md.is_file()
+        && header.uid().ok() == Some(md.uid() as u64)
+        && header.gid().ok() == Some(md.gid() as u64)
+        && header.mode().ok() == Some(md.mode() & 0o7777)
+        && header.mtime().ok() == Some(md.mtime().max(0) as u64)
+        && header.size().ok() == Some(md.size());
+    if !same {
+        return false;
+    }
+    let _ = std::fs::remove_file(full);
+    std::fs::hard_link(donor, full).is_ok()
 }
 
 fn xattr_set(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
@@ -320,6 +355,49 @@ pub fn tar_tree<W: Write>(root: &Path, out: W, skip_dirs_content: &[&str]) -> io
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn donors_are_linked_only_when_they_are_exactly_the_entry() {
+        let d = tempfile::tempdir().unwrap();
+        let same = d.path().join("same");
+        let other = d.path().join("other");
+        for p in [&same, &other] {
+            std::fs::write(p, b"data").unwrap();
+        }
+        let md = std::fs::metadata(&same).unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, mode) in [("a/same", md.mode() & 0o7777), ("a/other", 0o600)] {
+            let mut h = tar::Header::new_gnu();
+            h.set_metadata(&md);
+            h.set_mode(mode);
+            b.append_data(&mut h, name, &b"data"[..]).unwrap();
+        }
+        let tar = b.into_inner().unwrap();
+        let donors: Donors = [
+            (PathBuf::from("a/same"), same.clone()),
+            (PathBuf::from("a/other"), other.clone()),
+        ]
+        .into();
+        let dest = d.path().join("layer");
+        std::fs::create_dir(&dest).unwrap();
+        let plain = unpack_layer(&tar[..], &dest, None).unwrap();
+        let dest2 = d.path().join("layer2");
+        std::fs::create_dir(&dest2).unwrap();
+        let linked = unpack_layer_with(&tar[..], &dest2, None, &donors).unwrap();
+        assert_eq!(plain.diff_id, linked.diff_id);
+        let ino = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        assert_eq!(ino(&dest2.join("a/same")), ino(&same), "linked");
+        assert_ne!(
+            ino(&dest2.join("a/other")),
+            ino(&other),
+            "mode differs: copied"
+        );
+        assert_eq!(std::fs::read(dest2.join("a/other")).unwrap(), b"data");
+        assert_eq!(
+            std::fs::metadata(dest2.join("a/other")).unwrap().mode() & 0o7777,
+            0o600
+        );
+    }
 
     fn layer_tar(entries: &[(&str, &[u8])]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());

@@ -63,15 +63,30 @@ impl ImageStore {
         self.add_layer_until(raw, &Cancel::new())
     }
 
+    /// [`add_layer`](Self::add_layer), hard-linking regular files from `donors` where they
+    /// are exactly the entries (a build's COPY of context files).
+    pub fn add_layer_with<R: Read>(&self, raw: R, donors: &layer::Donors) -> Result<LayerRecord> {
+        self.store_layer(raw, &Cancel::new(), donors)
+    }
+
     /// [`Self::add_layer`], stopped (its temporary copies removed) once `cancel` is set.
     pub fn add_layer_until<R: Read>(&self, raw: R, cancel: &Cancel) -> Result<LayerRecord> {
+        self.store_layer(raw, cancel, &layer::Donors::new())
+    }
+
+    fn store_layer<R: Read>(
+        &self,
+        raw: R,
+        cancel: &Cancel,
+        donors: &layer::Donors,
+    ) -> Result<LayerRecord> {
         let tmp_name = format!(".tmp-{}", &random_id()[..16]);
         let tmp_dir = self.paths.layers().join(&tmp_name);
         std::fs::create_dir_all(&tmp_dir).ctx(|| format!("creating {}", tmp_dir.display()))?;
         let tmp_blob = self.paths.blobs().join(&tmp_name);
         let blob_file =
             std::fs::File::create(&tmp_blob).ctx(|| format!("creating {}", tmp_blob.display()))?;
-        let result = layer::unpack_layer(cancel.wrap(raw), &tmp_dir, Some(blob_file));
+        let result = layer::unpack_layer_with(cancel.wrap(raw), &tmp_dir, Some(blob_file), donors);
         let rec = match result {
             Ok(r) => r,
             Err(e) => {
