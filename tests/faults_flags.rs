@@ -107,3 +107,56 @@ fn the_api_refuses_what_dockerd_refuses_at_create() {
     }
     assert_eq!(w.ok(&["ps", "-aq"]), "");
 }
+
+#[test]
+fn sysctls_are_applied_in_the_container_and_a_refused_value_fails_the_start() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    let host_somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn").unwrap();
+    let out = w.ok(&[
+        "run",
+        "--rm",
+        "--sysctl",
+        "kernel.shmmax=1000000",
+        "--sysctl",
+        "net.core.somaxconn=1234",
+        "box",
+        "cat",
+        "/proc/sys/kernel/shmmax",
+        "/proc/sys/net/core/somaxconn",
+    ]);
+    assert_eq!(out, "1000000\n1234\n");
+    // The host's own values are untouched.
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/core/somaxconn").unwrap(),
+        host_somaxconn
+    );
+    // A value the kernel refuses fails the start with its reason, as with runc.
+    let out = w.output(&[
+        "run",
+        "--rm",
+        "--sysctl",
+        "kernel.shmmax=abc",
+        "box",
+        "true",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("write sysctl key kernel.shmmax") && err.contains("nvalid argument"),
+        "{err}"
+    );
+    // net.* with the host's network would change the host.
+    let (_, err) = w.fails(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--sysctl",
+        "net.core.somaxconn=1",
+        "box",
+        "true",
+    ]);
+    assert!(err.contains("is not allowed in host network mode"), "{err}");
+    assert_eq!(w.ok(&["ps", "-aq"]), "");
+}

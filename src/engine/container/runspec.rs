@@ -62,6 +62,22 @@ impl Engine {
             Some("host") => NetworkNamespace::Host,
             _ => NetworkNamespace::New,
         };
+        let mut sysctls: Vec<(String, String)> = host
+            .sysctls
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        sysctls.sort();
+        if let Some((k, _)) = sysctls
+            .iter()
+            .find(|(k, _)| network == NetworkNamespace::Host && k.starts_with("net."))
+        {
+            // It would change the host's own setting.
+            return Err(Error::invalid(format!(
+                "sysctl \"{k}\" is not allowed in host network mode"
+            )));
+        }
         Ok(RuntimeSpec {
             id: rec.id.clone(),
             rootfs: RootfsSpec {
@@ -90,6 +106,7 @@ impl Engine {
             cgroup: cgroup_spec(rec),
             init: host.init.unwrap_or(false),
             console: None,
+            sysctls,
         })
     }
 

@@ -237,6 +237,7 @@ fn child_main(
         // SAFETY: valid pointer and length.
         unsafe { libc::setdomainname(d.as_ptr(), spec.domainname.len()) };
     }
+    write_sysctls(&spec.sysctls)?;
     rootfs::setup_rootfs(&Linux, spec)?;
     exec_process(
         &spec.process,
@@ -245,6 +246,18 @@ fn child_main(
         seccomp_program,
         err,
     )
+}
+
+/// `--sysctl` values, through the host's /proc still mounted here: the kernel resolves
+/// /proc/sys/net and the IPC keys in the writer's namespaces, which are the container's now.
+/// The error names the key and the kernel's reason, like runc's.
+fn write_sysctls(sysctls: &[(String, String)]) -> Result<(), (i32, String)> {
+    for (key, value) in sysctls {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        std::fs::write(&path, value)
+            .map_err(fail(format!("write sysctl key {key}: write {path}")))?;
+    }
+    Ok(())
 }
 
 /// From a prepared root onwards: session and terminal, limits, user, capabilities, working

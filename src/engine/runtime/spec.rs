@@ -29,6 +29,10 @@ pub struct RuntimeSpec {
     /// Path of the pty slave to bind on `/dev/console` when a TTY is allocated.
     #[serde(default)]
     pub console: Option<PathBuf>,
+    /// Namespaced sysctls (`--sysctl`), written in the container's namespaces before its root
+    /// is set up; a value the kernel refuses fails the start.
+    #[serde(default)]
+    pub sysctls: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
