@@ -315,9 +315,34 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Start `wharf build -t TAG DIR` and return once its RUN has printed "started".
+fn build_until_started(w: &Wharf, dir: &Path, tag: &str) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = w
+        .command()
+        .args(["build", "--progress", "plain", "-t", tag])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    for line in out.lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("started") {
+            return child;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the build ended before its RUN started:\n{seen}");
+}
+
 #[test]
 fn a_build_whose_client_goes_away_stops_its_run_and_leaves_nothing() {
-    use std::io::BufRead;
     let w = Wharf::new();
     w.busybox_image("box", &[]);
     let dir = context(
@@ -328,25 +353,7 @@ fn a_build_whose_client_goes_away_stops_its_run_and_leaves_nothing() {
             "FROM box\nRUN echo started; sleep 60\nRUN touch /never\n",
         )],
     );
-    let mut child = w
-        .command()
-        .args(["build", "--progress", "plain", "-t", "cancelled"])
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut seen = String::new();
-    for line in out.lines() {
-        let line = line.unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.contains("started") {
-            break;
-        }
-    }
-    assert!(seen.contains("started"), "{seen}");
+    let mut child = build_until_started(&w, &dir, "cancelled");
     // Ctrl-C of the client: the silent `sleep 60` must not outlive it.
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
@@ -366,7 +373,6 @@ fn a_build_whose_client_goes_away_stops_its_run_and_leaves_nothing() {
 
 #[test]
 fn a_daemon_killed_mid_build_leaves_nothing_and_the_next_build_reuses_the_done_steps() {
-    use std::io::BufRead;
     let w = Wharf::new();
     w.busybox_image("box", &[]);
     let dir = context(
@@ -380,20 +386,7 @@ fn a_daemon_killed_mid_build_leaves_nothing_and_the_next_build_reuses_the_done_s
             ("a.txt", "a"),
         ],
     );
-    let mut child = w
-        .command()
-        .args(["build", "--progress", "plain", "-t", "killed"])
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = std::io::BufReader::new(child.stdout.take().unwrap());
-    for line in out.lines() {
-        if line.unwrap().contains("started") {
-            break;
-        }
-    }
+    let mut child = build_until_started(&w, &dir, "killed");
     let pid = w.daemon_pid().expect("a daemon");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
