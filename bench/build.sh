@@ -5,7 +5,8 @@
 #   1. cold build (--no-cache), median of $RUNS        target ≤ 1/4 of docker's
 #   2. fully cached rebuild, median of $RUNS           target ≤ 1/5 of docker's
 #   3. one file edited in a 1,000-file context: wharf's rebuild (COPY and the steps after it)
-#   4. the daemon's peak RSS over the whole run (VmHWM)   target ≤ 30 MB
+#   4. a RUN step's overhead over the same command in `wharf run`   target ≤ 15 ms
+#   5. the daemon's peak RSS over the whole run (VmHWM)   target ≤ 30 MB
 # dockerd runs with its own data root, exec root and socket, --iptables=false --bridge=none
 # (the host's filter rules stay as they are; its RUN steps then have no network, wharf's use
 # its bridge), and is stopped at the end.
@@ -119,6 +120,23 @@ for i in $(seq "$RUNS"); do
 done
 printf 'one file edited in a 1,000-file context, median of %d: wharf %d ms in all, %d ms until its COPY is done (target ≤ 50 ms), the 5 steps after it the rest; docker %d ms\n' \
   "$RUNS" "$(printf '%s\n' "${we[@]}" | median)" "$(printf '%s\n' "${wcopy[@]}" | median)" "$(printf '%s\n' "${de[@]}" | median)"
+
+# 4. a RUN step's overhead over the same command in `wharf run`: the step is a --no-cache build of
+# FROM + RUN less one of FROM alone (both without network, as the `run` is)
+one=$work/one; mkdir -p "$one/run" "$one/from"
+printf 'FROM busybox\nRUN --network=none true\n' > "$one/run/Dockerfile"
+printf 'FROM busybox\nLABEL x=1\n' > "$one/from/Dockerfile"
+$W build -q --no-cache -t one "$one/run" >/dev/null
+rr=(); rf=(); rn=()
+for _ in $(seq "$RUNS"); do
+  rr+=("$(time_ms $W build -q --no-cache -t one "$one/run")")
+  rf+=("$(time_ms $W build -q --no-cache -t one "$one/from")")
+  rn+=("$(time_ms $W run --rm --network none busybox true)")
+done
+rrm=$(printf '%s\n' "${rr[@]}" | median); rfm=$(printf '%s\n' "${rf[@]}" | median)
+rnm=$(printf '%s\n' "${rn[@]}" | median)
+printf 'RUN true as a build step, median of %d: %d ms (a FROM+RUN build %d ms less a FROM+LABEL one %d ms); `wharf run --rm` of it %d ms; overhead %d ms (target ≤ 15)\n' \
+  "$RUNS" $(( rrm - rfm )) "$rrm" "$rfm" "$rnm" $(( rrm - rfm - rnm ))
 
 pid=$(cat "$work/run/wharf.pid")
 printf 'daemon peak RSS over the run (VmHWM): %s\n' "$(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' "/proc/$pid/status")"
