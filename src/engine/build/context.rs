@@ -39,9 +39,9 @@ impl Drop for Context {
 }
 
 /// Reads through, hashing what passes.
-struct Hashing<R> {
-    inner: R,
-    hash: Sha256,
+pub(super) struct Hashing<R> {
+    pub(super) inner: R,
+    pub(super) hash: Sha256,
 }
 
 impl<R: Read> Read for Hashing<R> {

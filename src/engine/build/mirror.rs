@@ -133,18 +133,12 @@ fn copy_file(src: &Path, target: &Path, md: &Metadata) -> std::io::Result<String
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default()
     ));
-    let mut from = std::fs::File::open(src)?;
+    let mut from = super::context::Hashing {
+        inner: std::fs::File::open(src)?,
+        hash: Sha256::new(),
+    };
     let mut to = std::fs::File::create(&tmp)?;
-    let mut hash = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = std::io::Read::read(&mut from, &mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hash.update(&buf[..n]);
-        std::io::Write::write_all(&mut to, &buf[..n])?;
-    }
+    std::io::copy(&mut from, &mut to)?;
     to.set_permissions(std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
     if let Ok(t) = md.modified() {
         to.set_modified(t)?;
@@ -154,7 +148,7 @@ fn copy_file(src: &Path, target: &Path, md: &Metadata) -> std::io::Result<String
     Ok(format!(
         "f{:o}:{}",
         md.mode() & 0o7777,
-        hex::encode(hash.finalize())
+        hex::encode(from.hash.finalize())
     ))
 }
 
