@@ -10,6 +10,7 @@
 //! - [`plan::plan_up`] / [`plan::plan_down`] with an [`ObservedState`] → [`Plan`].
 
 pub mod config;
+pub mod convert;
 pub mod develop;
 pub mod engine;
 pub mod error;

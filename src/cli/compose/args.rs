@@ -145,7 +145,9 @@ pub enum ComposeCmd {
     Export(ExportArgs),
     /// Show the Docker Compose version information
     Version(VersionArgs),
-    /// Parse, resolve and render the compose file in canonical format
+    /// Parse, resolve and render the compose file in canonical format (`convert --format
+    /// kubernetes`: as Kubernetes manifests)
+    #[command(alias = "convert")]
     Config(ConfigArgs),
 }
 
@@ -263,7 +265,7 @@ pub struct DownArgs {
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct ConfigArgs {
-    /// Format the output: yaml or json
+    /// Format the output: yaml, json, or kubernetes (manifests; `-o DIR` writes one file each)
     #[arg(long, default_value = "yaml")]
     pub format: String,
     /// Print the service names, one per line
@@ -287,7 +289,7 @@ pub struct ConfigArgs {
     /// Only validate the configuration, don't print anything
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Save to file (default: stdout)
+    /// Save to file (default: stdout); with --format kubernetes, a directory unless it ends in .yaml
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
     /// Services

@@ -4,6 +4,7 @@
 pub mod args;
 mod cmds;
 mod containers;
+mod convert;
 mod printer;
 mod progress;
 mod run;

@@ -20,6 +20,9 @@ use crate::compose::service::{label_of, name_of};
 use crate::compose::{load_project, render_config, render_config_uninterpolated, ConfigFormat};
 
 pub fn config(opts: &ComposeOpts, a: ConfigArgs) -> CliResult {
+    if a.format == "kubernetes" {
+        return super::convert::kubernetes(opts, &a);
+    }
     let loaded = load_project(&load_options(opts, &a.service_names, a.no_interpolate))
         .map_err(compose_err)?;
     for w in &loaded.warnings {
@@ -57,7 +60,7 @@ pub fn config(opts: &ComposeOpts, a: ConfigArgs) -> CliResult {
             o => {
                 return Err(Exit::msg(
                     1,
-                    format!("unsupported format {o:?}: expected yaml or json"),
+                    format!("unsupported format {o:?}: expected yaml, json or kubernetes"),
                 ))
             }
         };

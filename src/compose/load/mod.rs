@@ -56,6 +56,21 @@ pub struct LoadOptions {
     pub environment: Option<Environment>,
     /// What `-f -` reads (default: standard input).
     pub stdin: Option<String>,
+    /// The engine the project is for (default: a single engine).
+    pub target: Target,
+}
+
+/// Which kind of engine a project is loaded for. Valid keys that the target cannot apply are
+/// reported as warnings; the model keeps what any target honours.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Target {
+    /// wharf's own engine (or any single Docker engine): `up`, `run`, ...
+    #[default]
+    Engine,
+    /// A Docker Swarm (`wharf stack deploy`).
+    Swarm,
+    /// The Kubernetes conversion; the converter reports what it cannot carry over.
+    Kubernetes,
 }
 
 /// A loaded project and the warnings loading produced (unsupported keys, `version:`...).
@@ -65,6 +80,56 @@ pub struct Loaded {
     pub warnings: Vec<String>,
     /// The environment used for interpolation (shell + dotenv files).
     pub environment: Environment,
+    /// Where keys were written, by dotted path (`services.web.build`), for the targets that
+    /// report keys they cannot carry over.
+    pub locations: KeyLocations,
+}
+
+/// Where the keys of services (two levels down: `services.web.deploy.placement`) and of the
+/// top-level resources were written, after merging (the last file that set a key wins).
+#[derive(Clone, Debug, Default)]
+pub struct KeyLocations(std::collections::BTreeMap<String, crate::compose::Location>);
+
+impl KeyLocations {
+    fn collect(doc: &Node) -> KeyLocations {
+        let mut out = std::collections::BTreeMap::new();
+        fn walk(
+            n: &Node,
+            path: &str,
+            depth: usize,
+            out: &mut std::collections::BTreeMap<String, crate::compose::Location>,
+        ) {
+            let Some(m) = n.as_map() else { return };
+            for (k, v) in m {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                let at = v.key_pos.clone().or_else(|| v.pos.clone());
+                out.insert(p.clone(), crate::compose::Location::from(at));
+                if depth > 0 {
+                    walk(v, &p, depth - 1, out);
+                }
+            }
+        }
+        walk(doc, "", 3, &mut out);
+        KeyLocations(out)
+    }
+
+    /// Where `path` was written (`services.web.build`), or the nearest parent that was.
+    pub fn of(&self, path: &str) -> crate::compose::Location {
+        let mut p = path;
+        loop {
+            if let Some(l) = self.0.get(p) {
+                return l.clone();
+            }
+            match p.rsplit_once('.') {
+                Some((parent, _)) => p = parent,
+                None => return crate::compose::Location::default(),
+            }
+        }
+    }
 }
 
 /// Load a compose project: the environment, the files, each file through the per-file phases
@@ -114,9 +179,11 @@ pub fn load_project(opts: &LoadOptions) -> Result<Loaded> {
         base_dir: project_dir.clone(),
         env: environment.clone(),
         no_interpolate: opts.no_interpolate,
+        target: opts.target,
     };
     let doc = load_and_merge(&files, opts, &ctx, &mut warnings)?;
     let name = project_name(opts, &environment, &doc, &project_dir)?;
+    let locations = KeyLocations::collect(&doc);
     let project = finalize::finalize(
         doc,
         finalize::FinalizeInput {
@@ -134,6 +201,7 @@ pub fn load_project(opts: &LoadOptions) -> Result<Loaded> {
         project,
         warnings,
         environment,
+        locations,
     })
 }
 
@@ -319,6 +387,7 @@ struct FileCtx {
     base_dir: PathBuf,
     env: Environment,
     no_interpolate: bool,
+    target: Target,
 }
 
 const MAX_DEPTH: usize = 32;
@@ -358,6 +427,7 @@ fn load_file_text(
             base_dir: &ctx.base_dir,
             env: &ctx.env,
             warnings,
+            target: ctx.target,
         };
         normalize::normalize_document(&mut doc, &mut nctx)?;
     }
@@ -428,6 +498,7 @@ fn extend_service(
                 base_dir: fp.parent().map(Path::to_path_buf).unwrap_or_default(),
                 env: ctx.env.clone(),
                 no_interpolate: ctx.no_interpolate,
+                target: ctx.target,
             };
             // a file that cannot be read is reported where the extends names it
             let other = load_file_path(&fp, &sub, warnings, depth + 1).map_err(|e| match e {
@@ -541,6 +612,7 @@ fn apply_includes(
             base_dir: sub_dir,
             env,
             no_interpolate: ctx.no_interpolate,
+            target: ctx.target,
         };
         let mut included: Option<Node> = None;
         for p in &paths {

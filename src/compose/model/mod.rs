@@ -5,6 +5,7 @@
 //! and of the top-level resources have a module each, re-exported here.
 
 mod build;
+mod deploy;
 mod mounts;
 mod net;
 mod resources;
@@ -19,12 +20,15 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use build::{Build, EnvFile};
+pub use deploy::{
+    Deploy, DeployMode, DeployRestartPolicy, EndpointMode, FailureAction, Placement,
+    PlacementPreference, ResourceLimits, Resources, RestartCondition, UpdateConfig, UpdateOrder,
+};
 pub use mounts::{BindOptions, Mount, MountType, TmpfsOptions, VolumeOptions};
 pub use net::{NetworkMode, Port, PortMode, Protocol, ServiceNetwork};
 pub use resources::{FileObject, Ipam, IpamPool, Network, ServiceFileRef, Volume};
 pub use runtime::{
-    DependsCondition, DependsOn, Deploy, Healthcheck, Logging, PullPolicy, ResourceLimits,
-    Resources, RestartPolicy, Ulimit,
+    DependsCondition, DependsOn, Healthcheck, Logging, PullPolicy, RestartPolicy, Ulimit,
 };
 pub use units::{ByteSize, Duration};
 

@@ -1,11 +1,11 @@
 //! How a service's containers run: dependencies, healthcheck, restart policy, ulimits,
-//! `deploy.resources`, pull policy and logging.
+//! pull policy and logging.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{is_false, is_true, yes, ByteSize, Duration};
+use super::{is_false, is_true, yes, Duration};
 
 /// `depends_on` condition.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -98,36 +98,6 @@ impl From<RestartPolicy> for String {
 pub struct Ulimit {
     pub soft: i64,
     pub hard: i64,
-}
-
-/// `deploy` (the parts wharf honours).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Deploy {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub replicas: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources: Option<Resources>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Resources {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limits: Option<ResourceLimits>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reservations: Option<ResourceLimits>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResourceLimits {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpus: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory: Option<ByteSize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pids: Option<i64>,
 }
 
 /// `pull_policy`.

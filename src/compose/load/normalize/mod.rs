@@ -7,6 +7,7 @@
 //! small module, the scalar casts and paths they share theirs.
 
 mod depends;
+mod deploy;
 mod files;
 mod health;
 mod networks;
@@ -46,6 +47,8 @@ pub struct NormCtx<'a> {
     pub env: &'a Environment,
     /// Warnings (unsupported keys...) are pushed here.
     pub warnings: &'a mut Vec<String>,
+    /// The engine the project is loaded for: it decides which keys are not applied.
+    pub target: crate::compose::load::Target,
 }
 
 pub(super) type Map = IndexMap<String, Node>;
@@ -53,10 +56,14 @@ pub(super) type Map = IndexMap<String, Node>;
 /// The one policy for valid keys wharf cannot apply: accepted, dropped from the model and
 /// reported once, with where they are and what is not applied.
 pub(crate) fn not_applied(ctx: &mut NormCtx<'_>, node: &Node, p: &KeyPath) {
+    not_applied_because(ctx, node, p, "not supported by wharf, ignored");
+}
+
+/// [`not_applied`] with the reason spelled out.
+pub(crate) fn not_applied_because(ctx: &mut NormCtx<'_>, node: &Node, p: &KeyPath, why: &str) {
     let at =
         crate::compose::error::Location::from(node.key_pos.clone().or_else(|| node.pos.clone()));
-    ctx.warnings
-        .push(format!("{at}: {p}: not supported by wharf, ignored"));
+    ctx.warnings.push(format!("{at}: {p}: {why}"));
 }
 
 /// Normalise a whole document in place.

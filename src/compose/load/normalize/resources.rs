@@ -1,10 +1,10 @@
-//! Resource keys: `ulimits:` (a number or soft/hard) and `deploy:` (replicas and
-//! `resources.limits`/`reservations`; the rest of deploy needs a swarm and is not applied).
+//! Resource keys: `ulimits:` (a number or soft/hard) and `deploy.resources`'
+//! `limits`/`reservations`.
 
 use crate::compose::error::{ComposeError, Result};
 use crate::compose::value::{KeyPath, Node, V};
 
-use super::scalar::{bytes, to_float, to_int, to_uint};
+use super::scalar::{bytes, to_float, to_int};
 use super::{not_applied, Map, NormCtx};
 
 pub(super) fn ulimits(n: &Node, p: &KeyPath) -> Result<Node> {
@@ -57,39 +57,6 @@ pub(super) fn limits(n: &Node, p: &KeyPath, ctx: &mut NormCtx<'_>) -> Result<Nod
             "pids" => {
                 o.insert(k.clone(), v.derive(V::Int(to_int(v, &kp)?)));
             }
-            _ => not_applied(ctx, v, &kp),
-        }
-    }
-    Ok(n.derive(V::Map(o)))
-}
-
-pub(super) fn deploy(n: &Node, p: &KeyPath, ctx: &mut NormCtx<'_>) -> Result<Node> {
-    let Some(m) = n.as_map() else {
-        return Ok(n.clone());
-    };
-    let mut o = Map::new();
-    for (k, v) in m {
-        let kp = p.key(k);
-        match k.as_str() {
-            "replicas" => {
-                o.insert(k.clone(), v.derive(V::Int(to_uint(v, &kp)?)));
-            }
-            "resources" => {
-                let mut ro = Map::new();
-                if let Some(rm) = v.as_map() {
-                    for (rk, rv) in rm {
-                        let rp = kp.key(rk);
-                        match rk.as_str() {
-                            "limits" | "reservations" => {
-                                ro.insert(rk.clone(), limits(rv, &rp, ctx)?);
-                            }
-                            _ => not_applied(ctx, rv, &rp),
-                        }
-                    }
-                }
-                o.insert(k.clone(), v.derive(V::Map(ro)));
-            }
-            _ if k.starts_with("x-") => {}
             _ => not_applied(ctx, v, &kp),
         }
     }

@@ -7,13 +7,14 @@ use crate::compose::error::Result;
 use crate::compose::value::{KeyPath, Node, V};
 
 use super::depends::depends_on;
+use super::deploy::deploy;
 use super::files::file_refs;
 use super::health::healthcheck;
 use super::networks::{extra_hosts, network_mode, service_networks};
 use super::policy::{logging, pull_policy, restart};
 use super::ports::ports;
 use super::process::{build, command, env_file, environment, extends};
-use super::resources::{deploy, ulimits};
+use super::resources::ulimits;
 use super::scalar::{bytes, duration, string_list, string_map, to_bool, to_float, to_int, to_uint};
 use super::volumes::{tmpfs_list, volumes};
 use super::NormCtx;
