@@ -19,11 +19,7 @@ use crate::daemon::{lock_file, DaemonOptions, READY_FD_ENV};
 pub fn main(global: &GlobalOpts, args: DaemonArgs) -> i32 {
     match args.action {
         Some(DaemonAction::Stop) => crate::daemon::stop(&global.run_root),
-        None => match crate::daemon::run(&DaemonOptions {
-            root: global.root.clone(),
-            run_root: global.run_root.clone(),
-            socket: global.socket(),
-        }) {
+        None => match daemon_options(global).and_then(|o| crate::daemon::run(&o)) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("wharf daemon: {e:#}");
@@ -33,11 +29,35 @@ pub fn main(global: &GlobalOpts, args: DaemonArgs) -> i32 {
     }
 }
 
+fn daemon_options(global: &GlobalOpts) -> anyhow::Result<DaemonOptions> {
+    let tcp = match global.tcp_listen() {
+        Some(addr) => {
+            let tls = match global.tls_files() {
+                Some(files) => Some(files.server_config().map_err(anyhow::Error::msg)?),
+                None => None,
+            };
+            Some((addr, tls))
+        }
+        None => None,
+    };
+    Ok(DaemonOptions {
+        root: global.root.clone(),
+        run_root: global.run_root.clone(),
+        socket: global.socket(),
+        tcp,
+    })
+}
+
 /// Connect to the daemon, starting one (detached, same options) if none answers.
 pub async fn ensure_daemon(global: &GlobalOpts) -> Result<Client, Exit> {
-    let client = client_for(global);
-    if client.ping().await.is_ok() {
-        return Ok(client);
+    let client = client_for(global)?;
+    match client.ping().await {
+        Ok(()) => return Ok(client),
+        // only a local daemon is started on demand
+        Err(e) if client.endpoint().local_socket().is_none() => {
+            return Err(Exit::msg(125, format!("wharf: {e}")))
+        }
+        Err(_) => {}
     }
     let global = global.clone();
     tokio::task::spawn_blocking(move || start_daemon(&global))

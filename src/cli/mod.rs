@@ -108,8 +108,11 @@ pub fn main() -> i32 {
 }
 
 /// The client for the configured socket (without starting anything).
-pub fn client_for(global: &args::GlobalOpts) -> Client {
-    Client::new(global.socket())
+pub fn client_for(global: &args::GlobalOpts) -> Result<Client, Exit> {
+    global
+        .endpoint()
+        .map(Client::with_endpoint)
+        .map_err(|e| Exit::msg(125, format!("wharf: {e}")))
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub struct DaemonOptions {
     pub root: PathBuf,
     pub run_root: PathBuf,
     pub socket: PathBuf,
+    /// Also serve TCP on this address (`-H tcp://…`), with TLS when set.
+    pub tcp: Option<(String, Option<std::sync::Arc<rustls::ServerConfig>>)>,
 }
 
 pub fn lock_file(path: &Path, blocking: bool) -> std::io::Result<Option<std::fs::File>> {
@@ -89,7 +91,13 @@ pub fn run(opts: &DaemonOptions) -> anyhow::Result<()> {
         std::fs::write(paths.run_root.join("wharf.pid"), std::process::id().to_string())?;
         tracing::info!(socket = %socket.display(), root = %paths.root.display(), "wharf daemon ready");
         signal_ready();
-        let shutdown = async {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let tcp = match &opts.tcp {
+            Some((addr, tls)) => Some(serve_tcp(engine.clone(), addr, tls.clone(), stop.clone()).await?),
+            None => None,
+        };
+        let signalled = stop.clone();
+        tokio::spawn(async move {
             use tokio::signal::unix::{signal, SignalKind};
             let mut term = signal(SignalKind::terminate()).expect("signal handler");
             let mut int = signal(SignalKind::interrupt()).expect("signal handler");
@@ -98,8 +106,13 @@ pub fn run(opts: &DaemonOptions) -> anyhow::Result<()> {
                 _ = int.recv() => {}
             }
             tracing::info!("shutting down; containers keep running");
-        };
+            signalled.cancel();
+        });
+        let shutdown = stop.clone().cancelled_owned();
         crate::api::server::serve(engine.clone(), listener, shutdown).await?;
+        if let Some(t) = tcp {
+            let _ = t.await;
+        }
         engine.release_idle_networking().await;
         if let Ok(net) = engine.net() {
             net.shutdown().await;
@@ -107,6 +120,33 @@ pub fn run(opts: &DaemonOptions) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(&socket);
         let _ = std::fs::remove_file(paths.run_root.join("wharf.pid"));
         Ok(())
+    })
+}
+
+/// Serve the API on TCP too (`-H tcp://…`), with TLS when configured; returns the server's
+/// task, which ends when `stop` is cancelled.
+async fn serve_tcp(
+    engine: crate::api::server::State,
+    addr: &str,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let tcp = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("listening on tcp://{addr}: {e}"))?;
+    tracing::info!(addr = %tcp.local_addr()?, tls = tls.is_some(), "serving the API on TCP");
+    if tls.is_none() {
+        tracing::warn!(
+            "the API on TCP without TLS gives root on this host to anyone who can reach it"
+        );
+    }
+    let shutdown = stop.cancelled_owned();
+    Ok(match tls {
+        Some(config) => {
+            let listener = crate::api::server::tls::TlsListener::new(tcp, config)?;
+            tokio::spawn(crate::api::server::serve(engine, listener, shutdown))
+        }
+        None => tokio::spawn(crate::api::server::serve(engine, tcp, shutdown)),
     })
 }
 

@@ -4,3 +4,4 @@ pub mod bytesize;
 pub mod duration;
 pub mod fsutil;
 pub mod ids;
+pub mod tls;

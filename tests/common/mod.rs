@@ -90,7 +90,10 @@ impl Wharf {
             .arg(&self.run_root);
         c.env_remove("WHARF_HOST")
             .env_remove("WHARF_ROOT")
-            .env_remove("WHARF_RUN");
+            .env_remove("WHARF_RUN")
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_TLS_VERIFY")
+            .env_remove("DOCKER_CERT_PATH");
         c
     }
 

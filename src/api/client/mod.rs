@@ -5,18 +5,18 @@ pub mod build;
 mod compose_calls;
 pub mod context;
 pub mod credentials;
+pub mod transport;
 mod typed;
 pub use compose_calls::{split_tag, EventStream};
 pub use typed::encode_filters as typed_filters;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::net::UnixStream;
 
 use super::{ErrorBody, API_VERSION};
 
@@ -26,7 +26,7 @@ pub type ReqBody = BoxBody<Bytes, std::io::Error>;
 pub enum ClientError {
     #[error("cannot connect to the wharf daemon at {socket}: {source}")]
     Connect {
-        socket: PathBuf,
+        socket: String,
         source: std::io::Error,
     },
     /// The daemon answered with an error; `message` is its own text.
@@ -59,7 +59,7 @@ pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone)]
 pub struct Client {
-    socket: PathBuf,
+    endpoint: transport::Endpoint,
 }
 
 /// What a path segment cannot carry as is: names are user input (`inspect 'a b'`).
@@ -140,24 +140,31 @@ pub fn reader_body<R: tokio::io::AsyncRead + Send + Sync + 'static>(reader: R) -
 }
 
 impl Client {
+    /// A client of the daemon on the UNIX socket `socket`.
     pub fn new(socket: impl Into<PathBuf>) -> Self {
         Client {
-            socket: socket.into(),
+            endpoint: transport::Endpoint::Unix(socket.into()),
         }
     }
 
-    pub fn socket(&self) -> &Path {
-        &self.socket
+    /// A client of the daemon at `endpoint` (local, TCP, SSH).
+    pub fn with_endpoint(endpoint: transport::Endpoint) -> Self {
+        Client { endpoint }
+    }
+
+    pub fn endpoint(&self) -> &transport::Endpoint {
+        &self.endpoint
     }
 
     async fn connect(&self) -> Result<hyper::client::conn::http1::SendRequest<ReqBody>> {
-        let stream =
-            UnixStream::connect(&self.socket)
-                .await
-                .map_err(|source| ClientError::Connect {
-                    socket: self.socket.clone(),
-                    source,
-                })?;
+        let stream = self
+            .endpoint
+            .connect()
+            .await
+            .map_err(|source| ClientError::Connect {
+                socket: self.endpoint.to_string(),
+                source,
+            })?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
             let _ = conn.with_upgrades().await;

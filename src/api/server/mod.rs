@@ -11,6 +11,7 @@ mod networks;
 mod stats;
 mod swarm;
 mod system;
+pub mod tls;
 mod volumes;
 
 use std::collections::HashMap;
@@ -242,12 +243,16 @@ fn strip_version(mut req: Request<Body>) -> Request<Body> {
     req
 }
 
-/// Serve the API on a UNIX socket until `shutdown` resolves.
-pub async fn serve(
+/// Serve the API on `listener` (a UNIX socket, TCP, TLS) until `shutdown` resolves.
+pub async fn serve<L>(
     engine: State,
-    listener: tokio::net::UnixListener,
+    listener: L,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     use tower::ServiceExt;
     let app = router(engine).map_request(strip_version);
     axum::serve(

@@ -53,17 +53,94 @@ pub struct GlobalOpts {
         default_value = "/run/wharf"
     )]
     pub run_root: PathBuf,
-    /// Daemon socket, e.g. unix:///run/wharf/wharf.sock (default: <run-root>/wharf.sock)
+    /// Daemon to talk to (or, for `wharf daemon`, to serve): unix:///PATH, tcp://HOST:PORT or
+    /// ssh://[USER@]HOST[:PORT] (default: unix://<run-root>/wharf.sock; env WHARF_HOST, then
+    /// DOCKER_HOST)
     #[arg(short = 'H', long, global = true, env = "WHARF_HOST")]
     pub host: Option<String>,
+    /// Use TLS; implied by --tlsverify
+    #[arg(long, global = true)]
+    pub tls: bool,
+    /// Use TLS and verify the remote (the daemon, or for `wharf daemon` its clients)
+    #[arg(long, global = true, env = "DOCKER_TLS_VERIFY", value_parser = tls_verify_env)]
+    pub tlsverify: bool,
+    /// Trust certs signed only by this CA (default: $DOCKER_CERT_PATH/ca.pem)
+    #[arg(long, global = true)]
+    pub tlscacert: Option<PathBuf>,
+    /// Path to TLS certificate file (default: $DOCKER_CERT_PATH/cert.pem)
+    #[arg(long, global = true)]
+    pub tlscert: Option<PathBuf>,
+    /// Path to TLS key file (default: $DOCKER_CERT_PATH/key.pem)
+    #[arg(long, global = true)]
+    pub tlskey: Option<PathBuf>,
+}
+
+/// `DOCKER_TLS_VERIFY` is set to anything non-empty to turn verification on, as the docker CLI
+/// reads it.
+fn tls_verify_env(v: &str) -> Result<bool, String> {
+    Ok(!matches!(v, "" | "0" | "false"))
 }
 
 impl GlobalOpts {
+    /// The host to talk to: `-H`/`WHARF_HOST`, then `DOCKER_HOST`.
+    fn host_url(&self) -> Option<String> {
+        self.host
+            .clone()
+            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
+    }
+
+    /// The local socket: the `-H unix://` path, else `<run-root>/wharf.sock` (which a daemon
+    /// serving TCP also listens on, for the local CLI).
     pub fn socket(&self) -> PathBuf {
-        match &self.host {
-            Some(h) => PathBuf::from(h.strip_prefix("unix://").unwrap_or(h)),
-            None => self.run_root.join("wharf.sock"),
+        match self.host_url() {
+            Some(h) if h.starts_with("unix://") || h.starts_with('/') => {
+                PathBuf::from(h.strip_prefix("unix://").unwrap_or(&h))
+            }
+            _ => self.run_root.join("wharf.sock"),
         }
+    }
+
+    /// The TCP address `wharf daemon -H tcp://…` serves, if any.
+    pub fn tcp_listen(&self) -> Option<String> {
+        self.host_url().and_then(|h| {
+            h.strip_prefix("tcp://")
+                .map(|a| a.trim_end_matches('/').to_string())
+        })
+    }
+
+    /// The TLS files, with docker's defaults from `DOCKER_CERT_PATH` (else `~/.docker`).
+    pub fn tls_files(&self) -> Option<crate::util::tls::TlsFiles> {
+        if !(self.tls || self.tlsverify) {
+            return None;
+        }
+        let dir = std::env::var_os("DOCKER_CERT_PATH")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
+        let pick = |flag: &Option<PathBuf>, file: &str| {
+            flag.clone()
+                .or_else(|| dir.as_ref().map(|d| d.join(file)).filter(|p| p.exists()))
+        };
+        Some(crate::util::tls::TlsFiles {
+            verify: self.tlsverify,
+            ca: pick(&self.tlscacert, "ca.pem"),
+            cert: pick(&self.tlscert, "cert.pem"),
+            key: pick(&self.tlskey, "key.pem"),
+        })
+    }
+
+    /// Where the CLI's requests go.
+    pub fn endpoint(&self) -> Result<crate::api::client::transport::Endpoint, String> {
+        use crate::api::client::transport::Endpoint;
+        let Some(url) = self.host_url() else {
+            return Ok(Endpoint::Unix(self.socket()));
+        };
+        let tls = match self.tls_files() {
+            Some(files) if url.starts_with("tcp://") || url.starts_with("https://") => {
+                Some(files.client_config()?)
+            }
+            _ => None,
+        };
+        Endpoint::parse(&url, tls)
     }
 }
 

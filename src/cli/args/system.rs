@@ -14,6 +14,9 @@ pub enum SystemCmd {
     Df(FormatArgs),
     /// Get real time events
     Events(EventsArgs),
+    /// Proxy the stdio stream to the daemon connection (the far end of `-H ssh://`)
+    #[command(name = "dial-stdio")]
+    DialStdio,
 }
 
 #[derive(Args, Debug)]

@@ -163,5 +163,6 @@ async fn system_cmd(client: &Client, c: SystemCmd) -> CliResult {
         SystemCmd::Prune(a) => system::prune(client, a).await,
         SystemCmd::Df(a) => system::df(client, a).await,
         SystemCmd::Events(a) => system::events(client, a).await,
+        SystemCmd::DialStdio => super::dial::dial_stdio(client).await,
     }
 }
