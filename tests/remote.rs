@@ -1,7 +1,9 @@
-//! Remote engines over TCP with TLS: `wharf daemon -H tcp://… --tlsverify` serves the API to
+//! Remote engines. Over TCP with TLS: `wharf daemon -H tcp://… --tlsverify` serves the API to
 //! clients whose certificate the CA signed, and `wharf -H tcp://… --tlsverify` drives it, with
-//! certificates made by openssl for the test. A client with a certificate from another CA, or
-//! none, is refused, as is a daemon that the client's CA did not sign.
+//! certificates made by openssl for the test; a client with a certificate from another CA, or
+//! none, is refused, as is a daemon that the client's CA did not sign. Over SSH: an sshd of the
+//! test's own on a loopback port, whose key runs `wharf system dial-stdio`; each invocation
+//! logs in once however many requests it makes.
 
 mod common;
 
@@ -228,5 +230,141 @@ fn a_tls_daemon_serves_verified_clients_and_refuses_the_others() {
     );
     // nothing was auto-started for the remote host
     assert!(!w.dir.path().join("client-run/wharf.sock").exists());
+    w.ok(&["volume", "rm", &name]);
+}
+
+struct Sshd(Child);
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        // the clients' master connections end with it
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let _ = self.0.wait();
+    }
+}
+
+fn ssh_keygen(path: &Path) {
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .output()
+        .expect("run ssh-keygen");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An sshd on a free loopback port whose one authorised key runs `wharf system dial-stdio`
+/// against `w`'s engine; returns it, its port, the ssh command for the client, and a receiver
+/// of its accepted logins.
+fn sshd(w: &Wharf, dir: &Path) -> (Sshd, u16, String, std::sync::mpsc::Receiver<()>) {
+    ssh_keygen(&dir.join("host"));
+    ssh_keygen(&dir.join("id"));
+    let public = std::fs::read_to_string(dir.join("id.pub")).unwrap();
+    let forced = format!(
+        "env WHARF_ROOT={} WHARF_RUN={} {} system dial-stdio",
+        w.root.display(),
+        w.run_root.display(),
+        env!("CARGO_BIN_EXE_wharf")
+    );
+    std::fs::write(
+        dir.join("authorized_keys"),
+        format!("command=\"{forced}\",no-pty {public}"),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = format!(
+        "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host\nAuthorizedKeysFile {d}/authorized_keys\n\
+         StrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
+         PermitRootLogin prohibit-password\nPidFile {d}/sshd.pid\nLogLevel INFO\n",
+        d = dir.display()
+    );
+    std::fs::write(dir.join("sshd_config"), config).unwrap();
+    std::fs::write(
+        dir.join("ssh_config"),
+        format!(
+            "Host *\n  IdentityFile {d}/id\n  IdentitiesOnly yes\n  UserKnownHostsFile /dev/null\n  StrictHostKeyChecking no\n  LogLevel ERROR\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    // sshd insists on its privilege separation directory
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    let mut child = Command::new("/usr/sbin/sshd")
+        .args(["-D", "-e", "-f"])
+        .arg(dir.join("sshd_config"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sshd");
+    let stderr = child.stderr.take().unwrap();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (login_tx, login_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("Server listening") {
+                let _ = ready_tx.send(());
+            }
+            if line.contains("Accepted publickey") {
+                let _ = login_tx.send(());
+            }
+        }
+    });
+    let sshd = Sshd(child);
+    ready_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("sshd did not come up");
+    let command = format!("ssh -F {}", dir.join("ssh_config").display());
+    (sshd, port, command, login_rx)
+}
+
+#[test]
+fn an_ssh_host_is_driven_through_one_connection_per_invocation() {
+    let w = Wharf::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (_sshd, port, ssh, logins) = sshd(&w, dir.path());
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .env_remove("WHARF_HOST")
+            .env_remove("DOCKER_HOST")
+            .env("WHARF_SSH_COMMAND", &ssh)
+            .args([
+                "--run-root",
+                &dir.path().join("client-run").to_string_lossy(),
+            ])
+            .args(["-H", &format!("ssh://root@127.0.0.1:{port}")])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let name = format!("ssh-vol-{}", w.slot);
+    run(&["volume", "create", &name]);
+    let listed = run(&["volume", "ls", "-q"]);
+    assert!(listed.lines().any(|l| l == name), "{listed}");
+    // the engine behind the far side is w's: its own socket sees the volume
+    assert!(w.ok(&["volume", "ls", "-q"]).lines().any(|l| l == name));
+    // each invocation made several requests (a ping, then its own) over one login
+    for i in 0..2 {
+        logins
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("login {i} not seen"));
+    }
+    let extra = logins.try_iter().count();
+    assert_eq!(extra, 0, "two invocations, {} ssh logins", 2 + extra);
+    assert!(!dir.path().join("client-run/wharf.sock").exists());
     w.ok(&["volume", "rm", &name]);
 }

@@ -158,9 +158,17 @@ impl Ssh {
         d
     }
 
-    /// `ssh` with the options every invocation shares.
+    /// `ssh` with the options every invocation shares. `WHARF_SSH_COMMAND` replaces `ssh`
+    /// (a program and its first arguments, e.g. `ssh -F ./ssh_config`), as `GIT_SSH_COMMAND`
+    /// does for git.
     fn command(&self, control: &std::path::Path) -> tokio::process::Command {
-        let mut c = tokio::process::Command::new("ssh");
+        let words = std::env::var("WHARF_SSH_COMMAND")
+            .ok()
+            .and_then(|c| shell_words::split(&c).ok())
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| vec!["ssh".to_string()]);
+        let mut c = tokio::process::Command::new(&words[0]);
+        c.args(&words[1..]);
         c.arg("-o")
             .arg(format!("ControlPath={}", control.display()))
             .arg("-o")
