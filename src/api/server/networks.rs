@@ -151,6 +151,11 @@ pub async fn create(AxState(engine): AxState<State>, body: Bytes) -> ApiResult {
         return Err(ApiError(Error::invalid("network name is required")));
     }
     let driver = req.driver.clone().unwrap_or_else(|| "bridge".into());
+    if driver == "overlay" {
+        return Err(ApiError(Error::invalid(
+            crate::net::manager::plan::OVERLAY_REFUSED,
+        )));
+    }
     if driver != "bridge" {
         return Err(ApiError(Error::not_found(format!(
             "could not find plugin {driver} in v1 plugin registry: plugin not found (wharf supports the bridge driver)"

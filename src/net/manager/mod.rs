@@ -10,7 +10,7 @@
 //! error: it goes on and reports them all.
 
 mod attach;
-mod plan;
+pub(crate) mod plan;
 mod restore;
 #[cfg(test)]
 mod tests;

@@ -47,6 +47,9 @@ fn check_name_and_driver(st: &State, req: &NetworkCreate) -> Result<String, NetE
         )));
     }
     let driver = req.driver.clone().unwrap_or_else(|| "bridge".into());
+    if driver == "overlay" {
+        return Err(NetError::Invalid(OVERLAY_REFUSED.into()));
+    }
     if driver != "bridge" {
         return Err(NetError::Invalid(format!(
             "network driver {driver:?} is not supported (only bridge)"
@@ -54,6 +57,10 @@ fn check_name_and_driver(st: &State, req: &NetworkCreate) -> Result<String, NetE
     }
     Ok(driver)
 }
+
+/// Why a single engine refuses the overlay driver, and where to go instead: overlay networks span
+/// machines, which only a swarm provides.
+pub const OVERLAY_REFUSED: &str = "overlay networks need a swarm: deploy with `wharf stack deploy`";
 
 /// The requested id, or a fresh one; never one in use.
 fn network_id(st: &State, req: &NetworkCreate) -> Result<String, NetError> {

@@ -164,6 +164,10 @@ async fn create_network_refusals_touch_nothing() {
         (create("taken"), "already exists"),
         (
             net_with(|r| r.driver = Some("overlay".into())),
+            "wharf stack deploy",
+        ),
+        (
+            net_with(|r| r.driver = Some("weave".into())),
             "not supported",
         ),
         (
