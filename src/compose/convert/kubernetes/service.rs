@@ -104,21 +104,26 @@ pub(super) fn services(cx: &mut Cx<'_>, name: &str, svc: &Service) {
         if !seen.insert(n.clone()) {
             continue;
         }
-        let mut spec = json!({ "selector": cx.selector(name) });
-        if ports.is_empty() {
-            spec["clusterIP"] = json!("None");
-        } else {
-            spec["ports"] = json!(ports);
-        }
-        let body = json!({
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": cx.metadata(&n, Some(name)),
-            "spec": spec,
-        });
-        cx.push("Service", &n, body);
+        push_service(cx, &n, name, &ports);
     }
     link_aliases(cx, name, svc);
+}
+
+/// A Service `name` selecting `service`'s pods: on `ports`, or headless without any.
+fn push_service(cx: &mut Cx<'_>, name: &str, service: &str, ports: &[Value]) {
+    let mut spec = json!({ "selector": cx.selector(service) });
+    if ports.is_empty() {
+        spec["clusterIP"] = json!("None");
+    } else {
+        spec["ports"] = json!(ports);
+    }
+    let body = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": cx.metadata(name, Some(service)),
+        "spec": spec,
+    });
+    cx.push("Service", name, body);
 }
 
 /// `links: [db:database]` makes `database` resolve to `db` in this service: a Service named
@@ -146,18 +151,6 @@ fn link_aliases(cx: &mut Cx<'_>, name: &str, svc: &Service) {
             ),
         );
         let ports = service_ports(cx, target, target_svc);
-        let mut spec = json!({ "selector": cx.selector(target) });
-        if ports.is_empty() {
-            spec["clusterIP"] = json!("None");
-        } else {
-            spec["ports"] = json!(ports);
-        }
-        let body = json!({
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": cx.metadata(&alias, Some(target)),
-            "spec": spec,
-        });
-        cx.push("Service", &alias, body);
+        push_service(cx, &alias, target, &ports);
     }
 }
