@@ -66,7 +66,7 @@ impl TlsFiles {
         } else {
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyServer(p)))
+                .with_custom_certificate_verifier(any_server_certificate(p))
         };
         let config = match (&self.cert, &self.key) {
             (Some(c), Some(k)) if c.exists() && k.exists() => builder
@@ -105,7 +105,12 @@ impl TlsFiles {
     }
 }
 
-/// `--tls` without `--tlsverify`: any daemon certificate, handshake signatures still checked.
+/// A verifier that accepts any server certificate, still checking handshake signatures with
+/// `provider`'s algorithms: `--tls` without `--tlsverify`, and insecure registries.
+pub fn any_server_certificate(provider: Arc<CryptoProvider>) -> Arc<dyn ServerCertVerifier> {
+    Arc::new(AnyServer(provider))
+}
+
 #[derive(Debug)]
 struct AnyServer(Arc<CryptoProvider>);
 
