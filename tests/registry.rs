@@ -8,7 +8,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::Wharf;
+use common::{openssl, Wharf};
 
 /// Wait until something accepts connections on `addr` (a server the test just spawned: it
 /// gives no readiness signal of its own).
@@ -349,20 +349,6 @@ fn htpasswd(path: &std::path::Path, user: &str, password: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
     std::fs::write(path, out.stdout).unwrap();
-}
-
-/// `openssl` with `args` in `dir`.
-fn openssl(dir: &std::path::Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("tests need openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A CA (`<name>.crt`, `<name>.key`) in `dir`, and a certificate for 127.0.0.1 it signed

@@ -327,3 +327,17 @@ fn nix_umount(p: &Path) -> std::io::Result<()> {
     }
     std::fs::remove_file(p)
 }
+
+/// `openssl` with `args` in `dir` (the TLS tests make their certificates with it).
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("tests need openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
