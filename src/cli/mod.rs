@@ -8,6 +8,7 @@ mod commands;
 pub mod compose;
 pub mod daemon;
 pub mod output;
+pub mod stack;
 
 use clap::Parser;
 
@@ -89,6 +90,10 @@ pub fn main() -> i32 {
                 }
             };
             let result = rt.block_on(async {
+                // a swarm is an engine that runs already: nothing is started for it
+                if let Command::Stack(a) = command {
+                    return stack::main(&cli.global, a).await;
+                }
                 let client = daemon::ensure_daemon(&cli.global).await?;
                 commands::dispatch(&client, &cli.global, command).await
             });

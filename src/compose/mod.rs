@@ -20,6 +20,7 @@ pub mod load;
 pub mod model;
 pub mod plan;
 pub mod service;
+pub mod stack;
 pub mod value;
 
 pub use config::{render_config, render_config_uninterpolated, ConfigFormat};

@@ -5,6 +5,7 @@ pub mod build;
 mod compose_calls;
 pub mod context;
 pub mod credentials;
+pub mod swarm;
 pub mod transport;
 mod typed;
 pub use compose_calls::{split_tag, EventStream};
@@ -60,6 +61,9 @@ pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 #[derive(Debug, Clone)]
 pub struct Client {
     endpoint: transport::Endpoint,
+    /// The API version in request paths: wharf's own, or a lower one a daemon asked for
+    /// ([`negotiated`](Client::negotiated)).
+    version: std::sync::Arc<str>,
 }
 
 /// What a path segment cannot carry as is: names are user input (`inspect 'a b'`).
@@ -142,14 +146,47 @@ pub fn reader_body<R: tokio::io::AsyncRead + Send + Sync + 'static>(reader: R) -
 impl Client {
     /// A client of the daemon on the UNIX socket `socket`.
     pub fn new(socket: impl Into<PathBuf>) -> Self {
-        Client {
-            endpoint: transport::Endpoint::Unix(socket.into()),
-        }
+        Client::with_endpoint(transport::Endpoint::Unix(socket.into()))
     }
 
     /// A client of the daemon at `endpoint` (local, TCP, SSH).
     pub fn with_endpoint(endpoint: transport::Endpoint) -> Self {
-        Client { endpoint }
+        Client {
+            endpoint,
+            version: API_VERSION.into(),
+        }
+    }
+
+    /// This client, speaking the highest API version both it and the daemon know, as the
+    /// docker CLI negotiates: a daemon older than wharf's API (dockerd 20.10 speaks 1.41)
+    /// refuses paths of a newer version.
+    pub async fn negotiated(&self) -> Result<Client> {
+        let mut sender = self.connect().await?;
+        let req = Request::builder()
+            .method(Method::GET)
+            .uri("http://wharf/_ping")
+            .header("Host", "wharf")
+            .body(empty())
+            .map_err(|e| ClientError::Request(e.to_string()))?;
+        let resp = sender.send_request(req).await?;
+        let theirs = resp
+            .headers()
+            .get("Api-Version")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let _ = resp.into_body().collect().await?;
+        let mut client = self.clone();
+        if let Some(theirs) = theirs {
+            if version_key(&theirs) < version_key(API_VERSION) {
+                client.version = theirs.into();
+            }
+        }
+        Ok(client)
+    }
+
+    /// The API version this client puts in request paths.
+    pub fn api_version(&self) -> &str {
+        &self.version
     }
 
     pub fn endpoint(&self) -> &transport::Endpoint {
@@ -173,6 +210,7 @@ impl Client {
     }
 
     fn request(
+        &self,
         method: Method,
         path: &str,
         body: ReqBody,
@@ -180,7 +218,11 @@ impl Client {
     ) -> Result<Request<ReqBody>> {
         let mut b = Request::builder()
             .method(method)
-            .uri(format!("http://wharf/v{API_VERSION}{}", encode_path(path)))
+            .uri(format!(
+                "http://wharf/v{}{}",
+                self.version,
+                encode_path(path)
+            ))
             .header("Host", "wharf")
             .header("User-Agent", concat!("wharf/", env!("CARGO_PKG_VERSION")));
         if let Some(ct) = content_type {
@@ -229,7 +271,7 @@ impl Client {
         headers: &[(&str, String)],
     ) -> Result<Response<Incoming>> {
         let mut sender = self.connect().await?;
-        let mut req = Self::request(method, path, body, content_type)?;
+        let mut req = self.request(method, path, body, content_type)?;
         for (name, value) in headers {
             if let (Ok(n), Ok(v)) = (
                 hyper::header::HeaderName::from_bytes(name.as_bytes()),
@@ -290,7 +332,7 @@ impl Client {
         body: ReqBody,
     ) -> Result<TokioIo<hyper::upgrade::Upgraded>> {
         let mut sender = self.connect().await?;
-        let mut req = Self::request(Method::POST, path, body, Some("application/json"))?;
+        let mut req = self.request(Method::POST, path, body, Some("application/json"))?;
         req.headers_mut().insert(
             "Connection",
             hyper::header::HeaderValue::from_static("Upgrade"),
@@ -353,6 +395,12 @@ impl Client {
         let _ = resp.into_body().collect().await?;
         Ok(())
     }
+}
+
+/// `1.41` as (1, 41), for comparing versions.
+fn version_key(v: &str) -> (u32, u32) {
+    let (major, minor) = v.split_once('.').unwrap_or((v, "0"));
+    (major.parse().unwrap_or(0), minor.parse().unwrap_or(0))
 }
 
 pub async fn decode<T: serde::de::DeserializeOwned>(resp: Response<Incoming>) -> Result<T> {

@@ -246,6 +246,8 @@ pub enum Command {
     Events(EventsArgs),
     /// Define and run multi-container applications (docker compose)
     Compose(crate::cli::compose::args::ComposeCli),
+    /// Manage Swarm stacks: deploy a compose file to a Docker Swarm (-H a manager)
+    Stack(crate::cli::stack::StackCli),
     /// Create and start the compose project's containers (`compose up`)
     Up(crate::cli::compose::args::TopUp),
     /// Stop and remove the compose project's containers and networks (`compose down`)

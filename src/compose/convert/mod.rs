@@ -4,6 +4,7 @@
 //! written at, every key that has no equivalent on the target.
 
 pub mod kubernetes;
+pub mod swarm;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -44,13 +45,18 @@ impl<'a> Report<'a> {
         }
     }
 
+    /// Where `key` was written (or its nearest parent that was).
+    pub fn location(&self, key: &str) -> Location {
+        self.locations.map(|l| l.of(key)).unwrap_or_default()
+    }
+
     /// Report `key` (once) with `why`.
     pub fn drop_key(&mut self, key: impl Into<String>, why: impl Into<String>) {
         let key = key.into();
         if !self.seen.insert(key.clone()) {
             return;
         }
-        let at = self.locations.map(|l| l.of(&key)).unwrap_or_default();
+        let at = self.location(&key);
         self.dropped.push(Dropped {
             at,
             key,
