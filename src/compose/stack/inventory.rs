@@ -82,7 +82,7 @@ pub async fn services(client: &Client, ns: &Namespace) -> Result<Vec<ServiceRow>
 fn service_row(s: &Service, tasks: &[&Task]) -> ServiceRow {
     let spec = s.spec.clone().unwrap_or_default();
     let mode = spec.mode.clone().unwrap_or_default();
-    let state = service_state(s, tasks);
+    let state = service_state(s, tasks, &|_| true);
     let (mode_name, replicas) = if mode.replicated_job.is_some() || mode.global_job.is_some() {
         let running = tasks
             .iter()

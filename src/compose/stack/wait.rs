@@ -19,6 +19,12 @@ use crate::api::models::{Service, Task, TaskState};
 /// How long a wait goes without re-evaluating when no event came.
 pub const BACKSTOP: Duration = Duration::from_millis(250);
 
+/// How long a task without a healthcheck must have been seen running to count: a swarm
+/// reports a task running before a process that fails at once has exited (docker's CLI
+/// waits out the update monitor, 5 s by default, for the same reason). A task with a
+/// healthcheck counts once healthy.
+pub const STABLE: Duration = Duration::from_secs(1);
+
 /// The task ids a stack has now (a later wait ignores their failures: they are history).
 pub async fn task_ids(client: &Client, ns: &Namespace) -> Result<HashSet<String>, StackError> {
     Ok(client
@@ -50,6 +56,7 @@ pub async fn converge(
     let mut events = subscribe(client).await?;
     let ids: Vec<String> = deployed.iter().map(|(_, id)| id.clone()).collect();
     let mut last: HashMap<String, ServiceState> = HashMap::new();
+    let mut seen_running: HashMap<String, Instant> = HashMap::new();
     loop {
         let services: HashMap<String, Service> = client
             .list_services(&Filters::from([("id".to_string(), ids.clone())]))
@@ -62,6 +69,24 @@ pub async fn converge(
             .list_tasks(&Filters::from([("service".to_string(), ids.clone())]))
             .await
             .map_err(api("listing tasks"))?;
+        let now = Instant::now();
+        seen_running.retain(|id, _| {
+            tasks
+                .iter()
+                .any(|t| t.id.as_ref() == Some(id) && is_running(t))
+        });
+        for t in tasks.iter().filter(|t| is_running(t)) {
+            if let Some(id) = &t.id {
+                seen_running.entry(id.clone()).or_insert(now);
+            }
+        }
+        let stable = |t: &Task| {
+            has_healthcheck(t)
+                || t.id
+                    .as_ref()
+                    .and_then(|id| seen_running.get(id))
+                    .is_some_and(|since| now.duration_since(*since) >= STABLE)
+        };
         let failed = failures(&tasks, before, &services);
         if !failed.is_empty() {
             return Err(StackError::TasksFailed(failed));
@@ -76,7 +101,7 @@ pub async fn converge(
                 .iter()
                 .filter(|t| t.service_id.as_deref() == Some(id))
                 .collect();
-            let state = service_state(service, &mine);
+            let state = service_state(service, &mine, &stable);
             all &= state.converged;
             if last.get(name) != Some(&state) {
                 let scoped = spec_name(service);
@@ -249,8 +274,19 @@ fn is_running(t: &Task) -> bool {
     t.status.as_ref().and_then(|s| s.state) == Some(TaskState::RUNNING)
 }
 
-/// How many of a service's tasks run (or completed, for a job) against how many it wants.
-pub fn service_state(s: &Service, tasks: &[&Task]) -> ServiceState {
+/// Whether the task's container has a healthcheck of its own (its image's is not known here).
+fn has_healthcheck(t: &Task) -> bool {
+    t.spec
+        .as_ref()
+        .and_then(|s| s.container_spec.as_ref())
+        .and_then(|c| c.health_check.as_ref())
+        .and_then(|h| h.test.as_ref())
+        .is_some_and(|test| test.first().is_some_and(|t| t != "NONE"))
+}
+
+/// How many of a service's tasks run (or completed, for a job) against how many it wants;
+/// converged counts only running tasks that are `stable`.
+pub fn service_state(s: &Service, tasks: &[&Task], stable: &dyn Fn(&Task) -> bool) -> ServiceState {
     let mode = s
         .spec
         .as_ref()
@@ -266,6 +302,7 @@ pub fn service_state(s: &Service, tasks: &[&Task]) -> ServiceState {
         .filter(|t| t.desired_state == Some(TaskState::RUNNING))
         .collect();
     let running = active.iter().filter(|t| is_running(t)).count() as u64;
+    let settled = active.iter().filter(|t| is_running(t) && stable(t)).count() as u64;
     if let Some(job) = mode.replicated_job {
         let total = job.total_completions.unwrap_or(1).max(0) as u64;
         let done = tasks
@@ -295,7 +332,7 @@ pub fn service_state(s: &Service, tasks: &[&Task]) -> ServiceState {
         None => active.len() as u64,
     };
     let converged = !updating
-        && running == desired
+        && settled == desired
         && active.len() as u64 == desired
         && (desired > 0 || mode.replicated.is_some());
     ServiceState {
