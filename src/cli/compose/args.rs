@@ -265,7 +265,8 @@ pub struct DownArgs {
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct ConfigArgs {
-    /// Format the output: yaml, json, or kubernetes (manifests; `-o DIR` writes one file each)
+    /// Format the output: yaml, json, kubernetes (manifests; `-o DIR` writes one file each) or
+    /// swarm (what `wharf stack deploy` would create, as JSON)
     #[arg(long, default_value = "yaml")]
     pub format: String,
     /// Print the service names, one per line

@@ -1,13 +1,15 @@
 //! `wharf compose convert --format kubernetes` (also `config --format kubernetes`): the
 //! project as Kubernetes manifests, to standard output or one file per object with `-o DIR`.
 //! What does not carry over is printed as warnings and listed at the top of the output.
+//! `--format swarm` prints what `wharf stack deploy` would create, as JSON, secrets' data
+//! left out.
 
 use std::path::Path;
 
 use super::args::{ComposeOpts, ConfigArgs};
 use super::{compose_err, load_options};
 use crate::cli::{CliResult, Exit};
-use crate::compose::convert::kubernetes;
+use crate::compose::convert::{kubernetes, swarm as swarm_convert};
 use crate::compose::graph::ServiceGraph;
 use crate::compose::load::{load_project, Target};
 
@@ -68,4 +70,45 @@ fn write_dir(dir: &Path, c: &kubernetes::Conversion, header: &str) -> CliResult 
         std::fs::write(&path, kubernetes::render(&one, header)).map_err(|e| err(&path, e))?;
     }
     Ok(())
+}
+
+pub(super) fn swarm(opts: &ComposeOpts, a: &ConfigArgs) -> CliResult {
+    let mut lo = load_options(opts, &a.service_names, a.no_interpolate);
+    lo.target = Target::Swarm;
+    let loaded = load_project(&lo).map_err(compose_err)?;
+    for w in &loaded.warnings {
+        eprintln!("WARN[0000] {w}");
+    }
+    let ns = swarm_convert::Namespace::new(&loaded.project.name).map_err(|e| Exit::msg(1, e))?;
+    let mut stack =
+        swarm_convert::convert(&loaded, &ns).map_err(|e| Exit::msg(1, e.to_string()))?;
+    for d in &stack.dropped {
+        eprintln!("WARN[0000] {d}");
+    }
+    for s in &mut stack.secrets {
+        s.data = s
+            .data
+            .as_ref()
+            .map(|d| format!("<{} bytes, base64>", d.len()));
+    }
+    let doc = serde_json::json!({
+        "Networks": stack.networks,
+        "ExternalNetworks": stack.external_networks,
+        "Secrets": stack.secrets,
+        "Configs": stack.configs,
+        "Services": stack.services.iter().map(|s| &s.spec).collect::<Vec<_>>(),
+    });
+    if a.quiet {
+        return Ok(());
+    }
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+    match &a.output {
+        Some(file) => {
+            std::fs::write(file, text).map_err(|e| Exit::msg(1, format!("{}: {e}", file.display())))
+        }
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
 }

@@ -23,6 +23,9 @@ pub fn config(opts: &ComposeOpts, a: ConfigArgs) -> CliResult {
     if a.format == "kubernetes" {
         return super::convert::kubernetes(opts, &a);
     }
+    if a.format == "swarm" {
+        return super::convert::swarm(opts, &a);
+    }
     let loaded = load_project(&load_options(opts, &a.service_names, a.no_interpolate))
         .map_err(compose_err)?;
     for w in &loaded.warnings {
@@ -60,7 +63,7 @@ pub fn config(opts: &ComposeOpts, a: ConfigArgs) -> CliResult {
             o => {
                 return Err(Exit::msg(
                     1,
-                    format!("unsupported format {o:?}: expected yaml, json or kubernetes"),
+                    format!("unsupported format {o:?}: expected yaml, json, kubernetes or swarm"),
                 ))
             }
         };
