@@ -237,7 +237,7 @@ impl Drop for Swarm {
 
 /// wharf, run inside the swarm's namespace (so its daemon, started on first use, reaches the
 /// registry there).
-fn wharf(w: &Wharf, s: &Swarm, args: &[&str]) -> Output {
+fn wharf_cmd(w: &Wharf, s: &Swarm, args: &[&str]) -> Command {
     let mut c = Command::new("nsenter");
     c.arg(format!("--net=/run/netns/{}", s.netns))
         .arg(env!("CARGO_BIN_EXE_wharf"))
@@ -249,18 +249,34 @@ fn wharf(w: &Wharf, s: &Swarm, args: &[&str]) -> Output {
         .env("DOCKER_CONFIG", s.dir.path().join("docker-config"))
         .env_remove("WHARF_HOST")
         .env_remove("DOCKER_HOST");
-    run(&mut c)
+    c
+}
+
+fn wharf(w: &Wharf, s: &Swarm, args: &[&str]) -> Output {
+    run(&mut wharf_cmd(w, s, args))
 }
 
 fn wharf_ok(w: &Wharf, s: &Swarm, args: &[&str]) -> String {
-    let out = wharf(w, s, args);
-    assert!(
-        out.status.success(),
-        "wharf {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
+    ok(&mut wharf_cmd(w, s, args))
+}
+
+/// `wharf stack deploy --detach=false` of `file` as `stack`, required to succeed.
+fn deploy_and_wait(w: &Wharf, s: &Swarm, file: &str, stack: &str) -> String {
+    let host = s.host();
+    wharf_ok(
+        w,
+        s,
+        &[
+            "-H",
+            &host,
+            "stack",
+            "deploy",
+            "-c",
+            file,
+            "--detach=false",
+            stack,
+        ],
+    )
 }
 
 /// `image:tag` from busybox with a label of its own (so each tag has its own digest), pushed
@@ -414,20 +430,7 @@ fn a_stack_deploys_to_a_swarm_as_docker_deploys_it_updates_in_place_and_leaves_n
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let out = wharf_ok(
-        &w,
-        &s,
-        &[
-            "-H",
-            &host,
-            "stack",
-            "deploy",
-            "-c",
-            file,
-            "--detach=false",
-            "shop",
-        ],
-    );
+    let out = deploy_and_wait(&w, &s, file, "shop");
     for line in [
         "Creating network shop_back",
         "Creating network shop_front",
@@ -560,20 +563,7 @@ fn a_stack_deploys_to_a_swarm_as_docker_deploys_it_updates_in_place_and_leaves_n
         ),
     )
     .unwrap();
-    let out = wharf_ok(
-        &w,
-        &s,
-        &[
-            "-H",
-            &host,
-            "stack",
-            "deploy",
-            "-c",
-            file,
-            "--detach=false",
-            "shop",
-        ],
-    );
+    let out = deploy_and_wait(&w, &s, file, "shop");
     assert!(out.contains("Updating service shop_api (id: "), "{out}");
     assert_eq!(s.running_tasks("shop_web"), web_tasks);
     assert_eq!(s.running_tasks("shop_worker"), worker_tasks);
@@ -620,8 +610,26 @@ fn a_stack_deploys_to_a_swarm_as_docker_deploys_it_updates_in_place_and_leaves_n
         assert!(s.labelled(kind, "shop").is_empty(), "{kind} left");
         assert!(s.labelled(kind, "bad").is_empty(), "{kind} of bad left");
     }
-    let out = wharf(&w, &s, &["-H", &host, "stack", "ps", "shop"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Nothing found in stack: shop"));
+    // services go at once; a swarm drops its tasks' records a moment later, so tasks may
+    // still be listed, but none of them running (what docker's rm waits for too)
+    let out = wharf(&w, &s, &["-H", &host, "stack", "services", "shop"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Nothing found in stack: shop"), "{err}");
+    let ps = wharf_ok(
+        &w,
+        &s,
+        &[
+            "-H",
+            &host,
+            "stack",
+            "ps",
+            "shop",
+            "--format",
+            "{{.CurrentState}}",
+        ],
+    );
+    assert!(!ps.contains("Running"), "{ps}");
+    assert!(!wharf_ok(&w, &s, &["-H", &host, "stack", "ls"]).contains("shop"));
 }
 
 #[test]
