@@ -684,3 +684,74 @@ fn keys_a_swarm_cannot_take_are_named_with_their_lines() {
     wharf_ok(&w, &s, &["-H", &s.host(), "stack", "rm", "shop"]);
     assert!(s.labelled("network", "shop").is_empty());
 }
+
+#[test]
+fn deploy_build_builds_on_wharf_pushes_and_the_swarm_runs_it() {
+    let w = Wharf::new();
+    let s = Swarm::start();
+    push_image(&w, &s, "1");
+    let project = tempfile::tempdir().unwrap();
+    std::fs::create_dir(project.path().join("app")).unwrap();
+    std::fs::write(
+        project.path().join("app/Dockerfile"),
+        "FROM 127.0.0.1:5000/box:1\nARG FLAVOUR\nRUN echo \"built $FLAVOUR\" > /built\nCMD [\"sleep\", \"1000\"]\n",
+    )
+    .unwrap();
+    let file = project.path().join("compose.yaml");
+    std::fs::write(
+        &file,
+        "services:\n  app:\n    image: 127.0.0.1:5000/app:1\n    build:\n      context: ./app\n      args: {FLAVOUR: by-wharf}\n    healthcheck: {test: [CMD, grep, -q, built, /built], interval: 1s}\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let host = s.host();
+    let out = wharf(
+        &w,
+        &s,
+        &[
+            "-H",
+            &host,
+            "stack",
+            "deploy",
+            "-c",
+            file,
+            "--build",
+            "--detach=false",
+            "built",
+        ],
+    );
+    let (stdout, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{err}");
+    assert!(stdout.contains("Creating service built_app"), "{stdout}");
+    // with --build the key is carried over; without, it is named as left out
+    assert!(!err.contains("services.app.build"), "{err}");
+    let out = wharf(
+        &w,
+        &s,
+        &["-H", &host, "stack", "deploy", "-c", file, "built"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("services.app.build"), "{err}");
+    // the task runs the pushed image, pinned to its digest, with what the build made
+    let tasks = s.running_tasks("built_app");
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert!(tasks
+        .values()
+        .all(|i| i.starts_with("127.0.0.1:5000/app:1@sha256:")));
+    let id = ok(s.docker().args([
+        "ps",
+        "-q",
+        "--filter",
+        "label=com.docker.swarm.service.name=built_app",
+    ]));
+    let built = ok(s.docker().args(["exec", id.trim(), "cat", "/built"]));
+    assert_eq!(built.trim(), "built by-wharf");
+    // `compose push` alone sends the same image again (nothing to upload, still a success)
+    wharf_ok(&w, &s, &["compose", "-f", file, "push"]);
+    wharf_ok(&w, &s, &["-H", &host, "stack", "rm", "built"]);
+    assert!(s.labelled("service", "built").is_empty());
+}

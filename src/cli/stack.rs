@@ -11,7 +11,8 @@ use super::args::GlobalOpts;
 use super::output::{print_table, Row, Table};
 use super::{client_for, CliResult, Exit};
 use crate::compose::convert::swarm;
-use crate::compose::load::{load_project, LoadOptions, Target};
+use crate::compose::load::{load_project, LoadOptions, Loaded, Target};
+use crate::compose::service::{BuildRequest, PushRequest};
 use crate::compose::stack::deploy::{DeployOptions, ResolveImage};
 use crate::compose::stack::{self, Namespace, Progress, StackError};
 
@@ -59,6 +60,10 @@ pub struct DeployArgs {
     /// Suppress progress output
     #[arg(short, long)]
     pub quiet: bool,
+    /// Build the images of services with a `build:` section on the local wharf engine and push
+    /// them to their `image:` references before deploying
+    #[arg(long)]
+    pub build: bool,
     /// Stack name
     pub stack: String,
 }
@@ -122,7 +127,7 @@ pub async fn main(global: &GlobalOpts, cli: StackCli) -> CliResult {
     let client = client_for(global)?;
     let client = stack::manager(&client).await.map_err(stack_err)?;
     match cli.cmd {
-        StackCmd::Deploy(a) => deploy(&client, a).await,
+        StackCmd::Deploy(a) => deploy(global, &client, a).await,
         StackCmd::Ls(a) => ls(&client, a).await,
         StackCmd::Services(a) => services(&client, a).await,
         StackCmd::Ps(a) => ps(&client, a).await,
@@ -130,7 +135,11 @@ pub async fn main(global: &GlobalOpts, cli: StackCli) -> CliResult {
     }
 }
 
-async fn deploy(client: &crate::api::client::Client, a: DeployArgs) -> CliResult {
+async fn deploy(
+    global: &GlobalOpts,
+    client: &crate::api::client::Client,
+    a: DeployArgs,
+) -> CliResult {
     let ns = namespace(&a.stack)?;
     if a.compose_file.is_empty() {
         return Err(Exit::msg(
@@ -148,7 +157,14 @@ async fn deploy(client: &crate::api::client::Client, a: DeployArgs) -> CliResult
     for w in &loaded.warnings {
         eprintln!("WARN[0000] {w}");
     }
-    let stack = swarm::convert(&loaded, &ns).map_err(|e| Exit::msg(1, e.to_string()))?;
+    let mut stack = swarm::convert(&loaded, &ns).map_err(|e| Exit::msg(1, e.to_string()))?;
+    if a.build {
+        build_and_push(global, &loaded, a.quiet).await?;
+        // what `build:` makes now reaches the swarm through the registry
+        stack
+            .dropped
+            .retain(|d| !(d.key.starts_with("services.") && d.key.ends_with(".build")));
+    }
     for d in &stack.dropped {
         eprintln!("WARN[0000] {d}");
     }
@@ -169,6 +185,31 @@ async fn deploy(client: &crate::api::client::Client, a: DeployArgs) -> CliResult
         .await
         .map(|_| ())
         .map_err(stack_err)
+}
+
+/// `--build`: the images of the services with a `build:` section, built by the local wharf
+/// engine (started if need be, whatever `-H` names: that is the swarm) and pushed to the
+/// registries their names say, where the swarm's nodes pull them from.
+async fn build_and_push(global: &GlobalOpts, loaded: &Loaded, quiet: bool) -> CliResult {
+    let mut local = global.clone();
+    local.host = Some(format!(
+        "unix://{}",
+        global.run_root.join("wharf.sock").display()
+    ));
+    local.tls = false;
+    local.tlsverify = false;
+    let engine = super::daemon::ensure_daemon(&local).await?;
+    let compose = super::compose::compose_for(&engine, quiet);
+    let project = std::sync::Arc::new(loaded.project.clone());
+    compose
+        .build(
+            &project,
+            loaded.environment.clone(),
+            &BuildRequest::default(),
+        )
+        .await?;
+    compose.push(&project, &PushRequest::default()).await?;
+    Ok(())
 }
 
 /// docker's lines: "Creating service shop_web"; progress of the wait; warnings to stderr.

@@ -293,22 +293,25 @@ impl Client {
                 auth.as_deref(),
             )
             .await?;
-        let mut body = resp.into_body();
-        let mut buf = Vec::new();
-        while let Some(c) = next_chunk(&mut body).await? {
-            buf.extend_from_slice(&c);
-        }
-        for line in buf.split(|b| *b == b'\n') {
-            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) {
-                if let Some(e) = v["error"].as_str().or(v["errorDetail"]["message"].as_str()) {
-                    return Err(ClientError::Api {
-                        status: 500,
-                        message: e.to_string(),
-                    });
-                }
-            }
-        }
-        Ok(())
+        stream_error(resp.into_body()).await
+    }
+
+    /// `POST /images/{name}/push?tag=...`: push, with the credentials the client has for the
+    /// image's registry. As for a pull, the progress stream is read to its end and an error in it
+    /// is returned.
+    pub async fn push_image(&self, image: &str) -> Result<()> {
+        let (name, tag) = split_tag(image);
+        let path = with_query(
+            &format!("/images/{name}/push"),
+            &[("tag", tag.unwrap_or("latest").to_string())],
+        );
+        let auth = crate::engine::image::reference::Reference::parse(image)
+            .ok()
+            .and_then(|r| super::credentials::header_for(&r.registry));
+        let resp = self
+            .send_with_auth(Method::POST, &path, empty(), None, auth.as_deref())
+            .await?;
+        stream_error(resp.into_body()).await
     }
 
     pub async fn remove_image(&self, name: &str, force: bool) -> Result<()> {
@@ -319,6 +322,25 @@ impl Client {
         .await
         .map(|_| ())
     }
+}
+
+/// A JSON progress stream (pull, push) read to its end: the first `error` in it, if any.
+async fn stream_error(mut body: Incoming) -> Result<()> {
+    let mut buf = Vec::new();
+    while let Some(c) = next_chunk(&mut body).await? {
+        buf.extend_from_slice(&c);
+    }
+    for line in buf.split(|b| *b == b'\n') {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) {
+            if let Some(e) = v["error"].as_str().or(v["errorDetail"]["message"].as_str()) {
+                return Err(ClientError::Api {
+                    status: 500,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `repo[:tag][@digest]` → (repo, tag); a `:` inside the registry host is not a tag.

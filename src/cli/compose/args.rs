@@ -113,6 +113,8 @@ pub enum ComposeCmd {
     Unpause(ServicesArgs),
     /// Pull service images
     Pull(PullArgs),
+    /// Push service images
+    Push(PushArgs),
     /// Build or rebuild services
     Build(BuildArgs),
     /// List images used by the created containers
@@ -505,6 +507,20 @@ pub struct PullArgs {
     /// Also pull services declared as dependencies
     #[arg(long = "include-deps")]
     pub include_deps: bool,
+    pub services: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct PushArgs {
+    /// Push what it can and ignores images with push failures
+    #[arg(long = "ignore-push-failures")]
+    pub ignore_push_failures: bool,
+    /// Also push images of services declared as dependencies
+    #[arg(long = "include-deps")]
+    pub include_deps: bool,
+    /// Push without printing progress information
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     pub services: Vec<String>,
 }
 

@@ -12,7 +12,7 @@ use crate::api::client::Client;
 use crate::cli::{CliResult, Exit};
 use crate::compose::plan::labels;
 use crate::compose::service::logs::{From, LogsRequest};
-use crate::compose::service::{BuildRequest, DownRequest, PullRequest, RemoveImages};
+use crate::compose::service::{BuildRequest, DownRequest, PullRequest, PushRequest, RemoveImages};
 
 pub async fn down(client: &Client, opts: &ComposeOpts, a: DownArgs) -> CliResult {
     let rmi = match a.rmi.as_deref() {
@@ -141,6 +141,17 @@ pub async fn pull(client: &Client, opts: &ComposeOpts, a: PullArgs) -> CliResult
         ignore_pull_failures: a.ignore_pull_failures,
     };
     Ok(compose.pull(&loaded.project, &req).await?)
+}
+
+pub async fn push(client: &Client, opts: &ComposeOpts, a: PushArgs) -> CliResult {
+    let loaded = load(opts, &a.services)?;
+    let compose = compose_quiet_if(client, opts, a.quiet);
+    let req = PushRequest {
+        services: a.services,
+        include_deps: a.include_deps,
+        ignore_push_failures: a.ignore_push_failures,
+    };
+    Ok(compose.push(&loaded.project, &req).await?)
 }
 
 pub async fn build(client: &Client, opts: &ComposeOpts, a: BuildArgs) -> CliResult {

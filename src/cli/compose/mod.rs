@@ -42,6 +42,7 @@ pub async fn main(client: &Client, opts: &ComposeOpts, cmd: ComposeCmd) -> CliRe
         ComposeCmd::Pause(a) => cmds::pause(client, opts, a, true).await,
         ComposeCmd::Unpause(a) => cmds::pause(client, opts, a, false).await,
         ComposeCmd::Pull(a) => cmds::pull(client, opts, a).await,
+        ComposeCmd::Push(a) => cmds::push(client, opts, a).await,
         ComposeCmd::Build(a) => cmds::build(client, opts, a).await,
         ComposeCmd::Images(a) => views::images(client, opts, a).await,
         ComposeCmd::Port(a) => views::port(client, opts, a).await,
@@ -115,6 +116,12 @@ pub(crate) fn compose_quiet_if(client: &Client, opts: &ComposeOpts, quiet: bool)
         progress,
         opts.parallel.max(0) as usize,
     )
+}
+
+/// The compose service with default options (the progress renderer the terminal calls for),
+/// for commands outside `wharf compose` that build or push (`stack deploy --build`).
+pub(crate) fn compose_for(client: &Client, quiet: bool) -> Compose {
+    compose_quiet_if(client, &ComposeOpts::default(), quiet)
 }
 
 /// SIGINT and SIGTERM as [`Interrupt`]s, from now until the process ends.

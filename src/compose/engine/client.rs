@@ -116,6 +116,9 @@ impl ComposeEngine for Client {
     async fn pull_image(&self, name: &str) -> Result<()> {
         Client::pull_image(self, name).await
     }
+    async fn push_image(&self, name: &str) -> Result<()> {
+        Client::push_image(self, name).await
+    }
     async fn remove_image(&self, name: &str, force: bool) -> Result<()> {
         Client::remove_image(self, name, force).await
     }

@@ -647,6 +647,16 @@ impl ComposeEngine for FakeEngine {
         }
     }
 
+    async fn push_image(&self, name: &str) -> Result<()> {
+        let mut s = self.state.lock().unwrap();
+        s.calls.push(format!("push {name}"));
+        if s.images.contains_key(name) {
+            Ok(())
+        } else {
+            Err(not_found(&format!("image: no such image: {name}")))
+        }
+    }
+
     async fn build_image(
         &self,
         job: BuildJob,

@@ -81,6 +81,8 @@ pub trait ComposeEngine: Send + Sync {
     // ---- images ----
     async fn inspect_image(&self, name: &str) -> Result<ImageInspect>;
     async fn pull_image(&self, name: &str) -> Result<()>;
+    /// Push a local image to the registry its name says.
+    async fn push_image(&self, name: &str) -> Result<()>;
     async fn remove_image(&self, name: &str, force: bool) -> Result<()>;
     /// Build an image; each output line goes to `progress`; the image ID.
     async fn build_image(

@@ -356,3 +356,39 @@ async fn build_only_services_are_built_by_up_and_rebuilt_with_build() {
         "{calls:?}"
     );
 }
+
+#[tokio::test]
+async fn push_sends_what_the_services_build_with_their_extra_tags_and_names_failures() {
+    let s = setup(
+        "services:\n  app:\n    image: reg.local/app:1\n    build: {context: ., tags: [\"reg.local/app:extra\"]}\n  db: {image: box}\n",
+    );
+    std::fs::write(s._dir.path().join("Dockerfile"), "FROM box\n").unwrap();
+    // nothing built yet: the failure names the service and the image
+    let err = s
+        .compose
+        .push(&s.project, &super::PushRequest::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("service app: cannot push reg.local/app:1"),
+        "{err}"
+    );
+    s.compose
+        .build(&s.project, s.environment.clone(), &Default::default())
+        .await
+        .unwrap();
+    let before = s.engine.calls().len();
+    s.compose
+        .push(&s.project, &super::PushRequest::default())
+        .await
+        .unwrap();
+    let mut pushes: Vec<String> = s.engine.calls()[before..]
+        .iter()
+        .filter(|c| c.starts_with("push"))
+        .cloned()
+        .collect();
+    pushes.sort();
+    // db's image comes from a registry already: it is not pushed
+    assert_eq!(pushes, ["push reg.local/app:1", "push reg.local/app:extra"]);
+}
