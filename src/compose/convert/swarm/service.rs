@@ -28,7 +28,7 @@ use crate::compose::model::{
 
 /// Keys a swarm service has no place for, and why (each reported once, where it was written).
 const UNSUPPORTED: &[(&str, &str)] = &[
-    ("build", "a swarm runs images from a registry: build and push it first (`wharf compose build && wharf compose push`)"),
+    ("build", "a swarm runs images from a registry: `stack deploy --build` builds and pushes it first"),
     ("container_name", "a swarm names a service's containers itself"),
     ("depends_on", "a swarm starts services in no order: make each one wait for what it needs"),
     ("links", "services reach each other by name on their networks"),
