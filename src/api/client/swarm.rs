@@ -20,6 +20,21 @@ fn filters_query(path: &str, filters: &Filters) -> String {
     with_query(path, &[("filters", super::typed::encode_filters(filters))])
 }
 
+/// dockerd writes a ContainerSpec's healthcheck as `Healthcheck` (its Go field) while the API
+/// schema, and so the typed model, spells it `HealthCheck`; Go reads either, serde only the
+/// one it was told. Renamed before decoding, or every healthcheck read back would be lost.
+fn healthcheck_key(container_spec: &mut serde_json::Value) {
+    if let Some(spec) = container_spec.as_object_mut() {
+        if let Some(h) = spec.remove("Healthcheck") {
+            spec.entry("HealthCheck").or_insert(h);
+        }
+    }
+}
+
+fn typed<T: serde::de::DeserializeOwned>(v: impl Into<serde_json::Value>) -> Result<T> {
+    serde_json::from_value(v.into()).map_err(|e| ClientError::Decode(e.to_string()))
+}
+
 /// The id a create answered with (`{"ID": "…"}`).
 #[derive(serde::Deserialize)]
 struct IdResponse {
@@ -38,11 +53,18 @@ impl Client {
     }
 
     pub async fn list_services(&self, filters: &Filters) -> Result<Vec<Service>> {
-        self.get_json(&filters_query("/services", filters)).await
+        let mut v: Vec<serde_json::Value> =
+            self.get_json(&filters_query("/services", filters)).await?;
+        for s in &mut v {
+            healthcheck_key(&mut s["Spec"]["TaskTemplate"]["ContainerSpec"]);
+        }
+        typed(v)
     }
 
     pub async fn inspect_service(&self, id: &str) -> Result<Service> {
-        self.get_json(&format!("/services/{id}")).await
+        let mut v: serde_json::Value = self.get_json(&format!("/services/{id}")).await?;
+        healthcheck_key(&mut v["Spec"]["TaskTemplate"]["ContainerSpec"]);
+        typed(v)
     }
 
     /// `registry_auth`: an `X-Registry-Auth` value the nodes pull with.
@@ -90,7 +112,12 @@ impl Client {
     }
 
     pub async fn list_tasks(&self, filters: &Filters) -> Result<Vec<Task>> {
-        self.get_json(&filters_query("/tasks", filters)).await
+        let mut v: Vec<serde_json::Value> =
+            self.get_json(&filters_query("/tasks", filters)).await?;
+        for t in &mut v {
+            healthcheck_key(&mut t["Spec"]["ContainerSpec"]);
+        }
+        typed(v)
     }
 
     pub async fn list_nodes(&self, filters: &Filters) -> Result<Vec<Node>> {
@@ -171,4 +198,28 @@ fn json_body<B: serde::Serialize>(body: &B) -> Result<super::ReqBody> {
     serde_json::to_vec(body)
         .map(full)
         .map_err(|e| ClientError::Decode(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_healthcheck_written_as_dockerd_writes_it_is_read() {
+        let mut task = serde_json::json!({
+            "ID": "t1",
+            "Spec": {"ContainerSpec": {"Image": "box", "Healthcheck": {"Test": ["CMD", "true"]}}}
+        });
+        healthcheck_key(&mut task["Spec"]["ContainerSpec"]);
+        let task: Task = typed(task).unwrap();
+        let test = task
+            .spec
+            .unwrap()
+            .container_spec
+            .unwrap()
+            .health_check
+            .unwrap()
+            .test;
+        assert_eq!(test.unwrap(), ["CMD", "true"]);
+    }
 }

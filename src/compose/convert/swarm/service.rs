@@ -28,12 +28,30 @@ use crate::compose::model::{
 
 /// Keys a swarm service has no place for, and why (each reported once, where it was written).
 const UNSUPPORTED: &[(&str, &str)] = &[
-    ("build", "a swarm runs images from a registry: `stack deploy --build` builds and pushes it first"),
-    ("container_name", "a swarm names a service's containers itself"),
-    ("depends_on", "a swarm starts services in no order: make each one wait for what it needs"),
-    ("links", "services reach each other by name on their networks"),
-    ("external_links", "services reach each other by name on their networks"),
-    ("network_mode", "a swarm service joins networks: use `networks:`"),
+    (
+        "build",
+        "a swarm runs images from a registry: `stack deploy --build` builds and pushes it first",
+    ),
+    (
+        "container_name",
+        "a swarm names a service's containers itself",
+    ),
+    (
+        "depends_on",
+        "a swarm starts services in no order: make each one wait for what it needs",
+    ),
+    (
+        "links",
+        "services reach each other by name on their networks",
+    ),
+    (
+        "external_links",
+        "services reach each other by name on their networks",
+    ),
+    (
+        "network_mode",
+        "a swarm service joins networks: use `networks:`",
+    ),
     ("privileged", "swarm services cannot be privileged"),
     ("devices", "swarm services cannot map devices"),
     ("cgroup_parent", "not supported by swarm services"),
@@ -42,18 +60,36 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("pid", "not supported by swarm services"),
     ("mac_address", "not supported by swarm services"),
     ("security_opt", "not supported by swarm services"),
-    ("shm_size", "not supported by swarm services: mount a tmpfs at /dev/shm"),
+    (
+        "shm_size",
+        "not supported by swarm services: mount a tmpfs at /dev/shm",
+    ),
     ("userns_mode", "not supported by swarm services"),
-    ("volumes_from", "not supported by swarm services: share a named volume"),
+    (
+        "volumes_from",
+        "not supported by swarm services: share a named volume",
+    ),
     ("mem_limit", "use deploy.resources.limits.memory"),
     ("cpus", "use deploy.resources.limits.cpus"),
     ("pids_limit", "use deploy.resources.limits.pids"),
-    ("expose", "every port of a task is reachable on its networks"),
-    ("platform", "a swarm places tasks on nodes whose platform the image has"),
-    ("pull_policy", "every node pulls the image the service is pinned to"),
+    (
+        "expose",
+        "every port of a task is reachable on its networks",
+    ),
+    (
+        "platform",
+        "a swarm places tasks on nodes whose platform the image has",
+    ),
+    (
+        "pull_policy",
+        "every node pulls the image the service is pinned to",
+    ),
     ("post_start", "a swarm has no lifecycle hooks"),
     ("pre_stop", "a swarm has no lifecycle hooks"),
-    ("develop", "watch is for a local engine (`wharf compose watch`)"),
+    (
+        "develop",
+        "watch is for a local engine (`wharf compose watch`)",
+    ),
 ];
 
 /// The ServiceSpec of compose service `name`.
