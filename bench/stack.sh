@@ -34,6 +34,8 @@ cleanup() {
   D swarm leave --force >/dev/null 2>&1 || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  # dockerd's containerd and shims, should any outlive it
+  pkill -f -- "$work/exec" 2>/dev/null || true
   # dockerd's and wharf's mounts under the work dir, deepest first
   awk -v w="$work" '$2 ~ "^"w {print $2}' /proc/self/mounts | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || true
@@ -58,9 +60,10 @@ storage:
 http:
   addr: 127.0.0.1:5000
 EOF
-in_ns docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+# nsenter itself, not the function, in the background: $! is then the server's pid
+nsenter --net="/run/netns/$ns" docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
 pids+=($!)
-in_ns dockerd --data-root "$work/data" --exec-root "$work/exec" --pidfile "$work/dockerd.pid" \
+nsenter --net="/run/netns/$ns" dockerd --data-root "$work/data" --exec-root "$work/exec" --pidfile "$work/dockerd.pid" \
   -H "unix://$sock" --cgroup-parent "$cg" >"$work/dockerd.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 600); do D version >/dev/null 2>&1 && break; sleep 0.1; done

@@ -6,7 +6,8 @@
 //! Re-evaluation is driven by the engine's events (its containers starting, turning healthy,
 //! dying; service updates). A swarm publishes no event for a task's state on another node,
 //! and a node reports its tasks to the manager a moment after the container event, so a
-//! backstop re-evaluates after [`BACKSTOP`] without an event.
+//! backstop re-evaluates after [`BACKSTOP`] without an event (100 ms: the manager learns of a
+//! healthy task that long after the container's event, and a check is two local requests).
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use crate::api::client::{Client, EventStream};
 use crate::api::models::{Service, Task, TaskState};
 
 /// How long a wait goes without re-evaluating when no event came.
-pub const BACKSTOP: Duration = Duration::from_millis(250);
+pub const BACKSTOP: Duration = Duration::from_millis(100);
 
 /// How long a task without a healthcheck must have been seen running to count: a swarm
 /// reports a task running before a process that fails at once has exited (docker's CLI
