@@ -234,8 +234,11 @@ fn registry_auth(headers: &HeaderMap) -> Result<Option<Credentials>> {
 /// `POST /auth` (`docker login`): check the credentials with the registry.
 pub async fn auth(AxState(engine): AxState<State>, body: Bytes) -> ApiResult {
     let credentials = Credentials::from_json(&body)?;
-    engine.registry_login(credentials).await?;
-    ok_json(&serde_json::json!({"Status": "Login Succeeded", "IdentityToken": ""}))
+    let token = engine.registry_login(credentials).await?;
+    ok_json(&serde_json::json!({
+        "Status": "Login Succeeded",
+        "IdentityToken": token.unwrap_or_default(),
+    }))
 }
 
 pub async fn create(

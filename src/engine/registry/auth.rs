@@ -1,12 +1,15 @@
 //! Registry credentials: what Docker clients send (`X-Registry-Auth`, `/auth` bodies) and the
-//! `Authorization` header they become.
+//! `Authorization` header they become. A client may send an identity token (`identitytoken`,
+//! what a credential helper or an earlier login kept) instead of a password: as with dockerd,
+//! it is an OAuth2 refresh token that the session trades at the registry's token endpoint
+//! (`grant_type=refresh_token`) for an access token, and it cannot answer a Basic challenge.
 
 use base64::Engine as _;
 use serde::Deserialize;
 
 use super::super::error::{Error, Result};
 
-/// A user name and password (or identity token) for one registry.
+/// A user name and password, or an identity token, for one registry.
 #[derive(Clone, PartialEq, Eq, Default, Deserialize)]
 pub struct Credentials {
     #[serde(default)]
@@ -18,6 +21,9 @@ pub struct Credentials {
     pub auth: String,
     #[serde(default, rename = "serveraddress")]
     pub server_address: String,
+    /// An OAuth2 refresh token for the registry's token endpoint (Docker's `identitytoken`).
+    #[serde(default, rename = "identitytoken")]
+    pub identity_token: String,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -25,6 +31,7 @@ impl std::fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("username", &self.username)
             .field("server_address", &self.server_address)
+            .field("identity_token", &!self.identity_token.is_empty())
             .finish_non_exhaustive()
     }
 }
@@ -54,11 +61,13 @@ impl Credentials {
     pub fn from_json(body: &[u8]) -> Result<Credentials> {
         let c: Credentials =
             serde_json::from_slice(body).map_err(|e| Error::invalid(format!("auth: {e}")))?;
-        c.filled()
-            .ok_or_else(|| Error::invalid("auth: a user name and password are required"))
+        c.filled().ok_or_else(|| {
+            Error::invalid("auth: a user name and password (or an identity token) are required")
+        })
     }
 
-    /// User and password taken from `auth` when missing; `None` when there are none.
+    /// User and password taken from `auth` when missing; `None` when there are neither they
+    /// nor an identity token.
     fn filled(mut self) -> Option<Credentials> {
         if self.username.is_empty() && !self.auth.is_empty() {
             let decoded = base64::engine::general_purpose::STANDARD
@@ -68,7 +77,12 @@ impl Credentials {
             self.username = u.to_string();
             self.password = p.to_string();
         }
-        (!self.username.is_empty()).then_some(self)
+        (!self.username.is_empty() || !self.identity_token.is_empty()).then_some(self)
+    }
+
+    /// Whether a Basic challenge can be answered (dockerd wants both a user and a password).
+    pub fn has_password(&self) -> bool {
+        !self.username.is_empty() && !self.password.is_empty()
     }
 
     /// `Authorization: Basic ...`.
@@ -131,6 +145,16 @@ mod tests {
         assert!(Credentials::from_header("").unwrap().is_none());
         assert!(Credentials::from_header("%%%").is_err());
         assert!(!format!("{c:?}").contains("secret"));
+        // An identity token alone is credentials too (what a helper's `<token>` becomes).
+        let json = r#"{"identitytoken":"refresh-me","serveraddress":"r:5000"}"#;
+        let h = base64::engine::general_purpose::URL_SAFE.encode(json);
+        let c = Credentials::from_header(&h).unwrap().unwrap();
+        assert_eq!(c.identity_token, "refresh-me");
+        assert!(c.username.is_empty() && !c.has_password());
+        assert!(!format!("{c:?}").contains("refresh-me"));
+        let c = Credentials::from_json(json.as_bytes()).unwrap();
+        assert_eq!(c.server_address, "r:5000");
+        assert!(Credentials::from_json(br#"{"serveraddress":"r:5000"}"#).is_err());
     }
 
     #[test]

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use super::error::{Error, Result};
 use super::image::reference::Reference;
 use super::Engine;
-use session::{error_text, session};
+use session::{error_text, login_session};
 
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
@@ -71,14 +71,16 @@ fn go_arch() -> &'static str {
 
 impl Engine {
     /// `docker login`: check the credentials against the registry (`GET /v2/`, answering its
-    /// challenge). `server` is a host[:port], a URL, or empty for Docker Hub.
-    pub async fn registry_login(&self, credentials: Credentials) -> Result<()> {
+    /// challenge). `server` is a host[:port], a URL, or empty for Docker Hub. Returns the
+    /// identity token (a refresh token) the registry's token endpoint gave, if any, which the
+    /// client keeps instead of the password, as with dockerd.
+    pub async fn registry_login(&self, credentials: Credentials) -> Result<Option<String>> {
         let registry = auth::login_registry(&credentials.server_address);
         let endpoint = self.registry_host_endpoint(&registry).await?;
-        let mut s = session(endpoint, "", Some(credentials));
+        let mut s = login_session(endpoint, credentials);
         let resp = s.get("/v2/", None).await?;
         if resp.status().is_success() {
-            Ok(())
+            Ok(s.refresh_token.take())
         } else {
             Err(Error::invalid(format!(
                 "login to {registry}: {}",

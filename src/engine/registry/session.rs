@@ -1,5 +1,7 @@
 //! One conversation with a registry for one repository: requests with the `Authorization` the
-//! registry asked for (Basic, or a Bearer token fetched from its realm on the first 401),
+//! registry asked for (Basic, or a Bearer token fetched from its realm on the first 401: with
+//! Basic credentials as a GET, or, for an identity token, as an OAuth2 `refresh_token` POST
+//! as dockerd does),
 //! redirects followed without leaking credentials to a CDN, uploads, and the small helpers
 //! (digest check, error text) that pull and push share.
 
@@ -11,8 +13,11 @@ use hyper::{Request, StatusCode};
 use sha2::Digest;
 
 use super::{auth, transport, Credentials};
-use crate::api::client::{empty, ReqBody};
+use crate::api::client::{empty, full, ReqBody};
 use crate::engine::error::{Error, Result};
+
+/// The OAuth2 client id dockerd gives token endpoints.
+const CLIENT_ID: &str = "docker";
 
 #[derive(Clone)]
 pub(super) struct Session {
@@ -22,6 +27,11 @@ pub(super) struct Session {
     credentials: Option<Credentials>,
     /// The `Authorization` header value once a challenge was answered.
     authorization: Option<String>,
+    /// A login's session: the token endpoint is asked for a refresh token too
+    /// (`offline_token=true`), which `docker login` then keeps as an identity token.
+    offline: bool,
+    /// The refresh token a token endpoint gave, if any.
+    pub(super) refresh_token: Option<String>,
 }
 
 impl Session {
@@ -111,7 +121,13 @@ impl Session {
         let (scheme, params) = auth::parse_challenge(challenge);
         self.authorization = Some(match scheme.as_str() {
             "basic" => match &self.credentials {
-                Some(c) => c.basic(),
+                Some(c) if c.has_password() => c.basic(),
+                Some(_) => {
+                    return Err(Error::invalid(format!(
+                        "registry {}: unauthorized: no basic auth credentials",
+                        self.base
+                    )))
+                }
                 None => {
                     return Err(Error::invalid(format!(
                         "registry {}: unauthorized: authentication required (wharf login)",
@@ -124,9 +140,12 @@ impl Session {
         Ok(())
     }
 
-    /// A bearer token from the realm named in a `WWW-Authenticate: Bearer ...` challenge.
+    /// A bearer token from the realm named in a `WWW-Authenticate: Bearer ...` challenge: with
+    /// an identity token, an OAuth2 refresh (`POST`, form `grant_type=refresh_token`); else a
+    /// `GET` with the Basic credentials when there are some. A refresh token in the answer is
+    /// kept in [`refresh_token`](Self::refresh_token).
     pub(super) async fn fetch_token(
-        &self,
+        &mut self,
         challenge: &str,
         params: &HashMap<String, String>,
     ) -> Result<String> {
@@ -140,22 +159,58 @@ impl Session {
             .get("scope")
             .cloned()
             .unwrap_or_else(|| format!("repository:{}:pull", self.repo));
-        let mut url = format!("{realm}?scope={scope}");
-        if let Some(s) = params.get("service") {
-            url.push_str(&format!("&service={s}"));
-        }
-        let mut req = Request::get(&url);
-        if let Some(c) = &self.credentials {
-            req = req.header("Authorization", c.basic());
-        }
-        let resp = self
-            .client
-            .request(req.body(empty()).map_err(Error::internal)?)
-            .await
-            .map_err(|e| {
-                Error::invalid(format!("token from {realm}: {}", transport::describe(&e)))
-            })?;
-        if resp.status() == StatusCode::UNAUTHORIZED {
+        let refresh = self
+            .credentials
+            .as_ref()
+            .map(|c| c.identity_token.as_str())
+            .filter(|t| !t.is_empty());
+        let req = match refresh {
+            Some(token) => {
+                let mut form = form_urlencoded::Serializer::new(String::new());
+                form.append_pair("grant_type", "refresh_token")
+                    .append_pair("refresh_token", token)
+                    .append_pair("client_id", CLIENT_ID);
+                if let Some(s) = params.get("service") {
+                    form.append_pair("service", s);
+                }
+                if !scope.is_empty() {
+                    form.append_pair("scope", &scope);
+                }
+                if self.offline {
+                    form.append_pair("access_type", "offline");
+                }
+                Request::post(realm.as_str())
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(full(form.finish()))
+                    .map_err(|e| Error::invalid(format!("token from {realm}: {e}")))?
+            }
+            None => {
+                let mut query = form_urlencoded::Serializer::new(String::new());
+                if !scope.is_empty() {
+                    query.append_pair("scope", &scope);
+                }
+                if let Some(s) = params.get("service") {
+                    query.append_pair("service", s);
+                }
+                if self.offline {
+                    query
+                        .append_pair("offline_token", "true")
+                        .append_pair("client_id", CLIENT_ID);
+                }
+                let sep = if realm.contains('?') { '&' } else { '?' };
+                let mut req = Request::get(format!("{realm}{sep}{}", query.finish()));
+                if let Some(c) = self.credentials.as_ref().filter(|c| c.has_password()) {
+                    req = req.header("Authorization", c.basic());
+                }
+                req.body(empty())
+                    .map_err(|e| Error::invalid(format!("token from {realm}: {e}")))?
+            }
+        };
+        let resp = self.client.request(req).await.map_err(|e| {
+            Error::invalid(format!("token from {realm}: {}", transport::describe(&e)))
+        })?;
+        let status = resp.status();
+        if status == StatusCode::UNAUTHORIZED && refresh.is_none() {
             return Err(Error::invalid(format!(
                 "token from {realm}: unauthorized: incorrect username or password"
             )));
@@ -166,8 +221,17 @@ impl Session {
             .await
             .map_err(Error::internal)?
             .to_bytes();
+        if !status.is_success() {
+            return Err(Error::invalid(format!(
+                "token from {realm}: {status}: {}",
+                String::from_utf8_lossy(&body).trim()
+            )));
+        }
         let v: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| Error::invalid(format!("token from {realm}: {e}")))?;
+        if let Some(r) = v["refresh_token"].as_str().filter(|r| !r.is_empty()) {
+            self.refresh_token = Some(r.to_string());
+        }
         v["token"]
             .as_str()
             .or(v["access_token"].as_str())
@@ -267,6 +331,16 @@ pub(super) fn session(
         repo: repo.to_string(),
         credentials,
         authorization: None,
+        offline: false,
+        refresh_token: None,
+    }
+}
+
+/// A login's [`session`]: it asks the token endpoint for a refresh token as well.
+pub(super) fn login_session(endpoint: transport::Endpoint, credentials: Credentials) -> Session {
+    Session {
+        offline: true,
+        ..session(endpoint, "", Some(credentials))
     }
 }
 
