@@ -281,9 +281,10 @@ impl Client {
         if let Some(t) = tag {
             params.push(("tag", t.to_string()));
         }
-        let auth = crate::engine::image::reference::Reference::parse(image)
-            .ok()
-            .and_then(|r| super::credentials::header_for(&r.registry));
+        let auth = match crate::engine::image::reference::Reference::parse(image) {
+            Ok(r) => super::credentials::header_for(&r.registry).await?,
+            Err(_) => None,
+        };
         let resp = self
             .send_with_auth(
                 Method::POST,
@@ -305,9 +306,10 @@ impl Client {
             &format!("/images/{name}/push"),
             &[("tag", tag.unwrap_or("latest").to_string())],
         );
-        let auth = crate::engine::image::reference::Reference::parse(image)
-            .ok()
-            .and_then(|r| super::credentials::header_for(&r.registry));
+        let auth = match crate::engine::image::reference::Reference::parse(image) {
+            Ok(r) => super::credentials::header_for(&r.registry).await?,
+            Err(_) => None,
+        };
         let resp = self
             .send_with_auth(Method::POST, &path, empty(), None, auth.as_deref())
             .await?;

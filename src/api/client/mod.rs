@@ -42,6 +42,10 @@ pub enum ClientError {
     /// A request that cannot be sent (a name too long for a URI).
     #[error("invalid request {0}")]
     Request(String),
+    /// The registry credentials for a request could not be had (a credential helper failed,
+    /// Docker's config file is unreadable).
+    #[error("{0}")]
+    Credentials(#[from] credentials::Error),
 }
 
 impl ClientError {

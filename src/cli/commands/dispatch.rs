@@ -20,7 +20,7 @@ pub async fn dispatch(client: &Client, _global: &GlobalOpts, command: Command) -
         Command::Inspect(a) => system::inspect(client, a, None).await,
         Command::Version(a) => system::version(client, a).await,
         Command::Login(a) => image::login(client, a).await,
-        Command::Logout(a) => image::logout(a),
+        Command::Logout(a) => image::logout(a).await,
         Command::Builder(c) => crate::cli::build::builder(client, c).await,
         Command::Compose(c) => crate::cli::compose::main(client, &c.opts, c.cmd).await,
         Command::Up(t) => crate::cli::compose::main(client, &t.opts, ComposeCmd::Up(t.args)).await,

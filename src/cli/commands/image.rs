@@ -264,7 +264,9 @@ pub async fn pull(client: &Client, a: PullArgs) -> CliResult {
                 .unwrap_or_else(|| "latest".into()),
         ),
     ];
-    let auth = credentials::header_for(&r.registry);
+    let auth = credentials::header_for(&r.registry)
+        .await
+        .map_err(|e| Exit::msg(1, e.to_string()))?;
     let resp = client
         .send_with_auth(
             Method::POST,
@@ -284,7 +286,9 @@ pub async fn push(client: &Client, a: PullArgs) -> CliResult {
         crate::engine::image::reference::Reference::parse(&a.image).map_err(|e| Exit::msg(1, e))?;
     let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
     let path = with_query(&format!("/images/{}/push", r.full_name()), &[("tag", tag)]);
-    let auth = credentials::header_for(&r.registry);
+    let auth = credentials::header_for(&r.registry)
+        .await
+        .map_err(|e| Exit::msg(1, e.to_string()))?;
     let resp = client
         .send_with_auth(Method::POST, &path, empty(), None, auth.as_deref())
         .await?;
@@ -312,18 +316,27 @@ pub async fn login(client: &Client, a: LoginArgs) -> CliResult {
         "password": password,
         "serveraddress": credentials::key(&registry),
     });
-    client
+    let answer = client
         .post_json::<serde_json::Value, _>("/auth", Some(&body))
         .await?;
-    credentials::save(&registry, &user, &password).map_err(|e| {
-        Exit::msg(
-            1,
-            format!(
-                "saving credentials in {}: {e}",
-                credentials::config_path().display()
-            ),
-        )
-    })?;
+    // A registry that gave an identity token is logged in to with it, not the password.
+    let identity_token = answer["IdentityToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let auth = credentials::AuthConfig {
+        username: user,
+        password: if identity_token.is_empty() {
+            password
+        } else {
+            String::new()
+        },
+        identity_token,
+        server_address: credentials::key(&registry),
+    };
+    credentials::save(&registry, &auth)
+        .await
+        .map_err(|e| Exit::msg(1, format!("Error saving credentials: {e}")))?;
     println!("Login Succeeded");
     Ok(())
 }
@@ -354,21 +367,22 @@ fn read_password(prompt: bool) -> std::io::Result<String> {
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
-pub fn logout(a: LogoutArgs) -> CliResult {
+pub async fn logout(a: LogoutArgs) -> CliResult {
     let registry = login_registry(a.server.as_deref().unwrap_or_default());
-    let removed = credentials::remove(&registry).map_err(|e| {
-        Exit::msg(
-            1,
-            format!("updating {}: {e}", credentials::config_path().display()),
-        )
-    })?;
-    if removed {
-        println!(
-            "Removing login credentials for {}",
-            credentials::key(&registry)
-        );
-    } else {
-        println!("Not logged in to {}", credentials::key(&registry));
+    let done = credentials::remove(&registry)
+        .await
+        .map_err(|e| Exit::msg(1, e.to_string()))?;
+    if !done.logged_in {
+        println!("Not logged in to {}", done.name);
+        return Ok(());
+    }
+    println!("Removing login credentials for {}", done.name);
+    // As docker: a warning, not a failure, and only when nothing could be erased.
+    if done.failed.len() == done.tried {
+        eprintln!("WARNING: could not erase credentials:");
+        for (name, e) in &done.failed {
+            eprintln!("{name}: {e}");
+        }
     }
     Ok(())
 }

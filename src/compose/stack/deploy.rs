@@ -85,12 +85,11 @@ pub async fn deploy(
     for StackService { name, mut spec } in stack.services {
         let scoped = ns.scope(&name);
         let image = container_image(&spec);
-        let auth = if opts.with_registry_auth {
-            Reference::parse(&image)
-                .ok()
-                .and_then(|r| credentials::header_for(&r.registry))
-        } else {
-            None
+        let auth = match Reference::parse(&image) {
+            Ok(r) if opts.with_registry_auth => credentials::header_for(&r.registry)
+                .await
+                .map_err(|e| StackError::Invalid(format!("service {name}: {e}")))?,
+            _ => None,
         };
         match existing.get(&scoped) {
             Some(current) => {
