@@ -149,6 +149,117 @@ impl Drop for Redirector {
     }
 }
 
+/// A token-authenticated registry on 127.0.0.1: a Python front to a plain `backend` registry
+/// (GET and HEAD only) that wants a bearer token from its own `/token` endpoint, as Docker
+/// Hub does. The endpoint gives one for Basic `user:password` (and, when asked with
+/// `offline_token=true`, a refresh token too) or for an OAuth2 `grant_type=refresh_token` POST
+/// with that refresh token; each grant is logged to a file. Stopped on drop.
+struct TokenFront {
+    child: Child,
+    addr: String,
+    log: std::path::PathBuf,
+}
+
+impl TokenFront {
+    const ACCESS: &'static str = "access-7f3a";
+
+    fn start(port: u16, backend: &str, basic: &str, refresh: &str, log: &std::path::Path) -> Self {
+        let script = r#"
+import base64, http.server, json, sys, urllib.parse, urllib.request, urllib.error
+port, backend, basic, refresh, log, access = sys.argv[1:7]
+realm = "http://127.0.0.1:%s/token" % port
+def note(line):
+    with open(log, "a") as f:
+        f.write(line + "\n")
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self, status, body, headers=()):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+    def token(self, query, form):
+        if form is not None:
+            if form.get("grant_type") == ["refresh_token"] and form.get("refresh_token") == [refresh] and form.get("client_id") == ["docker"]:
+                note("refresh " + form.get("scope", [""])[0])
+                return self.answer(200, {"access_token": access, "expires_in": 300})
+            note("refused refresh")
+            return self.answer(401, {"error": "invalid_grant"})
+        if self.headers.get("Authorization") != "Basic " + base64.b64encode(basic.encode()).decode():
+            note("refused basic")
+            return self.answer(401, {"details": "incorrect username or password"})
+        body = {"token": access, "access_token": access}
+        if query.get("offline_token") == ["true"]:
+            body["refresh_token"] = refresh
+            note("basic offline")
+        else:
+            note("basic")
+        self.answer(200, body)
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        form = urllib.parse.parse_qs(self.rfile.read(n).decode())
+        self.token({}, form)
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/token":
+            return self.token(urllib.parse.parse_qs(url.query), None)
+        if self.headers.get("Authorization") != "Bearer " + access:
+            return self.answer(401, {"errors": [{"code": "UNAUTHORIZED"}]},
+                [("WWW-Authenticate", 'Bearer realm="%s",service="token-front"' % realm)])
+        req = urllib.request.Request("http://" + backend + self.path, method=self.command)
+        if self.headers.get("Accept"):
+            req.add_header("Accept", self.headers["Accept"])
+        try:
+            resp = urllib.request.urlopen(req)
+        except urllib.error.HTTPError as e:
+            resp = e
+        data = resp.read()
+        self.send_response(resp.status)
+        for k in ("Content-Type", "Docker-Content-Digest", "Docker-Distribution-Api-Version"):
+            if resp.headers.get(k):
+                self.send_header(k, resp.headers[k])
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+    do_HEAD = do_GET
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), H).serve_forever()
+"#;
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new("python3")
+            .args(["-c", script, &port.to_string(), backend, basic, refresh])
+            .arg(log)
+            .arg(Self::ACCESS)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tests need python3");
+        wait_for_listener(&addr, "the token front");
+        TokenFront {
+            child,
+            addr,
+            log: log.to_path_buf(),
+        }
+    }
+
+    /// The grants given and refused so far, one a line.
+    fn grants(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for TokenFront {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -785,4 +896,104 @@ fn a_failing_credential_helper_is_an_error_with_its_message() {
         !ok && !out.contains("error getting credentials") && out.contains(&other),
         "{out}"
     );
+}
+
+#[test]
+fn login_keeps_the_identity_token_the_registry_gives_in_the_helper_and_pulls_with_it() {
+    let source = Wharf::new();
+    source.busybox_image("box", &[r#"CMD ["echo", "by-token"]"#]);
+    let archive = source.dir.path().join("box.tar");
+    source.ok(&["save", "-o", archive.to_str().unwrap(), "box"]);
+    let backend = Registry::start(27000 + source.slot as u16);
+    backend.push(&archive, "private/box:1");
+    let refresh = format!("refresh-{}-{}", std::process::id(), source.slot);
+    let front = TokenFront::start(
+        27250 + source.slot as u16,
+        &backend.addr,
+        "tokener:t0ken-pw",
+        &refresh,
+        &source.dir.path().join("grants.log"),
+    );
+    let image = format!("{}/private/box:1", front.addr);
+
+    let w = Wharf::new();
+    let bin = w.dir.path().join("helper-bin");
+    let name = format!("wharftesttok{}s{}", std::process::id(), w.slot);
+    let secrets = keeping_helper(&bin, &name);
+    let docker_config = w.dir.path().join("docker-config");
+    std::fs::create_dir_all(&docker_config).unwrap();
+    std::fs::write(
+        docker_config.join("config.json"),
+        serde_json::to_vec(&serde_json::json!({ "credsStore": name })).unwrap(),
+    )
+    .unwrap();
+    let path = path_with(&bin);
+    let wharf = |args: &[&str], stdin: Option<&str>| {
+        let mut c = w.command();
+        c.args(args)
+            .env("DOCKER_CONFIG", &docker_config)
+            .env("PATH", &path);
+        run_with_stdin(c, stdin)
+    };
+    let docker = |args: &[&str], stdin: Option<&str>| {
+        let mut c = Command::new("/usr/local/bin/docker");
+        c.args(args)
+            .env("DOCKER_HOST", format!("unix://{}", w.socket().display()))
+            .env("DOCKER_CONFIG", &docker_config)
+            .env("PATH", &path);
+        run_with_stdin(c, stdin)
+    };
+
+    // Login: the token endpoint's refresh token is kept, as `<token>`, not the password.
+    let (ok, out) = wharf(
+        &["login", "-u", "tokener", "--password-stdin", &front.addr],
+        Some("t0ken-pw\n"),
+    );
+    assert!(ok && out.contains("Login Succeeded"), "{out}");
+    let kept = std::fs::read_to_string(&secrets).unwrap();
+    assert!(
+        kept.contains(r#""Username":"<token>""#)
+            && kept.contains(&format!(r#""Secret":"{refresh}""#))
+            && !kept.contains("t0ken-pw"),
+        "{kept}"
+    );
+    assert_eq!(front.grants(), "basic offline\n");
+
+    // Pull: the identity token is traded for an access token (no password to send).
+    let (ok, out) = wharf(&["pull", &image], None);
+    assert!(ok, "{out}");
+    assert_eq!(w.ok(&["run", "--rm", &image]), "by-token\n");
+    assert_eq!(
+        front.grants(),
+        "basic offline\nrefresh repository:private/box:pull\n"
+    );
+
+    // The docker CLI sends the helper's identity token the same way.
+    w.ok(&["rmi", &image]);
+    let (ok, out) = docker(&["pull", &image], None);
+    assert!(ok, "docker pull: {out}");
+    assert_eq!(w.ok(&["run", "--rm", &image]), "by-token\n");
+    let grants = front.grants();
+    assert!(
+        grants.ends_with("refresh repository:private/box:pull\n") && !grants.contains("refused"),
+        "{grants}"
+    );
+
+    // And the docker CLI's own login through wharf's /auth keeps the identity token too.
+    let (ok, out) = wharf(&["logout", &front.addr], None);
+    assert!(ok, "{out}");
+    assert_eq!(std::fs::read_to_string(&secrets).unwrap(), "");
+    let (ok, out) = docker(
+        &["login", "-u", "tokener", "--password-stdin", &front.addr],
+        Some("t0ken-pw\n"),
+    );
+    assert!(ok && out.contains("Login Succeeded"), "docker login: {out}");
+    let kept = std::fs::read_to_string(&secrets).unwrap();
+    assert!(
+        kept.contains(&format!(r#""Secret":"{refresh}""#)) && !kept.contains("t0ken-pw"),
+        "{kept}"
+    );
+    w.ok(&["rmi", &image]);
+    let (ok, out) = wharf(&["pull", &image], None);
+    assert!(ok, "{out}");
 }
