@@ -715,7 +715,7 @@ esac
         );
         std::fs::write(
             dir.path().join("config.json"),
-            r#"{"credsStore": "keeper", "credHelpers": {"bad:1": "broken", "gone:1": "absent"},
+            r#"{"credsStore": "keeper", "credHelpers": {"bad:1": "broken", "gone:1": "absent", "mute:1": "mute"},
                 "proxies": {"default": {"httpProxy": "http://p:3128"}}}"#,
         )
         .unwrap();
@@ -757,6 +757,24 @@ esac
         assert_eq!(
             e,
             "error getting credentials - err: exit status 3, out: `the vault is sealed`"
+        );
+        let mut g = load();
+        let e = g.store("bad:1", &token).await.unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "error storing credentials - err: exit status 3, out: `the vault is sealed`"
+        );
+        let e = g.erase("bad:1").await.unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "error erasing credentials - err: exit status 3, out: `the vault is sealed`"
+        );
+        // with nothing on stdout, what it said on stderr
+        helper_script(dir.path(), "mute", "echo 'only on stderr' >&2; exit 1\n");
+        let e = f.get("mute:1").await.unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "error getting credentials - err: exit status 1, out: `only on stderr`"
         );
         let e = f.get("gone:1").await.unwrap_err().to_string();
         assert!(
