@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Conversion figures (issue 17): `wharf compose convert --format kubernetes` of a 60-service
 # file, whole command (process start, load, convert, print)       target ≤ 30 ms
+# `compose convert --format swarm` of the same file (what `stack deploy` sends) target ≤ 20 ms
 # and `wharf config` of the same file, which is the loading alone, for comparison.
 # Every service has ports, environment, a named volume or a tmpfs, a healthcheck and a
 # depends_on on the one before it, so each object family is exercised.
@@ -47,4 +48,5 @@ median_ms() {
 objects=$("$WHARF_BIN" compose -f "$work/compose.yaml" convert --format kubernetes 2>/dev/null | grep -c '^kind:')
 echo "$SERVICES services → $objects Kubernetes objects"
 echo "compose convert --format kubernetes: $(median_ms "$WHARF_BIN" compose -f "$work/compose.yaml" convert --format kubernetes) ms (median of $RUNS; target ≤ 30 ms)"
+echo "compose convert --format swarm:      $(median_ms "$WHARF_BIN" compose -f "$work/compose.yaml" convert --format swarm) ms (target ≤ 20 ms)"
 echo "config (loading alone):              $(median_ms "$WHARF_BIN" compose -f "$work/compose.yaml" config) ms"
