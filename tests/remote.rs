@@ -3,7 +3,9 @@
 //! certificates made by openssl for the test; a client with a certificate from another CA, or
 //! none, is refused, as is a daemon that the client's CA did not sign. Over SSH: an sshd of the
 //! test's own on a loopback port, whose key runs `wharf system dial-stdio`; each invocation
-//! logs in once however many requests it makes.
+//! logs in once however many requests it makes. Docker contexts made by the docker 28 CLI
+//! (a unix socket, and TLS with its certificate files) drive wharf, and `wharf context use`
+//! is what the docker CLI then reads.
 
 mod common;
 
@@ -215,7 +217,180 @@ fn a_tls_daemon_serves_verified_clients_and_refuses_the_others() {
         err.contains("certificate") || err.contains("UnknownIssuer"),
         "{err}"
     );
+    // a context the docker CLI made for this daemon, TLS files and all, drives wharf too
+    let cfg = tempfile::tempdir().unwrap();
+    let p = |f: &str| certs.path().join(f).to_string_lossy().into_owned();
+    docker_in(cfg.path()).run(&[
+        "context",
+        "create",
+        "tls-remote",
+        "--docker",
+        &format!(
+            "host=tcp://127.0.0.1:{port},ca={},cert={},key={}",
+            p("good-ca.pem"),
+            p("good-client.pem"),
+            p("good-client-key.pem")
+        ),
+    ]);
+    let out = context_client(&w, cfg.path())
+        .args(["--context", "tls-remote", "volume", "ls", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l == name),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // nothing was auto-started for the remote host
+    assert!(!w.dir.path().join("client-run/wharf.sock").exists());
+    w.ok(&["volume", "rm", &name]);
+}
+
+/// The docker 28 CLI with its config (and so its context store) in `config`; required to
+/// succeed.
+fn docker_in(config: &Path) -> DockerRun {
+    DockerRun(config.to_path_buf())
+}
+
+struct DockerRun(std::path::PathBuf);
+
+impl DockerRun {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("/usr/local/bin/docker")
+            .args(args)
+            .env("DOCKER_CONFIG", &self.0)
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .output()
+            .expect("run docker");
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// wharf with the docker config `config` and a run root where no daemon runs: whatever it
+/// reaches, it reaches through a context.
+fn context_client(w: &Wharf, config: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wharf"));
+    c.env_remove("WHARF_HOST")
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("DOCKER_CERT_PATH")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env("DOCKER_CONFIG", config)
+        .args([
+            "--root",
+            &w.dir.path().join("client-root").to_string_lossy(),
+            "--run-root",
+            &w.dir.path().join("client-run").to_string_lossy(),
+        ])
+        .stdin(Stdio::null());
+    c
+}
+
+fn output_of(c: &mut Command) -> (bool, String, String) {
+    let out = c.output().expect("run wharf");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn docker_contexts_are_read_listed_and_chosen_as_the_docker_cli_does() {
+    let w = Wharf::new();
+    let name = format!("ctx-vol-{}", w.slot);
+    w.ok(&["volume", "create", &name]);
+    let cfg = tempfile::tempdir().unwrap();
+    let docker = docker_in(cfg.path());
+    let host = format!("unix://{}", w.socket().display());
+    docker.run(&[
+        "context",
+        "create",
+        "engine",
+        "--description",
+        "the test's engine",
+        "--docker",
+        &format!("host={host}"),
+    ]);
+    let lists = |out: &str| out.lines().any(|l| l == name);
+
+    // --context: the named context's endpoint
+    let (ok, out, err) = output_of(context_client(&w, cfg.path()).args([
+        "--context",
+        "engine",
+        "volume",
+        "ls",
+        "-q",
+    ]));
+    assert!(ok && lists(&out), "{err}");
+    // context ls: docker's table, the current one starred
+    let (ok, out, err) = output_of(context_client(&w, cfg.path()).args(["context", "ls"]));
+    assert!(ok, "{err}");
+    assert!(out.starts_with("NAME"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("default *") && !l.contains("engine")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with("engine ")
+            && l.contains("the test's engine")
+            && l.contains(&host)),
+        "{out}"
+    );
+    // context use: written where the docker CLI reads it, and followed by both
+    let (ok, _, err) = output_of(context_client(&w, cfg.path()).args(["context", "use", "engine"]));
+    assert!(ok, "{err}");
+    assert!(docker
+        .run(&["context", "ls", "--format", "{{.Name}} {{.Current}}"])
+        .lines()
+        .any(|l| l == "engine true"));
+    let (ok, out, err) = output_of(context_client(&w, cfg.path()).args(["volume", "ls", "-q"]));
+    assert!(ok && lists(&out), "{err}");
+    let (_, out, _) = output_of(context_client(&w, cfg.path()).args(["context", "show"]));
+    assert_eq!(out.trim(), "engine");
+    // DOCKER_HOST names a host: the current context gives way (nothing listens there)
+    let (ok, _, _) = output_of(
+        context_client(&w, cfg.path())
+            .env("DOCKER_HOST", "tcp://127.0.0.1:1")
+            .args(["volume", "ls", "-q"]),
+    );
+    assert!(!ok, "DOCKER_HOST was not followed");
+    // a context that does not exist, and --context with -H, are clear errors
+    let (ok, _, err) =
+        output_of(context_client(&w, cfg.path()).args(["--context", "missing", "volume", "ls"]));
+    assert!(
+        !ok && err.contains("context \"missing\" does not exist"),
+        "{err}"
+    );
+    let (ok, _, err) = output_of(context_client(&w, cfg.path()).args([
+        "--context",
+        "engine",
+        "-H",
+        &host,
+        "volume",
+        "ls",
+    ]));
+    assert!(!ok && err.contains("conflicting options"), "{err}");
+    let (ok, _, err) =
+        output_of(context_client(&w, cfg.path()).args(["context", "use", "missing"]));
+    assert!(!ok && err.contains("does not exist"), "{err}");
+    // back to default: the client's own (empty) run root, where no daemon runs yet
+    let (ok, _, err) =
+        output_of(context_client(&w, cfg.path()).args(["context", "use", "default"]));
+    assert!(ok, "{err}");
+    assert!(docker
+        .run(&["context", "ls", "--format", "{{.Name}} {{.Current}}"])
+        .lines()
+        .any(|l| l == "default true"));
     assert!(!w.dir.path().join("client-run/wharf.sock").exists());
     w.ok(&["volume", "rm", &name]);
 }

@@ -6,6 +6,7 @@ mod attach;
 pub mod build;
 mod commands;
 pub mod compose;
+pub mod context;
 pub mod daemon;
 pub mod output;
 pub mod stack;
@@ -68,6 +69,16 @@ pub fn main() -> i32 {
             crate::engine::container::fs::archive_helper_main(&op, &root, &path)
         }
         Command::Daemon(args) => daemon::main(&cli.global, args),
+        // contexts are files of the docker CLI's: no engine is asked
+        Command::Context(a) => match context::main(&cli.global, a) {
+            Ok(()) => 0,
+            Err(exit) => {
+                if let Some(m) = exit.message {
+                    eprintln!("{m}");
+                }
+                exit.code
+            }
+        },
         // `config` needs no engine: no daemon is started for it
         Command::Config(t) => compose::run_config(&t.opts, t.args),
         Command::Compose(compose::args::ComposeCli {

@@ -92,6 +92,7 @@ impl Wharf {
             .env_remove("WHARF_ROOT")
             .env_remove("WHARF_RUN")
             .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
             .env_remove("DOCKER_TLS_VERIFY")
             .env_remove("DOCKER_CERT_PATH");
         c

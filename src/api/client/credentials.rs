@@ -376,6 +376,13 @@ impl ConfigFile {
         &self.value
     }
 
+    /// The file's object, to change keys other than credentials (`currentContext`).
+    pub fn object_mut(&mut self) -> &mut Map<String, Value> {
+        self.value
+            .as_object_mut()
+            .expect("load_from keeps only JSON objects")
+    }
+
     /// Where the credentials of `key` are kept.
     pub fn store_for(&self, key: &str) -> Store {
         store_for(&self.value, key)

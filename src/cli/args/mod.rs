@@ -58,6 +58,10 @@ pub struct GlobalOpts {
     /// DOCKER_HOST)
     #[arg(short = 'H', long, global = true, env = "WHARF_HOST")]
     pub host: Option<String>,
+    /// Name of the context to use (one `docker context create` made; overrides DOCKER_HOST,
+    /// DOCKER_CONTEXT and the config file's current context)
+    #[arg(long, global = true)]
+    pub context: Option<String>,
     /// Use TLS; implied by --tlsverify
     #[arg(long, global = true)]
     pub tls: bool,
@@ -82,11 +86,34 @@ fn tls_verify_env(v: &str) -> Result<bool, String> {
 }
 
 impl GlobalOpts {
-    /// The host to talk to: `-H`/`WHARF_HOST`, then `DOCKER_HOST`.
-    fn host_url(&self) -> Option<String> {
+    /// The host `-H`/`WHARF_HOST`, then `DOCKER_HOST`, name, if any.
+    pub fn plain_host_url(&self) -> Option<String> {
         self.host
             .clone()
             .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
+    }
+
+    /// The docker context in force ([`crate::cli::context::current_name`]).
+    pub fn context_name(&self) -> String {
+        crate::cli::context::current_name(self.context.as_deref(), self.plain_host_url().is_some())
+    }
+
+    /// The context in force, unless it is `default`.
+    fn stored_context(&self) -> Result<Option<crate::cli::context::Context>, String> {
+        let name = self.context_name();
+        if name == crate::cli::context::DEFAULT {
+            return Ok(None);
+        }
+        crate::cli::context::load(&name).map(Some)
+    }
+
+    /// The host to talk to: a context's (`--context`, `DOCKER_CONTEXT`, `currentContext`,
+    /// unless `-H` or `DOCKER_HOST` names one), else `-H`/`DOCKER_HOST`.
+    fn host_url(&self) -> Option<String> {
+        match self.stored_context() {
+            Ok(Some(c)) if !c.host.is_empty() => Some(c.host),
+            _ => self.plain_host_url(),
+        }
     }
 
     /// The local socket: the `-H unix://` path, else `<run-root>/wharf.sock` (which a daemon
@@ -131,6 +158,30 @@ impl GlobalOpts {
     /// Where the CLI's requests go.
     pub fn endpoint(&self) -> Result<crate::api::client::transport::Endpoint, String> {
         use crate::api::client::transport::Endpoint;
+        if self.context.is_some() && self.host.is_some() {
+            return Err("conflicting options: either specify --host or --context, not both".into());
+        }
+        if let Some(c) = self.stored_context()? {
+            if c.host.is_empty() {
+                return Err(format!("context {:?} has no docker endpoint", c.name));
+            }
+            let tls = match &c.tls_dir {
+                Some(dir) if c.host.starts_with("tcp://") => {
+                    let file = |f: &str| Some(dir.join(f)).filter(|p| p.exists());
+                    Some(
+                        crate::util::tls::TlsFiles {
+                            verify: !c.skip_tls_verify,
+                            ca: file("ca.pem"),
+                            cert: file("cert.pem"),
+                            key: file("key.pem"),
+                        }
+                        .client_config()?,
+                    )
+                }
+                _ => None,
+            };
+            return Endpoint::parse(&c.host, tls);
+        }
         let Some(url) = self.host_url() else {
             return Ok(Endpoint::Unix(self.socket()));
         };
@@ -248,6 +299,8 @@ pub enum Command {
     Compose(crate::cli::compose::args::ComposeCli),
     /// Manage Swarm stacks: deploy a compose file to a Docker Swarm (-H a manager)
     Stack(crate::cli::stack::StackCli),
+    /// Manage contexts
+    Context(crate::cli::context::ContextCli),
     /// Create and start the compose project's containers (`compose up`)
     Up(crate::cli::compose::args::TopUp),
     /// Stop and remove the compose project's containers and networks (`compose down`)
