@@ -60,8 +60,14 @@ pub struct GlobalOpts {
     pub host: Option<String>,
     /// Name of the context to use (one `docker context create` made; overrides DOCKER_HOST,
     /// DOCKER_CONTEXT and the config file's current context)
-    #[arg(long, global = true)]
-    pub context: Option<String>,
+    // an id of its own: `build`'s positional CONTEXT must not be taken for it
+    #[arg(
+        long = "context",
+        id = "use_context",
+        value_name = "NAME",
+        global = true
+    )]
+    pub use_context: Option<String>,
     /// Use TLS; implied by --tlsverify
     #[arg(long, global = true)]
     pub tls: bool,
@@ -95,7 +101,10 @@ impl GlobalOpts {
 
     /// The docker context in force ([`crate::cli::context::current_name`]).
     pub fn context_name(&self) -> String {
-        crate::cli::context::current_name(self.context.as_deref(), self.plain_host_url().is_some())
+        crate::cli::context::current_name(
+            self.use_context.as_deref(),
+            self.plain_host_url().is_some(),
+        )
     }
 
     /// The context in force, unless it is `default`.
@@ -158,7 +167,7 @@ impl GlobalOpts {
     /// Where the CLI's requests go.
     pub fn endpoint(&self) -> Result<crate::api::client::transport::Endpoint, String> {
         use crate::api::client::transport::Endpoint;
-        if self.context.is_some() && self.host.is_some() {
+        if self.use_context.is_some() && self.host.is_some() {
             return Err("conflicting options: either specify --host or --context, not both".into());
         }
         if let Some(c) = self.stored_context()? {
