@@ -575,24 +575,42 @@ fn pull_over_tls_insecure_on_loopback_and_verified_with_a_configured_ca() {
     assert!(out.contains("1: digest: sha256:"), "{out}");
 }
 
-#[test]
-fn login_then_pull_and_push_with_credentials_also_through_the_docker_cli() {
-    let source = Wharf::new();
-    source.busybox_image("box", &[r#"CMD ["echo", "private"]"#]);
+/// A TLS registry of the test's own (port `port_base` + the slot of `source`) with one user,
+/// holding `private/box:1`, a busybox image that echoes `word`, pushed as that user; the
+/// registry and the image's full name.
+fn private_registry(
+    source: &Wharf,
+    port_base: u16,
+    user: &str,
+    password: &str,
+    word: &str,
+) -> (Registry, String) {
+    source.busybox_image("box", &[&format!(r#"CMD ["echo", "{word}"]"#)]);
     let archive = source.dir.path().join("box.tar");
     source.ok(&["save", "-o", archive.to_str().unwrap(), "box"]);
     let pki = source.dir.path().join("pki");
     std::fs::create_dir_all(&pki).unwrap();
     make_pki(&pki);
     let users = source.dir.path().join("htpasswd");
-    htpasswd(&users, "tester", "s3cret");
+    htpasswd(&users, user, password);
     let reg = Registry::start_with(
-        25500 + source.slot as u16,
+        port_base + source.slot as u16,
         Some((&pki.join("server.crt"), &pki.join("server.key"))),
         Some(&users),
     );
-    reg.push_as(&archive, "private/box:1", Some("tester:s3cret"));
+    reg.push_as(
+        &archive,
+        "private/box:1",
+        Some(&format!("{user}:{password}")),
+    );
     let image = format!("{}/private/box:1", reg.addr);
+    (reg, image)
+}
+
+#[test]
+fn login_then_pull_and_push_with_credentials_also_through_the_docker_cli() {
+    let source = Wharf::new();
+    let (reg, image) = private_registry(&source, 25500, "tester", "s3cret", "private");
 
     let w = Wharf::new();
     let docker_config = w.dir.path().join("docker-config");
@@ -714,21 +732,7 @@ fn path_with(dir: &std::path::Path) -> std::ffi::OsString {
 #[test]
 fn login_pull_push_and_logout_through_a_credential_helper_also_with_the_docker_cli() {
     let source = Wharf::new();
-    source.busybox_image("box", &[r#"CMD ["echo", "helped"]"#]);
-    let archive = source.dir.path().join("box.tar");
-    source.ok(&["save", "-o", archive.to_str().unwrap(), "box"]);
-    let pki = source.dir.path().join("pki");
-    std::fs::create_dir_all(&pki).unwrap();
-    make_pki(&pki);
-    let users = source.dir.path().join("htpasswd");
-    htpasswd(&users, "helped", "h3lper-s3cret");
-    let reg = Registry::start_with(
-        26000 + source.slot as u16,
-        Some((&pki.join("server.crt"), &pki.join("server.key"))),
-        Some(&users),
-    );
-    reg.push_as(&archive, "private/box:1", Some("helped:h3lper-s3cret"));
-    let image = format!("{}/private/box:1", reg.addr);
+    let (reg, image) = private_registry(&source, 26000, "helped", "h3lper-s3cret", "helped");
 
     let w = Wharf::new();
     let bin = w.dir.path().join("helper-bin");
