@@ -441,6 +441,46 @@ fn run_with_stdin(mut cmd: Command, stdin: Option<&str>) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// wharf and the docker CLI as one user runs them against `w`'s engine: with a Docker config
+/// directory of the test's own and, when the test has credential helpers, their directory
+/// first on `PATH`. Each run answers whether it succeeded, and its stdout and stderr.
+struct User<'a> {
+    w: &'a Wharf,
+    config: std::path::PathBuf,
+    path: Option<std::ffi::OsString>,
+}
+
+impl<'a> User<'a> {
+    fn new(w: &'a Wharf, config: &std::path::Path, helpers: Option<&std::path::Path>) -> Self {
+        User {
+            w,
+            config: config.to_path_buf(),
+            path: helpers.map(path_with),
+        }
+    }
+
+    fn run(&self, mut c: Command, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+        c.args(args).env("DOCKER_CONFIG", &self.config);
+        if let Some(p) = &self.path {
+            c.env("PATH", p);
+        }
+        run_with_stdin(c, stdin)
+    }
+
+    fn wharf(&self, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+        self.run(self.w.command(), args, stdin)
+    }
+
+    fn docker(&self, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+        let mut c = Command::new("/usr/local/bin/docker");
+        c.env(
+            "DOCKER_HOST",
+            format!("unix://{}", self.w.socket().display()),
+        );
+        self.run(c, args, stdin)
+    }
+}
+
 /// A registry user file (bcrypt, as docker-registry wants) with one user.
 fn htpasswd(path: &std::path::Path, user: &str, password: &str) {
     let out = Command::new("python3")
@@ -614,11 +654,8 @@ fn login_then_pull_and_push_with_credentials_also_through_the_docker_cli() {
 
     let w = Wharf::new();
     let docker_config = w.dir.path().join("docker-config");
-    let wharf = |args: &[&str], stdin: Option<&str>| {
-        let mut c = w.command();
-        c.args(args).env("DOCKER_CONFIG", &docker_config);
-        run_with_stdin(c, stdin)
-    };
+    let user = User::new(&w, &docker_config, None);
+    let wharf = |args: &[&str], stdin: Option<&str>| user.wharf(args, stdin);
     // Anonymous: refused, saying so.
     let (ok, out) = wharf(&["pull", &image], None);
     assert!(!ok && out.contains("authentication required"), "{out}");
@@ -662,12 +699,9 @@ fn login_then_pull_and_push_with_credentials_also_through_the_docker_cli() {
 
     // The docker CLI logs in through wharf's /auth and sends the credentials with its pull.
     let cfg = w.dir.path().join("docker-cli-config");
+    let cli_user = User::new(&w, &cfg, None);
     let docker = |args: &[&str], stdin: Option<&str>| {
-        let mut c = Command::new("/usr/local/bin/docker");
-        c.args(args)
-            .env("DOCKER_HOST", format!("unix://{}", w.socket().display()))
-            .env("DOCKER_CONFIG", &cfg);
-        let (ok, text) = run_with_stdin(c, stdin);
+        let (ok, text) = cli_user.docker(args, stdin);
         assert!(ok, "docker {args:?}: {text}");
         text
     };
@@ -750,14 +784,8 @@ fn login_pull_push_and_logout_through_a_credential_helper_also_with_the_docker_c
         .unwrap(),
     )
     .unwrap();
-    let path = path_with(&bin);
-    let wharf = |args: &[&str], stdin: Option<&str>| {
-        let mut c = w.command();
-        c.args(args)
-            .env("DOCKER_CONFIG", &docker_config)
-            .env("PATH", &path);
-        run_with_stdin(c, stdin)
-    };
+    let user = User::new(&w, &docker_config, Some(&bin));
+    let wharf = |args: &[&str], stdin: Option<&str>| user.wharf(args, stdin);
     let config = || -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(&config_file).unwrap()).unwrap()
     };
@@ -808,14 +836,7 @@ fn login_pull_push_and_logout_through_a_credential_helper_also_with_the_docker_c
 
     // The docker CLI, with the same config and PATH, runs the same helper and sends the
     // credentials with its pull to wharf's daemon.
-    let docker = |args: &[&str]| {
-        let mut c = Command::new("/usr/local/bin/docker");
-        c.args(args)
-            .env("DOCKER_HOST", format!("unix://{}", w.socket().display()))
-            .env("DOCKER_CONFIG", &docker_config)
-            .env("PATH", &path);
-        run_with_stdin(c, None)
-    };
+    let docker = |args: &[&str]| user.docker(args, None);
     w.ok(&["rmi", &pushed]);
     let (ok, out) = docker(&["pull", &pushed]);
     assert!(ok, "docker pull: {out}");
@@ -873,14 +894,8 @@ fn a_failing_credential_helper_is_an_error_with_its_message() {
         .unwrap(),
     )
     .unwrap();
-    let path = path_with(&bin);
-    let wharf = |args: &[&str]| {
-        let mut c = w.command();
-        c.args(args)
-            .env("DOCKER_CONFIG", &docker_config)
-            .env("PATH", &path);
-        run_with_stdin(c, None)
-    };
+    let user = User::new(&w, &docker_config, Some(&bin));
+    let wharf = |args: &[&str]| user.wharf(args, None);
     let said = "error getting credentials - err: exit status 1, out: `the vault is sealed, unseal it first`";
     let image = format!("{guarded}/private/box:1");
     let (ok, out) = wharf(&["pull", &image]);
@@ -931,22 +946,9 @@ fn login_keeps_the_identity_token_the_registry_gives_in_the_helper_and_pulls_wit
         serde_json::to_vec(&serde_json::json!({ "credsStore": name })).unwrap(),
     )
     .unwrap();
-    let path = path_with(&bin);
-    let wharf = |args: &[&str], stdin: Option<&str>| {
-        let mut c = w.command();
-        c.args(args)
-            .env("DOCKER_CONFIG", &docker_config)
-            .env("PATH", &path);
-        run_with_stdin(c, stdin)
-    };
-    let docker = |args: &[&str], stdin: Option<&str>| {
-        let mut c = Command::new("/usr/local/bin/docker");
-        c.args(args)
-            .env("DOCKER_HOST", format!("unix://{}", w.socket().display()))
-            .env("DOCKER_CONFIG", &docker_config)
-            .env("PATH", &path);
-        run_with_stdin(c, stdin)
-    };
+    let user = User::new(&w, &docker_config, Some(&bin));
+    let wharf = |args: &[&str], stdin: Option<&str>| user.wharf(args, stdin);
+    let docker = |args: &[&str], stdin: Option<&str>| user.docker(args, stdin);
 
     // Login: the token endpoint's refresh token is kept, as `<token>`, not the password.
     let (ok, out) = wharf(
