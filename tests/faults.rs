@@ -286,6 +286,94 @@ fn deep_archive_paths_unpack_in_linear_time_or_are_refused_past_path_max() {
     assert_eq!(images.lines().count(), 1, "{images}");
 }
 
+/// A tar of entries (path, symlink target or file contents).
+fn archive_of(entries: &[(&str, Result<&str, &[u8]>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, what) in entries {
+        let mut h = common::header();
+        h.set_mode(0o644);
+        match what {
+            Ok(target) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_size(0);
+                b.append_link(&mut h, path, target).unwrap();
+            }
+            Err(data) if path.contains("..") => {
+                // The tar crate refuses to write such a name: put it in the header itself.
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(data.len() as u64);
+                h.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+                h.set_cksum();
+                b.append(&h, *data).unwrap();
+            }
+            Err(data) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(data.len() as u64);
+                b.append_data(&mut h, path, *data).unwrap();
+            }
+        }
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn load_refuses_hostile_archives_with_clear_errors_and_stores_nothing() {
+    let w = Wharf::new();
+    let dir = w.dir.path();
+    let deep = format!("{}manifest.json", "a/".repeat(2000));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        // Depth 2,000 in the outer archive: unpacked in linear time, then no manifest at the top.
+        (
+            "deep",
+            archive_of(&[(&deep, Err(b"[]"))]),
+            "neither a docker save archive",
+        ),
+        (
+            "empty-manifest",
+            archive_of(&[("manifest.json", Err(b"[]"))]),
+            "lists none",
+        ),
+        (
+            "empty-index",
+            archive_of(&[("index.json", Err(br#"{"schemaVersion":2,"manifests":[]}"#))]),
+            "lists none",
+        ),
+        (
+            "symlink-out",
+            archive_of(&[("manifest.json", Ok("/etc/passwd"))]),
+            "points outside the archive",
+        ),
+        (
+            "climbing",
+            archive_of(&[("../manifest.json", Err(b"[]"))]),
+            "would leave",
+        ),
+        (
+            "garbage",
+            (0..5000u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect(),
+            "archive",
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let path = dir.join(format!("{name}.tar"));
+        std::fs::write(&path, bytes).unwrap();
+        let (_, err) = w.fails(&["load", "-i", path.to_str().unwrap()]);
+        assert!(err.contains(want), "{name}: {err}");
+        assert!(
+            err.len() < 1000,
+            "{name}: the error repeats the whole path: {err}"
+        );
+    }
+    assert_eq!(w.ok(&["images", "-q"]), "");
+    assert_eq!(
+        entries(&w, "tmp"),
+        Vec::<String>::new(),
+        "temporary copies left"
+    );
+}
+
 /// A `docker save` archive of one image `big:1` whose only layer holds `files` files of 16 MB
 /// of random bytes.
 fn big_archive(dir: &std::path::Path, files: usize) -> PathBuf {

@@ -11,6 +11,7 @@ use super::cancel::{Cancel, CANCELLED};
 use super::layer::{sniff_media_type, LayerRecord, MEDIA_TAR_GZIP};
 use super::reference::Reference;
 use super::store::familiar;
+use super::unpack::{resolve_inside, unpack_tree};
 use super::{ImageRecord, ImageStore};
 use crate::engine::error::{Error, IoContext, Result};
 use crate::engine::paths::hex_of;
@@ -103,10 +104,10 @@ fn unpack_and_register<R: Read>(
     } else {
         Box::new(buffered)
     };
-    let mut outer = tar::Archive::new(stream);
-    outer
-        .unpack(&tmp.0)
-        .map_err(|e| Error::invalid(format!("malformed or truncated archive: {e}")))?;
+    unpack_tree(stream, &tmp.0).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => Error::invalid(e.to_string()),
+        _ => Error::invalid(format!("malformed or truncated archive: {e}")),
+    })?;
 
     if tmp.0.join("manifest.json").exists() {
         load_docker_archive(store, &tmp.0, cancel)
@@ -124,18 +125,24 @@ fn read_in(dir: &Path, rel: &str) -> Result<Vec<u8>> {
     std::fs::read(&p).map_err(|e| Error::invalid(format!("archive entry {rel}: {e}")))
 }
 
+/// `dir/rel`, symlinks resolved, refused unless it stays inside the unpacked archive.
 fn safe_join(dir: &Path, rel: &str) -> Result<std::path::PathBuf> {
     if rel.split('/').any(|c| c == "..") || rel.starts_with('/') {
         return Err(Error::invalid(format!(
             "archive entry {rel} points outside the archive"
         )));
     }
-    Ok(dir.join(rel))
+    resolve_inside(dir, rel).map_err(|e| Error::invalid(e.to_string()))
 }
 
 fn load_docker_archive(store: &ImageStore, dir: &Path, cancel: &Cancel) -> Result<Vec<String>> {
     let manifest: Vec<ManifestEntry> = serde_json::from_slice(&read_in(dir, "manifest.json")?)
         .map_err(|e| Error::invalid(format!("manifest.json: {e}")))?;
+    if manifest.is_empty() {
+        return Err(Error::invalid(
+            "the archive holds no image: its manifest.json lists none",
+        ));
+    }
     let mut loaded = Vec::new();
     for entry in manifest {
         let config = read_in(dir, &entry.config)?;
@@ -153,6 +160,11 @@ fn load_docker_archive(store: &ImageStore, dir: &Path, cancel: &Cancel) -> Resul
 fn load_oci_layout(store: &ImageStore, dir: &Path, cancel: &Cancel) -> Result<Vec<String>> {
     let index: OciIndex = serde_json::from_slice(&read_in(dir, "index.json")?)
         .map_err(|e| Error::invalid(format!("index.json: {e}")))?;
+    if index.manifests.is_empty() {
+        return Err(Error::invalid(
+            "the archive holds no image: its index.json lists none",
+        ));
+    }
     let mut loaded = Vec::new();
     let mut queue: Vec<Descriptor> = index.manifests;
     while let Some(desc) = queue.pop() {
@@ -177,8 +189,8 @@ fn load_oci_layout(store: &ImageStore, dir: &Path, cancel: &Cancel) -> Result<Ve
         let files: Vec<_> = manifest
             .layers
             .iter()
-            .map(|l| dir.join("blobs/sha256").join(hex_of(&l.digest)))
-            .collect();
+            .map(|l| safe_join(dir, &format!("blobs/sha256/{}", hex_of(&l.digest))))
+            .collect::<Result<_>>()?;
         let name = desc.annotations.as_ref().and_then(|a| {
             a.get("io.containerd.image.name")
                 .cloned()

@@ -127,6 +127,70 @@ impl Placer {
     }
 }
 
+/// Unpack a whole archive (the outer tar of `load`) into `dest`: directories, files, symlinks
+/// and hard links between its own entries, each placed by the [`Placer`] (linear in depth,
+/// never through a symlink); devices and fifos are refused. Symlinks are kept as written (a
+/// `docker save` archive links repeated layers): whoever reads through them must check where
+/// they lead, as [`resolve_inside`] does.
+pub fn unpack_tree<R: io::Read>(reader: R, dest: &Path) -> io::Result<()> {
+    let mut archive = tar::Archive::new(reader);
+    let mut placer = Placer::new(dest);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        let Some(rel) = relative_entry_path(&path)? else {
+            continue;
+        };
+        let full = placer.prepare(&rel)?;
+        let kind = entry.header().entry_type();
+        if kind.is_hard_link() {
+            let target = entry
+                .link_name()?
+                .and_then(|t| relative_entry_path(&t).transpose())
+                .transpose()?
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "invalid archive entry {}: a hard link without a target",
+                        rel.display()
+                    ))
+                })?;
+            let target_full = placer.prepare(&target)?;
+            std::fs::hard_link(&target_full, &full).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("linking {} to {}: {e}", rel.display(), target.display()),
+                )
+            })?;
+        } else if kind.is_file() || kind.is_dir() || kind.is_symlink() || kind.is_gnu_sparse() {
+            entry.unpack(&full).map_err(|e| {
+                io::Error::new(e.kind(), format!("unpacking {}: {e}", rel.display()))
+            })?;
+            if kind.is_dir() {
+                placer.verified.insert(rel.as_os_str().as_bytes().to_vec());
+            }
+        } else if !(kind.is_pax_global_extensions() || kind.is_pax_local_extensions()) {
+            return Err(invalid(format!(
+                "invalid archive entry {}: an image archive holds no {kind:?} entries",
+                rel.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `dest/rel` with every symlink resolved, provided it stays inside `dest`.
+pub fn resolve_inside(dest: &Path, rel: &str) -> io::Result<PathBuf> {
+    let root = std::fs::canonicalize(dest)?;
+    let full = std::fs::canonicalize(dest.join(rel))
+        .map_err(|e| io::Error::new(e.kind(), format!("archive entry {rel}: {e}")))?;
+    if !full.starts_with(&root) {
+        return Err(invalid(format!(
+            "archive entry {rel} points outside the archive"
+        )));
+    }
+    Ok(full)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
