@@ -48,6 +48,11 @@ fn invalid_run_flags_are_refused_with_dockers_messages() {
         ),
         (&["--sysctl", "net.ipv4.ip_forward"], "is not allowed"),
         (&["--network", "nonexistent"], "network nonexistent not found"),
+        (
+            &["--platform", "linux/s390x"],
+            "image with reference box was found but does not match the specified platform: wanted linux/s390x, actual: linux/",
+        ),
+        (&["--platform", "linux/a b"], "invalid platform \"linux/a b\": expected os[/arch[/variant]]"),
     ];
     for (extra, want) in cases {
         let args = run(extra);
@@ -80,6 +85,20 @@ fn invalid_run_flags_are_refused_with_dockers_messages() {
         assert!(exposed.contains(p), "{exposed}");
     }
     w.ok(&["rm", "ok"]);
+    // This host's platform, in any spelling containerd accepts.
+    let arch = if cfg!(target_arch = "aarch64") {
+        "aarch64"
+    } else {
+        "x86_64"
+    };
+    w.ok(&[
+        "run",
+        "--rm",
+        "--platform",
+        &format!("linux/{arch}"),
+        "box",
+        "true",
+    ]);
 }
 
 #[test]

@@ -3,4 +3,5 @@
 //! `wharf run -p`, compose `ports:` and `compose run -p` accept exactly the same inputs.
 
 pub mod create;
+pub mod platform;
 pub mod port;

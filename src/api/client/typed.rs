@@ -14,14 +14,20 @@ pub fn encode_filters(filters: &HashMap<String, Vec<String>>) -> String {
 }
 
 impl Client {
+    /// `POST /containers/create`; `platform` (`os/arch`) makes the daemon check the image's.
     pub async fn create_container(
         &self,
         name: Option<&str>,
+        platform: Option<&str>,
         body: &ContainerCreateBody,
     ) -> Result<ContainerCreateResponse> {
-        let params: Vec<(&str, String)> = name
-            .map(|n| vec![("name", n.to_string())])
-            .unwrap_or_default();
+        let mut params: Vec<(&str, String)> = Vec::new();
+        if let Some(n) = name {
+            params.push(("name", n.to_string()));
+        }
+        if let Some(p) = platform {
+            params.push(("platform", p.to_string()));
+        }
         self.post_json(&with_query("/containers/create", &params), Some(body))
             .await
     }

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use super::images::{engine_error_line, error_line, multi};
 use super::{body_reader, ok_json, ApiError, ApiResult, State};
+use crate::docker::platform::Platform;
 use crate::engine::build::mirror::LocalContext;
 use crate::engine::build::{BuildEvent, BuildOptions, Context, Progress};
 use crate::engine::Error;
@@ -164,13 +165,10 @@ pub async fn build(
     body: Body,
 ) -> ApiResult {
     let opts = options(&raw, &headers).map_err(ApiError)?;
-    if let Some(p) = one(&raw, "platform") {
-        let host = crate::engine::build::scope::platform_args()
-            .into_iter()
-            .find(|(k, _)| k == "TARGETPLATFORM")
-            .map(|(_, v)| v)
-            .unwrap_or_default();
-        if p != host {
+    if let Some(p) = one(&raw, "platform").filter(|p| !p.is_empty()) {
+        let host = Platform::host();
+        let wanted = Platform::parse(&p).map_err(|e| ApiError(Error::invalid(e)))?;
+        if !wanted.matches(&host.os, &host.architecture, "") {
             return Err(ApiError(Error::invalid(format!(
                 "platform {p}: wharf builds for this host's platform ({host}) only"
             ))));

@@ -17,6 +17,7 @@ use crate::api::io::ChannelWriter;
 use crate::api::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerWaitExitError, ContainerWaitResponse,
 };
+use crate::docker::platform::Platform;
 use crate::engine::container::lifecycle::WaitCondition;
 use crate::engine::container::logs::{parse_time, LogOptions};
 use crate::engine::container::CreateRequest;
@@ -59,6 +60,10 @@ pub async fn create(AxState(engine): AxState<State>, q: Query, body: Bytes) -> A
     let body: ContainerCreateBody = parse_json(&body)?;
     verify_settings(&body)?;
     let name = q.get("name").cloned();
+    let platform = match q.get("platform").filter(|p| !p.is_empty()) {
+        Some(p) => Some(Platform::parse(p).map_err(|e| ApiError(Error::invalid(e)))?),
+        None => None,
+    };
     // Networks must exist (Docker answers 404 at create).
     let host = body.host_config.clone().unwrap_or_default();
     use crate::engine::network::NetworkMode;
@@ -80,10 +85,15 @@ pub async fn create(AxState(engine): AxState<State>, q: Query, body: Bytes) -> A
         engine.containers.resolve(&other)?;
     }
     let e = engine.clone();
-    let (id, warnings) =
-        tokio::task::spawn_blocking(move || e.create_container(CreateRequest { name, body }))
-            .await
-            .map_err(|e| ApiError(Error::internal(e)))??;
+    let (id, warnings) = tokio::task::spawn_blocking(move || {
+        e.create_container(CreateRequest {
+            name,
+            body,
+            platform,
+        })
+    })
+    .await
+    .map_err(|e| ApiError(Error::internal(e)))??;
     Ok(json(
         StatusCode::CREATED,
         &ContainerCreateResponse { id, warnings },

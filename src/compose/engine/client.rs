@@ -24,7 +24,7 @@ impl ComposeEngine for Client {
         name: Option<&str>,
         body: &ContainerCreateBody,
     ) -> Result<ContainerCreateResponse> {
-        Client::create_container(self, name, body).await
+        Client::create_container(self, name, None, body).await
     }
     async fn start_container(&self, id: &str) -> Result<()> {
         Client::start_container(self, id).await

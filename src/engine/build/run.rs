@@ -341,9 +341,11 @@ pub async fn run_step(b: &Build, st: &mut State, step: &Step) -> Result<()> {
         }),
         ..Default::default()
     };
-    let (id, _) = b
-        .engine
-        .create_container(CreateRequest { name: None, body })?;
+    let (id, _) = b.engine.create_container(CreateRequest {
+        name: None,
+        body,
+        platform: None,
+    })?;
     let outcome = run_container(b, &id, &argv).await;
     let layer = match outcome {
         Ok(()) => {

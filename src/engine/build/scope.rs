@@ -23,11 +23,7 @@ pub const PROXY_ARGS: &[&str] = &[
 
 /// The platform ARGs BuildKit defines for every build (wharf builds for the host only).
 pub fn platform_args() -> Vec<(String, String)> {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
+    let arch = crate::docker::platform::host_arch();
     let platform = format!("linux/{arch}");
     [
         ("BUILDPLATFORM", platform.as_str()),

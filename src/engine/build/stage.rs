@@ -10,6 +10,7 @@ use super::dockerfile::{self, Instr, Step};
 use super::plan::Build;
 use super::scope::{env_pairs, Scope};
 use super::{at_line, step_failed};
+use crate::docker::platform::Platform;
 use crate::engine::error::{Error, Result};
 use crate::engine::image::config::{History, ImageConfig, RunConfig};
 use crate::engine::image::layer::LayerRecord;
@@ -73,12 +74,9 @@ async fn from(b: &Build, step: &Step) -> Result<State> {
     };
     if let Some(p) = platform {
         let p = process_word(p, b.df.escape, &b.global.global).map_err(Error::invalid)?;
-        let host = super::scope::platform_args()
-            .into_iter()
-            .find(|(k, _)| k == "TARGETPLATFORM")
-            .map(|(_, v)| v)
-            .unwrap_or_default();
-        if !p.is_empty() && p != host {
+        let host = Platform::host();
+        let same = Platform::parse(&p).is_ok_and(|w| w.matches(&host.os, &host.architecture, ""));
+        if !p.is_empty() && !same {
             return Err(Error::invalid(format!(
                 "FROM --platform={p}: wharf builds for this host's platform ({host}) only"
             )));

@@ -9,8 +9,9 @@ use bollard_stubs::models::{
 
 use super::mounts::{self, MountKind, ResolvedMount};
 use super::ContainerRecord;
+use crate::docker::platform::Platform;
 use crate::engine::error::{Error, IoContext, Result};
-use crate::engine::image::config::{HealthConfig as ImageHealth, RunConfig};
+use crate::engine::image::config::{HealthConfig as ImageHealth, ImageConfig, RunConfig};
 use crate::engine::network::{EndpointRequest, NetworkMode};
 use crate::engine::runtime::caps;
 use crate::engine::supervisor::{HealthSpec, RestartPolicy, RunState};
@@ -20,6 +21,8 @@ use crate::util::ids::{random_id, random_name};
 pub struct CreateRequest {
     pub name: Option<String>,
     pub body: ContainerCreateBody,
+    /// `?platform=`: the image must be of this platform (Docker 24's check at create).
+    pub platform: Option<Platform>,
 }
 
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -281,6 +284,26 @@ fn set_hostname_and_env(
     hostname
 }
 
+/// An image found locally but of another platform than the one asked for is refused with
+/// dockerd's message (no second copy for another platform exists in wharf's store).
+fn check_platform(wanted: &Platform, name: &str, image: &ImageConfig) -> Result<()> {
+    let variant = image
+        .extra
+        .get("variant")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    if wanted.matches(&image.os, &image.architecture, variant) {
+        return Ok(());
+    }
+    let mut actual = format!("{}/{}", image.os, image.architecture);
+    if !variant.is_empty() {
+        actual = format!("{actual}/{variant}");
+    }
+    Err(Error::not_found(format!(
+        "image with reference {name} was found but does not match the specified platform: wanted {wanted}, actual: {actual}"
+    )))
+}
+
 impl Engine {
     pub fn create_container(&self, req: CreateRequest) -> Result<(String, Vec<String>)> {
         let (mut config, host, networking) = split_body(req.body)?;
@@ -295,6 +318,9 @@ impl Engine {
             other => other,
         })?;
         let image_config = self.images.config(&image.id)?;
+        if let Some(wanted) = &req.platform {
+            check_platform(wanted, &image_name, &image_config)?;
+        }
         merge_with_image(&mut config, &image_config.config);
         let mut command: Vec<String> = config.entrypoint.clone().unwrap_or_default();
         command.extend(config.cmd.clone().unwrap_or_default());

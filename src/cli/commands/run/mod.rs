@@ -31,7 +31,7 @@ pub fn start_failure_code(message: &str) -> i32 {
 pub async fn run(client: &Client, a: RunArgs, create_only: bool) -> CliResult {
     let body = build_body(&a)?;
     let created = client
-        .create_container(a.name.as_deref(), &body)
+        .create_container(a.name.as_deref(), a.platform.as_deref(), &body)
         .await
         .map_err(|e| {
             // Only a missing image: a missing network is a 404 too.

@@ -180,12 +180,11 @@ pub(super) fn logging(svc: &Service, warn: &mut Warnings) -> Option<HostConfigLo
 /// `platform:` other than this host's is warned: the image runs as it is.
 pub(super) fn platform(svc: &Service, warn: &mut Warnings) {
     let Some(p) = &svc.platform else { return };
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        a => a,
-    };
-    if !(p == "linux" || p.starts_with(&format!("linux/{arch}"))) {
+    let arch = crate::docker::platform::host_arch();
+    let host = crate::docker::platform::Platform::host();
+    let same = crate::docker::platform::Platform::parse(p)
+        .is_ok_and(|p| p.matches(&host.os, &host.architecture, ""));
+    if !same {
         warn.warn(
             "platform",
             &format!("{p:?} is not this host's platform (linux/{arch}): the image runs as it is"),
