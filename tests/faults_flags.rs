@@ -179,3 +179,29 @@ fn sysctls_are_applied_in_the_container_and_a_refused_value_fails_the_start() {
     assert!(err.contains("is not allowed in host network mode"), "{err}");
     assert_eq!(w.ok(&["ps", "-aq"]), "");
 }
+
+/// A user who may not open the socket of a running daemon is told so, as the docker CLI tells
+/// them, instead of wharf trying to start a second daemon on the same socket.
+#[test]
+fn a_user_without_access_to_the_socket_gets_permission_denied() {
+    use std::os::unix::process::CommandExt;
+    let w = Wharf::new();
+    w.ok(&["ps"]);
+    let out = w
+        .command()
+        .arg("ps")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(
+        err.contains(
+            "permission denied while trying to connect to the wharf daemon socket at unix://"
+        ),
+        "{err}"
+    );
+    // The daemon that was running still is.
+    w.ok(&["ps"]);
+}

@@ -59,6 +59,21 @@ pub async fn ensure_daemon(global: &GlobalOpts) -> Result<Client, Exit> {
         }
         Err(_) => {}
     }
+    // A daemon whose socket this user may not open is running: say so, as the docker CLI
+    // does, instead of trying to start a second one.
+    if let Some(path) = client.endpoint().local_socket() {
+        if let Err(e) = std::os::unix::net::UnixStream::connect(path) {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                return Err(Exit::msg(
+                    125,
+                    format!(
+                        "wharf: permission denied while trying to connect to the wharf daemon socket at unix://{}: connect: permission denied",
+                        path.display()
+                    ),
+                ));
+            }
+        }
+    }
     let global = global.clone();
     tokio::task::spawn_blocking(move || start_daemon(&global))
         .await
@@ -71,7 +86,15 @@ pub async fn ensure_daemon(global: &GlobalOpts) -> Result<Client, Exit> {
 }
 
 fn start_daemon(global: &GlobalOpts) -> Result<(), Exit> {
-    let fail = |m: String| Exit::msg(125, format!("wharf: starting the daemon: {m}"));
+    let as_root = nix::unistd::geteuid().is_root();
+    let fail = |m: String| {
+        let hint = if as_root {
+            ""
+        } else {
+            " (the wharf daemon runs as root)"
+        };
+        Exit::msg(125, format!("wharf: starting the daemon: {m}{hint}"))
+    };
     std::fs::create_dir_all(&global.run_root)
         .map_err(|e| fail(format!("creating {}: {e}", global.run_root.display())))?;
     // One starter at a time; the others find the daemon up once they get the lock.
