@@ -210,7 +210,36 @@ fn router(engine: State) -> Router {
         .route("/configs", axum::routing::any(swarm::not_a_swarm))
         .route("/configs/{*rest}", axum::routing::any(swarm::not_a_swarm))
         .fallback(not_found)
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(engine)
+}
+
+/// axum's own rejections (a body over the limit, a bad header) are plain text, but Docker's
+/// clients read every error as `{"message": …}`: wrap them.
+async fn json_errors(resp: Response) -> Response {
+    use axum::http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+    let failed = resp.status().is_client_error() || resp.status().is_server_error();
+    let text = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !(failed && text) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .unwrap_or_default();
+    let body = serde_json::to_vec(&ErrorBody {
+        message: String::from_utf8_lossy(&text).trim().to_string(),
+    })
+    .unwrap_or_default();
+    parts
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
 }
 
 async fn not_found(req: Request<Body>) -> Response {
