@@ -540,3 +540,44 @@ fn a_command_run_while_the_daemon_shuts_down_waits_and_starts_a_new_one() {
         started.elapsed()
     );
 }
+
+/// Garbage collection (here after an `rmi`) while a load unpacks: the load's layers, not yet
+/// registered, are left alone, and the collection happens once the load is done.
+#[test]
+fn garbage_collection_during_a_load_spares_its_layers_and_runs_after_it() {
+    let w = Wharf::new();
+    w.busybox_image("other", &[]);
+    let archive = big_archive(w.dir.path(), 12);
+    let mut client = w
+        .command()
+        .args(["load", "-q", "-i", archive.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !entries(&w, "layers").iter().any(|e| e.starts_with(".tmp-")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no layer unpacking"
+        );
+        assert!(client.try_wait().unwrap().is_none(), "the load ended early");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    w.ok(&["rmi", "other"]);
+    let out = client.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the load failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The loaded image is whole; the removed one's layer went once the load ended.
+    w.ok(&[
+        "save",
+        "-o",
+        w.dir.path().join("back.tar").to_str().unwrap(),
+        "big:1",
+    ]);
+    let layers: Vec<String> = entries(&w, "layers");
+    assert_eq!(layers.len(), 1, "{layers:?}");
+}

@@ -495,7 +495,7 @@ fn mutated_image_archives_load_whole_or_not_at_all() {
         let out = w.output(&["load", "-q", "-i", file.to_str().unwrap()]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!err.contains("panicked"), "case {i}: {err}");
-        assert_eq!(w.daemon_pid().is_some(), true);
+        assert!(w.daemon_pid().is_some(), "case {i}: the daemon is gone");
         if out.status.success() {
             loaded += 1;
             // Whole: every layer reads back.

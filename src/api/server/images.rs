@@ -308,7 +308,8 @@ pub async fn create(
     let cancel = Cancel::new();
     let _guard = cancel.on_drop();
     let id = tokio::task::spawn_blocking(move || -> Result<String> {
-        let layer = e.images.add_layer_until(reader, &cancel)?;
+        let ingest = e.images.ingest();
+        let layer = ingest.add_layer_until(reader, &cancel)?;
         if cancel.is_cancelled() {
             // Unreferenced, the layer goes with the next garbage collection.
             return Err(Error::conflict(CANCELLED));

@@ -616,7 +616,7 @@ async fn apply(
     image: String,
     p: Placement,
 ) -> Result<crate::engine::image::layer::LayerRecord> {
-    let engine = b.engine.clone();
+    let (engine, ingest) = (b.engine.clone(), b.ingest.clone());
     let tmp = b
         .engine
         .paths
@@ -629,7 +629,7 @@ async fn apply(
         let donors = p.write_tar(&landing, &job_tmp)?;
         drop(view);
         let f = std::fs::File::open(&job_tmp).ctx(|| "reading the copy archive".into())?;
-        engine.images.add_layer_with(f, &donors)
+        ingest.add_layer_with(f, &donors)
     })
     .await
     .map_err(|e| Error::internal(e.to_string()));

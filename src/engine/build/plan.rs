@@ -12,6 +12,7 @@ use super::dockerfile::{self, Dockerfile, Instr};
 use super::scope::Scope;
 use super::{at_line, BuildOptions, Progress};
 use crate::engine::error::{Error, Result};
+use crate::engine::image::ingest::Ingest;
 use crate::engine::image::reference::Reference;
 use crate::engine::Engine;
 
@@ -32,6 +33,8 @@ pub struct Build {
     pub total_steps: usize,
     /// Built stages: index → image id.
     pub results: Mutex<HashMap<usize, String>>,
+    /// The build's layers are safe from collection until their step images are registered.
+    pub ingest: Ingest,
 }
 
 /// The stage an instruction refers to with `--from`/`from=`/FROM, if it is one.
@@ -212,6 +215,7 @@ impl Build {
         }
         let unused = unused_args(&opts, &df, &global_decls);
         let build = Arc::new(Build {
+            ingest: engine.images.ingest(),
             engine,
             context,
             opts,

@@ -349,11 +349,11 @@ pub async fn run_step(b: &Build, st: &mut State, step: &Step) -> Result<()> {
     let outcome = run_container(b, &id, &argv).await;
     let layer = match outcome {
         Ok(()) => {
-            let engine = b.engine.clone();
+            let (engine, ingest) = (b.engine.clone(), b.ingest.clone());
             let (cid, skip) = (id.clone(), prepared.targets.clone());
             tokio::task::spawn_blocking(move || {
                 let rec = engine.containers.resolve(&cid)?;
-                engine.layer_from_upper(&rec, &skip)
+                engine.layer_from_upper(&rec, &skip, &ingest)
             })
             .await
             .map_err(|e| Error::internal(e.to_string()))

@@ -11,6 +11,7 @@ use crate::engine::error::{Error, IoContext, Result};
 use crate::engine::image::cancel::{Cancel, CANCELLED};
 use crate::engine::image::changes::apply_changes;
 use crate::engine::image::config::{History, RunConfig};
+use crate::engine::image::ingest::Ingest;
 use crate::engine::image::layer::tar_upper_dir;
 use crate::engine::image::reference::Reference;
 use crate::engine::runtime::cgroups::Cgroup;
@@ -337,7 +338,9 @@ impl Engine {
                 }
             }
         }
-        let layer = self.layer_from_upper_until(&rec, &[], &opts.cancel);
+        // Until the image is registered, its layer is safe from collection.
+        let ingest = self.images.ingest();
+        let layer = self.layer_from_upper_until(&rec, &[], &opts.cancel, &ingest);
         if freeze {
             if let Some(cg) = &cgroup {
                 let _ = cg.freeze(false);
@@ -414,8 +417,9 @@ impl Engine {
         &self,
         rec: &ContainerRecord,
         also_skip: &[String],
+        ingest: &Ingest,
     ) -> Result<crate::engine::image::layer::LayerRecord> {
-        self.layer_from_upper_until(rec, also_skip, &Cancel::new())
+        self.layer_from_upper_until(rec, also_skip, &Cancel::new(), ingest)
     }
 
     /// [`Self::layer_from_upper`], stopped once `cancel` is set.
@@ -424,6 +428,7 @@ impl Engine {
         rec: &ContainerRecord,
         also_skip: &[String],
         cancel: &Cancel,
+        ingest: &Ingest,
     ) -> Result<crate::engine::image::layer::LayerRecord> {
         let tmp = self.paths.tmp().join(format!(
             "commit-{}.tar",
@@ -451,7 +456,7 @@ impl Engine {
             return Err(e);
         }
         let f = std::fs::File::open(&tmp).ctx(|| "reading the layer file".into());
-        let r = f.and_then(|f| self.images.add_layer_until(f, cancel));
+        let r = f.and_then(|f| ingest.add_layer_until(f, cancel));
         let _ = std::fs::remove_file(&tmp);
         r
     }

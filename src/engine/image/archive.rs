@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::cancel::{Cancel, CANCELLED};
+use super::ingest::Ingest;
 use super::layer::{sniff_media_type, LayerRecord, MEDIA_TAR_GZIP};
 use super::reference::Reference;
 use super::store::familiar;
@@ -72,7 +73,8 @@ impl Drop for TempDir {
 /// Nothing is registered unless every layer of an image unpacked and matched its config; work
 /// stops once `cancel` is set (the images registered before it stay, whole).
 pub fn load<R: Read>(store: &ImageStore, reader: R, cancel: &Cancel) -> Result<Vec<String>> {
-    let result = unpack_and_register(store, cancel.wrap(reader), cancel);
+    let ingest = store.ingest();
+    let result = unpack_and_register(store, cancel.wrap(reader), cancel, &ingest);
     if result.is_err() {
         let _ = store.collect_garbage();
     }
@@ -86,6 +88,7 @@ fn unpack_and_register<R: Read>(
     store: &ImageStore,
     reader: R,
     cancel: &Cancel,
+    ingest: &Ingest,
 ) -> Result<Vec<String>> {
     let tmp = TempDir(
         store
@@ -110,9 +113,9 @@ fn unpack_and_register<R: Read>(
     })?;
 
     if tmp.0.join("manifest.json").exists() {
-        load_docker_archive(store, &tmp.0, cancel)
+        load_docker_archive(store, &tmp.0, cancel, ingest)
     } else if tmp.0.join("index.json").exists() {
-        load_oci_layout(store, &tmp.0, cancel)
+        load_oci_layout(store, &tmp.0, cancel, ingest)
     } else {
         Err(Error::invalid(
             "the archive is neither a docker save archive (manifest.json) nor an OCI layout (index.json)",
@@ -135,7 +138,12 @@ fn safe_join(dir: &Path, rel: &str) -> Result<std::path::PathBuf> {
     resolve_inside(dir, rel).map_err(|e| Error::invalid(e.to_string()))
 }
 
-fn load_docker_archive(store: &ImageStore, dir: &Path, cancel: &Cancel) -> Result<Vec<String>> {
+fn load_docker_archive(
+    store: &ImageStore,
+    dir: &Path,
+    cancel: &Cancel,
+    ingest: &Ingest,
+) -> Result<Vec<String>> {
     let manifest: Vec<ManifestEntry> = serde_json::from_slice(&read_in(dir, "manifest.json")?)
         .map_err(|e| Error::invalid(format!("manifest.json: {e}")))?;
     if manifest.is_empty() {
@@ -152,12 +160,24 @@ fn load_docker_archive(store: &ImageStore, dir: &Path, cancel: &Cancel) -> Resul
             .map(|l| safe_join(dir, l))
             .collect::<Result<_>>()?;
         let tags = parse_tags(entry.repo_tags.as_deref().unwrap_or_default())?;
-        loaded.extend(register(store, &config, &layer_files, &tags, cancel)?);
+        loaded.extend(register(
+            store,
+            &config,
+            &layer_files,
+            &tags,
+            cancel,
+            ingest,
+        )?);
     }
     Ok(loaded)
 }
 
-fn load_oci_layout(store: &ImageStore, dir: &Path, cancel: &Cancel) -> Result<Vec<String>> {
+fn load_oci_layout(
+    store: &ImageStore,
+    dir: &Path,
+    cancel: &Cancel,
+    ingest: &Ingest,
+) -> Result<Vec<String>> {
     let index: OciIndex = serde_json::from_slice(&read_in(dir, "index.json")?)
         .map_err(|e| Error::invalid(format!("index.json: {e}")))?;
     if index.manifests.is_empty() {
@@ -200,7 +220,7 @@ fn load_oci_layout(store: &ImageStore, dir: &Path, cancel: &Cancel) -> Result<Ve
             Some(n) => parse_tags(&[n])?,
             None => Vec::new(),
         };
-        loaded.extend(register(store, &config, &files, &tags, cancel)?);
+        loaded.extend(register(store, &config, &files, &tags, cancel, ingest)?);
     }
     Ok(loaded)
 }
@@ -217,6 +237,7 @@ fn register(
     layer_files: &[std::path::PathBuf],
     tags: &[Reference],
     cancel: &Cancel,
+    ingest: &Ingest,
 ) -> Result<Vec<String>> {
     let parsed: super::config::ImageConfig = serde_json::from_slice(config)
         .map_err(|e| Error::invalid(format!("invalid image config: {e}")))?;
@@ -231,7 +252,7 @@ fn register(
     for (file, expected) in layer_files.iter().zip(&parsed.rootfs.diff_ids) {
         let f = std::fs::File::open(file)
             .map_err(|e| Error::invalid(format!("layer {}: {e}", file.display())))?;
-        let rec = store.add_layer_until(f, cancel)?;
+        let rec = ingest.add_layer_until(f, cancel)?;
         if &rec.diff_id != expected {
             return Err(Error::invalid(format!(
                 "layer {} has content digest {} but the image config expects {expected}",

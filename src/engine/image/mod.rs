@@ -5,6 +5,7 @@ pub mod archive;
 pub mod cancel;
 pub mod changes;
 pub mod config;
+pub mod ingest;
 pub mod layer;
 pub mod reference;
 mod store;

@@ -1,21 +1,20 @@
 //! Image records, layer registration and reference resolution.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::cancel::{Cancel, CANCELLED};
 use super::config::ImageConfig;
-use super::layer::{self, LayerRecord};
+use super::ingest::IngestLock;
+use super::layer::LayerRecord;
 use super::reference::Reference;
 use crate::engine::error::{Error, IoContext, Result};
 use crate::engine::paths::{hex_of, Paths};
 use crate::engine::store::{self, Store, Table};
 use crate::util::fsutil::{remove_dir_all_quiet, write_atomic};
-use crate::util::ids::{random_id, sha256_digest};
+use crate::util::ids::sha256_digest;
 
 /// One image: its id (the config digest) and the diff ids of its layers, bottom first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,78 +42,29 @@ pub enum RemovedImage {
     Deleted(String),
 }
 
+/// Images and layers (cheap to clone: the clones share the database and the ingest count).
+#[derive(Clone)]
 pub struct ImageStore {
     paths: Paths,
     db: Arc<Store>,
+    ingests: IngestLock,
 }
 
 impl ImageStore {
     pub fn new(paths: Paths, db: Arc<Store>) -> Self {
-        ImageStore { paths, db }
+        ImageStore {
+            paths,
+            db,
+            ingests: IngestLock::default(),
+        }
+    }
+
+    pub(super) fn ingests(&self) -> &IngestLock {
+        &self.ingests
     }
 
     pub fn paths(&self) -> &Paths {
         &self.paths
-    }
-
-    /// Unpack a layer stream into the layer directory named by its diff id, keeping its blob.
-    /// A layer that is already present is not unpacked twice: the new copy is dropped.
-    pub fn add_layer<R: Read>(&self, raw: R) -> Result<LayerRecord> {
-        self.add_layer_until(raw, &Cancel::new())
-    }
-
-    /// [`add_layer`](Self::add_layer), hard-linking regular files from `donors` where they
-    /// are exactly the entries (a build's COPY of context files).
-    pub fn add_layer_with<R: Read>(&self, raw: R, donors: &layer::Donors) -> Result<LayerRecord> {
-        self.store_layer(raw, &Cancel::new(), donors)
-    }
-
-    /// [`Self::add_layer`], stopped (its temporary copies removed) once `cancel` is set.
-    pub fn add_layer_until<R: Read>(&self, raw: R, cancel: &Cancel) -> Result<LayerRecord> {
-        self.store_layer(raw, cancel, &layer::Donors::new())
-    }
-
-    fn store_layer<R: Read>(
-        &self,
-        raw: R,
-        cancel: &Cancel,
-        donors: &layer::Donors,
-    ) -> Result<LayerRecord> {
-        let tmp_name = format!(".tmp-{}", &random_id()[..16]);
-        let tmp_dir = self.paths.layers().join(&tmp_name);
-        std::fs::create_dir_all(&tmp_dir).ctx(|| format!("creating {}", tmp_dir.display()))?;
-        let tmp_blob = self.paths.blobs().join(&tmp_name);
-        let blob_file =
-            std::fs::File::create(&tmp_blob).ctx(|| format!("creating {}", tmp_blob.display()))?;
-        let result = layer::unpack_layer_with(cancel.wrap(raw), &tmp_dir, Some(blob_file), donors);
-        let rec = match result {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = remove_dir_all_quiet(&tmp_dir);
-                let _ = std::fs::remove_file(&tmp_blob);
-                if cancel.is_cancelled() {
-                    return Err(Error::conflict(CANCELLED));
-                }
-                let mut msg = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(s) = source {
-                    msg.push_str(&format!(": {s}"));
-                    source = s.source();
-                }
-                return Err(Error::invalid(format!("invalid layer archive: {msg}")));
-            }
-        };
-        let dest = self.paths.layer_dir(&rec.diff_id);
-        if dest.exists() || std::fs::rename(&tmp_dir, &dest).is_err() {
-            let _ = remove_dir_all_quiet(&tmp_dir);
-        }
-        let blob = self.paths.blob(&rec.blob_digest);
-        if blob.exists() {
-            let _ = std::fs::remove_file(&tmp_blob);
-        } else {
-            std::fs::rename(&tmp_blob, &blob).ctx(|| "storing layer blob".into())?;
-        }
-        Ok(rec)
     }
 
     /// Store a blob by digest (config or manifest); verifies nothing, the caller computed it.
@@ -372,8 +322,9 @@ impl ImageStore {
     }
 
     /// Delete layers (directories, blobs, records) and config blobs no image refers to, and
-    /// leftovers of interrupted imports.
-    pub fn collect_garbage(&self) -> Result<()> {
+    /// leftovers of interrupted imports. Only with no ingest running: see
+    /// [`Self::collect_garbage`].
+    pub(super) fn sweep(&self) -> Result<()> {
         let images = self.list()?;
         let used: HashSet<&str> = images
             .iter()

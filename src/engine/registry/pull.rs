@@ -17,6 +17,7 @@ use super::{go_arch, progress, Credentials, Descriptor, Manifest, ACCEPT};
 use crate::engine::error::{Error, Result};
 use crate::engine::image::cancel::{Cancel, CANCELLED};
 use crate::engine::image::config::ImageConfig;
+use crate::engine::image::ingest::Ingest;
 use crate::engine::image::layer::LayerRecord;
 use crate::engine::image::reference::Reference;
 use crate::engine::image::ImageRecord;
@@ -75,8 +76,10 @@ impl Engine {
             .collect();
         let cancel = Cancel::new();
         let _watch = cancel.when_closed(&progress_tx);
+        // Until registered, the layers (new or already present) are safe from collection.
+        let ingest = self.images.ingest();
         let records = self
-            .pull_layers(&s, &r, layers, &progress_tx, &cancel)
+            .pull_layers(&s, &r, layers, &progress_tx, &cancel, &ingest)
             .await?;
         if cancel.is_cancelled() {
             return Err(Error::conflict(CANCELLED));
@@ -93,6 +96,7 @@ impl Engine {
         layers: Vec<(Descriptor, String)>,
         progress_tx: &mpsc::Sender<Bytes>,
         cancel: &Cancel,
+        ingest: &Ingest,
     ) -> Result<Vec<LayerRecord>> {
         let mut tasks = Vec::new();
         for (desc, diff_id) in layers {
@@ -115,6 +119,7 @@ impl Engine {
                 short,
                 tx: progress_tx.clone(),
                 cancel: cancel.clone(),
+                ingest: ingest.clone(),
             };
             tasks.push(tokio::spawn(layer.run()));
         }
@@ -222,6 +227,7 @@ struct LayerPull {
     short: String,
     tx: mpsc::Sender<Bytes>,
     cancel: Cancel,
+    ingest: Ingest,
 }
 
 impl LayerPull {
@@ -235,12 +241,12 @@ impl LayerPull {
             .tx
             .send(progress("Download complete", Some(&self.short)))
             .await;
-        let engine = self.engine.clone();
+        let ingest = self.ingest.clone();
         let tmp2 = tmp.clone();
         let cancel = self.cancel.clone();
         let rec = tokio::task::spawn_blocking(move || {
             let f = std::fs::File::open(&tmp2).map_err(|e| Error::internal(e.to_string()))?;
-            engine.images.add_layer_until(f, &cancel)
+            ingest.add_layer_until(f, &cancel)
         })
         .await
         .map_err(Error::internal)?;
