@@ -49,6 +49,11 @@ fn invalid_run_flags_are_refused_with_dockers_messages() {
         (&["--sysctl", "net.ipv4.ip_forward"], "is not allowed"),
         (&["--network", "nonexistent"], "network nonexistent not found"),
         (
+            &["--ulimit", "nofile=10:5"],
+            "ulimit soft limit must be less than or equal to hard limit: 10 > 5",
+        ),
+        (&["--ulimit", "nofiles=1"], "invalid ulimit type: nofiles"),
+        (
             &["--platform", "linux/s390x"],
             "image with reference box was found but does not match the specified platform: wanted linux/s390x, actual: linux/",
         ),
@@ -178,6 +183,25 @@ fn sysctls_are_applied_in_the_container_and_a_refused_value_fails_the_start() {
     ]);
     assert!(err.contains("is not allowed in host network mode"), "{err}");
     assert_eq!(w.ok(&["ps", "-aq"]), "");
+    // Through the API (no CLI allow-list on the way), what would change the host fails the
+    // start with runc's reasons, instead of being written.
+    for (key, want) in [
+        ("vm.swappiness", "is not in a separate kernel namespace"),
+        (
+            "kernel.hostname",
+            "is not allowed as it conflicts with the OCI",
+        ),
+    ] {
+        let body = format!(
+            r#"{{"Image":"box","Cmd":["true"],"HostConfig":{{"Sysctls":{{"{key}":"1"}}}}}}"#
+        );
+        let (status, text) = clients::api(&w, "POST", "/containers/create?name=s", Some(&body));
+        assert_eq!(status, 201, "{text}");
+        let (status, text) = clients::api(&w, "POST", "/containers/s/start", None);
+        assert!(status >= 400, "{key}: {status} {text}");
+        assert!(text.contains(want), "{key}: {text}");
+        w.ok(&["rm", "s"]);
+    }
 }
 
 /// A user who may not open the socket of a running daemon is told so, as the docker CLI tells

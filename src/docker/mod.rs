@@ -5,3 +5,4 @@
 pub mod create;
 pub mod platform;
 pub mod port;
+pub mod sysctl;

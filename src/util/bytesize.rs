@@ -7,6 +7,8 @@ pub fn parse_bytes(s: &str) -> Result<i64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
+    // go-units allows one space between the number and the unit (`512 MB`).
+    let unit = unit.strip_prefix(' ').unwrap_or(unit);
     let value: f64 = num.parse().map_err(|_| format!("invalid size: '{s}'"))?;
     let factor: f64 = match unit.trim_end_matches('b').trim_end_matches('i') {
         "" => 1.0,

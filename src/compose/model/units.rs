@@ -117,25 +117,14 @@ impl From<Duration> for String {
 pub struct ByteSize(pub u64);
 
 impl ByteSize {
+    /// Docker's grammar ([`crate::util::bytesize::parse_bytes`]): binary units, and a size
+    /// past what the kernel can hold refused rather than capped.
     pub fn parse(s: &str) -> Result<ByteSize, String> {
-        let t = s.trim().to_ascii_lowercase();
-        let err = || format!("invalid size {s:?}: expected a byte size such as 512m, 1g or 1024");
-        let num_end = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
-        if num_end == 0 {
-            return Err(err());
+        match crate::util::bytesize::parse_bytes(s) {
+            Ok(n) if n >= 0 => Ok(ByteSize(n as u64)),
+            _ => Err(format!(
+                "invalid size {s:?}: expected a byte size such as 512m, 1g or 1024"
+            )),
         }
-        let n: f64 = t[..num_end].parse().map_err(|_| err())?;
-        let unit = t[num_end..].trim();
-        let mult: u64 = match unit {
-            "" | "b" => 1,
-            "k" | "kb" | "kib" => 1 << 10,
-            "m" | "mb" | "mib" => 1 << 20,
-            "g" | "gb" | "gib" => 1 << 30,
-            "t" | "tb" | "tib" => 1 << 40,
-            _ => return Err(err()),
-        };
-        Ok(ByteSize((n * mult as f64).round() as u64))
     }
 }

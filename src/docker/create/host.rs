@@ -41,12 +41,46 @@ pub fn ulimit(name: &str, soft: i64, hard: i64) -> ResourcesUlimits {
     }
 }
 
-/// Docker's `name=soft[:hard]` (a single value is both limits).
-pub fn parse_ulimit(spec: &str) -> Result<ResourcesUlimits, &'static str> {
-    let (name, vals) = spec.split_once('=').ok_or("expected name=soft[:hard]")?;
+/// The limits go-units knows (`ulimit -a`'s names).
+const ULIMIT_NAMES: &[&str] = &[
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
+
+/// Docker's `name=soft[:hard]` (a single value is both limits), checked as go-units'
+/// `ParseUlimit` checks it, with its messages.
+pub fn parse_ulimit(spec: &str) -> Result<ResourcesUlimits, String> {
+    let (name, vals) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("invalid ulimit argument: {spec}"))?;
+    if !ULIMIT_NAMES.contains(&name) {
+        return Err(format!("invalid ulimit type: {name}"));
+    }
     let (soft, hard) = vals.split_once(':').unwrap_or((vals, vals));
-    let soft: i64 = soft.parse().map_err(|_| "invalid soft limit")?;
-    let hard: i64 = hard.parse().map_err(|_| "invalid hard limit")?;
+    let soft: i64 = soft
+        .parse()
+        .map_err(|_| format!("invalid ulimit soft value: {soft}"))?;
+    let hard: i64 = hard
+        .parse()
+        .map_err(|_| format!("invalid ulimit hard value: {hard}"))?;
+    if soft > hard {
+        return Err(format!(
+            "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        ));
+    }
     Ok(ulimit(name, soft, hard))
 }
 

@@ -78,6 +78,20 @@ impl Engine {
                 "sysctl \"{k}\" is not allowed in host network mode"
             )));
         }
+        if let Some((k, _)) = sysctls
+            .iter()
+            .find(|(k, _)| !crate::docker::sysctl::is_namespaced(k))
+        {
+            // runc's check: only what the container's own namespaces scope can be set.
+            let why = if k == "kernel.hostname" || k == "kernel.domainname" {
+                format!(
+                    "sysctl \"{k}\" is not allowed as it conflicts with the OCI \"hostname\" field"
+                )
+            } else {
+                format!("sysctl \"{k}\" is not in a separate kernel namespace")
+            };
+            return Err(Error::invalid(why));
+        }
         Ok(RuntimeSpec {
             id: rec.id.clone(),
             rootfs: RootfsSpec {

@@ -93,25 +93,11 @@ pub(super) fn expose_ports(e: &str) -> CliResult<Vec<String>> {
     Ok((start..=end).map(|p| format!("{p}/{proto}")).collect())
 }
 
-/// The sysctls Docker lets a container set (namespaced ones): the IPC keys, POSIX message
-/// queues and the network namespace's.
-const SYSCTL_KEYS: &[&str] = &[
-    "kernel.msgmax",
-    "kernel.msgmnb",
-    "kernel.msgmni",
-    "kernel.sem",
-    "kernel.shmall",
-    "kernel.shmmax",
-    "kernel.shmmni",
-    "kernel.shm_rmid_forced",
-];
-const SYSCTL_PREFIXES: &[&str] = &["fs.mqueue.", "net."];
-
 /// `--sysctl KEY=VALUE`, refused unless Docker's allow-list has the key.
 pub(super) fn sysctl_flag(s: &str) -> CliResult<(String, String)> {
     let not_allowed = || bad_flag("--sysctl", s, format!("sysctl '{s}' is not allowed"));
     let (k, v) = s.split_once('=').ok_or_else(not_allowed)?;
-    if SYSCTL_KEYS.contains(&k) || SYSCTL_PREFIXES.iter().any(|p| k.starts_with(p)) {
+    if crate::docker::sysctl::is_namespaced(k) {
         Ok((k.to_string(), v.to_string()))
     } else {
         Err(not_allowed())
