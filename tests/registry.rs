@@ -4,108 +4,14 @@
 //! verified against a CA in `<root>/certs.d/<host:port>/`).
 
 mod common;
+#[path = "common/registry.rs"]
+mod registry;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{openssl, Wharf};
-
-/// Wait until something accepts connections on `addr` (a server the test just spawned: it
-/// gives no readiness signal of its own).
-fn wait_for_listener(addr: &str, what: &str) {
-    let start = std::time::Instant::now();
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{what} did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A docker-registry on 127.0.0.1, stopped on drop.
-struct Registry {
-    child: Child,
-    _dir: tempfile::TempDir,
-    addr: String,
-}
-
-impl Registry {
-    fn start(port: u16) -> Registry {
-        Self::start_with(port, None, None)
-    }
-
-    /// With `tls`: (certificate, key) PEM files; the registry then speaks HTTPS only. With
-    /// `htpasswd`: a file of users; the registry then wants Basic authentication.
-    fn start_with(
-        port: u16,
-        tls: Option<(&std::path::Path, &std::path::Path)>,
-        htpasswd: Option<&std::path::Path>,
-    ) -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let addr = format!("127.0.0.1:{port}");
-        let tls = tls
-            .map(|(c, k)| {
-                format!(
-                    "  tls:\n    certificate: {}\n    key: {}\n",
-                    c.display(),
-                    k.display()
-                )
-            })
-            .unwrap_or_default();
-        let auth = htpasswd
-            .map(|p| {
-                format!(
-                    "auth:\n  htpasswd:\n    realm: wharf-test\n    path: {}\n",
-                    p.display()
-                )
-            })
-            .unwrap_or_default();
-        let config = format!(
-            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{tls}{auth}log:\n  level: error\n",
-            dir.path().join("data").display()
-        );
-        let cfg = dir.path().join("config.yml");
-        std::fs::write(&cfg, config).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tests need Debian's docker-registry");
-        wait_for_listener(&addr, "the registry");
-        Registry {
-            child,
-            _dir: dir,
-            addr,
-        }
-    }
-
-    /// Push an archive made by `wharf save` under `name` (repo:tag).
-    fn push(&self, archive: &std::path::Path, name: &str) {
-        self.push_as(archive, name, None)
-    }
-
-    /// [`push`](Self::push) as `creds` (`user:password`).
-    fn push_as(&self, archive: &std::path::Path, name: &str, creds: Option<&str>) {
-        let mut skopeo = Command::new("skopeo");
-        skopeo.args(["copy", "--dest-tls-verify=false"]);
-        if let Some(c) = creds {
-            skopeo.args(["--dest-creds", c]);
-        }
-        let out = skopeo
-            .arg(format!("docker-archive:{}", archive.display()))
-            .arg(format!("docker://{}/{name}", self.addr))
-            .output()
-            .expect("tests need skopeo");
-        assert!(
-            out.status.success(),
-            "skopeo: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
+use registry::{wait_for_listener, Registry};
 
 /// A server on 127.0.0.1 answering every request with a 307 to `target` (like Docker Hub's
 /// redirects of blobs to a CDN), stopped on drop.
@@ -254,13 +160,6 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), H).serve_forever()
 }
 
 impl Drop for TokenFront {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
