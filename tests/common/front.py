@@ -4,14 +4,15 @@
 #   delay: seconds to hold each blob GET and upload PUT (to see how many run at once)
 #   drop_blob_once: the first whole-blob GET of more than 64 KiB gets half its body, then
 #                   the connection is cut
-#   status_once: {"match": "/manifests/", "status": 429, "retry_after": "1"}, once
+#   status_once: {"match": "/manifests/", "status": 429, "retry_after": "1"}, once (a rule
+#                that differs fires once again)
 #   stall_after: blob GETs after this many served get half their body, then nothing until
 #                the client goes
 import http.client, http.server, json, select, socket, sys, threading, time
 
 port, backend, config_path, log_path = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 lock = threading.Lock()
-state = {"dropped": False, "status_done": False, "blobs_served": 0, "inflight": 0}
+state = {"dropped": False, "statuses_done": set(), "blobs_served": 0, "inflight": 0}
 
 def note(**entry):
     with lock:
@@ -37,8 +38,8 @@ class H(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else None
         so = cfg.get("status_once")
-        if so and so["match"] in path and not state["status_done"]:
-            state["status_done"] = True
+        if so and so["match"] in path and json.dumps(so) not in state["statuses_done"]:
+            state["statuses_done"].add(json.dumps(so))
             note(method=method, path=path, event="injected", status=so["status"])
             self.send_response(so["status"])
             if so.get("retry_after") is not None:
