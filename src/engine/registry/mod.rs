@@ -4,7 +4,7 @@
 //! token. How a registry is reached (HTTPS, verification, plain HTTP for insecure registries,
 //! the environment's proxies) is [`transport`]'s and [`proxy`]'s business; which registries
 //! are insecure and which mirrors stand in for Docker Hub is [`hosts`]'. One module per
-//! conversation: [`session`] (requests, auth, redirects), `pull`, `push`; this one holds the
+//! conversation: [`session`] (requests, auth, redirects), `pull`, `push`, `search`; this one holds the
 //! manifest types, the progress lines, login, the daemon-wide transfer limits and how each
 //! registry is reached.
 
@@ -15,10 +15,12 @@ mod proxy;
 mod pull;
 mod push;
 mod retry;
+mod search;
 mod session;
 mod transport;
 
 pub use hosts::{parse_mirrors, Insecure, Mirror};
+pub use search::{split_term, SearchFilter, SearchResult, DEFAULT_LIMIT};
 pub use transport::{describe, web_client};
 
 pub use auth::Credentials;

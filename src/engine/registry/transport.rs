@@ -119,6 +119,15 @@ pub fn mirror_endpoint(
     })
 }
 
+/// Docker Hub's index, which serves the search API (`/v1/search`).
+pub fn hub_index() -> Result<Endpoint> {
+    Ok(Endpoint {
+        base: "https://index.docker.io".into(),
+        client: client(system_config()?),
+        mirror: false,
+    })
+}
+
 /// A client for plain web downloads (a build's `ADD <url>`): HTTPS verified against the
 /// system's roots, or plain HTTP.
 pub fn web_client() -> Result<RegistryClient> {
