@@ -1,6 +1,6 @@
 //! Registries for the tests: Debian's docker-registry on 127.0.0.1 (filled with skopeo from a
-//! `wharf save` archive), a fault-injecting front before one (`front.py`), an HTTP proxy
-//! (`proxy.py`), and a daemon started with an environment and `/etc/hosts` names of the
+//! `wharf save` archive), a redirector (a CDN's 307s), a token-authenticating front, a
+//! fault-injecting front (`front.py`), an HTTP proxy (`proxy.py`), and a daemon started with an environment and `/etc/hosts` names of the
 //! test's own (its own mount namespace), as a user's daemon would have them.
 
 #![allow(dead_code)]
@@ -112,6 +112,159 @@ impl Registry {
             "skopeo: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+/// A server on 127.0.0.1 answering every request with a 307 to `target` (like Docker Hub's
+/// redirects of blobs to a CDN), stopped on drop.
+pub struct Redirector {
+    child: Child,
+    pub addr: String,
+}
+
+impl Redirector {
+    pub fn start(port: u16, target: &str) -> Redirector {
+        let script = r#"
+import http.server, sys
+target = sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(307)
+        self.send_header("Location", "http://" + target + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    do_HEAD = do_GET
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new("python3")
+            .args(["-c", script, &port.to_string(), target])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tests need python3");
+        wait_for_listener(&addr, "the redirector");
+        Redirector { child, addr }
+    }
+}
+
+impl Drop for Redirector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A token-authenticated registry on 127.0.0.1: a Python front to a plain `backend` registry
+/// (GET and HEAD only) that wants a bearer token from its own `/token` endpoint, as Docker
+/// Hub does. The endpoint gives one for Basic `user:password` (and, when asked with
+/// `offline_token=true`, a refresh token too) or for an OAuth2 `grant_type=refresh_token` POST
+/// with that refresh token; each grant is logged to a file. Stopped on drop.
+pub struct TokenFront {
+    child: Child,
+    pub addr: String,
+    log: PathBuf,
+}
+
+impl TokenFront {
+    pub const ACCESS: &'static str = "access-7f3a";
+
+    pub fn start(port: u16, backend: &str, basic: &str, refresh: &str, log: &Path) -> Self {
+        let script = r#"
+import base64, http.server, json, sys, urllib.parse, urllib.request, urllib.error
+port, backend, basic, refresh, log, access = sys.argv[1:7]
+realm = "http://127.0.0.1:%s/token" % port
+def note(line):
+    with open(log, "a") as f:
+        f.write(line + "\n")
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self, status, body, headers=()):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+    def token(self, query, form):
+        if form is not None:
+            if form.get("grant_type") == ["refresh_token"] and form.get("refresh_token") == [refresh] and form.get("client_id") == ["docker"]:
+                note("refresh " + form.get("scope", [""])[0])
+                return self.answer(200, {"access_token": access, "expires_in": 300})
+            note("refused refresh")
+            return self.answer(401, {"error": "invalid_grant"})
+        if self.headers.get("Authorization") != "Basic " + base64.b64encode(basic.encode()).decode():
+            note("refused basic")
+            return self.answer(401, {"details": "incorrect username or password"})
+        body = {"token": access, "access_token": access}
+        if query.get("offline_token") == ["true"]:
+            body["refresh_token"] = refresh
+            note("basic offline")
+        else:
+            note("basic")
+        self.answer(200, body)
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        form = urllib.parse.parse_qs(self.rfile.read(n).decode())
+        self.token({}, form)
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/token":
+            return self.token(urllib.parse.parse_qs(url.query), None)
+        if self.headers.get("Authorization") != "Bearer " + access:
+            return self.answer(401, {"errors": [{"code": "UNAUTHORIZED"}]},
+                [("WWW-Authenticate", 'Bearer realm="%s",service="token-front"' % realm)])
+        req = urllib.request.Request("http://" + backend + self.path, method=self.command)
+        if self.headers.get("Accept"):
+            req.add_header("Accept", self.headers["Accept"])
+        try:
+            resp = urllib.request.urlopen(req)
+        except urllib.error.HTTPError as e:
+            resp = e
+        data = resp.read()
+        self.send_response(resp.status)
+        for k in ("Content-Type", "Docker-Content-Digest", "Docker-Distribution-Api-Version"):
+            if resp.headers.get(k):
+                self.send_header(k, resp.headers[k])
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+    do_HEAD = do_GET
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), H).serve_forever()
+"#;
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new("python3")
+            .args(["-c", script, &port.to_string(), backend, basic, refresh])
+            .arg(log)
+            .arg(Self::ACCESS)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tests need python3");
+        wait_for_listener(&addr, "the token front");
+        TokenFront {
+            child,
+            addr,
+            log: log.to_path_buf(),
+        }
+    }
+
+    /// The grants given and refused so far, one a line.
+    pub fn grants(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for TokenFront {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -3,8 +3,10 @@
 //! TLS to the registry inside it), `HTTP_PROXY` for plain-HTTP ones (requests in absolute
 //! form), upper or lower case, with `NO_PROXY`'s hosts, domains and CIDRs reached directly.
 //! As with Go, a loopback registry (`localhost`, `127.0.0.0/8`, `::1`) never goes through a
-//! proxy. The rules are hyper-util's matcher (curl's `NO_PROXY` syntax); this module adds the
-//! connector that follows them.
+//! proxy, the upper-case variable wins over the lower-case one when both are set, and
+//! `ALL_PROXY` (curl's, not Go's) is not read. The `NO_PROXY` rules are hyper-util's matcher
+//! (hosts, domains with their subdomains, CIDRs, `*`); this module adds the connector that
+//! follows them.
 
 use std::future::Future;
 use std::io;
@@ -28,7 +30,21 @@ type Io = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
 /// The proxy rules of the daemon's environment, read once.
 fn matcher() -> &'static Matcher {
     static M: OnceLock<Matcher> = OnceLock::new();
-    M.get_or_init(Matcher::from_env)
+    M.get_or_init(|| {
+        Matcher::builder()
+            .http(first_env(&["HTTP_PROXY", "http_proxy"]))
+            .https(first_env(&["HTTPS_PROXY", "https_proxy"]))
+            .no(first_env(&["NO_PROXY", "no_proxy"]))
+            .build()
+    })
+}
+
+/// The first of `names` set to something, as Go's `getEnvAny`.
+fn first_env(names: &[&str]) -> String {
+    names
+        .iter()
+        .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_default()
 }
 
 /// A connector for `http://` and `https://` URLs that goes through the environment's proxy
