@@ -203,6 +203,16 @@ impl ImageStore {
         self.get(&id)
     }
 
+    /// Add `repo@digest` to the image's RepoDigests (after a pull or push), once.
+    pub fn add_repo_digest(&self, id: &str, repo_digest: &str) -> Result<ImageRecord> {
+        let mut image = self.get(id)?;
+        if !image.repo_digests.iter().any(|d| d == repo_digest) {
+            image.repo_digests.push(repo_digest.to_string());
+            self.update_record(&image)?;
+        }
+        Ok(image)
+    }
+
     /// Record a layer a pull has unpacked before its image is registered, so that the next
     /// pull finds it when this one fails or is stopped; kept unreferenced for
     /// [`PULLED_LAYER_LEASE`] (the one-day lease of containerd's pulls).
@@ -266,6 +276,17 @@ impl ImageStore {
         if let Ok(r) = Reference::parse(name) {
             if let Some(id) = self.db.tag_target(&r.to_string())? {
                 return self.get(&id);
+            }
+            // `repo@sha256:…`: the image a pull or push knew by that repo digest.
+            if let (Some(d), None) = (&r.digest, &r.tag) {
+                let wanted = format!("{}@{d}", r.familiar_name());
+                if let Some(i) = self
+                    .list()?
+                    .into_iter()
+                    .find(|i| i.repo_digests.contains(&wanted))
+                {
+                    return Ok(i);
+                }
             }
         }
         let hex = name.strip_prefix("sha256:").unwrap_or(name);

@@ -166,20 +166,24 @@ impl Engine {
         progress_tx: &mpsc::Sender<Bytes>,
     ) -> Result<ImageRecord> {
         let config_id = format!("sha256:{}", hex::encode(sha2::Sha256::digest(config)));
-        let had_it = self.images.get(&config_id).is_ok()
-            && self
-                .images
-                .tags_of(&config_id)
-                .unwrap_or_default()
-                .contains(&r.to_string());
-        let mut image = self
-            .images
-            .register(config, records, std::slice::from_ref(r), None)?;
         let repo_digest = format!("{}@{manifest_digest}", r.familiar_name());
-        if !image.repo_digests.contains(&repo_digest) {
-            image.repo_digests.push(repo_digest);
-            self.images.update_record(&image)?;
-        }
+        // A pull by digest tags nothing (as dockerd): the image is known by its repo digest.
+        let tags: &[Reference] = if r.digest.is_none() {
+            std::slice::from_ref(r)
+        } else {
+            &[]
+        };
+        let had_it = self.images.get(&config_id).is_ok_and(|i| {
+            i.repo_digests.contains(&repo_digest)
+                && tags.iter().all(|t| {
+                    self.images
+                        .tags_of(&config_id)
+                        .unwrap_or_default()
+                        .contains(&t.to_string())
+                })
+        });
+        let image = self.images.register(config, records, tags, None)?;
+        let image = self.images.add_repo_digest(&image.id, &repo_digest)?;
         let _ = progress_tx
             .send(progress(&format!("Digest: {manifest_digest}"), None))
             .await;
@@ -212,6 +216,10 @@ async fn platform_manifest(
             what,
         )
         .await?;
+    if tag.starts_with("sha256:") {
+        verify(tag, &body).map_err(|e| Error::invalid(format!("{what}: {e}")))?;
+        digest = Some(tag.to_string());
+    }
     let parse = |b: &[u8]| -> Result<Manifest> {
         serde_json::from_slice(b).map_err(|e| Error::invalid(format!("{what}: {e}")))
     };

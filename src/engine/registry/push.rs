@@ -68,7 +68,11 @@ impl Engine {
         if let Some(e) = first_error {
             return Err(e);
         }
-        push_manifest(&mut s, &r, manifest, media_type, &progress_tx).await
+        let digest = push_manifest(&mut s, &r, manifest, media_type, &progress_tx).await?;
+        // Known by that digest in the registry from now on, as dockerd records it.
+        self.images
+            .add_repo_digest(&image.id, &format!("{}@{digest}", r.familiar_name()))?;
+        Ok(digest)
     }
 
     /// One blob, unless the registry has it already.
