@@ -24,8 +24,17 @@ pub struct DaemonConfig {
     pub veth_prefix: Option<String>,
     /// Upstream DNS servers for the embedded DNS (default: the host's resolv.conf).
     pub dns_upstreams: Option<Vec<String>>,
-    /// Registries spoken to over plain HTTP (`host:port`); loopback ones always are.
+    /// Registries spoken to without TLS verification, then over plain HTTP: `host[:port]`s or
+    /// CIDRs (`10.0.0.0/8`, matched against the addresses a name resolves to); loopback ones
+    /// always are.
     pub insecure_registries: Option<Vec<String>>,
+    /// Mirrors of Docker Hub (`https://mirror.example` or `http://host:port`), tried in order
+    /// for docker.io images before Docker Hub itself.
+    pub registry_mirrors: Option<Vec<String>>,
+    /// Layers downloaded at once, over all pulls (default 3, as dockerd).
+    pub max_concurrent_downloads: Option<usize>,
+    /// Layers uploaded at once, over all pushes (default 5, as dockerd).
+    pub max_concurrent_uploads: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -37,12 +46,31 @@ pub struct PoolConfig {
 impl DaemonConfig {
     pub fn load(paths: &Paths) -> Result<Self> {
         let path = paths.root.join("daemon.json");
-        match std::fs::read(&path) {
+        let config: DaemonConfig = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| Error::invalid(format!("{}: {e}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DaemonConfig::default()),
-            Err(e) => Err(Error::invalid(format!("{}: {e}", path.display()))),
+                .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => DaemonConfig::default(),
+            Err(e) => return Err(Error::invalid(format!("{}: {e}", path.display()))),
+        };
+        config
+            .validate()
+            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+        Ok(config)
+    }
+
+    /// The registry keys checked once, so that a typo stops the daemon instead of a pull.
+    fn validate(&self) -> std::result::Result<(), String> {
+        for (key, n) in [
+            ("max-concurrent-downloads", self.max_concurrent_downloads),
+            ("max-concurrent-uploads", self.max_concurrent_uploads),
+        ] {
+            if n == Some(0) {
+                return Err(format!("{key}: must be at least 1"));
+            }
         }
+        crate::engine::registry::Insecure::parse(self.insecure_registries.as_deref())?;
+        crate::engine::registry::parse_mirrors(self.registry_mirrors.as_deref())?;
+        Ok(())
     }
 
     /// The networking layer's configuration.

@@ -47,6 +47,8 @@ pub struct Engine {
     pub supervision: container::orphan::Supervision,
     pub last_stats: container::stats::LastSamples,
     pub config: config::DaemonConfig,
+    /// Registry settings (insecure registries, mirrors) and the limits on layers in flight.
+    pub registry: registry::Settings,
     /// The networking layer, started inside the daemon's runtime (`init_networking`).
     pub net: std::sync::OnceLock<Arc<crate::net::NetworkManager>>,
     /// The wharf binary, re-executed as supervisor and nsexec helper.
@@ -84,6 +86,7 @@ impl Engine {
             attach_waiters: Default::default(),
             supervision: Default::default(),
             last_stats: Default::default(),
+            registry: registry::Settings::new(&config)?,
             config,
             net: std::sync::OnceLock::new(),
             paths,

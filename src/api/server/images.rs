@@ -223,7 +223,7 @@ pub async fn save_many(AxState(engine): AxState<State>, RawQuery(raw): RawQuery)
 
 /// `/images/create`: `fromSrc=-` imports a root filesystem tar; `fromImage` pulls.
 /// The credentials a client sent in `X-Registry-Auth`, if any.
-fn registry_auth(headers: &HeaderMap) -> Result<Option<Credentials>> {
+pub(super) fn registry_auth(headers: &HeaderMap) -> Result<Option<Credentials>> {
     match headers.get("x-registry-auth").map(|v| v.to_str()) {
         None => Ok(None),
         Some(Ok(v)) => Credentials::from_header(v),

@@ -8,6 +8,7 @@ mod exec;
 mod hijack;
 mod images;
 mod networks;
+mod search;
 mod stats;
 mod swarm;
 mod system;
@@ -172,6 +173,7 @@ fn router(engine: State) -> Router {
         .route("/images/get", get(images::save_many))
         .route("/images/create", post(images::create))
         .route("/images/prune", post(images::prune))
+        .route("/images/search", get(search::search))
         .route(
             "/images/{*rest}",
             get(images::get_dispatch)

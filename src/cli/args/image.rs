@@ -132,6 +132,24 @@ pub struct HistoryArgs {
     pub image: String,
 }
 
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// Filter output based on conditions provided (stars=N, is-official=true|false)
+    #[arg(short = 'f', long = "filter")]
+    pub filter: Vec<String>,
+    /// Max number of search results (the daemon's default: 25)
+    #[arg(long, default_value_t = 0)]
+    pub limit: usize,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Pretty-print search using a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// A term, or HOST[:PORT]/TERM for another registry than Docker Hub
+    pub term: String,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum ImageCmd {
     /// List images

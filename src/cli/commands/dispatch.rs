@@ -2,7 +2,7 @@
 //! as the family command it stands for (`container run`, `image ls`, `system info`), so each
 //! family has one dispatcher and the two spellings cannot call different code.
 
-use super::{container, image, network, resources, run, system, volume};
+use super::{container, image, network, resources, run, search, system, volume};
 use crate::api::client::Client;
 use crate::cli::args::{
     Command, ContainerCmd, GlobalOpts, ImageCmd, NetworkCmd, SystemCmd, VolumeCmd,
@@ -21,6 +21,7 @@ pub async fn dispatch(client: &Client, _global: &GlobalOpts, command: Command) -
         Command::Version(a) => system::version(client, a).await,
         Command::Login(a) => image::login(client, a).await,
         Command::Logout(a) => image::logout(a).await,
+        Command::Search(a) => search::search(client, a).await,
         Command::Builder(c) => crate::cli::build::builder(client, c).await,
         Command::Compose(c) => crate::cli::compose::main(client, &c.opts, c.cmd).await,
         Command::Up(t) => crate::cli::compose::main(client, &t.opts, ComposeCmd::Up(t.args)).await,

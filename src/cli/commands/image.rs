@@ -29,7 +29,13 @@ pub async fn images(client: &Client, a: ImagesArgs) -> CliResult {
             short_id(&img.id).to_string()
         };
         let tags: Vec<(String, String)> = if img.repo_tags.is_empty() {
-            vec![("<none>".into(), "<none>".into())]
+            // Known only by digest (a pull by digest): its repository, as the docker CLI shows.
+            let repo = img
+                .repo_digests
+                .first()
+                .and_then(|d| d.split_once('@'))
+                .map_or("<none>", |(r, _)| r);
+            vec![(repo.to_string(), "<none>".into())]
         } else {
             img.repo_tags
                 .iter()

@@ -7,6 +7,7 @@ pub(crate) mod image;
 mod network;
 pub(crate) mod resources;
 pub(crate) mod run;
+mod search;
 mod system;
 mod volume;
 

@@ -33,6 +33,11 @@ pub struct LayerRecord {
     pub media_type: String,
     /// Bytes of regular files once unpacked.
     pub size: u64,
+    /// For a layer a pull unpacked before its image was registered (a pull that then failed
+    /// or was stopped): until when (Unix seconds) the store keeps it unreferenced, for the next
+    /// pull to find. None once an image refers to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_until: Option<i64>,
 }
 
 /// Reads through to `inner`, hashing every byte and optionally copying it to a file.
@@ -131,6 +136,7 @@ pub fn unpack_layer_with<R: Read>(
         blob_size,
         media_type: media_type.to_string(),
         size,
+        kept_until: None,
     })
 }
 

@@ -35,6 +35,9 @@ pub struct ImageRecord {
     pub intermediate: bool,
 }
 
+/// How long a layer of an unfinished pull is kept for the next pull.
+pub const PULLED_LAYER_LEASE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// What `rmi` did, in docker's terms.
 #[derive(Debug, Clone)]
 pub enum RemovedImage {
@@ -125,7 +128,11 @@ impl ImageStore {
         };
         self.db.tx(|tx| {
             for l in layers {
-                store::put(tx, Table::Layers, &l.diff_id, l)?;
+                let l = LayerRecord {
+                    kept_until: None,
+                    ..l.clone()
+                };
+                store::put(tx, Table::Layers, &l.diff_id, &l)?;
             }
             let existing: Option<ImageRecord> = store::get(tx, Table::Images, &id)?;
             let rec = match existing {
@@ -144,6 +151,35 @@ impl ImageStore {
             Ok(())
         })?;
         self.get(&id)
+    }
+
+    /// Add `repo@digest` to the image's RepoDigests (after a pull or push), once.
+    pub fn add_repo_digest(&self, id: &str, repo_digest: &str) -> Result<ImageRecord> {
+        let mut image = self.get(id)?;
+        if !image.repo_digests.iter().any(|d| d == repo_digest) {
+            image.repo_digests.push(repo_digest.to_string());
+            self.update_record(&image)?;
+        }
+        Ok(image)
+    }
+
+    /// Record a layer a pull has unpacked before its image is registered, so that the next
+    /// pull finds it when this one fails or is stopped; kept unreferenced for
+    /// [`PULLED_LAYER_LEASE`] (the one-day lease of containerd's pulls).
+    pub fn keep_pulled_layer(&self, rec: &LayerRecord) -> Result<()> {
+        if self
+            .db
+            .get::<LayerRecord>(Table::Layers, &rec.diff_id)?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let until = chrono::Utc::now().timestamp() + PULLED_LAYER_LEASE.as_secs() as i64;
+        let rec = LayerRecord {
+            kept_until: Some(until),
+            ..rec.clone()
+        };
+        self.db.put(Table::Layers, &rec.diff_id, &rec)
     }
 
     /// Register a build step's result as an intermediate image (unless the same image is
@@ -190,6 +226,17 @@ impl ImageStore {
         if let Ok(r) = Reference::parse(name) {
             if let Some(id) = self.db.tag_target(&r.to_string())? {
                 return self.get(&id);
+            }
+            // `repo@sha256:…`: the image a pull or push knew by that repo digest.
+            if let (Some(d), None) = (&r.digest, &r.tag) {
+                let wanted = format!("{}@{d}", r.familiar_name());
+                if let Some(i) = self
+                    .list()?
+                    .into_iter()
+                    .find(|i| i.repo_digests.contains(&wanted))
+                {
+                    return Ok(i);
+                }
             }
         }
         let hex = name.strip_prefix("sha256:").unwrap_or(name);
@@ -322,15 +369,22 @@ impl ImageStore {
     }
 
     /// Delete layers (directories, blobs, records) and config blobs no image refers to, and
-    /// leftovers of interrupted imports. Only with no ingest running: see
-    /// [`Self::collect_garbage`].
+    /// leftovers of interrupted imports; the layers of unfinished pulls stay for their lease.
+    /// Only with no ingest running: see [`Self::collect_garbage`].
     pub(super) fn sweep(&self) -> Result<()> {
         let images = self.list()?;
+        let layers: Vec<LayerRecord> = self.db.list(Table::Layers)?;
+        let now = chrono::Utc::now().timestamp();
         let used: HashSet<&str> = images
             .iter()
             .flat_map(|i| i.layers.iter().map(String::as_str))
+            .chain(
+                layers
+                    .iter()
+                    .filter(|l| l.kept_until.is_some_and(|t| t > now))
+                    .map(|l| l.diff_id.as_str()),
+            )
             .collect();
-        let layers: Vec<LayerRecord> = self.db.list(Table::Layers)?;
         let mut keep_blobs: HashSet<String> =
             images.iter().map(|i| hex_of(&i.id).to_string()).collect();
         for l in &layers {

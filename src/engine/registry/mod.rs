@@ -1,17 +1,26 @@
 //! Registry client (Docker Registry HTTP API v2 / OCI distribution): pull an image's manifest
 //! (an index resolved to this platform), its config and its layers (downloaded in parallel,
 //! verified by digest, each unpacked once into the layer store), anonymous or with a bearer
-//! token. How a registry is reached (HTTPS, verification, plain HTTP for insecure registries) is
-//! [`transport`]'s business. One module per conversation: [`session`] (requests, auth,
-//! redirects), `pull`, `push`; this one holds the manifest types, the progress lines, login
-//! and how each registry is reached.
+//! token. How a registry is reached (HTTPS, verification, plain HTTP for insecure registries,
+//! the environment's proxies) is [`transport`]'s and [`proxy`]'s business; which registries
+//! are insecure and which mirrors stand in for Docker Hub is [`hosts`]'. One module per
+//! conversation: [`session`] (requests, auth, redirects), `pull`, `push`, `search`; this one holds the
+//! manifest types, the progress lines, login, the daemon-wide transfer limits and how each
+//! registry is reached.
 
 pub mod auth;
+mod download;
+mod hosts;
+mod proxy;
 mod pull;
 mod push;
+mod retry;
+mod search;
 mod session;
 mod transport;
 
+pub use hosts::{parse_mirrors, Insecure, Mirror};
+pub use search::{split_term, SearchFilter, SearchResult, DEFAULT_LIMIT};
 pub use transport::{describe, web_client};
 
 pub use auth::Credentials;
@@ -48,6 +57,35 @@ struct Manifest {
     config: Option<Descriptor>,
     #[serde(default)]
     layers: Option<Vec<Descriptor>>,
+}
+
+/// The registry settings of daemon.json, parsed once, and the daemon-wide limits on layers in
+/// flight (dockerd's `max-concurrent-downloads` and `max-concurrent-uploads`: over all pulls
+/// and pushes together, not per image).
+pub struct Settings {
+    pub insecure: Insecure,
+    pub mirrors: Vec<Mirror>,
+    pub downloads: std::sync::Arc<tokio::sync::Semaphore>,
+    pub uploads: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// dockerd's defaults.
+const DEFAULT_DOWNLOADS: usize = 3;
+const DEFAULT_UPLOADS: usize = 5;
+
+impl Settings {
+    pub fn new(config: &crate::engine::config::DaemonConfig) -> Result<Self> {
+        let semaphore = |n: Option<usize>, default: usize| {
+            std::sync::Arc::new(tokio::sync::Semaphore::new(n.unwrap_or(default).max(1)))
+        };
+        Ok(Settings {
+            insecure: Insecure::parse(config.insecure_registries.as_deref())
+                .map_err(Error::invalid)?,
+            mirrors: parse_mirrors(config.registry_mirrors.as_deref()).map_err(Error::invalid)?,
+            downloads: semaphore(config.max_concurrent_downloads, DEFAULT_DOWNLOADS),
+            uploads: semaphore(config.max_concurrent_uploads, DEFAULT_UPLOADS),
+        })
+    }
 }
 
 /// One line of Docker's pull progress stream.
@@ -94,14 +132,23 @@ impl Engine {
         self.registry_host_endpoint(&r.registry).await
     }
 
+    /// Where to pull `r` from, in order: for a docker.io image the `registry-mirrors`, then
+    /// Docker Hub; for any other, its registry.
+    async fn pull_endpoints(&self, r: &Reference) -> Result<Vec<transport::Endpoint>> {
+        let mut out = Vec::new();
+        if r.registry == "docker.io" {
+            let certs_d = self.paths.root.join("certs.d");
+            for m in &self.registry.mirrors {
+                let insecure = self.registry.insecure.covers(&m.host).await;
+                out.push(transport::mirror_endpoint(m, insecure, &certs_d)?);
+            }
+        }
+        out.push(self.registry_endpoint(r).await?);
+        Ok(out)
+    }
+
     async fn registry_host_endpoint(&self, host: &str) -> Result<transport::Endpoint> {
-        let listed = self
-            .config
-            .insecure_registries
-            .iter()
-            .flatten()
-            .any(|h| h == host);
-        let insecure = listed || transport::is_loopback(host);
+        let insecure = self.registry.insecure.covers(host).await;
         transport::endpoint(host, insecure, &self.paths.root.join("certs.d")).await
     }
 }

@@ -1,17 +1,19 @@
-//! `docker pull`: the manifest (an index resolved to this platform), the image config, then the
-//! layers in parallel (each verified by digest, unpacked once into the layer store, skipped when
-//! the store has it), and the image registered with its repo digest, with Docker's progress
-//! lines. A progress receiver that goes away (the client hung up) stops the downloads and the
+//! `docker pull`: the manifest (an index resolved to this platform) from the first source that
+//! has it (for docker.io images the `registry-mirrors`, then Docker Hub), the image config,
+//! then the layers in parallel (see [`super::download`]: at most `max-concurrent-downloads` at
+//! once over the daemon, each verified, unpacked once into the layer store and kept there even
+//! when the pull fails, skipped when the store has it), and the image registered with its repo
+//! digest under its own name (a mirror's name is never recorded), with Docker's progress lines.
+//! A progress receiver that goes away (the client hung up) stops the downloads and the
 //! unpacking, and nothing is registered.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use sha2::Digest;
 use tokio::sync::mpsc;
 
+use super::download::LayerPull;
 use super::session::{session, short_digest, verify, Session};
 use super::{go_arch, progress, Credentials, Descriptor, Manifest, ACCEPT};
 use crate::engine::error::{Error, Result};
@@ -32,8 +34,6 @@ impl Engine {
         progress_tx: mpsc::Sender<Bytes>,
     ) -> Result<ImageRecord> {
         let r = Reference::parse(reference).map_err(Error::invalid)?;
-        let endpoint = self.registry_endpoint(&r).await?;
-        let mut s = session(endpoint, &r.repository, credentials);
         let tag = r
             .digest
             .clone()
@@ -46,7 +46,8 @@ impl Engine {
             ))
             .await;
         let what = format!("manifest for {}", r.familiar());
-        let (manifest, manifest_digest) = platform_manifest(&mut s, &r, &tag, &what).await?;
+        let (mut s, manifest, manifest_digest) =
+            self.first_manifest(&r, &tag, &what, credentials).await?;
         let config_desc = manifest.config.ok_or_else(|| {
             Error::invalid(format!(
                 "{what}: no config (schema 1 manifests are not supported)"
@@ -86,6 +87,36 @@ impl Engine {
         }
         self.register_pulled(&r, &config, &records, &manifest_digest, &progress_tx)
             .await
+    }
+
+    /// The manifest from the first of [`pull_endpoints`](Engine::pull_endpoints) that gives
+    /// it, with the session that got it. A source that fails for whatever reason (down, not
+    /// having the image, refusing) gives way to the next, as with dockerd's mirrors; the last
+    /// one's error is the pull's.
+    async fn first_manifest(
+        &self,
+        r: &Reference,
+        tag: &str,
+        what: &str,
+        credentials: Option<Credentials>,
+    ) -> Result<(Session, Manifest, String)> {
+        let endpoints = self.pull_endpoints(r).await?;
+        let last = endpoints.len().saturating_sub(1);
+        for (i, endpoint) in endpoints.into_iter().enumerate() {
+            let base = endpoint.base.clone();
+            let mut s = session(endpoint, &r.repository, credentials.clone());
+            match platform_manifest(&mut s, r, tag, what).await {
+                Ok((m, digest)) => return Ok((s, m, digest)),
+                Err(e) if i < last => {
+                    tracing::info!("pull {}: mirror {base}: {e}; trying the next", r.familiar());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::internal(format!(
+            "no source to pull {} from",
+            r.familiar()
+        )))
     }
 
     /// The layers in parallel; the ones already in the store are not downloaded again.
@@ -140,20 +171,24 @@ impl Engine {
         progress_tx: &mpsc::Sender<Bytes>,
     ) -> Result<ImageRecord> {
         let config_id = format!("sha256:{}", hex::encode(sha2::Sha256::digest(config)));
-        let had_it = self.images.get(&config_id).is_ok()
-            && self
-                .images
-                .tags_of(&config_id)
-                .unwrap_or_default()
-                .contains(&r.to_string());
-        let mut image = self
-            .images
-            .register(config, records, std::slice::from_ref(r), None)?;
         let repo_digest = format!("{}@{manifest_digest}", r.familiar_name());
-        if !image.repo_digests.contains(&repo_digest) {
-            image.repo_digests.push(repo_digest);
-            self.images.update_record(&image)?;
-        }
+        // A pull by digest tags nothing (as dockerd): the image is known by its repo digest.
+        let tags: &[Reference] = if r.digest.is_none() {
+            std::slice::from_ref(r)
+        } else {
+            &[]
+        };
+        let had_it = self.images.get(&config_id).is_ok_and(|i| {
+            i.repo_digests.contains(&repo_digest)
+                && tags.iter().all(|t| {
+                    self.images
+                        .tags_of(&config_id)
+                        .unwrap_or_default()
+                        .contains(&t.to_string())
+                })
+        });
+        let image = self.images.register(config, records, tags, None)?;
+        let image = self.images.add_repo_digest(&image.id, &repo_digest)?;
         let _ = progress_tx
             .send(progress(&format!("Digest: {manifest_digest}"), None))
             .await;
@@ -186,6 +221,10 @@ async fn platform_manifest(
             what,
         )
         .await?;
+    if tag.starts_with("sha256:") {
+        verify(tag, &body).map_err(|e| Error::invalid(format!("{what}: {e}")))?;
+        digest = Some(tag.to_string());
+    }
     let parse = |b: &[u8]| -> Result<Manifest> {
         serde_json::from_slice(b).map_err(|e| Error::invalid(format!("{what}: {e}")))
     };
@@ -215,98 +254,4 @@ async fn platform_manifest(
     let digest =
         digest.unwrap_or_else(|| format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body))));
     Ok((manifest, digest))
-}
-
-/// One layer to download and unpack (a task of its own).
-struct LayerPull {
-    engine: Arc<Engine>,
-    session: Session,
-    path: String,
-    digest: String,
-    diff_id: String,
-    short: String,
-    tx: mpsc::Sender<Bytes>,
-    cancel: Cancel,
-    ingest: Ingest,
-}
-
-impl LayerPull {
-    async fn run(mut self) -> Result<LayerRecord> {
-        let _ = self
-            .tx
-            .send(progress("Pulling fs layer", Some(&self.short)))
-            .await;
-        let tmp = self.download().await?;
-        let _ = self
-            .tx
-            .send(progress("Download complete", Some(&self.short)))
-            .await;
-        let ingest = self.ingest.clone();
-        let tmp2 = tmp.clone();
-        let cancel = self.cancel.clone();
-        let rec = tokio::task::spawn_blocking(move || {
-            let f = std::fs::File::open(&tmp2).map_err(|e| Error::internal(e.to_string()))?;
-            ingest.add_layer_until(f, &cancel)
-        })
-        .await
-        .map_err(Error::internal)?;
-        let _ = std::fs::remove_file(&tmp);
-        let rec = rec?;
-        if rec.diff_id != self.diff_id {
-            return Err(Error::invalid(format!(
-                "layer {} unpacks to {} but the config expects {}",
-                self.digest, rec.diff_id, self.diff_id
-            )));
-        }
-        let _ = self
-            .tx
-            .send(progress("Pull complete", Some(&self.short)))
-            .await;
-        Ok(rec)
-    }
-
-    /// The blob into a temporary file, hashed on the way; removed again when its digest is
-    /// wrong.
-    async fn download(&mut self) -> Result<std::path::PathBuf> {
-        let resp = self.session.get(&self.path, None).await?;
-        if !resp.status().is_success() {
-            return Err(Error::invalid(format!(
-                "layer {}: {}",
-                self.digest,
-                resp.status()
-            )));
-        }
-        let tmp = self
-            .engine
-            .paths
-            .tmp()
-            .join(format!("pull-{}", &crate::util::ids::random_id()[..16]));
-        let mut file = std::fs::File::create(&tmp)
-            .map_err(|e| Error::internal(format!("{}: {e}", tmp.display())))?;
-        let mut hasher = sha2::Sha256::new();
-        let mut body = resp.into_body();
-        while let Some(frame) = body.frame().await {
-            if self.cancel.is_cancelled() {
-                drop(file);
-                let _ = std::fs::remove_file(&tmp);
-                return Err(Error::conflict(CANCELLED));
-            }
-            let frame = frame.map_err(|e| Error::invalid(format!("layer {}: {e}", self.digest)))?;
-            if let Ok(data) = frame.into_data() {
-                hasher.update(&data);
-                file.write_all(&data)
-                    .map_err(|e| Error::internal(e.to_string()))?;
-            }
-        }
-        drop(file);
-        let got = format!("sha256:{}", hex::encode(hasher.finalize()));
-        if got != self.digest {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(Error::invalid(format!(
-                "layer {}: digest mismatch (got {got})",
-                self.digest
-            )));
-        }
-        Ok(tmp)
-    }
 }

@@ -1,6 +1,8 @@
-//! `docker push`: the image's blobs that the registry lacks uploaded one by one (a HEAD to ask,
-//! a POST for an upload location, a PUT of the file), then its manifest under the tag, with
-//! Docker's progress lines.
+//! `docker push`: the image's blobs that the registry lacks uploaded in parallel (at most
+//! `max-concurrent-uploads` at once over the daemon; each a HEAD to ask, a POST for an upload
+//! location, a PUT of the file), then its manifest under the tag, with Docker's progress
+//! lines. The first blob's HEAD answers the registry's challenge for push access, so that the
+//! parallel uploads share one token.
 
 use std::sync::Arc;
 
@@ -45,11 +47,32 @@ impl Engine {
                 None,
             ))
             .await;
-        for (digest, size) in blobs {
-            self.push_blob(&mut s, &r, &digest, size, &progress_tx)
-                .await?;
+        if let Some((digest, _)) = blobs.first() {
+            push_access(&mut s, &r, digest).await?;
         }
-        push_manifest(&mut s, &r, manifest, media_type, &progress_tx).await
+        let mut tasks = Vec::new();
+        for (digest, size) in blobs {
+            let (engine, mut s, r, tx) = (self.clone(), s.clone(), r.clone(), progress_tx.clone());
+            let limit = self.registry.uploads.clone();
+            tasks.push(tokio::spawn(async move {
+                let _permit = limit.acquire_owned().await.map_err(Error::internal)?;
+                engine.push_blob(&mut s, &r, &digest, size, &tx).await
+            }));
+        }
+        let mut first_error = None;
+        for t in tasks {
+            if let Err(e) = t.await.map_err(Error::internal).and_then(|r| r) {
+                first_error.get_or_insert(e);
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        let digest = push_manifest(&mut s, &r, manifest, media_type, &progress_tx).await?;
+        // Known by that digest in the registry from now on, as dockerd records it.
+        self.images
+            .add_repo_digest(&image.id, &format!("{}@{digest}", r.familiar_name()))?;
+        Ok(digest)
     }
 
     /// One blob, unless the registry has it already.
@@ -105,6 +128,25 @@ impl Engine {
         let _ = progress_tx.send(progress("Pushed", Some(&short))).await;
         Ok(())
     }
+}
+
+/// Answer the registry's challenge for pull and push access to the repository, on a HEAD of
+/// `digest` (a registry that wants no authentication answers it at once).
+async fn push_access(s: &mut Session, r: &Reference, digest: &str) -> Result<()> {
+    let head = s
+        .send(
+            hyper::Method::HEAD,
+            &format!("/v2/{}/blobs/{digest}", r.repository),
+            None,
+            None,
+            empty(),
+        )
+        .await?;
+    if head.status() == StatusCode::UNAUTHORIZED {
+        let asked = challenge(&head).replace(":pull\"", ":pull,push\"");
+        s.authenticate(&asked).await?;
+    }
+    Ok(())
 }
 
 /// Start an upload; the absolute URL the registry gives for it.

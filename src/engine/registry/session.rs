@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use hyper::{Request, StatusCode};
 use sha2::Digest;
 
-use super::{auth, transport, Credentials};
+use super::{auth, retry, transport, Credentials};
 use crate::api::client::{empty, full, ReqBody};
 use crate::engine::error::{Error, Result};
 
@@ -32,6 +32,9 @@ pub(super) struct Session {
     offline: bool,
     /// The refresh token a token endpoint gave, if any.
     pub(super) refresh_token: Option<String>,
+    /// A mirror of Docker Hub: on a connection error the pull goes on to the next source
+    /// instead of trying this one again.
+    pub(super) mirror: bool,
 }
 
 impl Session {
@@ -40,37 +43,78 @@ impl Session {
         path: &str,
         accept: Option<&str>,
     ) -> Result<hyper::Response<hyper::body::Incoming>> {
-        for attempt in 0..2 {
+        self.get_range(path, accept, None).await
+    }
+
+    /// A `GET`, from byte `from` on when given (`Range: bytes=N-`), answering the registry's
+    /// challenge once and asking again (see [`retry`]) after a connection error, a 429 or a
+    /// 5xx. A mirror is not asked again after a connection error: the next source is.
+    pub(super) async fn get_range(
+        &mut self,
+        path: &str,
+        accept: Option<&str>,
+        from: Option<u64>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
+        let range = from.map(|n| format!("bytes={n}-"));
+        let mut authenticated = false;
+        let mut attempt = 0;
+        loop {
             let mut req = Request::get(format!("{}{path}", self.base));
             if let Some(a) = accept {
                 req = req.header("Accept", a);
             }
+            if let Some(r) = &range {
+                req = req.header("Range", r);
+            }
             if let Some(a) = &self.authorization {
                 req = req.header("Authorization", a);
             }
-            let resp = self
+            let resp = match self
                 .client
                 .request(req.body(empty()).map_err(Error::internal)?)
                 .await
-                .map_err(|e| self.unreachable(&e))?;
-            if resp.status() == StatusCode::UNAUTHORIZED && attempt > 0 {
-                break;
-            }
-            if resp.status() == StatusCode::UNAUTHORIZED {
+            {
+                Ok(resp) => resp,
+                Err(e) if attempt + 1 < retry::ATTEMPTS && !(self.mirror && e.is_connect()) => {
+                    let wait = retry::delay(attempt, None);
+                    tracing::info!(
+                        "{}{path}: {}; again in {wait:?}",
+                        self.base,
+                        transport::describe(&e)
+                    );
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) => return Err(self.unreachable(&e)),
+            };
+            let status = resp.status();
+            if status == StatusCode::UNAUTHORIZED && !authenticated {
                 self.authenticate(&challenge(&resp)).await?;
+                authenticated = true;
                 continue;
             }
-            return self.follow_redirects(resp, accept).await;
-        }
-        Err(Error::invalid(format!(
-            "registry {}: unauthorized: {}",
-            self.base,
-            if self.credentials.is_some() {
-                "incorrect username or password"
-            } else {
-                "authentication required (wharf login)"
+            if status == StatusCode::UNAUTHORIZED {
+                return Err(Error::invalid(format!(
+                    "registry {}: unauthorized: {}",
+                    self.base,
+                    if self.credentials.is_some() {
+                        "incorrect username or password"
+                    } else {
+                        "authentication required (wharf login)"
+                    }
+                )));
             }
-        )))
+            if retry::retryable(status) && attempt + 1 < retry::ATTEMPTS {
+                let wait = retry::delay(attempt, resp.headers().get("retry-after"));
+                tracing::info!("{}{path}: {status}; again in {wait:?}", self.base);
+                drop(resp);
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+                continue;
+            }
+            return self.follow_redirects(resp, accept, range.as_deref()).await;
+        }
     }
 
     /// Follow a registry's redirects (Docker Hub sends blobs to a CDN). Credentials go only to
@@ -79,6 +123,7 @@ impl Session {
         &self,
         mut resp: hyper::Response<hyper::body::Incoming>,
         accept: Option<&str>,
+        range: Option<&str>,
     ) -> Result<hyper::Response<hyper::body::Incoming>> {
         for _ in 0..5 {
             if !resp.status().is_redirection() {
@@ -96,6 +141,9 @@ impl Session {
             let mut req = Request::get(&url);
             if let Some(a) = accept {
                 req = req.header("Accept", a);
+            }
+            if let Some(r) = range {
+                req = req.header("Range", r);
             }
             let same_registry = url
                 .strip_prefix(self.base.as_str())
@@ -326,6 +374,7 @@ pub(super) fn session(
     credentials: Option<Credentials>,
 ) -> Session {
     Session {
+        mirror: endpoint.mirror,
         client: endpoint.client,
         base: endpoint.base,
         repo: repo.to_string(),

@@ -12,8 +12,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use hyper::Request;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -26,8 +25,9 @@ use crate::api::client::{empty, ReqBody};
 /// How long the HTTPS probe of an insecure registry may take.
 const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// An HTTP client that speaks both `http://` and `https://`.
-pub type RegistryClient = Client<HttpsConnector<HttpConnector>, ReqBody>;
+/// An HTTP client that speaks both `http://` and `https://`, through the environment's proxies
+/// (see [`super::proxy`]).
+pub type RegistryClient = Client<super::proxy::Connector, ReqBody>;
 
 /// Where and how to talk to one registry.
 #[derive(Clone)]
@@ -35,6 +35,8 @@ pub struct Endpoint {
     /// `https://host[:port]` or `http://host[:port]`.
     pub base: String,
     pub client: RegistryClient,
+    /// One of `registry-mirrors` (see [`super::hosts`]).
+    pub mirror: bool,
 }
 
 /// The host serving a registry's API (`docker.io` is served elsewhere).
@@ -71,11 +73,13 @@ pub async fn endpoint(registry: &str, insecure: bool, certs_d: &Path) -> Result<
         return Ok(Endpoint {
             base: format!("https://{host}"),
             client: client(config),
+            mirror: false,
         });
     }
     let tls = Endpoint {
         base: format!("https://{host}"),
         client: client(unverified_config()),
+        mirror: false,
     };
     let probe = Request::get(format!("{}/v2/", tls.base))
         .body(empty())
@@ -88,8 +92,40 @@ pub async fn endpoint(registry: &str, insecure: bool, certs_d: &Path) -> Result<
         _ => Ok(Endpoint {
             base: format!("http://{host}"),
             client: tls.client,
+            mirror: false,
         }),
     }
+}
+
+/// How to reach a mirror of Docker Hub: the scheme it was given with (plain HTTP or HTTPS),
+/// HTTPS verified unless its host is insecure (a CA in certs.d is verified anyway).
+pub fn mirror_endpoint(
+    mirror: &super::hosts::Mirror,
+    insecure: bool,
+    certs_d: &Path,
+) -> Result<Endpoint> {
+    let cas = configured_cas(certs_d, &mirror.host)?;
+    let config = if !cas.is_empty() {
+        Arc::new(verified_config(&cas)?)
+    } else if insecure {
+        unverified_config()
+    } else {
+        system_config()?
+    };
+    Ok(Endpoint {
+        base: mirror.base.clone(),
+        client: client(config),
+        mirror: true,
+    })
+}
+
+/// Docker Hub's index, which serves the search API (`/v1/search`).
+pub fn hub_index() -> Result<Endpoint> {
+    Ok(Endpoint {
+        base: "https://index.docker.io".into(),
+        client: client(system_config()?),
+        mirror: false,
+    })
 }
 
 /// A client for plain web downloads (a build's `ADD <url>`): HTTPS verified against the
@@ -113,12 +149,7 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn client(config: Arc<ClientConfig>) -> RegistryClient {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config((*config).clone())
-        .https_or_http()
-        .enable_http1()
-        .build();
-    Client::builder(TokioExecutor::new()).build(https)
+    Client::builder(TokioExecutor::new()).build(super::proxy::Connector::new(config))
 }
 
 fn provider() -> Arc<CryptoProvider> {
