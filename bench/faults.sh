@@ -5,6 +5,10 @@
 #      it publishes after the cgroup is empty and the state is stored)
 #   2. a hostile compose file (nine levels of ten-way aliases, < 1 KB) refused by
 #      `compose config`: wall time and peak RSS                     target ≤ 50 ms, ≤ 50 MB
+#   3. one tar entry of depth 2,000 (unpacked) and 4,000 (past PATH_MAX, refused) through
+#      `import` and `load`                                          target ≤ 100 ms
+#   4. 100 parallel `run -d` on one bridge, then 100 parallel `exec`s and `rm -f`s: wall
+#      time of each wave, and nothing left (no error, no container, no link)
 # Needs root, busybox-static, /usr/bin/time (Debian's `time`).
 # Usage: bench/faults.sh [path/to/wharf]   (default: target/release/wharf, built if missing)
 set -euo pipefail
@@ -93,3 +97,54 @@ done
 grep -q 'excessive aliasing' "$work/err" || { cat "$work/err" >&2; exit 1; }
 read -r secs kb < <(tail -1 "$work/time.3")
 echo "alias bomb ($size bytes) refused: $(awk -v s="$secs" 'BEGIN {print s * 1000}') ms, $((kb / 1024)) MB peak RSS: $(cat "$work/err")"
+
+# 3. deep archive paths
+ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", (b - a) / 1e6}'; }
+for depth in 2000 4000; do
+  python3 - "$work/deep-$depth.tar" "$depth" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT) as t:
+    info = tarfile.TarInfo("a/" * int(sys.argv[2]) + "f")
+    info.size = 2
+    t.addfile(info, io.BytesIO(b"hi"))
+PY
+  t0=$(date +%s%N)
+  if $W import "$work/deep-$depth.tar" "deep:$depth" >/dev/null 2>"$work/err"; then what=unpacked; else what="refused ($(head -c 60 "$work/err")…)"; fi
+  t1=$(date +%s%N)
+  echo "import, one entry of depth $depth: $what in $(ms "$t0" "$t1") ms"
+done
+# the same depth in load's outer archive
+python3 - "$work/deep-load.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT) as t:
+    info = tarfile.TarInfo("a/" * 2000 + "manifest.json")
+    info.size = 2
+    t.addfile(info, io.BytesIO(b"[]"))
+PY
+t0=$(date +%s%N)
+$W load -i "$work/deep-load.tar" >/dev/null 2>&1 || true
+t1=$(date +%s%N)
+echo "load, outer entry of depth 2000: refused (no manifest at the top) in $(ms "$t0" "$t1") ms"
+
+# 4. 100 parallel runs, execs, removals
+$W network create wbfpar >/dev/null
+wave() { # wave NAME COMMAND...: run COMMAND with {} = 0..99 at once; print the wall time
+  local name=$1; shift
+  local t0 t1 fails=0 pids=()
+  t0=$(date +%s%N)
+  for i in $(seq 0 99); do
+    "${@//\{\}/$i}" >/dev/null 2>>"$work/wave-err" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+  t1=$(date +%s%N)
+  [ "$fails" = 0 ] || { echo "$name: $fails of 100 failed: $(head -3 "$work/wave-err")" >&2; exit 1; }
+  echo "100 parallel $name: $(ms "$t0" "$t1") ms"
+}
+wave "run -d" $W run -d --network wbfpar --name 'par{}' box sleep 600
+wave exec $W exec 'par{}' sh -c true
+wave "rm -f" $W rm -f 'par{}'
+$W network rm wbfpar >/dev/null
+left=$($W ps -aq | wc -l)
+links=$(ip -o link show | grep -c 'wbf[bv]' || true)
+echo "after them: $left containers, $links links left"
