@@ -119,36 +119,6 @@ fn the_daemon_killed_at_seeded_points_of_up_of_20_services_converges_and_leaks_n
     }
 }
 
-/// A rootfs tar of `files` files of 16 MB (random bytes, so nothing compresses), with busybox.
-fn big_rootfs(w: &Wharf, files: usize) -> std::path::PathBuf {
-    use std::io::Write;
-    let tar = w.dir.path().join("big-rootfs.tar");
-    let mut chunk = vec![0u8; 16 << 20];
-    let mut extra: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    for i in 0..files {
-        for b in chunk.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            b.copy_from_slice(&x.to_le_bytes()[..b.len()]);
-        }
-        extra.push((format!("data/{i}"), chunk.clone()));
-    }
-    let refs: Vec<(&str, &[u8])> = extra
-        .iter()
-        .map(|(n, d)| (n.as_str(), d.as_slice()))
-        .collect();
-    common::busybox_rootfs_tar(&tar, &refs);
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&tar)
-        .unwrap()
-        .flush()
-        .unwrap();
-    tar
-}
-
 /// After a kill at any point, `name` is either a whole image (its every layer readable: it
 /// saves) or absent; and once it is removed and the daemon restarted, no layer, blob or
 /// temporary copy is left in the store.
@@ -183,7 +153,7 @@ const WRITE: &str = "head -c 100000000 /dev/urandom > /big";
 fn the_daemon_killed_mid_import_load_or_commit_leaves_images_whole_or_absent() {
     let mut rng = Rng::from_env("import_load_commit");
     let w = engine();
-    let rootfs = big_rootfs(&w, 8);
+    let rootfs = common::big_rootfs_tar(w.dir.path(), 8);
     let archive = w.dir.path().join("big.tar");
     w.ok(&["import", rootfs.to_str().unwrap(), "big:src"]);
     w.ok(&["save", "-o", archive.to_str().unwrap(), "big:src"]);

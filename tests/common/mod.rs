@@ -178,6 +178,30 @@ impl Wharf {
     }
 }
 
+/// `dir/big-rootfs.tar`: the busybox root filesystem plus `files` files of 16 MB of
+/// pseudo-random bytes (nothing compresses), for work that must take a while.
+pub fn big_rootfs_tar(dir: &Path, files: usize) -> PathBuf {
+    let tar = dir.join("big-rootfs.tar");
+    let mut chunk = vec![0u8; 16 << 20];
+    let mut extra: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for i in 0..files {
+        for b in chunk.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b.copy_from_slice(&x.to_le_bytes()[..b.len()]);
+        }
+        extra.push((format!("data/{i}"), chunk.clone()));
+    }
+    let refs: Vec<(&str, &[u8])> = extra
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    busybox_rootfs_tar(&tar, &refs);
+    tar
+}
+
 /// A root filesystem tar with busybox, its applets, /etc/passwd and /etc/group, plus `extra`
 /// files (path, content).
 pub fn busybox_rootfs_tar(path: &Path, extra: &[(&str, &[u8])]) {
