@@ -9,6 +9,8 @@ mod common;
 mod compose_helpers;
 #[path = "common/leaks.rs"]
 mod leaks;
+#[path = "common/registry.rs"]
+mod registry;
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 use common::Wharf;
 use compose_helpers::{cmd, engine, Proj, LOOP};
 use leaks::{all_ids, assert_clean, Rng};
+use registry::{layered_image, Registry};
 
 fn kill_daemon(w: &Wharf) {
     if let Some(pid) = w.daemon_pid() {
@@ -220,4 +223,115 @@ fn the_daemon_killed_mid_import_load_or_commit_leaves_images_whole_or_absent() {
     w.ok(&["images"]);
     store_is_empty(&w, "after every image was removed");
     assert_clean(&w, &[]);
+}
+
+fn layer_dirs(w: &Wharf) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(w.root.join("layers"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn the_daemon_killed_mid_pull_or_build_leaves_images_whole_or_absent() {
+    let mut rng = Rng::from_env("pull_build");
+    let source = Wharf::new();
+    let archive = layered_image(&source, "layered:1", 4, 8192);
+    let reg = Registry::start(31500 + source.slot as u16);
+    reg.push(&archive, "kill/layered:1");
+    let image = format!("{}/kill/layered:1", reg.addr);
+    let pulled_layers = source.inspect("layered:1", "{{range .RootFS.Layers}}{{println .}}{{end}}");
+    let w = engine();
+    let ctx = w.dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::copy(&archive, ctx.join("big")).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nCOPY big /big\nRUN cat /big /big > /twice\n",
+    )
+    .unwrap();
+    let build = |tag: &str| {
+        vec![
+            "build".to_string(),
+            "--no-cache".into(),
+            "-q".into(),
+            "-t".into(),
+            tag.to_string(),
+            ctx.display().to_string(),
+        ]
+    };
+    // Undisturbed first, so the kills fall inside each one's span.
+    let start = Instant::now();
+    w.ok(&["pull", &image]);
+    let pull_span = start.elapsed().as_millis() as u64;
+    w.ok(&["rmi", &image]);
+    let start = Instant::now();
+    let args = build("timing:1");
+    w.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let build_span = start.elapsed().as_millis() as u64;
+    w.ok(&["rmi", "timing:1"]);
+    for round in 0..6 {
+        let (name, args, span) = if round % 2 == 0 {
+            (
+                image.clone(),
+                vec!["pull".to_string(), "-q".into(), image.clone()],
+                pull_span,
+            )
+        } else {
+            let tag = format!("built:{round}");
+            (tag.clone(), build(&tag), build_span)
+        };
+        let child = w
+            .command()
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let at = Duration::from_millis(rng.below(span));
+        std::thread::sleep(at);
+        kill_daemon(&w);
+        reap(child, "pull/build");
+        let what = format!("round {round} ({args:?}, killed at {at:?})");
+        // The next daemon removes the build's step containers; nothing else is left.
+        w.ok(&["images", "-q"]);
+        assert_eq!(w.ok(&["ps", "-aq"]), "", "{what}: a step container is left");
+        if whole_or_absent(&w, &name) {
+            w.ok(&["rmi", "-f", &name]);
+        }
+        // And the same command then completes.
+        w.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        w.ok(&["rmi", "-f", &name]);
+    }
+    w.ok(&["builder", "prune", "-a", "-f"]);
+    w.ok(&["rmi", "-f", "busybox"]);
+    w.ok(&["daemon", "stop"]);
+    w.ok(&["images"]);
+    // What stays: only the layers of an unfinished pull, held for their lease so the next
+    // pull resumes; never a layer nothing accounts for, nor a temporary copy.
+    for dir in layer_dirs(&w) {
+        assert!(
+            pulled_layers.contains(&dir),
+            "layer {dir} is neither an image's nor a pull's: {:?}",
+            layer_dirs(&w)
+        );
+    }
+    store_tmp_is_empty(&w);
+    assert_clean(&w, &[]);
+}
+
+fn store_tmp_is_empty(w: &Wharf) {
+    let left: Vec<String> = std::fs::read_dir(w.root.join("tmp"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "tmp/ keeps {left:?}");
 }

@@ -71,6 +71,7 @@ impl Engine {
         // Leftovers of interrupted imports and loads are never registered: remove them.
         let _ = crate::util::fsutil::remove_dir_all_quiet(&paths.tmp());
         let _ = std::fs::create_dir_all(paths.tmp());
+        container::fs::clear_image_views(&paths.run_root);
         images.collect_garbage()?;
         let program = runtime::seccomp::compile_default(false).map_err(Error::internal)?;
         runtime::seccomp::write_program(&program, &paths.seccomp_profile())

@@ -37,6 +37,20 @@ impl Drop for TempRoot {
     }
 }
 
+/// Unmount and remove the image views a killed daemon left mounted (their builds are gone).
+pub fn clear_image_views(run_root: &Path) {
+    let Ok(rd) = std::fs::read_dir(run_root) else {
+        return;
+    };
+    for e in rd.flatten() {
+        if e.file_name().to_string_lossy().starts_with(IMAGE_VIEW_PREFIX) {
+            drop(TempRoot { path: e.path() });
+        }
+    }
+}
+
+const IMAGE_VIEW_PREFIX: &str = "image-view-";
+
 /// A read-only view of an image's merged filesystem (COPY --from, RUN --mount from=);
 /// unmounted and removed on drop.
 pub struct ImageView {
@@ -195,7 +209,7 @@ impl Engine {
     pub fn image_view(&self, image_id: &str) -> Result<ImageView> {
         let image = self.images.get(image_id)?;
         let target = self.paths.run_root.join(format!(
-            "image-view-{}",
+            "{IMAGE_VIEW_PREFIX}{}",
             &crate::util::ids::random_id()[..12]
         ));
         std::fs::create_dir_all(&target).ctx(|| format!("creating {}", target.display()))?;
