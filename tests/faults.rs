@@ -3,6 +3,8 @@
 //! left behind.
 
 mod common;
+#[path = "common/leaks.rs"]
+mod leaks;
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -146,6 +148,7 @@ fn a_dead_supervisor_kills_its_container_records_137_and_restarts_it() {
     );
     assert!(!procs.contains(&old));
     w.ok(&["rm", "-f", "once", "always"]);
+    leaks::assert_clean(&w, &[once.to_string(), always.to_string()]);
 }
 
 #[test]
@@ -206,6 +209,7 @@ fn a_supervisor_whose_daemon_dies_before_the_release_ends_at_once() {
     assert!(status.is_some(), "the supervisor ignores SIGTERM");
     assert!(cgroup_procs(&id).is_empty(), "{:?}", cgroup_procs(&id));
     w.ok(&["rm", "-f", "c"]);
+    leaks::assert_clean(&w, &[id]);
 }
 
 /// A CLI that panicked exits with 101 (or 134 under panic=abort) and prints "panicked".
@@ -580,4 +584,5 @@ fn garbage_collection_during_a_load_spares_its_layers_and_runs_after_it() {
     ]);
     let layers: Vec<String> = entries(&w, "layers");
     assert_eq!(layers.len(), 1, "{layers:?}");
+    leaks::assert_clean(&w, &[]);
 }

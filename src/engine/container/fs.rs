@@ -43,7 +43,10 @@ pub fn clear_image_views(run_root: &Path) {
         return;
     };
     for e in rd.flatten() {
-        if e.file_name().to_string_lossy().starts_with(IMAGE_VIEW_PREFIX) {
+        if e.file_name()
+            .to_string_lossy()
+            .starts_with(IMAGE_VIEW_PREFIX)
+        {
             drop(TempRoot { path: e.path() });
         }
     }
