@@ -320,6 +320,31 @@ fn archive_of(entries: &[(&str, Result<&str, &[u8]>)]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
+/// A gzip-compressed archive cut in the middle of its stream.
+fn truncated_gzip() -> Vec<u8> {
+    use std::io::Write;
+    let tar = archive_of(&[("manifest.json", Err(&[b'x'; 64 << 10]))]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    let mut bytes = gz.finish().unwrap();
+    bytes.truncate(bytes.len() / 2);
+    bytes
+}
+
+/// An archive whose hard link points out of it (`../../etc/passwd`).
+fn hard_link_out() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = common::header();
+    h.set_entry_type(tar::EntryType::Link);
+    h.set_size(0);
+    h.set_mode(0o644);
+    h.as_old_mut().linkname[..16].copy_from_slice(b"../../etc/passwd");
+    h.as_old_mut().name[..13].copy_from_slice(b"manifest.json");
+    h.set_cksum();
+    b.append(&h, &[][..]).unwrap();
+    b.into_inner().unwrap()
+}
+
 #[test]
 fn load_refuses_hostile_archives_with_clear_errors_and_stores_nothing() {
     let w = Wharf::new();
@@ -359,6 +384,8 @@ fn load_refuses_hostile_archives_with_clear_errors_and_stores_nothing() {
                 .collect(),
             "archive",
         ),
+        ("truncated-gzip", truncated_gzip(), "archive"),
+        ("hardlink-out", hard_link_out(), "would leave"),
     ];
     for (name, bytes, want) in cases {
         let path = dir.join(format!("{name}.tar"));
