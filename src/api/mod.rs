@@ -15,6 +15,12 @@ pub const API_VERSION: &str = "1.49";
 /// The oldest version clients may negotiate.
 pub const MIN_API_VERSION: &str = "1.24";
 
+/// `1.24` → (1, 24), for ordering API versions.
+pub fn version_key(v: &str) -> (u32, u32) {
+    let (major, minor) = v.split_once('.').unwrap_or((v, "0"));
+    (major.parse().unwrap_or(0), minor.parse().unwrap_or(0))
+}
+
 /// Docker's error body.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ErrorBody {

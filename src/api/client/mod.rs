@@ -19,7 +19,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
-use super::{ErrorBody, API_VERSION};
+use super::{version_key, ErrorBody, API_VERSION};
 
 pub type ReqBody = BoxBody<Bytes, std::io::Error>;
 
@@ -402,11 +402,6 @@ impl Client {
 }
 
 /// `1.41` as (1, 41), for comparing versions.
-fn version_key(v: &str) -> (u32, u32) {
-    let (major, minor) = v.split_once('.').unwrap_or((v, "0"));
-    (major.parse().unwrap_or(0), minor.parse().unwrap_or(0))
-}
-
 pub async fn decode<T: serde::de::DeserializeOwned>(resp: Response<Incoming>) -> Result<T> {
     let bytes = resp.into_body().collect().await?.to_bytes();
     serde_json::from_slice(&bytes)

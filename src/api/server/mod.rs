@@ -253,6 +253,33 @@ async fn not_found(req: Request<Body>) -> Response {
     )
 }
 
+/// A `/vX.Y/` prefix outside the versions this daemon serves is refused with dockerd's
+/// messages (400), before any route sees it.
+async fn refuse_unsupported_version(req: Request<Body>, next: axum::middleware::Next) -> Response {
+    use crate::api::{version_key, API_VERSION, MIN_API_VERSION};
+    let asked = req
+        .uri()
+        .path()
+        .strip_prefix("/v")
+        .and_then(|rest| rest.split('/').next())
+        .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        .map(str::to_string);
+    let refused = asked.and_then(|v| {
+        let key = version_key(&v);
+        if key < version_key(MIN_API_VERSION) {
+            Some(format!("client version {v} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"))
+        } else if key > version_key(API_VERSION) {
+            Some(format!("client version {v} is too new. Maximum supported API version is {API_VERSION}"))
+        } else {
+            None
+        }
+    });
+    match refused {
+        Some(message) => json(StatusCode::BAD_REQUEST, &ErrorBody { message }),
+        None => next.run(req).await,
+    }
+}
+
 /// Strip a `/v1.NN` prefix so one route table serves versioned and unversioned paths.
 fn strip_version(mut req: Request<Body>) -> Request<Body> {
     let path = req.uri().path();
@@ -285,7 +312,10 @@ where
     L::Addr: std::fmt::Debug,
 {
     use tower::ServiceExt;
-    let app = router(engine).map_request(strip_version);
+    let versioned = router(engine).map_request(strip_version);
+    let app = Router::new()
+        .fallback_service(versioned)
+        .layer(axum::middleware::from_fn(refuse_unsupported_version));
     axum::serve(
         listener,
         axum::ServiceExt::<Request<Body>>::into_make_service(app),

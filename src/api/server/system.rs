@@ -36,14 +36,14 @@ fn kernel() -> String {
 pub async fn version() -> ApiResult {
     ok_json(&serde_json::json!({
         "Platform": {"Name": "wharf"},
-        "Components": [{"Name": "Engine", "Version": env!("CARGO_PKG_VERSION"), "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux", "Arch": std::env::consts::ARCH}}],
+        "Components": [{"Name": "Engine", "Version": env!("CARGO_PKG_VERSION"), "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux", "Arch": crate::docker::platform::host_arch()}}],
         "Version": env!("CARGO_PKG_VERSION"),
         "ApiVersion": API_VERSION,
         "MinAPIVersion": MIN_API_VERSION,
         "GitCommit": "",
         "GoVersion": "n/a (rust)",
         "Os": "linux",
-        "Arch": if std::env::consts::ARCH == "x86_64" { "amd64" } else { std::env::consts::ARCH },
+        "Arch": crate::docker::platform::host_arch(),
         "KernelVersion": kernel(),
         "BuildTime": "",
     }))
@@ -168,14 +168,45 @@ fn event_json(ev: &crate::api::models::EventMessage) -> serde_json::Value {
     v
 }
 
+/// Send `ev` as a JSON line when it passes `filters`; false once the client has gone.
+async fn forward(
+    tx: &mpsc::Sender<Bytes>,
+    filters: &HashMap<String, Vec<String>>,
+    ev: &bollard_stubs::models::EventMessage,
+) -> bool {
+    let v = event_json(ev);
+    if !event_matches(&v, filters) {
+        return true;
+    }
+    let mut line = serde_json::to_vec(&v).unwrap_or_default();
+    line.push(b'\n');
+    tx.send(Bytes::from(line)).await.is_ok()
+}
+
 pub async fn events(AxState(engine): AxState<State>, q: Query) -> ApiResult {
     let filters = parse_filters(q.get("filters").map(String::as_str))?;
     let until = q
         .get("until")
         .and_then(|u| crate::engine::container::logs::parse_time(u));
-    let mut rx = engine.events.subscribe();
+    let since = q
+        .get("since")
+        .and_then(|s| crate::engine::container::logs::parse_time(s));
+    let (past, mut rx) = match since {
+        Some(s) => engine.events.subscribe_since((s * 1e9) as i64),
+        None => (Vec::new(), engine.events.subscribe()),
+    };
+    let until_nanos = until.map(|u| (u * 1e9) as i64);
     let (tx, out) = mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
+        // The replay of what `since` asks for, up to `until`.
+        for ev in past {
+            if until_nanos.is_some_and(|u| ev.time_nano.unwrap_or(0) > u) {
+                return;
+            }
+            if !forward(&tx, &filters, &ev).await {
+                return;
+            }
+        }
         let deadline = until.map(|u| {
             let now = chrono::Utc::now().timestamp() as f64;
             tokio::time::Instant::now() + std::time::Duration::from_secs_f64((u - now).max(0.0))
@@ -193,13 +224,7 @@ pub async fn events(AxState(engine): AxState<State>, q: Query) -> ApiResult {
             };
             match ev {
                 Ok(ev) => {
-                    let v = event_json(&ev);
-                    if !event_matches(&v, &filters) {
-                        continue;
-                    }
-                    let mut line = serde_json::to_vec(&v).unwrap_or_default();
-                    line.push(b'\n');
-                    if tx.send(Bytes::from(line)).await.is_err() {
+                    if !forward(&tx, &filters, &ev).await {
                         return;
                     }
                 }
