@@ -88,3 +88,72 @@ fn api_versions_outside_the_range_are_refused_like_dockerd() {
     let (_, body) = api(&w, "GET", "/version", None);
     assert!(!body.contains("x86_64"), "{body}");
 }
+
+#[test]
+fn disk_usage_and_container_sizes_as_the_docker_cli_shows_them() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    w.busybox_image("other", &["LABEL x=y"]);
+    w.ok(&["volume", "create", "dfv"]);
+    w.ok(&[
+        "run",
+        "--name",
+        "dfc",
+        "-v",
+        "dfv:/data",
+        "box",
+        "sh",
+        "-c",
+        "head -c 3000 /dev/zero > /f; echo x > /data/x",
+    ]);
+    // inspect -s: the writable layer and it over the image.
+    let sizes = w.inspect("dfc", "{{.SizeRw}} {{.SizeRootFs}}");
+    assert_eq!(
+        w.ok(&["inspect", "-s", "-f", "{{.SizeRw}}", "dfc"]).trim(),
+        "3000"
+    );
+    assert_eq!(sizes, "<no value> <no value>", "sizes only with -s");
+    let root_fs: i64 = w
+        .ok(&["inspect", "-s", "-f", "{{.SizeRootFs}}", "dfc"])
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(root_fs > 3000, "{root_fs}");
+    // The summary, the same through the docker CLI.
+    let d = Docker::new(&w);
+    let trim = |s: String| s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
+    let ours = trim(w.ok(&["system", "df"]));
+    assert_eq!(ours, trim(d.ok(&["system", "df"])));
+    let lines: Vec<&str> = ours.lines().collect();
+    assert!(
+        lines[0].starts_with("TYPE") && lines[0].ends_with("RECLAIMABLE"),
+        "{ours}"
+    );
+    assert!(
+        lines[1].starts_with("Images") && lines[1].contains(" 2 ") && lines[1].contains(" 1 "),
+        "{ours}"
+    );
+    assert!(
+        lines[2].starts_with("Containers") && lines[2].contains("3kB (100%)"),
+        "{ours}"
+    );
+    assert!(
+        lines[3].starts_with("Local Volumes") && lines[3].ends_with("0B (0%)"),
+        "{ours}"
+    );
+    assert!(lines[4].starts_with("Build Cache"), "{ours}");
+    // Every object with -v.
+    let verbose = w.ok(&["system", "df", "-v"]);
+    for want in [
+        "Images space usage:",
+        "Containers space usage:",
+        "Local Volumes space usage:",
+        "Build cache usage: 0B",
+        "dfv           1         2B",
+        "\"sh -c head -c 3000 …\"",
+    ] {
+        assert!(verbose.contains(want), "{want:?} missing:\n{verbose}");
+    }
+    w.ok(&["rm", "dfc"]);
+    w.ok(&["volume", "rm", "dfv"]);
+}

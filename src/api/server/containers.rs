@@ -111,9 +111,27 @@ pub async fn list(AxState(engine): AxState<State>, q: Query) -> ApiResult {
     ok_json(&engine.list_containers(all, limit, &filters)?)
 }
 
-pub async fn inspect(AxState(engine): AxState<State>, Path(id): Path<String>) -> ApiResult {
-    let mut v = serde_json::to_value(engine.inspect_container(&id)?)
+pub async fn inspect(
+    AxState(engine): AxState<State>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult {
+    let mut info = engine.inspect_container(&id)?;
+    if flag(&q, "size") {
+        // The writable layer, and it over the image's layers, as dockerd reports them.
+        let rec = engine.containers.resolve(&id)?;
+        let e = engine.clone();
+        let (rw, image) = tokio::task::spawn_blocking(move || {
+            let rw = crate::util::fsutil::dir_size(&e.containers.dir(&rec.id).join("upper"));
+            let image = e.images.get(&rec.image_id).map(|i| i.size).unwrap_or(0);
+            (rw as i64, image as i64)
+        })
+        .await
         .map_err(|e| ApiError(Error::internal(e)))?;
+        info.size_rw = Some(rw);
+        info.size_root_fs = Some(rw + image);
+    }
+    let mut v = serde_json::to_value(info).map_err(|e| ApiError(Error::internal(e)))?;
     // dockerd writes the unset endpoint settings as null; clients index them.
     if let Some(nets) = v
         .pointer_mut("/NetworkSettings/Networks")

@@ -240,10 +240,63 @@ pub async fn events(AxState(engine): AxState<State>, q: Query) -> ApiResult {
         .unwrap())
 }
 
+/// Per image: the size of its layers that another image also has (dockerd's SharedSize).
+fn shared_sizes(engine: &crate::engine::Engine) -> HashMap<String, i64> {
+    let images = engine.images.list().unwrap_or_default();
+    let mut holders: HashMap<&str, usize> = HashMap::new();
+    for i in &images {
+        let distinct: std::collections::HashSet<&str> =
+            i.layers.iter().map(String::as_str).collect();
+        for l in distinct {
+            *holders.entry(l).or_default() += 1;
+        }
+    }
+    images
+        .iter()
+        .map(|i| {
+            let distinct: std::collections::HashSet<&str> =
+                i.layers.iter().map(String::as_str).collect();
+            let shared = distinct
+                .into_iter()
+                .filter(|l| holders.get(l).copied().unwrap_or(0) > 1)
+                .filter_map(|l| engine.images.layer(l).ok())
+                .map(|l| l.size as i64)
+                .sum();
+            (i.id.clone(), shared)
+        })
+        .collect()
+}
+
 pub async fn df(AxState(engine): AxState<State>) -> ApiResult {
-    let images = super::images::summaries(&engine, false)?;
-    let containers = engine.list_containers(true, None, &HashMap::new())?;
+    let mut images = super::images::summaries(&engine, false)?;
+    let shared = shared_sizes(&engine);
+    for i in &mut images {
+        i.shared_size = shared.get(&i.id).copied().unwrap_or(0);
+    }
+    let mut containers = engine.list_containers(true, None, &HashMap::new())?;
     let volumes = super::volumes::volume_list(&engine, true)?;
+    // Each container's writable layer, and it over its image, as dockerd's df reports them.
+    let e = engine.clone();
+    let by_id: HashMap<String, (i64, i64)> = tokio::task::spawn_blocking(move || {
+        e.containers
+            .all()
+            .into_iter()
+            .map(|rec| {
+                let upper = e.containers.dir(&rec.id).join("upper");
+                let rw = crate::util::fsutil::dir_size(&upper) as i64;
+                let image = e.images.get(&rec.image_id).map_or(0, |i| i.size as i64);
+                (rec.id, (rw, image))
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_default();
+    for c in &mut containers {
+        if let Some((rw, image)) = c.id.as_ref().and_then(|id| by_id.get(id)) {
+            c.size_rw = Some(*rw);
+            c.size_root_fs = Some(rw + image);
+        }
+    }
     ok_json(&serde_json::json!({
         "LayersSize": images.iter().map(|i| i.size).sum::<i64>(),
         "Images": images,

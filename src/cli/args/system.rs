@@ -11,12 +11,22 @@ pub enum SystemCmd {
     /// Remove unused data
     Prune(PruneArgs),
     /// Show disk usage
-    Df(FormatArgs),
+    Df(DfArgs),
     /// Get real time events
     Events(EventsArgs),
     /// Proxy the stdio stream to the daemon connection (the far end of `-H ssh://`)
     #[command(name = "dial-stdio")]
     DialStdio,
+}
+
+#[derive(Args, Debug)]
+pub struct DfArgs {
+    /// Format output: `json`
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Show detailed information on space usage
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
 }
 
 #[derive(Args, Debug)]

@@ -162,7 +162,7 @@ async fn system_cmd(client: &Client, c: SystemCmd) -> CliResult {
     match c {
         SystemCmd::Info(a) => system::info(client, a).await,
         SystemCmd::Prune(a) => system::prune(client, a).await,
-        SystemCmd::Df(a) => system::df(client, a).await,
+        SystemCmd::Df(a) => super::df::df(client, a).await,
         SystemCmd::Events(a) => system::events(client, a).await,
         SystemCmd::DialStdio => super::dial::dial_stdio(client).await,
     }

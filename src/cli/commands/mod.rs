@@ -1,6 +1,7 @@
 //! One module per command family; each turns parsed arguments into API calls and output.
 
 pub(crate) mod container;
+mod df;
 mod dial;
 mod dispatch;
 pub(crate) mod image;

@@ -5,7 +5,7 @@ use hyper::Method;
 use super::filters;
 use crate::api::client::{empty, next_chunk, typed_filters, with_query, Client};
 use crate::cli::args::{EventsArgs, FormatArgs, InspectArgs, PruneArgs};
-use crate::cli::output::{print_columns, render_json_template};
+use crate::cli::output::render_json_template;
 use crate::cli::{CliResult, Exit};
 use crate::util::bytesize::human_size;
 
@@ -22,13 +22,14 @@ pub async fn inspect(client: &Client, a: InspectArgs, kind: Option<&str>) -> Cli
     let mut docs = Vec::new();
     let mut failed = false;
     for name in &a.names {
+        let size = if a.size { "?size=1" } else { "" };
         let attempts: Vec<String> = match kind {
-            Some("container") => vec![format!("/containers/{name}/json")],
+            Some("container") => vec![format!("/containers/{name}/json{size}")],
             Some("image") => vec![format!("/images/{name}/json")],
             Some("volume") => vec![format!("/volumes/{name}")],
             Some("network") => vec![format!("/networks/{name}")],
             _ => vec![
-                format!("/containers/{name}/json"),
+                format!("/containers/{name}/json{size}"),
                 format!("/images/{name}/json"),
                 format!("/volumes/{name}"),
                 format!("/networks/{name}"),
@@ -208,65 +209,6 @@ fn with_go_field_names(event: &mut serde_json::Value) {
             fields.entry(go).or_insert(v);
         }
     }
-}
-
-pub async fn df(client: &Client, a: FormatArgs) -> CliResult {
-    let v: serde_json::Value = client.get_json("/system/df").await?;
-    if a.format.as_deref() == Some("json") {
-        println!("{v}");
-        return Ok(());
-    }
-    let images = v["Images"].as_array().cloned().unwrap_or_default();
-    let containers = v["Containers"].as_array().cloned().unwrap_or_default();
-    let volumes = v["Volumes"].as_array().cloned().unwrap_or_default();
-    let img_size: i64 = images.iter().map(|i| i["Size"].as_i64().unwrap_or(0)).sum();
-    let vol_size: i64 = volumes
-        .iter()
-        .map(|i| i["UsageData"]["Size"].as_i64().unwrap_or(0))
-        .sum();
-    let active_imgs = images
-        .iter()
-        .filter(|i| i["Containers"].as_i64().unwrap_or(0) > 0)
-        .count();
-    let running = containers
-        .iter()
-        .filter(|c| c["State"] == "running")
-        .count();
-    let rows = vec![
-        vec![
-            "Images".into(),
-            images.len().to_string(),
-            active_imgs.to_string(),
-            human_size(img_size),
-        ],
-        vec![
-            "Containers".into(),
-            containers.len().to_string(),
-            running.to_string(),
-            "0B".into(),
-        ],
-        vec![
-            "Local Volumes".into(),
-            volumes.len().to_string(),
-            volumes
-                .iter()
-                .filter(|v| v["UsageData"]["RefCount"].as_i64().unwrap_or(0) > 0)
-                .count()
-                .to_string(),
-            human_size(vol_size),
-        ],
-    ];
-    print_columns(
-        &mut std::io::stdout().lock(),
-        &[
-            "TYPE".into(),
-            "TOTAL".into(),
-            "ACTIVE".into(),
-            "SIZE".into(),
-        ],
-        &rows,
-    )?;
-    Ok(())
 }
 
 pub async fn prune_containers(client: &Client, a: PruneArgs) -> CliResult {
