@@ -104,11 +104,21 @@ impl Engine {
         let cfg = self.config.manager_config()?;
         let mgr = NetworkManager::new(cfg)?;
         let networks: Vec<Network> = self.db.list(Table::Networks)?;
+        // A stopped container keeps its addresses but publishes nothing (its ports come back
+        // at start); a running one gets its ports (rules and held host ports) back.
         let endpoints: Vec<net::Endpoint> = self
             .containers
             .all()
             .into_iter()
-            .flat_map(|c| c.endpoints)
+            .flat_map(|c| {
+                let running = c.state.is_running();
+                c.endpoints.into_iter().map(move |mut e| {
+                    if !running {
+                        e.ports.clear();
+                    }
+                    e
+                })
+            })
             .filter(|e| net::netns::is_netns(&e.netns))
             .collect();
         let report = mgr.restore(networks, endpoints).await;
@@ -424,6 +434,9 @@ impl Engine {
         if let Ok(mgr) = self.net() {
             if !mgr.ports(id).await.is_empty() {
                 let _ = mgr.unpublish(id).await;
+                let _ = self
+                    .containers
+                    .update(id, |r| r.endpoints.iter_mut().for_each(|e| e.ports.clear()));
             }
         }
     }

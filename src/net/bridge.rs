@@ -440,6 +440,12 @@ pub async fn attach_veth(
             }
         })?;
     drop(ns);
+    // Hairpin: with br_netfilter, a container's packet to its own published port through a host
+    // address is DNATed on the bridge and must leave by the port it came in on.
+    if let Err(e) = set_hairpin(spec.host_ifname) {
+        let _ = host.delete_link(spec.host_ifname).await;
+        return Err(e);
+    }
     match configure_peer(inside, spec).await {
         Ok(mac) => Ok(mac),
         Err(e) => {
@@ -447,6 +453,13 @@ pub async fn attach_veth(
             Err(e)
         }
     }
+}
+
+/// Turn on hairpin mode on a bridge port (one sysfs write, like Docker without its userland
+/// proxy).
+fn set_hairpin(port: &str) -> Result<(), NetError> {
+    std::fs::write(format!("/sys/class/net/{port}/brport/hairpin_mode"), "1")
+        .map_err(|e| NetError::System(format!("setting hairpin mode on {port}: {e}")))
 }
 
 async fn configure_peer(nl: &Netlink, spec: &VethSpec<'_>) -> Result<String, NetError> {

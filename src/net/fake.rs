@@ -265,6 +265,12 @@ pub struct FirewallState {
     pub tables: BTreeMap<String, Ruleset>,
     /// Host ports something else holds.
     pub busy_ports: BTreeSet<u16>,
+    /// Ports the manager holds (proto, port) → armed.
+    pub held: BTreeMap<(Proto, u16), bool>,
+    /// Holds armed while their table had no forward for them (must stay empty).
+    pub armed_without_rule: Vec<(Proto, u16)>,
+    /// The next port a port-0 hold gets.
+    pub next_ephemeral: u16,
     /// Syncs and deletes fail while set.
     pub failing: bool,
     /// How many syncs and deletes were asked for.
@@ -294,7 +300,78 @@ impl FakeFirewall {
     }
 }
 
+/// A held port of the fake: released (from `held`) when dropped.
+pub struct FakeHold {
+    fw: FakeFirewall,
+    key: (Proto, u16),
+}
+
+impl Drop for FakeHold {
+    fn drop(&mut self) {
+        self.fw.state().held.remove(&self.key);
+    }
+}
+
+impl FakeFirewall {
+    /// The ports held (armed or not).
+    pub fn held(&self) -> Vec<(Proto, u16, bool)> {
+        let st = self.state();
+        st.held.iter().map(|(&(p, n), &a)| (p, n, a)).collect()
+    }
+}
+
 impl FirewallDriver for FakeFirewall {
+    type Hold = FakeHold;
+
+    fn hold_port(
+        &self,
+        proto: Proto,
+        ip: Ipv4Addr,
+        port: u16,
+    ) -> Result<(FakeHold, u16), NetError> {
+        let mut st = self.state();
+        let port = if port == 0 {
+            if st.next_ephemeral == 0 {
+                st.next_ephemeral = 40000;
+            }
+            let mut p = st.next_ephemeral;
+            while st.busy_ports.contains(&p) || st.held.contains_key(&(proto, p)) {
+                p += 1;
+            }
+            st.next_ephemeral = p + 1;
+            p
+        } else {
+            port
+        };
+        if st.busy_ports.contains(&port) || st.held.contains_key(&(proto, port)) {
+            return Err(NetError::Conflict(format!(
+                "port {port}/{proto} on {ip} is held by another process"
+            )));
+        }
+        st.held.insert((proto, port), false);
+        drop(st);
+        let hold = FakeHold {
+            fw: self.clone(),
+            key: (proto, port),
+        };
+        Ok((hold, port))
+    }
+
+    fn arm(&self, hold: &FakeHold) -> Result<(), NetError> {
+        let mut st = self.state();
+        let (proto, port) = hold.key;
+        let ruled = st.tables.values().any(|t| {
+            t.forwards
+                .iter()
+                .any(|f| f.mapping.proto == proto && f.mapping.host_port == port)
+        });
+        if !ruled {
+            st.armed_without_rule.push(hold.key);
+        }
+        st.held.insert(hold.key, true);
+        Ok(())
+    }
+
     async fn sync(&self, table: &str, rules: &Ruleset) -> Result<(), NetError> {
         let mut st = self.state();
         st.calls += 1;
@@ -302,6 +379,21 @@ impl FirewallDriver for FakeFirewall {
             return Err(NetError::System("nft failed (fake)".into()));
         }
         st.tables.insert(table.to_string(), rules.clone());
+        // A hold that listens must keep its rule.
+        let bare: Vec<(Proto, u16)> = st
+            .held
+            .iter()
+            .filter(|(&(p, n), &armed)| {
+                armed
+                    && !st.tables.values().any(|t| {
+                        t.forwards
+                            .iter()
+                            .any(|f| f.mapping.proto == p && f.mapping.host_port == n)
+                    })
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        st.armed_without_rule.extend(bare);
         Ok(())
     }
 
@@ -312,15 +404,6 @@ impl FirewallDriver for FakeFirewall {
             return Err(NetError::System("nft failed (fake)".into()));
         }
         st.tables.remove(table);
-        Ok(())
-    }
-
-    fn check_port_free(&self, proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(), NetError> {
-        if self.state().busy_ports.contains(&port) {
-            return Err(NetError::Conflict(format!(
-                "port {port}/{proto} on {ip} is held by another process"
-            )));
-        }
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! The real drivers behind the manager's seam ([`super::driver`]): [`HostNetwork`] on the
 //! daemon's rtnetlink socket (with the background veth [`Reaper`]) and [`Nftables`] on the `nft`
-//! binary. Each method is a translation of one call into [`super::bridge`], [`super::netns`],
+//! binary, with the sockets holding published ports ([`ports::HeldPort`], owned by the daemon
+//! process). Each method is a translation of one call into [`super::bridge`], [`super::netns`],
 //! [`super::firewall`] or [`super::ports`]; the decisions stay in the manager.
 
 use std::net::Ipv4Addr;
@@ -109,7 +110,20 @@ impl FirewallDriver for Nftables {
         firewall::apply(&firewall::render_delete(table)).await
     }
 
-    fn check_port_free(&self, proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(), NetError> {
-        ports::check_port_free(proto, ip, port)
+    type Hold = ports::HeldPort;
+
+    fn hold_port(
+        &self,
+        proto: Proto,
+        ip: Ipv4Addr,
+        port: u16,
+    ) -> Result<(ports::HeldPort, u16), NetError> {
+        let h = ports::hold_port(proto, ip, port)?;
+        let port = h.port();
+        Ok((h, port))
+    }
+
+    fn arm(&self, hold: &ports::HeldPort) -> Result<(), NetError> {
+        hold.arm()
     }
 }

@@ -97,10 +97,19 @@ impl State {
 pub struct NetworkManager<D: NetworkDriver = HostNetwork, F: FirewallDriver = Nftables> {
     cfg: ManagerConfig,
     state: tokio::sync::Mutex<State>,
+    /// The host ports held for the published mappings, per (container id, network id): a
+    /// mapping exists exactly as long as its hold. Changed only under the `state` lock (this
+    /// lock is never held across an await).
+    holds: std::sync::Mutex<HoldMap<F::Hold>>,
     dns: DnsServer,
     links: D,
     fw: F,
 }
+
+/// The holds of one endpoint's published ports, with the mapping each is for.
+type Holds<H> = Vec<(PortMapping, H)>;
+/// The holds of every endpoint, by (container id, network id).
+type HoldMap<H> = BTreeMap<(String, String), Holds<H>>;
 
 fn join_errors(errs: Vec<String>) -> Result<(), NetError> {
     if errs.is_empty() {
@@ -135,6 +144,7 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         NetworkManager {
             dns: DnsServer::new(upstreams),
             state: tokio::sync::Mutex::new(State::default()),
+            holds: Default::default(),
             links,
             fw,
             cfg,
@@ -180,6 +190,21 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             .filter(|e| e.network_id == id)
             .cloned()
             .collect()
+    }
+
+    fn holds(&self) -> std::sync::MutexGuard<'_, HoldMap<F::Hold>> {
+        self.holds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The published host ports this manager holds (sorted), e.g. to check that none is left.
+    pub fn held_ports(&self) -> Vec<PortMapping> {
+        let mut v: Vec<PortMapping> = self
+            .holds()
+            .values()
+            .flat_map(|h| h.iter().map(|(m, _)| *m))
+            .collect();
+        v.sort();
+        v
     }
 
     /// Wait for the background deletions of detached veths; reports their errors.
@@ -346,9 +371,12 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         Ok(())
     }
 
-    /// Stop the DNS listeners (daemon shutdown). Bridges, veths and rules stay: containers
-    /// outlive the daemon.
+    /// Stop the DNS listeners and release the held ports (daemon shutdown; the next daemon
+    /// takes them again in `restore`). Bridges, veths and rules stay: containers outlive the
+    /// daemon.
     pub async fn shutdown(&self) {
+        let _st = self.state.lock().await;
+        self.holds().clear();
         let _ = self.settle().await;
         self.dns.shutdown().await;
     }

@@ -24,6 +24,7 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         let mut rep = RepairReport::default();
         let _ = self.settle().await;
         self.dns.shutdown().await;
+        self.holds().clear();
         self.adopt(&mut st, networks, endpoints, &mut rep);
         self.repair_bridges(&st, &mut rep).await;
         match self.links.links().await {
@@ -36,6 +37,8 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         reconcile_ipam(&mut st, &mut rep);
         if let Err(e) = self.apply_firewall(&st).await {
             rep.errors.push(format!("firewall: {e}"));
+        } else {
+            self.restore_holds(&st, &mut rep);
         }
         self.restore_dns(&st, &mut rep).await;
         rep
@@ -153,6 +156,22 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             .attach_veth(&inside, &spec)
             .await
             .map_err(Reattach::Veth)
+    }
+
+    /// The host ports of the published mappings, held again (their rules are in place). A port
+    /// that something took while no daemon held it is reported; its NAT rule stays.
+    fn restore_holds(&self, st: &State, rep: &mut RepairReport) {
+        for (key, ep) in &st.endpoints {
+            if ep.ports.is_empty() || st.networks.get(&ep.network_id).is_none_or(|n| n.internal) {
+                continue;
+            }
+            let (holds, errs) = self.rehold(&ep.ports);
+            rep.errors.extend(
+                errs.into_iter()
+                    .map(|e| format!("container {}: {e}", ep.container_name)),
+            );
+            self.holds().insert(key.clone(), holds);
+        }
     }
 
     /// DNS listeners of the networks with embedded DNS, and the records of their endpoints.
