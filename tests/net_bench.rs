@@ -243,3 +243,66 @@ fn free_lo() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap()
 }
+
+/// Published-port listener set-up (target ≤ 1 ms per port): the socket that holds a host port
+/// (bind, and listen for TCP) alone, then the marginal cost of one more published port in an
+/// attach + detach through the manager (hold, its nft rule, release).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run with bench/net.sh"]
+async fn published_port_listener_figures() {
+    require_root!();
+    use wharf::net::ports::hold_port;
+    use wharf::net::{PortMapping, Proto};
+    for proto in [Proto::Tcp, Proto::Udp] {
+        let n = 2000;
+        let t = Instant::now();
+        let holds: Vec<_> = (0..n)
+            .map(|_| {
+                let h = hold_port(proto, Ipv4Addr::LOCALHOST, 0).unwrap();
+                h.arm().unwrap();
+                h
+            })
+            .collect();
+        let per = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+        let t = Instant::now();
+        drop(holds);
+        let rel = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+        println!("hold a port ({proto}, {n}x):        {per:.1} µs per port to take, {rel:.1} µs to release (target <= 1 ms)");
+    }
+    let env = Env::new();
+    env.net("bench", 61, false).await;
+    let c = env.ns("c");
+    let mapping = |i: u16| PortMapping {
+        host_ip: Ipv4Addr::LOCALHOST,
+        host_port: 0,
+        container_port: 80 + i,
+        proto: Proto::Tcp,
+    };
+    let run = |ports: u16, seq: usize| {
+        let env = &env;
+        let c = c.clone();
+        async move {
+            let mut times = Vec::new();
+            for i in 0..20 {
+                let a = Attachment {
+                    container_id: format!("{:064x}", seq * 1000 + i),
+                    container_name: format!("p{i}"),
+                    ports: (0..ports).map(mapping).collect(),
+                    ..Default::default()
+                };
+                let t = Instant::now();
+                let ep = env.mgr.attach(&c, "bench", a).await.unwrap();
+                env.mgr.detach(&ep.container_id, "bench").await.unwrap();
+                times.push(t.elapsed());
+                env.mgr.settle().await.unwrap();
+            }
+            stats(times).0
+        }
+    };
+    let one = run(1, 1).await;
+    let many = run(33, 2).await;
+    println!(
+        "attach+detach with 1 port {one:.3} ms, with 33 ports {many:.3} ms (medians): {:.3} ms per extra published port (hold + rule + release; target <= 1 ms)",
+        (many - one) / 32.0
+    );
+}
