@@ -345,11 +345,17 @@ impl Engine {
         }
         let publish_on = publishing_network(networks.iter().map(|n| n.as_ref().ok()));
         let mut result = match (publish_on, rec.port_mappings.is_empty()) {
-            (None, false) if networks.iter().all(Result::is_ok) => Err(Error::invalid(format!(
+            (None, false)
+                if networks
+                    .iter()
+                    .all(|n| n.as_ref().is_ok_and(|n| n.is_bridge())) =>
+            {
+                Err(Error::invalid(format!(
                 "cannot publish the ports of container {}: all of its networks are internal ({})",
                 rec.name,
                 rec.networks.keys().cloned().collect::<Vec<_>>().join(", ")
-            ))),
+            )))
+            }
             _ => Ok(()),
         };
         for (i, ((_, req), network)) in rec.networks.iter().zip(networks).enumerate() {
@@ -589,14 +595,15 @@ impl Engine {
     }
 }
 
-/// The network a container's ports are published through: the first of its networks that is
-/// not internal, as Docker does. `None` stands for a network that could not be found.
+/// The network a container's ports are published through: the first of its bridge networks
+/// that is not internal, as Docker does (a macvlan/ipvlan container is reached at its own
+/// address). `None` stands for a network that could not be found.
 fn publishing_network<'a>(
     networks: impl IntoIterator<Item = Option<&'a Network>>,
 ) -> Option<usize> {
     networks
         .into_iter()
-        .position(|n| n.is_some_and(|n| !n.internal))
+        .position(|n| n.is_some_and(|n| !n.internal && n.is_bridge()))
 }
 
 /// Published ports requested by a create body: `PortBindings` and, with `PublishAllPorts`, every

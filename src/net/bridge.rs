@@ -26,7 +26,7 @@ use super::{netns, NetError};
 /// A route-netlink handle bound to one network namespace.
 #[derive(Clone)]
 pub struct Netlink {
-    handle: Handle,
+    pub(crate) handle: Handle,
 }
 
 /// What we need to know of a link.
@@ -43,7 +43,7 @@ pub struct Link {
     pub mtu: Option<u32>,
 }
 
-fn nl_err(what: impl std::fmt::Display) -> impl FnOnce(rtnetlink::Error) -> NetError {
+pub(crate) fn nl_err(what: impl std::fmt::Display) -> impl FnOnce(rtnetlink::Error) -> NetError {
     let what = what.to_string();
     move |e| NetError::System(format!("{what}: {}", describe(&e)))
 }
@@ -462,7 +462,10 @@ fn set_hairpin(port: &str) -> Result<(), NetError> {
         .map_err(|e| NetError::System(format!("setting hairpin mode on {port}: {e}")))
 }
 
-async fn configure_peer(nl: &Netlink, spec: &VethSpec<'_>) -> Result<String, NetError> {
+/// Configure the container's end of a link (`spec.ifname` in `spec.netns`, through `nl`, a
+/// handle on that namespace): address, up, lo up, default route. Only the inside fields of
+/// `spec` are used (macvlan and ipvlan links too).
+pub(crate) async fn configure_peer(nl: &Netlink, spec: &VethSpec<'_>) -> Result<String, NetError> {
     let link = nl.link(spec.ifname).await?.ok_or_else(|| {
         NetError::System(format!(
             "{} did not appear in {}",

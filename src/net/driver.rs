@@ -22,9 +22,10 @@ use ipnet::Ipv4Net;
 use super::bridge::{BridgeSpec, Link, VethSpec};
 use super::firewall::Ruleset;
 use super::ports::Proto;
+use super::sublink::SubSpec;
 use super::NetError;
 
-/// The kernel side of bridge networks, as the manager uses it.
+/// The kernel side of bridge, macvlan and ipvlan networks, as the manager uses it.
 pub trait NetworkDriver: Send + Sync + 'static {
     /// A handle on one container network namespace, from [`enter`](Self::enter).
     type Netns: Send + Sync;
@@ -73,6 +74,19 @@ pub trait NetworkDriver: Send + Sync + 'static {
         &self,
         ns: &Self::Netns,
         spec: &VethSpec<'_>,
+    ) -> impl Future<Output = Result<String, NetError>> + Send;
+
+    /// macvlan/ipvlan: make sure the parent link exists, creating a missing 802.1q `base.id`
+    /// of an existing base. Returns whether it was created (and so is wharf's to remove).
+    fn ensure_parent(&self, name: &str) -> impl Future<Output = Result<bool, NetError>> + Send;
+    /// Create a dummy link, up (the parent of a network without one; an existing one is kept).
+    fn create_dummy(&self, name: &str) -> impl Future<Output = Result<(), NetError>> + Send;
+    /// Create the container's macvlan/ipvlan link of `spec` inside the namespace, configured.
+    /// Returns its MAC. On failure nothing is left.
+    fn attach_sub(
+        &self,
+        ns: &Self::Netns,
+        spec: &SubSpec<'_>,
     ) -> impl Future<Output = Result<String, NetError>> + Send;
 }
 

@@ -14,6 +14,7 @@ use super::bridge::{BridgeSpec, Link, VethSpec};
 use super::driver::{FirewallDriver, NetworkDriver};
 use super::firewall::{FwForward, Ruleset};
 use super::ports::Proto;
+use super::sublink::{parse_vlan_parent, SubSpec};
 use super::NetError;
 
 /// A container interface inside a fake namespace.
@@ -40,6 +41,8 @@ pub struct HostState {
     /// Bridge addresses (name → gateway/prefix).
     pub addresses: BTreeMap<String, (Ipv4Addr, u8)>,
     pub ip_forward: bool,
+    /// macvlan/ipvlan links in namespaces → their parent.
+    pub sub_parents: BTreeMap<(PathBuf, String), String>,
     /// Operations (method names) that fail.
     pub failing: BTreeSet<&'static str>,
     next_index: u32,
@@ -217,6 +220,7 @@ impl NetworkDriver for FakeHost {
             .and_then(|ifs| ifs.remove(name))
             .is_some();
         st.peers.retain(|_, (p, i)| !(p == ns && i == name));
+        st.sub_parents.remove(&(ns.clone(), name.to_string()));
         Ok(removed)
     }
 
@@ -254,6 +258,74 @@ impl NetworkDriver for FakeHost {
         st.peers.insert(
             spec.host_ifname.to_string(),
             (ns.clone(), spec.ifname.to_string()),
+        );
+        Ok(mac)
+    }
+
+    async fn ensure_parent(&self, name: &str) -> Result<bool, NetError> {
+        let mut st = self.state();
+        st.fail("ensure_parent")?;
+        if st.links.contains_key(name) {
+            return Ok(false);
+        }
+        match parse_vlan_parent(name) {
+            Some((base, _)) if st.links.contains_key(base) => {
+                st.add_link(name, "vlan", None);
+                Ok(true)
+            }
+            _ => Err(NetError::NotFound(format!(
+                "parent interface {name} does not exist"
+            ))),
+        }
+    }
+
+    async fn create_dummy(&self, name: &str) -> Result<(), NetError> {
+        let mut st = self.state();
+        st.fail("create_dummy")?;
+        if !st.links.contains_key(name) {
+            st.add_link(name, "dummy", None);
+        }
+        Ok(())
+    }
+
+    async fn attach_sub(&self, ns: &PathBuf, spec: &SubSpec<'_>) -> Result<String, NetError> {
+        let mut st = self.state();
+        st.fail("attach_sub")?;
+        if !st.links.contains_key(spec.parent) {
+            return Err(NetError::NotFound(format!(
+                "parent interface {} does not exist",
+                spec.parent
+            )));
+        }
+        if st
+            .namespaces
+            .get(ns)
+            .is_some_and(|ifs| ifs.contains_key(spec.ifname))
+        {
+            return Err(NetError::Conflict(format!(
+                "interface {} already exists",
+                spec.ifname
+            )));
+        }
+        st.next_index += 1;
+        let mac = format!(
+            "02:00:00:01:{:02x}:{:02x}",
+            st.next_index >> 8,
+            st.next_index & 0xff
+        );
+        let iface = FakeIf {
+            ip: spec.ip,
+            prefix: spec.prefix,
+            default_gateway: spec.default_gateway,
+            mac: mac.clone(),
+        };
+        st.namespaces
+            .entry(ns.clone())
+            .or_default()
+            .insert(spec.ifname.to_string(), iface);
+        st.sub_parents.insert(
+            (ns.clone(), spec.ifname.to_string()),
+            spec.parent.to_string(),
         );
         Ok(mac)
     }

@@ -14,6 +14,7 @@ use super::driver::{FirewallDriver, NetworkDriver};
 use super::firewall::{self, Ruleset};
 use super::ports::{self, Proto};
 use super::reaper::Reaper;
+use super::sublink::{self, SubSpec};
 use super::{netns, NetError};
 
 /// Links over rtnetlink in the daemon's namespace and in containers' namespaces.
@@ -90,6 +91,18 @@ impl NetworkDriver for HostNetwork {
 
     async fn attach_veth(&self, ns: &Netlink, spec: &VethSpec<'_>) -> Result<String, NetError> {
         bridge::attach_veth(&self.nl, ns, spec).await
+    }
+
+    async fn ensure_parent(&self, name: &str) -> Result<bool, NetError> {
+        sublink::ensure_parent(&self.nl, name).await
+    }
+
+    async fn create_dummy(&self, name: &str) -> Result<(), NetError> {
+        sublink::create_dummy(&self.nl, name).await
+    }
+
+    async fn attach_sub(&self, ns: &Netlink, spec: &SubSpec<'_>) -> Result<String, NetError> {
+        sublink::attach_sub(&self.nl, ns, spec).await
     }
 }
 

@@ -44,6 +44,7 @@ pub mod manager;
 pub mod netns;
 pub mod ports;
 pub mod reaper;
+pub mod sublink;
 pub mod types;
 
 pub use bridge::Netlink;

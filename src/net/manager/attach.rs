@@ -9,6 +9,7 @@ use crate::net::bridge::{self, VethSpec};
 use crate::net::driver::{FirewallDriver, NetworkDriver};
 use crate::net::firewall;
 use crate::net::ports::PortMapping;
+use crate::net::sublink::{SubKind, SubSpec};
 use crate::net::types::{Attachment, Endpoint, Network};
 use crate::net::NetError;
 
@@ -32,7 +33,67 @@ pub(super) fn veth_spec<'a>(
     }
 }
 
+/// The container's link on a macvlan/ipvlan network `net`.
+pub(super) fn sub_spec<'a>(
+    net: &'a Network,
+    netns: &'a Path,
+    ifname: &'a str,
+    ip: std::net::Ipv4Addr,
+) -> Result<SubSpec<'a>, NetError> {
+    Ok(SubSpec {
+        kind: SubKind::parse(&net.driver, &net.options)?,
+        parent: net.parent.as_deref().unwrap_or_default(),
+        netns,
+        ifname,
+        ip,
+        prefix: net.subnet().prefix_len(),
+        default_gateway: (!net.internal).then_some(net.gateway()),
+        mtu: net.mtu,
+    })
+}
+
+/// Where the embedded DNS answers inside a macvlan/ipvlan container's namespace (Docker's
+/// address).
+pub const IN_NETNS_DNS: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 0, 11);
+
+/// The name of a DNS listener inside one container's namespace.
+pub(super) fn dns_key(network_id: &str, container_id: &str) -> String {
+    format!("{network_id}/{container_id}")
+}
+
 impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
+    /// The embedded DNS of a macvlan/ipvlan network, inside the container's namespace.
+    pub(super) async fn listen_in(
+        &self,
+        net: &Network,
+        container_id: &str,
+        netns: &Path,
+        ip: std::net::Ipv4Addr,
+    ) -> Result<(), NetError> {
+        if !net.dns {
+            return Ok(());
+        }
+        let addr = std::net::SocketAddr::new(IN_NETNS_DNS.into(), self.cfg.dns_port);
+        self.dns
+            .listen_in(
+                &dns_key(&net.id, container_id),
+                &net.id,
+                netns,
+                addr,
+                net.internal,
+                ip.into(),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                NetError::System(format!(
+                    "starting DNS for network {} in {}: {e}",
+                    net.name,
+                    netns.display()
+                ))
+            })
+    }
+
     /// Check the published ports `wanted` for `container_id` and take their host ports: each
     /// one held (a port-0 one on a free port the kernel picks and the hold keeps), none armed
     /// yet. `reuse`: holds the container has already, taken for an identical mapping instead of
@@ -141,7 +202,9 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
     ) -> Result<Endpoint, NetError> {
         let mut st = self.state.lock().await;
         let net = self.check_attach(&st, netns, network, &att)?;
-        let holds = if net.internal {
+        // Ports are published on bridge networks only (NAT); a macvlan/ipvlan container is
+        // reached at its own address.
+        let holds = if net.internal || !net.is_bridge() {
             Vec::new()
         } else {
             self.resolve_ports(&st, &att.container_id, &att.ports, &mut Vec::new())?
@@ -157,10 +220,21 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         };
         let mut ipam = net.ipam.clone();
         let ip = ipam.allocate(&att.container_id, att.ip)?;
-        let host_ifname = self.host_ifname(&att.container_id, &net.id);
-        self.links.settle_link(&host_ifname).await;
-        let spec = veth_spec(&net, netns, &host_ifname, &ifname, ip);
-        let mac = self.links.attach_veth(&inside, &spec).await?;
+        let (host_ifname, mac) = if net.is_bridge() {
+            let host_ifname = self.host_ifname(&att.container_id, &net.id);
+            self.links.settle_link(&host_ifname).await;
+            let spec = veth_spec(&net, netns, &host_ifname, &ifname, ip);
+            let mac = self.links.attach_veth(&inside, &spec).await?;
+            (host_ifname, mac)
+        } else {
+            let spec = sub_spec(&net, netns, &ifname, ip)?;
+            let mac = self.links.attach_sub(&inside, &spec).await?;
+            if let Err(e) = self.listen_in(&net, &att.container_id, netns, ip).await {
+                let _ = self.links.delete_link_in(&inside, &ifname).await;
+                return Err(e);
+            }
+            (String::new(), mac)
+        };
         let ep = Endpoint {
             network_id: net.id.clone(),
             network_name: net.name.clone(),
@@ -175,7 +249,11 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             gateway: net.gateway(),
             mac,
             ports,
-            dns_server: net.dns.then_some(net.gateway()),
+            dns_server: net.dns.then_some(if net.is_bridge() {
+                net.gateway()
+            } else {
+                IN_NETNS_DNS
+            }),
             dns_upstreams: att.dns_upstreams.clone(),
         };
         if let Some(n) = st.networks.get_mut(&net.id) {
@@ -295,7 +373,21 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         // (settle() waits for it). The link is not set down first to cut traffic at once: that
         // would cost the next netlink call as much again (deferred linkwatch work). The DNS
         // records and ports are gone already, and IPAM does not hand the address out at once.
-        self.links.delete_later(&ep.host_ifname);
+        if st.networks.get(nid).is_none_or(|n| n.is_bridge()) {
+            self.links.delete_later(&ep.host_ifname);
+        } else {
+            // A macvlan/ipvlan link lives in the container's namespace (and goes with it).
+            self.dns.unlisten(&dns_key(nid, container_id)).await;
+            match self.links.enter(&ep.netns).await {
+                Ok(inside) => {
+                    if let Err(e) = self.links.delete_link_in(&inside, &ep.ifname).await {
+                        errs.push(format!("deleting {} of {container_id}: {e}", ep.ifname));
+                    }
+                }
+                Err(_) if !self.links.is_netns(&ep.netns) => {}
+                Err(e) => errs.push(e.to_string()),
+            }
+        }
         if let Some(n) = st.networks.get_mut(nid) {
             n.ipam.release(ep.ip);
         }

@@ -63,6 +63,7 @@ impl State {
         let networks = self
             .networks
             .values()
+            .filter(|n| n.is_bridge())
             .map(|n| firewall::FwNetwork {
                 bridge: n.bridge.clone(),
                 subnet: n.subnet(),
@@ -74,7 +75,7 @@ impl State {
             if self
                 .networks
                 .get(&ep.network_id)
-                .map(|n| n.internal)
+                .map(|n| n.internal || !n.is_bridge())
                 .unwrap_or(true)
             {
                 continue;
@@ -224,8 +225,8 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
     /// nothing.
     pub async fn create_network(&self, req: NetworkCreate) -> Result<Network, NetError> {
         let mut st = self.state.lock().await;
-        let net = self.plan_network(&st, &req).await?;
-        if let Err(e) = self.bring_up_network(&mut st, &net).await {
+        let mut net = self.plan_network(&st, &req).await?;
+        if let Err(e) = self.bring_up_network(&mut st, &mut net).await {
             let mut errs = Vec::new();
             self.tear_down_network(&mut st, &net, &mut errs).await;
             return Err(e);
@@ -246,7 +247,10 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         SocketAddr::new(net.gateway().into(), self.cfg.dns_port)
     }
 
-    async fn bring_up_network(&self, st: &mut State, net: &Network) -> Result<(), NetError> {
+    async fn bring_up_network(&self, st: &mut State, net: &mut Network) -> Result<(), NetError> {
+        if !net.is_bridge() {
+            return self.bring_up_parent(st, net).await;
+        }
         self.links.ensure_bridge(&Self::bridge_spec(net)).await?;
         if !net.internal && self.cfg.enable_ip_forward {
             self.links.enable_ip_forward()?;
@@ -268,11 +272,38 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         Ok(())
     }
 
+    /// A macvlan/ipvlan network: its parent made sure of (an 802.1q sub-interface or the dummy
+    /// link created when missing), nothing else on the host. The embedded DNS listens per
+    /// container, inside its namespace (see `attach`).
+    async fn bring_up_parent(&self, st: &mut State, net: &mut Network) -> Result<(), NetError> {
+        let parent = net.parent.clone().unwrap_or_default();
+        if net.options.get("parent").is_some_and(|p| !p.is_empty()) {
+            net.parent_created = self.links.ensure_parent(&parent).await?;
+        } else {
+            if self.links.link(&parent).await?.is_some() {
+                return Err(NetError::Conflict(format!(
+                    "a network interface named {parent} already exists on the host"
+                )));
+            }
+            self.links.create_dummy(&parent).await?;
+            net.parent_created = true;
+        }
+        st.networks.insert(net.id.clone(), net.clone());
+        Ok(())
+    }
+
     async fn tear_down_network(&self, st: &mut State, net: &Network, errs: &mut Vec<String>) {
         self.dns.unlisten(&net.id).await;
         self.dns.remove_network(&net.id);
-        if let Err(e) = self.links.delete_link(&net.bridge).await {
-            errs.push(format!("deleting bridge {}: {e}", net.bridge));
+        if net.is_bridge() {
+            if let Err(e) = self.links.delete_link(&net.bridge).await {
+                errs.push(format!("deleting bridge {}: {e}", net.bridge));
+            }
+        } else if let Some(p) = net.parent.as_ref().filter(|_| net.parent_created) {
+            // Only what wharf created: never the user's parent interface.
+            if let Err(e) = self.links.delete_link(p).await {
+                errs.push(format!("deleting parent interface {p}: {e}"));
+            }
         }
         st.networks.remove(&net.id);
         if let Err(e) = self.apply_firewall(st).await {

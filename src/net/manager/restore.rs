@@ -60,7 +60,13 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
                     .push((ep.container_id.clone(), ep.network_name.clone()));
                 continue;
             }
-            ep.host_ifname = self.host_ifname(&ep.container_id, &ep.network_id);
+            if st
+                .networks
+                .get(&ep.network_id)
+                .is_some_and(|n| n.is_bridge())
+            {
+                ep.host_ifname = self.host_ifname(&ep.container_id, &ep.network_id);
+            }
             st.endpoints
                 .insert((ep.container_id.clone(), ep.network_id.clone()), ep);
         }
@@ -69,6 +75,10 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
     /// Every network's bridge, re-created if missing (and forwarding on where it is needed).
     async fn repair_bridges(&self, st: &State, rep: &mut RepairReport) {
         for net in st.networks.values() {
+            if !net.is_bridge() {
+                self.repair_parent(net, rep).await;
+                continue;
+            }
             if let Err(e) = self.links.ensure_bridge(&Self::bridge_spec(net)).await {
                 rep.errors.push(format!("network {}: {e}", net.name));
             }
@@ -77,6 +87,28 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
                     rep.errors.push(e.to_string());
                 }
             }
+        }
+    }
+
+    /// A macvlan/ipvlan network's parent: one wharf created is created again if missing; a
+    /// missing parent of the user's is reported.
+    async fn repair_parent(&self, net: &Network, rep: &mut RepairReport) {
+        let Some(parent) = net.parent.as_deref() else {
+            return;
+        };
+        let res = match self.links.link(parent).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) if net.parent_created && !net.options.contains_key("parent") => {
+                self.links.create_dummy(parent).await
+            }
+            Ok(None) if net.parent_created => self.links.ensure_parent(parent).await.map(|_| ()),
+            Ok(None) => Err(NetError::NotFound(format!(
+                "parent interface {parent} does not exist"
+            ))),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = res {
+            rep.errors.push(format!("network {}: {e}", net.name));
         }
     }
 
@@ -111,9 +143,11 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
 
     /// Endpoints whose veth vanished while the namespace lives: set up again, or dropped.
     async fn reattach_vanished(&self, st: &mut State, links: &[Link], rep: &mut RepairReport) {
+        // (macvlan/ipvlan endpoints have no host link: their link lives in the namespace.)
         let missing: Vec<Endpoint> = st
             .endpoints
             .values()
+            .filter(|e| !e.host_ifname.is_empty())
             .filter(|e| !links.iter().any(|l| l.name == e.host_ifname))
             .cloned()
             .collect();
@@ -176,7 +210,7 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
 
     /// DNS listeners of the networks with embedded DNS, and the records of their endpoints.
     async fn restore_dns(&self, st: &State, rep: &mut RepairReport) {
-        for net in st.networks.values().filter(|n| n.dns) {
+        for net in st.networks.values().filter(|n| n.dns && n.is_bridge()) {
             let addr = self.dns_addr(net);
             if let Err(e) = self.dns.listen(&net.id, addr, net.internal).await {
                 rep.errors
@@ -184,8 +218,17 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             }
         }
         for ep in st.endpoints.values() {
-            if st.networks.get(&ep.network_id).is_some_and(|n| n.dns) {
-                self.dns_add(ep);
+            let Some(net) = st.networks.get(&ep.network_id).filter(|n| n.dns) else {
+                continue;
+            };
+            self.dns_add(ep);
+            if !net.is_bridge() {
+                if let Err(e) = self
+                    .listen_in(net, &ep.container_id, &ep.netns, ep.ip)
+                    .await
+                {
+                    rep.errors.push(e.to_string());
+                }
             }
         }
     }

@@ -678,3 +678,6 @@ async fn restore_takes_the_held_ports_again_and_reports_a_lost_one() {
     assert!(e.fw.state().armed_without_rule.is_empty());
     e.mgr.shutdown().await;
 }
+
+#[path = "tests_sublink.rs"]
+mod sublink;
