@@ -214,7 +214,7 @@ impl Netlink {
         }
     }
 
-    async fn set_up(&self, index: u32) -> Result<(), NetError> {
+    pub(crate) async fn set_up(&self, index: u32) -> Result<(), NetError> {
         self.handle
             .link()
             .set(LinkUnspec::new_with_index(index).up().build())

@@ -14,7 +14,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use rtnetlink::packet_route::link::{IpVlanMode, MacVlanMode};
-use rtnetlink::{LinkDummy, LinkIpVlan, LinkMacVlan, LinkVlan};
+use rtnetlink::{LinkDummy, LinkIpVlan, LinkMacVlan, LinkVeth, LinkVlan};
 
 use super::bridge::{configure_peer, errno, nl_err, valid_ifname, Netlink, VethSpec};
 use super::NetError;
@@ -125,11 +125,16 @@ pub async fn ensure_parent(nl: &Netlink, name: &str) -> Result<bool, NetError> {
         .add(LinkVlan::new(name, base_link.index, id).up().build())
         .execute()
         .await
-        .map_err(nl_err(format!("creating the 802.1q interface {name}")))?;
+        .map_err(|e| {
+            let what = format!("creating the 802.1q interface {name}");
+            unsupported(&e, &what, "8021q").unwrap_or_else(|| nl_err(what)(e))
+        })?;
     Ok(true)
 }
 
-/// Create the dummy link `name`, up: the parent of a network without one.
+/// Create the dummy link `name`, up: the parent of a network without one. On a kernel without
+/// the dummy driver, a veth pair whose other end stays unused in the host namespace (`name`
+/// with its last character changed to `x`) serves instead: deleting `name` deletes both.
 pub async fn create_dummy(nl: &Netlink, name: &str) -> Result<(), NetError> {
     match nl
         .handle
@@ -140,8 +145,33 @@ pub async fn create_dummy(nl: &Netlink, name: &str) -> Result<(), NetError> {
     {
         Ok(()) => Ok(()),
         Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
+        Err(e) if errno(&e) == Some(libc::EOPNOTSUPP) => {
+            let mut peer: String = name.chars().take(14).collect();
+            peer.push('x');
+            nl.handle
+                .link()
+                .add(LinkVeth::new(name, &peer).up().build())
+                .execute()
+                .await
+                .map_err(nl_err(format!(
+                    "creating the parent interface {name} (a veth pair: this kernel has no dummy links)"
+                )))?;
+            if let Some(p) = nl.link(&peer).await? {
+                nl.set_up(p.index).await?;
+            }
+            Ok(())
+        }
         Err(e) => Err(nl_err(format!("creating the dummy interface {name}"))(e)),
     }
+}
+
+/// A netlink error for a link type the kernel lacks, named with its module.
+fn unsupported(e: &rtnetlink::Error, what: &str, module: &str) -> Option<NetError> {
+    (errno(e) == Some(libc::EOPNOTSUPP)).then(|| {
+        NetError::System(format!(
+            "{what}: this kernel has no {module} support (module {module})"
+        ))
+    })
 }
 
 /// Create the container's macvlan or ipvlan link on the parent directly inside its namespace
@@ -199,7 +229,12 @@ pub async fn attach_sub(
                 spec.parent
             ))
         } else {
-            nl_err(format!("creating {} on {}", spec.ifname, spec.parent))(e)
+            let what = format!("creating {} on {}", spec.ifname, spec.parent);
+            let module = match spec.kind {
+                SubKind::Macvlan(_) => "macvlan",
+                SubKind::Ipvlan(_) => "ipvlan",
+            };
+            unsupported(&e, &what, module).unwrap_or_else(|| nl_err(what)(e))
         }
     })?;
     drop(ns);
