@@ -306,3 +306,65 @@ async fn published_port_listener_figures() {
         (many - one) / 32.0
     );
 }
+
+/// macvlan throughput (target ≥ 90 % of veth → veth): a container on a macvlan network whose
+/// parent is one end of a veth pair sends to a "LAN host" namespace at the other end, against
+/// the host namespace sending over that same veth pair, in alternating rounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run with bench/net.sh"]
+async fn macvlan_throughput_figures() {
+    require_root!();
+    let env = Env::new();
+    let (lan, _host_ip, lan_ip) = env.outside_host(62).await;
+    let parent = format!("{}o", env.tag);
+    env.mgr
+        .create_network(wharf::net::NetworkCreate {
+            name: "lan".into(),
+            driver: Some("macvlan".into()),
+            subnet: Some("10.213.62.0/24".into()),
+            gateway: Some(lan_ip.to_string()),
+            ip_range: Some("10.213.62.128/25".into()),
+            options: [("parent".to_string(), parent)].into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let c = env.ns("c");
+    env.mgr
+        .attach(
+            &c,
+            "lan",
+            Attachment {
+                container_id: "c".repeat(64),
+                container_name: "c".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (rounds, secs) = (9, 1.0);
+    let (mut mv, mut veth, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..rounds {
+        let addr = SocketAddr::new(lan_ip.into(), 5300 + i);
+        let (lp, cp) = (lan.clone(), c.clone());
+        let m = blocking(move || throughput(Some(&lp), Some(&cp), addr, secs)).await;
+        let addr = SocketAddr::new(lan_ip.into(), 5400 + i);
+        let lp = lan.clone();
+        let v = blocking(move || throughput(Some(&lp), None, addr, secs)).await;
+        mv.push(m * 8.0 / 1e9);
+        veth.push(v * 8.0 / 1e9);
+        ratios.push(100.0 * m / v);
+    }
+    let med = |mut v: Vec<f64>| {
+        v.sort_by(|x, y| x.total_cmp(y));
+        v[v.len() / 2]
+    };
+    let all: Vec<String> = ratios.iter().map(|r| format!("{r:.0}")).collect();
+    println!(
+        "macvlan throughput ({rounds} alternating rounds of {secs} s): container -> LAN namespace {:.2} Gbit/s, veth -> veth {:.2} Gbit/s (medians), ratio median {:.0}% (rounds: {}; target >= 90%)",
+        med(mv),
+        med(veth),
+        med(ratios),
+        all.join(" ")
+    );
+}
