@@ -3,6 +3,8 @@
 //! networks, a daemon restart keeping addresses and ports, and teardown leaving nothing.
 
 mod common;
+#[path = "common/compose.rs"]
+mod compose_helpers;
 
 use std::process::Command;
 use std::time::Duration;
@@ -517,6 +519,18 @@ fn published_ports_hold_their_host_port() {
             && err.contains(&format!("python3 (pid {})", holder.0.id())),
         "{err}"
     );
+    // The same through compose's `up`.
+    let yaml = format!(
+        "services:\n  web:\n    image: box\n    command: [\"sleep\", \"60\"]\n    ports: [\"{port}:8080\"]\n"
+    );
+    let proj = compose_helpers::Proj::new(&w, "clash", &yaml);
+    let (_, _, err) = proj.fails(&["up", "-d"]);
+    assert!(
+        err.contains(&format!("port {port}/tcp"))
+            && err.contains(&format!("python3 (pid {})", holder.0.id())),
+        "{err}"
+    );
+    proj.ok(&["down"]);
     drop(holder);
     let _ = w.output(&["rm", "-f", "clash"]);
     // Published: wharf's daemon holds the port, nothing else can take it.
