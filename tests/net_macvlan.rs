@@ -353,3 +353,88 @@ async fn an_internal_macvlan_without_parent_runs_on_a_dummy_link() {
     env.mgr.remove_network("sealed").await.unwrap();
     assert!(!host_has(&dummy).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn macvlan_private_and_passthru_modes_do_what_they_say() {
+    require_root!();
+    let env = Env::new();
+    let (lan, _, lan_ip) = env.outside_host(75).await;
+    tcp_server(&lan, 8080);
+    let parent = format!("{}o", env.tag);
+    let create = |name: &str, mode: &str, third: u8| NetworkCreate {
+        name: name.into(),
+        driver: Some("macvlan".into()),
+        subnet: Some(format!("10.213.{third}.0/24")),
+        ip_range: Some(format!("10.213.{third}.128/25")),
+        options: opts(&[("parent", &parent), ("macvlan_mode", mode)]),
+        ..Default::default()
+    };
+    // private: containers do not see each other, the LAN host they do.
+    env.mgr
+        .create_network(create("priv", "private", 75))
+        .await
+        .unwrap();
+    let (a, b) = (env.ns("a"), env.ns("b"));
+    tcp_server(&a, 80);
+    let ea = env
+        .mgr
+        .attach(&a, "priv", att("a", "srv", None))
+        .await
+        .unwrap();
+    let eb = env
+        .mgr
+        .attach(&b, "priv", att("b", "cli", None))
+        .await
+        .unwrap();
+    let (bp, ia) = (b.clone(), ea.ip);
+    assert!(
+        blocking(move || tcp_get(Some(&bp), sa(ia, 80)))
+            .await
+            .is_err(),
+        "private mode let two containers talk"
+    );
+    let bp = b.clone();
+    assert_eq!(
+        blocking(move || tcp_get(Some(&bp), sa(lan_ip, 8080)))
+            .await
+            .unwrap(),
+        eb.ip.to_string()
+    );
+    env.mgr.detach_all(&ea.container_id).await.unwrap();
+    env.mgr.detach_all(&eb.container_id).await.unwrap();
+    env.mgr.remove_network("priv").await.unwrap();
+    // passthru: the parent whole, for one container.
+    env.mgr
+        .create_network(create("pt", "passthru", 75))
+        .await
+        .unwrap();
+    let ea = env
+        .mgr
+        .attach(&a, "pt", att("a", "srv", None))
+        .await
+        .unwrap();
+    let ap = a.clone();
+    assert_eq!(
+        blocking(move || tcp_get(Some(&ap), sa(lan_ip, 8080)))
+            .await
+            .unwrap(),
+        ea.ip.to_string()
+    );
+    let err = env
+        .mgr
+        .attach(&b, "pt", att("b", "cli", None))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("needs its parent interface"),
+        "{err}"
+    );
+    assert!(env
+        .mgr
+        .endpoints(Some(&format!("{:0<64}", "b")))
+        .await
+        .is_empty());
+    env.mgr.detach_all(&ea.container_id).await.unwrap();
+    env.mgr.remove_network("pt").await.unwrap();
+    assert!(host_has(&parent).await);
+}

@@ -223,6 +223,13 @@ pub async fn attach_sub(
                 spec.ifname,
                 spec.netns.display()
             ))
+        } else if errno(&e) == Some(libc::EINVAL)
+            && spec.kind == SubKind::Macvlan(MacvlanMode::Passthru)
+        {
+            NetError::Conflict(format!(
+                "a passthru macvlan needs its parent interface {} to itself: one container, and no other macvlan on it",
+                spec.parent
+            ))
         } else if errno(&e) == Some(libc::EBUSY) {
             NetError::Conflict(format!(
                 "parent interface {} is busy (a passthru macvlan takes it whole, and macvlan and ipvlan links cannot share a parent)",
