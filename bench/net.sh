@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Networking figures of src/net (root needed; Debian packages: nftables, iproute2):
 #   bridge attach+detach per container, DNS round trip from a container namespace,
-#   TCP throughput container->container on one bridge vs host loopback (same run).
+#   TCP throughput container->container on one bridge vs host loopback (same run),
+#   published-port listener set-up (the socket holding a host port; one more port in an attach),
+#   macvlan throughput container->parent-side namespace vs veth->veth.
 # Usage: bench/net.sh [--debug]   (NET_BENCH_ITER=N to change the attach/detach count)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -243,3 +243,128 @@ fn free_lo() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap()
 }
+
+/// Published-port listener set-up (target ≤ 1 ms per port): the socket that holds a host port
+/// (bind, and listen for TCP) alone, then the marginal cost of one more published port in an
+/// attach + detach through the manager (hold, its nft rule, release).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run with bench/net.sh"]
+async fn published_port_listener_figures() {
+    require_root!();
+    use wharf::net::ports::hold_port;
+    use wharf::net::{PortMapping, Proto};
+    for proto in [Proto::Tcp, Proto::Udp] {
+        let n = 2000;
+        let t = Instant::now();
+        let holds: Vec<_> = (0..n)
+            .map(|_| {
+                let h = hold_port(proto, Ipv4Addr::LOCALHOST, 0).unwrap();
+                h.arm().unwrap();
+                h
+            })
+            .collect();
+        let per = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+        let t = Instant::now();
+        drop(holds);
+        let rel = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+        println!("hold a port ({proto}, {n}x):        {per:.1} µs per port to take, {rel:.1} µs to release (target <= 1 ms)");
+    }
+    let env = Env::new();
+    env.net("bench", 61, false).await;
+    let c = env.ns("c");
+    let mapping = |i: u16| PortMapping {
+        host_ip: Ipv4Addr::LOCALHOST,
+        host_port: 0,
+        container_port: 80 + i,
+        proto: Proto::Tcp,
+    };
+    let run = |ports: u16, seq: usize| {
+        let env = &env;
+        let c = c.clone();
+        async move {
+            let mut times = Vec::new();
+            for i in 0..20 {
+                let a = Attachment {
+                    container_id: format!("{:064x}", seq * 1000 + i),
+                    container_name: format!("p{i}"),
+                    ports: (0..ports).map(mapping).collect(),
+                    ..Default::default()
+                };
+                let t = Instant::now();
+                let ep = env.mgr.attach(&c, "bench", a).await.unwrap();
+                env.mgr.detach(&ep.container_id, "bench").await.unwrap();
+                times.push(t.elapsed());
+                env.mgr.settle().await.unwrap();
+            }
+            stats(times).0
+        }
+    };
+    let one = run(1, 1).await;
+    let many = run(33, 2).await;
+    println!(
+        "attach+detach with 1 port {one:.3} ms, with 33 ports {many:.3} ms (medians): {:.3} ms per extra published port (hold + rule + release; target <= 1 ms)",
+        (many - one) / 32.0
+    );
+}
+
+/// macvlan throughput (target ≥ 90 % of veth → veth): a container on a macvlan network whose
+/// parent is one end of a veth pair sends to a "LAN host" namespace at the other end, against
+/// the host namespace sending over that same veth pair, in alternating rounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run with bench/net.sh"]
+async fn macvlan_throughput_figures() {
+    require_root!();
+    let env = Env::new();
+    let (lan, _host_ip, lan_ip) = env.outside_host(62).await;
+    let parent = format!("{}o", env.tag);
+    env.mgr
+        .create_network(wharf::net::NetworkCreate {
+            name: "lan".into(),
+            driver: Some("macvlan".into()),
+            subnet: Some("10.213.62.0/24".into()),
+            gateway: Some(lan_ip.to_string()),
+            ip_range: Some("10.213.62.128/25".into()),
+            options: [("parent".to_string(), parent)].into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let c = env.ns("c");
+    env.mgr
+        .attach(
+            &c,
+            "lan",
+            Attachment {
+                container_id: "c".repeat(64),
+                container_name: "c".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (rounds, secs) = (9, 1.0);
+    let (mut mv, mut veth, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..rounds {
+        let addr = SocketAddr::new(lan_ip.into(), 5300 + i);
+        let (lp, cp) = (lan.clone(), c.clone());
+        let m = blocking(move || throughput(Some(&lp), Some(&cp), addr, secs)).await;
+        let addr = SocketAddr::new(lan_ip.into(), 5400 + i);
+        let lp = lan.clone();
+        let v = blocking(move || throughput(Some(&lp), None, addr, secs)).await;
+        mv.push(m * 8.0 / 1e9);
+        veth.push(v * 8.0 / 1e9);
+        ratios.push(100.0 * m / v);
+    }
+    let med = |mut v: Vec<f64>| {
+        v.sort_by(|x, y| x.total_cmp(y));
+        v[v.len() / 2]
+    };
+    let all: Vec<String> = ratios.iter().map(|r| format!("{r:.0}")).collect();
+    println!(
+        "macvlan throughput ({rounds} alternating rounds of {secs} s): container -> LAN namespace {:.2} Gbit/s, veth -> veth {:.2} Gbit/s (medians), ratio median {:.0}% (rounds: {}; target >= 90%)",
+        med(mv),
+        med(veth),
+        med(ratios),
+        all.join(" ")
+    );
+}

@@ -3,6 +3,8 @@
 //! networks, a daemon restart keeping addresses and ports, and teardown leaving nothing.
 
 mod common;
+#[path = "common/compose.rs"]
+mod compose_helpers;
 
 use std::process::Command;
 use std::time::Duration;
@@ -435,4 +437,192 @@ fn bridge_mac_stays_fixed_as_containers_come_and_go() {
     w.ok(&["rm", "-f", "a"]);
     assert_eq!(link_mac(&bridge), want);
     w.ok(&["network", "rm", "steady"]);
+}
+
+/// A python3 process listening on `0.0.0.0:port` (TCP), started by the test: what a user's
+/// server holding the port looks like. Killed on drop.
+struct ForeignListener(std::process::Child);
+
+impl ForeignListener {
+    fn start(port: u16) -> ForeignListener {
+        use std::io::BufRead;
+        let code = format!(
+            "import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('0.0.0.0', {port}))\ns.listen()\nprint('ready', flush=True)\ntime.sleep(120)"
+        );
+        let mut child = Command::new("/usr/bin/python3")
+            .args(["-c", &code])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the python3 listener did not start");
+        ForeignListener(child)
+    }
+}
+
+impl Drop for ForeignListener {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Whether another program could take `port` now (a bind with SO_REUSEADDR, as servers do).
+fn can_bind(proto: &str, port: u16) -> bool {
+    match proto {
+        "tcp" => std::net::TcpListener::bind(("0.0.0.0", port)).is_ok(),
+        _ => std::net::UdpSocket::bind(("0.0.0.0", port)).is_ok(),
+    }
+}
+
+/// `ss` lines of the TCP listeners on `port`: `Recv-Q` (the accept queue) and the process.
+fn listeners(port: u16) -> Vec<String> {
+    let out = Command::new("ss")
+        .args(["-Hltnp", &format!("sport = :{port}")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The host's address on its default route (192.0.2.2 here), if it has one.
+fn host_address() -> Option<String> {
+    let out = Command::new("ip")
+        .args(["-4", "route", "get", "1.1.1.1"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut it = text.split_whitespace();
+    it.find(|w| *w == "src")?;
+    it.next().map(str::to_string)
+}
+
+#[test]
+fn published_ports_hold_their_host_port() {
+    let w = Wharf::new();
+    w.busybox_image("box", &["EXPOSE 7000"]);
+    let port = 20000 + w.slot as u16 * 10 + 5;
+    let p = format!("{port}:8080");
+    // Taken by another program: `run` fails, naming it.
+    let holder = ForeignListener::start(port);
+    let (code, err) = w.fails(&[
+        "run", "-d", "--name", "clash", "-p", &p, "box", "sleep", "60",
+    ]);
+    assert_eq!(code, 125, "{err}");
+    assert!(
+        err.contains(&format!("port {port}/tcp"))
+            && err.contains(&format!("python3 (pid {})", holder.0.id())),
+        "{err}"
+    );
+    // The same through compose's `up`.
+    let yaml = format!(
+        "services:\n  web:\n    image: box\n    command: [\"sleep\", \"60\"]\n    ports: [\"{port}:8080\"]\n"
+    );
+    let proj = compose_helpers::Proj::new(&w, "clash", &yaml);
+    let (_, _, err) = proj.fails(&["up", "-d"]);
+    assert!(
+        err.contains(&format!("port {port}/tcp"))
+            && err.contains(&format!("python3 (pid {})", holder.0.id())),
+        "{err}"
+    );
+    proj.ok(&["down"]);
+    drop(holder);
+    let _ = w.output(&["rm", "-f", "clash"]);
+    // Published: wharf's daemon holds the port, nothing else can take it.
+    w.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &p,
+        "-p",
+        &format!("{}:9000/udp", port + 1),
+        "box",
+        "httpd",
+        "-f",
+        "-p",
+        "8080",
+        "-h",
+        "/etc",
+    ]);
+    let hostname = w.inspect("web", "{{.Config.Hostname}}");
+    assert!(!can_bind("tcp", port), "a program took the published port");
+    assert!(
+        !can_bind("udp", port + 1),
+        "a program took the published UDP port"
+    );
+    let held = listeners(port);
+    let daemon = w.daemon_pid().unwrap();
+    assert!(
+        held.len() == 1 && held[0].contains(&format!("pid={daemon},")),
+        "{held:?}"
+    );
+    // The traffic goes to the container, never to the held socket: from 127.0.0.1 (output
+    // DNAT), from the host's address, and from a container through the host's addresses
+    // (hairpin: also the container to its own published port).
+    let mut urls = vec![format!("http://127.0.0.1:{port}/hostname")];
+    let host = host_address();
+    if let Some(h) = &host {
+        urls.push(format!("http://{h}:{port}/hostname"));
+    }
+    for _ in 0..3 {
+        for url in &urls {
+            let body = curl_retry(url);
+            assert_eq!(
+                String::from_utf8_lossy(&body.stdout).trim(),
+                hostname,
+                "{url}: {body:?}"
+            );
+        }
+    }
+    let gateway = w.inspect("web", "{{.NetworkSettings.Gateway}}");
+    w.ok(&["run", "-d", "--name", "peer", "box", "sleep", "60"]);
+    for addr in std::iter::once(&gateway).chain(host.iter()) {
+        let url = format!("http://{addr}:{port}/hostname");
+        for who in ["web", "peer"] {
+            // (busybox's `wget -T` crashes here: without it, a failure would hang the test.)
+            let got = w.ok(&["exec", who, "wget", "-qO-", &url]);
+            assert_eq!(got.trim(), hostname, "{who} → {url}");
+        }
+    }
+    // No connection ever queued on the held socket.
+    let held = listeners(port);
+    let recv_q = held[0].split_whitespace().nth(1).unwrap_or("?").to_string();
+    assert_eq!(recv_q, "0", "{held:?}");
+    // -P: the port the kernel picked is held the same way.
+    w.ok(&["run", "-d", "--name", "all", "-P", "box", "sleep", "60"]);
+    let mapped = w.ok(&["port", "all"]);
+    let eph: u16 = mapped
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{mapped}"));
+    assert!(!can_bind("tcp", eph), "{mapped}");
+    // A daemon restart: the next daemon takes the ports again.
+    unsafe { libc::kill(daemon, libc::SIGKILL) };
+    std::thread::sleep(Duration::from_millis(300));
+    w.ok(&["ps"]);
+    let again = w.daemon_pid().unwrap();
+    assert_ne!(again, daemon);
+    let held = listeners(port);
+    assert!(
+        held.len() == 1 && held[0].contains(&format!("pid={again},")),
+        "{held:?}"
+    );
+    assert!(!can_bind("udp", port + 1) && !can_bind("tcp", eph));
+    let body = curl_retry(&urls[0]);
+    assert_eq!(String::from_utf8_lossy(&body.stdout).trim(), hostname);
+    // Stopped: released (and taken again at start); removed: free.
+    w.ok(&["stop", "-t", "1", "all"]);
+    assert!(can_bind("tcp", eph));
+    w.ok(&["rm", "-f", "web", "all", "peer"]);
+    assert!(can_bind("tcp", port) && can_bind("udp", port + 1));
+    assert!(listeners(port).is_empty());
 }

@@ -104,11 +104,21 @@ impl Engine {
         let cfg = self.config.manager_config()?;
         let mgr = NetworkManager::new(cfg)?;
         let networks: Vec<Network> = self.db.list(Table::Networks)?;
+        // A stopped container keeps its addresses but publishes nothing (its ports come back
+        // at start); a running one gets its ports (rules and held host ports) back.
         let endpoints: Vec<net::Endpoint> = self
             .containers
             .all()
             .into_iter()
-            .flat_map(|c| c.endpoints)
+            .flat_map(|c| {
+                let running = c.state.is_running();
+                c.endpoints.into_iter().map(move |mut e| {
+                    if !running {
+                        e.ports.clear();
+                    }
+                    e
+                })
+            })
             .filter(|e| net::netns::is_netns(&e.netns))
             .collect();
         let report = mgr.restore(networks, endpoints).await;
@@ -335,11 +345,17 @@ impl Engine {
         }
         let publish_on = publishing_network(networks.iter().map(|n| n.as_ref().ok()));
         let mut result = match (publish_on, rec.port_mappings.is_empty()) {
-            (None, false) if networks.iter().all(Result::is_ok) => Err(Error::invalid(format!(
+            (None, false)
+                if networks
+                    .iter()
+                    .all(|n| n.as_ref().is_ok_and(|n| n.is_bridge())) =>
+            {
+                Err(Error::invalid(format!(
                 "cannot publish the ports of container {}: all of its networks are internal ({})",
                 rec.name,
                 rec.networks.keys().cloned().collect::<Vec<_>>().join(", ")
-            ))),
+            )))
+            }
             _ => Ok(()),
         };
         for (i, ((_, req), network)) in rec.networks.iter().zip(networks).enumerate() {
@@ -424,6 +440,9 @@ impl Engine {
         if let Ok(mgr) = self.net() {
             if !mgr.ports(id).await.is_empty() {
                 let _ = mgr.unpublish(id).await;
+                let _ = self
+                    .containers
+                    .update(id, |r| r.endpoints.iter_mut().for_each(|e| e.ports.clear()));
             }
         }
     }
@@ -576,14 +595,15 @@ impl Engine {
     }
 }
 
-/// The network a container's ports are published through: the first of its networks that is
-/// not internal, as Docker does. `None` stands for a network that could not be found.
+/// The network a container's ports are published through: the first of its bridge networks
+/// that is not internal, as Docker does (a macvlan/ipvlan container is reached at its own
+/// address). `None` stands for a network that could not be found.
 fn publishing_network<'a>(
     networks: impl IntoIterator<Item = Option<&'a Network>>,
 ) -> Option<usize> {
     networks
         .into_iter()
-        .position(|n| n.is_some_and(|n| !n.internal))
+        .position(|n| n.is_some_and(|n| !n.internal && n.is_bridge()))
 }
 
 /// Published ports requested by a create body: `PortBindings` and, with `PublishAllPorts`, every

@@ -26,7 +26,7 @@ use super::{netns, NetError};
 /// A route-netlink handle bound to one network namespace.
 #[derive(Clone)]
 pub struct Netlink {
-    handle: Handle,
+    pub(crate) handle: Handle,
 }
 
 /// What we need to know of a link.
@@ -43,7 +43,7 @@ pub struct Link {
     pub mtu: Option<u32>,
 }
 
-fn nl_err(what: impl std::fmt::Display) -> impl FnOnce(rtnetlink::Error) -> NetError {
+pub(crate) fn nl_err(what: impl std::fmt::Display) -> impl FnOnce(rtnetlink::Error) -> NetError {
     let what = what.to_string();
     move |e| NetError::System(format!("{what}: {}", describe(&e)))
 }
@@ -214,7 +214,7 @@ impl Netlink {
         }
     }
 
-    async fn set_up(&self, index: u32) -> Result<(), NetError> {
+    pub(crate) async fn set_up(&self, index: u32) -> Result<(), NetError> {
         self.handle
             .link()
             .set(LinkUnspec::new_with_index(index).up().build())
@@ -440,6 +440,12 @@ pub async fn attach_veth(
             }
         })?;
     drop(ns);
+    // Hairpin: with br_netfilter, a container's packet to its own published port through a host
+    // address is DNATed on the bridge and must leave by the port it came in on.
+    if let Err(e) = set_hairpin(spec.host_ifname) {
+        let _ = host.delete_link(spec.host_ifname).await;
+        return Err(e);
+    }
     match configure_peer(inside, spec).await {
         Ok(mac) => Ok(mac),
         Err(e) => {
@@ -449,7 +455,17 @@ pub async fn attach_veth(
     }
 }
 
-async fn configure_peer(nl: &Netlink, spec: &VethSpec<'_>) -> Result<String, NetError> {
+/// Turn on hairpin mode on a bridge port (one sysfs write, like Docker without its userland
+/// proxy).
+fn set_hairpin(port: &str) -> Result<(), NetError> {
+    std::fs::write(format!("/sys/class/net/{port}/brport/hairpin_mode"), "1")
+        .map_err(|e| NetError::System(format!("setting hairpin mode on {port}: {e}")))
+}
+
+/// Configure the container's end of a link (`spec.ifname` in `spec.netns`, through `nl`, a
+/// handle on that namespace): address, up, lo up, default route. Only the inside fields of
+/// `spec` are used (macvlan and ipvlan links too).
+pub(crate) async fn configure_peer(nl: &Netlink, spec: &VethSpec<'_>) -> Result<String, NetError> {
     let link = nl.link(spec.ifname).await?.ok_or_else(|| {
         NetError::System(format!(
             "{} did not appear in {}",

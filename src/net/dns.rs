@@ -15,6 +15,14 @@
 //! forwarded verbatim to the upstream resolvers (the host's /etc/resolv.conf by default), over
 //! UDP for UDP queries and TCP for TCP ones; internal networks do not forward (SERVFAIL).
 //! Records change live through [`DnsServer::set_container`] / [`DnsServer::remove_container`].
+//!
+//! macvlan and ipvlan networks: a container on them cannot reach the host through its parent
+//! (the kernel does not pass traffic between a macvlan and its parent), and there is no gateway
+//! address on the host. There the server listens inside each container's namespace, on
+//! 127.0.0.11:53 like Docker and aardvark-dns's netavark setups ([`DnsServer::listen_in`]): the
+//! sockets are opened on a thread that joined the namespace and stay bound to it, served by the
+//! daemon's tasks like the others; queries arrive from the container's loopback, so the listener
+//! carries the container's address to identify the asker.
 
 use std::collections::HashMap;
 use std::io;
@@ -138,10 +146,61 @@ impl DnsServer {
         };
         let net = network.to_string();
         let shared = self.shared.clone();
-        let t1 = tokio::spawn(udp_loop(shared.clone(), net.clone(), udp));
-        let t2 = tokio::spawn(tcp_loop(shared, net, tcp));
+        let t1 = tokio::spawn(udp_loop(shared.clone(), net.clone(), udp, None));
+        let t2 = tokio::spawn(tcp_loop(shared, net, tcp, None));
         self.listeners.lock().await.insert(
             network.to_string(),
+            Listener {
+                addr: bound,
+                tasks: vec![t1, t2],
+            },
+        );
+        Ok(bound)
+    }
+
+    /// Answer for `network` inside the namespace at `netns`, on `addr` there (127.0.0.11:53),
+    /// for the one container of that namespace, whose address on `network` is `asker`. `key`
+    /// names the listener (for [`unlisten`](Self::unlisten)); it replaces one of that key.
+    pub async fn listen_in(
+        &self,
+        key: &str,
+        network: &str,
+        netns: &std::path::Path,
+        addr: SocketAddr,
+        internal: bool,
+        asker: IpAddr,
+    ) -> io::Result<SocketAddr> {
+        self.unlisten(key).await;
+        self.shared
+            .internal
+            .write()
+            .unwrap()
+            .insert(network.to_string(), internal);
+        let (udp, tcp) = super::netns::run_in_async(netns.to_path_buf(), move || {
+            let udp = bind_udp(addr)?;
+            let bound = udp.local_addr()?;
+            use socket2::{Domain, Protocol, Socket, Type};
+            let t = Socket::new(
+                Domain::for_address(bound),
+                Type::STREAM,
+                Some(Protocol::TCP),
+            )?;
+            t.set_reuse_address(true)?;
+            t.set_nonblocking(true)?;
+            t.bind(&bound.into())?;
+            t.listen(64)?;
+            io::Result::Ok((udp, std::net::TcpListener::from(t)))
+        })
+        .await??;
+        let udp = Arc::new(UdpSocket::from_std(udp)?);
+        let bound = udp.local_addr()?;
+        let tcp = TcpListener::from_std(tcp)?;
+        let net = network.to_string();
+        let shared = self.shared.clone();
+        let t1 = tokio::spawn(udp_loop(shared.clone(), net.clone(), udp, Some(asker)));
+        let t2 = tokio::spawn(tcp_loop(shared, net, tcp, Some(asker)));
+        self.listeners.lock().await.insert(
+            key.to_string(),
             Listener {
                 addr: bound,
                 tasks: vec![t1, t2],
@@ -312,7 +371,14 @@ fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     Ok(s.into())
 }
 
-async fn udp_loop(shared: Arc<Shared>, network: String, sock: Arc<UdpSocket>) {
+/// `asker`: the address that identifies the asker when the source address cannot (a listener
+/// inside one container's namespace).
+async fn udp_loop(
+    shared: Arc<Shared>,
+    network: String,
+    sock: Arc<UdpSocket>,
+    asker: Option<IpAddr>,
+) {
     let mut buf = vec![0u8; 4096];
     loop {
         let (n, src) = match sock.recv_from(&mut buf).await {
@@ -320,14 +386,15 @@ async fn udp_loop(shared: Arc<Shared>, network: String, sock: Arc<UdpSocket>) {
             Err(_) => continue,
         };
         let query = buf[..n].to_vec();
-        match local_answer(&shared, &network, src.ip(), &query, false) {
+        let who = asker.unwrap_or(src.ip());
+        match local_answer(&shared, &network, who, &query, false) {
             Some(Local::Answer(resp)) => {
                 let _ = sock.send_to(&resp, src).await;
             }
             Some(Local::Forward) => {
                 let (shared, network, sock) = (shared.clone(), network.clone(), sock.clone());
                 tokio::spawn(async move {
-                    if let Some(resp) = forward(&shared, &network, src.ip(), &query, false).await {
+                    if let Some(resp) = forward(&shared, &network, who, &query, false).await {
                         let _ = sock.send_to(&resp, src).await;
                     }
                 });
@@ -337,7 +404,12 @@ async fn udp_loop(shared: Arc<Shared>, network: String, sock: Arc<UdpSocket>) {
     }
 }
 
-async fn tcp_loop(shared: Arc<Shared>, network: String, listener: TcpListener) {
+async fn tcp_loop(
+    shared: Arc<Shared>,
+    network: String,
+    listener: TcpListener,
+    asker: Option<IpAddr>,
+) {
     // Connection tasks live in a JoinSet owned by this task: aborting the listener ends them.
     let mut conns = tokio::task::JoinSet::new();
     loop {
@@ -346,7 +418,7 @@ async fn tcp_loop(shared: Arc<Shared>, network: String, listener: TcpListener) {
                 let Ok((stream, src)) = acc else { continue };
                 let (shared, network) = (shared.clone(), network.clone());
                 conns.spawn(async move {
-                    let _ = tcp_conn(&shared, &network, stream, src.ip()).await;
+                    let _ = tcp_conn(&shared, &network, stream, asker.unwrap_or(src.ip())).await;
                 });
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}

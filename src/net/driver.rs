@@ -1,6 +1,7 @@
 //! The seam between the network manager and the host: every kernel call the manager makes goes
 //! through [`NetworkDriver`] (links over netlink, namespaces, sysctls, background veth deletion)
-//! and every firewall call through [`FirewallDriver`] (the nftables table, host port checks).
+//! and every firewall call through [`FirewallDriver`] (the nftables table, the sockets holding
+//! published host ports).
 //!
 //! Why a seam: the manager's rules (which address, which name, what to undo on failure, what
 //! `restore` repairs) are most of its code, and they can only be tested as root on a real host
@@ -21,9 +22,10 @@ use ipnet::Ipv4Net;
 use super::bridge::{BridgeSpec, Link, VethSpec};
 use super::firewall::Ruleset;
 use super::ports::Proto;
+use super::sublink::SubSpec;
 use super::NetError;
 
-/// The kernel side of bridge networks, as the manager uses it.
+/// The kernel side of bridge, macvlan and ipvlan networks, as the manager uses it.
 pub trait NetworkDriver: Send + Sync + 'static {
     /// A handle on one container network namespace, from [`enter`](Self::enter).
     type Netns: Send + Sync;
@@ -73,6 +75,19 @@ pub trait NetworkDriver: Send + Sync + 'static {
         ns: &Self::Netns,
         spec: &VethSpec<'_>,
     ) -> impl Future<Output = Result<String, NetError>> + Send;
+
+    /// macvlan/ipvlan: make sure the parent link exists, creating a missing 802.1q `base.id`
+    /// of an existing base. Returns whether it was created (and so is wharf's to remove).
+    fn ensure_parent(&self, name: &str) -> impl Future<Output = Result<bool, NetError>> + Send;
+    /// Create a dummy link, up (the parent of a network without one; an existing one is kept).
+    fn create_dummy(&self, name: &str) -> impl Future<Output = Result<(), NetError>> + Send;
+    /// Create the container's macvlan/ipvlan link of `spec` inside the namespace, configured.
+    /// Returns its MAC. On failure nothing is left.
+    fn attach_sub(
+        &self,
+        ns: &Self::Netns,
+        spec: &SubSpec<'_>,
+    ) -> impl Future<Output = Result<String, NetError>> + Send;
 }
 
 /// The firewall side: one table owned by the manager, always replaced whole from its state.
@@ -85,6 +100,19 @@ pub trait FirewallDriver: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), NetError>> + Send;
     /// Delete `table` (no error when it does not exist).
     fn delete(&self, table: &str) -> impl Future<Output = Result<(), NetError>> + Send;
-    /// Whether nothing else on the host holds `ip:port` (a published port must be free).
-    fn check_port_free(&self, proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(), NetError>;
+
+    /// A host port held for a published mapping; dropping it releases the port.
+    type Hold: Send + Sync + 'static;
+    /// Take `ip:port/proto` on the host so that nothing else can bind it while the mapping
+    /// exists (port 0: a free port, chosen and kept). Returns the hold and its port; a taken
+    /// port is a conflict naming its holder.
+    fn hold_port(
+        &self,
+        proto: Proto,
+        ip: Ipv4Addr,
+        port: u16,
+    ) -> Result<(Self::Hold, u16), NetError>;
+    /// Start listening on a hold: only once the port's DNAT rule is in place, so that no
+    /// connection ever reaches the held socket itself.
+    fn arm(&self, hold: &Self::Hold) -> Result<(), NetError>;
 }

@@ -14,6 +14,7 @@ use super::bridge::{BridgeSpec, Link, VethSpec};
 use super::driver::{FirewallDriver, NetworkDriver};
 use super::firewall::{FwForward, Ruleset};
 use super::ports::Proto;
+use super::sublink::{parse_vlan_parent, SubSpec};
 use super::NetError;
 
 /// A container interface inside a fake namespace.
@@ -40,6 +41,8 @@ pub struct HostState {
     /// Bridge addresses (name → gateway/prefix).
     pub addresses: BTreeMap<String, (Ipv4Addr, u8)>,
     pub ip_forward: bool,
+    /// macvlan/ipvlan links in namespaces → their parent.
+    pub sub_parents: BTreeMap<(PathBuf, String), String>,
     /// Operations (method names) that fail.
     pub failing: BTreeSet<&'static str>,
     next_index: u32,
@@ -217,6 +220,7 @@ impl NetworkDriver for FakeHost {
             .and_then(|ifs| ifs.remove(name))
             .is_some();
         st.peers.retain(|_, (p, i)| !(p == ns && i == name));
+        st.sub_parents.remove(&(ns.clone(), name.to_string()));
         Ok(removed)
     }
 
@@ -257,6 +261,74 @@ impl NetworkDriver for FakeHost {
         );
         Ok(mac)
     }
+
+    async fn ensure_parent(&self, name: &str) -> Result<bool, NetError> {
+        let mut st = self.state();
+        st.fail("ensure_parent")?;
+        if st.links.contains_key(name) {
+            return Ok(false);
+        }
+        match parse_vlan_parent(name) {
+            Some((base, _)) if st.links.contains_key(base) => {
+                st.add_link(name, "vlan", None);
+                Ok(true)
+            }
+            _ => Err(NetError::NotFound(format!(
+                "parent interface {name} does not exist"
+            ))),
+        }
+    }
+
+    async fn create_dummy(&self, name: &str) -> Result<(), NetError> {
+        let mut st = self.state();
+        st.fail("create_dummy")?;
+        if !st.links.contains_key(name) {
+            st.add_link(name, "dummy", None);
+        }
+        Ok(())
+    }
+
+    async fn attach_sub(&self, ns: &PathBuf, spec: &SubSpec<'_>) -> Result<String, NetError> {
+        let mut st = self.state();
+        st.fail("attach_sub")?;
+        if !st.links.contains_key(spec.parent) {
+            return Err(NetError::NotFound(format!(
+                "parent interface {} does not exist",
+                spec.parent
+            )));
+        }
+        if st
+            .namespaces
+            .get(ns)
+            .is_some_and(|ifs| ifs.contains_key(spec.ifname))
+        {
+            return Err(NetError::Conflict(format!(
+                "interface {} already exists",
+                spec.ifname
+            )));
+        }
+        st.next_index += 1;
+        let mac = format!(
+            "02:00:00:01:{:02x}:{:02x}",
+            st.next_index >> 8,
+            st.next_index & 0xff
+        );
+        let iface = FakeIf {
+            ip: spec.ip,
+            prefix: spec.prefix,
+            default_gateway: spec.default_gateway,
+            mac: mac.clone(),
+        };
+        st.namespaces
+            .entry(ns.clone())
+            .or_default()
+            .insert(spec.ifname.to_string(), iface);
+        st.sub_parents.insert(
+            (ns.clone(), spec.ifname.to_string()),
+            spec.parent.to_string(),
+        );
+        Ok(mac)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -265,6 +337,12 @@ pub struct FirewallState {
     pub tables: BTreeMap<String, Ruleset>,
     /// Host ports something else holds.
     pub busy_ports: BTreeSet<u16>,
+    /// Ports the manager holds (proto, port) → armed.
+    pub held: BTreeMap<(Proto, u16), bool>,
+    /// Holds armed while their table had no forward for them (must stay empty).
+    pub armed_without_rule: Vec<(Proto, u16)>,
+    /// The next port a port-0 hold gets.
+    pub next_ephemeral: u16,
     /// Syncs and deletes fail while set.
     pub failing: bool,
     /// How many syncs and deletes were asked for.
@@ -294,7 +372,78 @@ impl FakeFirewall {
     }
 }
 
+/// A held port of the fake: released (from `held`) when dropped.
+pub struct FakeHold {
+    fw: FakeFirewall,
+    key: (Proto, u16),
+}
+
+impl Drop for FakeHold {
+    fn drop(&mut self) {
+        self.fw.state().held.remove(&self.key);
+    }
+}
+
+impl FakeFirewall {
+    /// The ports held (armed or not).
+    pub fn held(&self) -> Vec<(Proto, u16, bool)> {
+        let st = self.state();
+        st.held.iter().map(|(&(p, n), &a)| (p, n, a)).collect()
+    }
+}
+
 impl FirewallDriver for FakeFirewall {
+    type Hold = FakeHold;
+
+    fn hold_port(
+        &self,
+        proto: Proto,
+        ip: Ipv4Addr,
+        port: u16,
+    ) -> Result<(FakeHold, u16), NetError> {
+        let mut st = self.state();
+        let port = if port == 0 {
+            if st.next_ephemeral == 0 {
+                st.next_ephemeral = 40000;
+            }
+            let mut p = st.next_ephemeral;
+            while st.busy_ports.contains(&p) || st.held.contains_key(&(proto, p)) {
+                p += 1;
+            }
+            st.next_ephemeral = p + 1;
+            p
+        } else {
+            port
+        };
+        if st.busy_ports.contains(&port) || st.held.contains_key(&(proto, port)) {
+            return Err(NetError::Conflict(format!(
+                "port {port}/{proto} on {ip} is held by another process"
+            )));
+        }
+        st.held.insert((proto, port), false);
+        drop(st);
+        let hold = FakeHold {
+            fw: self.clone(),
+            key: (proto, port),
+        };
+        Ok((hold, port))
+    }
+
+    fn arm(&self, hold: &FakeHold) -> Result<(), NetError> {
+        let mut st = self.state();
+        let (proto, port) = hold.key;
+        let ruled = st.tables.values().any(|t| {
+            t.forwards
+                .iter()
+                .any(|f| f.mapping.proto == proto && f.mapping.host_port == port)
+        });
+        if !ruled {
+            st.armed_without_rule.push(hold.key);
+        }
+        st.held.insert(hold.key, true);
+        Ok(())
+    }
+
     async fn sync(&self, table: &str, rules: &Ruleset) -> Result<(), NetError> {
         let mut st = self.state();
         st.calls += 1;
@@ -302,6 +451,21 @@ impl FirewallDriver for FakeFirewall {
             return Err(NetError::System("nft failed (fake)".into()));
         }
         st.tables.insert(table.to_string(), rules.clone());
+        // A hold that listens must keep its rule.
+        let bare: Vec<(Proto, u16)> = st
+            .held
+            .iter()
+            .filter(|(&(p, n), &armed)| {
+                armed
+                    && !st.tables.values().any(|t| {
+                        t.forwards
+                            .iter()
+                            .any(|f| f.mapping.proto == p && f.mapping.host_port == n)
+                    })
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        st.armed_without_rule.extend(bare);
         Ok(())
     }
 
@@ -312,15 +476,6 @@ impl FirewallDriver for FakeFirewall {
             return Err(NetError::System("nft failed (fake)".into()));
         }
         st.tables.remove(table);
-        Ok(())
-    }
-
-    fn check_port_free(&self, proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(), NetError> {
-        if self.state().busy_ports.contains(&port) {
-            return Err(NetError::Conflict(format!(
-                "port {port}/{proto} on {ip} is held by another process"
-            )));
-        }
         Ok(())
     }
 }

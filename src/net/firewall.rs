@@ -19,9 +19,11 @@
 //! (set by the bridge driver) and a masquerade of loopback sources towards the bridges, like
 //! kube-proxy, rather than a userland proxy like docker-proxy: the forwarding then lives in the
 //! kernel and keeps working while the daemon restarts (containers outlive the daemon), costs no
-//! copy, and needs no process per port. The risk route_localnet opens (a container sending to
-//! 127.0.0.1 through the bridge) is closed by a raw-prerouting rule dropping packets that arrive
-//! from a wharf bridge addressed to 127.0.0.0/8.
+//! copy, and needs no process per port. What docker-proxy also does, holding the host port so
+//! that nothing else binds it, is done by a socket per mapping in the daemon
+//! ([`super::ports::HeldPort`]), which never carries traffic. The risk route_localnet opens (a
+//! container sending to 127.0.0.1 through the bridge) is closed by a raw-prerouting rule
+//! dropping packets that arrive from a wharf bridge addressed to 127.0.0.0/8.
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;

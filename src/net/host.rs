@@ -1,6 +1,7 @@
 //! The real drivers behind the manager's seam ([`super::driver`]): [`HostNetwork`] on the
 //! daemon's rtnetlink socket (with the background veth [`Reaper`]) and [`Nftables`] on the `nft`
-//! binary. Each method is a translation of one call into [`super::bridge`], [`super::netns`],
+//! binary, with the sockets holding published ports ([`ports::HeldPort`], owned by the daemon
+//! process). Each method is a translation of one call into [`super::bridge`], [`super::netns`],
 //! [`super::firewall`] or [`super::ports`]; the decisions stay in the manager.
 
 use std::net::Ipv4Addr;
@@ -13,6 +14,7 @@ use super::driver::{FirewallDriver, NetworkDriver};
 use super::firewall::{self, Ruleset};
 use super::ports::{self, Proto};
 use super::reaper::Reaper;
+use super::sublink::{self, SubSpec};
 use super::{netns, NetError};
 
 /// Links over rtnetlink in the daemon's namespace and in containers' namespaces.
@@ -90,6 +92,18 @@ impl NetworkDriver for HostNetwork {
     async fn attach_veth(&self, ns: &Netlink, spec: &VethSpec<'_>) -> Result<String, NetError> {
         bridge::attach_veth(&self.nl, ns, spec).await
     }
+
+    async fn ensure_parent(&self, name: &str) -> Result<bool, NetError> {
+        sublink::ensure_parent(&self.nl, name).await
+    }
+
+    async fn create_dummy(&self, name: &str) -> Result<(), NetError> {
+        sublink::create_dummy(&self.nl, name).await
+    }
+
+    async fn attach_sub(&self, ns: &Netlink, spec: &SubSpec<'_>) -> Result<String, NetError> {
+        sublink::attach_sub(&self.nl, ns, spec).await
+    }
 }
 
 /// The firewall table through `nft -f -`, one atomic script per change.
@@ -109,7 +123,20 @@ impl FirewallDriver for Nftables {
         firewall::apply(&firewall::render_delete(table)).await
     }
 
-    fn check_port_free(&self, proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(), NetError> {
-        ports::check_port_free(proto, ip, port)
+    type Hold = ports::HeldPort;
+
+    fn hold_port(
+        &self,
+        proto: Proto,
+        ip: Ipv4Addr,
+        port: u16,
+    ) -> Result<(ports::HeldPort, u16), NetError> {
+        let h = ports::hold_port(proto, ip, port)?;
+        let port = h.port();
+        Ok((h, port))
+    }
+
+    fn arm(&self, hold: &ports::HeldPort) -> Result<(), NetError> {
+        hold.arm()
     }
 }

@@ -1,4 +1,6 @@
-//! Container networking: bridge networks, IPAM, NAT and published ports, isolation, embedded DNS.
+//! Container networking: bridge networks, IPAM, NAT and published ports (each host port held by
+//! a socket of the daemon's while it is mapped), isolation, embedded DNS; macvlan and ipvlan
+//! networks (a link on a parent interface, DNS inside the container's namespace: [`sublink`]).
 //!
 //! # The seam
 //!
@@ -27,7 +29,8 @@
 //!
 //! [`types`] holds the records; [`manager`] the [`NetworkManager`] in phases (plan, attach,
 //! restore); [`driver`] the traits through which it reaches the host (netlink and firewall),
-//! implemented by [`host`] (rtnetlink, `nft`) and, in unit tests, by an in-memory double;
+//! implemented by [`host`] (rtnetlink, `nft`, the sockets holding published ports) and, in unit
+//! tests, by an in-memory double;
 //! [`files`] renders resolv.conf and hosts. Below them: [`bridge`] (rtnetlink calls), [`netns`],
 //! [`firewall`] (the table, rendered as text), [`ipam`], [`ports`], [`reaper`], [`dns`].
 
@@ -44,6 +47,7 @@ pub mod manager;
 pub mod netns;
 pub mod ports;
 pub mod reaper;
+pub mod sublink;
 pub mod types;
 
 pub use bridge::Netlink;

@@ -1,5 +1,6 @@
-//! Published ports: the mappings the firewall forwards and checking that a host port is free,
-//! naming the process holding it when it is not (the `-p` grammar is [`crate::docker::port`]).
+//! Published ports: the mappings the firewall forwards, and the host ports held for them
+//! ([`HeldPort`]), naming the process holding a port that is taken (the `-p` grammar is
+//! [`crate::docker::port`]).
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -71,23 +72,72 @@ pub struct Holder {
     pub command: String,
 }
 
-/// Check that nothing on the host holds `ip:port/proto` by trying to bind it (no SO_REUSEADDR,
-/// so a listener on a specific address conflicts with a wildcard one and the other way round).
-/// The message names the port and, when found in /proc, the holding process.
-pub fn check_port_free(proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(), NetError> {
+/// A host port held for a published mapping: a socket bound to `ip:port` without
+/// SO_REUSEADDR, so that no other program can bind the port while the mapping exists (a specific
+/// address conflicts with a wildcard one and the other way round). Dropping it releases the port.
+///
+/// The socket never carries traffic: NAT sends every packet for the port to the container
+/// before the socket could see it (prerouting DNAT for traffic from outside and from
+/// containers, output DNAT for the host's own). A TCP hold therefore only starts listening
+/// ([`arm`](Self::arm)) once the DNAT rule is in place, and is dropped before the rule goes, so
+/// no client ever completes a handshake with it and waits on a socket that never accepts.
+/// Listening (rather than staying merely bound) is what makes the port show as taken in
+/// `ss -ltnp` and to [`find_holder`], like docker-proxy. UDP holds stay bound, with the
+/// smallest receive buffer.
+#[derive(Debug)]
+pub struct HeldPort {
+    sock: socket2::Socket,
+    proto: Proto,
+    port: u16,
+}
+
+impl HeldPort {
+    /// The port held (the kernel's choice for a request of port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Start listening (TCP; nothing to do for UDP). Call once the DNAT rule is in place.
+    pub fn arm(&self) -> Result<(), NetError> {
+        if self.proto == Proto::Tcp {
+            self.sock.listen(1).map_err(|e| {
+                NetError::System(format!("listening on port {}/tcp: {e}", self.port))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Take `ip:port/proto` on the host for a published mapping (port 0: a free port chosen by the
+/// kernel, kept). A port something else holds is a conflict whose message names the port and,
+/// when found in /proc, the holding process.
+pub fn hold_port(proto: Proto, ip: Ipv4Addr, port: u16) -> Result<HeldPort, NetError> {
     use socket2::{Domain, Protocol, Socket, Type};
     let (ty, p) = match proto {
         Proto::Tcp => (Type::STREAM, Protocol::TCP),
         Proto::Udp => (Type::DGRAM, Protocol::UDP),
     };
+    // socket2 opens sockets close-on-exec: no child of the daemon inherits a hold.
     let sock = Socket::new(Domain::IPV4, ty, Some(p))
         .map_err(|e| NetError::System(format!("socket: {e}")))?;
+    if proto == Proto::Udp {
+        // Datagrams reach it only when NAT missed them (a stale conntrack entry): keep few.
+        let _ = sock.set_recv_buffer_size(1);
+    }
     let addr = std::net::SocketAddr::from((ip, port));
     match sock
         .bind(&addr.into())
         .map_err(|e| e.raw_os_error().unwrap_or(0))
     {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            let port = sock
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .map(|a| a.port())
+                .unwrap_or(port);
+            Ok(HeldPort { sock, proto, port })
+        }
         Err(libc::EADDRINUSE) => {
             let who = match find_holder(proto, port) {
                 Some(h) => format!(" by {} (pid {})", h.command, h.pid),
@@ -101,7 +151,7 @@ pub fn check_port_free(proto: Proto, ip: Ipv4Addr, port: u16) -> Result<(), NetE
             "cannot publish on {ip}:{port}/{proto}: {ip} is not an address of this host"
         ))),
         Err(e) => Err(NetError::System(format!(
-            "checking port {port}/{proto} on {ip}: {}",
+            "taking port {port}/{proto} on {ip}: {}",
             std::io::Error::from_raw_os_error(e)
         ))),
     }
@@ -211,12 +261,35 @@ mod tests {
     fn conflict_names_port_and_holder() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        let e = check_port_free(Proto::Tcp, Ipv4Addr::UNSPECIFIED, port)
+        let e = hold_port(Proto::Tcp, Ipv4Addr::UNSPECIFIED, port)
             .unwrap_err()
             .to_string();
         assert!(e.contains(&format!("port {port}/tcp")), "{e}");
         assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
         drop(l);
-        assert!(check_port_free(Proto::Tcp, Ipv4Addr::LOCALHOST, port).is_ok());
+        let held = hold_port(Proto::Tcp, Ipv4Addr::LOCALHOST, port).unwrap();
+        assert_eq!(held.port(), port);
+        held.arm().unwrap();
+        // Held: neither a wildcard nor the same address can be bound, even with SO_REUSEADDR
+        // (which std's TcpListener sets).
+        assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_err());
+        assert!(std::net::TcpListener::bind(("0.0.0.0", port)).is_err());
+        drop(held);
+        assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+    }
+
+    #[test]
+    fn port_zero_holds_the_port_the_kernel_chose() {
+        for proto in [Proto::Tcp, Proto::Udp] {
+            let held = hold_port(proto, Ipv4Addr::LOCALHOST, 0).unwrap();
+            held.arm().unwrap();
+            let port = held.port();
+            assert_ne!(port, 0);
+            let again = hold_port(proto, Ipv4Addr::UNSPECIFIED, port).unwrap_err();
+            assert!(
+                again.to_string().contains(&format!("port {port}/{proto}")),
+                "{again}"
+            );
+        }
     }
 }

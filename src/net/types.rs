@@ -22,10 +22,18 @@ pub struct Network {
     /// 64 hex digits.
     pub id: String,
     pub name: String,
-    /// Always `bridge` for now.
+    /// `bridge`, `macvlan` or `ipvlan`.
     pub driver: String,
-    /// Linux bridge name (≤ 15 bytes).
+    /// Linux bridge name (≤ 15 bytes); empty for macvlan and ipvlan networks.
     pub bridge: String,
+    /// macvlan/ipvlan: the parent link the containers' links are created on (`-o parent=`, or
+    /// the dummy link of a network without one).
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Whether wharf created the parent (an 802.1q sub-interface or a dummy link) and removes it
+    /// with the network; a parent the user had is never removed.
+    #[serde(default)]
+    pub parent_created: bool,
     pub ipam: Ipam,
     /// No outside access, no default route, no upstream DNS, no published ports.
     pub internal: bool,
@@ -43,6 +51,11 @@ pub struct Network {
 }
 
 impl Network {
+    /// A bridge network (NAT, published ports, isolation rules, veths), as opposed to macvlan
+    /// and ipvlan ones (a link on a parent, nothing on the host per container).
+    pub fn is_bridge(&self) -> bool {
+        self.driver == "bridge"
+    }
     pub fn subnet(&self) -> Ipv4Net {
         self.ipam.subnet
     }
@@ -105,7 +118,7 @@ pub struct Endpoint {
     pub netns: PathBuf,
     /// Inside the container.
     pub ifname: String,
-    /// Host end of the veth pair.
+    /// Host end of the veth pair (empty on macvlan and ipvlan networks).
     pub host_ifname: String,
     pub ip: Ipv4Addr,
     pub prefix_len: u8,
@@ -113,7 +126,8 @@ pub struct Endpoint {
     pub mac: String,
     /// Resolved (no ephemeral 0 left).
     pub ports: Vec<PortMapping>,
-    /// The nameserver for the container's resolv.conf when the network has embedded DNS.
+    /// The nameserver for the container's resolv.conf when the network has embedded DNS (the
+    /// gateway on bridge networks; 127.0.0.11 inside the container on macvlan/ipvlan ones).
     pub dns_server: Option<Ipv4Addr>,
     #[serde(default)]
     pub dns_upstreams: Vec<SocketAddr>,

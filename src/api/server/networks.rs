@@ -156,9 +156,9 @@ pub async fn create(AxState(engine): AxState<State>, body: Bytes) -> ApiResult {
             crate::net::manager::plan::OVERLAY_REFUSED,
         )));
     }
-    if driver != "bridge" {
+    if !matches!(driver.as_str(), "bridge" | "macvlan" | "ipvlan") {
         return Err(ApiError(Error::not_found(format!(
-            "could not find plugin {driver} in v1 plugin registry: plugin not found (wharf supports the bridge driver)"
+            "could not find plugin {driver} in v1 plugin registry: plugin not found (wharf supports the bridge, macvlan and ipvlan drivers)"
         ))));
     }
     let ipam = req

@@ -86,7 +86,7 @@ pub async fn info(AxState(engine): AxState<State>) -> ApiResult {
         "Images": images,
         "Driver": "overlay2",
         "DriverStatus": [["Backing Filesystem", "extfs"]],
-        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Log": ["json-file"]},
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "ipvlan", "macvlan", "null"], "Log": ["json-file"]},
         "MemoryLimit": true,
         "SwapLimit": false,
         "CpuCfsPeriod": true,

@@ -20,6 +20,12 @@ pub async fn create(client: &Client, a: NetworkCreateArgs) -> CliResult {
     if let Some(r) = &a.ip_range {
         ipam.insert("IPRange".into(), r.clone().into());
     }
+    if !a.aux_address.is_empty() {
+        ipam.insert(
+            "AuxiliaryAddresses".into(),
+            serde_json::json!(kv(&a.aux_address)),
+        );
+    }
     let body = serde_json::json!({
         "Name": a.name,
         "Driver": a.driver,

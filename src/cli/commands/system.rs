@@ -104,6 +104,14 @@ pub async fn info(client: &Client, a: FormatArgs) -> CliResult {
         " Total Memory: {}",
         human_size(v["MemTotal"].as_i64().unwrap_or(0))
     );
+    println!(" Plugins:");
+    for kind in ["Volume", "Network", "Log"] {
+        let names: Vec<&str> = v["Plugins"][kind]
+            .as_array()
+            .map(|a| a.iter().filter_map(|n| n.as_str()).collect())
+            .unwrap_or_default();
+        println!("  {kind}: {}", names.join(" "));
+    }
     Ok(())
 }
 

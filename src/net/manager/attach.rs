@@ -4,11 +4,12 @@
 
 use std::path::Path;
 
-use super::{join_errors, NetworkManager, State};
+use super::{join_errors, Holds, NetworkManager, State};
 use crate::net::bridge::{self, VethSpec};
 use crate::net::driver::{FirewallDriver, NetworkDriver};
 use crate::net::firewall;
-use crate::net::ports::{self, PortMapping};
+use crate::net::ports::PortMapping;
+use crate::net::sublink::{SubKind, SubSpec};
 use crate::net::types::{Attachment, Endpoint, Network};
 use crate::net::NetError;
 
@@ -32,24 +33,88 @@ pub(super) fn veth_spec<'a>(
     }
 }
 
+/// The container's link on a macvlan/ipvlan network `net`.
+pub(super) fn sub_spec<'a>(
+    net: &'a Network,
+    netns: &'a Path,
+    ifname: &'a str,
+    ip: std::net::Ipv4Addr,
+) -> Result<SubSpec<'a>, NetError> {
+    Ok(SubSpec {
+        kind: SubKind::parse(&net.driver, &net.options)?,
+        parent: net.parent.as_deref().unwrap_or_default(),
+        netns,
+        ifname,
+        ip,
+        prefix: net.subnet().prefix_len(),
+        default_gateway: (!net.internal).then_some(net.gateway()),
+        mtu: net.mtu,
+    })
+}
+
+/// Where the embedded DNS answers inside a macvlan/ipvlan container's namespace (Docker's
+/// address).
+pub const IN_NETNS_DNS: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 0, 11);
+
+/// The name of a DNS listener inside one container's namespace.
+pub(super) fn dns_key(network_id: &str, container_id: &str) -> String {
+    format!("{network_id}/{container_id}")
+}
+
 impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
-    /// Check and resolve published ports for `container_id` (ephemeral ones get a free port).
+    /// The embedded DNS of a macvlan/ipvlan network, inside the container's namespace.
+    pub(super) async fn listen_in(
+        &self,
+        net: &Network,
+        container_id: &str,
+        netns: &Path,
+        ip: std::net::Ipv4Addr,
+    ) -> Result<(), NetError> {
+        if !net.dns {
+            return Ok(());
+        }
+        let addr = std::net::SocketAddr::new(IN_NETNS_DNS.into(), self.cfg.dns_port);
+        self.dns
+            .listen_in(
+                &dns_key(&net.id, container_id),
+                &net.id,
+                netns,
+                addr,
+                net.internal,
+                ip.into(),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                NetError::System(format!(
+                    "starting DNS for network {} in {}: {e}",
+                    net.name,
+                    netns.display()
+                ))
+            })
+    }
+
+    /// Check the published ports `wanted` for `container_id` and take their host ports: each
+    /// one held (a port-0 one on a free port the kernel picks and the hold keeps), none armed
+    /// yet. `reuse`: holds the container has already, taken for an identical mapping instead of
+    /// binding again. On error nothing new is held.
     fn resolve_ports(
         &self,
         st: &State,
         container_id: &str,
         wanted: &[PortMapping],
-    ) -> Result<Vec<PortMapping>, NetError> {
-        let mut out: Vec<PortMapping> = Vec::new();
+        reuse: &mut Holds<F::Hold>,
+    ) -> Result<Holds<F::Hold>, NetError> {
+        let mut out: Holds<F::Hold> = Vec::new();
         let others: Vec<(&Endpoint, &PortMapping)> = st
             .published()
             .filter(|(e, _)| e.container_id != container_id)
             .collect();
-        let taken = |m: &PortMapping, out: &[PortMapping]| -> Option<String> {
+        let taken = |m: &PortMapping, out: &Holds<F::Hold>| -> Option<String> {
             if let Some((e, _)) = others.iter().find(|(_, p)| firewall::collides(p, m)) {
                 return Some(format!("container {}", e.container_name));
             }
-            if out.iter().any(|p| firewall::collides(p, m)) {
+            if out.iter().any(|(p, _)| firewall::collides(p, m)) {
                 return Some("another mapping of the same container".into());
             }
             None
@@ -67,20 +132,63 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
                         m.host_port, m.proto, m.host_ip
                     )));
                 }
-                self.fw.check_port_free(m.proto, m.host_ip, m.host_port)?;
-                out.push(*m);
+                let same = |r: &PortMapping| {
+                    (r.host_ip, r.host_port, r.proto) == (m.host_ip, m.host_port, m.proto)
+                };
+                let hold = match reuse.iter().position(|(r, _)| same(r)) {
+                    Some(i) => reuse.swap_remove(i).1,
+                    None => self.fw.hold_port(m.proto, m.host_ip, m.host_port)?.0,
+                };
+                out.push((*m, hold));
                 continue;
             }
-            let free = |cand: &PortMapping| {
-                taken(cand, &out).is_none()
-                    && self
-                        .fw
-                        .check_port_free(m.proto, m.host_ip, cand.host_port)
-                        .is_ok()
-            };
-            out.push(ephemeral_port(m, free)?);
+            // Port 0: the kernel picks a port no socket holds; one that another mapping of this
+            // engine publishes without holding it (a hold lost at a restart) is skipped.
+            let mut skipped = Vec::new();
+            let mut got = None;
+            for _ in 0..64 {
+                let (hold, port) = self.fw.hold_port(m.proto, m.host_ip, 0)?;
+                let cand = PortMapping {
+                    host_port: port,
+                    ..*m
+                };
+                if taken(&cand, &out).is_none() {
+                    got = Some((cand, hold));
+                    break;
+                }
+                skipped.push(hold);
+            }
+            out.push(got.ok_or_else(|| {
+                NetError::Exhausted(format!(
+                    "no free host port for {}/{}",
+                    m.container_port, m.proto
+                ))
+            })?);
         }
         Ok(out)
+    }
+
+    /// Arm the holds of mappings whose DNAT rules are in place.
+    fn arm(&self, holds: &Holds<F::Hold>) -> Result<(), NetError> {
+        holds.iter().try_for_each(|(_, h)| self.fw.arm(h))
+    }
+
+    /// Hold and arm `ports` again, as far as possible (their rules are in place): after a
+    /// failed change, and at restore. Returns the holds and the errors.
+    pub(super) fn rehold(&self, ports: &[PortMapping]) -> (Holds<F::Hold>, Vec<String>) {
+        let mut holds = Vec::new();
+        let mut errs = Vec::new();
+        for m in ports {
+            match self
+                .fw
+                .hold_port(m.proto, m.host_ip, m.host_port)
+                .and_then(|(h, _)| self.fw.arm(&h).map(|()| h))
+            {
+                Ok(h) => holds.push((*m, h)),
+                Err(e) => errs.push(format!("holding published port {m}: {e}")),
+            }
+        }
+        (holds, errs)
     }
 
     /// Attach the namespace at `netns` to a network: address from IPAM, veth pair into the
@@ -94,11 +202,14 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
     ) -> Result<Endpoint, NetError> {
         let mut st = self.state.lock().await;
         let net = self.check_attach(&st, netns, network, &att)?;
-        let ports = if net.internal {
+        // Ports are published on bridge networks only (NAT); a macvlan/ipvlan container is
+        // reached at its own address.
+        let holds = if net.internal || !net.is_bridge() {
             Vec::new()
         } else {
-            self.resolve_ports(&st, &att.container_id, &att.ports)?
+            self.resolve_ports(&st, &att.container_id, &att.ports, &mut Vec::new())?
         };
+        let ports: Vec<PortMapping> = holds.iter().map(|(m, _)| *m).collect();
         if let Some(i) = att.ifname.as_ref().filter(|i| !bridge::valid_ifname(i)) {
             return Err(NetError::Invalid(format!("invalid interface name {i:?}")));
         }
@@ -109,10 +220,21 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         };
         let mut ipam = net.ipam.clone();
         let ip = ipam.allocate(&att.container_id, att.ip)?;
-        let host_ifname = self.host_ifname(&att.container_id, &net.id);
-        self.links.settle_link(&host_ifname).await;
-        let spec = veth_spec(&net, netns, &host_ifname, &ifname, ip);
-        let mac = self.links.attach_veth(&inside, &spec).await?;
+        let (host_ifname, mac) = if net.is_bridge() {
+            let host_ifname = self.host_ifname(&att.container_id, &net.id);
+            self.links.settle_link(&host_ifname).await;
+            let spec = veth_spec(&net, netns, &host_ifname, &ifname, ip);
+            let mac = self.links.attach_veth(&inside, &spec).await?;
+            (host_ifname, mac)
+        } else {
+            let spec = sub_spec(&net, netns, &ifname, ip)?;
+            let mac = self.links.attach_sub(&inside, &spec).await?;
+            if let Err(e) = self.listen_in(&net, &att.container_id, netns, ip).await {
+                let _ = self.links.delete_link_in(&inside, &ifname).await;
+                return Err(e);
+            }
+            (String::new(), mac)
+        };
         let ep = Endpoint {
             network_id: net.id.clone(),
             network_name: net.name.clone(),
@@ -127,13 +249,17 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             gateway: net.gateway(),
             mac,
             ports,
-            dns_server: net.dns.then_some(net.gateway()),
+            dns_server: net.dns.then_some(if net.is_bridge() {
+                net.gateway()
+            } else {
+                IN_NETNS_DNS
+            }),
             dns_upstreams: att.dns_upstreams.clone(),
         };
         if let Some(n) = st.networks.get_mut(&net.id) {
             n.ipam = ipam;
         }
-        self.commit_endpoint(&mut st, &ep).await?;
+        self.commit_endpoint(&mut st, &ep, holds).await?;
         if net.dns {
             self.dns_add(&ep);
         }
@@ -171,17 +297,29 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         Ok(net)
     }
 
-    /// Record a plugged-in endpoint and publish its ports; if the firewall refuses them, the
-    /// endpoint is unplugged again (address, veth, rules).
-    async fn commit_endpoint(&self, st: &mut State, ep: &Endpoint) -> Result<(), NetError> {
+    /// Record a plugged-in endpoint and publish its ports: rules first, then the holds armed
+    /// and kept. If the firewall refuses them, the endpoint is unplugged again (address, veth,
+    /// rules, holds).
+    async fn commit_endpoint(
+        &self,
+        st: &mut State,
+        ep: &Endpoint,
+        holds: Holds<F::Hold>,
+    ) -> Result<(), NetError> {
         let key = (ep.container_id.clone(), ep.network_id.clone());
         st.endpoints.insert(key.clone(), ep.clone());
         if ep.ports.is_empty() {
             return Ok(());
         }
-        let Err(e) = self.apply_firewall(st).await else {
+        let res = match self.apply_firewall(st).await {
+            Ok(()) => self.arm(&holds),
+            Err(e) => Err(e),
+        };
+        let Err(e) = res else {
+            self.holds().insert(key, holds);
             return Ok(());
         };
+        drop(holds);
         st.endpoints.remove(&key);
         if let Some(n) = st.networks.get_mut(&ep.network_id) {
             n.ipam.release(ep.ip);
@@ -191,7 +329,7 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         Err(e)
     }
 
-    /// Detach a container from a network: ports, DNS records, address, veth. Goes on through
+    /// Detach a container from a network: ports (holds, then rules), DNS records, address, veth. Goes on through
     /// errors and reports them all. The veth pair is deleted in the background, in batches (see
     /// [`crate::net::reaper`]). [`settle`](Self::settle) waits for (and reports) pending
     /// deletions; `remove_network`, `restore`, `shutdown` and a re-attach of the same pair do
@@ -221,6 +359,11 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
                 ))
             })?;
         self.dns.remove_container(nid, container_id);
+        // The holds go before the rules: a held socket never listens without its DNAT rule.
+        drop(
+            self.holds()
+                .remove(&(container_id.to_string(), nid.to_string())),
+        );
         if !ep.ports.is_empty() {
             if let Err(e) = self.apply_firewall(st).await {
                 errs.push(format!("removing published ports: {e}"));
@@ -230,7 +373,21 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         // (settle() waits for it). The link is not set down first to cut traffic at once: that
         // would cost the next netlink call as much again (deferred linkwatch work). The DNS
         // records and ports are gone already, and IPAM does not hand the address out at once.
-        self.links.delete_later(&ep.host_ifname);
+        if st.networks.get(nid).is_none_or(|n| n.is_bridge()) {
+            self.links.delete_later(&ep.host_ifname);
+        } else {
+            // A macvlan/ipvlan link lives in the container's namespace (and goes with it).
+            self.dns.unlisten(&dns_key(nid, container_id)).await;
+            match self.links.enter(&ep.netns).await {
+                Ok(inside) => {
+                    if let Err(e) = self.links.delete_link_in(&inside, &ep.ifname).await {
+                        errs.push(format!("deleting {} of {container_id}: {e}", ep.ifname));
+                    }
+                }
+                Err(_) if !self.links.is_netns(&ep.netns) => {}
+                Err(e) => errs.push(e.to_string()),
+            }
+        }
         if let Some(n) = st.networks.get_mut(nid) {
             n.ipam.release(ep.ip);
         }
@@ -288,18 +445,43 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
                 e.ports = ports;
             }
         };
-        let resolved = match self.resolve_ports(&st, container_id, wanted) {
+        // The holds of identical mappings carry over; the others are released first (a new
+        // mapping may take their port) and taken again if the change fails.
+        let mut reuse = self.holds().remove(&key).unwrap_or_default();
+        reuse.retain(|(r, _)| {
+            wanted
+                .iter()
+                .any(|m| (r.host_ip, r.host_port, r.proto) == (m.host_ip, m.host_port, m.proto))
+        });
+        let undo = |st: &mut State, old: Vec<PortMapping>| {
+            let (holds, _) = self.rehold(&old);
+            set_ports(st, old);
+            self.holds().insert(key.clone(), holds);
+        };
+        let holds = match self.resolve_ports(&st, container_id, wanted, &mut reuse) {
             Ok(r) => r,
             Err(e) => {
-                set_ports(&mut st, old);
+                drop(reuse);
+                undo(&mut st, old);
                 return Err(e);
             }
         };
+        drop(reuse);
+        let resolved: Vec<PortMapping> = holds.iter().map(|(m, _)| *m).collect();
         set_ports(&mut st, resolved.clone());
-        if let Err(e) = self.apply_firewall(&st).await {
-            set_ports(&mut st, old);
+        let res = match self.apply_firewall(&st).await {
+            Ok(()) => self.arm(&holds),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = res {
+            drop(holds);
+            set_ports(&mut st, old.clone());
             let _ = self.apply_firewall(&st).await;
+            undo(&mut st, old);
             return Err(e);
+        }
+        if !holds.is_empty() {
+            self.holds().insert(key, holds);
         }
         Ok(resolved)
     }
@@ -307,6 +489,8 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
     /// Remove every published port of a container (it stopped). Returns what was published.
     pub async fn unpublish(&self, container_id: &str) -> Result<Vec<PortMapping>, NetError> {
         let mut st = self.state.lock().await;
+        // The holds go before the rules.
+        self.holds().retain(|(c, _), _| c != container_id);
         let mut removed = Vec::new();
         for ((c, _), ep) in st.endpoints.iter_mut() {
             if c == container_id {
@@ -328,27 +512,4 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             .flat_map(|e| e.ports.clone())
             .collect()
     }
-}
-
-/// A free host port for an ephemeral mapping `m` (host port 0), from a random start in the
-/// ephemeral range.
-fn ephemeral_port(
-    m: &PortMapping,
-    free: impl Fn(&PortMapping) -> bool,
-) -> Result<PortMapping, NetError> {
-    let (lo, hi) = ports::ephemeral_range();
-    let span = (hi - lo) as u32 + 1;
-    let start = rand::random::<u32>() % span;
-    (0..span)
-        .map(|i| PortMapping {
-            host_port: lo + ((start + i) % span) as u16,
-            ..*m
-        })
-        .find(|cand| free(cand))
-        .ok_or_else(|| {
-            NetError::Exhausted(format!(
-                "no free host port for {}/{}",
-                m.container_port, m.proto
-            ))
-        })
 }

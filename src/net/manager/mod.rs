@@ -63,6 +63,7 @@ impl State {
         let networks = self
             .networks
             .values()
+            .filter(|n| n.is_bridge())
             .map(|n| firewall::FwNetwork {
                 bridge: n.bridge.clone(),
                 subnet: n.subnet(),
@@ -74,7 +75,7 @@ impl State {
             if self
                 .networks
                 .get(&ep.network_id)
-                .map(|n| n.internal)
+                .map(|n| n.internal || !n.is_bridge())
                 .unwrap_or(true)
             {
                 continue;
@@ -97,10 +98,19 @@ impl State {
 pub struct NetworkManager<D: NetworkDriver = HostNetwork, F: FirewallDriver = Nftables> {
     cfg: ManagerConfig,
     state: tokio::sync::Mutex<State>,
+    /// The host ports held for the published mappings, per (container id, network id): a
+    /// mapping exists exactly as long as its hold. Changed only under the `state` lock (this
+    /// lock is never held across an await).
+    holds: std::sync::Mutex<HoldMap<F::Hold>>,
     dns: DnsServer,
     links: D,
     fw: F,
 }
+
+/// The holds of one endpoint's published ports, with the mapping each is for.
+type Holds<H> = Vec<(PortMapping, H)>;
+/// The holds of every endpoint, by (container id, network id).
+type HoldMap<H> = BTreeMap<(String, String), Holds<H>>;
 
 fn join_errors(errs: Vec<String>) -> Result<(), NetError> {
     if errs.is_empty() {
@@ -135,6 +145,7 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         NetworkManager {
             dns: DnsServer::new(upstreams),
             state: tokio::sync::Mutex::new(State::default()),
+            holds: Default::default(),
             links,
             fw,
             cfg,
@@ -182,6 +193,21 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             .collect()
     }
 
+    fn holds(&self) -> std::sync::MutexGuard<'_, HoldMap<F::Hold>> {
+        self.holds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The published host ports this manager holds (sorted), e.g. to check that none is left.
+    pub fn held_ports(&self) -> Vec<PortMapping> {
+        let mut v: Vec<PortMapping> = self
+            .holds()
+            .values()
+            .flat_map(|h| h.iter().map(|(m, _)| *m))
+            .collect();
+        v.sort();
+        v
+    }
+
     /// Wait for the background deletions of detached veths; reports their errors.
     pub async fn settle(&self) -> Result<(), NetError> {
         self.links.settle().await
@@ -199,8 +225,8 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
     /// nothing.
     pub async fn create_network(&self, req: NetworkCreate) -> Result<Network, NetError> {
         let mut st = self.state.lock().await;
-        let net = self.plan_network(&st, &req).await?;
-        if let Err(e) = self.bring_up_network(&mut st, &net).await {
+        let mut net = self.plan_network(&st, &req).await?;
+        if let Err(e) = self.bring_up_network(&mut st, &mut net).await {
             let mut errs = Vec::new();
             self.tear_down_network(&mut st, &net, &mut errs).await;
             return Err(e);
@@ -221,7 +247,10 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         SocketAddr::new(net.gateway().into(), self.cfg.dns_port)
     }
 
-    async fn bring_up_network(&self, st: &mut State, net: &Network) -> Result<(), NetError> {
+    async fn bring_up_network(&self, st: &mut State, net: &mut Network) -> Result<(), NetError> {
+        if !net.is_bridge() {
+            return self.bring_up_parent(st, net).await;
+        }
         self.links.ensure_bridge(&Self::bridge_spec(net)).await?;
         if !net.internal && self.cfg.enable_ip_forward {
             self.links.enable_ip_forward()?;
@@ -243,11 +272,38 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         Ok(())
     }
 
+    /// A macvlan/ipvlan network: its parent made sure of (an 802.1q sub-interface or the dummy
+    /// link created when missing), nothing else on the host. The embedded DNS listens per
+    /// container, inside its namespace (see `attach`).
+    async fn bring_up_parent(&self, st: &mut State, net: &mut Network) -> Result<(), NetError> {
+        let parent = net.parent.clone().unwrap_or_default();
+        if net.options.get("parent").is_some_and(|p| !p.is_empty()) {
+            net.parent_created = self.links.ensure_parent(&parent).await?;
+        } else {
+            if self.links.link(&parent).await?.is_some() {
+                return Err(NetError::Conflict(format!(
+                    "a network interface named {parent} already exists on the host"
+                )));
+            }
+            self.links.create_dummy(&parent).await?;
+            net.parent_created = true;
+        }
+        st.networks.insert(net.id.clone(), net.clone());
+        Ok(())
+    }
+
     async fn tear_down_network(&self, st: &mut State, net: &Network, errs: &mut Vec<String>) {
         self.dns.unlisten(&net.id).await;
         self.dns.remove_network(&net.id);
-        if let Err(e) = self.links.delete_link(&net.bridge).await {
-            errs.push(format!("deleting bridge {}: {e}", net.bridge));
+        if net.is_bridge() {
+            if let Err(e) = self.links.delete_link(&net.bridge).await {
+                errs.push(format!("deleting bridge {}: {e}", net.bridge));
+            }
+        } else if let Some(p) = net.parent.as_ref().filter(|_| net.parent_created) {
+            // Only what wharf created: never the user's parent interface.
+            if let Err(e) = self.links.delete_link(p).await {
+                errs.push(format!("deleting parent interface {p}: {e}"));
+            }
         }
         st.networks.remove(&net.id);
         if let Err(e) = self.apply_firewall(st).await {
@@ -346,9 +402,12 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         Ok(())
     }
 
-    /// Stop the DNS listeners (daemon shutdown). Bridges, veths and rules stay: containers
-    /// outlive the daemon.
+    /// Stop the DNS listeners and release the held ports (daemon shutdown; the next daemon
+    /// takes them again in `restore`). Bridges, veths and rules stay: containers outlive the
+    /// daemon.
     pub async fn shutdown(&self) {
+        let _st = self.state.lock().await;
+        self.holds().clear();
         let _ = self.settle().await;
         self.dns.shutdown().await;
     }

@@ -11,7 +11,7 @@ use super::{NetworkManager, State};
 use crate::net::driver::{FirewallDriver, NetworkDriver};
 use crate::net::ipam::{self, Ipam};
 use crate::net::types::{Network, NetworkCreate, DEFAULT_NETWORK};
-use crate::net::{bridge, NetError};
+use crate::net::{bridge, sublink, NetError};
 
 /// dockerd takes any network name that is not empty (`test 01` too); control characters
 /// and `/` (which would make API paths ambiguous) are refused.
@@ -50,9 +50,9 @@ fn check_name_and_driver(st: &State, req: &NetworkCreate) -> Result<String, NetE
     if driver == "overlay" {
         return Err(NetError::Invalid(OVERLAY_REFUSED.into()));
     }
-    if driver != "bridge" {
+    if !matches!(driver.as_str(), "bridge" | "macvlan" | "ipvlan") {
         return Err(NetError::Invalid(format!(
-            "network driver {driver:?} is not supported (only bridge)"
+            "network driver {driver:?} is not supported (bridge, macvlan, ipvlan)"
         )));
     }
     Ok(driver)
@@ -138,7 +138,12 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
     ) -> Result<Network, NetError> {
         let driver = check_name_and_driver(st, req)?;
         let id = network_id(st, req)?;
-        let bridge = self.bridge_name(st, req, &id).await?;
+        let (bridge, parent, internal) = if driver == "bridge" {
+            (self.bridge_name(st, req, &id).await?, None, req.internal)
+        } else {
+            let (parent, internal) = self.plan_parent(st, req, &driver, &id)?;
+            (String::new(), Some(parent), internal)
+        };
         let (gateway, ip_range) = parse_addressing(req)?;
         let subnet = match &req.subnet {
             Some(s) => check_subnet(st, s)?,
@@ -156,14 +161,67 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             name: req.name.clone(),
             driver,
             bridge,
+            parent,
+            parent_created: false,
             ipam: build_ipam(req, subnet, gateway, ip_range)?,
-            internal: req.internal,
+            internal,
             dns: req.dns.unwrap_or(req.name != DEFAULT_NETWORK),
             mtu: req.mtu,
             labels: req.labels.clone(),
             options: req.options.clone(),
             created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         })
+    }
+
+    /// macvlan/ipvlan: the parent (`-o parent=`; without one, a dummy link named after the
+    /// network, which makes it internal as with Docker) and whether the network is internal.
+    /// The mode options are checked here too.
+    fn plan_parent(
+        &self,
+        st: &State,
+        req: &NetworkCreate,
+        driver: &str,
+        id: &str,
+    ) -> Result<(String, bool), NetError> {
+        sublink::SubKind::parse(driver, &req.options)?;
+        let known = ["parent", "macvlan_mode", "ipvlan_mode", "ipvlan_flag"];
+        if let Some(k) = req
+            .options
+            .keys()
+            .find(|k| !known.contains(&k.as_str()) && !k.starts_with("com.docker.network."))
+        {
+            return Err(NetError::Invalid(format!(
+                "unknown {driver} option {k:?}: expected parent or {driver}_mode"
+            )));
+        }
+        let parent = match req.options.get("parent").filter(|p| !p.is_empty()) {
+            Some(p) => {
+                if !bridge::valid_ifname(p) {
+                    return Err(NetError::Invalid(format!(
+                        "invalid parent interface {p:?}: at most 15 of [a-zA-Z0-9_.-]"
+                    )));
+                }
+                // Two networks on one parent are fine (other subnets, other VLANs); the same
+                // subnet twice is refused by check_subnet.
+                p.clone()
+            }
+            None => {
+                let mut d = format!("{}d{}", self.cfg.bridge_prefix, id);
+                d.truncate(15);
+                if let Some(o) = st
+                    .networks
+                    .values()
+                    .find(|n| n.parent.as_deref() == Some(&d))
+                {
+                    return Err(NetError::Conflict(format!(
+                        "dummy interface {d} is already used by network {}",
+                        o.name
+                    )));
+                }
+                return Ok((d, true));
+            }
+        };
+        Ok((parent, req.internal))
     }
 
     /// The bridge's name: requested, the default network's, or the prefix plus the id; valid

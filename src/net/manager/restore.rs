@@ -24,6 +24,7 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         let mut rep = RepairReport::default();
         let _ = self.settle().await;
         self.dns.shutdown().await;
+        self.holds().clear();
         self.adopt(&mut st, networks, endpoints, &mut rep);
         self.repair_bridges(&st, &mut rep).await;
         match self.links.links().await {
@@ -36,6 +37,8 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         reconcile_ipam(&mut st, &mut rep);
         if let Err(e) = self.apply_firewall(&st).await {
             rep.errors.push(format!("firewall: {e}"));
+        } else {
+            self.restore_holds(&st, &mut rep);
         }
         self.restore_dns(&st, &mut rep).await;
         rep
@@ -57,7 +60,13 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
                     .push((ep.container_id.clone(), ep.network_name.clone()));
                 continue;
             }
-            ep.host_ifname = self.host_ifname(&ep.container_id, &ep.network_id);
+            if st
+                .networks
+                .get(&ep.network_id)
+                .is_some_and(|n| n.is_bridge())
+            {
+                ep.host_ifname = self.host_ifname(&ep.container_id, &ep.network_id);
+            }
             st.endpoints
                 .insert((ep.container_id.clone(), ep.network_id.clone()), ep);
         }
@@ -66,6 +75,10 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
     /// Every network's bridge, re-created if missing (and forwarding on where it is needed).
     async fn repair_bridges(&self, st: &State, rep: &mut RepairReport) {
         for net in st.networks.values() {
+            if !net.is_bridge() {
+                self.repair_parent(net, rep).await;
+                continue;
+            }
             if let Err(e) = self.links.ensure_bridge(&Self::bridge_spec(net)).await {
                 rep.errors.push(format!("network {}: {e}", net.name));
             }
@@ -74,6 +87,28 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
                     rep.errors.push(e.to_string());
                 }
             }
+        }
+    }
+
+    /// A macvlan/ipvlan network's parent: one wharf created is created again if missing; a
+    /// missing parent of the user's is reported.
+    async fn repair_parent(&self, net: &Network, rep: &mut RepairReport) {
+        let Some(parent) = net.parent.as_deref() else {
+            return;
+        };
+        let res = match self.links.link(parent).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) if net.parent_created && !net.options.contains_key("parent") => {
+                self.links.create_dummy(parent).await
+            }
+            Ok(None) if net.parent_created => self.links.ensure_parent(parent).await.map(|_| ()),
+            Ok(None) => Err(NetError::NotFound(format!(
+                "parent interface {parent} does not exist"
+            ))),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = res {
+            rep.errors.push(format!("network {}: {e}", net.name));
         }
     }
 
@@ -108,9 +143,11 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
 
     /// Endpoints whose veth vanished while the namespace lives: set up again, or dropped.
     async fn reattach_vanished(&self, st: &mut State, links: &[Link], rep: &mut RepairReport) {
+        // (macvlan/ipvlan endpoints have no host link: their link lives in the namespace.)
         let missing: Vec<Endpoint> = st
             .endpoints
             .values()
+            .filter(|e| !e.host_ifname.is_empty())
             .filter(|e| !links.iter().any(|l| l.name == e.host_ifname))
             .cloned()
             .collect();
@@ -155,9 +192,25 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             .map_err(Reattach::Veth)
     }
 
+    /// The host ports of the published mappings, held again (their rules are in place). A port
+    /// that something took while no daemon held it is reported; its NAT rule stays.
+    fn restore_holds(&self, st: &State, rep: &mut RepairReport) {
+        for (key, ep) in &st.endpoints {
+            if ep.ports.is_empty() || st.networks.get(&ep.network_id).is_none_or(|n| n.internal) {
+                continue;
+            }
+            let (holds, errs) = self.rehold(&ep.ports);
+            rep.errors.extend(
+                errs.into_iter()
+                    .map(|e| format!("container {}: {e}", ep.container_name)),
+            );
+            self.holds().insert(key.clone(), holds);
+        }
+    }
+
     /// DNS listeners of the networks with embedded DNS, and the records of their endpoints.
     async fn restore_dns(&self, st: &State, rep: &mut RepairReport) {
-        for net in st.networks.values().filter(|n| n.dns) {
+        for net in st.networks.values().filter(|n| n.dns && n.is_bridge()) {
             let addr = self.dns_addr(net);
             if let Err(e) = self.dns.listen(&net.id, addr, net.internal).await {
                 rep.errors
@@ -165,8 +218,17 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             }
         }
         for ep in st.endpoints.values() {
-            if st.networks.get(&ep.network_id).is_some_and(|n| n.dns) {
-                self.dns_add(ep);
+            let Some(net) = st.networks.get(&ep.network_id).filter(|n| n.dns) else {
+                continue;
+            };
+            self.dns_add(ep);
+            if !net.is_bridge() {
+                if let Err(e) = self
+                    .listen_in(net, &ep.container_id, &ep.netns, ep.ip)
+                    .await
+                {
+                    rep.errors.push(e.to_string());
+                }
             }
         }
     }

@@ -546,3 +546,138 @@ async fn restore_goes_on_through_errors_and_reports_them() {
     assert_eq!(e.mgr.endpoints(None).await.len(), 3);
     e.mgr.shutdown().await;
 }
+
+fn udp(host: u16, container: u16) -> PortMapping {
+    PortMapping {
+        proto: Proto::Udp,
+        ..port(host, container)
+    }
+}
+
+#[tokio::test]
+async fn published_ports_hold_their_host_ports_while_mapped() {
+    let e = env();
+    e.net("app").await;
+    let ep = e
+        .publishing("a", vec![port(8080, 80), udp(5353, 53), port(0, 81)])
+        .await;
+    let eph = ep.ports[2].host_port;
+    assert_ne!(eph, 0);
+    // Each mapping holds its port, armed (TCP listening) only once its rule was in place.
+    assert_eq!(
+        e.fw.held(),
+        vec![
+            (Proto::Tcp, 8080, true),
+            (Proto::Tcp, eph, true),
+            (Proto::Udp, 5353, true)
+        ]
+    );
+    assert_eq!(e.mgr.held_ports().len(), 3);
+    let id = ep.container_id.clone();
+    // Stopped: released; started again: held again; the same mapping keeps its hold.
+    e.mgr.unpublish(&id).await.expect("unpublish");
+    assert!(e.fw.held().is_empty());
+    e.mgr
+        .publish(&id, "app", &[port(8080, 80)])
+        .await
+        .expect("publish");
+    assert_eq!(e.fw.held(), vec![(Proto::Tcp, 8080, true)]);
+    e.mgr
+        .publish(&id, "app", &[port(8080, 80), port(9000, 90)])
+        .await
+        .expect("publish more");
+    assert_eq!(e.fw.held().len(), 2);
+    // Removed: released.
+    e.mgr.detach_all(&id).await.expect("detach");
+    assert!(e.fw.held().is_empty() && e.mgr.held_ports().is_empty());
+    assert!(e.fw.state().armed_without_rule.is_empty());
+    e.mgr.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refused_or_failed_publication_holds_nothing_new() {
+    let e = env();
+    e.net("app").await;
+    e.fw.state().busy_ports.insert(9090);
+    let att = b_with(|a| a.ports = vec![port(8080, 80), port(9090, 90)]);
+    let err = e.attach("/ns/b", "app", att).await.expect_err("busy");
+    assert!(err.to_string().contains("port 9090/tcp"), "{err}");
+    assert!(e.fw.held().is_empty(), "{:?}", e.fw.held());
+    // The firewall refuses: the holds go with the endpoint.
+    e.fw.set_failing(true);
+    let att = b_with(|a| a.ports = vec![port(8080, 80)]);
+    e.attach("/ns/b", "app", att).await.expect_err("firewall");
+    assert!(e.fw.held().is_empty());
+    e.fw.set_failing(false);
+    // A failed change keeps the old ports held.
+    let ep = e.publishing("a", vec![port(8080, 80)]).await;
+    let bad = e
+        .mgr
+        .publish(&ep.container_id, "app", &[port(8081, 80), port(9090, 90)])
+        .await;
+    assert!(bad.is_err());
+    assert_eq!(e.fw.held(), vec![(Proto::Tcp, 8080, true)]);
+    assert_eq!(e.mgr.ports(&ep.container_id).await, vec![port(8080, 80)]);
+    e.fw.set_failing(true);
+    let bad = e
+        .mgr
+        .publish(&ep.container_id, "app", &[port(8082, 80)])
+        .await;
+    assert!(bad.is_err());
+    e.fw.set_failing(false);
+    assert_eq!(e.fw.held(), vec![(Proto::Tcp, 8080, true)]);
+    assert!(e.fw.state().armed_without_rule.is_empty());
+    e.mgr.shutdown().await;
+}
+
+#[tokio::test]
+async fn restore_takes_the_held_ports_again_and_reports_a_lost_one() {
+    let before = env();
+    before.net("app").await;
+    let a = before.publishing("a", vec![port(8080, 80)]).await;
+    let b = before
+        .attach(
+            "/ns/b",
+            "app",
+            b_with(|b| b.ports = vec![port(8081, 80), udp(8081, 53)]),
+        )
+        .await
+        .expect("b");
+    let nets = before.mgr.networks().await;
+    before.mgr.shutdown().await;
+    assert!(before.fw.held().is_empty(), "shutdown releases the holds");
+    let e = env();
+    *e.host.state() = before.host.state().clone();
+    // While no daemon held it, another program took 8080.
+    e.fw.state().busy_ports.insert(8080);
+    let rep = e.mgr.restore(nets, vec![a.clone(), b.clone()]).await;
+    assert_eq!(rep.errors.len(), 1, "{:?}", rep.errors);
+    assert!(
+        rep.errors[0].contains("container a") && rep.errors[0].contains("8080"),
+        "{:?}",
+        rep.errors
+    );
+    assert_eq!(
+        e.fw.held(),
+        vec![(Proto::Tcp, 8081, true), (Proto::Udp, 8081, true)]
+    );
+    // The lost port keeps its rule (the container still answers on it) ...
+    assert_eq!(e.fw.forwards(TABLE).len(), 3);
+    // ... and a port-0 mapping that the kernel would give it skips it.
+    e.fw.state().busy_ports.remove(&8080);
+    e.fw.state().next_ephemeral = 8080;
+    let c = e
+        .attach("/ns/c", "app", {
+            let mut c = container("c", "c");
+            c.ports = vec![port(0, 80)];
+            c
+        })
+        .await
+        .expect("c");
+    assert_ne!(c.ports[0].host_port, 8080);
+    assert!(e.fw.state().armed_without_rule.is_empty());
+    e.mgr.shutdown().await;
+}
+
+#[path = "tests_sublink.rs"]
+mod sublink;
