@@ -6,6 +6,8 @@ mod common;
 #[path = "common/leaks.rs"]
 mod leaks;
 
+use leaks::{cpu_ticks, entries};
+
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
@@ -453,23 +455,25 @@ fn big_archive(dir: &std::path::Path, files: usize) -> PathBuf {
     path
 }
 
-/// Entries of a directory of the engine's root (none when it does not exist).
-fn entries(w: &Wharf, sub: &str) -> Vec<String> {
-    std::fs::read_dir(w.root.join(sub))
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Clock ticks of CPU a process has used (user + system).
-fn cpu_ticks(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let (_, rest) = stat.rsplit_once(") ").unwrap();
-    let fields: Vec<&str> = rest.split(' ').collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+/// `load -q -i archive`, returned once the daemon unpacks a layer of it.
+fn load_until_unpacking(w: &Wharf, archive: &std::path::Path) -> std::process::Child {
+    let mut client = w
+        .command()
+        .args(["load", "-q", "-i", archive.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !entries(w, "layers").iter().any(|e| e.starts_with(".tmp-")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no layer unpacking"
+        );
+        assert!(client.try_wait().unwrap().is_none(), "the load ended early");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    client
 }
 
 #[test]
@@ -477,23 +481,8 @@ fn a_load_whose_client_is_killed_stops_and_leaves_nothing() {
     let w = Wharf::new();
     w.ok(&["images"]);
     let archive = big_archive(w.dir.path(), 24);
-    let mut client = w
-        .command()
-        .args(["load", "-i", archive.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     // Kill the client once the daemon has received the archive and unpacks its layer.
-    let start = Instant::now();
-    while !entries(&w, "layers").iter().any(|e| e.starts_with(".tmp-")) {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no layer unpacking"
-        );
-        assert!(client.try_wait().unwrap().is_none(), "the load ended early");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let mut client = load_until_unpacking(&w, &archive);
     kill(client.id() as i32, libc::SIGKILL);
     let _ = client.wait();
     let killed = Instant::now();
@@ -579,22 +568,7 @@ fn garbage_collection_during_a_load_spares_its_layers_and_runs_after_it() {
     let w = Wharf::new();
     w.busybox_image("other", &[]);
     let archive = big_archive(w.dir.path(), 12);
-    let mut client = w
-        .command()
-        .args(["load", "-q", "-i", archive.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !entries(&w, "layers").iter().any(|e| e.starts_with(".tmp-")) {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no layer unpacking"
-        );
-        assert!(client.try_wait().unwrap().is_none(), "the load ended early");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let client = load_until_unpacking(&w, &archive);
     w.ok(&["rmi", "other"]);
     let out = client.wait_with_output().unwrap();
     assert!(

@@ -3,29 +3,14 @@
 //! (`load` and `pull` have theirs in faults.rs and registry_faults.rs.)
 
 mod common;
+#[path = "common/leaks.rs"]
+mod leaks;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::Wharf;
-
-fn entries(w: &Wharf, sub: &str) -> Vec<String> {
-    std::fs::read_dir(w.root.join(sub))
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Clock ticks of CPU a process has used (user + system).
-fn cpu_ticks(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let (_, rest) = stat.rsplit_once(") ").unwrap();
-    let fields: Vec<&str> = rest.split(' ').collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
+use leaks::{cpu_ticks, entries};
 
 /// Start `args`, kill the client once `started` holds, then require the store to hold no
 /// temporary copy and no new image within 10 s, and the daemon to use (almost) no CPU in

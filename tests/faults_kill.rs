@@ -50,6 +50,26 @@ fn reap(mut child: Child, what: &str) {
     }
 }
 
+/// Start `cmd`, kill the daemon at a random point within `span_ms`, and wait for the
+/// client to give up; returns when the kill came.
+fn killed_during(
+    w: &Wharf,
+    mut cmd: std::process::Command,
+    rng: &mut Rng,
+    span_ms: u64,
+) -> Duration {
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let at = Duration::from_millis(rng.below(span_ms));
+    std::thread::sleep(at);
+    kill_daemon(w);
+    reap(child, &format!("{cmd:?}"));
+    at
+}
+
 /// Twenty services in a dependency graph over two networks, with a named volume and a
 /// published port: every kind of object `up` makes.
 fn twenty_services(port: u32) -> String {
@@ -87,16 +107,7 @@ fn the_daemon_killed_at_seeded_points_of_up_of_20_services_converges_and_leaks_n
     let mut ever: Vec<String> = p.ids().into_values().collect();
     p.ok(&["down", "-v"]);
     for round in 0..4 {
-        let child = p
-            .cmd(&["up", "-d"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let at = Duration::from_millis(rng.below(span));
-        std::thread::sleep(at);
-        kill_daemon(&w);
-        reap(child, "up");
+        let at = killed_during(&w, p.cmd(&["up", "-d"]), &mut rng, span);
         // The next up starts a daemon, which adopts what survived; it converges.
         p.ok(&["up", "-d"]);
         let ids = p.ids();
@@ -190,15 +201,7 @@ fn the_daemon_killed_mid_import_load_or_commit_leaves_images_whole_or_absent() {
                 c.args(["commit", "writer", &name])
             }
         };
-        let child = c
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let at = Duration::from_millis(rng.below(spans[op]));
-        std::thread::sleep(at);
-        kill_daemon(&w);
-        reap(child, "import/load/commit");
+        let at = killed_during(&w, c, &mut rng, spans[op]);
         let what = format!("round {round} (op {op}, killed at {at:?})");
         // `load` names the image it loads big:src.
         let loaded = if op == 1 { "big:src" } else { name.as_str() };
@@ -286,17 +289,9 @@ fn the_daemon_killed_mid_pull_or_build_leaves_images_whole_or_absent() {
             let tag = format!("built:{round}");
             (tag.clone(), build(&tag), build_span)
         };
-        let child = w
-            .command()
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let at = Duration::from_millis(rng.below(span));
-        std::thread::sleep(at);
-        kill_daemon(&w);
-        reap(child, "pull/build");
+        let mut c = w.command();
+        c.args(&args);
+        let at = killed_during(&w, c, &mut rng, span);
         let what = format!("round {round} ({args:?}, killed at {at:?})");
         // The next daemon removes the build's step containers; nothing else is left.
         w.ok(&["images", "-q"]);

@@ -105,6 +105,25 @@ pub fn all_ids(w: &Wharf) -> Vec<String> {
         .collect()
 }
 
+/// Entries of a directory of the engine's root (none when it does not exist).
+pub fn entries(w: &Wharf, sub: &str) -> Vec<String> {
+    std::fs::read_dir(w.root.join(sub))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Clock ticks of CPU a process has used (user + system).
+pub fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let (_, rest) = stat.rsplit_once(") ").unwrap();
+    let fields: Vec<&str> = rest.split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
 /// A small seeded generator (xorshift64*), so a failing case reproduces from the seed the
 /// test prints.
 pub struct Rng(u64);
