@@ -442,7 +442,7 @@ pub async fn attach_veth(
     drop(ns);
     // Hairpin: with br_netfilter, a container's packet to its own published port through a host
     // address is DNATed on the bridge and must leave by the port it came in on.
-    if let Err(e) = set_hairpin(spec.host_ifname) {
+    if let Err(e) = set_hairpin(host, spec.host_ifname).await {
         let _ = host.delete_link(spec.host_ifname).await;
         return Err(e);
     }
@@ -455,11 +455,21 @@ pub async fn attach_veth(
     }
 }
 
-/// Turn on hairpin mode on a bridge port (one sysfs write, like Docker without its userland
-/// proxy).
-fn set_hairpin(port: &str) -> Result<(), NetError> {
-    std::fs::write(format!("/sys/class/net/{port}/brport/hairpin_mode"), "1")
-        .map_err(|e| NetError::System(format!("setting hairpin mode on {port}: {e}")))
+/// Turn on hairpin mode on a bridge port, like Docker without its userland proxy. Through
+/// netlink (`ip link set PORT type bridge_slave hairpin on`), not sysfs: /sys shows the
+/// network namespace it was mounted in, which need not be the daemon's.
+async fn set_hairpin(host: &Netlink, port: &str) -> Result<(), NetError> {
+    let fail = |e: String| NetError::System(format!("setting hairpin mode on {port}: {e}"));
+    let link = host
+        .link(port)
+        .await?
+        .ok_or_else(|| fail("no such link".into()))?;
+    host.handle
+        .link()
+        .set_port(rtnetlink::LinkBridgePort::new(link.index).hairpin(true).build())
+        .execute()
+        .await
+        .map_err(|e| fail(e.to_string()))
 }
 
 /// Configure the container's end of a link (`spec.ifname` in `spec.netns`, through `nl`, a

@@ -303,6 +303,9 @@ impl Engine {
             r.map(|r| !r.state.is_running()).unwrap_or(true)
         })
         .await;
+        // Its published ports are free when `stop` returns, as with dockerd (the supervisor's
+        // hang-up, which also releases them, may come a moment later).
+        self.network_stopped(&rec.id).await;
         Ok(())
     }
 
