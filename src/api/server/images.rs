@@ -15,6 +15,7 @@ use super::{
 };
 use crate::api::io::ChannelWriter;
 use crate::api::models::{ImageDeleteResponseItem, ImageInspect, ImageInspectRootFs, ImageSummary};
+use crate::docker::platform::Platform;
 use crate::engine::container::fs::CommitOptions;
 use crate::engine::filters::{self, parse as parse_filters};
 use crate::engine::image::cancel::{Cancel, CANCELLED};
@@ -257,11 +258,19 @@ pub async fn create(
         } else {
             format!("{image}:{tag}")
         };
-        // A malformed name is an HTTP error, like Docker's.
+        // A malformed name or platform is an HTTP error, like Docker's.
         Reference::parse(&name).map_err(|e| ApiError(Error::invalid(e)))?;
+        let platform = single(&raw, "platform")
+            .filter(|p| !p.is_empty())
+            .map(|p| Platform::parse(&p))
+            .transpose()
+            .map_err(|e| ApiError(Error::invalid(e)))?;
         let (tx, rx) = mpsc::channel::<Bytes>(64);
         tokio::spawn(async move {
-            if let Err(e) = engine.pull_image(&name, credentials, tx.clone()).await {
+            let pulled = engine
+                .pull_image(&name, platform.as_ref(), credentials, tx.clone())
+                .await;
+            if let Err(e) = pulled {
                 let msg = e.to_string();
                 let _ = tx.send(error_line(&msg)).await;
             } else {
@@ -577,6 +586,13 @@ fn inspect(engine: &Engine, name: &str) -> Result<ImageInspect> {
         config: api_config,
         architecture: Some(config.architecture.clone()),
         os: Some(config.os.clone()),
+        // The platform's variant (`v7` of linux/arm/v7), absent when the image has none.
+        variant: config
+            .extra
+            .get("variant")
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+            .map(String::from),
         size: Some(rec.size as i64),
         root_fs: Some(ImageInspectRootFs {
             typ: "layers".into(),
