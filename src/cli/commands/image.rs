@@ -238,41 +238,54 @@ async fn print_progress(
 pub async fn pull(client: &Client, a: PullArgs) -> CliResult {
     let r =
         crate::engine::image::reference::Reference::parse(&a.image).map_err(|e| Exit::msg(1, e))?;
-    pull_image(
-        client,
-        &a.image,
-        a.platform.as_deref(),
-        a.quiet,
-        Out::Stdout,
-    )
-    .await?;
-    println!("{}", r.familiar());
+    if a.all_tags {
+        all_tags_without_tag(&a.image)?;
+    }
+    let pull = Pull {
+        image: &a.image,
+        platform: a.platform.as_deref(),
+        all_tags: a.all_tags,
+        quiet: a.quiet,
+    };
+    pull_image(client, pull, Out::Stdout).await?;
+    if a.all_tags {
+        println!("{}", r.familiar_name());
+    } else {
+        println!("{}", r.familiar());
+    }
     Ok(())
 }
 
-/// `POST /images/create` for `image` (for `platform` when given), its progress shown on `out`:
-/// `wharf pull`, and the pull of a `run` or `create` whose image is missing.
-pub async fn pull_image(
-    client: &Client,
-    image: &str,
-    platform: Option<&str>,
-    quiet: bool,
-    out: Out,
-) -> CliResult {
+/// `--all-tags` takes a repository, not a tag (the docker CLI's check).
+fn all_tags_without_tag(image: &str) -> CliResult {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if image.contains('@') || last.contains(':') {
+        return Err(Exit::msg(1, "tag can't be used with --all-tags/-a"));
+    }
+    Ok(())
+}
+
+/// What to pull.
+pub struct Pull<'a> {
+    pub image: &'a str,
+    pub platform: Option<&'a str>,
+    /// Every tag of the repository (no tag sent: the daemon lists them).
+    pub all_tags: bool,
+    pub quiet: bool,
+}
+
+/// `POST /images/create`, its progress shown on `out`: `wharf pull`, and the pull of a `run`
+/// or `create` whose image is missing.
+pub async fn pull_image(client: &Client, p: Pull<'_>, out: Out) -> CliResult {
     let r =
-        crate::engine::image::reference::Reference::parse(image).map_err(|e| Exit::msg(1, e))?;
-    let mut params: Vec<(&str, String)> = vec![
-        ("fromImage", r.full_name()),
-        (
-            "tag",
-            r.digest
-                .clone()
-                .or(r.tag.clone())
-                .unwrap_or_else(|| "latest".into()),
-        ),
-    ];
-    if let Some(p) = platform {
-        params.push(("platform", p.to_string()));
+        crate::engine::image::reference::Reference::parse(p.image).map_err(|e| Exit::msg(1, e))?;
+    let mut params: Vec<(&str, String)> = vec![("fromImage", r.full_name())];
+    if !p.all_tags {
+        let tag = r.digest.clone().or(r.tag.clone());
+        params.push(("tag", tag.unwrap_or_else(|| "latest".into())));
+    }
+    if let Some(platform) = p.platform {
+        params.push(("platform", platform.to_string()));
     }
     let auth = credentials::header_for(&r.registry)
         .await
@@ -286,14 +299,20 @@ pub async fn pull_image(
             auth.as_deref(),
         )
         .await?;
-    progress_stream::show(resp, quiet, "Error response from daemon: ", out).await
+    progress_stream::show(resp, p.quiet, "Error response from daemon: ", out).await
 }
 
 pub async fn push(client: &Client, a: PullArgs) -> CliResult {
     let r =
         crate::engine::image::reference::Reference::parse(&a.image).map_err(|e| Exit::msg(1, e))?;
-    let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
-    let path = with_query(&format!("/images/{}/push", r.full_name()), &[("tag", tag)]);
+    let path = if a.all_tags {
+        // No tag: the daemon pushes every local tag of the repository.
+        all_tags_without_tag(&a.image)?;
+        format!("/images/{}/push", r.full_name())
+    } else {
+        let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
+        with_query(&format!("/images/{}/push", r.full_name()), &[("tag", tag)])
+    };
     let auth = credentials::header_for(&r.registry)
         .await
         .map_err(|e| Exit::msg(1, e.to_string()))?;

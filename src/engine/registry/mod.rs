@@ -18,7 +18,9 @@ mod push;
 mod retry;
 mod search;
 mod session;
+mod tags;
 mod transport;
+mod upload;
 
 pub use hosts::{parse_mirrors, Insecure, Mirror};
 pub use search::{split_term, SearchFilter, SearchResult, DEFAULT_LIMIT};

@@ -44,9 +44,12 @@ pub async fn run(client: &Client, a: RunArgs, create_only: bool) -> CliResult {
             let out = crate::cli::progress_stream::Out::Stderr;
             crate::cli::commands::image::pull_image(
                 client,
-                &a.image,
-                a.platform.as_deref(),
-                a.quiet,
+                crate::cli::commands::image::Pull {
+                    image: &a.image,
+                    platform: a.platform.as_deref(),
+                    all_tags: false,
+                    quiet: a.quiet,
+                },
                 out,
             )
             .await
