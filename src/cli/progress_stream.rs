@@ -1,15 +1,18 @@
 //! A daemon's JSON progress stream (pull, push, load, import) shown as the docker CLI shows
-//! it (its `jsonmessage` package): on a terminal one live line per layer id, with a bar, the
-//! bytes and the speed while bytes move; otherwise one line per status, without the byte
+//! it (its `jsonmessage` package): on a terminal one live line per layer id, with docker's bar,
+//! the bytes and the speed while bytes move; otherwise one line per status, without the byte
 //! counts (`Downloading` and `Extracting` ticks), which docker prints only on a terminal.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 
+use std::time::{Duration, Instant};
+
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::api::client::next_chunk;
 use crate::cli::{CliResult, Exit};
+use crate::util::bytesize::human_size;
 
 /// Where the lines go: the command's output (pull, push) or stderr (a `run`'s implicit pull).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -110,12 +113,15 @@ impl View {
 /// One line per layer id, in the order the ids came.
 struct Bars {
     multi: MultiProgress,
-    layers: HashMap<String, ProgressBar>,
+    layers: HashMap<String, Layer>,
 }
 
-const STATUS: &str = "{prefix}: {msg}";
-const BYTES: &str =
-    "{prefix}: {msg:<11} [{bar:40.cyan/blue}] {bytes:>9}/{total_bytes:<9} {bytes_per_sec:>11}";
+struct Layer {
+    bar: ProgressBar,
+    /// The status shown, and since when (a phase's speed counts from its start).
+    phase: String,
+    since: Instant,
+}
 
 impl Bars {
     fn new(out: Out) -> Self {
@@ -135,38 +141,85 @@ impl Bars {
 
     fn layer(&mut self, id: &str, status: &str, v: &serde_json::Value) {
         let multi = &self.multi;
-        let bar = self.layers.entry(id.to_string()).or_insert_with(|| {
-            let b = multi.add(ProgressBar::no_length());
-            b.set_prefix(id.to_string());
-            b.set_style(style(STATUS));
-            b
-        });
-        let detail = &v["progressDetail"];
-        match (detail["current"].as_u64(), detail["total"].as_u64()) {
-            (Some(current), Some(total)) if total > 0 => {
-                if bar.message() != status {
-                    // A new phase (Downloading, then Extracting) counts from its own start.
-                    bar.reset();
-                    bar.set_style(style(BYTES));
-                }
-                bar.set_length(total);
-                bar.set_position(current);
+        let layer = self.layers.entry(id.to_string()).or_insert_with(|| {
+            let style = ProgressStyle::with_template("{prefix}: {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            let bar = ProgressBar::hidden()
+                .with_style(style)
+                .with_prefix(id.to_string());
+            Layer {
+                bar: multi.add(bar),
+                phase: String::new(),
+                since: Instant::now(),
             }
-            _ => bar.set_style(style(STATUS)),
+        });
+        if layer.phase != status {
+            layer.phase = status.to_string();
+            layer.since = Instant::now();
         }
-        bar.set_message(status.to_string());
+        let detail = &v["progressDetail"];
+        let text = match detail["current"].as_u64() {
+            Some(current) => format!(
+                "{status} {}",
+                bytes_line(current, detail["total"].as_u64(), layer.since.elapsed())
+            ),
+            None => status.to_string(),
+        };
+        layer.bar.set_message(text);
     }
 
     fn finish(&mut self) {
-        for bar in self.layers.values() {
-            bar.set_style(style(STATUS));
-            bar.finish();
+        for layer in self.layers.values() {
+            layer.bar.set_message(layer.phase.clone());
+            layer.bar.finish();
         }
     }
 }
 
-fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template)
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ")
+/// `[=====>     ]  12.3MB/28.6MB  45.2MB/s`: docker's bar and sizes (decimal units), and the
+/// speed since the phase began.
+fn bytes_line(current: u64, total: Option<u64>, elapsed: Duration) -> String {
+    let size = |n: u64| human_size(n as i64);
+    let mut s = match total.filter(|t| *t > 0) {
+        Some(t) => {
+            const WIDTH: u64 = 50;
+            let done = current.min(t) * WIDTH / t;
+            let arrow = if done < WIDTH { ">" } else { "" };
+            let pad = (WIDTH - done).saturating_sub(arrow.len() as u64);
+            format!(
+                "[{}{arrow}{}] {:>8}/{}",
+                "=".repeat(done as usize),
+                " ".repeat(pad as usize),
+                size(current),
+                size(t)
+            )
+        }
+        None => format!("{:>8}", size(current)),
+    };
+    let secs = elapsed.as_secs_f64();
+    if secs >= 0.05 {
+        s.push_str(&format!("  {}/s", size((current as f64 / secs) as u64)));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bar_sizes_and_speed() {
+        let line = bytes_line(5_000_000, Some(10_000_000), Duration::from_secs(2));
+        assert!(
+            line.starts_with(&format!("[{}>{}]", "=".repeat(25), " ".repeat(24))),
+            "{line}"
+        );
+        assert!(
+            line.contains("5MB/10MB") && line.ends_with("2.5MB/s"),
+            "{line}"
+        );
+        let done = bytes_line(10, Some(10), Duration::ZERO);
+        assert!(done.starts_with(&format!("[{}]", "=".repeat(50))), "{done}");
+        assert!(!done.contains("/s"), "{done}");
+    }
 }
