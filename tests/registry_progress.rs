@@ -110,6 +110,48 @@ fn pull_progress_follows_dockerds_sequence() {
         .filter(|l| l["id"].as_str().is_some_and(|id| id != "1"))
         .all(|l| l["status"] == "Already exists"));
 
+    // A push to another registry: each blob Preparing first, Pushing with its byte counts,
+    // Pushed last.
+    let other = Registry::start(33750 + source.slot as u16);
+    let pushed = format!("{}/prog/pushed", other.addr);
+    w.ok(&["tag", &format!("{image}:1"), &format!("{pushed}:1")]);
+    let (code, body) = api(
+        &w,
+        "POST",
+        &format!("/v1.41/images/{pushed}/push?tag=1"),
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    let lines: Vec<serde_json::Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut per_blob: BTreeMap<String, Vec<&serde_json::Value>> = BTreeMap::new();
+    for l in &lines {
+        if let Some(id) = l["id"].as_str() {
+            per_blob.entry(id.to_string()).or_default().push(l);
+        }
+    }
+    assert!(per_blob.len() >= 4, "{lines:?}");
+    for (id, events) in &per_blob {
+        assert_eq!(events[0]["status"], "Preparing", "{id}: {events:?}");
+        assert_eq!(
+            events.last().unwrap()["status"],
+            "Pushed",
+            "{id}: {events:?}"
+        );
+        assert!(
+            events.iter().any(
+                |e| e["status"] == "Pushing" && e["progressDetail"]["total"].as_u64() > Some(0)
+            ),
+            "{id}: {events:?}"
+        );
+    }
+    assert!(lines.last().unwrap()["status"]
+        .as_str()
+        .unwrap()
+        .starts_with("1: digest: sha256:"));
+
     // wharf pull without a terminal: docker's lines, the byte counts left out.
     let plain = Wharf::new();
     let out = plain.ok(&["pull", &format!("{image}:1")]);

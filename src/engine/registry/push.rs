@@ -56,8 +56,16 @@ impl Engine {
             let (engine, mut s, r, tx) = (self.clone(), s.clone(), r.clone(), progress_tx.clone());
             let limit = self.registry.uploads.clone();
             let from = sources.get(&digest).cloned();
+            let short = short_digest(&digest);
+            let _ = progress_tx.send(progress("Preparing", Some(&short))).await;
             tasks.push(tokio::spawn(async move {
-                let _permit = limit.acquire_owned().await.map_err(Error::internal)?;
+                let _permit = match limit.clone().try_acquire_owned() {
+                    Ok(p) => p,
+                    Err(_) => {
+                        let _ = tx.send(progress("Waiting", Some(&short))).await;
+                        limit.acquire_owned().await.map_err(Error::internal)?
+                    }
+                };
                 engine
                     .push_blob(&mut s, &r, &digest, size, from.as_deref(), &tx)
                     .await
@@ -109,9 +117,12 @@ impl Engine {
             let asked = challenge(&head).replace(":pull\"", ":pull,push\"");
             s.authenticate(&asked).await?;
         }
-        let _ = progress_tx.send(progress("Preparing", Some(&short))).await;
         let path = self.images.blob_path(digest);
-        let status = match upload::blob(s, r, digest, size, &path, from).await? {
+        let counts = upload::Progress {
+            short: short.clone(),
+            tx: progress_tx.clone(),
+        };
+        let status = match upload::blob(s, r, digest, size, &path, from, &counts).await? {
             upload::Uploaded::Mounted(from) => format!("Mounted from {from}"),
             upload::Uploaded::Pushed => "Pushed".to_string(),
         };

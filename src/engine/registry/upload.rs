@@ -4,12 +4,18 @@
 //! have the bytes answers `202` with an upload location instead), else the bytes streamed from
 //! the store's file: in one `PUT` for a small blob, in [`CHUNK`]-sized `PATCH`es then an empty
 //! `PUT` for a large one, so a broken connection costs one chunk and no request is longer
-//! than that.
+//! than that. The bytes are counted on their way out (`Pushing` lines with their
+//! `progressDetail`, at most every 100 ms, dropped rather than waited for).
 
 use std::collections::HashMap;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use hyper::StatusCode;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, ReadBuf};
+use tokio::sync::mpsc;
 
 use super::session::{error_text, Session};
 use crate::api::client::{empty, reader_body};
@@ -19,6 +25,62 @@ use crate::engine::image::ImageStore;
 
 /// Blobs larger than this go in chunks of this size.
 pub(super) const CHUNK: u64 = 16 * 1024 * 1024;
+
+/// Where a blob's `Pushing` lines go: the layer's short id and the push's progress stream.
+#[derive(Clone)]
+pub(super) struct Progress {
+    pub short: String,
+    pub tx: mpsc::Sender<Bytes>,
+}
+
+/// A file's bytes on their way out, counted into `Pushing` lines.
+struct Counting<R> {
+    inner: R,
+    done: u64,
+    total: u64,
+    progress: Progress,
+    last: Instant,
+}
+
+impl<R> Counting<R> {
+    fn new(inner: R, from: u64, total: u64, progress: Progress) -> Self {
+        Counting {
+            inner,
+            done: from,
+            total,
+            progress,
+            last: Instant::now(),
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &polled {
+            self.done += (buf.filled().len() - before) as u64;
+            let now = Instant::now();
+            if now.duration_since(self.last) >= Duration::from_millis(100)
+                || self.done == self.total
+            {
+                self.last = now;
+                let line = super::progress_bytes(
+                    "Pushing",
+                    &self.progress.short,
+                    self.done,
+                    Some(self.total),
+                );
+                let _ = self.progress.tx.try_send(line);
+            }
+        }
+        polled
+    }
+}
 
 /// How a blob got to the registry.
 pub(super) enum Uploaded {
@@ -57,6 +119,7 @@ pub(super) async fn blob(
     size: u64,
     path: &std::path::Path,
     from: Option<&str>,
+    progress: &Progress,
 ) -> Result<Uploaded> {
     let mut start = format!("/v2/{}/blobs/uploads/", r.repository);
     if let Some(from) = from {
@@ -77,13 +140,14 @@ pub(super) async fn blob(
     }
     let mut location = location(s, &resp)?;
     if size > CHUNK {
-        location = chunks(s, digest, size, path, location).await?;
+        location = chunks(s, digest, size, path, location, progress).await?;
         put(s, digest, &location, 0, empty()).await?;
     } else {
         let file = tokio::fs::File::open(path)
             .await
             .map_err(|e| Error::internal(format!("blob {digest}: {e}")))?;
-        put(s, digest, &location, size, reader_body(file)).await?;
+        let body = reader_body(Counting::new(file, 0, size, progress.clone()));
+        put(s, digest, &location, size, body).await?;
     }
     Ok(Uploaded::Pushed)
 }
@@ -96,6 +160,7 @@ async fn chunks(
     size: u64,
     path: &std::path::Path,
     mut location: String,
+    progress: &Progress,
 ) -> Result<String> {
     let mut offset = 0u64;
     while offset < size {
@@ -116,7 +181,12 @@ async fn chunks(
                     "Content-Range",
                     format!("{offset}-{}", offset + len - 1).as_str(),
                 )],
-                reader_body(file.take(len)),
+                reader_body(Counting::new(
+                    file.take(len),
+                    offset,
+                    size,
+                    progress.clone(),
+                )),
             )
             .await?;
         if resp.status() != StatusCode::ACCEPTED {
