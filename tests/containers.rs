@@ -20,7 +20,13 @@ fn run_prints_output_and_returns_the_exit_code() {
     assert_eq!(code, 126, "{err}");
     let (code, err) = w.fails(&["run", "--rm", "nosuchimage", "true"]);
     assert_eq!(code, 125);
-    assert!(err.contains("No such image: nosuchimage"), "{err}");
+    // Missing locally, it is pulled first (as the docker CLI does), which fails offline.
+    assert!(
+        err.contains("Unable to find image 'nosuchimage' locally")
+            && err.contains("Pulling from library/nosuchimage")
+            && err.contains("Error response from daemon"),
+        "{err}"
+    );
     // --rm removed every container.
     assert_eq!(w.ok(&["ps", "-aq"]), "");
 }

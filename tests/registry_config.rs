@@ -171,15 +171,21 @@ fn layers_in_flight_are_bounded_by_max_concurrent_downloads_and_uploads() {
     let front = Front::start(29500 + source.slot as u16, &reg.addr, source.dir.path());
     front.set(serde_json::json!({ "delay": 0.5 }));
     let image = format!("{}/many/layers:1", front.addr);
+    // Pushes go through a second front to the same registry: under the first one's name the
+    // pulled image's blobs would be mounted from many/layers instead of uploaded.
+    let up_dir = source.dir.path().join("up");
+    std::fs::create_dir_all(&up_dir).unwrap();
+    let up = Front::start(29750 + source.slot as u16, &reg.addr, &up_dir);
+    up.set(serde_json::json!({ "delay": 0.5 }));
 
     // dockerd's defaults: three downloads, five uploads.
     let w = Wharf::new();
     w.ok(&["pull", &image]);
     assert_eq!(most_at_once(&front, "GET"), 3);
-    let pushed = format!("{}/pushed/default:1", front.addr);
+    let pushed = format!("{}/pushed/default:1", up.addr);
     w.ok(&["tag", &image, &pushed]);
     w.ok(&["push", &pushed]);
-    assert_eq!(most_at_once(&front, "PUT"), 5);
+    assert_eq!(most_at_once(&up, "PUT"), 5);
 
     let limited = Wharf::new();
     daemon_json(
@@ -188,10 +194,10 @@ fn layers_in_flight_are_bounded_by_max_concurrent_downloads_and_uploads() {
     );
     limited.ok(&["pull", &image]);
     assert_eq!(most_at_once(&front, "GET"), 2);
-    let pushed = format!("{}/pushed/limited:1", front.addr);
+    let pushed = format!("{}/pushed/limited:1", up.addr);
     limited.ok(&["tag", &image, &pushed]);
     limited.ok(&["push", &pushed]);
-    assert_eq!(most_at_once(&front, "PUT"), 1);
+    assert_eq!(most_at_once(&up, "PUT"), 1);
     // What was pushed through the front pulls back whole elsewhere.
     let check = Wharf::new();
     check.ok(&["pull", &format!("{}/pushed/limited:1", reg.addr)]);

@@ -9,6 +9,7 @@ pub mod compose;
 pub mod context;
 pub mod daemon;
 pub mod output;
+mod progress_stream;
 pub mod stack;
 
 use clap::Parser;

@@ -273,13 +273,22 @@ impl Client {
 
     // ---- images ----------------------------------------------------------------------------
 
-    /// `POST /images/create?fromImage=...`: pull. The progress stream is read to its end; an
-    /// error in it (or an error status) is returned.
-    pub async fn pull_image(&self, image: &str) -> Result<()> {
+    /// `POST /images/create?fromImage=...`: pull (for `platform` when given). The progress
+    /// stream is read to its end; an error in it (or an error status) is returned.
+    pub async fn pull_image(&self, image: &str, platform: Option<&str>) -> Result<()> {
         let (name, tag) = split_tag(image);
+        // Always a tag: without one the daemon pulls every tag of the repository.
+        let tag = match tag {
+            Some(t) => t,
+            None if name.contains('@') => "",
+            None => "latest",
+        };
         let mut params = vec![("fromImage", name.to_string())];
-        if let Some(t) = tag {
-            params.push(("tag", t.to_string()));
+        if !tag.is_empty() {
+            params.push(("tag", tag.to_string()));
+        }
+        if let Some(p) = platform {
+            params.push(("platform", p.to_string()));
         }
         let auth = match crate::engine::image::reference::Reference::parse(image) {
             Ok(r) => super::credentials::header_for(&r.registry).await?,

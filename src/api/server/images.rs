@@ -15,6 +15,7 @@ use super::{
 };
 use crate::api::io::ChannelWriter;
 use crate::api::models::{ImageDeleteResponseItem, ImageInspect, ImageInspectRootFs, ImageSummary};
+use crate::docker::platform::Platform;
 use crate::engine::container::fs::CommitOptions;
 use crate::engine::filters::{self, parse as parse_filters};
 use crate::engine::image::cancel::{Cancel, CANCELLED};
@@ -257,11 +258,33 @@ pub async fn create(
         } else {
             format!("{image}:{tag}")
         };
-        // A malformed name is an HTTP error, like Docker's.
+        // A malformed name or platform is an HTTP error, like Docker's.
         Reference::parse(&name).map_err(|e| ApiError(Error::invalid(e)))?;
+        let platform = single(&raw, "platform")
+            .filter(|p| !p.is_empty())
+            .map(|p| Platform::parse(&p))
+            .transpose()
+            .map_err(|e| ApiError(Error::invalid(e)))?;
+        // No tag anywhere: every tag of the repository, as dockerd (`docker pull --all-tags`).
+        let all_tags = tag.is_empty() && !names_a_tag(&name);
         let (tx, rx) = mpsc::channel::<Bytes>(64);
         tokio::spawn(async move {
-            if let Err(e) = engine.pull_image(&name, credentials, tx.clone()).await {
+            let pulled = if all_tags {
+                match Reference::parse(&name) {
+                    Ok(r) => {
+                        engine
+                            .pull_all_tags(&r, platform.as_ref(), credentials, tx.clone())
+                            .await
+                    }
+                    Err(e) => Err(Error::invalid(e)),
+                }
+            } else {
+                engine
+                    .pull_image(&name, platform.as_ref(), credentials, tx.clone())
+                    .await
+                    .map(|_| ())
+            };
+            if let Err(e) = pulled {
                 let msg = e.to_string();
                 let _ = tx.send(error_line(&msg)).await;
             } else {
@@ -380,6 +403,12 @@ pub async fn prune(AxState(engine): AxState<State>, q: Query) -> ApiResult {
     ok_json(&serde_json::json!({"ImagesDeleted": deleted, "SpaceReclaimed": reclaimed}))
 }
 
+/// Whether an image name says its tag or digest (`box:1`, `box@sha256:…`, not `host:5000/box`).
+fn names_a_tag(name: &str) -> bool {
+    let last = name.rsplit('/').next().unwrap_or(name);
+    name.contains('@') || last.contains(':')
+}
+
 /// The last line of a progress stream that failed, as Docker clients expect it.
 pub(super) fn error_line(msg: &str) -> Bytes {
     error_json(serde_json::json!({"error": msg, "errorDetail": {"message": msg}}))
@@ -454,23 +483,37 @@ pub async fn post_dispatch(
         }
         "push" => {
             let tag = q.get("tag").cloned().unwrap_or_default();
+            // No tag anywhere: every local tag of the repository (`docker push --all-tags`).
+            let all_tags = tag.is_empty() && !names_a_tag(&name);
             let full = if tag.is_empty() {
                 name.clone()
             } else {
                 format!("{name}:{tag}")
             };
             let reference = Reference::parse(&full).map_err(|e| ApiError(Error::invalid(e)))?;
-            engine.images.resolve(&reference.to_string()).map_err(|_| {
-                ApiError(Error::not_found(format!(
-                    "An image does not exist locally with the tag: {}",
-                    reference.familiar_name()
-                )))
-            })?;
+            if !all_tags {
+                engine.images.resolve(&reference.to_string()).map_err(|_| {
+                    ApiError(Error::not_found(format!(
+                        "An image does not exist locally with the tag: {}",
+                        reference.familiar_name()
+                    )))
+                })?;
+            }
             let credentials = registry_auth(&headers)?;
             let (tx, rx) = mpsc::channel::<Bytes>(64);
             tokio::spawn(async move {
-                match engine.push_image(&full, credentials, tx.clone()).await {
-                    Ok(_) => engine.events.publish(
+                let pushed = if all_tags {
+                    engine
+                        .push_all_tags(&reference, credentials, tx.clone())
+                        .await
+                } else {
+                    engine
+                        .push_image(&full, credentials, tx.clone())
+                        .await
+                        .map(|_| ())
+                };
+                match pushed {
+                    Ok(()) => engine.events.publish(
                         crate::api::models::EventMessageTypeEnum::IMAGE,
                         "push",
                         &full,
@@ -577,6 +620,13 @@ fn inspect(engine: &Engine, name: &str) -> Result<ImageInspect> {
         config: api_config,
         architecture: Some(config.architecture.clone()),
         os: Some(config.os.clone()),
+        // The platform's variant (`v7` of linux/arm/v7), absent when the image has none.
+        variant: config
+            .extra
+            .get("variant")
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+            .map(String::from),
         size: Some(rec.size as i64),
         root_fs: Some(ImageInspectRootFs {
             typ: "layers".into(),

@@ -67,6 +67,9 @@ pub struct ImagesArgs {
 
 #[derive(Args, Debug)]
 pub struct PullArgs {
+    /// Download (or push) all tagged images in the repository
+    #[arg(short = 'a', long = "all-tags")]
+    pub all_tags: bool,
     /// Suppress verbose output
     #[arg(short = 'q', long)]
     pub quiet: bool,

@@ -3,13 +3,14 @@
 use hyper::Method;
 
 use super::filters;
-use crate::api::client::{credentials, empty, next_chunk, reader_body, with_query, Client};
+use crate::api::client::{credentials, empty, reader_body, with_query, Client};
 use crate::api::models::ImageDeleteResponseItem;
 use crate::cli::args::{
     CommitArgs, HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, LoginArgs, LogoutArgs, PruneArgs,
     PullArgs, RmiArgs, SaveArgs, TagArgs,
 };
 use crate::cli::output::{ago, print_table, Row, Table};
+use crate::cli::progress_stream::{self, Out};
 use crate::cli::{CliResult, Exit};
 use crate::engine::registry::auth::login_registry;
 use crate::util::bytesize::human_size;
@@ -225,51 +226,67 @@ async fn open_input(path: Option<&std::path::Path>) -> CliResult<crate::api::cli
     })
 }
 
-/// Print a JSON-lines progress body (`{"stream": ...}`, `{"status": ...}`, `{"error": ...}`).
-/// Print a JSON-lines progress body as it streams (`{"stream": ...}`, `{"id": ..,
-/// "status": ...}`); an `{"error": ...}` line ends the command with that message.
+/// Show a JSON-lines progress body on stdout (see [`progress_stream`]).
 async fn print_progress(
     resp: hyper::Response<hyper::body::Incoming>,
     quiet: bool,
     error_prefix: &str,
 ) -> CliResult {
-    let mut body = resp.into_body();
-    let mut buf = Vec::new();
-    while let Some(chunk) = next_chunk(&mut body).await? {
-        buf.extend_from_slice(&chunk);
-        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=pos).collect();
-            let v: serde_json::Value = serde_json::from_slice(&line).unwrap_or_default();
-            if let Some(e) = v["error"].as_str() {
-                return Err(Exit::msg(1, format!("{error_prefix}{e}")));
-            }
-            if quiet {
-                continue;
-            }
-            match (v["stream"].as_str(), v["id"].as_str(), v["status"].as_str()) {
-                (Some(text), _, _) => print!("{text}"),
-                (None, Some(id), Some(status)) => println!("{id}: {status}"),
-                (None, None, Some(status)) => println!("{status}"),
-                _ => {}
-            }
-        }
-    }
-    Ok(())
+    progress_stream::show(resp, quiet, error_prefix, Out::Stdout).await
 }
 
 pub async fn pull(client: &Client, a: PullArgs) -> CliResult {
     let r =
         crate::engine::image::reference::Reference::parse(&a.image).map_err(|e| Exit::msg(1, e))?;
-    let params: Vec<(&str, String)> = vec![
-        ("fromImage", r.full_name()),
-        (
-            "tag",
-            r.digest
-                .clone()
-                .or(r.tag.clone())
-                .unwrap_or_else(|| "latest".into()),
-        ),
-    ];
+    if a.all_tags {
+        all_tags_without_tag(&a.image)?;
+    }
+    let pull = Pull {
+        image: &a.image,
+        platform: a.platform.as_deref(),
+        all_tags: a.all_tags,
+        quiet: a.quiet,
+    };
+    pull_image(client, pull, Out::Stdout).await?;
+    if a.all_tags {
+        println!("{}", r.familiar_name());
+    } else {
+        println!("{}", r.familiar());
+    }
+    Ok(())
+}
+
+/// `--all-tags` takes a repository, not a tag (the docker CLI's check).
+fn all_tags_without_tag(image: &str) -> CliResult {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if image.contains('@') || last.contains(':') {
+        return Err(Exit::msg(1, "tag can't be used with --all-tags/-a"));
+    }
+    Ok(())
+}
+
+/// What to pull.
+pub struct Pull<'a> {
+    pub image: &'a str,
+    pub platform: Option<&'a str>,
+    /// Every tag of the repository (no tag sent: the daemon lists them).
+    pub all_tags: bool,
+    pub quiet: bool,
+}
+
+/// `POST /images/create`, its progress shown on `out`: `wharf pull`, and the pull of a `run`
+/// or `create` whose image is missing.
+pub async fn pull_image(client: &Client, p: Pull<'_>, out: Out) -> CliResult {
+    let r =
+        crate::engine::image::reference::Reference::parse(p.image).map_err(|e| Exit::msg(1, e))?;
+    let mut params: Vec<(&str, String)> = vec![("fromImage", r.full_name())];
+    if !p.all_tags {
+        let tag = r.digest.clone().or(r.tag.clone());
+        params.push(("tag", tag.unwrap_or_else(|| "latest".into())));
+    }
+    if let Some(platform) = p.platform {
+        params.push(("platform", platform.to_string()));
+    }
     let auth = credentials::header_for(&r.registry)
         .await
         .map_err(|e| Exit::msg(1, e.to_string()))?;
@@ -282,16 +299,20 @@ pub async fn pull(client: &Client, a: PullArgs) -> CliResult {
             auth.as_deref(),
         )
         .await?;
-    print_progress(resp, a.quiet, "Error response from daemon: ").await?;
-    println!("{}", r.familiar());
-    Ok(())
+    progress_stream::show(resp, p.quiet, "Error response from daemon: ", out).await
 }
 
 pub async fn push(client: &Client, a: PullArgs) -> CliResult {
     let r =
         crate::engine::image::reference::Reference::parse(&a.image).map_err(|e| Exit::msg(1, e))?;
-    let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
-    let path = with_query(&format!("/images/{}/push", r.full_name()), &[("tag", tag)]);
+    let path = if a.all_tags {
+        // No tag: the daemon pushes every local tag of the repository.
+        all_tags_without_tag(&a.image)?;
+        format!("/images/{}/push", r.full_name())
+    } else {
+        let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
+        with_query(&format!("/images/{}/push", r.full_name()), &[("tag", tag)])
+    };
     let auth = credentials::header_for(&r.registry)
         .await
         .map_err(|e| Exit::msg(1, e.to_string()))?;

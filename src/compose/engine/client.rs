@@ -113,8 +113,8 @@ impl ComposeEngine for Client {
     async fn inspect_image(&self, name: &str) -> Result<ImageInspect> {
         Client::inspect_image(self, name).await
     }
-    async fn pull_image(&self, name: &str) -> Result<()> {
-        Client::pull_image(self, name).await
+    async fn pull_image(&self, name: &str, platform: Option<&str>) -> Result<()> {
+        Client::pull_image(self, name, platform).await
     }
     async fn push_image(&self, name: &str) -> Result<()> {
         Client::push_image(self, name).await

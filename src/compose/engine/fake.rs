@@ -633,9 +633,12 @@ impl ComposeEngine for FakeEngine {
         })
     }
 
-    async fn pull_image(&self, name: &str) -> Result<()> {
+    async fn pull_image(&self, name: &str, platform: Option<&str>) -> Result<()> {
         let mut s = self.state.lock().unwrap();
-        s.calls.push(format!("pull {name}"));
+        match platform {
+            Some(p) => s.calls.push(format!("pull {name} --platform {p}")),
+            None => s.calls.push(format!("pull {name}")),
+        }
         match s.pullable.get(name).cloned() {
             Some(id) => {
                 s.images.insert(name.to_string(), id);

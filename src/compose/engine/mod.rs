@@ -80,7 +80,8 @@ pub trait ComposeEngine: Send + Sync {
     async fn remove_volume(&self, name: &str, force: bool) -> Result<()>;
     // ---- images ----
     async fn inspect_image(&self, name: &str) -> Result<ImageInspect>;
-    async fn pull_image(&self, name: &str) -> Result<()>;
+    /// Pull an image, for `platform` (compose's `platform:`) when given.
+    async fn pull_image(&self, name: &str, platform: Option<&str>) -> Result<()>;
     /// Push a local image to the registry its name says.
     async fn push_image(&self, name: &str) -> Result<()>;
     async fn remove_image(&self, name: &str, force: bool) -> Result<()>;

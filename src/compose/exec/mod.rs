@@ -343,6 +343,16 @@ impl Inner {
             .collect()
     }
 
+    /// The `platform:` of the first service using `image` that sets one (the image is pulled
+    /// once, for that platform).
+    fn platform_of_image(&self, image: &str) -> Option<String> {
+        self.project
+            .services
+            .iter()
+            .filter(|(n, s)| service_image(&self.project, n, s) == image)
+            .find_map(|(_, s)| s.platform.clone())
+    }
+
     async fn run(self: Arc<Self>, action: Action) -> Result<(), StepError> {
         match action {
             Action::CreateNetwork { key, name } => self.create_network(&key, &name).await,

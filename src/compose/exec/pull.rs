@@ -7,7 +7,8 @@ use super::{Inner, StepError};
 impl Inner {
     pub(super) async fn pull(&self, image: &str) -> Result<(), StepError> {
         self.report(Kind::Image, image, State::Working, "Pulling");
-        match self.engine.pull_image(image).await {
+        let platform = self.platform_of_image(image);
+        match self.engine.pull_image(image, platform.as_deref()).await {
             Ok(()) => {
                 self.report(Kind::Image, image, State::Done, "Pulled");
                 Ok(())

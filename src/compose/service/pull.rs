@@ -21,20 +21,24 @@ impl Compose {
         let graph = ServiceGraph::build(project)?;
         let selection = graph.select(&req.services, !req.include_deps)?;
         let mut images: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut platforms: BTreeMap<String, String> = BTreeMap::new();
         for s in &selection {
             let svc = &project.services[s];
             if svc.image.is_none() && svc.build.is_some() {
                 continue;
             }
-            images
-                .entry(service_image(project, s, svc))
-                .or_default()
-                .push(s.clone());
+            let image = service_image(project, s, svc);
+            if let Some(p) = &svc.platform {
+                platforms.entry(image.clone()).or_insert_with(|| p.clone());
+            }
+            images.entry(image).or_default().push(s.clone());
         }
+        let platforms = &platforms;
         let jobs = images.iter().map(|(image, services)| async move {
             let event = |state, status| Event::new(Kind::Image, image, state, status);
             self.progress.event(event(State::Working, "Pulling"));
-            match self.engine.pull_image(image).await {
+            let platform = platforms.get(image).map(String::as_str);
+            match self.engine.pull_image(image, platform).await {
                 Ok(()) => {
                     self.progress.event(event(State::Done, "Pulled"));
                     Ok(())

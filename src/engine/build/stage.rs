@@ -55,7 +55,7 @@ async fn base_image(b: &Build, name: &str) -> Result<String> {
     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
     let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
     b.progress.say(format!("Pulling {name}\n")).await?;
-    let pulled = b.engine.pull_image(name, None, tx).await;
+    let pulled = b.engine.pull_image(name, None, None, tx).await;
     let _ = drain.await;
     match pulled {
         Ok(img) => Ok(img.id),

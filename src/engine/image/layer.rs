@@ -117,12 +117,7 @@ pub fn unpack_layer_with<R: Read>(
     let diff = {
         let decompressed: Box<dyn Read + '_> = match media_type {
             MEDIA_TAR_GZIP => Box::new(flate2::read::MultiGzDecoder::new(&mut blob)),
-            MEDIA_TAR_ZSTD => {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    "zstd-compressed layers are not supported yet",
-                ))
-            }
+            MEDIA_TAR_ZSTD => Box::new(zstd::stream::read::Decoder::with_buffer(&mut blob)?),
             _ => Box::new(&mut blob),
         };
         let mut diff = HashingReader::new(decompressed, None);
@@ -464,6 +459,25 @@ mod tests {
         assert_eq!(rec.diff_id, crate::util::ids::sha256_digest(&tar));
         assert_eq!(rec.blob_digest, crate::util::ids::sha256_digest(&gz));
         assert_eq!(rec.media_type, MEDIA_TAR_GZIP);
+    }
+
+    #[test]
+    fn zstd_and_plain_layers_unpack_to_the_same_diff_id() {
+        let tar = layer_tar(&[("a", b"1"), ("b/c", b"22")]);
+        let zst = zstd::encode_all(&tar[..], 3).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let rec = unpack_layer(&zst[..], dir.path(), None).unwrap();
+        assert_eq!(rec.diff_id, crate::util::ids::sha256_digest(&tar));
+        assert_eq!(rec.blob_digest, crate::util::ids::sha256_digest(&zst));
+        assert_eq!(rec.media_type, MEDIA_TAR_ZSTD);
+        assert_eq!(std::fs::read(dir.path().join("b/c")).unwrap(), b"22");
+        let plain = tempfile::tempdir().unwrap();
+        let rec = unpack_layer(&tar[..], plain.path(), None).unwrap();
+        assert_eq!(rec.blob_digest, crate::util::ids::sha256_digest(&tar));
+        assert_eq!(rec.media_type, MEDIA_TAR);
+        // A zstd stream cut short is an error, not a short layer.
+        let e = tempfile::tempdir().unwrap();
+        assert!(unpack_layer(&zst[..zst.len() / 2], e.path(), None).is_err());
     }
 
     #[test]

@@ -6,6 +6,12 @@
 //! once ([`ImageStore::keep_pulled_layer`]), so that a pull stopped later (the client gone, a
 //! layer failing) leaves it for the next pull to find instead of fetching it again.
 //!
+//! The progress lines are dockerd's, in its order: `Pulling fs layer`, `Waiting` (while over
+//! the download limit), `Downloading` with bytes so far, `Verifying Checksum`, `Download
+//! complete`, `Extracting` with bytes of the blob unpacked so far, `Pull complete`. Byte counts
+//! go out at most every [`TICK`], and are dropped rather than waited for when the client reads
+//! slowly: a transfer never waits on its progress.
+//!
 //! [`ImageStore::keep_pulled_layer`]: crate::engine::image::ImageStore::keep_pulled_layer
 
 use std::io::{Seek, Write};
@@ -19,7 +25,7 @@ use sha2::Digest;
 use tokio::sync::mpsc;
 
 use super::session::Session;
-use super::{progress, retry};
+use super::{progress, progress_bytes, retry};
 use crate::engine::error::{Error, Result};
 use crate::engine::image::cancel::{Cancel, CANCELLED};
 use crate::engine::image::ingest::Ingest;
@@ -29,6 +35,48 @@ use crate::engine::Engine;
 /// How often a download waiting for bytes looks whether its pull was cancelled.
 const CANCEL_CHECK: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// How often a transfer reports its bytes.
+const TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Whether a byte count is due again.
+struct Ticker(std::time::Instant);
+
+impl Ticker {
+    fn new() -> Self {
+        Ticker(std::time::Instant::now())
+    }
+    fn due(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        if now.duration_since(self.0) < TICK {
+            return false;
+        }
+        self.0 = now;
+        true
+    }
+}
+
+/// Reads a blob for unpacking, reporting `Extracting` with the bytes read so far.
+struct Extracting<R> {
+    inner: R,
+    done: u64,
+    total: u64,
+    short: String,
+    tx: mpsc::Sender<Bytes>,
+    ticker: Ticker,
+}
+
+impl<R: std::io::Read> std::io::Read for Extracting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.done += n as u64;
+        if self.ticker.due() {
+            let line = progress_bytes("Extracting", &self.short, self.done, Some(self.total));
+            let _ = self.tx.try_send(line);
+        }
+        Ok(n)
+    }
+}
+
 /// One layer to download and unpack.
 pub(super) struct LayerPull {
     pub engine: Arc<Engine>,
@@ -37,6 +85,8 @@ pub(super) struct LayerPull {
     pub digest: String,
     pub diff_id: String,
     pub short: String,
+    /// The size the manifest gives, for the byte counts' totals.
+    pub size: Option<u64>,
     pub tx: mpsc::Sender<Bytes>,
     pub cancel: Cancel,
     /// The pull's: until the image is registered, its layers are safe from collection.
@@ -80,9 +130,20 @@ impl LayerPull {
         let ingest = self.ingest.clone();
         let tmp2 = tmp.clone();
         let cancel = self.cancel.clone();
+        let (short, tx) = (self.short.clone(), self.tx.clone());
         let rec = tokio::task::spawn_blocking(move || {
             let f = std::fs::File::open(&tmp2).map_err(|e| Error::internal(e.to_string()))?;
-            ingest.add_layer_until(f, &cancel)
+            let total = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let _ = tx.blocking_send(progress_bytes("Extracting", &short, 0, Some(total)));
+            let reader = Extracting {
+                inner: f,
+                done: 0,
+                total,
+                short,
+                tx,
+                ticker: Ticker::new(),
+            };
+            ingest.add_layer_until(reader, &cancel)
         })
         .await
         .map_err(Error::internal)?;
@@ -159,6 +220,15 @@ impl LayerPull {
                 }
             }
         }
+        // The last count (a small blob may have had no tick).
+        let _ = self
+            .tx
+            .send(progress_bytes("Downloading", &self.short, have, self.size))
+            .await;
+        let _ = self
+            .tx
+            .send(progress("Verifying Checksum", Some(&self.short)))
+            .await;
         let got = format!("sha256:{}", hex::encode(hasher.finalize()));
         if got != self.digest {
             return Err(Error::invalid(format!(
@@ -179,6 +249,7 @@ impl LayerPull {
         hasher: &mut sha2::Sha256,
         have: &mut u64,
     ) -> std::result::Result<(), Stopped> {
+        let mut ticker = Ticker::new();
         loop {
             let next = tokio::time::timeout(CANCEL_CHECK, body.frame()).await;
             if self.cancel.is_cancelled() {
@@ -195,6 +266,10 @@ impl LayerPull {
                 file.write_all(&data)
                     .map_err(|e| Stopped::Local(Error::internal(e.to_string())))?;
                 *have += data.len() as u64;
+                if ticker.due() {
+                    let line = progress_bytes("Downloading", &self.short, *have, self.size);
+                    let _ = self.tx.try_send(line);
+                }
             }
         }
         Ok(())

@@ -11,13 +11,16 @@
 pub mod auth;
 mod download;
 mod hosts;
+mod manifest;
 mod proxy;
 mod pull;
 mod push;
 mod retry;
 mod search;
 mod session;
+mod tags;
 mod transport;
+mod upload;
 
 pub use hosts::{parse_mirrors, Insecure, Mirror};
 pub use search::{split_term, SearchFilter, SearchResult, DEFAULT_LIMIT};
@@ -40,13 +43,36 @@ const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.d
 struct Descriptor {
     digest: String,
     #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(default)]
     platform: Option<Platform>,
 }
 
+/// An index entry's platform, as the registry spells it.
 #[derive(Debug, Deserialize)]
 struct Platform {
     architecture: String,
     os: String,
+    #[serde(default)]
+    variant: Option<String>,
+}
+
+impl Platform {
+    fn variant(&self) -> &str {
+        self.variant.as_deref().unwrap_or("")
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        match self.variant() {
+            "" => Ok(()),
+            v => write!(f, "/{v}"),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,12 +125,38 @@ pub fn progress(status: &str, id: Option<&str>) -> Bytes {
     Bytes::from(line)
 }
 
-fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
+/// A `Downloading` / `Extracting` / `Pushing` line with its `progressDetail` (bytes so far of
+/// `total`), and the bar the docker CLI draws from it as `progress`, for clients that print it.
+pub fn progress_bytes(status: &str, id: &str, current: u64, total: Option<u64>) -> Bytes {
+    let size = |n: u64| crate::util::bytesize::human_size(n as i64);
+    let bar = match total.filter(|t| *t > 0) {
+        Some(t) => {
+            let width = 50u64;
+            let done = (current.min(t) * width / t) as usize;
+            let arrow = if done < width as usize { ">" } else { "" };
+            format!(
+                "[{}{arrow}{}] {:>8}/{}",
+                "=".repeat(done),
+                " ".repeat((width as usize).saturating_sub(done + arrow.len())),
+                size(current),
+                size(t)
+            )
+        }
+        None => format!("{:>8}", size(current)),
+    };
+    let mut detail = serde_json::json!({ "current": current });
+    if let Some(t) = total {
+        detail["total"] = t.into();
     }
+    let v = serde_json::json!({
+        "status": status,
+        "progressDetail": detail,
+        "progress": bar,
+        "id": id,
+    });
+    let mut line = serde_json::to_vec(&v).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
 }
 
 impl Engine {

@@ -14,8 +14,10 @@ use sha2::Digest;
 use tokio::sync::mpsc;
 
 use super::download::LayerPull;
+use super::manifest::platform_manifest;
 use super::session::{session, short_digest, verify, Session};
-use super::{go_arch, progress, Credentials, Descriptor, Manifest, ACCEPT};
+use super::{progress, Credentials, Descriptor, Manifest};
+use crate::docker::platform::Platform;
 use crate::engine::error::{Error, Result};
 use crate::engine::image::cancel::{Cancel, CANCELLED};
 use crate::engine::image::config::ImageConfig;
@@ -26,10 +28,12 @@ use crate::engine::image::ImageRecord;
 use crate::engine::Engine;
 
 impl Engine {
-    /// Pull `reference`, sending Docker-style progress lines; returns the image.
+    /// Pull `reference` for `platform` (this host's when None), sending Docker-style progress
+    /// lines; returns the image.
     pub async fn pull_image(
         self: &Arc<Self>,
         reference: &str,
+        platform: Option<&Platform>,
         credentials: Option<Credentials>,
         progress_tx: mpsc::Sender<Bytes>,
     ) -> Result<ImageRecord> {
@@ -46,8 +50,9 @@ impl Engine {
             ))
             .await;
         let what = format!("manifest for {}", r.familiar());
-        let (mut s, manifest, manifest_digest) =
-            self.first_manifest(&r, &tag, &what, credentials).await?;
+        let (mut s, manifest, manifest_digest) = self
+            .first_manifest(&r, &tag, &what, platform, credentials)
+            .await?;
         let config_desc = manifest.config.ok_or_else(|| {
             Error::invalid(format!(
                 "{what}: no config (schema 1 manifests are not supported)"
@@ -63,7 +68,13 @@ impl Engine {
         verify(&config_desc.digest, &config)?;
         let parsed: ImageConfig = serde_json::from_slice(&config)
             .map_err(|e| Error::invalid(format!("image config: {e}")))?;
+        if let Some(wanted) = platform {
+            super::manifest::check_config_platform(wanted, &r, &parsed)?;
+        }
         let layers = manifest.layers.unwrap_or_default();
+        for l in &layers {
+            super::manifest::check_layer_type(&what, l)?;
+        }
         if layers.len() != parsed.rootfs.diff_ids.len() {
             return Err(Error::invalid(format!(
                 "{what}: {} layers but the config names {}",
@@ -98,14 +109,17 @@ impl Engine {
         r: &Reference,
         tag: &str,
         what: &str,
+        platform: Option<&Platform>,
         credentials: Option<Credentials>,
     ) -> Result<(Session, Manifest, String)> {
+        let host = Platform::host();
+        let wanted = platform.unwrap_or(&host);
         let endpoints = self.pull_endpoints(r).await?;
         let last = endpoints.len().saturating_sub(1);
         for (i, endpoint) in endpoints.into_iter().enumerate() {
             let base = endpoint.base.clone();
             let mut s = session(endpoint, &r.repository, credentials.clone());
-            match platform_manifest(&mut s, r, tag, what).await {
+            match platform_manifest(&mut s, r, tag, what, wanted).await {
                 Ok((m, digest)) => return Ok((s, m, digest)),
                 Err(e) if i < last => {
                     tracing::info!("pull {}: mirror {base}: {e}; trying the next", r.familiar());
@@ -148,6 +162,7 @@ impl Engine {
                 digest: desc.digest,
                 diff_id,
                 short,
+                size: desc.size,
                 tx: progress_tx.clone(),
                 cancel: cancel.clone(),
                 ingest: ingest.clone(),
@@ -205,53 +220,4 @@ impl Engine {
             .await;
         Ok(image)
     }
-}
-
-/// The manifest of `tag`, an index resolved to linux on this architecture; with its digest.
-async fn platform_manifest(
-    s: &mut Session,
-    r: &Reference,
-    tag: &str,
-    what: &str,
-) -> Result<(Manifest, String)> {
-    let (mut body, mut digest) = s
-        .fetch_bytes(
-            &format!("/v2/{}/manifests/{tag}", r.repository),
-            Some(ACCEPT),
-            what,
-        )
-        .await?;
-    if tag.starts_with("sha256:") {
-        verify(tag, &body).map_err(|e| Error::invalid(format!("{what}: {e}")))?;
-        digest = Some(tag.to_string());
-    }
-    let parse = |b: &[u8]| -> Result<Manifest> {
-        serde_json::from_slice(b).map_err(|e| Error::invalid(format!("{what}: {e}")))
-    };
-    let mut manifest = parse(&body)?;
-    if let Some(list) = &manifest.manifests {
-        let pick = list
-            .iter()
-            .find(|d| {
-                d.platform
-                    .as_ref()
-                    .is_some_and(|p| p.os == "linux" && p.architecture == go_arch())
-            })
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "no matching manifest for linux/{} in the manifest list entries of {}",
-                    go_arch(),
-                    r.familiar()
-                ))
-            })?;
-        let path = format!("/v2/{}/manifests/{}", r.repository, pick.digest);
-        let (b, _) = s.fetch_bytes(&path, Some(ACCEPT), what).await?;
-        verify(&pick.digest, &b)?;
-        digest = Some(pick.digest.clone());
-        body = b;
-        manifest = parse(&body)?;
-    }
-    let digest =
-        digest.unwrap_or_else(|| format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body))));
-    Ok((manifest, digest))
 }

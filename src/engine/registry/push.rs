@@ -1,7 +1,7 @@
 //! `docker push`: the image's blobs that the registry lacks uploaded in parallel (at most
-//! `max-concurrent-uploads` at once over the daemon; each a HEAD to ask, a POST for an upload
-//! location, a PUT of the file), then its manifest under the tag, with Docker's progress
-//! lines. The first blob's HEAD answers the registry's challenge for push access, so that the
+//! `max-concurrent-uploads` at once over the daemon; each a HEAD to ask, then a mount from
+//! another repository or the bytes, see [`super::upload`]), then its manifest under the tag,
+//! with Docker's progress lines. The first blob's HEAD answers the registry's challenge for push access, so that the
 //! parallel uploads share one token.
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use sha2::Digest;
 use tokio::sync::mpsc;
 
 use super::session::{challenge, error_text, session, short_digest, Session};
-use super::{progress, Credentials};
+use super::{progress, upload, Credentials};
 use crate::api::client::empty;
 use crate::engine::error::{Error, Result};
 use crate::engine::image::archive::{push_plan, PushPlan};
@@ -50,13 +50,25 @@ impl Engine {
         if let Some((digest, _)) = blobs.first() {
             push_access(&mut s, &r, digest).await?;
         }
+        let sources = upload::mount_sources(&self.images, &r);
         let mut tasks = Vec::new();
         for (digest, size) in blobs {
             let (engine, mut s, r, tx) = (self.clone(), s.clone(), r.clone(), progress_tx.clone());
             let limit = self.registry.uploads.clone();
+            let from = sources.get(&digest).cloned();
+            let short = short_digest(&digest);
+            let _ = progress_tx.send(progress("Preparing", Some(&short))).await;
             tasks.push(tokio::spawn(async move {
-                let _permit = limit.acquire_owned().await.map_err(Error::internal)?;
-                engine.push_blob(&mut s, &r, &digest, size, &tx).await
+                let _permit = match limit.clone().try_acquire_owned() {
+                    Ok(p) => p,
+                    Err(_) => {
+                        let _ = tx.send(progress("Waiting", Some(&short))).await;
+                        limit.acquire_owned().await.map_err(Error::internal)?
+                    }
+                };
+                engine
+                    .push_blob(&mut s, &r, &digest, size, from.as_deref(), &tx)
+                    .await
             }));
         }
         let mut first_error = None;
@@ -82,6 +94,7 @@ impl Engine {
         r: &Reference,
         digest: &str,
         size: u64,
+        from: Option<&str>,
         progress_tx: &mpsc::Sender<Bytes>,
     ) -> Result<()> {
         let short = short_digest(digest);
@@ -104,28 +117,16 @@ impl Engine {
             let asked = challenge(&head).replace(":pull\"", ":pull,push\"");
             s.authenticate(&asked).await?;
         }
-        let _ = progress_tx.send(progress("Preparing", Some(&short))).await;
-        let location = upload_location(s, r, digest).await?;
-        let sep = if location.contains('?') { '&' } else { '?' };
-        let file = tokio::fs::File::open(self.images.blob_path(digest))
-            .await
-            .map_err(|e| Error::internal(format!("blob {digest}: {e}")))?;
-        let put = s
-            .send(
-                hyper::Method::PUT,
-                &format!("{location}{sep}digest={digest}"),
-                Some("application/octet-stream"),
-                Some(size),
-                crate::api::client::reader_body(file),
-            )
-            .await?;
-        if put.status() != StatusCode::CREATED {
-            return Err(Error::invalid(format!(
-                "uploading {digest}: {}",
-                error_text(put).await
-            )));
-        }
-        let _ = progress_tx.send(progress("Pushed", Some(&short))).await;
+        let path = self.images.blob_path(digest);
+        let counts = upload::Progress {
+            short: short.clone(),
+            tx: progress_tx.clone(),
+        };
+        let status = match upload::blob(s, r, digest, size, &path, from, &counts).await? {
+            upload::Uploaded::Mounted(from) => format!("Mounted from {from}"),
+            upload::Uploaded::Pushed => "Pushed".to_string(),
+        };
+        let _ = progress_tx.send(progress(&status, Some(&short))).await;
         Ok(())
     }
 }
@@ -147,36 +148,6 @@ async fn push_access(s: &mut Session, r: &Reference, digest: &str) -> Result<()>
         s.authenticate(&asked).await?;
     }
     Ok(())
-}
-
-/// Start an upload; the absolute URL the registry gives for it.
-async fn upload_location(s: &mut Session, r: &Reference, digest: &str) -> Result<String> {
-    let start = s
-        .send(
-            hyper::Method::POST,
-            &format!("/v2/{}/blobs/uploads/", r.repository),
-            None,
-            Some(0),
-            empty(),
-        )
-        .await?;
-    if start.status() != StatusCode::ACCEPTED {
-        return Err(Error::invalid(format!(
-            "starting the upload of {digest}: {}",
-            error_text(start).await
-        )));
-    }
-    let location = start
-        .headers()
-        .get("location")
-        .and_then(|h| h.to_str().ok())
-        .ok_or_else(|| Error::invalid("the registry gave no upload location"))?
-        .to_string();
-    Ok(if location.starts_with('/') {
-        format!("{}{location}", s.base)
-    } else {
-        location
-    })
 }
 
 /// The manifest under the tag (`latest` when none); returns its digest.

@@ -296,6 +296,20 @@ impl Session {
         len: Option<u64>,
         body: ReqBody,
     ) -> Result<hyper::Response<hyper::body::Incoming>> {
+        self.send_with(method, url, content_type, len, &[], body)
+            .await
+    }
+
+    /// [`send`](Self::send) with more headers.
+    pub(super) async fn send_with(
+        &mut self,
+        method: hyper::Method,
+        url: &str,
+        content_type: Option<&str>,
+        len: Option<u64>,
+        headers: &[(&str, &str)],
+        body: ReqBody,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
         let url = if url.starts_with("http") {
             url.to_string()
         } else {
@@ -310,6 +324,9 @@ impl Session {
         }
         if let Some(l) = len {
             req = req.header("Content-Length", l.to_string());
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
         self.client
             .request(req.body(body).map_err(Error::internal)?)

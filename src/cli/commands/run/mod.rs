@@ -30,21 +30,37 @@ pub fn start_failure_code(message: &str) -> i32 {
 
 pub async fn run(client: &Client, a: RunArgs, create_only: bool) -> CliResult {
     let body = build_body(&a)?;
-    let created = client
+    let daemon_error = |e: crate::api::client::ClientError| {
+        Exit::msg(125, format!("wharf: Error response from daemon: {e}"))
+    };
+    let created = match client
         .create_container(a.name.as_deref(), a.platform.as_deref(), &body)
         .await
-        .map_err(|e| {
-            // Only a missing image: a missing network is a 404 too.
-            let prefix = if e.is_not_found() && e.to_string().starts_with("No such image") {
-                format!("Unable to find image '{}' locally\n", a.image)
-            } else {
-                String::new()
-            };
-            Exit::msg(
-                125,
-                format!("{prefix}wharf: Error response from daemon: {e}"),
+    {
+        // Only a missing image (a missing network is a 404 too): pulled, for the platform
+        // asked for, then created again, as the docker CLI does.
+        Err(e) if e.is_not_found() && e.to_string().starts_with("No such image") => {
+            eprintln!("Unable to find image '{}' locally", a.image);
+            let out = crate::cli::progress_stream::Out::Stderr;
+            crate::cli::commands::image::pull_image(
+                client,
+                crate::cli::commands::image::Pull {
+                    image: &a.image,
+                    platform: a.platform.as_deref(),
+                    all_tags: false,
+                    quiet: a.quiet,
+                },
+                out,
             )
-        })?;
+            .await
+            .map_err(|e| Exit::msg(125, format!("wharf: {}", e.message.unwrap_or_default())))?;
+            client
+                .create_container(a.name.as_deref(), a.platform.as_deref(), &body)
+                .await
+                .map_err(daemon_error)?
+        }
+        other => other.map_err(daemon_error)?,
+    };
     for w in &created.warnings {
         eprintln!("WARNING: {w}");
     }
