@@ -466,7 +466,11 @@ async fn set_hairpin(host: &Netlink, port: &str) -> Result<(), NetError> {
         .ok_or_else(|| fail("no such link".into()))?;
     host.handle
         .link()
-        .set_port(rtnetlink::LinkBridgePort::new(link.index).hairpin(true).build())
+        .set_port(
+            rtnetlink::LinkBridgePort::new(link.index)
+                .hairpin(true)
+                .build(),
+        )
         .execute()
         .await
         .map_err(|e| fail(e.to_string()))
