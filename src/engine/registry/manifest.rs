@@ -12,7 +12,8 @@ use crate::engine::error::{Error, Result};
 use crate::engine::image::config::ImageConfig;
 use crate::engine::image::reference::Reference;
 
-/// The manifest of `tag` for `wanted`, with its digest.
+/// The manifest of `tag` for `wanted`, with the digest `tag` names: for an index, the index's
+/// own (what dockerd records in RepoDigests and prints as `Digest:`), not the entry's.
 pub(super) async fn platform_manifest(
     s: &mut Session,
     r: &Reference,
@@ -35,12 +36,13 @@ pub(super) async fn platform_manifest(
         serde_json::from_slice(b).map_err(|e| Error::invalid(format!("{what}: {e}")))
     };
     let mut manifest = parse(&body)?;
+    let digest =
+        digest.unwrap_or_else(|| format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body))));
     if let Some(list) = &manifest.manifests {
         let pick = choose(list, wanted)?;
         let path = format!("/v2/{}/manifests/{pick}", r.repository);
         let (b, _) = s.fetch_bytes(&path, Some(ACCEPT), what).await?;
         verify(&pick, &b)?;
-        digest = Some(pick);
         body = b;
         manifest = parse(&body)?;
         if manifest.manifests.is_some() {
@@ -49,8 +51,6 @@ pub(super) async fn platform_manifest(
             )));
         }
     }
-    let digest =
-        digest.unwrap_or_else(|| format!("sha256:{}", hex::encode(sha2::Sha256::digest(&body))));
     Ok((manifest, digest))
 }
 
