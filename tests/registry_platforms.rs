@@ -345,3 +345,57 @@ fn uncompressed_and_zstd_layers_pull_verify_and_run() {
     let (_, err) = w.fails(&["image", "inspect", &bad]);
     assert!(err.contains("No such"), "{err}");
 }
+
+/// `GET /distribution/{name}/json` (docker-py's `inspect_distribution`): the registry's
+/// descriptor of a reference and its platforms, without pulling it.
+#[test]
+fn distribution_inspect_names_the_descriptor_and_platforms_without_pulling() {
+    let w = Wharf::new();
+    let reg = Registry::start(32250 + w.slot as u16);
+    let index = push_index(&reg, "dist/tool", "1");
+    w.ok(&["version"]);
+    let (code, body) = clients::api(
+        &w,
+        "GET",
+        &format!("/distribution/{}/dist/tool:1/json", reg.addr),
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["Descriptor"]["mediaType"], OCI_INDEX, "{v}");
+    assert_eq!(v["Descriptor"]["digest"], index.as_str(), "{v}");
+    let platforms: Vec<String> = v["Platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let mut s = format!(
+                "{}/{}",
+                p["os"].as_str().unwrap(),
+                p["architecture"].as_str().unwrap()
+            );
+            if let Some(variant) = p["variant"].as_str() {
+                s = format!("{s}/{variant}");
+            }
+            s
+        })
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64", "linux/arm/v7"]);
+    // By digest, and for a missing tag: the registry's answer.
+    let (code, _) = clients::api(
+        &w,
+        "GET",
+        &format!("/distribution/{}/dist/tool@{index}/json", reg.addr),
+        None,
+    );
+    assert_eq!(code, 200);
+    let (code, body) = clients::api(
+        &w,
+        "GET",
+        &format!("/distribution/{}/dist/tool:nope/json", reg.addr),
+        None,
+    );
+    assert!(code >= 400 && body.contains("message"), "{code} {body}");
+    // Nothing was pulled.
+    assert_eq!(w.ok(&["images", "-q"]), "");
+}

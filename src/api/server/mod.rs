@@ -4,6 +4,7 @@
 mod build;
 mod containers;
 mod detach;
+mod distribution;
 mod exec;
 mod hijack;
 mod images;
@@ -174,6 +175,7 @@ fn router(engine: State) -> Router {
         .route("/images/create", post(images::create))
         .route("/images/prune", post(images::prune))
         .route("/images/search", get(search::search))
+        .route("/distribution/{*rest}", get(distribution::inspect))
         .route(
             "/images/{*rest}",
             get(images::get_dispatch)

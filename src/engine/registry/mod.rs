@@ -9,6 +9,7 @@
 //! registry is reached.
 
 pub mod auth;
+mod distribution;
 mod download;
 mod hosts;
 mod manifest;
