@@ -92,3 +92,68 @@ fn forced_disconnect_of_an_unconnected_container_is_refused() {
     assert_eq!(members.trim(), "0");
     d.ok(&["rm", "-f", "c"]);
 }
+
+/// `--mac-address` (and `MacAddress` in an endpoint's settings): the container's link has it,
+/// inspect shows it, and a bad one is refused.
+#[test]
+fn mac_address_is_the_containers_own() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    w.ok(&["network", "create", "macnet"]);
+    for network in ["bridge", "macnet"] {
+        let name = format!("m-{network}");
+        w.ok(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            network,
+            "--mac-address",
+            "02:42:ac:11:99:01",
+            "box",
+            "sleep",
+            "600",
+        ]);
+        let inside = w.ok(&["exec", &name, "cat", "/sys/class/net/eth0/address"]);
+        assert_eq!(inside.trim(), "02:42:ac:11:99:01", "{network}");
+        let nets: serde_json::Value =
+            serde_json::from_str(&w.inspect(&name, "{{json .NetworkSettings.Networks}}")).unwrap();
+        let shown = nets[network]["MacAddress"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(shown, "02:42:ac:11:99:01", "{network}");
+        w.ok(&["rm", "-f", &name]);
+    }
+    let (code, err) = w.fails(&[
+        "run",
+        "--rm",
+        "--mac-address",
+        "02:42:zz:11:99:01",
+        "box",
+        "true",
+    ]);
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("invalid MAC address"), "{err}");
+    assert!(err.contains("--mac-address"), "{err}");
+    // The docker CLI sends it in the endpoint's settings (API 1.44+).
+    let d = Docker::new(&w);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "m-docker",
+        "--network",
+        "macnet",
+        "--mac-address",
+        "02:42:ac:11:99:02",
+        "box",
+        "sleep",
+        "600",
+    ]);
+    let inside = w.ok(&["exec", "m-docker", "cat", "/sys/class/net/eth0/address"]);
+    assert_eq!(inside.trim(), "02:42:ac:11:99:02");
+    w.ok(&["rm", "-f", "m-docker"]);
+    w.ok(&["network", "rm", "macnet"]);
+}

@@ -3,6 +3,7 @@
 //! `wharf run -p`, compose `ports:` and `compose run -p` accept exactly the same inputs.
 
 pub mod create;
+pub mod mac;
 pub mod platform;
 pub mod port;
 pub mod sysctl;

@@ -26,6 +26,9 @@ pub struct EndpointRequest {
     pub aliases: Vec<String>,
     #[serde(default)]
     pub ip: Option<Ipv4Addr>,
+    /// `--mac-address` / `MacAddress`.
+    #[serde(default)]
+    pub mac: Option<[u8; 6]>,
     /// The endpoint settings as the client sent them (links, IPAM config, driver options),
     /// echoed by inspect like dockerd does.
     #[serde(default)]
@@ -46,9 +49,14 @@ impl EndpointRequest {
             ),
             None => None,
         };
+        let mac = match settings.mac_address.as_deref().filter(|m| !m.is_empty()) {
+            Some(m) => Some(crate::docker::mac::parse_mac(m).map_err(Error::invalid)?),
+            None => None,
+        };
         Ok(EndpointRequest {
             aliases: settings.aliases.clone().unwrap_or_default(),
             ip,
+            mac,
             settings: Some(settings.clone()),
         })
     }
@@ -382,6 +390,7 @@ impl Engine {
                 // A fresh namespace: no need to look for a free name.
                 ifname: Some(format!("eth{i}")),
                 dns_upstreams: upstreams.clone(),
+                mac: req.mac,
             };
             match mgr.attach(path, &network.id, att).await {
                 Ok(ep) => endpoints.push(ep),
@@ -510,6 +519,7 @@ impl Engine {
                 ports: Vec::new(),
                 ifname: None,
                 dns_upstreams: Vec::new(),
+                mac: req.mac,
             };
             let ep = self.net()?.attach(&path, &n.id, att).await?;
             self.persist_networks().await?;

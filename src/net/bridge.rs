@@ -385,6 +385,8 @@ pub struct VethSpec<'a> {
     /// internal networks.
     pub default_gateway: Option<Ipv4Addr>,
     pub mtu: Option<u32>,
+    /// The container end's address; the kernel picks a random one when `None`.
+    pub mac: Option<crate::net::types::Mac>,
 }
 
 /// Create the veth pair with its peer created directly in the container's namespace under its
@@ -410,6 +412,9 @@ pub async fn attach_veth(
         .setns_by_fd(ns.as_raw_fd());
     if let Some(m) = mtu {
         peer = peer.mtu(m);
+    }
+    if let Some(mac) = spec.mac {
+        peer = peer.address(mac.to_vec());
     }
     let mut msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
         .name(spec.host_ifname.to_string())

@@ -104,6 +104,8 @@ pub struct SubSpec<'a> {
     /// Default route via the network's gateway (`None` for internal networks).
     pub default_gateway: Option<Ipv4Addr>,
     pub mtu: Option<u32>,
+    /// The link's address (macvlan; an ipvlan link has its parent's).
+    pub mac: Option<crate::net::types::Mac>,
 }
 
 /// Make sure the parent `name` exists: an existing link is used as it is (and never removed by
@@ -197,9 +199,12 @@ pub async fn attach_sub(
                 MacvlanMode::Vepa => MacVlanMode::Vepa,
                 MacvlanMode::Passthru => MacVlanMode::Passthrough,
             };
-            LinkMacVlan::new(spec.ifname, parent.index, mode)
-                .setns_by_fd(ns.as_raw_fd())
-                .build()
+            let mut b =
+                LinkMacVlan::new(spec.ifname, parent.index, mode).setns_by_fd(ns.as_raw_fd());
+            if let Some(mac) = spec.mac {
+                b = b.address(mac.to_vec());
+            }
+            b.build()
         }
         SubKind::Ipvlan(m) => {
             let mode = match m {
@@ -254,6 +259,7 @@ pub async fn attach_sub(
         prefix: spec.prefix,
         default_gateway: spec.default_gateway,
         mtu: spec.mtu,
+        mac: spec.mac,
     };
     match configure_peer(inside, &veth).await {
         Ok(mac) => Ok(mac),

@@ -104,7 +104,12 @@ pub struct Attachment {
     /// `--dns` servers for this container on networks with embedded DNS: its queries that are
     /// not about containers are forwarded there instead of the daemon's upstreams.
     pub dns_upstreams: Vec<SocketAddr>,
+    /// `--mac-address`: the container's link gets this address instead of a random one.
+    pub mac: Option<Mac>,
 }
+
+/// A link-layer (MAC) address.
+pub type Mac = [u8; 6];
 
 /// One container's attachment to one network, as set up: what `attach` returns and the engine
 /// stores (and hands back to `restore`).

@@ -147,6 +147,9 @@ pub struct RunArgs {
     /// IPv4 address
     #[arg(long)]
     pub ip: Option<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long)]
+    pub mac_address: Option<String>,
     /// Security Options
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,

@@ -507,10 +507,17 @@ fn requested_networks(
     let configs = networking
         .and_then(|n| n.endpoints_config.clone())
         .unwrap_or_default();
-    let primary_req = match configs.get(&primary) {
+    let mut primary_req = match configs.get(&primary) {
         Some(s) => endpoint(s)?,
         None => EndpointRequest::default(),
     };
+    // API < 1.44 sends the address in the container's config: it is the primary network's.
+    #[allow(deprecated)]
+    if let Some(m) = config.mac_address.as_deref().filter(|m| !m.is_empty()) {
+        if primary_req.mac.is_none() {
+            primary_req.mac = Some(crate::docker::mac::parse_mac(m).map_err(Error::invalid)?);
+        }
+    }
     if primary == crate::net::DEFAULT_NETWORK
         && (!primary_req.aliases.is_empty() || primary_req.ip.is_some())
     {

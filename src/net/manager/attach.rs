@@ -10,7 +10,7 @@ use crate::net::driver::{FirewallDriver, NetworkDriver};
 use crate::net::firewall;
 use crate::net::ports::PortMapping;
 use crate::net::sublink::{SubKind, SubSpec};
-use crate::net::types::{Attachment, Endpoint, Network};
+use crate::net::types::{Attachment, Endpoint, Mac, Network};
 use crate::net::NetError;
 
 /// The veth of an endpoint on `net`.
@@ -20,6 +20,7 @@ pub(super) fn veth_spec<'a>(
     host_ifname: &'a str,
     ifname: &'a str,
     ip: std::net::Ipv4Addr,
+    mac: Option<Mac>,
 ) -> VethSpec<'a> {
     VethSpec {
         host_ifname,
@@ -30,6 +31,7 @@ pub(super) fn veth_spec<'a>(
         prefix: net.subnet().prefix_len(),
         default_gateway: (!net.internal).then_some(net.gateway()),
         mtu: net.mtu,
+        mac,
     }
 }
 
@@ -39,6 +41,7 @@ pub(super) fn sub_spec<'a>(
     netns: &'a Path,
     ifname: &'a str,
     ip: std::net::Ipv4Addr,
+    mac: Option<Mac>,
 ) -> Result<SubSpec<'a>, NetError> {
     Ok(SubSpec {
         kind: SubKind::parse(&net.driver, &net.options)?,
@@ -49,6 +52,7 @@ pub(super) fn sub_spec<'a>(
         prefix: net.subnet().prefix_len(),
         default_gateway: (!net.internal).then_some(net.gateway()),
         mtu: net.mtu,
+        mac,
     })
 }
 
@@ -223,11 +227,11 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         let (host_ifname, mac) = if net.is_bridge() {
             let host_ifname = self.host_ifname(&att.container_id, &net.id);
             self.links.settle_link(&host_ifname).await;
-            let spec = veth_spec(&net, netns, &host_ifname, &ifname, ip);
+            let spec = veth_spec(&net, netns, &host_ifname, &ifname, ip, att.mac);
             let mac = self.links.attach_veth(&inside, &spec).await?;
             (host_ifname, mac)
         } else {
-            let spec = sub_spec(&net, netns, &ifname, ip)?;
+            let spec = sub_spec(&net, netns, &ifname, ip, att.mac)?;
             let mac = self.links.attach_sub(&inside, &spec).await?;
             if let Err(e) = self.listen_in(&net, &att.container_id, netns, ip).await {
                 let _ = self.links.delete_link_in(&inside, &ifname).await;

@@ -185,7 +185,9 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         let inside = self.links.enter(&ep.netns).await.map_err(Reattach::Enter)?;
         // A leftover peer of that name in the namespace would block re-creation.
         let _ = self.links.delete_link_in(&inside, &ep.ifname).await;
-        let spec = veth_spec(net, &ep.netns, &ep.host_ifname, &ep.ifname, ep.ip);
+        // The same address as before, so neighbours' ARP caches stay right.
+        let mac = crate::docker::mac::parse_mac(&ep.mac).ok();
+        let spec = veth_spec(net, &ep.netns, &ep.host_ifname, &ep.ifname, ep.ip, mac);
         self.links
             .attach_veth(&inside, &spec)
             .await

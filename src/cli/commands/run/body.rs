@@ -22,6 +22,9 @@ pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
     let restart = restart_flag(&a.restart)?;
     let memory = bytes("-m, --memory", &a.memory)?;
     let nano_cpus = a.cpus.as_deref().map(cpus_flag).transpose()?;
+    if let Some(m) = &a.mac_address {
+        crate::docker::mac::parse_mac(m).map_err(|why| bad_flag("--mac-address", m, why))?;
+    }
     body.healthcheck = health(a)?;
     let ulimits = a
         .ulimit
@@ -180,11 +183,10 @@ fn security(a: &RunArgs) -> CliResult<Security> {
 fn networking(a: &RunArgs) -> Networking {
     let network = a.network.clone().unwrap_or_else(|| "bridge".into());
     let mut endpoints = HashMap::new();
-    if !a.network_alias.is_empty() || a.ip.is_some() {
-        endpoints.insert(
-            network.clone(),
-            endpoint(a.network_alias.clone(), Vec::new(), a.ip.clone(), None),
-        );
+    if !a.network_alias.is_empty() || a.ip.is_some() || a.mac_address.is_some() {
+        let mut e = endpoint(a.network_alias.clone(), Vec::new(), a.ip.clone(), None);
+        e.mac_address = a.mac_address.clone();
+        endpoints.insert(network.clone(), e);
     }
     Networking {
         mode: Some(network),
