@@ -184,6 +184,10 @@ pub struct Service {
     pub logging: Option<Logging>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// The address of the service's link on its first network (`networks.*.mac_address` sets
+    /// it per network).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<String>,
     /// Commands run in the container after it started.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post_start: Vec<ServiceHook>,

@@ -68,6 +68,8 @@ pub struct ServiceNetwork {
     pub ipv6_address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<String>,
 }
 
 /// `network_mode`.

@@ -69,10 +69,13 @@ fn endpoints(cx: &Ctx, warn: &mut Warnings) -> Networking {
         if i == 0 {
             out.mode = Some(net.clone());
         }
-        out.endpoints.insert(
-            net,
-            endpoint(aliases, links, cfg.ipv4_address.clone(), cfg.priority),
-        );
+        let mut e = endpoint(aliases, links, cfg.ipv4_address.clone(), cfg.priority);
+        // The service-level address is its first network's, as in compose.
+        e.mac_address = cfg
+            .mac_address
+            .clone()
+            .or_else(|| svc.mac_address.clone().filter(|_| i == 0));
+        out.endpoints.insert(net, e);
     }
     out
 }

@@ -28,7 +28,13 @@ pub(super) fn service_networks(n: &Node, p: &KeyPath, ctx: &mut NormCtx<'_>) -> 
                         let i = to_int(pr, &p.key(k).key("priority"))?;
                         vm.insert("priority".into(), pr.derive(V::Int(i)));
                     }
-                    let supported = ["aliases", "ipv4_address", "ipv6_address", "priority"];
+                    let supported = [
+                        "aliases",
+                        "ipv4_address",
+                        "ipv6_address",
+                        "priority",
+                        "mac_address",
+                    ];
                     let unsupported: Vec<String> = vm
                         .keys()
                         .filter(|k| !supported.contains(&k.as_str()))

@@ -129,6 +129,7 @@ pub(super) static SERVICE: &[(&str, Transform)] = &[
         Ok(logging(n, p, cx)?.map_or(Step::Drop, Step::Set))
     }),
     ("platform", text),
+    ("mac_address", text),
     ("extends", |n, p, cx| set(extends(n, p, cx))),
     ("develop", |n, p, cx| {
         set(super::super::develop::develop(n, p, cx))
