@@ -100,27 +100,9 @@ async fn macvlan_containers_reach_each_other_and_a_lan_host() {
     assert_eq!(eb.ip, Ipv4Addr::new(10, 213, 70, 200));
     assert_eq!(ea.dns_server, Some(Ipv4Addr::new(127, 0, 0, 11)));
     // Container to container, container to the LAN host and back: addresses preserved.
-    let (ap, bp, lp) = (a.clone(), b.clone(), lan.clone());
+    let ap = a.clone();
     let (ia, ib) = (ea.ip, eb.ip);
-    assert_eq!(
-        blocking(move || tcp_get(Some(&bp), sa(ia, 80)))
-            .await
-            .unwrap(),
-        ib.to_string()
-    );
-    let bp = b.clone();
-    assert_eq!(
-        blocking(move || tcp_get(Some(&bp), sa(lan_ip, 8080)))
-            .await
-            .unwrap(),
-        ib.to_string()
-    );
-    assert_eq!(
-        blocking(move || tcp_get(Some(&lp), sa(ia, 80)))
-            .await
-            .unwrap(),
-        lan_ip.to_string()
-    );
+    reach_each_other_and_the_lan(&b, &lan, (ia, ib), lan_ip).await;
     // Each container has a MAC of its own on the segment, and the default route via the LAN's
     // gateway.
     assert_ne!(ea.mac, eb.mac);
@@ -181,6 +163,36 @@ fn kernel_has(kind: &str) -> bool {
     res
 }
 
+/// From container `b` (address `ib`) to `ia`'s server on 80 and the LAN host's on 8080, and
+/// from the LAN host (in `lan`) back to `ia`: each server sees the client's own address.
+async fn reach_each_other_and_the_lan(
+    b: &Path,
+    lan: &Path,
+    (ia, ib): (Ipv4Addr, Ipv4Addr),
+    lan_ip: Ipv4Addr,
+) {
+    let (bp, lp) = (b.to_path_buf(), lan.to_path_buf());
+    assert_eq!(
+        blocking(move || tcp_get(Some(&bp), sa(ia, 80)))
+            .await
+            .unwrap(),
+        ib.to_string()
+    );
+    let bp = b.to_path_buf();
+    assert_eq!(
+        blocking(move || tcp_get(Some(&bp), sa(lan_ip, 8080)))
+            .await
+            .unwrap(),
+        ib.to_string()
+    );
+    assert_eq!(
+        blocking(move || tcp_get(Some(&lp), sa(ia, 80)))
+            .await
+            .unwrap(),
+        lan_ip.to_string()
+    );
+}
+
 /// Two containers on `net` (driver and parent as given), the LAN host at `lan_ip` in `lan`:
 /// each reaches the others, and names resolve.
 async fn two_containers_and_the_lan(
@@ -205,27 +217,8 @@ async fn two_containers_and_the_lan(
         ea.ip != lan_ip && eb.ip != lan_ip,
         "the LAN host's address was handed out"
     );
-    let (bp, lp) = (b.clone(), lan.to_path_buf());
-    let (ia, ib) = (ea.ip, eb.ip);
-    assert_eq!(
-        blocking(move || tcp_get(Some(&bp), sa(ia, 80)))
-            .await
-            .unwrap(),
-        ib.to_string()
-    );
-    let bp = b.clone();
-    assert_eq!(
-        blocking(move || tcp_get(Some(&bp), sa(lan_ip, 8080)))
-            .await
-            .unwrap(),
-        ib.to_string()
-    );
-    assert_eq!(
-        blocking(move || tcp_get(Some(&lp), sa(ia, 80)))
-            .await
-            .unwrap(),
-        lan_ip.to_string()
-    );
+    reach_each_other_and_the_lan(&b, lan, (ea.ip, eb.ip), lan_ip).await;
+    let ia = ea.ip;
     let bp = b.clone();
     assert_eq!(blocking(move || resolve_in(&bp, "srv")).await, vec![ia]);
     (ea, eb)

@@ -145,17 +145,7 @@ mod tests {
     use crate::engine::store::Store;
 
     fn layer_tar() -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_ustar();
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(0);
-        h.set_size(2);
-        h.set_mode(0o644);
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_cksum();
-        b.append_data(&mut h, "f", &b"hi"[..]).unwrap();
-        b.into_inner().unwrap()
+        crate::engine::image::layer::tests::layer_tar(&[("f", b"hi")])
     }
 
     #[test]

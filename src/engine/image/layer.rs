@@ -354,7 +354,7 @@ pub fn tar_tree<W: Write>(root: &Path, out: W, skip_dirs_content: &[&str]) -> io
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -400,7 +400,8 @@ mod tests {
         );
     }
 
-    fn layer_tar(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    /// A layer tar of regular files (name, content), owned by root, mtime 0.
+    pub(crate) fn layer_tar(entries: &[(&str, &[u8])]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         for (name, data) in entries {
             let mut h = tar::Header::new_gnu();
