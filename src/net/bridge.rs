@@ -370,12 +370,10 @@ pub fn write_sysctl(path: &str, value: &str) -> Result<(), NetError> {
         .map_err(|e| NetError::System(format!("setting {full} to {value}: {e}")))
 }
 
-/// One veth attachment of a container namespace to a bridge.
+/// The container's end of a link, whatever kind of link it is (veth, macvlan, ipvlan): what
+/// [`configure_peer`] sets up inside the namespace.
 #[derive(Debug, Clone)]
-pub struct VethSpec<'a> {
-    /// Host-side name (≤ 15 bytes).
-    pub host_ifname: &'a str,
-    pub bridge: &'a str,
+pub struct PeerSpec<'a> {
     pub netns: &'a Path,
     /// Name inside the container (`eth0`, `eth1`, ...).
     pub ifname: &'a str,
@@ -385,8 +383,17 @@ pub struct VethSpec<'a> {
     /// internal networks.
     pub default_gateway: Option<Ipv4Addr>,
     pub mtu: Option<u32>,
-    /// The container end's address; the kernel picks a random one when `None`.
+    /// The link's address; the kernel picks a random one when `None`.
     pub mac: Option<crate::net::types::Mac>,
+}
+
+/// One veth attachment of a container namespace to a bridge.
+#[derive(Debug, Clone)]
+pub struct VethSpec<'a> {
+    /// Host-side name (≤ 15 bytes).
+    pub host_ifname: &'a str,
+    pub bridge: &'a str,
+    pub peer: PeerSpec<'a>,
 }
 
 /// Create the veth pair with its peer created directly in the container's namespace under its
@@ -403,17 +410,20 @@ pub async fn attach_veth(
         .link(spec.bridge)
         .await?
         .ok_or_else(|| NetError::NotFound(format!("bridge {} does not exist", spec.bridge)))?;
-    let ns = std::fs::File::open(spec.netns).map_err(|e| {
-        NetError::NotFound(format!("network namespace {}: {e}", spec.netns.display()))
+    let ns = std::fs::File::open(spec.peer.netns).map_err(|e| {
+        NetError::NotFound(format!(
+            "network namespace {}: {e}",
+            spec.peer.netns.display()
+        ))
     })?;
-    let mtu = spec.mtu.or(bridge.mtu).filter(|m| *m > 0);
+    let mtu = spec.peer.mtu.or(bridge.mtu).filter(|m| *m > 0);
     let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
-        .name(spec.ifname.to_string())
+        .name(spec.peer.ifname.to_string())
         .setns_by_fd(ns.as_raw_fd());
     if let Some(m) = mtu {
         peer = peer.mtu(m);
     }
-    if let Some(mac) = spec.mac {
+    if let Some(mac) = spec.peer.mac {
         peer = peer.address(mac.to_vec());
     }
     let mut msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
@@ -434,13 +444,13 @@ pub async fn attach_veth(
                 NetError::Conflict(format!(
                     "interface {} (host side) or {} (in {}) already exists",
                     spec.host_ifname,
-                    spec.ifname,
-                    spec.netns.display()
+                    spec.peer.ifname,
+                    spec.peer.netns.display()
                 ))
             } else {
                 nl_err(format!(
                     "creating veth pair {}/{}",
-                    spec.host_ifname, spec.ifname
+                    spec.host_ifname, spec.peer.ifname
                 ))(e)
             }
         })?;
@@ -451,7 +461,7 @@ pub async fn attach_veth(
         let _ = host.delete_link(spec.host_ifname).await;
         return Err(e);
     }
-    match configure_peer(inside, spec).await {
+    match configure_peer(inside, &spec.peer).await {
         Ok(mac) => Ok(mac),
         Err(e) => {
             let _ = host.delete_link(spec.host_ifname).await;
@@ -482,9 +492,9 @@ async fn set_hairpin(host: &Netlink, port: &str) -> Result<(), NetError> {
 }
 
 /// Configure the container's end of a link (`spec.ifname` in `spec.netns`, through `nl`, a
-/// handle on that namespace): address, up, lo up, default route. Only the inside fields of
-/// `spec` are used (macvlan and ipvlan links too).
-pub(crate) async fn configure_peer(nl: &Netlink, spec: &VethSpec<'_>) -> Result<String, NetError> {
+/// handle on that namespace): address, up, lo up, default route (veth, macvlan and ipvlan
+/// links alike).
+pub(crate) async fn configure_peer(nl: &Netlink, spec: &PeerSpec<'_>) -> Result<String, NetError> {
     let link = nl.link(spec.ifname).await?.ok_or_else(|| {
         NetError::System(format!(
             "{} did not appear in {}",

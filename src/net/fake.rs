@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ipnet::Ipv4Net;
 
-use super::bridge::{BridgeSpec, Link, VethSpec};
+use super::bridge::{BridgeSpec, Link, PeerSpec, VethSpec};
 use super::driver::{FirewallDriver, NetworkDriver};
 use super::firewall::{FwForward, Ruleset};
 use super::ports::Proto;
@@ -55,6 +55,27 @@ impl HostState {
         } else {
             Ok(())
         }
+    }
+
+    /// Whether namespace `ns` has an interface `ifname`.
+    fn has_inside(&self, ns: &Path, ifname: &str) -> bool {
+        self.namespaces
+            .get(ns)
+            .is_some_and(|ifs| ifs.contains_key(ifname))
+    }
+
+    /// The container's end of a link in `ns`, configured as `configure_peer` would.
+    fn place_peer(&mut self, ns: &Path, peer: &PeerSpec<'_>, mac: &str) {
+        let iface = FakeIf {
+            ip: peer.ip,
+            prefix: peer.prefix,
+            default_gateway: peer.default_gateway,
+            mac: mac.to_string(),
+        };
+        self.namespaces
+            .entry(ns.to_path_buf())
+            .or_default()
+            .insert(peer.ifname.to_string(), iface);
     }
 
     /// Add a host link (of `kind`, on bridge `controller`), as the kernel would.
@@ -233,31 +254,19 @@ impl NetworkDriver for FakeHost {
                 spec.bridge
             )));
         }
-        let taken_inside = st
-            .namespaces
-            .get(ns)
-            .is_some_and(|ifs| ifs.contains_key(spec.ifname));
-        if st.links.contains_key(spec.host_ifname) || taken_inside {
+        let ifname = spec.peer.ifname;
+        if st.links.contains_key(spec.host_ifname) || st.has_inside(ns, ifname) {
             return Err(NetError::Conflict(format!(
-                "interface {} or {} already exists",
-                spec.host_ifname, spec.ifname
+                "interface {} or {ifname} already exists",
+                spec.host_ifname
             )));
         }
         let index = st.add_link(spec.host_ifname, "veth", Some(spec.bridge));
         let mac = format!("02:00:00:00:{:02x}:{:02x}", index >> 8, index & 0xff);
-        let iface = FakeIf {
-            ip: spec.ip,
-            prefix: spec.prefix,
-            default_gateway: spec.default_gateway,
-            mac: mac.clone(),
-        };
-        st.namespaces
-            .entry(ns.clone())
-            .or_default()
-            .insert(spec.ifname.to_string(), iface);
+        st.place_peer(ns, &spec.peer, &mac);
         st.peers.insert(
             spec.host_ifname.to_string(),
-            (ns.clone(), spec.ifname.to_string()),
+            (ns.clone(), ifname.to_string()),
         );
         Ok(mac)
     }
@@ -297,14 +306,10 @@ impl NetworkDriver for FakeHost {
                 spec.parent
             )));
         }
-        if st
-            .namespaces
-            .get(ns)
-            .is_some_and(|ifs| ifs.contains_key(spec.ifname))
-        {
+        let ifname = spec.peer.ifname;
+        if st.has_inside(ns, ifname) {
             return Err(NetError::Conflict(format!(
-                "interface {} already exists",
-                spec.ifname
+                "interface {ifname} already exists"
             )));
         }
         st.next_index += 1;
@@ -313,20 +318,9 @@ impl NetworkDriver for FakeHost {
             st.next_index >> 8,
             st.next_index & 0xff
         );
-        let iface = FakeIf {
-            ip: spec.ip,
-            prefix: spec.prefix,
-            default_gateway: spec.default_gateway,
-            mac: mac.clone(),
-        };
-        st.namespaces
-            .entry(ns.clone())
-            .or_default()
-            .insert(spec.ifname.to_string(), iface);
-        st.sub_parents.insert(
-            (ns.clone(), spec.ifname.to_string()),
-            spec.parent.to_string(),
-        );
+        st.place_peer(ns, &spec.peer, &mac);
+        st.sub_parents
+            .insert((ns.clone(), ifname.to_string()), spec.parent.to_string());
         Ok(mac)
     }
 }

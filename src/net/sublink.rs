@@ -9,14 +9,12 @@
 //! parent, and why the embedded DNS answers inside the container's namespace (see
 //! [`crate::net::dns::DnsServer::listen_in`]).
 
-use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
-use std::path::Path;
 
 use rtnetlink::packet_route::link::{IpVlanMode, MacVlanMode};
 use rtnetlink::{LinkDummy, LinkIpVlan, LinkMacVlan, LinkVeth, LinkVlan};
 
-use super::bridge::{configure_peer, errno, nl_err, valid_ifname, Netlink, VethSpec};
+use super::bridge::{configure_peer, errno, nl_err, valid_ifname, Netlink, PeerSpec};
 use super::NetError;
 
 /// The kind of link a container gets on a parent, with its mode.
@@ -96,16 +94,8 @@ pub fn parse_vlan_parent(name: &str) -> Option<(&str, u16)> {
 pub struct SubSpec<'a> {
     pub kind: SubKind,
     pub parent: &'a str,
-    pub netns: &'a Path,
-    /// Name inside the container.
-    pub ifname: &'a str,
-    pub ip: Ipv4Addr,
-    pub prefix: u8,
-    /// Default route via the network's gateway (`None` for internal networks).
-    pub default_gateway: Option<Ipv4Addr>,
-    pub mtu: Option<u32>,
-    /// The link's address (macvlan; an ipvlan link has its parent's).
-    pub mac: Option<crate::net::types::Mac>,
+    /// The container's end (an ipvlan link has its parent's address: `peer.mac` is unused).
+    pub peer: PeerSpec<'a>,
 }
 
 /// Make sure the parent `name` exists: an existing link is used as it is (and never removed by
@@ -187,10 +177,13 @@ pub async fn attach_sub(
     let parent = host.link(spec.parent).await?.ok_or_else(|| {
         NetError::NotFound(format!("parent interface {} does not exist", spec.parent))
     })?;
-    let ns = std::fs::File::open(spec.netns).map_err(|e| {
-        NetError::NotFound(format!("network namespace {}: {e}", spec.netns.display()))
+    let ns = std::fs::File::open(spec.peer.netns).map_err(|e| {
+        NetError::NotFound(format!(
+            "network namespace {}: {e}",
+            spec.peer.netns.display()
+        ))
     })?;
-    let mtu = spec.mtu.or(parent.mtu).filter(|m| *m > 0);
+    let mtu = spec.peer.mtu.or(parent.mtu).filter(|m| *m > 0);
     let mut msg = match spec.kind {
         SubKind::Macvlan(m) => {
             let mode = match m {
@@ -200,8 +193,8 @@ pub async fn attach_sub(
                 MacvlanMode::Passthru => MacVlanMode::Passthrough,
             };
             let mut b =
-                LinkMacVlan::new(spec.ifname, parent.index, mode).setns_by_fd(ns.as_raw_fd());
-            if let Some(mac) = spec.mac {
+                LinkMacVlan::new(spec.peer.ifname, parent.index, mode).setns_by_fd(ns.as_raw_fd());
+            if let Some(mac) = spec.peer.mac {
                 b = b.address(mac.to_vec());
             }
             b.build()
@@ -212,7 +205,7 @@ pub async fn attach_sub(
                 IpvlanMode::L3 => IpVlanMode::L3,
                 IpvlanMode::L3s => IpVlanMode::L3S,
             };
-            LinkIpVlan::new(spec.ifname, parent.index, mode)
+            LinkIpVlan::new(spec.peer.ifname, parent.index, mode)
                 .setns_by_fd(ns.as_raw_fd())
                 .build()
         }
@@ -225,8 +218,8 @@ pub async fn attach_sub(
         if errno(&e) == Some(libc::EEXIST) {
             NetError::Conflict(format!(
                 "interface {} already exists in {}",
-                spec.ifname,
-                spec.netns.display()
+                spec.peer.ifname,
+                spec.peer.netns.display()
             ))
         } else if errno(&e) == Some(libc::EINVAL)
             && spec.kind == SubKind::Macvlan(MacvlanMode::Passthru)
@@ -241,7 +234,7 @@ pub async fn attach_sub(
                 spec.parent
             ))
         } else {
-            let what = format!("creating {} on {}", spec.ifname, spec.parent);
+            let what = format!("creating {} on {}", spec.peer.ifname, spec.parent);
             let module = match spec.kind {
                 SubKind::Macvlan(_) => "macvlan",
                 SubKind::Ipvlan(_) => "ipvlan",
@@ -250,21 +243,10 @@ pub async fn attach_sub(
         }
     })?;
     drop(ns);
-    let veth = VethSpec {
-        host_ifname: "",
-        bridge: "",
-        netns: spec.netns,
-        ifname: spec.ifname,
-        ip: spec.ip,
-        prefix: spec.prefix,
-        default_gateway: spec.default_gateway,
-        mtu: spec.mtu,
-        mac: spec.mac,
-    };
-    match configure_peer(inside, &veth).await {
+    match configure_peer(inside, &spec.peer).await {
         Ok(mac) => Ok(mac),
         Err(e) => {
-            let _ = inside.delete_link(spec.ifname).await;
+            let _ = inside.delete_link(spec.peer.ifname).await;
             Err(e)
         }
     }

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::{join_errors, Holds, NetworkManager, State};
-use crate::net::bridge::{self, VethSpec};
+use crate::net::bridge::{self, PeerSpec, VethSpec};
 use crate::net::driver::{FirewallDriver, NetworkDriver};
 use crate::net::firewall;
 use crate::net::ports::PortMapping;
@@ -25,6 +25,19 @@ pub(super) fn veth_spec<'a>(
     VethSpec {
         host_ifname,
         bridge: &net.bridge,
+        peer: peer_spec(net, netns, ifname, ip, mac),
+    }
+}
+
+/// The container's end of its link on `net`.
+fn peer_spec<'a>(
+    net: &'a Network,
+    netns: &'a Path,
+    ifname: &'a str,
+    ip: std::net::Ipv4Addr,
+    mac: Option<Mac>,
+) -> PeerSpec<'a> {
+    PeerSpec {
         netns,
         ifname,
         ip,
@@ -46,13 +59,7 @@ pub(super) fn sub_spec<'a>(
     Ok(SubSpec {
         kind: SubKind::parse(&net.driver, &net.options)?,
         parent: net.parent.as_deref().unwrap_or_default(),
-        netns,
-        ifname,
-        ip,
-        prefix: net.subnet().prefix_len(),
-        default_gateway: (!net.internal).then_some(net.gateway()),
-        mtu: net.mtu,
-        mac,
+        peer: peer_spec(net, netns, ifname, ip, mac),
     })
 }
 
