@@ -121,15 +121,11 @@ pub async fn inspect(
         // The writable layer, and it over the image's layers, as dockerd reports them.
         let rec = engine.containers.resolve(&id)?;
         let e = engine.clone();
-        let (rw, image) = tokio::task::spawn_blocking(move || {
-            let rw = crate::util::fsutil::dir_size(&e.containers.dir(&rec.id).join("upper"));
-            let image = e.images.get(&rec.image_id).map(|i| i.size).unwrap_or(0);
-            (rw as i64, image as i64)
-        })
-        .await
-        .map_err(|e| ApiError(Error::internal(e)))?;
+        let (rw, root_fs) = tokio::task::spawn_blocking(move || e.container_sizes(&rec))
+            .await
+            .map_err(|e| ApiError(Error::internal(e)))?;
         info.size_rw = Some(rw);
-        info.size_root_fs = Some(rw + image);
+        info.size_root_fs = Some(root_fs);
     }
     let mut v = serde_json::to_value(info).map_err(|e| ApiError(Error::internal(e)))?;
     // dockerd writes the unset endpoint settings as null; clients index them.

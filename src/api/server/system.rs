@@ -282,19 +282,17 @@ pub async fn df(AxState(engine): AxState<State>) -> ApiResult {
             .all()
             .into_iter()
             .map(|rec| {
-                let upper = e.containers.dir(&rec.id).join("upper");
-                let rw = crate::util::fsutil::dir_size(&upper) as i64;
-                let image = e.images.get(&rec.image_id).map_or(0, |i| i.size as i64);
-                (rec.id, (rw, image))
+                let sizes = e.container_sizes(&rec);
+                (rec.id, sizes)
             })
             .collect()
     })
     .await
     .unwrap_or_default();
     for c in &mut containers {
-        if let Some((rw, image)) = c.id.as_ref().and_then(|id| by_id.get(id)) {
+        if let Some((rw, root_fs)) = c.id.as_ref().and_then(|id| by_id.get(id)) {
             c.size_rw = Some(*rw);
-            c.size_root_fs = Some(rw + image);
+            c.size_root_fs = Some(*root_fs);
         }
     }
     ok_json(&serde_json::json!({

@@ -93,6 +93,15 @@ fn make_mount_point(root: &Path, rel: &str) -> Result<()> {
 }
 
 impl Engine {
+    /// A container's disk use as dockerd reports it: its writable layer (`SizeRw`), and that
+    /// over its image's layers (`SizeRootFs`). Walks the writable layer: call it off the
+    /// async threads.
+    pub fn container_sizes(&self, rec: &ContainerRecord) -> (i64, i64) {
+        let rw = crate::util::fsutil::dir_size(&self.containers.dir(&rec.id).join("upper")) as i64;
+        let image = self.images.get(&rec.image_id).map_or(0, |i| i.size as i64);
+        (rw, rw + image)
+    }
+
     /// A path to the container's root filesystem: the live one of a running container, or a
     /// temporary overlay mount (read-only unless `writable`).
     fn rootfs_view(
