@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Wharf;
-use leaks::{assert_clean, Rng};
+use leaks::{assert_clean, entries, Rng};
 
 /// A memory cgroup (v1) that kills what exceeds `limit`, removed when dropped.
 struct MemoryCage(PathBuf);
@@ -360,12 +360,7 @@ fn vm_hwm_kb(pid: i32) -> u64 {
 fn store_listing(w: &Wharf) -> Vec<String> {
     let mut out = Vec::new();
     for dir in ["containers", "volumes", "layers", "blobs/sha256", "tmp"] {
-        if let Ok(rd) = std::fs::read_dir(w.root.join(dir)) {
-            out.extend(
-                rd.flatten()
-                    .map(|e| format!("{dir}/{}", e.file_name().to_string_lossy())),
-            );
-        }
+        out.extend(entries(w, dir).into_iter().map(|e| format!("{dir}/{e}")));
     }
     out.sort();
     out

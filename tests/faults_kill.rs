@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::Wharf;
 use compose_helpers::{cmd, engine, Proj, LOOP};
-use leaks::{all_ids, assert_clean, Rng};
+use leaks::{all_ids, assert_clean, entries, Rng};
 use registry::{layered_image, Registry};
 
 fn kill_daemon(w: &Wharf) {
@@ -149,13 +149,7 @@ fn whole_or_absent(w: &Wharf, name: &str) -> bool {
 
 fn store_is_empty(w: &Wharf, what: &str) {
     for dir in ["layers", "tmp", "blobs/sha256"] {
-        let left: Vec<String> = std::fs::read_dir(w.root.join(dir))
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name().to_string_lossy().to_string())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let left = entries(w, dir);
         assert!(left.is_empty(), "{what}: {dir}/ keeps {left:?}");
     }
 }
@@ -228,18 +222,6 @@ fn the_daemon_killed_mid_import_load_or_commit_leaves_images_whole_or_absent() {
     assert_clean(&w, &[]);
 }
 
-fn layer_dirs(w: &Wharf) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(w.root.join("layers"))
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 #[test]
 fn the_daemon_killed_mid_pull_or_build_leaves_images_whole_or_absent() {
     let mut rng = Rng::from_env("pull_build");
@@ -309,24 +291,14 @@ fn the_daemon_killed_mid_pull_or_build_leaves_images_whole_or_absent() {
     w.ok(&["images"]);
     // What stays: only the layers of an unfinished pull, held for their lease so the next
     // pull resumes; never a layer nothing accounts for, nor a temporary copy.
-    for dir in layer_dirs(&w) {
+    for dir in entries(&w, "layers") {
         assert!(
             pulled_layers.contains(&dir),
             "layer {dir} is neither an image's nor a pull's: {:?}",
-            layer_dirs(&w)
+            entries(&w, "layers")
         );
     }
-    store_tmp_is_empty(&w);
+    let tmp = entries(&w, "tmp");
+    assert!(tmp.is_empty(), "tmp/ keeps {tmp:?}");
     assert_clean(&w, &[]);
-}
-
-fn store_tmp_is_empty(w: &Wharf) {
-    let left: Vec<String> = std::fs::read_dir(w.root.join("tmp"))
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    assert!(left.is_empty(), "tmp/ keeps {left:?}");
 }
