@@ -259,13 +259,7 @@ async fn not_found(req: Request<Body>) -> Response {
 /// messages (400), before any route sees it.
 async fn refuse_unsupported_version(req: Request<Body>, next: axum::middleware::Next) -> Response {
     use crate::api::{version_key, API_VERSION, MIN_API_VERSION};
-    let asked = req
-        .uri()
-        .path()
-        .strip_prefix("/v")
-        .and_then(|rest| rest.split('/').next())
-        .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.'))
-        .map(str::to_string);
+    let asked = version_prefix(req.uri().path()).map(|(v, _)| v.to_string());
     let refused = asked.and_then(|v| {
         let key = version_key(&v);
         if key < version_key(MIN_API_VERSION) {
@@ -284,23 +278,25 @@ async fn refuse_unsupported_version(req: Request<Body>, next: axum::middleware::
 
 /// Strip a `/v1.NN` prefix so one route table serves versioned and unversioned paths.
 fn strip_version(mut req: Request<Body>) -> Request<Body> {
-    let path = req.uri().path();
-    if let Some(rest) = path.strip_prefix("/v") {
-        if let Some(slash) = rest.find('/') {
-            let version = &rest[..slash];
-            if !version.is_empty() && version.chars().all(|c| c.is_ascii_digit() || c == '.') {
-                let new_path = rest[slash..].to_string();
-                let pq = match req.uri().query() {
-                    Some(q) => format!("{new_path}?{q}"),
-                    None => new_path,
-                };
-                if let Ok(uri) = pq.parse() {
-                    *req.uri_mut() = uri;
-                }
-            }
+    if let Some((_, rest)) = version_prefix(req.uri().path()).filter(|(_, r)| !r.is_empty()) {
+        let pq = match req.uri().query() {
+            Some(q) => format!("{rest}?{q}"),
+            None => rest.to_string(),
+        };
+        if let Ok(uri) = pq.parse() {
+            *req.uri_mut() = uri;
         }
     }
     req
+}
+
+/// `/v1.41/containers/json` → (`1.41`, `/containers/json`); the rest is empty for a bare
+/// `/v1.41`. None without a version prefix.
+fn version_prefix(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("/v")?;
+    let (version, rest) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+    let numeric = !version.is_empty() && version.chars().all(|c| c.is_ascii_digit() || c == '.');
+    numeric.then_some((version, rest))
 }
 
 /// Serve the API on `listener` (a UNIX socket, TCP, TLS) until `shutdown` resolves.
