@@ -118,7 +118,7 @@ impl Registry {
 /// A server on 127.0.0.1 answering every request with a 307 to `target` (like Docker Hub's
 /// redirects of blobs to a CDN), stopped on drop.
 pub struct Redirector {
-    child: Child,
+    _child: Guard,
     pub addr: String,
 }
 
@@ -145,15 +145,12 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
             .stderr(Stdio::null())
             .spawn()
             .expect("tests need python3");
+        let child = Guard(child);
         wait_for_listener(&addr, "the redirector");
-        Redirector { child, addr }
-    }
-}
-
-impl Drop for Redirector {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Redirector {
+            _child: child,
+            addr,
+        }
     }
 }
 
@@ -163,7 +160,7 @@ impl Drop for Redirector {
 /// `offline_token=true`, a refresh token too) or for an OAuth2 `grant_type=refresh_token` POST
 /// with that refresh token; each grant is logged to a file. Stopped on drop.
 pub struct TokenFront {
-    child: Child,
+    _child: Guard,
     pub addr: String,
     log: PathBuf,
 }
@@ -247,9 +244,11 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), H).serve_forever()
             .stderr(Stdio::null())
             .spawn()
             .expect("tests need python3");
+        // Guarded before the wait, so a front that never listens is still stopped.
+        let child = Guard(child);
         wait_for_listener(&addr, "the token front");
         TokenFront {
-            child,
+            _child: child,
             addr,
             log: log.to_path_buf(),
         }
@@ -258,13 +257,6 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), H).serve_forever()
     /// The grants given and refused so far, one a line.
     pub fn grants(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for TokenFront {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
