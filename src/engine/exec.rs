@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use bollard_stubs::models::{EventMessageTypeEnum, ExecConfig, ExecInspectResponse, ProcessConfig};
 
 use super::error::{Error, IoContext, Result};
+use super::runtime::console;
 use super::runtime::nsexec::NsExecSpec;
 use super::runtime::tty::set_winsize;
 use super::Engine;
@@ -110,7 +111,11 @@ impl Engine {
 
     /// Start an exec: spawn the helper and hand back its streams. The exit code is recorded
     /// when it ends (and an `exec_die` event published).
-    pub fn exec_start(self: &Arc<Self>, id: &str, tty_override: Option<bool>) -> Result<ExecIo> {
+    pub async fn exec_start(
+        self: &Arc<Self>,
+        id: &str,
+        tty_override: Option<bool>,
+    ) -> Result<ExecIo> {
         let e = self.exec_get(id)?;
         if e.running || e.exit_code.is_some() {
             return Err(Error::conflict(format!(
@@ -124,14 +129,12 @@ impl Engine {
                 rec.id
             )));
         }
-        let spec = self.exec_spec(&rec, &e.config, tty_override)?;
+        let mut spec = self.exec_spec(&rec, &e.config, tty_override)?;
         let tty = spec.process.tty;
         let mut cmd = tokio::process::Command::new(&self.binary);
-        cmd.arg("__nsexec")
-            .env_clear()
-            .env("WHARF_NSEXEC_SPEC", serde_json::to_string(&spec)?);
-        let master = if tty {
-            Some(with_pty(&mut cmd)?)
+        let console = if tty {
+            spec.console_socket = Some(CONSOLE_FD);
+            Some(hand_console_socket(&mut cmd)?)
         } else {
             cmd.stdin(if e.config.attach_stdin.unwrap_or(false) {
                 std::process::Stdio::piped()
@@ -142,8 +145,26 @@ impl Engine {
             .stderr(std::process::Stdio::piped());
             None
         };
+        cmd.arg("__nsexec")
+            .env_clear()
+            .env("WHARF_NSEXEC_SPEC", serde_json::to_string(&spec)?);
         let mut child = cmd.spawn().ctx(|| "starting the exec helper".into())?;
         let pid = child.id().unwrap_or(0) as i32;
+        let master = match console {
+            Some((keep, give)) => {
+                drop(give);
+                match receive_console(keep, &mut child).await {
+                    Ok(m) => Some(Arc::new(m)),
+                    Err(e) => {
+                        let engine = self.clone();
+                        let exec_id = id.to_string();
+                        tokio::spawn(async move { engine.exec_ended(child, exec_id, rec).await });
+                        return Err(e);
+                    }
+                }
+            }
+            None => None,
+        };
         {
             let mut map = self.execs.map.lock().unwrap();
             if let Some(r) = map.get_mut(id) {
@@ -211,6 +232,7 @@ impl Engine {
             process,
             privileged,
             cgroup: Some(sup.spec.cgroup.path.clone()),
+            console_socket: None,
         })
     }
 
@@ -256,13 +278,59 @@ impl Engine {
     }
 }
 
-/// Give the helper a new pty as its stdio; returns the master.
-fn with_pty(cmd: &mut tokio::process::Command) -> Result<Arc<OwnedFd>> {
-    let pty =
-        nix::pty::openpty(None, None).map_err(|e| Error::internal(format!("openpty: {e}")))?;
-    let slave = std::fs::File::from(pty.slave);
-    cmd.stdin(slave.try_clone().ctx(|| "pty".into())?)
-        .stdout(slave.try_clone().ctx(|| "pty".into())?)
-        .stderr(slave);
-    Ok(Arc::new(pty.master))
+/// Where the helper finds the socket for the terminal's master.
+const CONSOLE_FD: i32 = 3;
+
+/// A TTY exec: the helper makes the terminal inside the container (so `tty` names a
+/// `/dev/pts/N` there) and sends its master back on a socket it finds at [`CONSOLE_FD`]. Its
+/// own stderr says why when it fails before that. Returns `(keep, give)`; `give` is the
+/// helper's end, to drop once it runs.
+fn hand_console_socket(cmd: &mut tokio::process::Command) -> Result<(OwnedFd, OwnedFd)> {
+    let (keep, give) =
+        console::socket_pair().map_err(|e| Error::internal(format!("socketpair: {e}")))?;
+    let give_fd = give.as_raw_fd();
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: between fork and exec only async-signal-safe calls (dup2, fcntl).
+    unsafe {
+        cmd.pre_exec(move || {
+            if give_fd == CONSOLE_FD {
+                let flags = libc::fcntl(give_fd, libc::F_GETFD);
+                libc::fcntl(give_fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            } else if libc::dup2(give_fd, CONSOLE_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok((keep, give))
+}
+
+/// The master the helper sends, or its error output when it ended before sending one.
+async fn receive_console(keep: OwnedFd, child: &mut tokio::process::Child) -> Result<OwnedFd> {
+    let received = tokio::task::spawn_blocking(move || console::recv_fd(keep.as_raw_fd()))
+        .await
+        .map_err(|e| Error::internal(e.to_string()))?;
+    let mut stderr = child.stderr.take();
+    if let Ok(Some(master)) = received {
+        // Its later complaints (none in the normal course) must not block it.
+        if let Some(mut err) = stderr {
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut err, &mut tokio::io::sink()).await;
+            });
+        }
+        return Ok(master);
+    }
+    let mut msg = String::new();
+    if let Some(err) = stderr.as_mut() {
+        use tokio::io::AsyncReadExt;
+        let _ = err.take(64 * 1024).read_to_string(&mut msg).await;
+    }
+    let msg = msg.trim();
+    Err(Error::internal(if msg.is_empty() {
+        "the exec helper ended before making its terminal".to_string()
+    } else {
+        msg.to_string()
+    }))
 }

@@ -170,7 +170,7 @@ pub async fn exec_start(
             .unwrap_or(DEFAULT_DETACH_KEYS),
     )?;
     let mut bus = engine.events.subscribe();
-    let io = engine.exec_start(&id, Some(tty))?;
+    let io = engine.exec_start(&id, Some(tty)).await?;
     if cfg.detach.unwrap_or(false) || !upgrade {
         // Detached: nobody reads the output; drain it so the process never blocks on a pipe.
         tokio::spawn(drain(io));

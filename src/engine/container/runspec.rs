@@ -119,7 +119,6 @@ impl Engine {
                 .collect(),
             cgroup: cgroup_spec(rec),
             init: host.init.unwrap_or(false),
-            console: None,
             sysctls,
         })
     }

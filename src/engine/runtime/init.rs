@@ -18,7 +18,7 @@ use nix::unistd::{self, Pid};
 use super::cgroups::Cgroup;
 use super::spec::{NetworkNamespace, ProcessSpec, RuntimeSpec};
 use super::syscall::Linux;
-use super::{caps, rootfs, seccomp, user};
+use super::{caps, console, rootfs, seccomp, user};
 
 /// Exit codes used when the container's command cannot run, as Docker reports them.
 pub const EXIT_CANNOT_INVOKE: i32 = 126;
@@ -31,6 +31,9 @@ pub struct Stdio {
     pub stdin: RawFd,
     pub stdout: RawFd,
     pub stderr: RawFd,
+    /// With a TTY: the socket on which the child, once in its root, sends the master of the
+    /// terminal it made in its own devpts; the slave then replaces the three streams above.
+    pub console: Option<RawFd>,
 }
 
 /// A cloned container process waiting for `go`.
@@ -95,6 +98,7 @@ pub fn spawn(
     let go_r_fd = go_r.as_raw_fd();
     let err_w_fd = err_w.as_raw_fd();
     let (stdin, stdout, stderr) = (stdio.stdin, stdio.stdout, stdio.stderr);
+    let console = stdio.console;
     let child_main_fn = || -> isize {
         let mut err = unsafe { std::fs::File::from_raw_fd(err_w_fd) };
         let mut go = unsafe { std::fs::File::from_raw_fd(go_r_fd) };
@@ -107,6 +111,7 @@ pub fn spawn(
         let code = match child_main(
             spec,
             (stdin, stdout, stderr),
+            console,
             seccomp_program.as_ref(),
             &mut err,
         ) {
@@ -213,6 +218,7 @@ fn fail<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> (i32
 fn child_main(
     spec: &RuntimeSpec,
     stdio: (RawFd, RawFd, RawFd),
+    console: Option<RawFd>,
     seccomp_program: Option<&seccompiler::BpfProgram>,
     err: &mut std::fs::File,
 ) -> ChildResult {
@@ -239,6 +245,9 @@ fn child_main(
     }
     write_sysctls(&spec.sysctls)?;
     rootfs::setup_rootfs(&Linux, spec)?;
+    if let Some(socket) = console {
+        make_console(socket)?;
+    }
     exec_process(
         &spec.process,
         spec.privileged,
@@ -246,6 +255,19 @@ fn child_main(
         seccomp_program,
         err,
     )
+}
+
+/// The container's terminal, in its own devpts: bound on `/dev/console`, its master sent to the
+/// supervisor, its slave our stdio (`exec_process` makes it the controlling terminal).
+fn make_console(socket: RawFd) -> Result<(), (i32, String)> {
+    let c = console::open().map_err(fail("creating the container's terminal"))?;
+    rootfs::bind_console(&Linux, &c.slave_path)?;
+    console::send_fd(socket, c.master.as_raw_fd())
+        .map_err(fail("handing the terminal to the supervisor"))?;
+    for dst in 0..3 {
+        unistd::dup2(c.slave.as_raw_fd(), dst).map_err(fail("setting up stdio"))?;
+    }
+    Ok(())
 }
 
 /// `--sysctl` values, through the host's /proc still mounted here: the kernel resolves
@@ -269,6 +291,17 @@ pub fn exec_process(
     seccomp_program: Option<&seccompiler::BpfProgram>,
     err: &mut std::fs::File,
 ) -> ChildResult {
+    // Nothing the supervisor, the daemon or their caller held open reaches the command: every
+    // descriptor past stdio closes at exec (the error pipe included, which is how the exec is
+    // seen), as runc does.
+    // SAFETY: plain syscall on our own descriptor table.
+    unsafe {
+        libc::close_range(
+            3,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_int,
+        )
+    };
     let _ = unistd::setsid();
     if process.tty {
         // SAFETY: fd 0 is the pty slave; make it our controlling terminal.

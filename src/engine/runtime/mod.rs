@@ -12,6 +12,7 @@
 
 pub mod caps;
 pub mod cgroups;
+pub mod console;
 pub mod init;
 pub mod nsexec;
 pub mod rootfs;

@@ -12,6 +12,7 @@ use nix::unistd;
 use serde::{Deserialize, Serialize};
 
 use super::cgroups::Cgroup;
+use super::console;
 use super::init::{exec_process, EXIT_RUNTIME};
 use super::spec::ProcessSpec;
 
@@ -24,6 +25,10 @@ pub struct NsExecSpec {
     pub privileged: bool,
     #[serde(default)]
     pub cgroup: Option<String>,
+    /// With a TTY: the descriptor of the socket on which to send the master of the terminal
+    /// made in the container's devpts.
+    #[serde(default)]
+    pub console_socket: Option<i32>,
 }
 
 /// Enter the container and run the process; returns the exit code for our own exit.
@@ -75,6 +80,10 @@ fn enter_and_run(spec: &NsExecSpec) -> Result<i32, (i32, String)> {
     }
     unistd::fchdir(root.as_raw_fd()).map_err(|e| (EXIT_RUNTIME, format!("fchdir: {e}")))?;
     unistd::chroot(".").map_err(|e| (EXIT_RUNTIME, format!("chroot: {e}")))?;
+    let slave = match spec.console_socket.filter(|_| spec.process.tty) {
+        Some(socket) => Some(make_console(socket)?),
+        None => None,
+    };
     let (err_r, err_w) = unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| (EXIT_RUNTIME, format!("pipe: {e}")))?;
     // SAFETY: this process is single-threaded.
@@ -83,13 +92,19 @@ fn enter_and_run(spec: &NsExecSpec) -> Result<i32, (i32, String)> {
             drop(err_r);
             super::init::reset_signals();
             let mut err = std::fs::File::from(err_w);
-            let (code, msg) = match exec_process(
-                &spec.process,
-                spec.privileged,
-                false,
-                seccomp_program.as_ref(),
-                &mut err,
-            ) {
+            let (code, msg) = match slave
+                .as_ref()
+                .map(adopt_terminal)
+                .transpose()
+                .and_then(|_| {
+                    exec_process(
+                        &spec.process,
+                        spec.privileged,
+                        false,
+                        seccomp_program.as_ref(),
+                        &mut err,
+                    )
+                }) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -97,6 +112,8 @@ fn enter_and_run(spec: &NsExecSpec) -> Result<i32, (i32, String)> {
             unsafe { libc::_exit(code) }
         }
         unistd::ForkResult::Parent { child } => {
+            // The process holds the terminal now: its exit is the master's end of file.
+            drop(slave);
             drop(err_w);
             drop(err_r);
             forward_signals(child);
@@ -111,6 +128,30 @@ fn enter_and_run(spec: &NsExecSpec) -> Result<i32, (i32, String)> {
             }
         }
     }
+}
+
+/// A terminal in the container's devpts (we are in its root now): the master goes to the
+/// daemon and closes here; the slave is returned for the process's stdio.
+fn make_console(socket: i32) -> Result<std::os::fd::OwnedFd, (i32, String)> {
+    let c = console::open()
+        .map_err(|e| (EXIT_RUNTIME, format!("creating the exec's terminal: {e}")))?;
+    console::send_fd(socket, c.master.as_raw_fd()).map_err(|e| {
+        (
+            EXIT_RUNTIME,
+            format!("handing the terminal to the daemon: {e}"),
+        )
+    })?;
+    let _ = unistd::close(socket);
+    Ok(c.slave)
+}
+
+/// The terminal's slave as the process's stdio.
+fn adopt_terminal(slave: &std::os::fd::OwnedFd) -> Result<(), (i32, String)> {
+    for dst in 0..3 {
+        unistd::dup2(slave.as_raw_fd(), dst)
+            .map_err(|e| (EXIT_RUNTIME, format!("setting up stdio: {e}")))?;
+    }
+    Ok(())
 }
 
 static CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);

@@ -1,7 +1,6 @@
 //! The container's root filesystem, set up in the child before `execve`, in phases: the mount
 //! tree made private, the overlay of the image layers, the kernel file systems (`/proc`, `/dev`
-//! with its nodes, `/dev/pts`, `/dev/shm`, `/dev/mqueue`, `/sys`), the console, the container's
-//! own mounts (binds and tmpfs), `pivot_root`, then Docker's masked and read-only paths and a
+//! with its nodes, `/dev/pts`, `/dev/shm`, `/dev/mqueue`, `/sys`), the container's own mounts (binds and tmpfs), `pivot_root`, then Docker's masked and read-only paths and a
 //! read-only root. Every call goes through [`Syscall`], so the phases are unit-tested with a
 //! recording double (see the tests below) and run on the host with [`super::syscall::Linux`].
 
@@ -37,9 +36,6 @@ pub fn setup_rootfs(sys: &dyn Syscall, spec: &RuntimeSpec) -> Result<(), SetupEr
     let root = mount_overlay(sys, &spec.rootfs)?;
     let fs = Rootfs { sys, root: &root };
     fs.mount_kernel_filesystems(spec.privileged)?;
-    if let Some(console) = &spec.console {
-        fs.bind_console(console)?;
-    }
     for m in &spec.mounts {
         fs.mount_one(m)?;
     }
@@ -53,6 +49,15 @@ pub fn setup_rootfs(sys: &dyn Syscall, spec: &RuntimeSpec) -> Result<(), SetupEr
             .map_err(fail("making the root filesystem read-only"))?;
     }
     Ok(())
+}
+
+/// Bind a terminal's slave (`/dev/pts/N` of the container's devpts) onto `/dev/console`, in the
+/// entered root: the console exists only once the container's own devpts is the one in reach.
+pub fn bind_console(sys: &dyn Syscall, slave: &Path) -> Result<(), SetupError> {
+    let target = Path::new("/dev/console");
+    touch(sys, target)?;
+    sys.mount(&Mount::bind(slave, target, MsFlags::MS_BIND))
+        .map_err(fail("binding /dev/console"))
 }
 
 /// The overlay's `lowerdir`: the init layer on top, then the image's layers from the last to
@@ -179,14 +184,6 @@ impl Rootfs<'_> {
             remount_ro(self.sys, &sys_dir)?;
         }
         Ok(())
-    }
-
-    fn bind_console(&self, console: &Path) -> Result<(), SetupError> {
-        let target = self.at("/dev/console");
-        touch(self.sys, &target)?;
-        self.sys
-            .mount(&Mount::bind(console, &target, MsFlags::MS_BIND))
-            .map_err(fail("binding /dev/console"))
     }
 
     /// One of the container's mounts.

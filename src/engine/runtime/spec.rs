@@ -26,9 +26,6 @@ pub struct RuntimeSpec {
     /// Run a small reaping init as PID 1 (`--init`).
     #[serde(default)]
     pub init: bool,
-    /// Path of the pty slave to bind on `/dev/console` when a TTY is allocated.
-    #[serde(default)]
-    pub console: Option<PathBuf>,
     /// Namespaced sysctls (`--sysctl`), written in the container's namespaces before its root
     /// is set up; a value the kernel refuses fails the start.
     #[serde(default)]

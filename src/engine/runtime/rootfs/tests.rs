@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::{Mode, SFlag};
 
-use super::{lowerdir, setup_rootfs, NOSUID_NOEXEC_NODEV};
+use super::{bind_console, lowerdir, setup_rootfs, NOSUID_NOEXEC_NODEV};
 use crate::engine::runtime::init::EXIT_RUNTIME;
 use crate::engine::runtime::spec::{MountKind, MountSpec, RuntimeSpec};
 use crate::engine::runtime::syscall::{FileKind, Mount, Syscall};
@@ -514,13 +514,11 @@ fn a_failed_mount_stops_the_set_up_and_says_which() {
 #[test]
 fn the_console_is_bound_onto_a_file_in_dev() {
     let sys = container_paths();
-    let mut s = spec(false, vec![]);
-    s.console = Some("/dev/pts/7".into());
-    setup_rootfs(&sys, &s).expect("set up");
-    let console = at("/dev/console");
-    assert_eq!(sys.kind(Path::new(&console)).ok(), Some(FileKind::Other));
+    bind_console(&sys, Path::new("/dev/pts/7")).expect("bound");
+    let console = "/dev/console";
+    assert_eq!(sys.kind(Path::new(console)).ok(), Some(FileKind::Other));
     assert!(matches!(
-        &sys.mounts_on(&console)[..],
+        &sys.mounts_on(console)[..],
         [Call::Mount { source: Some(src), flags, .. }] if src == Path::new("/dev/pts/7") && *flags == MsFlags::MS_BIND
     ));
 }

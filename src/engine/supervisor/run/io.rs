@@ -52,7 +52,7 @@ impl Supervisor {
                 }
             }
             Some(Io::Tty { master }) => *master = None,
-            None => {}
+            Some(Io::TtyToCome { .. }) | None => {}
         }
     }
 
@@ -87,7 +87,9 @@ impl Supervisor {
 
     pub(super) fn flush_stdin(&mut self) {
         let Some(fd) = self.stdin_fd() else {
-            self.stdin_buf.clear();
+            if !matches!(self.io, Some(Io::TtyToCome { .. })) {
+                self.stdin_buf.clear();
+            }
             return;
         };
         while !self.stdin_buf.is_empty() {
@@ -146,9 +148,4 @@ pub(super) fn take_stdin() -> Option<std::fs::File> {
     }
     set_nonblocking(fd);
     Some(link)
-}
-
-pub(super) fn set_cloexec(fd: i32) {
-    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-    let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
 }

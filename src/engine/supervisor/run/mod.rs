@@ -64,6 +64,11 @@ enum Io {
     Tty {
         master: Option<OwnedFd>,
     },
+    /// A TTY whose terminal the process makes in its own root: the master arrives on this
+    /// socket once it is released; input written meanwhile waits in the buffer.
+    TtyToCome {
+        socket: OwnedFd,
+    },
 }
 
 #[derive(PartialEq)]

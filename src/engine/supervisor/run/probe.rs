@@ -26,6 +26,7 @@ impl Supervisor {
             process,
             privileged: self.cfg.spec.privileged,
             cgroup: Some(self.cfg.spec.cgroup.path.clone()),
+            console_socket: None,
         };
         let Ok((r, w)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
             return;

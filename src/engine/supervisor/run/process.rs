@@ -3,16 +3,17 @@
 //! events kept current, and the end of supervision.
 
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::io::{set_cloexec, set_nonblocking};
+use super::io::set_nonblocking;
 use super::{ClientKind, Io, Supervisor};
 use crate::engine::now_rfc3339;
+use crate::engine::runtime::console;
 use crate::engine::runtime::init::{self, Stdio};
 use crate::engine::supervisor::health::HealthState;
 use crate::engine::supervisor::protocol::EventLine;
@@ -26,22 +27,17 @@ impl Supervisor {
         let devnull = std::fs::File::open("/dev/null").map_err(|e| e.to_string())?;
         let started;
         if self.cfg.spec.process.tty {
-            let pty = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
-            set_cloexec(pty.master.as_raw_fd());
-            set_cloexec(pty.slave.as_raw_fd());
-            let slave_path = nix::unistd::ttyname(pty.slave.as_fd()).ok();
-            let mut spec = self.cfg.spec.clone();
-            spec.console = slave_path;
+            let (socket, give) = console::socket_pair().map_err(|e| format!("socketpair: {e}"))?;
             let stdio = Stdio {
-                stdin: pty.slave.as_raw_fd(),
-                stdout: pty.slave.as_raw_fd(),
-                stderr: pty.slave.as_raw_fd(),
+                stdin: devnull.as_raw_fd(),
+                stdout: devnull.as_raw_fd(),
+                stderr: devnull.as_raw_fd(),
+                console: Some(give.as_raw_fd()),
             };
-            started = init::spawn(&spec, &stdio, self.cgroup.as_ref())?;
-            set_nonblocking(pty.master.as_raw_fd());
-            self.io = Some(Io::Tty {
-                master: Some(pty.master),
-            });
+            started = init::spawn(&self.cfg.spec, &stdio, self.cgroup.as_ref())?;
+            // Only the child's copy stays open: its exit before sending closes the socket.
+            drop(give);
+            self.io = Some(Io::TtyToCome { socket });
         } else {
             let (out_r, out_w) = nix::unistd::pipe2(cloexec).map_err(|e| e.to_string())?;
             let (err_r, err_w) = nix::unistd::pipe2(cloexec).map_err(|e| e.to_string())?;
@@ -58,6 +54,7 @@ impl Supervisor {
                     .unwrap_or(devnull.as_raw_fd()),
                 stdout: out_w.as_raw_fd(),
                 stderr: err_w.as_raw_fd(),
+                console: None,
             };
             started = init::spawn(&self.cfg.spec, &stdio, self.cgroup.as_ref())?;
             for fd in [&out_r, &err_r] {
@@ -79,6 +76,14 @@ impl Supervisor {
     /// Release a spawned process; record it as running or failed.
     pub(super) fn release(&mut self, started: init::Started) -> Result<Pid, init::StartError> {
         let result = started.go();
+        if let Some(Io::TtyToCome { socket }) = &self.io {
+            // Sent before the exec that `go` waited for (or never: then the socket is closed).
+            let master = console::recv_fd(socket.as_raw_fd()).ok().flatten();
+            if let Some(m) = &master {
+                set_nonblocking(m.as_raw_fd());
+            }
+            self.io = Some(Io::Tty { master });
+        }
         match &result {
             Ok(pid) => {
                 self.pid = Some(*pid);
