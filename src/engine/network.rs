@@ -36,6 +36,17 @@ pub struct EndpointRequest {
 }
 
 impl EndpointRequest {
+    /// The endpoint's links (`name:alias`, or `name` for the name itself) as (alias, name).
+    pub fn links(&self) -> Vec<(String, String)> {
+        let links = self.settings.as_ref().and_then(|s| s.links.as_deref());
+        links
+            .unwrap_or_default()
+            .iter()
+            .map(|l| crate::engine::container::links::Link::parse(l))
+            .map(|l| (l.alias, l.target))
+            .collect()
+    }
+
     pub fn from_settings(settings: &bollard_stubs::models::EndpointSettings) -> Result<Self> {
         let ip = match settings
             .ipam_config
@@ -391,6 +402,7 @@ impl Engine {
                 ifname: Some(format!("eth{i}")),
                 dns_upstreams: upstreams.clone(),
                 mac: req.mac,
+                links: req.links(),
             };
             match mgr.attach(path, &network.id, att).await {
                 Ok(ep) => endpoints.push(ep),
@@ -421,12 +433,9 @@ impl Engine {
         let hostname = rec.config.hostname.clone().unwrap_or_default();
         let own: Vec<Ipv4Addr> = rec.endpoints.iter().map(|e| e.ip).collect();
         let gateway = rec.endpoints.first().map(|e| e.gateway);
-        let hosts = net::hosts_file(
-            &hostname,
-            &own,
-            rec.host_config.extra_hosts.as_deref().unwrap_or_default(),
-            gateway,
-        )?;
+        let mut add_hosts = rec.host_config.extra_hosts.clone().unwrap_or_default();
+        add_hosts.extend(self.link_hosts(rec));
+        let hosts = net::hosts_file(&hostname, &own, &add_hosts, gateway)?;
         // Written in place: a running container has these files bind-mounted (by inode).
         std::fs::write(dir.join("hosts"), hosts.as_bytes())
             .map_err(|e| Error::internal(format!("writing hosts: {e}")))?;
@@ -509,7 +518,10 @@ impl Engine {
             )));
         }
         let path = self.netns_path(&rec.id);
-        let live = !rec.endpoints.is_empty() && net::netns::is_netns(&path);
+        // A running container is attached at once, also one whose last network was just
+        // disconnected (no endpoint left, its namespace still there).
+        let live =
+            (rec.state.is_running() || !rec.endpoints.is_empty()) && net::netns::is_netns(&path);
         if live {
             let att = Attachment {
                 container_id: rec.id.clone(),
@@ -520,6 +532,7 @@ impl Engine {
                 ifname: None,
                 dns_upstreams: Vec::new(),
                 mac: req.mac,
+                links: req.links(),
             };
             let ep = self.net()?.attach(&path, &n.id, att).await?;
             self.persist_networks().await?;

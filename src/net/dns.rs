@@ -48,6 +48,9 @@ struct Entry {
     names: Vec<String>,
     /// Per-container upstreams (`--dns`); empty: the server's.
     upstreams: Vec<SocketAddr>,
+    /// Links of this container on this network (alias → the linked container's name): names
+    /// only it resolves, to whoever carries the target name when asked.
+    links: Vec<(String, String)>,
 }
 
 #[derive(Default)]
@@ -262,7 +265,24 @@ impl DnsServer {
             ip,
             names,
             upstreams: upstreams.to_vec(),
+            links: Vec::new(),
         });
+    }
+
+    /// The container's links on a network (`--link target:alias` on a user-defined network,
+    /// compose `links:`): `alias` resolves, for it alone, to the container named `target`.
+    pub fn set_links(&self, network: &str, container_id: &str, links: &[(String, String)]) {
+        let mut r = self.shared.records.write().unwrap();
+        let entry = r
+            .nets
+            .get_mut(network)
+            .and_then(|es| es.iter_mut().find(|e| e.container_id == container_id));
+        if let Some(e) = entry {
+            e.links = links
+                .iter()
+                .map(|(alias, target)| (normalize(alias), normalize(target)))
+                .collect();
+        }
     }
 
     /// Remove a container's record from a network.
@@ -299,13 +319,7 @@ impl DnsServer {
 impl Shared {
     fn asker_networks(&self, r: &Records, network: &str, asker: IpAddr) -> Vec<String> {
         let mut nets = vec![network.to_string()];
-        let IpAddr::V4(a) = asker else { return nets };
-        let Some(cid) = r
-            .nets
-            .get(network)
-            .and_then(|es| es.iter().find(|e| e.ip == a))
-            .map(|e| e.container_id.clone())
-        else {
+        let Some(cid) = asker_id(r, network, asker) else {
             return nets;
         };
         let mut others: Vec<&String> = r
@@ -321,13 +335,20 @@ impl Shared {
 
     fn resolve(&self, network: &str, asker: IpAddr, name: &str) -> Vec<Ipv4Addr> {
         let r = self.records.read().unwrap();
+        let asker_id = asker_id(&r, network, asker);
         for net in self.asker_networks(&r, network, asker) {
             let Some(entries) = r.nets.get(&net) else {
                 continue;
             };
+            // A link of the asker's on this network names its target.
+            let wanted = entries
+                .iter()
+                .find(|e| Some(&e.container_id) == asker_id.as_ref())
+                .and_then(|e| e.links.iter().find(|(alias, _)| alias == name))
+                .map_or(name, |(_, target)| target.as_str());
             let mut ips: Vec<Ipv4Addr> = entries
                 .iter()
-                .filter(|e| e.names.iter().any(|n| n == name))
+                .filter(|e| e.names.iter().any(|n| n == wanted))
                 .map(|e| e.ip)
                 .collect();
             if !ips.is_empty() {
@@ -360,6 +381,15 @@ impl Shared {
             .copied()
             .unwrap_or(false)
     }
+}
+
+/// The container that asks, known by its address on the network it asks on.
+fn asker_id(r: &Records, network: &str, asker: IpAddr) -> Option<String> {
+    let IpAddr::V4(a) = asker else { return None };
+    r.nets
+        .get(network)
+        .and_then(|es| es.iter().find(|e| e.ip == a))
+        .map(|e| e.container_id.clone())
 }
 
 fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
@@ -751,6 +781,12 @@ mod tests {
             d.resolve("n1", "10.0.1.5".parse().unwrap(), "other"),
             vec![ip("10.0.2.2")]
         );
+        // A link is the asker's alone, and follows its target's name.
+        d.set_links("n1", "c1", &[("Bar".into(), "db".into())]);
+        assert_eq!(d.resolve("n1", a1, "bar"), vec![ip("10.0.1.3")]);
+        assert!(d
+            .resolve("n1", "10.0.1.3".parse().unwrap(), "bar")
+            .is_empty());
         // Live removal.
         d.remove_container("n1", "c3");
         assert_eq!(d.resolve("n1", a1, "svc"), vec![ip("10.0.1.3")]);

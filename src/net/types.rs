@@ -106,6 +106,9 @@ pub struct Attachment {
     pub dns_upstreams: Vec<SocketAddr>,
     /// `--mac-address`: the container's link gets this address instead of a random one.
     pub mac: Option<Mac>,
+    /// Links on this network (alias, linked container's name): names only this container
+    /// resolves through the embedded DNS.
+    pub links: Vec<(String, String)>,
 }
 
 /// A link-layer (MAC) address.
@@ -136,6 +139,9 @@ pub struct Endpoint {
     pub dns_server: Option<Ipv4Addr>,
     #[serde(default)]
     pub dns_upstreams: Vec<SocketAddr>,
+    /// As [`Attachment::links`].
+    #[serde(default)]
+    pub links: Vec<(String, String)>,
 }
 
 /// What `restore` found and did.

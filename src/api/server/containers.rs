@@ -242,9 +242,28 @@ pub async fn remove(
     Path(id): Path<String>,
     q: Query,
 ) -> ApiResult {
+    if flag(&q, "link") {
+        engine.remove_link(&id)?;
+        return no_content();
+    }
     engine
         .remove_container(&id, flag(&q, "force"), flag(&q, "v"))
         .await?;
+    no_content()
+}
+
+/// `DELETE /containers/parent/alias?link=1`: a link's name has a slash in it.
+pub async fn remove_named_link(
+    AxState(engine): AxState<State>,
+    Path((parent, alias)): Path<(String, String)>,
+    q: Query,
+) -> ApiResult {
+    if !flag(&q, "link") {
+        return Err(ApiError(Error::not_found(format!(
+            "No such container: {parent}/{alias}"
+        ))));
+    }
+    engine.remove_link(&format!("{parent}/{alias}"))?;
     no_content()
 }
 

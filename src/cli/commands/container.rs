@@ -80,6 +80,10 @@ pub async fn kill(client: &Client, a: KillArgs) -> CliResult {
 
 pub async fn rm(client: &Client, a: RmArgs) -> CliResult {
     each(&a.containers, |n| async move {
+        if a.link {
+            let path = with_query(&format!("/containers/{n}"), &[("link", "1".into())]);
+            return client.delete(&path).await.map(|_| ());
+        }
         client.remove_container(&n, a.force, a.volumes).await
     })
     .await

@@ -306,7 +306,7 @@ fn check_platform(wanted: &Platform, name: &str, image: &ImageConfig) -> Result<
 
 impl Engine {
     pub fn create_container(&self, req: CreateRequest) -> Result<(String, Vec<String>)> {
-        let (mut config, host, networking) = split_body(req.body)?;
+        let (mut config, mut host, networking) = split_body(req.body)?;
         let image_name = config.image.clone().unwrap_or_default();
         if image_name.is_empty() {
             return Err(Error::invalid(
@@ -330,6 +330,19 @@ impl Engine {
         validate_host_config(&host, &config)?;
 
         let name = self.container_name(req.name.as_deref())?;
+        // Legacy links are the default bridge's; elsewhere dockerd keeps them as sent (the
+        // docker CLI sends them with the endpoint's links too).
+        let default_bridge = matches!(
+            host.network_mode.as_deref(),
+            None | Some("" | "bridge" | "default")
+        );
+        if let Some(links) = host.links.take().filter(|l| !l.is_empty()) {
+            host.links = Some(if default_bridge {
+                self.checked_links(&name, &links)?
+            } else {
+                links
+            });
+        }
 
         let id = random_id();
         let hostname = set_hostname_and_env(&mut config, &host, &id);

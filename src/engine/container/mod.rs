@@ -6,6 +6,7 @@ mod create;
 pub mod defaults;
 pub mod fs;
 pub mod lifecycle;
+pub mod links;
 pub mod logs;
 pub mod mounts;
 pub mod orphan;

@@ -198,9 +198,11 @@ impl Engine {
             .collect();
         let mut args = vec![rec.path.clone()];
         args.extend(rec.args.iter().cloned());
+        let mut env = self.link_env(rec)?;
+        env.extend(rec.config.env.iter().flatten().cloned());
         Ok(ProcessSpec {
             args,
-            env: rec.config.env.clone().unwrap_or_default(),
+            env,
             cwd: rec
                 .config
                 .working_dir

@@ -255,6 +255,7 @@ impl Engine {
         }
         let mut recs = self.containers.all();
         recs.sort_by(|a, b| b.created.cmp(&a.created));
+        let link_names = self.link_names(&recs);
         let explicit_status = filters.contains_key("status") || filters.contains_key("exited");
         let mut out = Vec::new();
         for rec in recs {
@@ -264,7 +265,11 @@ impl Engine {
             if !self.matches(&rec, filters) {
                 continue;
             }
-            out.push(self.summary(&rec));
+            let mut summary = self.summary(&rec);
+            if let (Some(names), Some(more)) = (summary.names.as_mut(), link_names.get(&rec.id)) {
+                names.extend(more.iter().cloned());
+            }
+            out.push(summary);
             if limit.is_some_and(|l| out.len() >= l) {
                 break;
             }

@@ -266,6 +266,7 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
                 IN_NETNS_DNS
             }),
             dns_upstreams: att.dns_upstreams.clone(),
+            links: att.links.clone(),
         };
         if let Some(n) = st.networks.get_mut(&net.id) {
             n.ipam = ipam;

@@ -372,6 +372,8 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             &names,
             &ep.dns_upstreams,
         );
+        self.dns
+            .set_links(&ep.network_id, &ep.container_id, &ep.links);
     }
 
     /// Change the DNS names of an attached container (e.g. after a rename).

@@ -61,9 +61,18 @@ pub fn build_body(a: &RunArgs) -> CliResult<ContainerCreateBody> {
     .apply(&mut body);
     networking(a).apply(&mut body);
     let host = body.host_config.get_or_insert_with(Default::default);
+    if legacy_links(a) && !a.link.is_empty() {
+        host.links = Some(a.link.clone());
+    }
     host.auto_remove = Some(a.rm);
     host.restart_policy = Some(restart);
     Ok(body)
+}
+
+/// `--link` on the default bridge is a legacy link (host entries and variables); elsewhere it
+/// is an endpoint's.
+fn legacy_links(a: &RunArgs) -> bool {
+    matches!(a.network.as_deref(), None | Some("bridge" | "default"))
 }
 
 /// The command, environment (env files first, then `-e`), identity and stdio.
@@ -179,12 +188,20 @@ fn security(a: &RunArgs) -> CliResult<Security> {
     })
 }
 
-/// `--network` (bridge by default), with `--network-alias` and `--ip` on that network.
+/// `--network` (bridge by default), with `--network-alias`, `--ip` and, on a user-defined
+/// network, `--link` (a name only this container resolves) on that network, as the docker CLI
+/// sends them.
 fn networking(a: &RunArgs) -> Networking {
     let network = a.network.clone().unwrap_or_else(|| "bridge".into());
+    let links = if legacy_links(a) {
+        Vec::new()
+    } else {
+        a.link.clone()
+    };
     let mut endpoints = HashMap::new();
-    if !a.network_alias.is_empty() || a.ip.is_some() || a.mac_address.is_some() {
-        let mut e = endpoint(a.network_alias.clone(), Vec::new(), a.ip.clone(), None);
+    if !a.network_alias.is_empty() || a.ip.is_some() || a.mac_address.is_some() || !links.is_empty()
+    {
+        let mut e = endpoint(a.network_alias.clone(), links, a.ip.clone(), None);
         e.mac_address = a.mac_address.clone();
         endpoints.insert(network.clone(), e);
     }
