@@ -6,7 +6,10 @@
 #   The checkout is docker-py at tag 7.2.0, kept outside this repository, e.g.
 #     git --git-dir=<mirror of github:docker/docker-py> archive 7.2.0 | tar -x -C /var/tmp/docker-py-7.2.0
 #   Python: $VENV (default /var/tmp/dockerpy-venv) with `pip install docker==7.2.0 paramiko pytest
-#   pytest-timeout`; created on first use.
+#   pytest-timeout websocket-client`; created on first use.
+#   Transport: TCP on a free loopback port, as docker-py's own CI runs it (its websocket attach
+#   test builds a ws:// URL, which a unix:// DOCKER_HOST cannot give); TRANSPORT=unix for the
+#   engine's socket instead.
 #   wharf: default ${CARGO_TARGET_DIR:-target}/debug/wharf (built if missing).
 #
 # Excluded, as the issue says: the swarm/service/secret/config/plugin/node files, the tests
@@ -27,11 +30,17 @@ WHARF_BIN=$(realpath "$WHARF_BIN")
 VENV=${VENV:-/var/tmp/dockerpy-venv}
 if [ ! -x "$VENV/bin/pytest" ]; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q docker==7.2.0 paramiko pytest pytest-timeout
+  "$VENV/bin/pip" install -q docker==7.2.0 paramiko pytest pytest-timeout websocket-client
 fi
+"$VENV/bin/python" -c 'import websocket' 2>/dev/null || "$VENV/bin/pip" install -q websocket-client
 
 work=$(mktemp -d /var/tmp/wharf-docker-py.XXXXXX)
-W="$WHARF_BIN --root $work/root --run-root $work/run"
+if [ "${TRANSPORT:-tcp}" = unix ]; then
+  HOST="unix://$work/run/wharf.sock"
+else
+  HOST="tcp://127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+fi
+W="$WHARF_BIN --root $work/root --run-root $work/run -H $HOST"
 daemon_pid=
 cleanup() {
   # shellcheck disable=SC2046
@@ -56,8 +65,14 @@ cat > "$work/root/daemon.json" <<'JSON'
 JSON
 $W daemon >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
+ping() {
+  case $HOST in
+    unix://*) curl -fsS --unix-socket "${HOST#unix://}" http://x/_ping ;;
+    *) curl -fsS "http://${HOST#tcp://}/_ping" ;;
+  esac
+}
 for _ in $(seq 100); do
-  [ -S "$work/run/wharf.sock" ] && curl -fsS --unix-socket "$work/run/wharf.sock" http://x/_ping >/dev/null 2>&1 && break
+  ping >/dev/null 2>&1 && break
   sleep 0.1
 done
 
@@ -117,7 +132,7 @@ set +e
 mkdir -p "$work/docker-config"
 echo '{}' > "$work/docker-config/config.json"
 rm -rf "$CHECKOUT/contexts"
-DOCKER_CONFIG="$work/docker-config" DOCKER_HOST="unix://$work/run/wharf.sock" "$VENV/bin/pytest" -p no:cacheprovider -q \
+DOCKER_CONFIG="$work/docker-config" DOCKER_HOST="$HOST" "$VENV/bin/pytest" -p no:cacheprovider -q \
   --timeout=60 --junitxml="$work/junit.xml" "${deselect[@]}" "${files[@]}" "$@" \
   >"$work/pytest.log" 2>&1
 set -e

@@ -1,6 +1,7 @@
 //! The daemon's HTTP server: Docker Engine API routes on a UNIX socket, versioned
 //! (`/v1.NN/...`) and unversioned paths alike.
 
+mod attach_ws;
 mod build;
 mod containers;
 mod detach;
@@ -149,6 +150,7 @@ fn router(engine: State) -> Router {
         .route("/containers/{id}/rename", post(containers::rename))
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/attach", post(hijack::attach))
+        .route("/containers/{id}/attach/ws", get(attach_ws::attach_ws))
         .route("/containers/{id}/logs", get(containers::logs))
         .route("/containers/{id}/top", get(containers::top))
         .route("/containers/{id}/stats", get(stats::stats))
