@@ -155,3 +155,40 @@ fn terminals_are_the_containers_own_and_no_host_descriptor_leaks() {
     assert!(exec.contains("/dev/pts/"), "{exec:?}");
     w.ok(&["rm", "-f", "ttyc"]);
 }
+
+/// docker-py (Debian's, the one inside docker-compose 1.29) takes the raw socket after reading
+/// the 101 through a buffered reader: an exec's output that came too early was lost to it.
+#[test]
+fn docker_py_gets_every_execs_output() {
+    let w = Wharf::new();
+    w.busybox_image("box", &[]);
+    w.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "pyexec",
+        "--network",
+        "none",
+        "box",
+        "sleep",
+        "600",
+    ]);
+    let script = r#"
+import sys, docker
+c = docker.APIClient(base_url="unix://" + sys.argv[1])
+lost = [i for i in range(100) if c.exec_start(c.exec_create("pyexec", ["echo", "out"])) != b"out\n"]
+print(len(lost))
+"#;
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", script, &w.socket().display().to_string()])
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), "0", "execs whose output docker-py lost");
+    w.ok(&["rm", "-f", "pyexec"]);
+}

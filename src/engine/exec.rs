@@ -116,19 +116,7 @@ impl Engine {
         id: &str,
         tty_override: Option<bool>,
     ) -> Result<ExecIo> {
-        let e = self.exec_get(id)?;
-        if e.running || e.exit_code.is_some() {
-            return Err(Error::conflict(format!(
-                "exec {id} has already been started"
-            )));
-        }
-        let rec = self.containers.resolve(&e.container_id)?;
-        if !rec.state.is_running() {
-            return Err(Error::conflict(format!(
-                "container {} is not running",
-                rec.id
-            )));
-        }
+        let (e, rec) = self.exec_startable(id)?;
         let mut spec = self.exec_spec(&rec, &e.config, tty_override)?;
         let tty = spec.process.tty;
         let mut cmd = tokio::process::Command::new(&self.binary);
@@ -196,6 +184,28 @@ impl Engine {
         let exec_id = id.to_string();
         tokio::spawn(async move { engine.exec_ended(child, exec_id, rec).await });
         Ok(io)
+    }
+
+    /// The exec and its container, when it can start: not started before, the container
+    /// running.
+    pub fn exec_startable(
+        &self,
+        id: &str,
+    ) -> Result<(ExecRecord, super::container::ContainerRecord)> {
+        let e = self.exec_get(id)?;
+        if e.running || e.exit_code.is_some() {
+            return Err(Error::conflict(format!(
+                "exec {id} has already been started"
+            )));
+        }
+        let rec = self.containers.resolve(&e.container_id)?;
+        if !rec.state.is_running() {
+            return Err(Error::conflict(format!(
+                "container {} is not running",
+                rec.id
+            )));
+        }
+        Ok((e, rec))
     }
 
     /// What the helper runs: the container's process with the exec's command, environment,

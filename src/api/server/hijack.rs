@@ -37,6 +37,18 @@ fn switching(tty: bool) -> Response {
         .unwrap()
 }
 
+/// docker-py (also inside docker-compose 1.29) reads the 101's headers through a buffered
+/// reader and then takes the raw socket: output that arrives before it has parsed them is lost
+/// to it (1 exec in 20 on this machine). dockerd's slower process start hides that; for this
+/// client, so does a short gap before the process starts. Other clients get no delay.
+const BUFFERED_READER_GAP: std::time::Duration = std::time::Duration::from_millis(20);
+
+fn reads_headers_buffered(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::USER_AGENT)
+        .is_some_and(|v| v.as_bytes().starts_with(b"docker-sdk-python"))
+}
+
 fn wants_upgrade(req: &Request<Body>) -> bool {
     req.headers()
         .get("upgrade")
@@ -74,6 +86,7 @@ pub async fn attach(
         follow: false,
     });
     let stream = q.get("stream").is_none_or(|_| flag(&q, "stream"));
+    let buffered_reader = reads_headers_buffered(req.headers());
     let on_upgrade = hyper::upgrade::on(req);
     let tty = rec.tty();
     let id = rec.id.clone();
@@ -82,11 +95,9 @@ pub async fn attach(
             return;
         };
         let mut client = TokioIo::new(upgraded);
-        // docker-py reads the 101 headers through a buffered reader, then the raw socket:
-        // bytes arriving with the headers are lost to it. dockerd's log read leaves a gap
-        // there; so do we, before the only bytes that are ready at once.
-        if logs.is_some() {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // The log is ready at once: see BUFFERED_READER_GAP.
+        if logs.is_some() && buffered_reader {
+            tokio::time::sleep(BUFFERED_READER_GAP).await;
         }
         if let Some(Ok((_, mut rx))) = logs.map(|o| engine.container_logs(&id, o)) {
             while let Some(chunk) = rx.recv().await {
@@ -170,12 +181,15 @@ pub async fn exec_start(
             .unwrap_or(DEFAULT_DETACH_KEYS),
     )?;
     let mut bus = engine.events.subscribe();
-    let io = engine.exec_start(&id, Some(tty)).await?;
     if cfg.detach.unwrap_or(false) || !upgrade {
         // Detached: nobody reads the output; drain it so the process never blocks on a pipe.
+        let io = engine.exec_start(&id, Some(tty)).await?;
         tokio::spawn(drain(io));
         return Ok(StatusCode::OK.into_response());
     }
+    // Refused before the switch; started after it, as dockerd does.
+    engine.exec_startable(&id)?;
+    let buffered_reader = reads_headers_buffered(&parts.headers);
     let req = Request::from_parts(parts, Body::empty());
     let on_upgrade = hyper::upgrade::on(req);
     let attach_stdin = record.config.attach_stdin.unwrap_or(false);
@@ -184,7 +198,24 @@ pub async fn exec_start(
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
-        let client = TokioIo::new(upgraded);
+        let mut client = TokioIo::new(upgraded);
+        if buffered_reader {
+            tokio::time::sleep(BUFFERED_READER_GAP).await;
+        }
+        let io = match engine.exec_start(&exec_id, Some(tty)).await {
+            Ok(io) => io,
+            Err(e) => {
+                let msg = format!("{e}\n");
+                let bytes = if raw {
+                    msg.into_bytes()
+                } else {
+                    stream::encode(stream::STDERR, msg.as_bytes())
+                };
+                let _ = client.write_all(&bytes).await;
+                let _ = client.shutdown().await;
+                return;
+            }
+        };
         let (client_r, mut client_w) = tokio::io::split(client);
         let input = attach_stdin.then_some((client_r, keys));
         let was_detached = match io {
