@@ -7,6 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tracing::Instrument;
 
 use super::lifecycle::{connect, read_line, request, wait_for_end};
 use super::ContainerRecord;
@@ -16,6 +17,7 @@ use crate::engine::supervisor::{RunStatus, SupervisorConfig};
 use crate::engine::Engine;
 
 impl Engine {
+    #[tracing::instrument(target = "phase", level = "debug", name = "start", skip_all)]
     pub async fn start_container(self: &Arc<Self>, key: &str) -> Result<()> {
         let id = self.containers.resolve(key)?.id;
         // One start at a time per container, and never while the end of its last supervisor
@@ -28,9 +30,14 @@ impl Engine {
         let (release_guard, supervisor_pid) = self.launch_supervisor(&rec, &cfg).await?;
         let socket = cfg.socket_path.clone();
         self.hand_over_attach_waiters(&rec.id, &socket).await;
-        let mut events = connect(&socket, &Request::Events).await?;
-        let _snapshot = read_line(&mut events).await?;
-        let reply = request(&socket, &Request::Go).await?;
+        let (events, reply) = async {
+            let mut events = connect(&socket, &Request::Events).await?;
+            let _snapshot = read_line(&mut events).await?;
+            let reply = request(&socket, &Request::Go).await?;
+            Ok::<_, Error>((events, reply))
+        }
+        .instrument(tracing::debug_span!(target: "phase", "go"))
+        .await?;
         drop(release_guard);
         if !reply.ok {
             return Err(self.first_start_failed(&rec, reply).await);
@@ -50,6 +57,7 @@ impl Engine {
 
     /// Not running, not being removed, and not run by a supervisor this daemon does not know
     /// of (one that is ending is waited for).
+    #[tracing::instrument(target = "phase", level = "debug", name = "check", skip_all)]
     async fn check_startable(self: &Arc<Self>, rec: &ContainerRecord) -> Result<()> {
         if rec.state.is_running() {
             return Err(Error::NotModified(format!(
@@ -85,6 +93,7 @@ impl Engine {
     /// Write the supervisor's config and start it in a session of its own; wait for its
     /// `ready`. Returns its stdin (the release guard: closing it tells the supervisor the
     /// first start is released or abandoned) and its pid.
+    #[tracing::instrument(target = "phase", level = "debug", name = "supervisor spawn", skip_all)]
     async fn launch_supervisor(
         &self,
         rec: &ContainerRecord,
@@ -115,6 +124,9 @@ impl Engine {
                 "PATH",
                 "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             );
+        if let Some(trace) = std::env::var_os(crate::util::trace::ENV) {
+            cmd.env(crate::util::trace::ENV, trace);
+        }
         // SAFETY: setsid is async-signal-safe; the supervisor must outlive the daemon.
         unsafe {
             cmd.as_std_mut().pre_exec(|| {
@@ -147,6 +159,7 @@ impl Engine {
     }
 
     /// Clients attached before the start get their streams now, before anything runs.
+    #[tracing::instrument(target = "phase", level = "debug", name = "attach handover", skip_all)]
     async fn hand_over_attach_waiters(&self, id: &str, socket: &std::path::Path) {
         let pending = self
             .attach_waiters
@@ -191,6 +204,7 @@ impl Engine {
 
     /// What the supervisor will run, with the network namespace ready. A container that
     /// cannot start goes at once with `--rm`, as dockerd's (`docker run --rm` waits for that).
+    #[tracing::instrument(target = "phase", level = "debug", name = "config", skip_all)]
     async fn start_config(self: &Arc<Self>, rec: &ContainerRecord) -> Result<SupervisorConfig> {
         let prepared = match self.supervisor_config(rec) {
             Ok(mut cfg) => self.prepare_network(rec).await.map(|network| {

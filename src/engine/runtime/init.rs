@@ -96,6 +96,7 @@ pub fn spawn(
     let err_w_fd = err_w.as_raw_fd();
     let (stdin, stdout, stderr) = (stdio.stdin, stdio.stdout, stdio.stderr);
     let child_main_fn = || -> isize {
+        crate::util::trace::set_process(crate::util::trace::Process::Init);
         let mut err = unsafe { std::fs::File::from_raw_fd(err_w_fd) };
         let mut go = unsafe { std::fs::File::from_raw_fd(go_r_fd) };
         let mut b = [0u8; 1];
@@ -104,6 +105,7 @@ pub fn spawn(
             unsafe { libc::_exit(EXIT_RUNTIME) };
         }
         drop(go);
+        tracing::debug!(target: "phase", "released");
         let code = match child_main(
             spec,
             (stdin, stdout, stderr),
@@ -216,6 +218,7 @@ fn child_main(
     seccomp_program: Option<&seccompiler::BpfProgram>,
     err: &mut std::fs::File,
 ) -> ChildResult {
+    let namespaces = tracing::debug_span!(target: "phase", "namespaces").entered();
     reset_signals();
     // Standard streams first so that anything printed lands in the container's log.
     for (src, dst) in [(stdio.0, 0), (stdio.1, 1), (stdio.2, 2)] {
@@ -238,7 +241,8 @@ fn child_main(
         unsafe { libc::setdomainname(d.as_ptr(), spec.domainname.len()) };
     }
     write_sysctls(&spec.sysctls)?;
-    rootfs::setup_rootfs(&Linux, spec)?;
+    drop(namespaces);
+    tracing::debug_span!(target: "phase", "rootfs").in_scope(|| rootfs::setup_rootfs(&Linux, spec))?;
     exec_process(
         &spec.process,
         spec.privileged,
@@ -269,6 +273,7 @@ pub fn exec_process(
     seccomp_program: Option<&seccompiler::BpfProgram>,
     err: &mut std::fs::File,
 ) -> ChildResult {
+    let setup = tracing::debug_span!(target: "phase", "process setup").entered();
     let _ = unistd::setsid();
     if process.tty {
         // SAFETY: fd 0 is the pty slave; make it our controlling terminal.
@@ -329,6 +334,7 @@ pub fn exec_process(
         unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
     }
     let program = find_program(&process.args, &env)?;
+    drop(setup);
     if init {
         run_as_init(&program, &process.args, &env, seccomp_late, err)
     } else {
@@ -402,8 +408,11 @@ fn exec(
         .map(|a| CString::new(a.as_str()).unwrap_or_default())
         .collect();
     if let Some(p) = seccomp_program {
-        seccomp::load(p).map_err(|e| (EXIT_RUNTIME, e))?;
+        tracing::debug_span!(target: "phase", "seccomp")
+            .in_scope(|| seccomp::load(p))
+            .map_err(|e| (EXIT_RUNTIME, e))?;
     }
+    tracing::debug!(target: "phase", "execve");
     let e = unistd::execve(&c_prog, &c_args, &c_env).unwrap_err();
     let code = if e == nix::errno::Errno::ENOENT {
         EXIT_NOT_FOUND
