@@ -82,6 +82,7 @@ pub fn run(opts: &DaemonOptions) -> anyhow::Result<()> {
         engine.init_networking().await.context("starting networking")?;
         engine.recover().await;
         engine.remove_build_leftovers().await;
+        engine.refill_spare();
         std::fs::write(paths.run_root.join("wharf.pid"), std::process::id().to_string())?;
         tracing::info!(socket = %socket.display(), root = %paths.root.display(), "wharf daemon ready");
         signal_ready();
@@ -129,9 +130,12 @@ fn init_logging() {
             tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG")
                 .unwrap_or_else(|_| "info".into()),
         );
-    let phases = trace::PhaseLayer::from_env(trace::Process::Daemon)
-        .map(|l| l.with_filter(trace::filter()));
-    let _ = tracing_subscriber::registry().with(log).with(phases).try_init();
+    let phases =
+        trace::PhaseLayer::from_env(trace::Process::Daemon).map(|l| l.with_filter(trace::filter()));
+    let _ = tracing_subscriber::registry()
+        .with(log)
+        .with(phases)
+        .try_init();
 }
 
 /// Serve the API on TCP too (`-H tcp://…`), with TLS when configured; returns the server's

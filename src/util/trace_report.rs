@@ -19,7 +19,11 @@ pub struct Span {
 /// The lines of one trace file; malformed lines are an error naming the line.
 pub fn parse(text: &str) -> Result<Vec<Span>, String> {
     let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let f: Vec<&str> = line.splitn(7, '\t').collect();
         let bad = || {
             format!(
@@ -112,7 +116,11 @@ pub fn phases(runs: &[Vec<Span>]) -> Vec<Phase> {
             p
         })
         .collect();
-    out.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms).then(a.depth.cmp(&b.depth)));
+    out.sort_by(|a, b| {
+        a.start_ms
+            .total_cmp(&b.start_ms)
+            .then(a.depth.cmp(&b.depth))
+    });
     out
 }
 
@@ -171,7 +179,10 @@ mod tests {
         let a = parse("cli\t1\tcli\t100\t900\t0\t\ncli\t1\trequest\t200\t300\t1\tGET /a\ncli\t1\trequest\t400\t700\t1\tPOST /b\n").unwrap();
         let b = parse("cli\t2\tcli\t1000\t1800\t0\t\ncli\t2\trequest\t1100\t1300\t1\tGET /a\ncli\t2\trequest\t1400\t1500\t1\tPOST /b\n").unwrap();
         let p = phases(&[a, b]);
-        let names: Vec<_> = p.iter().map(|p| (p.name.as_str(), p.detail.as_str())).collect();
+        let names: Vec<_> = p
+            .iter()
+            .map(|p| (p.name.as_str(), p.detail.as_str()))
+            .collect();
         assert_eq!(
             names,
             [("cli", ""), ("request", "GET /a"), ("request", "POST /b")]

@@ -300,7 +300,10 @@ fn version_prefix(path: &str) -> Option<(&str, &str)> {
 }
 
 /// Each request is a phase of the trace (`WHARF_TRACE`), until its response's head.
-async fn trace_request(req: Request<Body>, next: axum::middleware::Next) -> axum::response::Response {
+async fn trace_request(
+    req: Request<Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     use tracing::Instrument;
     let span = tracing::debug_span!(target: "phase", "request", method = %req.method(), path = %req.uri().path());
     next.run(req).instrument(span).await

@@ -489,11 +489,12 @@ impl Engine {
             let _ =
                 crate::util::fsutil::remove_dir_all_quiet(&self.paths.container_run_dir(&rec.id));
             let _ = std::fs::remove_file(self.socket_of(&rec.id));
-            let _ = crate::util::fsutil::remove_dir_all_quiet(&self.containers.dir(&rec.id));
-            if let Some(cg) = Cgroup::detect(&format!("wharf/{}", rec.id)) {
-                cg.destroy();
-            }
+            crate::util::fsutil::remove_dir_in_background(&self.containers.dir(&rec.id));
         });
+        if let Some(cg) = Cgroup::detect(&format!("wharf/{}", rec.id)) {
+            // It waits (a little) for killed processes to leave: not on a worker thread.
+            let _ = tokio::task::spawn_blocking(move || cg.destroy()).await;
+        }
         if volumes {
             for m in rec
                 .mounts

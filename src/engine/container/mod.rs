@@ -10,6 +10,7 @@ pub mod logs;
 pub mod mounts;
 pub mod orphan;
 mod runspec;
+pub mod spare;
 mod start;
 pub mod stats;
 pub mod update;

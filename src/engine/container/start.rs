@@ -3,7 +3,6 @@
 //! its own (it outlives the daemon), early attach clients handed their streams, then the
 //! first start released with `go` and its outcome recorded.
 
-use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -90,12 +89,12 @@ impl Engine {
         Ok(())
     }
 
-    /// Write the supervisor's config and start it in a session of its own; wait for its
-    /// `ready`. Returns its stdin (the release guard: closing it tells the supervisor the
+    /// Write the supervisor's config and hand it to a supervisor (the spare, see
+    /// [`super::spare`]); wait for its `ready`. Returns its stdin (the release guard: closing it tells the supervisor the
     /// first start is released or abandoned) and its pid.
     #[tracing::instrument(target = "phase", level = "debug", name = "supervisor spawn", skip_all)]
     async fn launch_supervisor(
-        &self,
+        self: &Arc<Self>,
         rec: &ContainerRecord,
         cfg: &SupervisorConfig,
     ) -> Result<(Option<tokio::process::ChildStdin>, Option<i32>)> {
@@ -106,35 +105,7 @@ impl Engine {
         crate::util::fsutil::replace_file(&cfg_path, &serde_json::to_vec(cfg)?)
             .ctx(|| "writing supervisor.json".into())?;
         let _ = std::fs::remove_file(&cfg.state_path);
-        let sup_log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("supervisor.log"))
-            .ctx(|| "opening supervisor.log".into())?;
-        let mut cmd = tokio::process::Command::new(&self.binary);
-        // The supervisor's stdin stays open until its first start is released: if the daemon
-        // dies before that, the supervisor sees the hang-up and gives up at once.
-        cmd.arg("__supervise")
-            .arg(&cfg_path)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::from(sup_log))
-            .env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            );
-        if let Some(trace) = std::env::var_os(crate::util::trace::ENV) {
-            cmd.env(crate::util::trace::ENV, trace);
-        }
-        // SAFETY: setsid is async-signal-safe; the supervisor must outlive the daemon.
-        unsafe {
-            cmd.as_std_mut().pre_exec(|| {
-                nix::unistd::setsid().map_err(std::io::Error::from)?;
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().ctx(|| "starting the supervisor".into())?;
+        let mut child = self.supervisor_for(&cfg_path).await?;
         let release_guard = child.stdin.take();
         let mut ready = String::new();
         if let Some(stdout) = child.stdout.take() {

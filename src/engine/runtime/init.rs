@@ -242,7 +242,8 @@ fn child_main(
     }
     write_sysctls(&spec.sysctls)?;
     drop(namespaces);
-    tracing::debug_span!(target: "phase", "rootfs").in_scope(|| rootfs::setup_rootfs(&Linux, spec))?;
+    tracing::debug_span!(target: "phase", "rootfs")
+        .in_scope(|| rootfs::setup_rootfs(&Linux, spec))?;
     exec_process(
         &spec.process,
         spec.privileged,
@@ -282,7 +283,8 @@ pub fn exec_process(
     for r in &process.rlimits {
         set_rlimit(&r.name, r.soft, r.hard)?;
     }
-    let resolved = user::resolve(Path::new("/"), &process.user, &process.additional_groups)
+    let resolved = tracing::debug_span!(target: "phase", "user")
+        .in_scope(|| user::resolve(Path::new("/"), &process.user, &process.additional_groups))
         .map_err(|e| (EXIT_RUNTIME, e))?;
     let cwd = if process.cwd.is_empty() {
         "/".to_string()
@@ -302,7 +304,9 @@ pub fn exec_process(
     // Setuid binaries then work, as with Docker's default.
     let seccomp_late = match seccomp_program {
         Some(p) if !process.no_new_privileges => {
-            seccomp::load(p).map_err(|e| (EXIT_RUNTIME, e))?;
+            tracing::debug_span!(target: "phase", "seccomp")
+                .in_scope(|| seccomp::load(p))
+                .map_err(|e| (EXIT_RUNTIME, e))?;
             None
         }
         other => other,
@@ -321,7 +325,9 @@ pub fn exec_process(
     let uid = unistd::Uid::from_raw(resolved.uid);
     unistd::setresuid(uid, uid, uid).map_err(fail("setuid"))?;
     if !privileged {
-        caps::apply(&process.capabilities, resolved.uid).map_err(|e| (EXIT_RUNTIME, e))?;
+        tracing::debug_span!(target: "phase", "capabilities")
+            .in_scope(|| caps::apply(&process.capabilities, resolved.uid))
+            .map_err(|e| (EXIT_RUNTIME, e))?;
     }
     unistd::chdir(Path::new(&cwd)).map_err(|e| {
         (

@@ -34,9 +34,23 @@ use io::take_stdin;
 /// How long a first start may wait for the daemon's `go`.
 const GO_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Entry point of `wharf __supervise CONFIG`.
+/// Entry point of `wharf __supervise CONFIG`; with `-` for CONFIG, a spare supervisor that
+/// waits for its config's path on stdin (the engine's `spare` module) and logs beside it.
 pub fn main(config_path: &Path) -> i32 {
     crate::util::trace::init(crate::util::trace::Process::Supervisor);
+    let from_stdin;
+    let config_path = if config_path == Path::new("-") {
+        match io::config_from_stdin() {
+            Some(p) => {
+                from_stdin = p;
+                from_stdin.as_path()
+            }
+            // The daemon went away before it needed us.
+            None => return 0,
+        }
+    } else {
+        config_path
+    };
     let setup = tracing::debug_span!(target: "phase", "supervisor setup").entered();
     let cfg: SupervisorConfig = match std::fs::read(config_path)
         .map_err(|e| e.to_string())

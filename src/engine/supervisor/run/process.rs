@@ -78,8 +78,8 @@ impl Supervisor {
 
     /// Release a spawned process; record it as running or failed.
     pub(super) fn release(&mut self, started: init::Started) -> Result<Pid, init::StartError> {
-        let result = tracing::debug_span!(target: "phase", "release until execve")
-            .in_scope(|| started.go());
+        let result =
+            tracing::debug_span!(target: "phase", "release until execve").in_scope(|| started.go());
         match &result {
             Ok(pid) => {
                 self.pid = Some(*pid);
