@@ -50,6 +50,8 @@ pub fn run(opts: &DaemonOptions) -> anyhow::Result<()> {
     // One malloc arena per worker thread is what keeps an idle daemon's RSS up; two suffice.
     // SAFETY: mallopt before any other thread exists.
     unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
+    // Before any thread: they all inherit it.
+    crate::engine::runtime::priority::raise_engine();
     let paths = Paths::new(&opts.root, &opts.run_root);
     paths.ensure().with_context(|| {
         format!(

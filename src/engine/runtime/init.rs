@@ -275,6 +275,10 @@ pub fn exec_process(
     err: &mut std::fs::File,
 ) -> ChildResult {
     let setup = tracing::debug_span!(target: "phase", "process setup").entered();
+    if let Some(nice) = process.nice {
+        // Back from the engine's priority to the containers' (lowering is always allowed).
+        let _ = super::priority::set(nice);
+    }
     let _ = unistd::setsid();
     if process.tty {
         // SAFETY: fd 0 is the pty slave; make it our controlling terminal.

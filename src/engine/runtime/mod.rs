@@ -14,6 +14,7 @@ pub mod caps;
 pub mod cgroups;
 pub mod init;
 pub mod nsexec;
+pub mod priority;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spec;
