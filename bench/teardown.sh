@@ -3,7 +3,9 @@
 # engine and again right after 100 parallel `exec`s that keep both cores busy (each spins for
 # a while inside its container), with two more busy containers spinning through the removal.
 # Target: ≤ 1 s in both cases. Needs root and busybox-static.
-# Usage: bench/teardown.sh [path/to/wharf]   env: N (default 100), ROUNDS (default 3)
+# Usage: bench/teardown.sh [path/to/wharf]   env: N (default 100), ROUNDS (default 3),
+#   TRACE=FILE (the daemon writes the phase trace there; the busy removal's is kept as
+#   FILE.busyROUND), RM_PREFIX (a command the busy `rm` runs under, e.g. `nice -n -10`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHARF_BIN=$(realpath "${1:-${CARGO_TARGET_DIR:-target}/release/wharf}")
