@@ -8,6 +8,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::AsyncWriteExt;
@@ -18,12 +19,16 @@ use crate::engine::Engine;
 
 /// The supervisor in waiting (none before the first start or while one is being started).
 #[derive(Default)]
-pub struct Spare(Mutex<Option<Child>>);
+pub struct Spare {
+    slot: Mutex<Option<Child>>,
+    /// A refill is under way: a burst of starts takes at most one spare's start-up on top.
+    refilling: AtomicBool,
+}
 
 impl Spare {
     /// The waiting supervisor, if it is still alive.
     fn take_live(&self) -> Option<Child> {
-        let mut child = self.0.lock().unwrap().take()?;
+        let mut child = self.slot.lock().unwrap().take()?;
         matches!(child.try_wait(), Ok(None)).then_some(child)
     }
 }
@@ -55,21 +60,23 @@ impl Engine {
 
     /// Start a spare in the background unless one waits already.
     pub fn refill_spare(self: &Arc<Self>) {
+        if self.spare.slot.lock().unwrap().is_some()
+            || self.spare.refilling.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
         let engine = self.clone();
         tokio::spawn(async move {
-            if engine.spare.0.lock().unwrap().is_some() {
-                return;
-            }
             match engine.spawn_supervisor() {
                 Ok(child) => {
-                    let previous = engine.spare.0.lock().unwrap().replace(child);
-                    // Two refills raced: the older one is not needed.
+                    let previous = engine.spare.slot.lock().unwrap().replace(child);
                     if let Some(mut extra) = previous {
                         let _ = extra.start_kill();
                     }
                 }
                 Err(e) => tracing::warn!("starting a spare supervisor: {e}"),
             }
+            engine.spare.refilling.store(false, Ordering::Release);
         });
     }
 
