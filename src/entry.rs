@@ -12,6 +12,7 @@ pub fn main() -> i32 {
             crate::engine::supervisor::supervise_main(std::path::Path::new(&argv[2]))
         }
         (Some("__nsexec"), 2) => nsexec_main(),
+        (Some("__trace"), _) => crate::util::trace_report::main(&argv[2..]),
         (Some("__archive"), 5) => match (arg(2), arg(4)) {
             (Some(op), Some(path)) => crate::engine::container::fs::archive_helper_main(
                 op,

@@ -61,7 +61,15 @@ impl From<anyhow::Error> for Exit {
 pub type CliResult<T = ()> = Result<T, Exit>;
 
 pub fn main() -> i32 {
+    use crate::util::trace;
+    let parse_start = trace::now_ns();
     let cli = Cli::parse();
+    // The daemon installs its own subscriber, with the trace in it.
+    if !matches!(cli.command, Command::Daemon(_)) {
+        trace::init(trace::Process::Cli);
+        trace::record("parse", parse_start, trace::now_ns(), 0, "");
+    }
+    let _cli_span = tracing::debug_span!(target: "phase", "cli").entered();
     match cli.command {
         // Re-exec entry points: single-threaded, no async runtime.
         Command::Supervise { config } => crate::engine::supervisor::supervise_main(&config),

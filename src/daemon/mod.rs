@@ -50,6 +50,8 @@ pub fn run(opts: &DaemonOptions) -> anyhow::Result<()> {
     // One malloc arena per worker thread is what keeps an idle daemon's RSS up; two suffice.
     // SAFETY: mallopt before any other thread exists.
     unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
+    // Before any thread: they all inherit it.
+    crate::engine::runtime::priority::raise_engine();
     let paths = Paths::new(&opts.root, &opts.run_root);
     paths.ensure().with_context(|| {
         format!(
@@ -64,13 +66,7 @@ pub fn run(opts: &DaemonOptions) -> anyhow::Result<()> {
             paths.run_root.display()
         )
     })?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let engine = Engine::open(paths.clone()).context("opening the engine state")?;
     let socket = opts.socket.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -88,6 +84,7 @@ pub fn run(opts: &DaemonOptions) -> anyhow::Result<()> {
         engine.init_networking().await.context("starting networking")?;
         engine.recover().await;
         engine.remove_build_leftovers().await;
+        engine.refill_spare();
         std::fs::write(paths.run_root.join("wharf.pid"), std::process::id().to_string())?;
         tracing::info!(socket = %socket.display(), root = %paths.root.display(), "wharf daemon ready");
         signal_ready();
@@ -121,6 +118,26 @@ pub fn run(opts: &DaemonOptions) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(paths.run_root.join("wharf.pid"));
         Ok(())
     })
+}
+
+/// The log on stderr (filtered by `WHARF_LOG`, default `info`) and, with `WHARF_TRACE`, the
+/// phase trace beside it, each with its own filter.
+fn init_logging() {
+    use crate::util::trace;
+    use tracing_subscriber::layer::{Layer, SubscriberExt};
+    use tracing_subscriber::util::SubscriberInitExt;
+    let log = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        );
+    let phases =
+        trace::PhaseLayer::from_env(trace::Process::Daemon).map(|l| l.with_filter(trace::filter()));
+    let _ = tracing_subscriber::registry()
+        .with(log)
+        .with(phases)
+        .try_init();
 }
 
 /// Serve the API on TCP too (`-H tcp://…`), with TLS when configured; returns the server's

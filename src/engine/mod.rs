@@ -53,6 +53,8 @@ pub struct Engine {
     pub net: std::sync::OnceLock<Arc<crate::net::NetworkManager>>,
     /// The wharf binary, re-executed as supervisor and nsexec helper.
     pub binary: std::path::PathBuf,
+    /// A supervisor started ahead of the next container start.
+    pub spare: container::spare::Spare,
     pub started: std::time::Instant,
     /// Mirrors of local build contexts (kept under the temporary directory).
     pub build_contexts: build::mirror::Mirrors,
@@ -94,6 +96,7 @@ impl Engine {
             db,
             images,
             binary,
+            spare: Default::default(),
             started: std::time::Instant::now(),
         });
         Ok(engine)

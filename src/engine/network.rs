@@ -274,6 +274,7 @@ impl Engine {
     }
 
     /// The network namespace a container starts in; attaches it first when needed.
+    #[tracing::instrument(target = "phase", level = "debug", name = "network", skip_all)]
     pub(crate) async fn prepare_network(
         self: &Arc<Self>,
         rec: &ContainerRecord,
@@ -454,6 +455,7 @@ impl Engine {
     }
 
     /// The container stopped for good: its published ports go away (they come back at start).
+    #[tracing::instrument(target = "phase", level = "debug", name = "network stop", skip_all)]
     pub(crate) async fn network_stopped(&self, id: &str) {
         if let Ok(mgr) = self.net() {
             if !mgr.ports(id).await.is_empty() {
@@ -466,6 +468,7 @@ impl Engine {
     }
 
     /// The container is being removed: detach it everywhere and delete its namespace.
+    #[tracing::instrument(target = "phase", level = "debug", name = "network remove", skip_all)]
     pub(crate) async fn network_removed(&self, rec: &ContainerRecord) {
         if let Ok(mgr) = self.net() {
             if !rec.endpoints.is_empty() {

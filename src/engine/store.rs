@@ -68,6 +68,7 @@ impl Store {
 
     /// Run `f` in one transaction.
     pub fn tx<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let _phase = tracing::debug_span!(target: "phase", "db write").entered();
         let mut conn = self.conn.lock().unwrap();
         let tx = conn.transaction()?;
         let out = f(&tx)?;

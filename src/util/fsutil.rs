@@ -51,6 +51,33 @@ pub fn dir_size(path: &Path) -> u64 {
 }
 
 /// Remove a directory tree, ignoring "not found".
+/// Remove a directory tree off the caller's path: renamed aside at once to `.NAME.removing`
+/// beside it (its parent's owner must treat such names as leftovers, as the container index
+/// does at start-up), then deleted by a blocking task of the current tokio runtime (or here,
+/// outside one). Each unlink and rmdir can wait for the disk (ext4 mounted with `discard`
+/// here), and a container's tree is not needed once its record is gone.
+pub fn remove_dir_in_background(path: &Path) {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        let _ = remove_dir_all_quiet(path);
+        return;
+    };
+    let aside = path.with_file_name(format!(".{name}.removing"));
+    match std::fs::rename(path, &aside) {
+        Ok(()) => match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn_blocking(move || remove_dir_all_quiet(&aside));
+            }
+            Err(_) => {
+                let _ = remove_dir_all_quiet(&aside);
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(_) => {
+            let _ = remove_dir_all_quiet(path);
+        }
+    }
+}
+
 pub fn remove_dir_all_quiet(path: &Path) -> std::io::Result<()> {
     match std::fs::remove_dir_all(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),

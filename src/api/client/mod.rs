@@ -274,6 +274,21 @@ impl Client {
         content_type: Option<&str>,
         headers: &[(&str, String)],
     ) -> Result<Response<Incoming>> {
+        use tracing::Instrument;
+        let span = tracing::debug_span!(target: "phase", "request", method = %method, path = %shorten(path));
+        self.send_traced(method, path, body, content_type, headers)
+            .instrument(span)
+            .await
+    }
+
+    async fn send_traced(
+        &self,
+        method: Method,
+        path: &str,
+        body: ReqBody,
+        content_type: Option<&str>,
+        headers: &[(&str, String)],
+    ) -> Result<Response<Incoming>> {
         let mut sender = self.connect().await?;
         let mut req = self.request(method, path, body, content_type)?;
         for (name, value) in headers {
@@ -331,6 +346,16 @@ impl Client {
 
     /// Open an HTTP upgrade (`attach`, `exec start`) and return the raw connection.
     pub async fn hijack(
+        &self,
+        path: &str,
+        body: ReqBody,
+    ) -> Result<TokioIo<hyper::upgrade::Upgraded>> {
+        use tracing::Instrument;
+        let span = tracing::debug_span!(target: "phase", "request", method = "POST", path = %shorten(path), upgrade = true);
+        self.hijack_traced(path, body).instrument(span).await
+    }
+
+    async fn hijack_traced(
         &self,
         path: &str,
         body: ReqBody,

@@ -305,6 +305,16 @@ fn version_prefix(path: &str) -> Option<(&str, &str)> {
     numeric.then_some((version, rest))
 }
 
+/// Each request is a phase of the trace (`WHARF_TRACE`), until its response's head.
+async fn trace_request(
+    req: Request<Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument;
+    let span = tracing::debug_span!(target: "phase", "request", method = %req.method(), path = %req.uri().path());
+    next.run(req).instrument(span).await
+}
+
 /// Serve the API on `listener` (a UNIX socket, TCP, TLS) until `shutdown` resolves.
 pub async fn serve<L>(
     engine: State,
@@ -319,7 +329,8 @@ where
     let versioned = router(engine).map_request(strip_version);
     let app = Router::new()
         .fallback_service(versioned)
-        .layer(axum::middleware::from_fn(refuse_unsupported_version));
+        .layer(axum::middleware::from_fn(refuse_unsupported_version))
+        .layer(axum::middleware::from_fn(trace_request));
     axum::serve(
         listener,
         axum::ServiceExt::<Request<Body>>::into_make_service(app),

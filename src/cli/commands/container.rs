@@ -7,7 +7,7 @@ use hyper::Method;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
-use super::{each, filters};
+use super::{each, each_limited, each_parallel, filters, PARALLEL};
 use crate::api::client::{empty, full, next_chunk, with_query, Client};
 use crate::api::models::{ContainerSummary, ExecConfig, ExecInspectResponse};
 use crate::api::stream::{Decoder, STDERR};
@@ -49,7 +49,9 @@ pub async fn start(client: &Client, a: StartArgs) -> CliResult {
 
 pub async fn stop(client: &Client, a: StopArgs, restart: bool) -> CliResult {
     let (t, s) = (a.timeout, a.signal.clone());
-    each(&a.containers, |n| {
+    // docker restarts one at a time, and stops in parallel
+    let limit = if restart { 1 } else { PARALLEL };
+    each_limited(&a.containers, limit, |n| {
         let s = s.clone();
         async move {
             let mut params = Vec::new();
@@ -71,7 +73,7 @@ pub async fn stop(client: &Client, a: StopArgs, restart: bool) -> CliResult {
 
 pub async fn kill(client: &Client, a: KillArgs) -> CliResult {
     let sig = a.signal.clone();
-    each(&a.containers, |n| {
+    each_parallel(&a.containers, |n| {
         let sig = sig.clone();
         async move { client.kill_container(&n, Some(&sig)).await }
     })
@@ -79,7 +81,7 @@ pub async fn kill(client: &Client, a: KillArgs) -> CliResult {
 }
 
 pub async fn rm(client: &Client, a: RmArgs) -> CliResult {
-    each(&a.containers, |n| async move {
+    each_parallel(&a.containers, |n| async move {
         if a.link {
             let path = with_query(&format!("/containers/{n}"), &[("link", "1".into())]);
             return client.delete(&path).await.map(|_| ());
@@ -91,7 +93,7 @@ pub async fn rm(client: &Client, a: RmArgs) -> CliResult {
 
 pub async fn pause(client: &Client, a: NamesArgs, pause: bool) -> CliResult {
     let verb = if pause { "pause" } else { "unpause" };
-    each(&a.containers, |n| async move {
+    each_parallel(&a.containers, |n| async move {
         client
             .post(&format!("/containers/{n}/{verb}"))
             .await

@@ -305,6 +305,7 @@ fn check_platform(wanted: &Platform, name: &str, image: &ImageConfig) -> Result<
 }
 
 impl Engine {
+    #[tracing::instrument(target = "phase", level = "debug", name = "create", skip_all)]
     pub fn create_container(&self, req: CreateRequest) -> Result<(String, Vec<String>)> {
         let (mut config, mut host, networking) = split_body(req.body)?;
         let image_name = config.image.clone().unwrap_or_default();

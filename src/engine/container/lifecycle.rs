@@ -153,6 +153,7 @@ impl Engine {
     /// A supervisor ended (`gone`: its pid, when known): take its last recorded state, make
     /// sure nothing of the container survives it, then apply the restart policy (it died
     /// before recording an end) or `--rm`.
+    #[tracing::instrument(target = "phase", level = "debug", name = "exit handling", skip_all)]
     async fn supervisor_gone(self: &Arc<Self>, id: &str, gone: Option<i32>) {
         let _start = self.supervision.lock(id).await;
         let state_path = self.containers.dir(id).join("state.json");
@@ -442,6 +443,7 @@ impl Engine {
     }
 
     /// Remove a container; `force` kills it first, `volumes` also removes its anonymous volumes.
+    #[tracing::instrument(target = "phase", level = "debug", name = "remove", skip_all)]
     pub async fn remove_container(
         self: &Arc<Self>,
         key: &str,
@@ -483,11 +485,15 @@ impl Engine {
         self.attach_waiters.waiters.lock().unwrap().remove(&rec.id);
         self.network_removed(&rec).await;
         self.containers.remove_record(&rec.id)?;
-        let _ = crate::util::fsutil::remove_dir_all_quiet(&self.paths.container_run_dir(&rec.id));
-        let _ = std::fs::remove_file(self.socket_of(&rec.id));
-        let _ = crate::util::fsutil::remove_dir_all_quiet(&self.containers.dir(&rec.id));
+        tracing::debug_span!(target: "phase", "remove files").in_scope(|| {
+            let _ =
+                crate::util::fsutil::remove_dir_all_quiet(&self.paths.container_run_dir(&rec.id));
+            let _ = std::fs::remove_file(self.socket_of(&rec.id));
+            crate::util::fsutil::remove_dir_in_background(&self.containers.dir(&rec.id));
+        });
         if let Some(cg) = Cgroup::detect(&format!("wharf/{}", rec.id)) {
-            cg.destroy();
+            // It waits (a little) for killed processes to leave: not on a worker thread.
+            let _ = tokio::task::spawn_blocking(move || cg.destroy()).await;
         }
         if volumes {
             for m in rec

@@ -11,6 +11,7 @@ pub mod logs;
 pub mod mounts;
 pub mod orphan;
 mod runspec;
+pub mod spare;
 mod start;
 pub mod stats;
 pub mod update;
@@ -73,23 +74,65 @@ impl ContainerRecord {
 }
 
 /// The container index: every record in memory (for fast `ps`), written through to the store.
+/// Names have an index of their own and id prefixes are a range of the ordered map, so no
+/// lookup scans every container (a start or removal among 1,000 costs what it does among 10).
 pub struct Containers {
     db: Arc<Store>,
     paths: Paths,
-    records: Mutex<BTreeMap<String, ContainerRecord>>,
+    records: Mutex<Records>,
+}
+
+/// The records by id, and the id of each name.
+#[derive(Default)]
+struct Records {
+    by_id: BTreeMap<String, ContainerRecord>,
+    names: HashMap<String, String>,
+}
+
+impl Records {
+    fn insert(&mut self, rec: ContainerRecord) {
+        if let Some(old) = self.by_id.get(&rec.id) {
+            self.names.remove(&old.name);
+        }
+        self.names.insert(rec.name.clone(), rec.id.clone());
+        self.by_id.insert(rec.id.clone(), rec);
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(old) = self.by_id.remove(id) {
+            self.names.remove(&old.name);
+        }
+    }
+
+    fn by_name(&self, name: &str) -> Option<&ContainerRecord> {
+        self.names.get(name).and_then(|id| self.by_id.get(id))
+    }
+
+    /// The records whose id starts with `prefix` (at most `limit` of them).
+    fn with_prefix(&self, prefix: &str, limit: usize) -> Vec<&ContainerRecord> {
+        self.by_id
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(id, _)| id.starts_with(prefix))
+            .take(limit)
+            .map(|(_, r)| r)
+            .collect()
+    }
 }
 
 impl Containers {
     pub fn load(paths: &Paths, db: Arc<Store>) -> Result<Self> {
-        let mut records = BTreeMap::new();
+        let mut records = Records::default();
         for rec in db.list::<ContainerRecord>(Table::Containers)? {
-            records.insert(rec.id.clone(), rec);
+            records.insert(rec);
         }
         // Directories of containers whose creation never committed are leftovers.
         if let Ok(rd) = std::fs::read_dir(paths.containers()) {
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
-                if !records.contains_key(&name) {
+                if !records.by_id.contains_key(&name) {
                     let _ = crate::util::fsutil::remove_dir_all_quiet(&e.path());
                 }
             }
@@ -108,23 +151,22 @@ impl Containers {
     /// Find by full id, name (with or without `/`), or unique id prefix.
     pub fn resolve(&self, key: &str) -> Result<ContainerRecord> {
         let records = self.records.lock().unwrap();
-        if let Some(r) = records.get(key) {
+        if let Some(r) = records.by_id.get(key) {
             return Ok(r.clone());
         }
         let name = key.strip_prefix('/').unwrap_or(key);
-        if let Some(r) = records.values().find(|r| r.name == name) {
+        if let Some(r) = records.by_name(name) {
             return Ok(r.clone());
         }
         if !key.is_empty() {
-            let matches: Vec<&ContainerRecord> =
-                records.values().filter(|r| r.id.starts_with(key)).collect();
-            match matches.len() {
-                1 => return Ok(matches[0].clone()),
-                0 => {}
-                n => {
+            match records.with_prefix(key, 2).as_slice() {
+                [one] => return Ok((*one).clone()),
+                [] => {}
+                _ => {
+                    let n = records.with_prefix(key, usize::MAX).len();
                     return Err(Error::invalid(format!(
                         "multiple IDs found with provided prefix: {key} ({n} containers)"
-                    )))
+                    )));
                 }
             }
         }
@@ -132,26 +174,27 @@ impl Containers {
     }
 
     pub fn get(&self, id: &str) -> Option<ContainerRecord> {
-        self.records.lock().unwrap().get(id).cloned()
+        self.records.lock().unwrap().by_id.get(id).cloned()
     }
 
     pub fn all(&self) -> Vec<ContainerRecord> {
-        self.records.lock().unwrap().values().cloned().collect()
-    }
-
-    pub fn name_taken(&self, name: &str) -> Option<String> {
         self.records
             .lock()
             .unwrap()
+            .by_id
             .values()
-            .find(|r| r.name == name)
-            .map(|r| r.id.clone())
+            .cloned()
+            .collect()
+    }
+
+    pub fn name_taken(&self, name: &str) -> Option<String> {
+        self.records.lock().unwrap().names.get(name).cloned()
     }
 
     /// Insert a new record; fails if the name is taken (checked under the lock, atomically).
     pub fn insert(&self, rec: ContainerRecord) -> Result<()> {
         let mut records = self.records.lock().unwrap();
-        if let Some(other) = records.values().find(|r| r.name == rec.name) {
+        if let Some(other) = records.by_name(&rec.name) {
             return Err(Error::conflict(format!(
                 "Conflict. The container name \"/{}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
                 rec.name, other.id
@@ -159,7 +202,7 @@ impl Containers {
         }
         self.db
             .tx(|tx| store::put_named(tx, Table::Containers, &rec.id, &rec.name, &rec))?;
-        records.insert(rec.id.clone(), rec);
+        records.insert(rec);
         Ok(())
     }
 
@@ -171,10 +214,13 @@ impl Containers {
     ) -> Result<ContainerRecord> {
         let mut records = self.records.lock().unwrap();
         let rec = records
+            .by_id
             .get_mut(id)
             .ok_or_else(|| Error::not_found(format!("No such container: {id}")))?;
         let mut updated = rec.clone();
         f(&mut updated);
+        // The name index follows the record: no update may change a name (rename does).
+        updated.name = rec.name.clone();
         self.db.tx(|tx| {
             store::put_named(tx, Table::Containers, &updated.id, &updated.name, &updated)
         })?;
@@ -189,27 +235,28 @@ impl Containers {
             return self.update(id, |r| r.state = state).ok();
         }
         let mut records = self.records.lock().unwrap();
-        let rec = records.get_mut(id)?;
+        let rec = records.by_id.get_mut(id)?;
         rec.state = state;
         Some(rec.clone())
     }
 
     pub fn rename(&self, id: &str, new_name: &str) -> Result<()> {
         let mut records = self.records.lock().unwrap();
-        if let Some(other) = records.values().find(|r| r.name == new_name && r.id != id) {
+        if let Some(other) = records.by_name(new_name).filter(|r| r.id != id) {
             return Err(Error::conflict(format!(
                 "Conflict. The container name \"/{new_name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
                 other.id
             )));
         }
-        let rec = records
-            .get_mut(id)
+        let mut updated = records
+            .by_id
+            .get(id)
+            .cloned()
             .ok_or_else(|| Error::not_found(format!("No such container: {id}")))?;
-        let mut updated = rec.clone();
         updated.name = new_name.to_string();
         self.db
             .tx(|tx| store::put_named(tx, Table::Containers, id, new_name, &updated))?;
-        *rec = updated;
+        records.insert(updated);
         Ok(())
     }
 
@@ -225,6 +272,7 @@ impl Containers {
         self.records
             .lock()
             .unwrap()
+            .by_id
             .values()
             .map(|r| r.image_id.clone())
             .collect()

@@ -216,6 +216,7 @@ impl Engine {
             no_new_privileges: super::create::no_new_privileges(host)?,
             rlimits,
             seccomp_bpf: (!unconfined).then(|| self.paths.seccomp_profile()),
+            nice: Some(runtime::priority::container_nice()),
         })
     }
 }

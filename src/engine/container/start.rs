@@ -3,10 +3,10 @@
 //! its own (it outlives the daemon), early attach clients handed their streams, then the
 //! first start released with `go` and its outcome recorded.
 
-use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tracing::Instrument;
 
 use super::lifecycle::{connect, read_line, request, wait_for_end};
 use super::ContainerRecord;
@@ -16,6 +16,7 @@ use crate::engine::supervisor::{RunStatus, SupervisorConfig};
 use crate::engine::Engine;
 
 impl Engine {
+    #[tracing::instrument(target = "phase", level = "debug", name = "start", skip_all)]
     pub async fn start_container(self: &Arc<Self>, key: &str) -> Result<()> {
         let id = self.containers.resolve(key)?.id;
         // One start at a time per container, and never while the end of its last supervisor
@@ -28,9 +29,14 @@ impl Engine {
         let (release_guard, supervisor_pid) = self.launch_supervisor(&rec, &cfg).await?;
         let socket = cfg.socket_path.clone();
         self.hand_over_attach_waiters(&rec.id, &socket).await;
-        let mut events = connect(&socket, &Request::Events).await?;
-        let _snapshot = read_line(&mut events).await?;
-        let reply = request(&socket, &Request::Go).await?;
+        let (events, reply) = async {
+            let mut events = connect(&socket, &Request::Events).await?;
+            let _snapshot = read_line(&mut events).await?;
+            let reply = request(&socket, &Request::Go).await?;
+            Ok::<_, Error>((events, reply))
+        }
+        .instrument(tracing::debug_span!(target: "phase", "go"))
+        .await?;
         drop(release_guard);
         if !reply.ok {
             return Err(self.first_start_failed(&rec, reply).await);
@@ -50,6 +56,7 @@ impl Engine {
 
     /// Not running, not being removed, and not run by a supervisor this daemon does not know
     /// of (one that is ending is waited for).
+    #[tracing::instrument(target = "phase", level = "debug", name = "check", skip_all)]
     async fn check_startable(self: &Arc<Self>, rec: &ContainerRecord) -> Result<()> {
         if rec.state.is_running() {
             return Err(Error::NotModified(format!(
@@ -82,11 +89,12 @@ impl Engine {
         Ok(())
     }
 
-    /// Write the supervisor's config and start it in a session of its own; wait for its
-    /// `ready`. Returns its stdin (the release guard: closing it tells the supervisor the
+    /// Write the supervisor's config and hand it to a supervisor (the spare, see
+    /// [`super::spare`]); wait for its `ready`. Returns its stdin (the release guard: closing it tells the supervisor the
     /// first start is released or abandoned) and its pid.
+    #[tracing::instrument(target = "phase", level = "debug", name = "supervisor spawn", skip_all)]
     async fn launch_supervisor(
-        &self,
+        self: &Arc<Self>,
         rec: &ContainerRecord,
         cfg: &SupervisorConfig,
     ) -> Result<(Option<tokio::process::ChildStdin>, Option<i32>)> {
@@ -97,32 +105,7 @@ impl Engine {
         crate::util::fsutil::replace_file(&cfg_path, &serde_json::to_vec(cfg)?)
             .ctx(|| "writing supervisor.json".into())?;
         let _ = std::fs::remove_file(&cfg.state_path);
-        let sup_log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("supervisor.log"))
-            .ctx(|| "opening supervisor.log".into())?;
-        let mut cmd = tokio::process::Command::new(&self.binary);
-        // The supervisor's stdin stays open until its first start is released: if the daemon
-        // dies before that, the supervisor sees the hang-up and gives up at once.
-        cmd.arg("__supervise")
-            .arg(&cfg_path)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::from(sup_log))
-            .env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            );
-        // SAFETY: setsid is async-signal-safe; the supervisor must outlive the daemon.
-        unsafe {
-            cmd.as_std_mut().pre_exec(|| {
-                nix::unistd::setsid().map_err(std::io::Error::from)?;
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().ctx(|| "starting the supervisor".into())?;
+        let mut child = self.supervisor_for(&cfg_path).await?;
         let release_guard = child.stdin.take();
         let mut ready = String::new();
         if let Some(stdout) = child.stdout.take() {
@@ -147,6 +130,7 @@ impl Engine {
     }
 
     /// Clients attached before the start get their streams now, before anything runs.
+    #[tracing::instrument(target = "phase", level = "debug", name = "attach handover", skip_all)]
     async fn hand_over_attach_waiters(&self, id: &str, socket: &std::path::Path) {
         let pending = self
             .attach_waiters
@@ -191,6 +175,7 @@ impl Engine {
 
     /// What the supervisor will run, with the network namespace ready. A container that
     /// cannot start goes at once with `--rm`, as dockerd's (`docker run --rm` waits for that).
+    #[tracing::instrument(target = "phase", level = "debug", name = "config", skip_all)]
     async fn start_config(self: &Arc<Self>, rec: &ContainerRecord) -> Result<SupervisorConfig> {
         let prepared = match self.supervisor_config(rec) {
             Ok(mut cfg) => self.prepare_network(rec).await.map(|network| {

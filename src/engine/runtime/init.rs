@@ -100,6 +100,7 @@ pub fn spawn(
     let (stdin, stdout, stderr) = (stdio.stdin, stdio.stdout, stdio.stderr);
     let console = stdio.console;
     let child_main_fn = || -> isize {
+        crate::util::trace::set_process(crate::util::trace::Process::Init);
         let mut err = unsafe { std::fs::File::from_raw_fd(err_w_fd) };
         let mut go = unsafe { std::fs::File::from_raw_fd(go_r_fd) };
         let mut b = [0u8; 1];
@@ -108,6 +109,7 @@ pub fn spawn(
             unsafe { libc::_exit(EXIT_RUNTIME) };
         }
         drop(go);
+        tracing::debug!(target: "phase", "released");
         let code = match child_main(
             spec,
             (stdin, stdout, stderr),
@@ -222,6 +224,7 @@ fn child_main(
     seccomp_program: Option<&seccompiler::BpfProgram>,
     err: &mut std::fs::File,
 ) -> ChildResult {
+    let namespaces = tracing::debug_span!(target: "phase", "namespaces").entered();
     reset_signals();
     // Standard streams first so that anything printed lands in the container's log.
     for (src, dst) in [(stdio.0, 0), (stdio.1, 1), (stdio.2, 2)] {
@@ -244,7 +247,9 @@ fn child_main(
         unsafe { libc::setdomainname(d.as_ptr(), spec.domainname.len()) };
     }
     write_sysctls(&spec.sysctls)?;
-    rootfs::setup_rootfs(&Linux, spec)?;
+    drop(namespaces);
+    tracing::debug_span!(target: "phase", "rootfs")
+        .in_scope(|| rootfs::setup_rootfs(&Linux, spec))?;
     if let Some(socket) = console {
         make_console(socket)?;
     }
@@ -302,6 +307,11 @@ pub fn exec_process(
             libc::CLOSE_RANGE_CLOEXEC as libc::c_int,
         )
     };
+    let setup = tracing::debug_span!(target: "phase", "process setup").entered();
+    if let Some(nice) = process.nice {
+        // Back from the engine's priority to the containers' (lowering is always allowed).
+        let _ = super::priority::set(nice);
+    }
     let _ = unistd::setsid();
     if process.tty {
         // SAFETY: fd 0 is the pty slave; make it our controlling terminal.
@@ -310,7 +320,8 @@ pub fn exec_process(
     for r in &process.rlimits {
         set_rlimit(&r.name, r.soft, r.hard)?;
     }
-    let resolved = user::resolve(Path::new("/"), &process.user, &process.additional_groups)
+    let resolved = tracing::debug_span!(target: "phase", "user")
+        .in_scope(|| user::resolve(Path::new("/"), &process.user, &process.additional_groups))
         .map_err(|e| (EXIT_RUNTIME, e))?;
     let cwd = if process.cwd.is_empty() {
         "/".to_string()
@@ -330,7 +341,9 @@ pub fn exec_process(
     // Setuid binaries then work, as with Docker's default.
     let seccomp_late = match seccomp_program {
         Some(p) if !process.no_new_privileges => {
-            seccomp::load(p).map_err(|e| (EXIT_RUNTIME, e))?;
+            tracing::debug_span!(target: "phase", "seccomp")
+                .in_scope(|| seccomp::load(p))
+                .map_err(|e| (EXIT_RUNTIME, e))?;
             None
         }
         other => other,
@@ -349,7 +362,9 @@ pub fn exec_process(
     let uid = unistd::Uid::from_raw(resolved.uid);
     unistd::setresuid(uid, uid, uid).map_err(fail("setuid"))?;
     if !privileged {
-        caps::apply(&process.capabilities, resolved.uid).map_err(|e| (EXIT_RUNTIME, e))?;
+        tracing::debug_span!(target: "phase", "capabilities")
+            .in_scope(|| caps::apply(&process.capabilities, resolved.uid))
+            .map_err(|e| (EXIT_RUNTIME, e))?;
     }
     unistd::chdir(Path::new(&cwd)).map_err(|e| {
         (
@@ -362,6 +377,7 @@ pub fn exec_process(
         unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
     }
     let program = find_program(&process.args, &env)?;
+    drop(setup);
     if init {
         run_as_init(&program, &process.args, &env, seccomp_late, err)
     } else {
@@ -435,8 +451,11 @@ fn exec(
         .map(|a| CString::new(a.as_str()).unwrap_or_default())
         .collect();
     if let Some(p) = seccomp_program {
-        seccomp::load(p).map_err(|e| (EXIT_RUNTIME, e))?;
+        tracing::debug_span!(target: "phase", "seccomp")
+            .in_scope(|| seccomp::load(p))
+            .map_err(|e| (EXIT_RUNTIME, e))?;
     }
+    tracing::debug!(target: "phase", "execve");
     let e = unistd::execve(&c_prog, &c_args, &c_env).unwrap_err();
     let code = if e == nix::errno::Errno::ENOENT {
         EXIT_NOT_FOUND

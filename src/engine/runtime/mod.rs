@@ -15,6 +15,7 @@ pub mod cgroups;
 pub mod console;
 pub mod init;
 pub mod nsexec;
+pub mod priority;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spec;

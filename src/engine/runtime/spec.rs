@@ -66,6 +66,9 @@ pub struct ProcessSpec {
     /// A compiled seccomp BPF program to load just before exec.
     #[serde(default)]
     pub seccomp_bpf: Option<PathBuf>,
+    /// The nice value to run at (see [`super::priority`]); unchanged when None.
+    #[serde(default)]
+    pub nice: Option<i32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

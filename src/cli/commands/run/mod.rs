@@ -99,8 +99,13 @@ pub async fn run(client: &Client, a: RunArgs, create_only: bool) -> CliResult {
                 .await;
         }
     }
-    attach::pump(conn, a.tty, a.interactive).await?;
-    let status: ContainerWaitResponse = decode(wait).await?;
+    use tracing::Instrument;
+    attach::pump(conn, a.tty, a.interactive)
+        .instrument(tracing::debug_span!(target: "phase", "output"))
+        .await?;
+    let status: ContainerWaitResponse = decode(wait)
+        .instrument(tracing::debug_span!(target: "phase", "wait"))
+        .await?;
     if let Some(msg) = status
         .error
         .and_then(|e| e.message)

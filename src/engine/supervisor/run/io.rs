@@ -138,6 +138,34 @@ pub(super) fn set_nonblocking(fd: i32) {
 
 /// Move stdin (the daemon's link) to a close-on-exec descriptor, so no container or probe
 /// inherits it, and leave /dev/null in its place.
+/// A spare's config: the path on the first line of stdin (read a byte at a time: the rest of
+/// stdin is the daemon's link). Its `supervisor.log`, beside it, becomes our stderr. None at
+/// EOF (the daemon is gone).
+pub(super) fn config_from_stdin() -> Option<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        match nix::unistd::read(0, &mut b) {
+            Ok(1) if b[0] == b'\n' => break,
+            Ok(1) => line.push(b[0]),
+            Err(nix::errno::Errno::EINTR) => continue,
+            _ => return None,
+        }
+    }
+    let path = std::path::PathBuf::from(std::ffi::OsString::from_vec(line));
+    if let Some(dir) = path.parent() {
+        if let Ok(log) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("supervisor.log"))
+        {
+            let _ = nix::unistd::dup2(log.as_raw_fd(), 2);
+        }
+    }
+    Some(path)
+}
+
 pub(super) fn take_stdin() -> Option<std::fs::File> {
     use nix::fcntl::{fcntl, FcntlArg};
     let fd = fcntl(0, FcntlArg::F_DUPFD_CLOEXEC(3)).ok()?;

@@ -34,8 +34,24 @@ use io::take_stdin;
 /// How long a first start may wait for the daemon's `go`.
 const GO_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Entry point of `wharf __supervise CONFIG`.
+/// Entry point of `wharf __supervise CONFIG`; with `-` for CONFIG, a spare supervisor that
+/// waits for its config's path on stdin (the engine's `spare` module) and logs beside it.
 pub fn main(config_path: &Path) -> i32 {
+    crate::util::trace::init(crate::util::trace::Process::Supervisor);
+    let from_stdin;
+    let config_path = if config_path == Path::new("-") {
+        match io::config_from_stdin() {
+            Some(p) => {
+                from_stdin = p;
+                from_stdin.as_path()
+            }
+            // The daemon went away before it needed us.
+            None => return 0,
+        }
+    } else {
+        config_path
+    };
+    let setup = tracing::debug_span!(target: "phase", "supervisor setup").entered();
     let cfg: SupervisorConfig = match std::fs::read(config_path)
         .map_err(|e| e.to_string())
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
@@ -46,7 +62,9 @@ pub fn main(config_path: &Path) -> i32 {
             return 1;
         }
     };
-    match Supervisor::new(cfg).and_then(|mut s| s.run()) {
+    let supervisor = Supervisor::new(cfg);
+    drop(setup);
+    match supervisor.and_then(|mut s| s.run()) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("supervisor: {e}");
@@ -154,6 +172,7 @@ impl Supervisor {
             .append(true)
             .open(&cfg.log_path)
             .map_err(|e| format!("opening {}: {e}", cfg.log_path.display()))?;
+        let _cgroup_phase = tracing::debug_span!(target: "phase", "cgroup").entered();
         let cgroup = Cgroup::detect(&cfg.spec.cgroup.path);
         if let Some(cg) = &cgroup {
             cg.create(&cfg.spec.cgroup)
@@ -163,6 +182,7 @@ impl Supervisor {
                 return Err("processes of an earlier run of the container do not end".into());
             }
         }
+        drop(_cgroup_phase);
         let state = RunState {
             status: RunStatus::Created,
             supervisor_pid: std::process::id() as i32,
@@ -195,7 +215,7 @@ impl Supervisor {
             probe: None,
             finished: false,
         };
-        let started = s.spawn()?;
+        let started = tracing::debug_span!(target: "phase", "clone").in_scope(|| s.spawn())?;
         s.waiting_go = Some(started);
         s.go_deadline = Some(Instant::now() + GO_TIMEOUT);
         s.save_state();
@@ -213,6 +233,7 @@ impl Supervisor {
         while !self.finished {
             self.poll_once()?;
         }
+        let _phase = tracing::debug_span!(target: "phase", "supervisor teardown").entered();
         self.shutdown();
         Ok(())
     }

@@ -75,7 +75,8 @@ impl Supervisor {
 
     /// Release a spawned process; record it as running or failed.
     pub(super) fn release(&mut self, started: init::Started) -> Result<Pid, init::StartError> {
-        let result = started.go();
+        let result =
+            tracing::debug_span!(target: "phase", "release until execve").in_scope(|| started.go());
         if let Some(Io::TtyToCome { socket }) = &self.io {
             // Sent before the exec that `go` waited for (or never: then the socket is closed).
             let master = console::recv_fd(socket.as_raw_fd()).ok().flatten();
@@ -163,6 +164,8 @@ impl Supervisor {
     }
 
     pub(super) fn container_exited(&mut self, code: i32) {
+        tracing::debug!(target: "phase", "exited");
+        let _phase = tracing::debug_span!(target: "phase", "record exit").entered();
         self.pid = None;
         self.kill_at = None;
         self.next_probe = None;
