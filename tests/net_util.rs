@@ -213,7 +213,7 @@ impl Drop for Env {
         .join()
         .ok();
         let _ = std::process::Command::new("nft")
-            .args(["delete", "table", "ip", &self.table])
+            .args(["delete", "table", "inet", &self.table])
             .stderr(std::process::Stdio::null())
             .status();
     }
@@ -350,10 +350,10 @@ pub async fn links_with(prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// `nft list table ip <table>` output, or None when the table does not exist.
+/// `nft list table inet <table>` output, or None when the table does not exist.
 pub fn nft_table(table: &str) -> Option<String> {
     let out = std::process::Command::new("nft")
-        .args(["list", "table", "ip", table])
+        .args(["list", "table", "inet", table])
         .output()
         .unwrap();
     out.status

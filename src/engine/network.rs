@@ -26,6 +26,9 @@ pub struct EndpointRequest {
     pub aliases: Vec<String>,
     #[serde(default)]
     pub ip: Option<Ipv4Addr>,
+    /// `--ip6` / `IPAMConfig.IPv6Address` / compose `ipv6_address`.
+    #[serde(default)]
+    pub ip6: Option<std::net::Ipv6Addr>,
     /// `--mac-address` / `MacAddress`.
     #[serde(default)]
     pub mac: Option<[u8; 6]>,
@@ -49,6 +52,18 @@ impl EndpointRequest {
             ),
             None => None,
         };
+        let ip6 = match settings
+            .ipam_config
+            .as_ref()
+            .and_then(|c| c.ipv6_address.as_deref())
+            .filter(|s| !s.is_empty())
+        {
+            Some(ip) => Some(
+                ip.parse()
+                    .map_err(|_| Error::invalid(format!("invalid IPv6 address {ip:?}")))?,
+            ),
+            None => None,
+        };
         let mac = match settings.mac_address.as_deref().filter(|m| !m.is_empty()) {
             Some(m) => Some(crate::docker::mac::parse_mac(m).map_err(Error::invalid)?),
             None => None,
@@ -56,6 +71,7 @@ impl EndpointRequest {
         Ok(EndpointRequest {
             aliases: settings.aliases.clone().unwrap_or_default(),
             ip,
+            ip6,
             mac,
             settings: Some(settings.clone()),
         })
@@ -174,6 +190,11 @@ impl Engine {
             .create_network(NetworkCreate {
                 name: net::DEFAULT_NETWORK.into(),
                 subnet: self.config.bip.clone(),
+                enable_ipv6: self.config.default_bridge_v6().is_some(),
+                v6: self
+                    .config
+                    .default_bridge_v6()
+                    .filter(|v| v.subnet.is_some()),
                 ..Default::default()
             })
             .await?;
@@ -382,6 +403,7 @@ impl Engine {
                 container_name: rec.name.clone(),
                 aliases: req.aliases.clone(),
                 ip: req.ip,
+                ip6: req.ip6,
                 ports: if Some(i) == publish_on {
                     rec.port_mappings.clone()
                 } else {
@@ -419,7 +441,7 @@ impl Engine {
     pub(crate) fn write_network_files(&self, rec: &ContainerRecord) -> Result<()> {
         let dir = self.containers.dir(&rec.id);
         let hostname = rec.config.hostname.clone().unwrap_or_default();
-        let own: Vec<Ipv4Addr> = rec.endpoints.iter().map(|e| e.ip).collect();
+        let own: Vec<std::net::IpAddr> = rec.endpoints.iter().flat_map(|e| e.ips()).collect();
         let gateway = rec.endpoints.first().map(|e| e.gateway);
         let hosts = net::hosts_file(
             &hostname,
@@ -516,6 +538,7 @@ impl Engine {
                 container_name: rec.name.clone(),
                 aliases: req.aliases.clone(),
                 ip: req.ip,
+                ip6: req.ip6,
                 ports: Vec::new(),
                 ifname: None,
                 dns_upstreams: Vec::new(),

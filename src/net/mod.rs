@@ -39,10 +39,12 @@ pub mod dns;
 pub mod driver;
 #[cfg(test)]
 mod fake;
+pub mod family;
 pub mod files;
 pub mod firewall;
 pub mod host;
 pub mod ipam;
+pub mod loopback6;
 pub mod manager;
 pub mod netns;
 pub mod ports;
@@ -53,7 +55,7 @@ pub mod types;
 pub use bridge::Netlink;
 pub use dns::DnsServer;
 pub use files::{hosts_file, resolv_conf};
-pub use ipam::{Ipam, Pool};
+pub use ipam::{Ipam, Ipam6, Pool, Pool6};
 pub use manager::NetworkManager;
 pub use ports::{PortMapping, Proto};
 pub use types::{

@@ -27,7 +27,7 @@ pub fn audit(w: &Wharf, ids: &[String]) -> Vec<String> {
         }
     }
     let nft = Command::new("nft")
-        .args(["list", "table", "ip", &format!("wharf_t{:03}", w.slot)])
+        .args(["list", "table", "inet", &format!("wharf_t{:03}", w.slot)])
         .output()
         .unwrap();
     for rule in String::from_utf8_lossy(&nft.stdout).lines() {

@@ -312,7 +312,7 @@ impl Drop for Wharf {
         // Host networking this engine may have left (a test that killed its daemon mid-way).
         let slot = self.slot;
         let _ = Command::new("nft")
-            .args(["delete", "table", "ip", &format!("wharf_t{slot:03}")])
+            .args(["delete", "table", "inet", &format!("wharf_t{slot:03}")])
             .output();
         if let Ok(out) = Command::new("ip").args(["-o", "link", "show"]).output() {
             for line in String::from_utf8_lossy(&out.stdout).lines() {

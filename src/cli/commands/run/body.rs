@@ -179,12 +179,13 @@ fn security(a: &RunArgs) -> CliResult<Security> {
     })
 }
 
-/// `--network` (bridge by default), with `--network-alias` and `--ip` on that network.
+/// `--network` (bridge by default), with `--network-alias`, `--ip` and `--ip6` on that network.
 fn networking(a: &RunArgs) -> Networking {
     let network = a.network.clone().unwrap_or_else(|| "bridge".into());
     let mut endpoints = HashMap::new();
-    if !a.network_alias.is_empty() || a.ip.is_some() || a.mac_address.is_some() {
-        let mut e = endpoint(a.network_alias.clone(), Vec::new(), a.ip.clone(), None);
+    if !a.network_alias.is_empty() || a.ip.is_some() || a.ip6.is_some() || a.mac_address.is_some() {
+        let ips = (a.ip.clone(), a.ip6.clone());
+        let mut e = endpoint(a.network_alias.clone(), Vec::new(), ips, None);
         e.mac_address = a.mac_address.clone();
         endpoints.insert(network.clone(), e);
     }
