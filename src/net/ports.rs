@@ -145,6 +145,13 @@ fn bind(proto: Proto, addr: std::net::SocketAddr) -> Result<socket2::Socket, i32
     if addr.is_ipv6() {
         sock.set_only_v6(true)
             .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        if proto == Proto::Tcp {
+            // The [::] hold carries the forwarded [::1] connections, whose ends linger in
+            // TIME_WAIT on the port: without SO_REUSEADDR a restarted daemon could not take it
+            // again. Once listening it still keeps every other socket off the port (Linux
+            // refuses a bind next to a listener, SO_REUSEADDR or not).
+            let _ = sock.set_reuse_address(true);
+        }
     }
     if proto == Proto::Udp {
         // Datagrams reach it only when NAT missed them (a stale conntrack entry): keep few.
@@ -368,9 +375,11 @@ mod tests {
         };
         let held = hold_port_dual(Proto::Tcp, Ipv4Addr::UNSPECIFIED, 0, Some(target)).unwrap();
         let port = held.port();
-        assert!(std::net::TcpListener::bind(("::", port)).is_err());
-        assert!(std::net::TcpListener::bind(("0.0.0.0", port)).is_err());
         held.arm().unwrap();
+        // Held (even against SO_REUSEADDR, which std's TcpListener sets), both families.
+        assert!(std::net::TcpListener::bind(("::", port)).is_err());
+        assert!(std::net::TcpListener::bind(("::1", port)).is_err());
+        assert!(std::net::TcpListener::bind(("0.0.0.0", port)).is_err());
         drop(held);
         // Released at once, both families (the accepting thread is joined in Drop).
         assert!(std::net::TcpListener::bind(("::", port)).is_ok());
@@ -387,11 +396,13 @@ mod tests {
         s.write_all(b"pong").unwrap();
         c.read_exact(&mut b).unwrap();
         assert_eq!(&b, b"pong");
-        // A connection under way outlives its hold.
+        // A connection under way outlives its hold, and does not keep the port from a new one.
         drop(held);
         c.write_all(b"more").unwrap();
         s.read_exact(&mut b).unwrap();
         assert_eq!(&b, b"more");
+        let again = hold_port_dual(Proto::Tcp, Ipv4Addr::UNSPECIFIED, port, Some(target));
+        again.unwrap().arm().unwrap();
     }
 
     #[test]
