@@ -105,6 +105,30 @@ impl Env {
             .unwrap()
     }
 
+    /// A dual-stack network on 10.213.<third>.0/24 and fd00:213:<third>::/64.
+    pub async fn net_dual(&self, name: &str, third: u8) -> wharf::net::Network {
+        let bridge = {
+            let mut b = self.bridges.lock().unwrap();
+            let name = format!("{}b{}", self.tag, b.len() + 1);
+            b.push(name.clone());
+            name
+        };
+        self.mgr
+            .create_network(NetworkCreate {
+                name: name.into(),
+                subnet: Some(format!("10.213.{third}.0/24")),
+                enable_ipv6: true,
+                v6: Some(wharf::net::types::SubnetRequest {
+                    subnet: Some(format!("fd00:213:{third}::/64")),
+                    ..Default::default()
+                }),
+                bridge_name: Some(bridge),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+    }
+
     /// A fresh persistent namespace under the tempdir.
     pub fn ns(&self, name: &str) -> PathBuf {
         let p = self.dir.path().join("netns").join(name);
