@@ -426,14 +426,19 @@ async fn dual_stack_figures() {
         .unwrap();
     let ip6 = ea.v6.expect("an IPv6 address").ip;
     let (rounds, secs) = (5, 1.0);
-    let (mut br, mut lo, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut br, mut lo, mut ratios, mut v4) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         let (ap, bp) = (a.clone(), b.clone());
         let addr = SocketAddr::new(ip6.into(), 5201);
         let b_bps = blocking(move || throughput(Some(&ap), Some(&bp), addr, secs)).await;
         let l_bps = blocking(move || throughput(None, None, free_lo(), secs)).await;
+        // IPv4 between the same two containers, for comparison.
+        let (ap, bp) = (a.clone(), b.clone());
+        let addr = SocketAddr::new(ea.ip.into(), 5202);
+        let v4_bps = blocking(move || throughput(Some(&ap), Some(&bp), addr, secs)).await;
         br.push(b_bps * 8.0 / 1e9);
         lo.push(l_bps * 8.0 / 1e9);
+        v4.push(100.0 * v4_bps / l_bps);
         ratios.push(100.0 * b_bps / l_bps);
     }
     let med = |mut v: Vec<f64>| {
@@ -442,11 +447,12 @@ async fn dual_stack_figures() {
     };
     let all: Vec<String> = ratios.iter().map(|r| format!("{r:.0}")).collect();
     println!(
-        "TCP over IPv6 ({rounds} alternating rounds of {secs} s): bridge {:.2} Gbit/s, host loopback {:.2} Gbit/s (medians), ratio median {:.0}% (rounds: {}; target >= 80%)",
+        "TCP over IPv6 ({rounds} alternating rounds of {secs} s): bridge {:.2} Gbit/s, host loopback {:.2} Gbit/s (medians), ratio median {:.0}% (rounds: {}; target >= 80%); IPv4 between the same containers {:.0}% of loopback",
         med(br),
         med(lo),
         med(ratios),
-        all.join(" ")
+        all.join(" "),
+        med(v4)
     );
 
     // 3. Listener set-up of a dual-stack mapping: the holds alone, then one more port in an
