@@ -242,6 +242,10 @@ fn dual_stack_names_ports_isolation_and_teardown() {
         inspect_ports.contains("\"HostIp\":\"::\""),
         "{inspect_ports}"
     );
+    assert_eq!(
+        w.ok(&["port", "web"]),
+        format!("80/tcp -> 0.0.0.0:{port}\n80/tcp -> [::]:{port}\n")
+    );
 
     // Isolation for both families: a container of another dual-stack network (its IPv6 /64
     // from the pool) reaches neither address; one of the same network reaches both.
@@ -358,4 +362,25 @@ networks:
         "{}",
         table(&w)
     );
+}
+
+#[test]
+fn default_bridge_is_dual_stack_with_fixed_cidr_v6() {
+    let w = Wharf::new();
+    let conf = w.root.join("daemon.json");
+    let mut c: serde_json::Value = serde_json::from_slice(&std::fs::read(&conf).unwrap()).unwrap();
+    let fixed = format!("{}/64", v6_net(&w, 4));
+    c["fixed-cidr-v6"] = fixed.clone().into();
+    std::fs::write(&conf, serde_json::to_vec(&c).unwrap()).unwrap();
+    w.busybox_image("box", &[]);
+    w.ok(&["run", "-d", "--name", "a", "box", "sh", "-c", HTTPD]);
+    let bridge: serde_json::Value =
+        serde_json::from_str(&w.ok(&["network", "inspect", "bridge"])).unwrap();
+    assert_eq!(bridge[0]["EnableIPv6"], true, "{bridge}");
+    assert_eq!(bridge[0]["IPAM"]["Config"][1]["Subnet"], fixed.as_str());
+    let ip6 = w.inspect("a", "{{.NetworkSettings.GlobalIPv6Address}}");
+    assert!(ip6.starts_with(&v6_net(&w, 4)), "{ip6}");
+    let got = w.ok(&["run", "--rm", "box", "sh", "-c", &format!("{GET}get {ip6}")]);
+    assert_eq!(got, "hello\n");
+    w.ok(&["rm", "-f", "a"]);
 }

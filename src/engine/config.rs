@@ -150,3 +150,44 @@ fn parse_pools<N: crate::net::family::Family>(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> DaemonConfig {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn ipv6_keys_and_pools_of_both_families() {
+        let c = parse(
+            r#"{"default-address-pools": [{"base": "10.9.0.0/16", "size": 24},
+                {"base": "fd00:9::/48", "size": 64}], "dns-upstreams": ["fd00::53", "[fd00::54]:5353", "10.0.0.1"]}"#,
+        );
+        let m = c.manager_config().unwrap();
+        assert_eq!(m.pools.len(), 1);
+        assert_eq!(m.pools[0].base.to_string(), "10.9.0.0/16");
+        assert_eq!(m.pools6[0].base.to_string(), "fd00:9::/48");
+        let up: Vec<String> = m.upstreams.unwrap().iter().map(|u| u.to_string()).collect();
+        assert_eq!(up, ["[fd00::53]:53", "[fd00::54]:5353", "10.0.0.1:53"]);
+        assert!(c.default_bridge_v6().is_none());
+        // IPv4 pools only: the IPv6 defaults stay.
+        let m = parse(r#"{"default-address-pools": [{"base": "10.9.0.0/16", "size": 24}]}"#)
+            .manager_config()
+            .unwrap();
+        assert_eq!(m.pools6, crate::net::ManagerConfig::default().pools6);
+        let bad = parse(r#"{"default-address-pools": [{"base": "fd00:9::/48", "size": 40}]}"#);
+        let e = bad.manager_config().unwrap_err().to_string();
+        assert!(
+            e.contains("fd00:9::/48") && e.contains("/48 and /126"),
+            "{e}"
+        );
+        // The default bridge: IPv4 unless ipv6 or fixed-cidr-v6.
+        let v6 = parse(r#"{"ipv6": true}"#).default_bridge_v6().unwrap();
+        assert_eq!(v6.subnet, None);
+        let fixed = parse(r#"{"fixed-cidr-v6": "fd00:17::/64"}"#).default_bridge_v6();
+        assert_eq!(fixed.unwrap().subnet.as_deref(), Some("fd00:17::/64"));
+        assert!(parse(r#"{"ipv6": false}"#).default_bridge_v6().is_none());
+    }
+}
