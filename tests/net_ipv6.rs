@@ -143,6 +143,22 @@ fn dual_stack_names_ports_isolation_and_teardown() {
 
     let port = 22000 + w.slot;
     let ip6 = format!("{s6}10");
+    // A specific IPv6 host address is refused, saying what works instead.
+    let (_, err) = w.fails(&[
+        "run",
+        "-d",
+        "--name",
+        "lo6",
+        "--network",
+        "dual",
+        "-p",
+        "[::1]:9:80",
+        "box",
+    ]);
+    assert!(
+        err.contains("not supported yet") && err.contains("[::1]"),
+        "{err}"
+    );
     w.ok(&[
         "run",
         "-d",

@@ -670,8 +670,15 @@ pub fn port_mappings(
         for b in list.iter().flatten() {
             let host_ip: Ipv4Addr = match b.host_ip.as_deref() {
                 None | Some("") => Ipv4Addr::UNSPECIFIED,
+                Some(ip) if ip.parse::<std::net::Ipv6Addr>().is_ok() => {
+                    return Err(Error::invalid(format!(
+                        "publishing port {key} on the IPv6 host address {ip} is not supported yet: a port published on every address (-p HOST_PORT:{key}) answers on the host's IPv6 addresses too, [::1] included, for containers of dual-stack networks"
+                    )))
+                }
                 Some(ip) => ip.parse().map_err(|_| {
-                    Error::invalid(format!("invalid host IP {ip:?} for port {key}"))
+                    Error::invalid(format!(
+                        "invalid host IP {ip:?} for port {key}: expected an IPv4 address"
+                    ))
                 })?,
             };
             let host_port: u16 = match b.host_port.as_deref() {
