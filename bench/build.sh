@@ -30,6 +30,7 @@ cleanup() {
     kill "$(cat "$work/docker.pid")" 2>/dev/null || true
     for _ in $(seq 100); do [ -e "$work/docker.pid" ] || break; sleep 0.1; done
   fi
+  nft delete table inet wharf_bench_build >/dev/null 2>&1 || true
   nft delete table ip wharf_bench_build >/dev/null 2>&1 || true
   for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^wbb'); do
     ip link del "$l" >/dev/null 2>&1 || true

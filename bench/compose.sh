@@ -25,6 +25,7 @@ cleanup() {
   $W rm -f -v $($W ps -aq 2>/dev/null) >/dev/null 2>&1 || true
   $W daemon stop >/dev/null 2>&1 || true
   # the host networking this engine made (a stopped daemon leaves it for its containers)
+  nft delete table inet wharf_bench_compose >/dev/null 2>&1 || true
   nft delete table ip wharf_bench_compose >/dev/null 2>&1 || true
   for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^wbc'); do
     ip link del "$l" >/dev/null 2>&1 || true

@@ -46,6 +46,7 @@ cleanup() {
   # shellcheck disable=SC2046
   $W rm -f -v $($W ps -aq 2>/dev/null) >/dev/null 2>&1 || true
   [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
+  nft delete table inet wharf_bench_dpy >/dev/null 2>&1 || true
   nft delete table ip wharf_bench_dpy >/dev/null 2>&1 || true
   for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^wdp'); do
     ip link del "$l" >/dev/null 2>&1 || true

@@ -24,6 +24,7 @@ cleanup() {
   $W rm -f $($W ps -aq 2>/dev/null) >/dev/null 2>&1 || true
   $W daemon stop >/dev/null 2>&1 || true
   [ -n "${events_pid:-}" ] && kill "$events_pid" 2>/dev/null || true
+  nft delete table inet wharf_bench_faults >/dev/null 2>&1 || true
   nft delete table ip wharf_bench_faults >/dev/null 2>&1 || true
   for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^wbf'); do
     ip link del "$l" >/dev/null 2>&1 || true

@@ -40,7 +40,9 @@ cleanup() {
     kill "$(cat "$work/docker.pid")" 2>/dev/null || true
     for _ in $(seq 100); do [ -e "$work/docker.pid" ] || break; sleep 0.1; done
   fi
+  nft delete table inet wharf_bench_pull >/dev/null 2>&1 || true
   nft delete table ip wharf_bench_pull >/dev/null 2>&1 || true
+  nft delete table inet wharf_bench_pull_b >/dev/null 2>&1 || true
   nft delete table ip wharf_bench_pull_b >/dev/null 2>&1 || true
   ip link del wbpd0 >/dev/null 2>&1 || true
   ip link del wbpd1 >/dev/null 2>&1 || true

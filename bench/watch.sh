@@ -23,6 +23,7 @@ cleanup() {
   # shellcheck disable=SC2046
   $W rm -f -v $($W ps -aq 2>/dev/null) >/dev/null 2>&1 || true
   $W daemon stop >/dev/null 2>&1 || true
+  nft delete table inet wharf_bench_watch >/dev/null 2>&1 || true
   nft delete table ip wharf_bench_watch >/dev/null 2>&1 || true
   for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^wbw'); do
     ip link del "$l" >/dev/null 2>&1 || true

@@ -54,6 +54,7 @@ cleanup() {
     for _ in $(seq 100); do [ -e "$work/docker.pid" ] || break; sleep 0.1; done
   fi
   pkill -9 -f "$work/bare" 2>/dev/null  # unshare ignores SIGTERM
+  nft delete table inet wharf_bench_wp >/dev/null 2>&1
   nft delete table ip wharf_bench_wp >/dev/null 2>&1
   for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep '^wbw'); do
     ip link del "$l" >/dev/null 2>&1

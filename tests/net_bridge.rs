@@ -180,7 +180,7 @@ async fn published_ports_from_loopback_and_another_namespace() {
     assert_ne!(eph, 0);
     let table = nft_table(&env.table).expect("table");
     assert!(
-        table.contains(&format!("dport {tp} dnat to {}:80", ep.ip)),
+        table.contains(&format!("dport {tp} dnat ip to {}:80", ep.ip)),
         "{table}"
     );
     // From 127.0.0.1: the container sees the gateway (masquerade of loopback sources).
@@ -229,7 +229,7 @@ async fn published_ports_from_loopback_and_another_namespace() {
         .await
         .is_err());
     let table = nft_table(&env.table).expect("table");
-    assert!(!table.contains("dnat to"), "{table}");
+    assert!(!table.contains("dnat ip to"), "{table}");
     // Started again.
     let again = env
         .mgr
@@ -401,7 +401,7 @@ async fn teardown_leaves_no_link_rule_or_listener() {
         assert!(links_with(&tag).await.contains(&ea.host_ifname));
         assert!(listeners().contains(&format!("udp/{}:53", net.gateway())));
         assert!(listeners().contains(&format!("tcp/{}:53", net.gateway())));
-        assert!(nft_table(&env.table).unwrap().contains("dnat to"));
+        assert!(nft_table(&env.table).unwrap().contains("dnat ip to"));
         let err = env
             .mgr
             .remove_network("tear")
@@ -469,7 +469,7 @@ async fn restore_repairs_after_a_crash() {
     env.bridges.lock().unwrap().push(stale_bridge.clone());
     // And the firewall table wiped (e.g. `nft flush ruleset` by someone).
     std::process::Command::new("nft")
-        .args(["delete", "table", "ip", &env.table])
+        .args(["delete", "table", "inet", &env.table])
         .status()
         .unwrap();
     let env2 = Env::with(|c| {

@@ -105,6 +105,30 @@ impl Env {
             .unwrap()
     }
 
+    /// A dual-stack network on 10.213.<third>.0/24 and fd00:213:<third>::/64.
+    pub async fn net_dual(&self, name: &str, third: u8) -> wharf::net::Network {
+        let bridge = {
+            let mut b = self.bridges.lock().unwrap();
+            let name = format!("{}b{}", self.tag, b.len() + 1);
+            b.push(name.clone());
+            name
+        };
+        self.mgr
+            .create_network(NetworkCreate {
+                name: name.into(),
+                subnet: Some(format!("10.213.{third}.0/24")),
+                enable_ipv6: true,
+                v6: Some(wharf::net::types::SubnetRequest {
+                    subnet: Some(format!("fd00:213:{third}::/64")),
+                    ..Default::default()
+                }),
+                bridge_name: Some(bridge),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+    }
+
     /// A fresh persistent namespace under the tempdir.
     pub fn ns(&self, name: &str) -> PathBuf {
         let p = self.dir.path().join("netns").join(name);
@@ -213,7 +237,7 @@ impl Drop for Env {
         .join()
         .ok();
         let _ = std::process::Command::new("nft")
-            .args(["delete", "table", "ip", &self.table])
+            .args(["delete", "table", "inet", &self.table])
             .stderr(std::process::Stdio::null())
             .status();
     }
@@ -350,10 +374,10 @@ pub async fn links_with(prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// `nft list table ip <table>` output, or None when the table does not exist.
+/// `nft list table inet <table>` output, or None when the table does not exist.
 pub fn nft_table(table: &str) -> Option<String> {
     let out = std::process::Command::new("nft")
-        .args(["list", "table", "ip", table])
+        .args(["list", "table", "inet", table])
         .output()
         .unwrap();
     out.status

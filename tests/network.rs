@@ -354,7 +354,7 @@ fn teardown_leaves_nothing() {
     assert!(host_links(&prefix).len() >= 4, "{:?}", host_links(&prefix));
     let table = format!("wharf_t{:03}", w.slot);
     let nft = Command::new("nft")
-        .args(["list", "table", "ip", &table])
+        .args(["list", "table", "inet", &table])
         .output()
         .unwrap();
     assert!(nft.status.success());
@@ -364,7 +364,7 @@ fn teardown_leaves_nothing() {
     // Veth deletion finishes in the background of the daemon; it has stopped now.
     assert!(host_links(&prefix).is_empty(), "{:?}", host_links(&prefix));
     let nft = Command::new("nft")
-        .args(["list", "table", "ip", &table])
+        .args(["list", "table", "inet", &table])
         .output()
         .unwrap();
     assert!(!nft.status.success(), "the nftables table is still there");

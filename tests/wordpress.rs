@@ -236,7 +236,7 @@ fn leftovers(w: &Wharf, site: &Site, ids: &[String]) -> Vec<String> {
         }
     }
     let nft = Command::new("nft")
-        .args(["list", "table", "ip", &format!("wharf_t{:03}", w.slot)])
+        .args(["list", "table", "inet", &format!("wharf_t{:03}", w.slot)])
         .output()
         .unwrap();
     let rules = String::from_utf8_lossy(&nft.stdout);

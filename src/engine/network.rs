@@ -26,6 +26,9 @@ pub struct EndpointRequest {
     pub aliases: Vec<String>,
     #[serde(default)]
     pub ip: Option<Ipv4Addr>,
+    /// `--ip6` / `IPAMConfig.IPv6Address` / compose `ipv6_address`.
+    #[serde(default)]
+    pub ip6: Option<std::net::Ipv6Addr>,
     /// `--mac-address` / `MacAddress`.
     #[serde(default)]
     pub mac: Option<[u8; 6]>,
@@ -60,6 +63,18 @@ impl EndpointRequest {
             ),
             None => None,
         };
+        let ip6 = match settings
+            .ipam_config
+            .as_ref()
+            .and_then(|c| c.ipv6_address.as_deref())
+            .filter(|s| !s.is_empty())
+        {
+            Some(ip) => Some(
+                ip.parse()
+                    .map_err(|_| Error::invalid(format!("invalid IPv6 address {ip:?}")))?,
+            ),
+            None => None,
+        };
         let mac = match settings.mac_address.as_deref().filter(|m| !m.is_empty()) {
             Some(m) => Some(crate::docker::mac::parse_mac(m).map_err(Error::invalid)?),
             None => None,
@@ -67,6 +82,7 @@ impl EndpointRequest {
         Ok(EndpointRequest {
             aliases: settings.aliases.clone().unwrap_or_default(),
             ip,
+            ip6,
             mac,
             settings: Some(settings.clone()),
         })
@@ -185,6 +201,11 @@ impl Engine {
             .create_network(NetworkCreate {
                 name: net::DEFAULT_NETWORK.into(),
                 subnet: self.config.bip.clone(),
+                enable_ipv6: self.config.default_bridge_v6().is_some(),
+                v6: self
+                    .config
+                    .default_bridge_v6()
+                    .filter(|v| v.subnet.is_some()),
                 ..Default::default()
             })
             .await?;
@@ -394,6 +415,7 @@ impl Engine {
                 container_name: rec.name.clone(),
                 aliases: req.aliases.clone(),
                 ip: req.ip,
+                ip6: req.ip6,
                 ports: if Some(i) == publish_on {
                     rec.port_mappings.clone()
                 } else {
@@ -432,7 +454,7 @@ impl Engine {
     pub(crate) fn write_network_files(&self, rec: &ContainerRecord) -> Result<()> {
         let dir = self.containers.dir(&rec.id);
         let hostname = rec.config.hostname.clone().unwrap_or_default();
-        let own: Vec<Ipv4Addr> = rec.endpoints.iter().map(|e| e.ip).collect();
+        let own: Vec<std::net::IpAddr> = rec.endpoints.iter().flat_map(|e| e.ips()).collect();
         let gateway = rec.endpoints.first().map(|e| e.gateway);
         let mut add_hosts = rec.host_config.extra_hosts.clone().unwrap_or_default();
         add_hosts.extend(self.link_hosts(rec));
@@ -531,6 +553,7 @@ impl Engine {
                 container_name: rec.name.clone(),
                 aliases: req.aliases.clone(),
                 ip: req.ip,
+                ip6: req.ip6,
                 ports: Vec::new(),
                 ifname: None,
                 dns_upstreams: Vec::new(),
@@ -663,8 +686,15 @@ pub fn port_mappings(
         for b in list.iter().flatten() {
             let host_ip: Ipv4Addr = match b.host_ip.as_deref() {
                 None | Some("") => Ipv4Addr::UNSPECIFIED,
+                Some(ip) if ip.parse::<std::net::Ipv6Addr>().is_ok() => {
+                    return Err(Error::invalid(format!(
+                        "publishing port {key} on the IPv6 host address {ip} is not supported yet: a port published on every address (-p HOST_PORT:{key}) answers on the host's IPv6 addresses too, [::1] included, for containers of dual-stack networks"
+                    )))
+                }
                 Some(ip) => ip.parse().map_err(|_| {
-                    Error::invalid(format!("invalid host IP {ip:?} for port {key}"))
+                    Error::invalid(format!(
+                        "invalid host IP {ip:?} for port {key}: expected an IPv4 address"
+                    ))
                 })?,
             };
             let host_port: u16 = match b.host_port.as_deref() {

@@ -4,13 +4,13 @@
 //! daemon's ([`Netlink::connect`]) or a container's ([`Netlink::connect_in`], whose socket is
 //! opened on a short-lived thread that joined the namespace; the socket stays bound to it).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
 use std::path::Path;
 
 use futures_util::TryStreamExt;
-use ipnet::Ipv4Net;
-use rtnetlink::packet_route::address::AddressAttribute;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
@@ -245,23 +245,34 @@ impl Netlink {
         Ok(out)
     }
 
-    async fn add_address(&self, index: u32, ip: Ipv4Addr, prefix: u8) -> Result<(), NetError> {
-        match self
-            .handle
-            .address()
-            .add(index, ip.into(), prefix)
-            .execute()
-            .await
-        {
+    /// Add an address (an existing one is fine). IPv6 ones skip duplicate address detection
+    /// (`nodad`): the address is one IPAM handed out, and DAD would keep it unusable for ~1 s.
+    async fn add_address(&self, index: u32, ip: IpAddr, prefix: u8) -> Result<(), NetError> {
+        let mut req = self.handle.address().add(index, ip, prefix);
+        if ip.is_ipv6() {
+            req.message_mut()
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        match req.execute().await {
             Ok(()) => Ok(()),
             Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
+            Err(e) if ip.is_ipv6() && errno(&e) == Some(libc::EACCES) => {
+                Err(NetError::System(format!(
+                    "adding address {ip}/{prefix}: IPv6 is disabled on link {index} (net.ipv6.conf.*.disable_ipv6)"
+                )))
+            }
             Err(e) => Err(nl_err(format!("adding address {ip}/{prefix}"))(e)),
         }
     }
 
-    /// Every IPv4 route of the namespace.
-    async fn ipv4_routes(&self) -> Result<Vec<RouteMessage>, NetError> {
-        let req = RouteMessageBuilder::<Ipv4Addr>::new().build();
+    /// Every route of one family in the namespace.
+    async fn routes(&self, v6: bool) -> Result<Vec<RouteMessage>, NetError> {
+        let req = if v6 {
+            RouteMessageBuilder::<Ipv6Addr>::new().build()
+        } else {
+            RouteMessageBuilder::<Ipv4Addr>::new().build()
+        };
         self.handle
             .route()
             .get(req)
@@ -271,10 +282,11 @@ impl Netlink {
             .map_err(nl_err("listing routes"))
     }
 
-    /// Destinations of the IPv4 unicast routes of the main table, default route excluded: the
-    /// subnets IPAM must not hand out.
-    pub async fn routed_subnets(&self) -> Result<Vec<Ipv4Net>, NetError> {
-        let msgs = self.ipv4_routes().await?;
+    /// Destinations of the unicast routes of the main table (both families), default routes
+    /// excluded: the subnets IPAM must not hand out.
+    pub async fn routed_subnets(&self) -> Result<Vec<IpNet>, NetError> {
+        let mut msgs = self.routes(false).await?;
+        msgs.extend(self.routes(true).await?);
         let mut out = Vec::new();
         for m in msgs {
             if m.header.table != RouteHeader::RT_TABLE_MAIN || m.header.kind != RouteType::Unicast {
@@ -285,10 +297,14 @@ impl Netlink {
                 continue;
             }
             for a in &m.attributes {
-                if let RouteAttribute::Destination(RouteAddress::Inet(ip)) = a {
-                    if let Ok(n) = Ipv4Net::new(*ip, plen) {
-                        out.push(n.trunc());
+                match a {
+                    RouteAttribute::Destination(RouteAddress::Inet(ip)) => {
+                        out.extend(Ipv4Net::new(*ip, plen).ok().map(|n| IpNet::V4(n.trunc())))
                     }
+                    RouteAttribute::Destination(RouteAddress::Inet6(ip)) => {
+                        out.extend(Ipv6Net::new(*ip, plen).ok().map(|n| IpNet::V6(n.trunc())))
+                    }
+                    _ => {}
                 }
             }
         }
@@ -297,7 +313,7 @@ impl Netlink {
 
     /// Whether an IPv4 default route exists.
     pub async fn has_default_route(&self) -> Result<bool, NetError> {
-        let msgs = self.ipv4_routes().await?;
+        let msgs = self.routes(false).await?;
         Ok(msgs.iter().any(|m| {
             m.header.table == RouteHeader::RT_TABLE_MAIN
                 && m.header.destination_prefix_length == 0
@@ -312,6 +328,8 @@ pub struct BridgeSpec<'a> {
     pub name: &'a str,
     pub gateway: Ipv4Addr,
     pub prefix: u8,
+    /// The IPv6 gateway address and prefix of a dual-stack network.
+    pub gateway6: Option<(Ipv6Addr, u8)>,
     pub mtu: Option<u32>,
 }
 
@@ -351,7 +369,14 @@ pub async fn ensure_bridge(nl: &Netlink, spec: &BridgeSpec<'_>) -> Result<(), Ne
                 .index
         }
     };
-    nl.add_address(index, spec.gateway, spec.prefix).await?;
+    if spec.gateway6.is_some() {
+        write_sysctl(&format!("net/ipv6/conf/{}/disable_ipv6", spec.name), "0")?;
+    }
+    nl.add_address(index, spec.gateway.into(), spec.prefix)
+        .await?;
+    if let Some((gw6, prefix6)) = spec.gateway6 {
+        nl.add_address(index, gw6.into(), prefix6).await?;
+    }
     nl.set_up(index).await?;
     write_sysctl(&format!("net/ipv4/conf/{}/route_localnet", spec.name), "1")?;
     Ok(())
@@ -385,6 +410,18 @@ pub struct PeerSpec<'a> {
     pub mtu: Option<u32>,
     /// The link's address; the kernel picks a random one when `None`.
     pub mac: Option<crate::net::types::Mac>,
+    /// The IPv6 address of a dual-stack network.
+    pub v6: Option<PeerV6>,
+}
+
+/// The IPv6 side of a container's link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerV6 {
+    pub ip: Ipv6Addr,
+    pub prefix: u8,
+    /// Default IPv6 route via this gateway (unless the namespace has one); `None` on internal
+    /// networks.
+    pub default_gateway: Option<Ipv6Addr>,
 }
 
 /// One veth attachment of a container namespace to a bridge.
@@ -502,24 +539,40 @@ pub(crate) async fn configure_peer(nl: &Netlink, spec: &PeerSpec<'_>) -> Result<
             spec.netns.display()
         ))
     })?;
-    nl.add_address(link.index, spec.ip, spec.prefix).await?;
+    nl.add_address(link.index, spec.ip.into(), spec.prefix)
+        .await?;
+    if let Some(v6) = &spec.v6 {
+        nl.add_address(link.index, v6.ip.into(), v6.prefix).await?;
+    }
     nl.set_up(link.index).await?;
     // Loopback has this index in every namespace; setting it up again is a no-op.
     nl.set_up(LOOPBACK_INDEX).await?;
     if let Some(gw) = spec.default_gateway {
-        // Unless the namespace has a default route already (another network's): EEXIST.
         let route = RouteMessageBuilder::<Ipv4Addr>::new()
             .gateway(gw)
             .output_interface(link.index)
             .scope(RouteScope::Universe)
             .build();
-        match nl.handle.route().add(route).execute().await {
-            Ok(()) => {}
-            Err(e) if errno(&e) == Some(libc::EEXIST) => {}
-            Err(e) => return Err(nl_err(format!("adding the default route via {gw}"))(e)),
-        }
+        add_default_route(nl, route, gw.into()).await?;
+    }
+    if let Some(gw) = spec.v6.and_then(|v| v.default_gateway) {
+        let route = RouteMessageBuilder::<Ipv6Addr>::new()
+            .gateway(gw)
+            .output_interface(link.index)
+            .build();
+        add_default_route(nl, route, gw.into()).await?;
     }
     Ok(link.mac.unwrap_or_default())
+}
+
+/// Add a default route, unless the namespace has one of that family already (another
+/// network's: EEXIST).
+async fn add_default_route(nl: &Netlink, route: RouteMessage, gw: IpAddr) -> Result<(), NetError> {
+    match nl.handle.route().add(route).execute().await {
+        Ok(()) => Ok(()),
+        Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
+        Err(e) => Err(nl_err(format!("adding the default route via {gw}"))(e)),
+    }
 }
 
 /// The loopback device's index, the same in every network namespace.

@@ -14,10 +14,8 @@
 //! an associated type expresses without boxing or downcasts.
 
 use std::future::Future;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV6};
 use std::path::Path;
-
-use ipnet::Ipv4Net;
 
 use super::bridge::{BridgeSpec, Link, VethSpec};
 use super::firewall::Ruleset;
@@ -35,7 +33,7 @@ pub trait NetworkDriver: Send + Sync + 'static {
     /// Every link of the host namespace.
     fn links(&self) -> impl Future<Output = Result<Vec<Link>, NetError>> + Send;
     /// Subnets the host routes already (a new network must not take one).
-    fn routed_subnets(&self) -> impl Future<Output = Result<Vec<Ipv4Net>, NetError>> + Send;
+    fn routed_subnets(&self) -> impl Future<Output = Result<Vec<ipnet::IpNet>, NetError>> + Send;
     /// Create or adopt a bridge with its gateway address, up (idempotent).
     fn ensure_bridge(
         &self,
@@ -49,8 +47,9 @@ pub trait NetworkDriver: Send + Sync + 'static {
     fn settle(&self) -> impl Future<Output = Result<(), NetError>> + Send;
     /// Wait until `name` is no longer queued for deletion.
     fn settle_link(&self, name: &str) -> impl Future<Output = ()> + Send;
-    /// Turn on IPv4 forwarding (for networks with outside access).
-    fn enable_ip_forward(&self) -> Result<(), NetError>;
+    /// Turn on IPv4 forwarding, and IPv6 forwarding with `v6` (for networks with outside
+    /// access).
+    fn enable_ip_forward(&self, v6: bool) -> Result<(), NetError>;
 
     /// Whether `path` is a network namespace file.
     fn is_netns(&self, path: &Path) -> bool;
@@ -104,13 +103,15 @@ pub trait FirewallDriver: Send + Sync + 'static {
     /// A host port held for a published mapping; dropping it releases the port.
     type Hold: Send + Sync + 'static;
     /// Take `ip:port/proto` on the host so that nothing else can bind it while the mapping
-    /// exists (port 0: a free port, chosen and kept). Returns the hold and its port; a taken
-    /// port is a conflict naming its holder.
+    /// exists (port 0: a free port, chosen and kept). With `v6` (a dual-stack network's
+    /// container address and port), `[::]` on the same port too, forwarding `[::1]` there once
+    /// armed. Returns the hold and its port; a taken port is a conflict naming its holder.
     fn hold_port(
         &self,
         proto: Proto,
         ip: Ipv4Addr,
         port: u16,
+        v6: Option<SocketAddrV6>,
     ) -> Result<(Self::Hold, u16), NetError>;
     /// Start listening on a hold: only once the port's DNAT rule is in place, so that no
     /// connection ever reaches the held socket itself.

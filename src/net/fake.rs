@@ -4,13 +4,13 @@
 //! did to the "host".
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV6};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 
-use super::bridge::{BridgeSpec, Link, PeerSpec, VethSpec};
+use super::bridge::{BridgeSpec, Link, PeerSpec, PeerV6, VethSpec};
 use super::driver::{FirewallDriver, NetworkDriver};
 use super::firewall::{FwForward, Ruleset};
 use super::ports::Proto;
@@ -24,6 +24,8 @@ pub struct FakeIf {
     pub prefix: u8,
     pub default_gateway: Option<Ipv4Addr>,
     pub mac: String,
+    /// The IPv6 side on dual-stack networks.
+    pub v6: Option<PeerV6>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -35,12 +37,15 @@ pub struct HostState {
     /// Host end of a veth → (namespace, interface).
     pub peers: BTreeMap<String, (PathBuf, String)>,
     /// Subnets the host routes.
-    pub routed: Vec<Ipv4Net>,
+    pub routed: Vec<IpNet>,
     /// Queued by `delete_later`, deleted by `settle`.
     pub queued: Vec<String>,
     /// Bridge addresses (name → gateway/prefix).
     pub addresses: BTreeMap<String, (Ipv4Addr, u8)>,
+    /// Bridge IPv6 gateway addresses.
+    pub addresses6: BTreeMap<String, (Ipv6Addr, u8)>,
     pub ip_forward: bool,
+    pub ip6_forward: bool,
     /// macvlan/ipvlan links in namespaces → their parent.
     pub sub_parents: BTreeMap<(PathBuf, String), String>,
     /// Operations (method names) that fail.
@@ -71,6 +76,7 @@ impl HostState {
             prefix: peer.prefix,
             default_gateway: peer.default_gateway,
             mac: mac.to_string(),
+            v6: peer.v6,
         };
         self.namespaces
             .entry(ns.to_path_buf())
@@ -106,6 +112,7 @@ impl HostState {
             }
         }
         self.addresses.remove(name);
+        self.addresses6.remove(name);
         self.links.remove(name).is_some()
     }
 }
@@ -159,7 +166,7 @@ impl NetworkDriver for FakeHost {
         Ok(st.links.values().cloned().collect())
     }
 
-    async fn routed_subnets(&self) -> Result<Vec<Ipv4Net>, NetError> {
+    async fn routed_subnets(&self) -> Result<Vec<ipnet::IpNet>, NetError> {
         let st = self.state();
         st.fail("routed_subnets")?;
         Ok(st.routed.clone())
@@ -179,6 +186,9 @@ impl NetworkDriver for FakeHost {
         }
         st.addresses
             .insert(spec.name.to_string(), (spec.gateway, spec.prefix));
+        if let Some(g6) = spec.gateway6 {
+            st.addresses6.insert(spec.name.to_string(), g6);
+        }
         Ok(())
     }
 
@@ -204,10 +214,11 @@ impl NetworkDriver for FakeHost {
 
     async fn settle_link(&self, _name: &str) {}
 
-    fn enable_ip_forward(&self) -> Result<(), NetError> {
+    fn enable_ip_forward(&self, v6: bool) -> Result<(), NetError> {
         let mut st = self.state();
         st.fail("enable_ip_forward")?;
         st.ip_forward = true;
+        st.ip6_forward |= v6;
         Ok(())
     }
 
@@ -333,6 +344,8 @@ pub struct FirewallState {
     pub busy_ports: BTreeSet<u16>,
     /// Ports the manager holds (proto, port) → armed.
     pub held: BTreeMap<(Proto, u16), bool>,
+    /// Held ports that hold `[::]` too, with where their loopback connections go.
+    pub held6: BTreeMap<(Proto, u16), SocketAddrV6>,
     /// Holds armed while their table had no forward for them (must stay empty).
     pub armed_without_rule: Vec<(Proto, u16)>,
     /// The next port a port-0 hold gets.
@@ -374,7 +387,9 @@ pub struct FakeHold {
 
 impl Drop for FakeHold {
     fn drop(&mut self) {
-        self.fw.state().held.remove(&self.key);
+        let mut st = self.fw.state();
+        st.held.remove(&self.key);
+        st.held6.remove(&self.key);
     }
 }
 
@@ -394,6 +409,7 @@ impl FirewallDriver for FakeFirewall {
         proto: Proto,
         ip: Ipv4Addr,
         port: u16,
+        v6: Option<SocketAddrV6>,
     ) -> Result<(FakeHold, u16), NetError> {
         let mut st = self.state();
         let port = if port == 0 {
@@ -415,6 +431,9 @@ impl FirewallDriver for FakeFirewall {
             )));
         }
         st.held.insert((proto, port), false);
+        if let Some(t) = v6 {
+            st.held6.insert((proto, port), t);
+        }
         drop(st);
         let hold = FakeHold {
             fw: self.clone(),

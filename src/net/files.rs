@@ -3,7 +3,7 @@
 //! their inputs; the engine writes the results into the container's directory.
 
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::NetError;
 
@@ -72,11 +72,11 @@ pub fn resolv_conf(
     s
 }
 
-/// The container's /etc/hosts: localhost lines, its own addresses with hostname, and
+/// The container's /etc/hosts: localhost lines, its own addresses (both families) with hostname, and
 /// `--add-host name:ip` entries (`host-gateway` is the gateway of its first network).
 pub fn hosts_file(
     hostname: &str,
-    own: &[Ipv4Addr],
+    own: &[IpAddr],
     add_hosts: &[String],
     host_gateway: Option<Ipv4Addr>,
 ) -> Result<String, NetError> {
@@ -144,13 +144,13 @@ mod tests {
     fn hosts_file_forms() {
         let h = hosts_file(
             "web",
-            &["10.0.0.2".parse().unwrap()],
+            &["10.0.0.2".parse().unwrap(), "fd00:1::2".parse().unwrap()],
             &["db:10.0.0.9".into(), "gw:host-gateway".into()],
             Some("10.0.0.1".parse().unwrap()),
         )
         .unwrap();
         assert!(
-            h.contains("10.0.0.2\tweb\n")
+            h.contains("10.0.0.2\tweb\nfd00:1::2\tweb\n")
                 && h.contains("10.0.0.9\tdb\n")
                 && h.contains("10.0.0.1\tgw\n"),
             "{h}"

@@ -1,4 +1,7 @@
-//! NAT, published ports and isolation with nftables.
+//! NAT, published ports and isolation with nftables, for both address families: one `inet`
+//! table, so that the interface-based rules (isolation between networks, internal networks)
+//! hold for IPv4 and IPv6 alike and only the address-based ones (masquerade, DNAT) are written
+//! per family.
 //!
 //! Choice: the `nft` binary fed a text script on stdin (`nft -f -`), with the whole wharf table
 //! rendered from the manager's state by a pure function ([`render`]) and replaced in one
@@ -24,11 +27,16 @@
 //! ([`super::ports::HeldPort`]), which never carries traffic. The risk route_localnet opens (a
 //! container sending to 127.0.0.1 through the bridge) is closed by a raw-prerouting rule
 //! dropping packets that arrive from a wharf bridge addressed to 127.0.0.0/8.
+//!
+//! IPv6 has no `route_localnet`: the kernel drops a packet from `::1` DNATed out of the host.
+//! Published ports of dual-stack networks are therefore DNATed in the kernel for every local
+//! IPv6 address but `::1`, and `[::1]` reaches the daemon's `[::]` hold, which forwards those
+//! connections in userland (see [`super::ports`]), as docker-proxy does.
 
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::ports::PortMapping;
 use super::NetError;
@@ -38,6 +46,8 @@ use super::NetError;
 pub struct FwNetwork {
     pub bridge: String,
     pub subnet: Ipv4Net,
+    /// The IPv6 subnet of a dual-stack network.
+    pub subnet6: Option<Ipv6Net>,
     pub internal: bool,
 }
 
@@ -53,6 +63,9 @@ pub struct Ruleset {
 pub struct FwForward {
     pub mapping: PortMapping,
     pub container_ip: Ipv4Addr,
+    /// On a dual-stack network, a mapping on every address (0.0.0.0) is forwarded from the
+    /// host's IPv6 addresses to this one too.
+    pub container_ip6: Option<Ipv6Addr>,
 }
 
 fn q(s: &str) -> String {
@@ -121,13 +134,25 @@ fn rules(
         r.push((
             "published",
             format!(
-                "{daddr}{} dport {} dnat to {}:{}",
+                "{daddr}{} dport {} dnat ip to {}:{}",
                 m.proto.as_str(),
                 m.host_port,
                 f.container_ip,
                 m.container_port
             ),
         ));
+        if let Some(ip6) = f.container_ip6.filter(|_| m.host_ip.is_unspecified()) {
+            // Not ::1: that one the hold forwards (see the module docs).
+            r.push((
+                "published",
+                format!(
+                    "ip6 daddr != ::1 {} dport {} dnat ip6 to [{ip6}]:{}",
+                    m.proto.as_str(),
+                    m.host_port,
+                    m.container_port
+                ),
+            ));
+        }
     }
     r.push((
         "postrouting",
@@ -143,11 +168,23 @@ fn rules(
                 n.subnet
             ),
         ));
+        if let Some(s6) = n.subnet6 {
+            r.push((
+                "postrouting",
+                format!("oifname {b} ip6 saddr {s6} ct status dnat masquerade"),
+            ));
+        }
         if !n.internal {
             r.push((
                 "postrouting",
                 format!("ip saddr {} oifname != {b} masquerade", n.subnet),
             ));
+            if let Some(s6) = n.subnet6 {
+                r.push((
+                    "postrouting",
+                    format!("ip6 saddr {s6} oifname != {b} masquerade"),
+                ));
+            }
         }
     }
     for n in networks {
@@ -173,9 +210,9 @@ pub fn render(table: &str, networks: &[FwNetwork], forwards: &[FwForward]) -> St
     let (bridges, rules) = rules(networks, forwards);
     let mut s = String::new();
     // Create-if-missing then delete makes the replacement work whether or not it exists.
-    let _ = writeln!(s, "table ip {table}");
-    let _ = writeln!(s, "delete table ip {table}");
-    let _ = writeln!(s, "table ip {table} {{");
+    // The `ip` table of wharf before IPv6 goes too.
+    let _ = write!(s, "{}", render_delete(table));
+    let _ = writeln!(s, "table inet {table} {{");
     let _ = writeln!(s, "  set bridges {{");
     let _ = writeln!(s, "    type ifname");
     if !bridges.is_empty() {
@@ -203,30 +240,32 @@ pub fn render(table: &str, networks: &[FwNetwork], forwards: &[FwForward]) -> St
 pub fn render_update(table: &str, networks: &[FwNetwork], forwards: &[FwForward]) -> String {
     let (bridges, rules) = rules(networks, forwards);
     let mut s = String::new();
-    let _ = writeln!(s, "table ip {table} {{");
+    let _ = writeln!(s, "table inet {table} {{");
     let _ = writeln!(s, "  set bridges {{ type ifname; }}");
     for (chain, header) in CHAINS {
         let _ = writeln!(s, "  chain {chain} {{ {header} }}");
     }
     let _ = writeln!(s, "}}");
-    let _ = writeln!(s, "flush table ip {table}");
-    let _ = writeln!(s, "flush set ip {table} bridges");
+    let _ = writeln!(s, "flush table inet {table}");
+    let _ = writeln!(s, "flush set inet {table} bridges");
     if !bridges.is_empty() {
         let _ = writeln!(
             s,
-            "add element ip {table} bridges {{ {} }}",
+            "add element inet {table} bridges {{ {} }}",
             bridges.join(", ")
         );
     }
     for (chain, rule) in &rules {
-        let _ = writeln!(s, "add rule ip {table} {chain} {rule}");
+        let _ = writeln!(s, "add rule inet {table} {chain} {rule}");
     }
     s
 }
 
-/// Script deleting the table if it exists.
+/// Script deleting the table if it exists (and the `ip` table of an older wharf).
 pub fn render_delete(table: &str) -> String {
-    format!("table ip {table}\ndelete table ip {table}\n")
+    format!(
+        "table ip {table}\ndelete table ip {table}\ntable inet {table}\ndelete table inet {table}\n"
+    )
 }
 
 /// Run `nft -f -` with `script` (one atomic transaction).
@@ -271,7 +310,7 @@ pub async fn apply(script: &str) -> Result<(), NetError> {
 /// Whether the table exists.
 pub async fn table_exists(table: &str) -> bool {
     tokio::process::Command::new(nft_binary())
-        .args(["list", "table", "ip", table])
+        .args(["list", "table", "inet", table])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
@@ -290,12 +329,17 @@ fn nft_binary() -> &'static str {
 }
 
 /// Forwards of a container, from its mappings (ephemeral ones must already be resolved).
-pub fn forwards_for(container_ip: Ipv4Addr, mappings: &[PortMapping]) -> Vec<FwForward> {
+pub fn forwards_for(
+    container_ip: Ipv4Addr,
+    container_ip6: Option<Ipv6Addr>,
+    mappings: &[PortMapping],
+) -> Vec<FwForward> {
     mappings
         .iter()
         .map(|m| FwForward {
             mapping: *m,
             container_ip,
+            container_ip6,
         })
         .collect()
 }
@@ -319,11 +363,13 @@ mod tests {
             FwNetwork {
                 bridge: "wh-a".into(),
                 subnet: "10.213.1.0/24".parse().unwrap(),
+                subnet6: Some("fd00:213:1::/64".parse().unwrap()),
                 internal: false,
             },
             FwNetwork {
                 bridge: "wh-b".into(),
                 subnet: "10.213.2.0/24".parse().unwrap(),
+                subnet6: None,
                 internal: true,
             },
         ];
@@ -336,6 +382,7 @@ mod tests {
                     proto: Proto::Tcp,
                 },
                 container_ip: "10.213.1.2".parse().unwrap(),
+                container_ip6: Some("fd00:213:1::2".parse().unwrap()),
             },
             FwForward {
                 mapping: PortMapping {
@@ -345,21 +392,29 @@ mod tests {
                     proto: Proto::Udp,
                 },
                 container_ip: "10.213.1.3".parse().unwrap(),
+                container_ip6: Some("fd00:213:1::3".parse().unwrap()),
             },
         ];
         let up = render_update("wharf", &nets, &fwd);
         assert!(
-            up.contains("flush table ip wharf\nflush set ip wharf bridges\n"),
+            up.contains("flush table inet wharf\nflush set inet wharf bridges\n"),
             "{up}"
         );
-        assert!(up.contains("add rule ip wharf published ip daddr 127.0.0.1 udp dport 9000 dnat to 10.213.1.3:9000"), "{up}");
+        assert!(up.contains("add rule inet wharf published ip daddr 127.0.0.1 udp dport 9000 dnat ip to 10.213.1.3:9000"), "{up}");
+        // IPv6: every address but ::1 (which the hold forwards), and only for 0.0.0.0 mappings.
+        assert!(up.contains("add rule inet wharf published ip6 daddr != ::1 tcp dport 8080 dnat ip6 to [fd00:213:1::2]:80"), "{up}");
+        assert!(!up.contains("[fd00:213:1::3]"), "{up}");
         assert!(
-            up.contains("add element ip wharf bridges { \"wh-a\", \"wh-b\" }"),
+            up.contains("ip6 saddr fd00:213:1::/64 oifname != \"wh-a\" masquerade"),
+            "{up}"
+        );
+        assert!(
+            up.contains("add element inet wharf bridges { \"wh-a\", \"wh-b\" }"),
             "{up}"
         );
         let s = render("wharf", &nets, &fwd);
         assert!(
-            s.starts_with("table ip wharf\ndelete table ip wharf\ntable ip wharf {\n"),
+            s.starts_with("table ip wharf\ndelete table ip wharf\ntable inet wharf\ndelete table inet wharf\ntable inet wharf {\n"),
             "{s}"
         );
         assert!(s.contains("elements = { \"wh-a\", \"wh-b\" }"), "{s}");
@@ -374,10 +429,10 @@ mod tests {
         assert!(s.contains("iifname \"wh-b\" drop"), "{s}");
         assert!(s.contains("iifname @bridges oifname @bridges drop"), "{s}");
         let udp = s
-            .find("ip daddr 127.0.0.1 udp dport 9000 dnat to 10.213.1.3:9000")
+            .find("ip daddr 127.0.0.1 udp dport 9000 dnat ip to 10.213.1.3:9000")
             .expect(&s);
         let tcp = s
-            .find("    tcp dport 8080 dnat to 10.213.1.2:80")
+            .find("    tcp dport 8080 dnat ip to 10.213.1.2:80")
             .expect(&s);
         assert!(udp < tcp, "specific addresses first:\n{s}");
         // Balanced braces.
@@ -388,7 +443,10 @@ mod tests {
     fn empty_state_renders_valid_skeleton() {
         let s = render("t", &[], &[]);
         assert!(s.contains("set bridges {\n    type ifname\n  }"), "{s}");
-        assert_eq!(render_delete("t"), "table ip t\ndelete table ip t\n");
+        assert_eq!(
+            render_delete("t"),
+            "table ip t\ndelete table ip t\ntable inet t\ndelete table inet t\n"
+        );
     }
 
     #[test]

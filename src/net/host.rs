@@ -4,10 +4,8 @@
 //! process). Each method is a translation of one call into [`super::bridge`], [`super::netns`],
 //! [`super::firewall`] or [`super::ports`]; the decisions stay in the manager.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV6};
 use std::path::Path;
-
-use ipnet::Ipv4Net;
 
 use super::bridge::{self, BridgeSpec, Link, Netlink, VethSpec};
 use super::driver::{FirewallDriver, NetworkDriver};
@@ -45,7 +43,7 @@ impl NetworkDriver for HostNetwork {
         self.nl.links().await
     }
 
-    async fn routed_subnets(&self) -> Result<Vec<Ipv4Net>, NetError> {
+    async fn routed_subnets(&self) -> Result<Vec<ipnet::IpNet>, NetError> {
         self.nl.routed_subnets().await
     }
 
@@ -69,8 +67,12 @@ impl NetworkDriver for HostNetwork {
         self.reaper.settle_link(name).await
     }
 
-    fn enable_ip_forward(&self) -> Result<(), NetError> {
-        bridge::write_sysctl("net/ipv4/ip_forward", "1")
+    fn enable_ip_forward(&self, v6: bool) -> Result<(), NetError> {
+        bridge::write_sysctl("net/ipv4/ip_forward", "1")?;
+        if v6 {
+            bridge::write_sysctl("net/ipv6/conf/all/forwarding", "1")?;
+        }
+        Ok(())
     }
 
     fn is_netns(&self, path: &Path) -> bool {
@@ -107,11 +109,22 @@ impl NetworkDriver for HostNetwork {
 }
 
 /// The firewall table through `nft -f -`, one atomic script per change.
-pub struct Nftables;
+#[derive(Default)]
+pub struct Nftables {
+    /// Whether the table was replaced whole once: the first sync of a daemon does, which also
+    /// removes the `ip` table of an older wharf; later ones update in place.
+    replaced: std::sync::atomic::AtomicBool,
+}
 
 impl FirewallDriver for Nftables {
     async fn sync(&self, table: &str, rules: &Ruleset) -> Result<(), NetError> {
+        use std::sync::atomic::Ordering;
         let (nets, fwd) = (&rules.networks, &rules.forwards);
+        if !self.replaced.load(Ordering::Relaxed) {
+            firewall::apply(&firewall::render(table, nets, fwd)).await?;
+            self.replaced.store(true, Ordering::Relaxed);
+            return Ok(());
+        }
         match firewall::apply(&firewall::render_update(table, nets, fwd)).await {
             Ok(()) => Ok(()),
             // A table of another layout (an older wharf): replace it whole.
@@ -130,8 +143,9 @@ impl FirewallDriver for Nftables {
         proto: Proto,
         ip: Ipv4Addr,
         port: u16,
+        v6: Option<SocketAddrV6>,
     ) -> Result<(ports::HeldPort, u16), NetError> {
-        let h = ports::hold_port(proto, ip, port)?;
+        let h = ports::hold_port_dual(proto, ip, port, v6)?;
         let port = h.port();
         Ok((h, port))
     }

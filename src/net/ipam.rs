@@ -1,49 +1,70 @@
-//! IP address management: choosing a network's subnet from the default pools, and addresses for
-//! the containers attached to it.
+//! IP address management: choosing a network's subnets from the default pools, and addresses
+//! for the containers attached to it. Written once for both families over [`Family`]: a
+//! network has an [`Ipam`] (IPv4) and, when IPv6 is enabled, an [`Ipam6`].
 //!
 //! Everything here is pure (no system calls): the caller passes the host's routes and the
 //! existing networks' subnets in, and stores [`Ipam`] (serde) with the network.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::Ipv6Addr;
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
+pub use super::family::Family;
 use super::NetError;
 
 /// A pool networks take their subnets from: `base` cut into subnets of prefix length `size`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pool {
-    pub base: Ipv4Net,
+#[serde(bound = "N: Family")]
+pub struct PoolOf<N: Family> {
+    pub base: N,
     pub size: u8,
 }
+
+/// An IPv4 pool.
+pub type Pool = PoolOf<Ipv4Net>;
+/// An IPv6 pool.
+pub type Pool6 = PoolOf<Ipv6Net>;
 
 /// Docker's default pools: 172.17.0.0/16 .. 172.31.0.0/16 as /16s (172.17 first, the default
 /// `bridge` network's), then 192.168.0.0/16 as /20s.
 pub fn default_pools() -> Vec<Pool> {
-    vec![
-        Pool {
-            base: "172.17.0.0/16".parse().unwrap(),
-            size: 16,
-        },
-        Pool {
-            base: "172.18.0.0/15".parse().unwrap(),
-            size: 16,
-        },
-        Pool {
-            base: "172.20.0.0/14".parse().unwrap(),
-            size: 16,
-        },
-        Pool {
-            base: "172.24.0.0/13".parse().unwrap(),
-            size: 16,
-        },
-        Pool {
-            base: "192.168.0.0/16".parse().unwrap(),
-            size: 20,
-        },
+    [
+        ("172.17.0.0/16", 16),
+        ("172.18.0.0/15", 16),
+        ("172.20.0.0/14", 16),
+        ("172.24.0.0/13", 16),
+        ("192.168.0.0/16", 20),
     ]
+    .into_iter()
+    .map(|(b, size)| Pool {
+        base: b.parse().unwrap(),
+        size,
+    })
+    .collect()
+}
+
+/// Docker 27's default IPv6 pool: a unique local /48 (`fdXX:XXXX:XXXX::/48`, RFC 4193) whose
+/// 40-bit global ID is derived from `seed` (the host's machine id), cut into /64s.
+pub fn default_pools6(seed: &str) -> Vec<Pool6> {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(seed.as_bytes());
+    let seg = |a: u8, b: u8| u16::from_be_bytes([a, b]);
+    let base = Ipv6Addr::new(
+        seg(0xfd, h[0]),
+        seg(h[1], h[2]),
+        seg(h[3], h[4]),
+        0,
+        0,
+        0,
+        0,
+        0,
+    );
+    vec![Pool6 {
+        base: Ipv6Net::new(base, 48).expect("a /48"),
+        size: 64,
+    }]
 }
 
 /// Parse a pool list like `172.17.0.0/16:16,192.168.0.0/16:20` (`:size` defaults to the base's
@@ -64,48 +85,64 @@ pub fn parse_pools(s: &str) -> Result<Vec<Pool>, NetError> {
             })?,
             None => base.prefix_len(),
         };
-        if size < base.prefix_len() || size > 30 {
-            return Err(NetError::Invalid(format!(
-                "invalid pool {item:?}: size /{size} must be between /{} and /30",
-                base.prefix_len()
-            )));
-        }
-        out.push(Pool { base, size });
+        out.push(pool(base, size).map_err(|e| NetError::Invalid(format!("{item:?}: {e}")))?);
     }
     Ok(out)
 }
 
-/// Parse a subnet in CIDR notation; host bits must be zero.
-pub fn parse_subnet(s: &str) -> Result<Ipv4Net, NetError> {
-    let net: Ipv4Net = s.trim().parse().map_err(|_| {
-        NetError::Invalid(format!(
-            "invalid subnet {s:?}: expected an IPv4 CIDR such as 10.1.2.0/24"
-        ))
-    })?;
-    if net.trunc() != net {
+/// A pool of `base` cut into /`size`s, checked.
+pub fn pool<N: Family>(base: N, size: u8) -> Result<PoolOf<N>, NetError> {
+    if size < base.prefix() || size > N::MAX_PREFIX {
         return Err(NetError::Invalid(format!(
-            "invalid subnet {s:?}: host bits are set (did you mean {}?)",
-            net.trunc()
+            "invalid pool {base}: size /{size} must be between /{} and /{}",
+            base.prefix(),
+            N::MAX_PREFIX
         )));
     }
-    if net.prefix_len() > 30 {
-        return Err(NetError::Invalid(format!(
-            "invalid subnet {s:?}: a /30 or larger is needed"
-        )));
+    Ok(PoolOf { base, size })
+}
+
+/// Parse a subnet of family `N` in CIDR notation; host bits must be zero.
+pub fn parse_subnet_of<N: Family>(s: &str) -> Result<N, NetError> {
+    let net: N = s.trim().parse().map_err(|_| {
+        NetError::Invalid(format!(
+            "invalid subnet {s:?}: expected an {} CIDR such as {}",
+            N::NAME,
+            N::EXAMPLE
+        ))
+    })?;
+    check_subnet(net).map_err(|e| NetError::Invalid(format!("invalid subnet {s:?}: {e}")))
+}
+
+/// Parse an IPv4 subnet in CIDR notation; host bits must be zero.
+pub fn parse_subnet(s: &str) -> Result<Ipv4Net, NetError> {
+    parse_subnet_of(s)
+}
+
+/// Host bits zero, room for a gateway and containers.
+fn check_subnet<N: Family>(net: N) -> Result<N, String> {
+    if net.truncated() != net {
+        return Err(format!(
+            "host bits are set (did you mean {}?)",
+            net.truncated()
+        ));
+    }
+    if net.prefix() > N::MAX_PREFIX {
+        return Err(format!("a /{} or larger is needed", N::MAX_PREFIX));
     }
     Ok(net)
 }
 
 /// Whether two subnets overlap.
-pub fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
-    a.contains(&b.network()) || b.contains(&a.network())
+pub fn overlaps<N: Family>(a: &N, b: &N) -> bool {
+    a.overlaps(b)
 }
 
 /// The first subnet of `pools` that overlaps none of `in_use` (existing networks' subnets and the
 /// host's routes, default route excluded by the caller).
-pub fn pick_subnet(pools: &[Pool], in_use: &[Ipv4Net]) -> Option<Ipv4Net> {
+pub fn pick_subnet<N: Family>(pools: &[PoolOf<N>], in_use: &[N]) -> Option<N> {
     for pool in pools {
-        let Ok(subnets) = pool.base.subnets(pool.size) else {
+        let Some(subnets) = pool.base.subnets_of(pool.size) else {
             continue;
         };
         for candidate in subnets {
@@ -117,64 +154,61 @@ pub fn pick_subnet(pools: &[Pool], in_use: &[Ipv4Net]) -> Option<Ipv4Net> {
     None
 }
 
-/// The addresses of one network: its subnet, gateway, optional allocation range, and who holds
-/// which address. Serialisable: the engine stores it with the network.
+/// The addresses of one network in one family: its subnet, gateway, optional allocation range,
+/// and who holds which address. Serialisable: the engine stores it with the network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ipam {
-    pub subnet: Ipv4Net,
-    pub gateway: Ipv4Addr,
+#[serde(bound = "N: Family")]
+pub struct IpamOf<N: Family> {
+    pub subnet: N,
+    pub gateway: N::Addr,
     /// Dynamic addresses come from this range (a sub-network of `subnet`); static ones may be
     /// anywhere in the subnet.
     #[serde(default)]
-    pub ip_range: Option<Ipv4Net>,
+    pub ip_range: Option<N>,
     /// Address → owner (container id).
     #[serde(default)]
-    pub allocated: BTreeMap<Ipv4Addr, String>,
+    pub allocated: BTreeMap<N::Addr, String>,
     /// The last dynamically allocated address: the next search starts after it, so that a
     /// released address is not handed out again at once.
     #[serde(default)]
-    pub last: Option<Ipv4Addr>,
+    pub last: Option<N::Addr>,
     /// `AuxiliaryAddresses`: name → address kept out of allocation (a host's, a router's).
     #[serde(default)]
-    pub aux_addresses: BTreeMap<String, Ipv4Addr>,
+    pub aux_addresses: BTreeMap<String, N::Addr>,
 }
 
-impl Ipam {
+/// A network's IPv4 addresses.
+pub type Ipam = IpamOf<Ipv4Net>;
+/// A network's IPv6 addresses.
+pub type Ipam6 = IpamOf<Ipv6Net>;
+
+/// At most this many candidates are looked at for a dynamic address (an IPv6 /64 has 2^64).
+const SEARCH_LIMIT: u128 = 1 << 20;
+
+impl<N: Family> IpamOf<N> {
     /// Validate and build. `gateway` defaults to the first host address of the subnet.
-    pub fn new(
-        subnet: Ipv4Net,
-        gateway: Option<Ipv4Addr>,
-        ip_range: Option<Ipv4Net>,
-    ) -> Result<Self, NetError> {
-        if subnet.trunc() != subnet {
-            return Err(NetError::Invalid(format!(
-                "invalid subnet {subnet}: host bits are set"
-            )));
-        }
-        if subnet.prefix_len() > 30 {
-            return Err(NetError::Invalid(format!(
-                "invalid subnet {subnet}: a /30 or larger is needed"
-            )));
-        }
-        let gateway = gateway.unwrap_or_else(|| first_host(&subnet));
-        if !is_host_addr(&subnet, gateway) {
+    pub fn new(subnet: N, gateway: Option<N::Addr>, ip_range: Option<N>) -> Result<Self, NetError> {
+        check_subnet(subnet)
+            .map_err(|e| NetError::Invalid(format!("invalid subnet {subnet}: {e}")))?;
+        let gateway = gateway.unwrap_or_else(|| subnet.first_host());
+        if !subnet.is_host(gateway) {
             return Err(NetError::Invalid(format!(
                 "gateway {gateway} is not a host address of subnet {subnet}"
             )));
         }
         if let Some(r) = ip_range {
-            if r.trunc() != r {
+            if r.truncated() != r {
                 return Err(NetError::Invalid(format!(
                     "invalid ip range {r}: host bits are set"
                 )));
             }
-            if !subnet.contains(&r) {
+            if !subnet.contains_net(&r) {
                 return Err(NetError::Invalid(format!(
                     "ip range {r} is not inside subnet {subnet}"
                 )));
             }
         }
-        Ok(Ipam {
+        Ok(IpamOf {
             subnet,
             gateway,
             ip_range,
@@ -185,8 +219,8 @@ impl Ipam {
     }
 
     /// Keep `ip` (named `name`) out of allocation, as Docker's `--aux-address`.
-    pub fn reserve_aux(&mut self, name: &str, ip: Ipv4Addr) -> Result<(), NetError> {
-        if !is_host_addr(&self.subnet, ip) || ip == self.gateway {
+    pub fn reserve_aux(&mut self, name: &str, ip: N::Addr) -> Result<(), NetError> {
+        if !self.subnet.is_host(ip) || ip == self.gateway {
             return Err(NetError::Invalid(format!(
                 "auxiliary address {name}={ip} is not a free host address of subnet {}",
                 self.subnet
@@ -196,7 +230,7 @@ impl Ipam {
         Ok(())
     }
 
-    fn is_aux(&self, ip: Ipv4Addr) -> bool {
+    fn is_aux(&self, ip: N::Addr) -> bool {
         self.aux_addresses.values().any(|a| *a == ip)
     }
 
@@ -205,10 +239,10 @@ impl Ipam {
     pub fn allocate(
         &mut self,
         owner: &str,
-        requested: Option<Ipv4Addr>,
-    ) -> Result<Ipv4Addr, NetError> {
+        requested: Option<N::Addr>,
+    ) -> Result<N::Addr, NetError> {
         if let Some(ip) = requested {
-            if !is_host_addr(&self.subnet, ip) {
+            if !self.subnet.is_host(ip) {
                 return Err(NetError::Invalid(format!(
                     "address {ip} is not a host address of subnet {}",
                     self.subnet
@@ -236,17 +270,25 @@ impl Ipam {
             return Ok(ip);
         }
         let range = self.ip_range.unwrap_or(self.subnet);
-        let lo = u32::from(range.network());
-        let hi = u32::from(range.broadcast());
-        let span = hi - lo + 1;
+        let (lo, hi) = range.bounds();
+        // span - 1, so that a whole IPv6 space does not overflow.
+        let last_off = hi - lo;
         let start = match self.last {
-            Some(l) if range.contains(&l) => u32::from(l) - lo + 1,
+            Some(l) if range.contains_addr(l) => (N::to_u128(l) - lo).wrapping_add(1),
             _ => 0,
         };
-        for i in 0..span {
-            let ip = Ipv4Addr::from(lo + (start + i) % span);
+        let step = |i: u128| {
+            let off = start.wrapping_add(i);
+            if off > last_off {
+                off - last_off - 1
+            } else {
+                off
+            }
+        };
+        for i in 0..=last_off.min(SEARCH_LIMIT) {
+            let ip = N::from_u128(lo + step(i));
             if ip == self.gateway
-                || !is_host_addr(&self.subnet, ip)
+                || !self.subnet.is_host(ip)
                 || self.allocated.contains_key(&ip)
                 || self.is_aux(ip)
             {
@@ -262,13 +304,13 @@ impl Ipam {
     }
 
     /// Release an address; returns whether it was allocated.
-    pub fn release(&mut self, ip: Ipv4Addr) -> bool {
+    pub fn release(&mut self, ip: N::Addr) -> bool {
         self.allocated.remove(&ip).is_some()
     }
 
     /// Release every address of `owner`; returns them.
-    pub fn release_owner(&mut self, owner: &str) -> Vec<Ipv4Addr> {
-        let ips: Vec<Ipv4Addr> = self
+    pub fn release_owner(&mut self, owner: &str) -> Vec<N::Addr> {
+        let ips: Vec<N::Addr> = self
             .allocated
             .iter()
             .filter(|(_, o)| *o == owner)
@@ -281,23 +323,15 @@ impl Ipam {
     }
 
     /// The owner of an address.
-    pub fn owner(&self, ip: Ipv4Addr) -> Option<&str> {
+    pub fn owner(&self, ip: N::Addr) -> Option<&str> {
         self.allocated.get(&ip).map(String::as_str)
     }
-}
-
-fn first_host(net: &Ipv4Net) -> Ipv4Addr {
-    Ipv4Addr::from(u32::from(net.network()) + 1)
-}
-
-/// Not the network nor the broadcast address, inside the subnet.
-fn is_host_addr(net: &Ipv4Net, ip: Ipv4Addr) -> bool {
-    net.contains(&ip) && ip != net.network() && ip != net.broadcast()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     fn net(s: &str) -> Ipv4Net {
         s.parse().unwrap()
@@ -453,6 +487,42 @@ mod tests {
             i.allocate("e", Some(Ipv4Addr::new(10, 213, 7, 9))).unwrap(),
             Ipv4Addr::new(10, 213, 7, 9)
         );
+    }
+
+    #[test]
+    fn ipv6_allocation_and_ula_pools() {
+        let n6: Ipv6Net = "fd00:213:7::/64".parse().unwrap();
+        let mut i = Ipam6::new(n6, None, None).unwrap();
+        assert_eq!(i.gateway, "fd00:213:7::1".parse::<Ipv6Addr>().unwrap());
+        let a = i.allocate("a", None).unwrap();
+        assert_eq!(a, "fd00:213:7::2".parse::<Ipv6Addr>().unwrap());
+        let fixed: Ipv6Addr = "fd00:213:7::10".parse().unwrap();
+        assert_eq!(i.allocate("b", Some(fixed)).unwrap(), fixed);
+        assert!(i.allocate("c", Some(fixed)).is_err());
+        assert!(i
+            .allocate("c", Some("fd00:213:8::2".parse().unwrap()))
+            .is_err());
+        // The last address of a whole /64 is no wrap-around trap.
+        let top: Ipv6Addr = "fd00:213:7::ffff:ffff:ffff:fffe".parse().unwrap();
+        i.allocate("d", Some(top)).unwrap();
+        i.last = Some(top);
+        assert_eq!(
+            i.allocate("e", None).unwrap(),
+            "fd00:213:7::3".parse::<Ipv6Addr>().unwrap()
+        );
+        let e = parse_subnet_of::<Ipv6Net>("fd00::1/64")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("host bits") && e.contains("fd00::/64"), "{e}");
+        assert!(parse_subnet_of::<Ipv6Net>("10.0.0.0/24").is_err());
+        let p = default_pools6("machine-a");
+        assert_eq!(p, default_pools6("machine-a"));
+        assert_ne!(p, default_pools6("machine-b"));
+        assert_eq!((p[0].base.prefix_len(), p[0].size), (48, 64));
+        assert_eq!(p[0].base.addr().segments()[0] >> 8, 0xfd);
+        let first = pick_subnet(&p, &[]).unwrap();
+        assert_eq!(pick_subnet(&p, &[first]).unwrap().prefix_len(), 64);
+        assert_ne!(pick_subnet(&p, &[first]), Some(first));
     }
 
     #[test]

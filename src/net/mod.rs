@@ -32,17 +32,26 @@
 //! implemented by [`host`] (rtnetlink, `nft`, the sockets holding published ports) and, in unit
 //! tests, by an in-memory double;
 //! [`files`] renders resolv.conf and hosts. Below them: [`bridge`] (rtnetlink calls), [`netns`],
-//! [`firewall`] (the table, rendered as text), [`ipam`], [`ports`], [`reaper`], [`dns`].
+//! [`firewall`] (the table, rendered as text), [`ipam`] (both families, over [`family`]),
+//! [`ports`] (with [`loopback6`], the `[::1]` forwarding of dual-stack holds), [`reaper`],
+//! [`dns`].
+//!
+//! Dual-stack networks (`--ipv6`): a [`Network`] has its IPv4 [`Ipam`] and an optional
+//! [`Ipam6`], an [`Endpoint`] its IPv4 address and an optional [`types::EndpointV6`]; every
+//! step (plan, bridge, link, routes, firewall, holds, DNS, hosts, restore) takes the IPv6 side
+//! from those, so a network has at most one subnet of each family by construction.
 
 pub mod bridge;
 pub mod dns;
 pub mod driver;
 #[cfg(test)]
 mod fake;
+pub mod family;
 pub mod files;
 pub mod firewall;
 pub mod host;
 pub mod ipam;
+pub mod loopback6;
 pub mod manager;
 pub mod netns;
 pub mod ports;
@@ -53,7 +62,7 @@ pub mod types;
 pub use bridge::Netlink;
 pub use dns::DnsServer;
 pub use files::{hosts_file, resolv_conf};
-pub use ipam::{Ipam, Pool};
+pub use ipam::{Ipam, Ipam6, Pool, Pool6};
 pub use manager::NetworkManager;
 pub use ports::{PortMapping, Proto};
 pub use types::{

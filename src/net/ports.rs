@@ -3,7 +3,7 @@
 //! [`crate::docker::port`]).
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV6};
 
 use serde::{Deserialize, Serialize};
 
@@ -84,11 +84,25 @@ pub struct Holder {
 /// Listening (rather than staying merely bound) is what makes the port show as taken in
 /// `ss -ltnp` and to [`find_holder`], like docker-proxy. UDP holds stay bound, with the
 /// smallest receive buffer.
+///
+/// On a dual-stack network a mapping on every address also holds `[::]` (IPV6_V6ONLY), whose
+/// TCP socket, once armed, forwards the `[::1]` connections that NAT cannot carry
+/// ([`super::loopback6`]).
 #[derive(Debug)]
 pub struct HeldPort {
     sock: socket2::Socket,
     proto: Proto,
     port: u16,
+    v6: Option<Held6>,
+}
+
+/// The `[::]` side of a hold, and where its loopback connections go.
+#[derive(Debug)]
+struct Held6 {
+    sock: socket2::Socket,
+    target: SocketAddrV6,
+    // Dropped before `sock` (field order): the accepting thread is joined first.
+    fwd: std::sync::OnceLock<super::loopback6::Forwarder>,
 }
 
 impl HeldPort {
@@ -99,61 +113,134 @@ impl HeldPort {
 
     /// Start listening (TCP; nothing to do for UDP). Call once the DNAT rule is in place.
     pub fn arm(&self) -> Result<(), NetError> {
-        if self.proto == Proto::Tcp {
-            self.sock.listen(1).map_err(|e| {
-                NetError::System(format!("listening on port {}/tcp: {e}", self.port))
-            })?;
+        if self.proto != Proto::Tcp {
+            return Ok(());
+        }
+        let fail = |e: std::io::Error| {
+            NetError::System(format!("listening on port {}/tcp: {e}", self.port))
+        };
+        self.sock.listen(1).map_err(fail)?;
+        if let Some(v6) = &self.v6 {
+            if v6.fwd.get().is_none() {
+                v6.sock.listen(128).map_err(fail)?;
+                let f = super::loopback6::Forwarder::start(&v6.sock, v6.target).map_err(fail)?;
+                let _ = v6.fwd.set(f);
+            }
         }
         Ok(())
     }
 }
 
-/// Take `ip:port/proto` on the host for a published mapping (port 0: a free port chosen by the
-/// kernel, kept). A port something else holds is a conflict whose message names the port and,
-/// when found in /proc, the holding process.
-pub fn hold_port(proto: Proto, ip: Ipv4Addr, port: u16) -> Result<HeldPort, NetError> {
+/// A socket of `proto` bound to `addr` without SO_REUSEADDR (IPv6 ones IPV6_V6ONLY), or the
+/// errno of the bind.
+fn bind(proto: Proto, addr: std::net::SocketAddr) -> Result<socket2::Socket, i32> {
     use socket2::{Domain, Protocol, Socket, Type};
     let (ty, p) = match proto {
         Proto::Tcp => (Type::STREAM, Protocol::TCP),
         Proto::Udp => (Type::DGRAM, Protocol::UDP),
     };
     // socket2 opens sockets close-on-exec: no child of the daemon inherits a hold.
-    let sock = Socket::new(Domain::IPV4, ty, Some(p))
-        .map_err(|e| NetError::System(format!("socket: {e}")))?;
+    let sock = Socket::new(Domain::for_address(addr), ty, Some(p))
+        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(true)
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        if proto == Proto::Tcp {
+            // The [::] hold carries the forwarded [::1] connections, whose ends linger in
+            // TIME_WAIT on the port: without SO_REUSEADDR a restarted daemon could not take it
+            // again. Once listening it still keeps every other socket off the port (Linux
+            // refuses a bind next to a listener, SO_REUSEADDR or not).
+            let _ = sock.set_reuse_address(true);
+        }
+    }
     if proto == Proto::Udp {
         // Datagrams reach it only when NAT missed them (a stale conntrack entry): keep few.
         let _ = sock.set_recv_buffer_size(1);
     }
-    let addr = std::net::SocketAddr::from((ip, port));
-    match sock
-        .bind(&addr.into())
-        .map_err(|e| e.raw_os_error().unwrap_or(0))
-    {
-        Ok(()) => {
-            let port = sock
-                .local_addr()
-                .ok()
-                .and_then(|a| a.as_socket())
-                .map(|a| a.port())
-                .unwrap_or(port);
-            Ok(HeldPort { sock, proto, port })
+    sock.bind(&addr.into())
+        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    Ok(sock)
+}
+
+/// Take `ip:port/proto` on the host for a published mapping (port 0: a free port chosen by the
+/// kernel, kept). A port something else holds is a conflict whose message names the port and,
+/// when found in /proc, the holding process.
+pub fn hold_port(proto: Proto, ip: Ipv4Addr, port: u16) -> Result<HeldPort, NetError> {
+    hold_port_dual(proto, ip, port, None)
+}
+
+/// [`hold_port`], and with `v6` (a dual-stack network's container address and port) `[::]` on
+/// the same port too, whose loopback connections go there. Port 0: a port free in both
+/// families.
+pub fn hold_port_dual(
+    proto: Proto,
+    ip: Ipv4Addr,
+    port: u16,
+    v6: Option<SocketAddrV6>,
+) -> Result<HeldPort, NetError> {
+    let mut last = None;
+    for _ in 0..if port == 0 && v6.is_some() { 32 } else { 1 } {
+        let sock =
+            bind(proto, (ip, port).into()).map_err(|e| bind_error(proto, ip.into(), port, e))?;
+        let got = sock
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .map(|a| a.port())
+            .unwrap_or(port);
+        let Some(target) = v6 else {
+            return Ok(HeldPort {
+                sock,
+                proto,
+                port: got,
+                v6: None,
+            });
+        };
+        match bind(proto, (Ipv6Addr::UNSPECIFIED, got).into()) {
+            Ok(s6) => {
+                return Ok(HeldPort {
+                    sock,
+                    proto,
+                    port: got,
+                    v6: Some(Held6 {
+                        sock: s6,
+                        target,
+                        fwd: Default::default(),
+                    }),
+                })
+            }
+            // The kernel's choice is taken on IPv6: try another.
+            Err(libc::EADDRINUSE) if port == 0 => last = Some(got),
+            Err(e) => return Err(bind_error(proto, Ipv6Addr::UNSPECIFIED.into(), got, e)),
         }
-        Err(libc::EADDRINUSE) => {
+    }
+    Err(bind_error(
+        proto,
+        Ipv6Addr::UNSPECIFIED.into(),
+        last.unwrap_or(port),
+        libc::EADDRINUSE,
+    ))
+}
+
+/// The error of binding `ip:port/proto`: a conflict naming the holder when in use.
+fn bind_error(proto: Proto, ip: std::net::IpAddr, port: u16, errno: i32) -> NetError {
+    match errno {
+        libc::EADDRINUSE => {
             let who = match find_holder(proto, port) {
                 Some(h) => format!(" by {} (pid {})", h.command, h.pid),
                 None => String::new(),
             };
-            Err(NetError::Conflict(format!(
+            NetError::Conflict(format!(
                 "port {port}/{proto} on {ip} is already in use{who}"
-            )))
+            ))
         }
-        Err(libc::EADDRNOTAVAIL) => Err(NetError::Invalid(format!(
+        libc::EADDRNOTAVAIL => NetError::Invalid(format!(
             "cannot publish on {ip}:{port}/{proto}: {ip} is not an address of this host"
-        ))),
-        Err(e) => Err(NetError::System(format!(
+        )),
+        e => NetError::System(format!(
             "taking port {port}/{proto} on {ip}: {}",
             std::io::Error::from_raw_os_error(e)
-        ))),
+        )),
     }
 }
 
@@ -276,6 +363,46 @@ mod tests {
         assert!(std::net::TcpListener::bind(("0.0.0.0", port)).is_err());
         drop(held);
         assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+    }
+
+    #[test]
+    fn dual_stack_hold_takes_both_families_and_forwards_loopback() {
+        use std::io::{Read, Write};
+        let up = std::net::TcpListener::bind("[::1]:0").unwrap();
+        let target = match up.local_addr().unwrap() {
+            std::net::SocketAddr::V6(a) => a,
+            _ => unreachable!(),
+        };
+        let held = hold_port_dual(Proto::Tcp, Ipv4Addr::UNSPECIFIED, 0, Some(target)).unwrap();
+        let port = held.port();
+        held.arm().unwrap();
+        // Held (even against SO_REUSEADDR, which std's TcpListener sets), both families.
+        assert!(std::net::TcpListener::bind(("::", port)).is_err());
+        assert!(std::net::TcpListener::bind(("::1", port)).is_err());
+        assert!(std::net::TcpListener::bind(("0.0.0.0", port)).is_err());
+        drop(held);
+        // Released at once, both families (the accepting thread is joined in Drop).
+        assert!(std::net::TcpListener::bind(("::", port)).is_ok());
+        assert!(std::net::TcpListener::bind(("0.0.0.0", port)).is_ok());
+        let held = hold_port_dual(Proto::Tcp, Ipv4Addr::UNSPECIFIED, 0, Some(target)).unwrap();
+        let port = held.port();
+        held.arm().unwrap();
+        let mut c = std::net::TcpStream::connect(("::1", port)).unwrap();
+        let (mut s, _) = up.accept().unwrap();
+        c.write_all(b"ping").unwrap();
+        let mut b = [0u8; 4];
+        s.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"ping");
+        s.write_all(b"pong").unwrap();
+        c.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"pong");
+        // A connection under way outlives its hold, and does not keep the port from a new one.
+        drop(held);
+        c.write_all(b"more").unwrap();
+        s.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"more");
+        let again = hold_port_dual(Proto::Tcp, Ipv4Addr::UNSPECIFIED, port, Some(target));
+        again.unwrap().arm().unwrap();
     }
 
     #[test]

@@ -4,13 +4,13 @@
 //! depend on these and not on the manager.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
-use super::ipam::{self, Ipam, Pool};
+use super::ipam::{self, Ipam, Ipam6, Pool, Pool6};
 use super::ports::PortMapping;
 
 /// The default network's name (Docker's `bridge`: no DNS on it).
@@ -35,6 +35,9 @@ pub struct Network {
     #[serde(default)]
     pub parent_created: bool,
     pub ipam: Ipam,
+    /// The IPv6 side of a dual-stack network (`--ipv6`, `enable_ipv6`); `None`: IPv4 only.
+    #[serde(default)]
+    pub ipam6: Option<Ipam6>,
     /// No outside access, no default route, no upstream DNS, no published ports.
     pub internal: bool,
     /// Embedded DNS on this network (user-defined networks).
@@ -62,6 +65,13 @@ impl Network {
     pub fn gateway(&self) -> Ipv4Addr {
         self.ipam.gateway
     }
+    /// Docker's `EnableIPv6`.
+    pub fn enable_ipv6(&self) -> bool {
+        self.ipam6.is_some()
+    }
+    pub fn subnet6(&self) -> Option<Ipv6Net> {
+        self.ipam6.as_ref().map(|i| i.subnet)
+    }
 }
 
 /// `network create` options.
@@ -83,8 +93,61 @@ pub struct NetworkCreate {
     pub dns: Option<bool>,
     pub labels: BTreeMap<String, String>,
     pub options: BTreeMap<String, String>,
-    /// `AuxiliaryAddresses` (`--aux-address name=ip`): kept out of allocation.
+    /// `AuxiliaryAddresses` (`--aux-address name=ip`): kept out of allocation (either family).
     pub aux_addresses: BTreeMap<String, String>,
+    /// `--ipv6` / `EnableIPv6`: give the network an IPv6 subnet too (from `v6`, or the IPv6
+    /// pools).
+    pub enable_ipv6: bool,
+    /// The IPv6 IPAM config (`--subnet fd00::/64` and its `--gateway`, `--ip-range`).
+    pub v6: Option<SubnetRequest>,
+}
+
+/// One IPAM config entry of a creation request (Docker's `IPAM.Config[]`), as given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubnetRequest {
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub ip_range: Option<String>,
+}
+
+impl SubnetRequest {
+    /// Whether the entry is about IPv6 (its subnet, else its gateway or range, has a `:`).
+    pub fn is_v6(&self) -> bool {
+        [&self.subnet, &self.gateway, &self.ip_range]
+            .into_iter()
+            .flatten()
+            .next()
+            .is_some_and(|s| s.contains(':'))
+    }
+}
+
+impl NetworkCreate {
+    /// Take Docker's list of IPAM configs (`--subnet` given several times): at most one per
+    /// family, the IPv4 one into `subnet`/`gateway`/`ip_range`, the IPv6 one into `v6`.
+    pub fn set_ipam_configs(&mut self, configs: Vec<SubnetRequest>) -> Result<(), super::NetError> {
+        for c in configs {
+            if c.is_v6() {
+                if self.v6.is_some() {
+                    return Err(super::NetError::Invalid(
+                        "more than one IPv6 subnet: give at most one IPv4 and one IPv6 --subnet"
+                            .into(),
+                    ));
+                }
+                self.v6 = Some(c);
+            } else {
+                if self.subnet.is_some() || self.gateway.is_some() || self.ip_range.is_some() {
+                    return Err(super::NetError::Invalid(
+                        "more than one IPv4 subnet: give at most one IPv4 and one IPv6 --subnet"
+                            .into(),
+                    ));
+                }
+                self.subnet = c.subnet;
+                self.gateway = c.gateway;
+                self.ip_range = c.ip_range;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A container to attach to a network.
@@ -97,6 +160,8 @@ pub struct Attachment {
     pub aliases: Vec<String>,
     /// `--ip`.
     pub ip: Option<Ipv4Addr>,
+    /// `--ip6` (on a network with IPv6 only).
+    pub ip6: Option<Ipv6Addr>,
     /// Published ports (host_port 0: ephemeral). Forwarded to this network's address.
     pub ports: Vec<PortMapping>,
     /// Interface name inside the container; default the first free `ethN`.
@@ -142,6 +207,26 @@ pub struct Endpoint {
     /// As [`Attachment::links`].
     #[serde(default)]
     pub links: Vec<(String, String)>,
+    /// The IPv6 address on a dual-stack network.
+    #[serde(default)]
+    pub v6: Option<EndpointV6>,
+}
+
+/// An endpoint's IPv6 side (Docker's `GlobalIPv6Address`, `GlobalIPv6PrefixLen`, `IPv6Gateway`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointV6 {
+    pub ip: Ipv6Addr,
+    pub prefix_len: u8,
+    pub gateway: Ipv6Addr,
+}
+
+impl Endpoint {
+    /// The container's addresses on this network, IPv4 first.
+    pub fn ips(&self) -> Vec<IpAddr> {
+        let mut v = vec![IpAddr::V4(self.ip)];
+        v.extend(self.v6.map(|s| IpAddr::V6(s.ip)));
+        v
+    }
 }
 
 /// What `restore` found and did.
@@ -154,7 +239,7 @@ pub struct RepairReport {
     /// Endpoints whose veth had vanished and was set up again.
     pub reattached: Vec<(String, String)>,
     /// Addresses released because no live endpoint held them.
-    pub released_ips: Vec<Ipv4Addr>,
+    pub released_ips: Vec<IpAddr>,
     pub errors: Vec<String>,
 }
 
@@ -170,11 +255,13 @@ pub struct ManagerConfig {
     /// Prefix of host-side veth names.
     pub veth_prefix: String,
     pub pools: Vec<Pool>,
+    /// Where `--ipv6` networks without an IPv6 subnet take theirs (a ULA /48 as /64s).
+    pub pools6: Vec<Pool6>,
     /// DNS port on each gateway.
     pub dns_port: u16,
     /// Upstream resolvers; default: the host's /etc/resolv.conf.
     pub upstreams: Option<Vec<SocketAddr>>,
-    /// Set net.ipv4.ip_forward=1 when a non-internal network is created (like Docker).
+    /// Set net.ipv4.ip_forward=1 (and net.ipv6.conf.all.forwarding=1 for IPv6 ones) when a non-internal network is created (like Docker).
     pub enable_ip_forward: bool,
 }
 
@@ -186,6 +273,11 @@ impl Default for ManagerConfig {
             default_bridge: "wharf0".into(),
             veth_prefix: "wv".into(),
             pools: ipam::default_pools(),
+            pools6: ipam::default_pools6(
+                std::fs::read_to_string("/etc/machine-id")
+                    .unwrap_or_default()
+                    .trim(),
+            ),
             dns_port: 53,
             upstreams: None,
             enable_ip_forward: true,

@@ -27,13 +27,15 @@ pub fn audit(w: &Wharf, ids: &[String]) -> Vec<String> {
         }
     }
     let nft = Command::new("nft")
-        .args(["list", "table", "ip", &format!("wharf_t{:03}", w.slot)])
+        .args(["list", "table", "inet", &format!("wharf_t{:03}", w.slot)])
         .output()
         .unwrap();
     for rule in String::from_utf8_lossy(&nft.stdout).lines() {
         // The default bridge's masquerade (its `bip` 10.214.<slot>.0/24) is the engine's own.
         let engine_own = rule.contains("10.214.") || rule.contains(&format!("{prefix}d0"));
-        if rule.contains("dnat to") || rule.contains("ip saddr 10.") && !engine_own {
+        // Any published port (either family) or any network's IPv4 or IPv6 masquerade.
+        let network_rule = rule.contains("ip saddr 10.") || rule.contains("ip6 saddr fd");
+        if rule.contains("dnat ip") || network_rule && !engine_own {
             left.push(format!("nftables rule {}", rule.trim()));
         }
     }

@@ -59,7 +59,11 @@ impl Wharf {
         let config = serde_json::json!({
             "bridge": format!("w{slot:03}d0"),
             "bip": format!("10.214.{slot}.0/24"),
-            "default-address-pools": [{"base": format!("10.{}.{}.0/22", 220 + slot / 64, (slot % 64) * 4), "size": 24}],
+            "default-address-pools": [
+                {"base": format!("10.{}.{}.0/22", 220 + slot / 64, (slot % 64) * 4), "size": 24},
+                // --ipv6 networks without a subnet: this slot's unique local /48.
+                {"base": format!("fd77:{slot}::/48"), "size": 64},
+            ],
             "nft-table": format!("wharf_t{slot:03}"),
             "bridge-prefix": format!("w{slot:03}b"),
             "veth-prefix": format!("w{slot:03}v"),
@@ -312,7 +316,7 @@ impl Drop for Wharf {
         // Host networking this engine may have left (a test that killed its daemon mid-way).
         let slot = self.slot;
         let _ = Command::new("nft")
-            .args(["delete", "table", "ip", &format!("wharf_t{slot:03}")])
+            .args(["delete", "table", "inet", &format!("wharf_t{slot:03}")])
             .output();
         if let Ok(out) = Command::new("ip").args(["-o", "link", "show"]).output() {
             for line in String::from_utf8_lossy(&out.stdout).lines() {

@@ -14,6 +14,7 @@ use crate::api::models::{
 use crate::engine::filters::{self, parse as parse_filters};
 use crate::engine::network::EndpointRequest;
 use crate::engine::{Engine, Error};
+use crate::net::types::SubnetRequest;
 use crate::net::{Network, NetworkCreate};
 
 /// Docker's view of a network; `containers` only for inspect.
@@ -28,7 +29,7 @@ pub async fn to_api(engine: &Engine, n: &Network, with_containers: bool) -> ApiN
                     "EndpointID": ep.host_ifname,
                     "MacAddress": ep.mac,
                     "IPv4Address": format!("{}/{}", ep.ip, ep.prefix_len),
-                    "IPv6Address": "",
+                    "IPv6Address": ep.v6.map(|v| format!("{}/{}", v.ip, v.prefix_len)).unwrap_or_default(),
                 }))
                 .unwrap_or_default(),
             );
@@ -67,20 +68,14 @@ pub async fn to_api(engine: &Engine, n: &Network, with_containers: bool) -> ApiN
         driver: Some(n.driver.clone()),
         ipam: Some(Ipam {
             driver: Some("default".into()),
-            config: Some(vec![IpamConfig {
-                subnet: Some(n.ipam.subnet.to_string()),
-                ip_range: n.ipam.ip_range.map(|r| r.to_string()),
-                gateway: Some(n.ipam.gateway.to_string()),
-                auxiliary_addresses: (!n.ipam.aux_addresses.is_empty()).then(|| {
-                    n.ipam
-                        .aux_addresses
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.to_string()))
-                        .collect()
-                }),
-            }]),
+            config: Some(
+                std::iter::once(ipam_config(&n.ipam))
+                    .chain(n.ipam6.as_ref().map(ipam_config))
+                    .collect(),
+            ),
             options: None,
         }),
+        enable_ipv6: Some(n.enable_ipv6()),
         internal: Some(n.internal),
         attachable: Some(true),
         ingress: Some(false),
@@ -89,6 +84,21 @@ pub async fn to_api(engine: &Engine, n: &Network, with_containers: bool) -> ApiN
         options: Some(options),
         labels: Some(n.labels.clone().into_iter().collect()),
         ..Default::default()
+    }
+}
+
+/// One family's `IPAM.Config` entry.
+fn ipam_config<N: crate::net::family::Family>(i: &crate::net::ipam::IpamOf<N>) -> IpamConfig {
+    IpamConfig {
+        subnet: Some(i.subnet.to_string()),
+        ip_range: i.ip_range.map(|r| r.to_string()),
+        gateway: Some(i.gateway.to_string()),
+        auxiliary_addresses: (!i.aux_addresses.is_empty()).then(|| {
+            i.aux_addresses
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect()
+        }),
     }
 }
 
@@ -161,41 +171,50 @@ pub async fn create(AxState(engine): AxState<State>, body: Bytes) -> ApiResult {
             "could not find plugin {driver} in v1 plugin registry: plugin not found (wharf supports the bridge, macvlan and ipvlan drivers)"
         ))));
     }
-    let ipam = req
+    let configs: Vec<SubnetRequest> = req
+        .ipam
+        .as_ref()
+        .and_then(|i| i.config.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| SubnetRequest {
+            subnet: c.subnet.filter(|s| !s.is_empty()),
+            gateway: c.gateway.filter(|s| !s.is_empty()),
+            ip_range: c.ip_range.filter(|s| !s.is_empty()),
+        })
+        .collect();
+    let aux: BTreeMap<String, String> = req
         .ipam
         .as_ref()
         .and_then(|i| i.config.as_ref())
-        .and_then(|c| c.first().cloned())
-        .unwrap_or_default();
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c.auxiliary_addresses.clone().unwrap_or_default())
+        .collect();
     let options: BTreeMap<String, String> = req
         .options
         .clone()
         .unwrap_or_default()
         .into_iter()
         .collect();
-    let n = engine
-        .create_network(NetworkCreate {
-            name: req.name.clone(),
-            driver: Some(driver),
-            subnet: ipam.subnet.clone().filter(|s| !s.is_empty()),
-            gateway: ipam.gateway.clone().filter(|s| !s.is_empty()),
-            ip_range: ipam.ip_range.clone().filter(|s| !s.is_empty()),
-            internal: req.internal.unwrap_or(false),
-            bridge_name: options.get("com.docker.network.bridge.name").cloned(),
-            mtu: options
-                .get("com.docker.network.driver.mtu")
-                .and_then(|m| m.parse().ok()),
-            labels: req.labels.clone().unwrap_or_default().into_iter().collect(),
-            aux_addresses: ipam
-                .auxiliary_addresses
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-            options,
-            ..Default::default()
-        })
-        .await?;
+    let mut create = NetworkCreate {
+        name: req.name.clone(),
+        driver: Some(driver),
+        enable_ipv6: req.enable_ipv6.unwrap_or(false),
+        internal: req.internal.unwrap_or(false),
+        bridge_name: options.get("com.docker.network.bridge.name").cloned(),
+        mtu: options
+            .get("com.docker.network.driver.mtu")
+            .and_then(|m| m.parse().ok()),
+        labels: req.labels.clone().unwrap_or_default().into_iter().collect(),
+        aux_addresses: aux,
+        options,
+        ..Default::default()
+    };
+    create
+        .set_ipam_configs(configs)
+        .map_err(|e| ApiError(e.into()))?;
+    let n = engine.create_network(create).await?;
     Ok(json(
         StatusCode::CREATED,
         &serde_json::json!({"Id": n.id, "Warning": ""}),

@@ -29,16 +29,19 @@ pub struct NetworkCreateArgs {
     /// Driver to manage the Network
     #[arg(short = 'd', long, default_value = "bridge")]
     pub driver: String,
-    /// Subnet in CIDR format that represents a network segment
+    /// Subnet in CIDR format that represents a network segment (at most one IPv4 and one IPv6)
     #[arg(long)]
-    pub subnet: Option<String>,
-    /// IPv4 Gateway for the master subnet
+    pub subnet: Vec<String>,
+    /// IPv4 or IPv6 Gateway for the subnet of its family
     #[arg(long)]
-    pub gateway: Option<String>,
-    /// Allocate container ip from a sub-range
+    pub gateway: Vec<String>,
+    /// Allocate container ip from a sub-range (of the subnet of its family)
     #[arg(long = "ip-range")]
-    pub ip_range: Option<String>,
-    /// Auxiliary IPv4 addresses used by the network driver (name=ip), kept out of allocation
+    pub ip_range: Vec<String>,
+    /// Enable IPv6 networking (an IPv6 subnet from the pools unless one is given)
+    #[arg(long)]
+    pub ipv6: bool,
+    /// Auxiliary IPv4 or IPv6 addresses used by the network driver (name=ip), kept out of allocation
     #[arg(long = "aux-address")]
     pub aux_address: Vec<String>,
     /// Restrict external access to the network
@@ -64,6 +67,9 @@ pub struct NetworkConnectArgs {
     /// IPv4 address
     #[arg(long)]
     pub ip: Option<String>,
+    /// IPv6 address
+    #[arg(long)]
+    pub ip6: Option<String>,
     pub network: String,
     pub container: String,
 }

@@ -150,6 +150,9 @@ pub struct RunArgs {
     /// IPv4 address
     #[arg(long)]
     pub ip: Option<String>,
+    /// IPv6 address (on a network created with --ipv6)
+    #[arg(long)]
+    pub ip6: Option<String>,
     /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
     #[arg(long)]
     pub mac_address: Option<String>,

@@ -454,11 +454,14 @@ pub async fn port(client: &Client, a: PortArgs) -> CliResult {
             continue;
         }
         for b in v.unwrap_or_default() {
-            println!(
-                "{k} -> {}:{}",
-                b.host_ip.unwrap_or_default(),
-                b.host_port.unwrap_or_default()
-            );
+            let ip = b.host_ip.unwrap_or_default();
+            // An IPv6 address in brackets, as docker prints `[::]:8080`.
+            let ip = if ip.contains(':') {
+                format!("[{ip}]")
+            } else {
+                ip
+            };
+            println!("{k} -> {ip}:{}", b.host_port.unwrap_or_default());
         }
     }
     Ok(())

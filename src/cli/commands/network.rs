@@ -9,31 +9,62 @@ use crate::cli::args::{
 use crate::cli::output::{print_table, Row, Table};
 use crate::cli::CliResult;
 
+/// The `IPAM.Config` entries of `network create`: one per family given, each with the
+/// `--gateway`, `--ip-range` and `--aux-address` values of its family (IPv6 ones have a `:`).
+fn ipam_configs(a: &NetworkCreateArgs) -> Vec<serde_json::Value> {
+    let aux = kv(&a.aux_address);
+    [false, true]
+        .into_iter()
+        .filter_map(|v6| {
+            let of = |list: &[String]| list.iter().find(|s| s.contains(':') == v6).cloned();
+            let mut ipam = serde_json::Map::new();
+            for (key, val) in [
+                ("Subnet", of(&a.subnet)),
+                ("Gateway", of(&a.gateway)),
+                ("IPRange", of(&a.ip_range)),
+            ] {
+                if let Some(v) = val {
+                    ipam.insert(key.into(), v.into());
+                }
+            }
+            let aux: serde_json::Map<String, serde_json::Value> = aux
+                .iter()
+                .filter(|(_, ip)| ip.contains(':') == v6)
+                .map(|(k, v)| (k.clone(), v.clone().into()))
+                .collect();
+            if !aux.is_empty() {
+                ipam.insert("AuxiliaryAddresses".into(), aux.into());
+            }
+            (!ipam.is_empty()).then_some(serde_json::Value::Object(ipam))
+        })
+        .collect()
+}
+
 pub async fn create(client: &Client, a: NetworkCreateArgs) -> CliResult {
-    let mut ipam = serde_json::Map::new();
-    if let Some(s) = &a.subnet {
-        ipam.insert("Subnet".into(), s.clone().into());
+    for (flag, list) in [
+        ("--subnet", &a.subnet),
+        ("--gateway", &a.gateway),
+        ("--ip-range", &a.ip_range),
+    ] {
+        for v6 in [false, true] {
+            if list.iter().filter(|s| s.contains(':') == v6).count() > 1 {
+                return Err(crate::cli::Exit::msg(
+                    125,
+                    format!("{flag}: at most one IPv4 and one IPv6 value"),
+                ));
+            }
+        }
     }
-    if let Some(g) = &a.gateway {
-        ipam.insert("Gateway".into(), g.clone().into());
-    }
-    if let Some(r) = &a.ip_range {
-        ipam.insert("IPRange".into(), r.clone().into());
-    }
-    if !a.aux_address.is_empty() {
-        ipam.insert(
-            "AuxiliaryAddresses".into(),
-            serde_json::json!(kv(&a.aux_address)),
-        );
-    }
+    let configs = ipam_configs(&a);
     let body = serde_json::json!({
         "Name": a.name,
         "Driver": a.driver,
+        "EnableIPv6": a.ipv6,
         "Internal": a.internal,
         "Attachable": a.attachable,
         "Labels": kv(&a.label),
         "Options": kv(&a.opt),
-        "IPAM": {"Driver": "default", "Config": if ipam.is_empty() { vec![] } else { vec![serde_json::Value::Object(ipam)] }},
+        "IPAM": {"Driver": "default", "Config": configs},
     });
     let v: serde_json::Value = client.post_json("/networks/create", Some(&body)).await?;
     println!("{}", v["Id"].as_str().unwrap_or_default());
@@ -110,8 +141,8 @@ pub async fn prune(client: &Client, a: PruneArgs) -> CliResult {
 
 pub async fn connect(client: &Client, a: NetworkConnectArgs) -> CliResult {
     let mut endpoint = serde_json::json!({ "Aliases": a.alias });
-    if let Some(ip) = &a.ip {
-        endpoint["IPAMConfig"] = serde_json::json!({ "IPv4Address": ip });
+    if a.ip.is_some() || a.ip6.is_some() {
+        endpoint["IPAMConfig"] = serde_json::json!({ "IPv4Address": a.ip, "IPv6Address": a.ip6 });
     }
     let body = serde_json::json!({ "Container": a.container, "EndpointConfig": endpoint });
     client

@@ -179,18 +179,21 @@ impl Networking {
     }
 }
 
-/// One network endpoint: aliases, legacy links, a fixed IPv4 address, the gateway priority.
+/// One network endpoint: aliases, legacy links, fixed addresses (IPv4, IPv6), the gateway
+/// priority.
 pub fn endpoint(
     aliases: Vec<String>,
     links: Vec<String>,
-    ipv4_address: Option<String>,
+    (ipv4_address, ipv6_address): (Option<String>, Option<String>),
     priority: Option<i64>,
 ) -> EndpointSettings {
+    let fixed = ipv4_address.is_some() || ipv6_address.is_some();
     EndpointSettings {
         aliases: non_empty(aliases),
         links: non_empty(links),
-        ipam_config: ipv4_address.map(|ip| EndpointIpamConfig {
-            ipv4_address: Some(ip),
+        ipam_config: fixed.then(|| EndpointIpamConfig {
+            ipv4_address,
+            ipv6_address,
             ..Default::default()
         }),
         gw_priority: priority,

@@ -355,6 +355,11 @@ fn endpoint_settings(rec: &ContainerRecord) -> HashMap<String, EndpointSettings>
         s.gateway = Some(e.gateway.to_string());
         s.ip_address = Some(e.ip.to_string());
         s.ip_prefix_len = Some(e.prefix_len as i64);
+        if let Some(v6) = e.v6 {
+            s.global_ipv6_address = Some(v6.ip.to_string());
+            s.global_ipv6_prefix_len = Some(v6.prefix_len as i64);
+            s.ipv6_gateway = Some(v6.gateway.to_string());
+        }
         s.mac_address = Some(e.mac.clone());
         s.dns_names = Some(dns_names);
         out.insert(e.network_name.clone(), s);
@@ -376,15 +381,22 @@ fn network_settings(rec: &ContainerRecord) -> NetworkSettings {
         ports.insert(p.clone(), None);
     }
     if rec.state.is_running() {
-        for m in rec.endpoints.iter().flat_map(|e| e.ports.iter()) {
-            ports
-                .entry(mapping_key(m))
-                .or_insert_with(|| Some(Vec::new()))
-                .get_or_insert_with(Vec::new)
-                .push(PortBinding {
-                    host_ip: Some(m.host_ip.to_string()),
+        for e in &rec.endpoints {
+            for m in &e.ports {
+                let list = ports
+                    .entry(mapping_key(m))
+                    .or_insert_with(|| Some(Vec::new()))
+                    .get_or_insert_with(Vec::new);
+                let binding = |ip: String| PortBinding {
+                    host_ip: Some(ip),
                     host_port: Some(m.host_port.to_string()),
-                });
+                };
+                list.push(binding(m.host_ip.to_string()));
+                // A dual-stack network publishes a mapping on every address on `[::]` too.
+                if e.v6.is_some() && m.host_ip.is_unspecified() {
+                    list.push(binding("::".into()));
+                }
+            }
         }
     }
     let primary = rec.endpoints.first();
@@ -396,6 +408,24 @@ fn network_settings(rec: &ContainerRecord) -> NetworkSettings {
         ip_prefix_len: primary.map(|e| e.prefix_len as i64),
         gateway: primary.map(|e| e.gateway.to_string()),
         mac_address: primary.map(|e| e.mac.clone()),
+        global_ipv6_address: Some(
+            primary
+                .and_then(|e| e.v6)
+                .map(|v| v.ip.to_string())
+                .unwrap_or_default(),
+        ),
+        global_ipv6_prefix_len: Some(
+            primary
+                .and_then(|e| e.v6)
+                .map(|v| v.prefix_len as i64)
+                .unwrap_or(0),
+        ),
+        ipv6_gateway: Some(
+            primary
+                .and_then(|e| e.v6)
+                .map(|v| v.gateway.to_string())
+                .unwrap_or_default(),
+        ),
         ..Default::default()
     }
 }

@@ -2,15 +2,16 @@
 //! records, published ports), detaching it, and changing its published ports. Attach is all or
 //! nothing; detach goes on through errors and reports them all.
 
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV6};
 use std::path::Path;
 
 use super::{join_errors, Holds, NetworkManager, State};
-use crate::net::bridge::{self, PeerSpec, VethSpec};
+use crate::net::bridge::{self, PeerSpec, PeerV6, VethSpec};
 use crate::net::driver::{FirewallDriver, NetworkDriver};
 use crate::net::firewall;
 use crate::net::ports::PortMapping;
 use crate::net::sublink::{SubKind, SubSpec};
-use crate::net::types::{Attachment, Endpoint, Mac, Network};
+use crate::net::types::{Attachment, Endpoint, EndpointV6, Mac, Network};
 use crate::net::NetError;
 
 /// The veth of an endpoint on `net`.
@@ -19,14 +20,26 @@ pub(super) fn veth_spec<'a>(
     netns: &'a Path,
     host_ifname: &'a str,
     ifname: &'a str,
-    ip: std::net::Ipv4Addr,
+    ips: Addrs,
     mac: Option<Mac>,
 ) -> VethSpec<'a> {
     VethSpec {
         host_ifname,
         bridge: &net.bridge,
-        peer: peer_spec(net, netns, ifname, ip, mac),
+        peer: peer_spec(net, netns, ifname, ips, mac),
     }
+}
+
+/// An endpoint's addresses: IPv4, and IPv6 on a dual-stack network.
+pub(super) type Addrs = (Ipv4Addr, Option<EndpointV6>);
+
+/// The IPv6 side of an endpoint on `net` with address `ip`.
+fn endpoint_v6(net: &Network, ip: Ipv6Addr) -> Option<EndpointV6> {
+    net.ipam6.as_ref().map(|i| EndpointV6 {
+        ip,
+        prefix_len: i.subnet.prefix_len(),
+        gateway: i.gateway,
+    })
 }
 
 /// The container's end of its link on `net`.
@@ -34,7 +47,7 @@ fn peer_spec<'a>(
     net: &'a Network,
     netns: &'a Path,
     ifname: &'a str,
-    ip: std::net::Ipv4Addr,
+    (ip, v6): Addrs,
     mac: Option<Mac>,
 ) -> PeerSpec<'a> {
     PeerSpec {
@@ -45,6 +58,11 @@ fn peer_spec<'a>(
         default_gateway: (!net.internal).then_some(net.gateway()),
         mtu: net.mtu,
         mac,
+        v6: v6.map(|v| PeerV6 {
+            ip: v.ip,
+            prefix: v.prefix_len,
+            default_gateway: (!net.internal).then_some(v.gateway),
+        }),
     }
 }
 
@@ -53,14 +71,21 @@ pub(super) fn sub_spec<'a>(
     net: &'a Network,
     netns: &'a Path,
     ifname: &'a str,
-    ip: std::net::Ipv4Addr,
+    ips: Addrs,
     mac: Option<Mac>,
 ) -> Result<SubSpec<'a>, NetError> {
     Ok(SubSpec {
         kind: SubKind::parse(&net.driver, &net.options)?,
         parent: net.parent.as_deref().unwrap_or_default(),
-        peer: peer_spec(net, netns, ifname, ip, mac),
+        peer: peer_spec(net, netns, ifname, ips, mac),
     })
+}
+
+/// Where the `[::]` hold of mapping `m` forwards loopback connections: the container's IPv6
+/// address on a dual-stack network, for mappings on every host address.
+fn v6_target(m: &PortMapping, ip6: Option<Ipv6Addr>) -> Option<SocketAddrV6> {
+    ip6.filter(|_| m.host_ip.is_unspecified())
+        .map(|ip| SocketAddrV6::new(ip, m.container_port, 0, 0))
 }
 
 /// Where the embedded DNS answers inside a macvlan/ipvlan container's namespace (Docker's
@@ -114,6 +139,7 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         st: &State,
         container_id: &str,
         wanted: &[PortMapping],
+        ip6: Option<Ipv6Addr>,
         reuse: &mut Holds<F::Hold>,
     ) -> Result<Holds<F::Hold>, NetError> {
         let mut out: Holds<F::Hold> = Vec::new();
@@ -148,7 +174,10 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
                 };
                 let hold = match reuse.iter().position(|(r, _)| same(r)) {
                     Some(i) => reuse.swap_remove(i).1,
-                    None => self.fw.hold_port(m.proto, m.host_ip, m.host_port)?.0,
+                    None => {
+                        let v6 = v6_target(m, ip6);
+                        self.fw.hold_port(m.proto, m.host_ip, m.host_port, v6)?.0
+                    }
                 };
                 out.push((*m, hold));
                 continue;
@@ -158,7 +187,9 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             let mut skipped = Vec::new();
             let mut got = None;
             for _ in 0..64 {
-                let (hold, port) = self.fw.hold_port(m.proto, m.host_ip, 0)?;
+                let (hold, port) = self
+                    .fw
+                    .hold_port(m.proto, m.host_ip, 0, v6_target(m, ip6))?;
                 let cand = PortMapping {
                     host_port: port,
                     ..*m
@@ -186,13 +217,17 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
 
     /// Hold and arm `ports` again, as far as possible (their rules are in place): after a
     /// failed change, and at restore. Returns the holds and the errors.
-    pub(super) fn rehold(&self, ports: &[PortMapping]) -> (Holds<F::Hold>, Vec<String>) {
+    pub(super) fn rehold(
+        &self,
+        ports: &[PortMapping],
+        ip6: Option<Ipv6Addr>,
+    ) -> (Holds<F::Hold>, Vec<String>) {
         let mut holds = Vec::new();
         let mut errs = Vec::new();
         for m in ports {
             match self
                 .fw
-                .hold_port(m.proto, m.host_ip, m.host_port)
+                .hold_port(m.proto, m.host_ip, m.host_port, v6_target(m, ip6))
                 .and_then(|(h, _)| self.fw.arm(&h).map(|()| h))
             {
                 Ok(h) => holds.push((*m, h)),
@@ -213,12 +248,23 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
     ) -> Result<Endpoint, NetError> {
         let mut st = self.state.lock().await;
         let net = self.check_attach(&st, netns, network, &att)?;
+        let mut ipam6 = net.ipam6.clone();
+        let ip6 = match (&mut ipam6, att.ip6) {
+            (Some(i), req) => Some(i.allocate(&att.container_id, req)?),
+            (None, Some(req)) => {
+                return Err(NetError::Invalid(format!(
+                    "--ip6 {req}: network {} has no IPv6 (create it with --ipv6)",
+                    net.name
+                )))
+            }
+            (None, None) => None,
+        };
         // Ports are published on bridge networks only (NAT); a macvlan/ipvlan container is
         // reached at its own address.
         let holds = if net.internal || !net.is_bridge() {
             Vec::new()
         } else {
-            self.resolve_ports(&st, &att.container_id, &att.ports, &mut Vec::new())?
+            self.resolve_ports(&st, &att.container_id, &att.ports, ip6, &mut Vec::new())?
         };
         let ports: Vec<PortMapping> = holds.iter().map(|(m, _)| *m).collect();
         if let Some(i) = att.ifname.as_ref().filter(|i| !bridge::valid_ifname(i)) {
@@ -231,14 +277,15 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         };
         let mut ipam = net.ipam.clone();
         let ip = ipam.allocate(&att.container_id, att.ip)?;
+        let v6 = ip6.and_then(|ip6| endpoint_v6(&net, ip6));
         let (host_ifname, mac) = if net.is_bridge() {
             let host_ifname = self.host_ifname(&att.container_id, &net.id);
             self.links.settle_link(&host_ifname).await;
-            let spec = veth_spec(&net, netns, &host_ifname, &ifname, ip, att.mac);
+            let spec = veth_spec(&net, netns, &host_ifname, &ifname, (ip, v6), att.mac);
             let mac = self.links.attach_veth(&inside, &spec).await?;
             (host_ifname, mac)
         } else {
-            let spec = sub_spec(&net, netns, &ifname, ip, att.mac)?;
+            let spec = sub_spec(&net, netns, &ifname, (ip, v6), att.mac)?;
             let mac = self.links.attach_sub(&inside, &spec).await?;
             if let Err(e) = self.listen_in(&net, &att.container_id, netns, ip).await {
                 let _ = self.links.delete_link_in(&inside, &ifname).await;
@@ -267,9 +314,11 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             }),
             dns_upstreams: att.dns_upstreams.clone(),
             links: att.links.clone(),
+            v6,
         };
         if let Some(n) = st.networks.get_mut(&net.id) {
             n.ipam = ipam;
+            n.ipam6 = ipam6;
         }
         self.commit_endpoint(&mut st, &ep, holds).await?;
         if net.dns {
@@ -334,7 +383,7 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         drop(holds);
         st.endpoints.remove(&key);
         if let Some(n) = st.networks.get_mut(&ep.network_id) {
-            n.ipam.release(ep.ip);
+            release(n, ep);
         }
         let _ = self.links.delete_link(&ep.host_ifname).await;
         let _ = self.apply_firewall(st).await;
@@ -401,7 +450,7 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             }
         }
         if let Some(n) = st.networks.get_mut(nid) {
-            n.ipam.release(ep.ip);
+            release(n, &ep);
         }
         Ok(())
     }
@@ -465,12 +514,13 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
                 .iter()
                 .any(|m| (r.host_ip, r.host_port, r.proto) == (m.host_ip, m.host_port, m.proto))
         });
+        let ip6 = st.endpoints.get(&key).and_then(|e| e.v6).map(|v| v.ip);
         let undo = |st: &mut State, old: Vec<PortMapping>| {
-            let (holds, _) = self.rehold(&old);
+            let (holds, _) = self.rehold(&old, ip6);
             set_ports(st, old);
             self.holds().insert(key.clone(), holds);
         };
-        let holds = match self.resolve_ports(&st, container_id, wanted, &mut reuse) {
+        let holds = match self.resolve_ports(&st, container_id, wanted, ip6, &mut reuse) {
             Ok(r) => r,
             Err(e) => {
                 drop(reuse);
@@ -523,5 +573,13 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             .filter(|e| e.container_id == container_id)
             .flat_map(|e| e.ports.clone())
             .collect()
+    }
+}
+
+/// Give an endpoint's addresses back to its network.
+fn release(net: &mut Network, ep: &Endpoint) {
+    net.ipam.release(ep.ip);
+    if let (Some(i), Some(v6)) = (net.ipam6.as_mut(), ep.v6) {
+        i.release(v6.ip);
     }
 }

@@ -67,6 +67,7 @@ impl State {
             .map(|n| firewall::FwNetwork {
                 bridge: n.bridge.clone(),
                 subnet: n.subnet(),
+                subnet6: n.subnet6(),
                 internal: n.internal,
             })
             .collect();
@@ -80,7 +81,11 @@ impl State {
             {
                 continue;
             }
-            forwards.extend(firewall::forwards_for(ep.ip, &ep.ports));
+            forwards.extend(firewall::forwards_for(
+                ep.ip,
+                ep.v6.map(|v| v.ip),
+                &ep.ports,
+            ));
         }
         firewall::Ruleset { networks, forwards }
     }
@@ -134,7 +139,11 @@ impl NetworkManager {
     /// A manager on this host with no networks. Needs a tokio runtime; touches nothing on the
     /// host until `restore` or `create_network`.
     pub fn new(cfg: ManagerConfig) -> Result<Self, NetError> {
-        Ok(Self::with_drivers(cfg, HostNetwork::connect()?, Nftables))
+        Ok(Self::with_drivers(
+            cfg,
+            HostNetwork::connect()?,
+            Nftables::default(),
+        ))
     }
 }
 
@@ -239,6 +248,10 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             name: &net.bridge,
             gateway: net.gateway(),
             prefix: net.subnet().prefix_len(),
+            gateway6: net
+                .ipam6
+                .as_ref()
+                .map(|i| (i.gateway, i.subnet.prefix_len())),
             mtu: net.mtu,
         }
     }
@@ -253,7 +266,7 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         }
         self.links.ensure_bridge(&Self::bridge_spec(net)).await?;
         if !net.internal && self.cfg.enable_ip_forward {
-            self.links.enable_ip_forward()?;
+            self.links.enable_ip_forward(net.enable_ipv6())?;
         }
         st.networks.insert(net.id.clone(), net.clone());
         self.apply_firewall(st).await?;
@@ -369,6 +382,7 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             &ep.network_id,
             &ep.container_id,
             ep.ip,
+            ep.v6.map(|v| v.ip),
             &names,
             &ep.dns_upstreams,
         );

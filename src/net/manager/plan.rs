@@ -3,13 +3,11 @@
 //! touched, so that a refused request leaves nothing to undo. One function per decision, in the
 //! order dockerd reports its errors.
 
-use std::net::Ipv4Addr;
-
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::{NetworkManager, State};
 use crate::net::driver::{FirewallDriver, NetworkDriver};
-use crate::net::ipam::{self, Ipam};
+use crate::net::ipam::{self, Family, IpamOf, PoolOf};
 use crate::net::types::{Network, NetworkCreate, DEFAULT_NETWORK};
 use crate::net::{bridge, sublink, NetError};
 
@@ -76,57 +74,102 @@ fn network_id(st: &State, req: &NetworkCreate) -> Result<String, NetError> {
     Ok(id)
 }
 
-/// `--gateway` and `--ip-range`, parsed.
-fn parse_addressing(req: &NetworkCreate) -> Result<(Option<Ipv4Addr>, Option<Ipv4Net>), NetError> {
-    let gateway = match &req.gateway {
-        Some(g) => Some(g.parse::<Ipv4Addr>().map_err(|_| {
-            NetError::Invalid(format!("invalid gateway {g:?}: expected an IPv4 address"))
-        })?),
-        None => None,
-    };
-    let ip_range = match &req.ip_range {
-        Some(r) => {
-            Some(ipam::parse_subnet(r).map_err(|e| NetError::Invalid(format!("--ip-range: {e}")))?)
-        }
-        None => None,
-    };
-    Ok((gateway, ip_range))
+/// One family's IPAM config of a request, as given.
+struct Addressing<'a> {
+    subnet: Option<&'a str>,
+    gateway: Option<&'a str>,
+    ip_range: Option<&'a str>,
 }
 
-/// A requested subnet must not overlap another network's.
-fn check_subnet(st: &State, subnet: &str) -> Result<Ipv4Net, NetError> {
-    let s = ipam::parse_subnet(subnet)?;
-    if let Some(o) = st
+impl<'a> Addressing<'a> {
+    fn v4(req: &'a NetworkCreate) -> Self {
+        Addressing {
+            subnet: req.subnet.as_deref(),
+            gateway: req.gateway.as_deref(),
+            ip_range: req.ip_range.as_deref(),
+        }
+    }
+    fn v6(req: &'a NetworkCreate) -> Option<Self> {
+        req.v6.as_ref().map(|v| Addressing {
+            subnet: v.subnet.as_deref(),
+            gateway: v.gateway.as_deref(),
+            ip_range: v.ip_range.as_deref(),
+        })
+    }
+
+    /// `--gateway` and `--ip-range`, parsed.
+    fn parse<N: Family>(&self) -> Result<(Option<N::Addr>, Option<N>), NetError> {
+        let gateway = match self.gateway {
+            Some(g) => Some(g.parse::<N::Addr>().map_err(|_| {
+                NetError::Invalid(format!(
+                    "invalid gateway {g:?}: expected an {} address",
+                    N::NAME
+                ))
+            })?),
+            None => None,
+        };
+        let ip_range = match self.ip_range {
+            Some(r) => Some(
+                ipam::parse_subnet_of::<N>(r)
+                    .map_err(|e| NetError::Invalid(format!("--ip-range: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok((gateway, ip_range))
+    }
+}
+
+/// A requested subnet must not overlap another network's (`of`: a network's subnet of this
+/// family).
+fn check_subnet<N: Family>(
+    st: &State,
+    subnet: &str,
+    of: fn(&Network) -> Option<N>,
+) -> Result<N, NetError> {
+    let s = ipam::parse_subnet_of::<N>(subnet)?;
+    if let Some((o, os)) = st
         .networks
         .values()
-        .find(|n| ipam::overlaps(&n.subnet(), &s))
+        .find_map(|n| of(n).filter(|o| ipam::overlaps(o, &s)).map(|o| (n, o)))
     {
         return Err(NetError::Conflict(format!(
-            "subnet {s} overlaps the subnet {} of network {}",
-            o.subnet(),
+            "subnet {s} overlaps the subnet {os} of network {}",
             o.name
         )));
     }
     Ok(s)
 }
 
-/// The IPAM of the network, with the auxiliary addresses kept out of allocation.
-fn build_ipam(
+/// The IPAM of one family, with the auxiliary addresses of that family kept out of allocation.
+fn build_ipam<N: Family>(
     req: &NetworkCreate,
-    subnet: Ipv4Net,
-    gateway: Option<Ipv4Addr>,
-    ip_range: Option<Ipv4Net>,
-) -> Result<Ipam, NetError> {
-    let mut ipam = Ipam::new(subnet, gateway, ip_range)?;
-    for (name, ip) in &req.aux_addresses {
+    subnet: N,
+    gateway: Option<N::Addr>,
+    ip_range: Option<N>,
+) -> Result<IpamOf<N>, NetError> {
+    let mut ipam = IpamOf::new(subnet, gateway, ip_range)?;
+    let v6 = N::NAME == "IPv6";
+    for (name, ip) in req
+        .aux_addresses
+        .iter()
+        .filter(|(_, ip)| ip.contains(':') == v6)
+    {
         let addr = ip.parse().map_err(|_| {
             NetError::Invalid(format!(
-                "invalid auxiliary address {name}={ip}: expected an IPv4 address"
+                "invalid auxiliary address {name}={ip}: expected an IPv4 or IPv6 address"
             ))
         })?;
         ipam.reserve_aux(name, addr)?;
     }
     Ok(ipam)
+}
+
+/// A network's IPv4 subnet and IPv6 one (if any), for overlap checks.
+fn v4_of(n: &Network) -> Option<Ipv4Net> {
+    Some(n.subnet())
+}
+fn v6_of(n: &Network) -> Option<Ipv6Net> {
+    n.subnet6()
 }
 
 impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
@@ -144,16 +187,27 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             let (parent, internal) = self.plan_parent(st, req, &driver, &id)?;
             (String::new(), Some(parent), internal)
         };
-        let (gateway, ip_range) = parse_addressing(req)?;
-        let subnet = match &req.subnet {
-            Some(s) => check_subnet(st, s)?,
-            None => {
-                if gateway.is_some() || ip_range.is_some() {
-                    return Err(NetError::Invalid(
-                        "--gateway and --ip-range need --subnet".into(),
-                    ));
-                }
-                self.free_subnet(st).await?
+        let ipam = self
+            .plan_family(st, &Addressing::v4(req), req, v4_of, &self.cfg.pools)
+            .await?;
+        let ipam6 = match (req.enable_ipv6, Addressing::v6(req)) {
+            (false, Some(_)) => {
+                return Err(NetError::Invalid(
+                    "an IPv6 subnet needs IPv6 enabled on the network (--ipv6, enable_ipv6)".into(),
+                ))
+            }
+            (false, None) => None,
+            (true, v6) => {
+                let none = Addressing {
+                    subnet: None,
+                    gateway: None,
+                    ip_range: None,
+                };
+                let a = v6.unwrap_or(none);
+                Some(
+                    self.plan_family(st, &a, req, v6_of, &self.cfg.pools6)
+                        .await?,
+                )
             }
         };
         Ok(Network {
@@ -163,7 +217,8 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             bridge,
             parent,
             parent_created: false,
-            ipam: build_ipam(req, subnet, gateway, ip_range)?,
+            ipam,
+            ipam6,
             internal,
             dns: req.dns.unwrap_or(req.name != DEFAULT_NETWORK),
             mtu: req.mtu,
@@ -260,12 +315,51 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         Ok(bridge)
     }
 
+    /// One family's IPAM of a new network: the requested subnet (free), or the first free one
+    /// of `pools`.
+    async fn plan_family<N: Family>(
+        &self,
+        st: &State,
+        a: &Addressing<'_>,
+        req: &NetworkCreate,
+        of: fn(&Network) -> Option<N>,
+        pools: &[PoolOf<N>],
+    ) -> Result<IpamOf<N>, NetError> {
+        let (gateway, ip_range) = a.parse::<N>()?;
+        let subnet = match a.subnet {
+            Some(s) => check_subnet(st, s, of)?,
+            None => {
+                if gateway.is_some() || ip_range.is_some() {
+                    return Err(NetError::Invalid(
+                        "--gateway and --ip-range need --subnet".into(),
+                    ));
+                }
+                self.free_subnet(st, of, pools).await?
+            }
+        };
+        build_ipam(req, subnet, gateway, ip_range)
+    }
+
     /// The first subnet of the pools that no network uses and the host does not route.
-    async fn free_subnet(&self, st: &State) -> Result<Ipv4Net, NetError> {
-        let mut used: Vec<Ipv4Net> = st.networks.values().map(|n| n.subnet()).collect();
-        used.extend(self.links.routed_subnets().await?);
-        ipam::pick_subnet(&self.cfg.pools, &used).ok_or_else(|| {
-            NetError::Exhausted("all predefined address pools have been fully subnetted".into())
+    async fn free_subnet<N: Family>(
+        &self,
+        st: &State,
+        of: fn(&Network) -> Option<N>,
+        pools: &[PoolOf<N>],
+    ) -> Result<N, NetError> {
+        let mut used: Vec<N> = st.networks.values().filter_map(of).collect();
+        used.extend(
+            self.links
+                .routed_subnets()
+                .await?
+                .into_iter()
+                .filter_map(N::from_ipnet),
+        );
+        ipam::pick_subnet(pools, &used).ok_or_else(|| {
+            NetError::Exhausted(format!(
+                "all predefined {} address pools have been fully subnetted",
+                N::NAME
+            ))
         })
     }
 }

@@ -4,12 +4,12 @@
 //! daemon must come up even when part of the host is broken.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
 
 use super::attach::veth_spec;
 use super::{NetworkManager, State};
 use crate::net::bridge::Link;
 use crate::net::driver::{FirewallDriver, NetworkDriver};
+use crate::net::ipam::{Family, IpamOf};
 use crate::net::types::{Endpoint, Network, RepairReport};
 use crate::net::NetError;
 
@@ -83,7 +83,7 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
                 rep.errors.push(format!("network {}: {e}", net.name));
             }
             if !net.internal && self.cfg.enable_ip_forward {
-                if let Err(e) = self.links.enable_ip_forward() {
+                if let Err(e) = self.links.enable_ip_forward(net.enable_ipv6()) {
                     rep.errors.push(e.to_string());
                 }
             }
@@ -187,7 +187,8 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
         let _ = self.links.delete_link_in(&inside, &ep.ifname).await;
         // The same address as before, so neighbours' ARP caches stay right.
         let mac = crate::docker::mac::parse_mac(&ep.mac).ok();
-        let spec = veth_spec(net, &ep.netns, &ep.host_ifname, &ep.ifname, ep.ip, mac);
+        let ips = (ep.ip, ep.v6);
+        let spec = veth_spec(net, &ep.netns, &ep.host_ifname, &ep.ifname, ips, mac);
         self.links
             .attach_veth(&inside, &spec)
             .await
@@ -201,7 +202,7 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             if ep.ports.is_empty() || st.networks.get(&ep.network_id).is_none_or(|n| n.internal) {
                 continue;
             }
-            let (holds, errs) = self.rehold(&ep.ports);
+            let (holds, errs) = self.rehold(&ep.ports, ep.v6.map(|v| v.ip));
             rep.errors.extend(
                 errs.into_iter()
                     .map(|e| format!("container {}: {e}", ep.container_name)),
@@ -242,30 +243,37 @@ enum Reattach {
     Veth(NetError),
 }
 
-/// IPAM allocations made to match the live endpoints exactly: stale ones released, each live
-/// address owned by its endpoint's container.
+/// IPAM allocations made to match the live endpoints exactly (both families): stale ones
+/// released, each live address owned by its endpoint's container.
 fn reconcile_ipam(st: &mut State, rep: &mut RepairReport) {
-    let mut held: BTreeMap<&str, BTreeMap<Ipv4Addr, &str>> = BTreeMap::new();
-    for e in st.endpoints.values() {
-        held.entry(&e.network_id)
-            .or_default()
-            .insert(e.ip, &e.container_id);
-    }
     for (nid, net) in st.networks.iter_mut() {
-        let live = held.get(nid.as_str()).cloned().unwrap_or_default();
-        let stale: Vec<Ipv4Addr> = net
-            .ipam
-            .allocated
-            .keys()
-            .filter(|ip| !live.contains_key(ip))
-            .copied()
-            .collect();
-        for ip in stale {
-            net.ipam.release(ip);
-            rep.released_ips.push(ip);
+        let eps = || st.endpoints.values().filter(|e| &e.network_id == nid);
+        let live4 = eps().map(|e| (e.ip, e.container_id.as_str()));
+        reconcile(&mut net.ipam, live4.collect(), rep);
+        if let Some(i6) = net.ipam6.as_mut() {
+            let live6 = eps().filter_map(|e| Some((e.v6?.ip, e.container_id.as_str())));
+            reconcile(i6, live6.collect(), rep);
         }
-        for (ip, owner) in live {
-            net.ipam.allocated.insert(ip, owner.to_string());
-        }
+    }
+}
+
+/// One family's allocations set to `live` (address → owner).
+fn reconcile<N: Family>(
+    ipam: &mut IpamOf<N>,
+    live: BTreeMap<N::Addr, &str>,
+    rep: &mut RepairReport,
+) {
+    let stale: Vec<N::Addr> = ipam
+        .allocated
+        .keys()
+        .filter(|ip| !live.contains_key(ip))
+        .copied()
+        .collect();
+    for ip in stale {
+        ipam.release(ip);
+        rep.released_ips.push(ip.into());
+    }
+    for (ip, owner) in live {
+        ipam.allocated.insert(ip, owner.to_string());
     }
 }

@@ -681,3 +681,6 @@ async fn restore_takes_the_held_ports_again_and_reports_a_lost_one() {
 
 #[path = "tests_sublink.rs"]
 mod sublink;
+
+#[path = "tests_ipv6.rs"]
+mod ipv6;

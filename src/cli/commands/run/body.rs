@@ -188,9 +188,9 @@ fn security(a: &RunArgs) -> CliResult<Security> {
     })
 }
 
-/// `--network` (bridge by default), with `--network-alias`, `--ip` and, on a user-defined
-/// network, `--link` (a name only this container resolves) on that network, as the docker CLI
-/// sends them.
+/// `--network` (bridge by default), with `--network-alias`, `--ip`, `--ip6` and, on a
+/// user-defined network, `--link` (a name only this container resolves) on that network, as the
+/// docker CLI sends them.
 fn networking(a: &RunArgs) -> Networking {
     let network = a.network.clone().unwrap_or_else(|| "bridge".into());
     let links = if legacy_links(a) {
@@ -199,9 +199,14 @@ fn networking(a: &RunArgs) -> Networking {
         a.link.clone()
     };
     let mut endpoints = HashMap::new();
-    if !a.network_alias.is_empty() || a.ip.is_some() || a.mac_address.is_some() || !links.is_empty()
+    if !a.network_alias.is_empty()
+        || a.ip.is_some()
+        || a.ip6.is_some()
+        || a.mac_address.is_some()
+        || !links.is_empty()
     {
-        let mut e = endpoint(a.network_alias.clone(), links, a.ip.clone(), None);
+        let ips = (a.ip.clone(), a.ip6.clone());
+        let mut e = endpoint(a.network_alias.clone(), links, ips, None);
         e.mac_address = a.mac_address.clone();
         endpoints.insert(network.clone(), e);
     }

@@ -27,7 +27,7 @@ pub(super) fn networking(cx: &Ctx, warn: &mut Warnings) -> Result<Networking, St
                 })?;
             mode(format!("container:{target}"))
         }
-        None if cx.inp.networking => endpoints(cx, warn),
+        None if cx.inp.networking => endpoints(cx),
         None => {
             unavailable(cx, warn);
             Networking::default()
@@ -35,7 +35,7 @@ pub(super) fn networking(cx: &Ctx, warn: &mut Warnings) -> Result<Networking, St
     })
 }
 
-fn endpoints(cx: &Ctx, warn: &mut Warnings) -> Networking {
+fn endpoints(cx: &Ctx) -> Networking {
     let (project, svc) = (cx.project, cx.svc);
     let mut nets: Vec<(&String, i64)> = svc
         .networks
@@ -59,17 +59,12 @@ fn endpoints(cx: &Ctx, warn: &mut Warnings) -> Networking {
                 format!("{}:{alias}", container_name(project, svc_name, 1))
             })
             .collect();
-        if cfg.ipv6_address.is_some() {
-            warn.warn(
-                &format!("networks.{key}.ipv6_address"),
-                "IPv6 is not supported by this engine: ignored",
-            );
-        }
         let net = network_name(project, key);
         if i == 0 {
             out.mode = Some(net.clone());
         }
-        let mut e = endpoint(aliases, links, cfg.ipv4_address.clone(), cfg.priority);
+        let ips = (cfg.ipv4_address.clone(), cfg.ipv6_address.clone());
+        let mut e = endpoint(aliases, links, ips, cfg.priority);
         // The service-level address is its first network's, as in compose.
         e.mac_address = cfg
             .mac_address
@@ -89,7 +84,7 @@ fn unavailable(cx: &Ctx, warn: &mut Warnings) {
     }
     for (key, cfg) in &cx.svc.networks {
         if let Some(c) = cfg {
-            if !c.aliases.is_empty() || c.ipv4_address.is_some() {
+            if !c.aliases.is_empty() || c.ipv4_address.is_some() || c.ipv6_address.is_some() {
                 warn.warn(
                     &format!("networks.{key}"),
                     "networking is not available in this engine: aliases and addresses are ignored",

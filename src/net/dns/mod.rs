@@ -11,9 +11,12 @@
 //! Answers: a name (container name, alias, service name; case-insensitive) resolves to every
 //! address of the containers carrying it on the asker's network; when the asker is attached to
 //! several networks, its other networks are searched next (first network with a match wins).
-//! PTR queries for known addresses answer with the container's first name. Everything else is
-//! forwarded verbatim to the upstream resolvers (the host's /etc/resolv.conf by default), over
-//! UDP for UDP queries and TCP for TCP ones; internal networks do not forward (SERVFAIL).
+//! A and AAAA queries answer with the IPv4 and IPv6 addresses (dual-stack networks), PTR queries
+//! for known addresses of either family (`in-addr.arpa`, `ip6.arpa`) with the container's first
+//! name. Everything else is
+//! forwarded verbatim to the upstream resolvers (the host's /etc/resolv.conf by default; IPv4
+//! or IPv6 ones), over UDP for UDP queries and TCP for TCP ones; internal networks do not
+//! forward (SERVFAIL).
 //! Records change live through [`DnsServer::set_container`] / [`DnsServer::remove_container`].
 //!
 //! macvlan and ipvlan networks: a container on them cannot reach the host through its parent
@@ -26,12 +29,12 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, PTR};
+use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -44,6 +47,8 @@ pub const TTL: u32 = 60;
 struct Entry {
     container_id: String,
     ip: Ipv4Addr,
+    /// On a dual-stack network.
+    ip6: Option<Ipv6Addr>,
     /// Lower-case, without trailing dot; the first is the container's name.
     names: Vec<String>,
     /// Per-container upstreams (`--dns`); empty: the server's.
@@ -238,16 +243,17 @@ impl DnsServer {
 
     /// Set (add or replace) the record of a container on a network: its address and names.
     pub fn set_container(&self, network: &str, container_id: &str, ip: Ipv4Addr, names: &[String]) {
-        self.set_container_with_upstreams(network, container_id, ip, names, &[])
+        self.set_container_with_upstreams(network, container_id, ip, None, names, &[])
     }
 
     /// Like [`set_container`](Self::set_container), with the container's own upstreams for the
-    /// queries it sends that are not about containers.
+    /// queries it sends that are not about containers, and its IPv6 address (AAAA, PTR).
     pub fn set_container_with_upstreams(
         &self,
         network: &str,
         container_id: &str,
         ip: Ipv4Addr,
+        ip6: Option<Ipv6Addr>,
         names: &[String],
         upstreams: &[SocketAddr],
     ) {
@@ -263,6 +269,7 @@ impl DnsServer {
         entries.push(Entry {
             container_id: container_id.to_string(),
             ip,
+            ip6,
             names,
             upstreams: upstreams.to_vec(),
             links: Vec::new(),
@@ -301,7 +308,8 @@ impl DnsServer {
 
     /// The addresses `name` resolves to for a query from `asker` on `network`.
     pub fn resolve(&self, network: &str, asker: IpAddr, name: &str) -> Vec<Ipv4Addr> {
-        self.shared.resolve(network, asker, &normalize(name))
+        let found = self.shared.resolve(network, asker, &normalize(name));
+        found.into_iter().map(|(ip, _)| ip).collect()
     }
 
     /// Answer one query (wire format), as the listener of `network` would for `asker`.
@@ -313,6 +321,16 @@ impl DnsServer {
         tcp: bool,
     ) -> Option<Vec<u8>> {
         handle(&self.shared, network, asker, query, tcp).await
+    }
+}
+
+impl Entry {
+    /// Whether `ip` is one of the entry's addresses.
+    fn has(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(a) => self.ip == a,
+            IpAddr::V6(a) => self.ip6 == Some(a),
+        }
     }
 }
 
@@ -333,7 +351,13 @@ impl Shared {
         nets
     }
 
-    fn resolve(&self, network: &str, asker: IpAddr, name: &str) -> Vec<Ipv4Addr> {
+    /// The addresses of the containers named `name` (IPv4, and IPv6 where they have one).
+    fn resolve(
+        &self,
+        network: &str,
+        asker: IpAddr,
+        name: &str,
+    ) -> Vec<(Ipv4Addr, Option<Ipv6Addr>)> {
         let r = self.records.read().unwrap();
         let asker_id = asker_id(&r, network, asker);
         for net in self.asker_networks(&r, network, asker) {
@@ -346,10 +370,10 @@ impl Shared {
                 .find(|e| Some(&e.container_id) == asker_id.as_ref())
                 .and_then(|e| e.links.iter().find(|(alias, _)| alias == name))
                 .map_or(name, |(_, target)| target.as_str());
-            let mut ips: Vec<Ipv4Addr> = entries
+            let mut ips: Vec<(Ipv4Addr, Option<Ipv6Addr>)> = entries
                 .iter()
                 .filter(|e| e.names.iter().any(|n| n == wanted))
-                .map(|e| e.ip)
+                .map(|e| (e.ip, e.ip6))
                 .collect();
             if !ips.is_empty() {
                 ips.dedup();
@@ -359,13 +383,13 @@ impl Shared {
         Vec::new()
     }
 
-    fn reverse(&self, network: &str, asker: IpAddr, ip: Ipv4Addr) -> Option<String> {
+    fn reverse(&self, network: &str, asker: IpAddr, ip: IpAddr) -> Option<String> {
         let r = self.records.read().unwrap();
         for net in self.asker_networks(&r, network, asker) {
             if let Some(e) = r
                 .nets
                 .get(&net)
-                .and_then(|es| es.iter().find(|e| e.ip == ip))
+                .and_then(|es| es.iter().find(|e| e.has(ip)))
             {
                 return e.names.first().cloned();
             }
@@ -385,10 +409,9 @@ impl Shared {
 
 /// The container that asks, known by its address on the network it asks on.
 fn asker_id(r: &Records, network: &str, asker: IpAddr) -> Option<String> {
-    let IpAddr::V4(a) = asker else { return None };
     r.nets
         .get(network)
-        .and_then(|es| es.iter().find(|e| e.ip == a))
+        .and_then(|es| es.iter().find(|e| e.has(asker)))
         .map(|e| e.container_id.clone())
 }
 
@@ -576,11 +599,17 @@ fn local_answer(
             let mut resp = response_to(&q, ResponseCode::NoError);
             resp.metadata.authoritative = true;
             if matches!(qtype, RecordType::A | RecordType::ANY) {
-                for ip in ips {
-                    resp.add_answer(Record::from_rdata(qname.clone(), TTL, RData::A(A(ip))));
+                for (ip, _) in &ips {
+                    resp.add_answer(Record::from_rdata(qname.clone(), TTL, RData::A(A(*ip))));
                 }
             }
-            // Other types (AAAA, ...) for a container name: no data, but the name exists.
+            if matches!(qtype, RecordType::AAAA | RecordType::ANY) {
+                for ip in ips.iter().filter_map(|(_, ip6)| *ip6) {
+                    let rd = RData::AAAA(AAAA(ip));
+                    resp.add_answer(Record::from_rdata(qname.clone(), TTL, rd));
+                }
+            }
+            // Other types (and AAAA for IPv4-only containers): no data, but the name exists.
             return encode(&q, resp, tcp).map(Local::Answer);
         }
     }
@@ -590,7 +619,31 @@ fn local_answer(
     Some(Local::Forward)
 }
 
-fn parse_reverse(name: &str) -> Option<Ipv4Addr> {
+/// The address of a reverse name of either family (`4.3.2.1.in-addr.arpa`, or the 32 nibbles
+/// of an `ip6.arpa` one).
+fn parse_reverse(name: &str) -> Option<IpAddr> {
+    if let Some(rest) = name.strip_suffix(".ip6.arpa") {
+        let nibbles: Vec<u8> = rest
+            .split('.')
+            .map(|p| {
+                (p.len() == 1)
+                    .then(|| u8::from_str_radix(p, 16).ok())
+                    .flatten()
+            })
+            .collect::<Option<Vec<_>>>()?;
+        if nibbles.len() != 32 {
+            return None;
+        }
+        let v = nibbles
+            .iter()
+            .rev()
+            .fold(0u128, |acc, n| (acc << 4) | *n as u128);
+        return Some(IpAddr::V6(Ipv6Addr::from(v)));
+    }
+    parse_reverse4(name).map(IpAddr::V4)
+}
+
+fn parse_reverse4(name: &str) -> Option<Ipv4Addr> {
     let rest = name.strip_suffix(".in-addr.arpa")?;
     let parts: Vec<u8> = rest
         .split('.')
@@ -610,18 +663,15 @@ async fn forward(
     query: &[u8],
     tcp: bool,
 ) -> Option<Vec<u8>> {
-    let own = match asker {
-        IpAddr::V4(a) => shared
-            .records
-            .read()
-            .unwrap()
-            .nets
-            .get(network)
-            .and_then(|es| es.iter().find(|e| e.ip == a))
-            .map(|e| e.upstreams.clone())
-            .unwrap_or_default(),
-        IpAddr::V6(_) => Vec::new(),
-    };
+    let own = shared
+        .records
+        .read()
+        .unwrap()
+        .nets
+        .get(network)
+        .and_then(|es| es.iter().find(|e| e.has(asker)))
+        .map(|e| e.upstreams.clone())
+        .unwrap_or_default();
     let upstreams = if own.is_empty() {
         shared.upstreams.read().unwrap().clone()
     } else {
@@ -711,116 +761,4 @@ pub fn parse_a_response(bytes: &[u8]) -> Option<(ResponseCode, Vec<Ipv4Addr>)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The wire answer to one UDP query from `asker` on `network`.
-    async fn ask(
-        d: &DnsServer,
-        network: &str,
-        asker: IpAddr,
-        name: &str,
-        qtype: RecordType,
-        id: u16,
-    ) -> Vec<u8> {
-        let q = build_query(name, qtype, id);
-        d.answer(network, asker, &q, false)
-            .await
-            .expect("an answer")
-    }
-
-    fn ip(s: &str) -> Ipv4Addr {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn resolv_conf_parsing() {
-        let t = "# c\nsearch example.com\nnameserver 10.0.0.1\nnameserver fe80::1%eth0\nnameserver  127.0.0.53 \noptions ndots:2\n";
-        let v = parse_resolv_conf(t);
-        assert_eq!(v.len(), 3);
-        assert_eq!(v[0], "10.0.0.1:53".parse().unwrap());
-        assert_eq!(v[2], "127.0.0.53:53".parse().unwrap());
-    }
-
-    #[test]
-    fn reverse_names() {
-        assert_eq!(parse_reverse("4.3.2.10.in-addr.arpa"), Some(ip("10.2.3.4")));
-        assert_eq!(parse_reverse("3.2.10.in-addr.arpa"), None);
-        assert_eq!(parse_reverse("example.com"), None);
-    }
-
-    #[tokio::test]
-    async fn answers_by_asker_network() {
-        let d = DnsServer::new(vec![]);
-        d.set_container("n1", "c1", ip("10.0.1.2"), &["web".into(), "Alias".into()]);
-        d.set_container("n1", "c2", ip("10.0.1.3"), &["db".into(), "svc".into()]);
-        d.set_container("n1", "c3", ip("10.0.1.4"), &["db2".into(), "svc".into()]);
-        d.set_container("n2", "c4", ip("10.0.2.2"), &["other".into(), "svc".into()]);
-        // c5 is on both networks.
-        d.set_container("n2", "c5", ip("10.0.2.3"), &["both".into()]);
-        d.set_container("n1", "c5", ip("10.0.1.5"), &["both".into()]);
-        let a1: IpAddr = "10.0.1.2".parse().unwrap();
-        assert_eq!(d.resolve("n1", a1, "web"), vec![ip("10.0.1.2")]);
-        assert_eq!(d.resolve("n1", a1, "ALIAS."), vec![ip("10.0.1.2")]);
-        let mut svc = d.resolve("n1", a1, "svc");
-        svc.sort();
-        assert_eq!(svc, vec![ip("10.0.1.3"), ip("10.0.1.4")]);
-        // Not on the asker's network.
-        assert!(d.resolve("n1", a1, "other").is_empty());
-        assert_eq!(
-            d.resolve("n2", "10.0.2.2".parse().unwrap(), "svc"),
-            vec![ip("10.0.2.2")]
-        );
-        // The asker's network first, then its other networks.
-        assert_eq!(d.resolve("n1", a1, "both"), vec![ip("10.0.1.5")]);
-        assert_eq!(
-            d.resolve("n2", "10.0.2.2".parse().unwrap(), "both"),
-            vec![ip("10.0.2.3")]
-        );
-        assert_eq!(
-            d.resolve("n1", "10.0.1.5".parse().unwrap(), "other"),
-            vec![ip("10.0.2.2")]
-        );
-        // A link is the asker's alone, and follows its target's name.
-        d.set_links("n1", "c1", &[("Bar".into(), "db".into())]);
-        assert_eq!(d.resolve("n1", a1, "bar"), vec![ip("10.0.1.3")]);
-        assert!(d
-            .resolve("n1", "10.0.1.3".parse().unwrap(), "bar")
-            .is_empty());
-        // Live removal.
-        d.remove_container("n1", "c3");
-        assert_eq!(d.resolve("n1", a1, "svc"), vec![ip("10.0.1.3")]);
-        // Wire format, internal network: unknown names are not forwarded.
-        d.shared.internal.write().unwrap().insert("n1".into(), true);
-        let r = ask(&d, "n1", a1, "web", RecordType::A, 7).await;
-        assert_eq!(
-            parse_a_response(&r).unwrap(),
-            (ResponseCode::NoError, vec![ip("10.0.1.2")])
-        );
-        let r = ask(&d, "n1", a1, "nope.example", RecordType::A, 8).await;
-        assert_eq!(parse_a_response(&r).unwrap().0, ResponseCode::ServFail);
-        let r = ask(&d, "n1", a1, "web", RecordType::AAAA, 9).await;
-        assert_eq!(
-            parse_a_response(&r).unwrap(),
-            (ResponseCode::NoError, vec![])
-        );
-        let r = ask(&d, "n1", a1, "3.1.0.10.in-addr.arpa", RecordType::PTR, 10).await;
-        let m = Message::from_vec(&r).unwrap();
-        assert_eq!(m.answers.len(), 1);
-    }
-
-    #[tokio::test]
-    async fn no_upstream_gives_servfail() {
-        let d = DnsServer::new(vec![]);
-        let r = ask(
-            &d,
-            "n",
-            "10.0.0.9".parse().unwrap(),
-            "example.org",
-            RecordType::A,
-            1,
-        )
-        .await;
-        assert_eq!(parse_a_response(&r).unwrap().0, ResponseCode::ServFail);
-    }
-}
+mod tests;
