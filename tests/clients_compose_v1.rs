@@ -151,6 +151,22 @@ fn docker_compose_1_29_runs_the_everyday_flow() {
     let addr = c.ok(&["port", "web", "80"]);
     assert_eq!(http_get(addr.trim(), "/index.html").trim(), "hello");
 
+    // A changed service is recreated: docker-compose 1.29 reads the image's ContainerConfig
+    // (which dockerd shows below API 1.45) to carry the old container's volumes over.
+    let web_id = || w.ok(&["inspect", "-f", "{{.Id}}", "v1flow_web_1"]);
+    let old_web = web_id();
+    let changed = STACK.replace(
+        "    command: sh -c 'mkdir",
+        "    environment: [CHANGED=1]\n    command: sh -c 'mkdir",
+    );
+    assert_ne!(changed, STACK);
+    std::fs::write(c.dir.join("docker-compose.yml"), changed).unwrap();
+    let out = c.ok(&["up", "-d"]);
+    assert!(out.contains("Recreating v1flow_web_1"), "{out}");
+    assert_ne!(web_id(), old_web);
+    let addr = c.ok(&["port", "web", "80"]);
+    assert_eq!(http_get(addr.trim(), "/index.html").trim(), "hello");
+
     // logs -f: the log so far, then it follows until stopped.
     let mut follow = c
         .command(&["logs", "-f", "--no-color", "db"])

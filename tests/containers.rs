@@ -474,6 +474,13 @@ fn logs_exec_and_lifecycle() {
     assert_eq!(w.inspect("talker", "{{.State.Status}}"), "exited");
     w.ok(&["start", "talker"]);
     assert_eq!(w.inspect("talker", "{{.State.Running}}"), "true");
+    // A start right after a stop is never undone by the end of the supervisor before it
+    // (whose hang-up can be handled after the new start).
+    for _ in 0..10 {
+        w.ok(&["restart", "-t", "0", "talker"]);
+        assert_eq!(w.ok(&["exec", "talker", "echo", "up"]), "up\n");
+        assert_eq!(w.inspect("talker", "{{.State.Running}}"), "true");
+    }
     w.ok(&["rename", "talker", "speaker"]);
     w.ok(&["kill", "speaker"]);
     assert_eq!(w.inspect("speaker", "{{.State.ExitCode}}"), "137");

@@ -37,6 +37,15 @@ fn api_answers_versioned_and_unversioned_paths() {
         missing.contains("404") && missing.contains(r#"{"message":"No such container: nosuch"}"#),
         "{missing}"
     );
+    // Image inspect in the shape of the version asked for: ContainerConfig only below 1.45.
+    w.busybox_image("box", &[]);
+    let old = curl("/v1.41/images/box/json");
+    assert!(old.contains(r#""ContainerConfig":{"#), "{old}");
+    let new = curl("/v1.49/images/box/json");
+    assert!(
+        new.contains("200 OK") && !new.contains("ContainerConfig"),
+        "{new}"
+    );
     let bad = Command::new("curl")
         .args([
             "-s",

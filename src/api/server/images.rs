@@ -10,8 +10,8 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::{
-    body_reader, flag, json, ok_json, stream_body, stream_body_ok, ApiError, ApiResult, Query,
-    State,
+    body_reader, flag, json, ok_json, stream_body, stream_body_ok, ApiError, ApiResult,
+    AskedVersion, Query, State,
 };
 use crate::api::io::ChannelWriter;
 use crate::api::models::{ImageDeleteResponseItem, ImageInspect, ImageInspectRootFs, ImageSummary};
@@ -442,10 +442,22 @@ fn split_rest(rest: &str) -> (String, &str) {
     (rest.to_string(), "")
 }
 
-pub async fn get_dispatch(AxState(engine): AxState<State>, Path(rest): Path<String>) -> ApiResult {
+pub async fn get_dispatch(
+    AxState(engine): AxState<State>,
+    Path(rest): Path<String>,
+    asked: Option<axum::Extension<AskedVersion>>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult {
     let (name, action) = split_rest(&rest);
     match action {
-        "json" => ok_json(&inspect(&engine, &name)?),
+        "json" => {
+            let mut v = serde_json::to_value(inspect(&engine, &name)?)
+                .map_err(|e| ApiError(Error::internal(format!("image inspect: {e}"))))?;
+            if AskedVersion::before(asked.as_deref(), 1, 45) || reads_container_config(&headers) {
+                with_container_config(&mut v);
+            }
+            ok_json(&v)
+        }
         "history" => ok_json(&history(&engine, &name)?),
         "get" => save_response(engine, vec![name]),
         _ => Err(ApiError(Error::not_found(format!(
@@ -637,6 +649,33 @@ fn inspect(engine: &Engine, name: &str) -> Result<ImageInspect> {
         }),
         ..Default::default()
     })
+}
+
+/// Below API 1.45 dockerd still shows `Container` and `ContainerConfig` (the config of the
+/// container an image was committed from; its empty shape for built and pulled images).
+/// docker-compose 1.x (Debian bookworm's 1.29) asks for the server's newest version and still
+/// reads `ContainerConfig` when it recreates a service: it fails with a `KeyError` against
+/// dockerd 25 and later. wharf keeps it working by showing the field to that client only.
+fn reads_container_config(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::USER_AGENT)
+        .is_some_and(|v| v.as_bytes().starts_with(b"docker-compose/1."))
+}
+
+fn with_container_config(v: &mut serde_json::Value) {
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("Container".into(), "".into());
+        obj.insert(
+            "ContainerConfig".into(),
+            serde_json::json!({
+                "Hostname": "", "Domainname": "", "User": "",
+                "AttachStdin": false, "AttachStdout": false, "AttachStderr": false,
+                "Tty": false, "OpenStdin": false, "StdinOnce": false,
+                "Env": null, "Cmd": null, "Image": "", "Volumes": null,
+                "WorkingDir": "", "Entrypoint": null, "OnBuild": null, "Labels": null
+            }),
+        );
+    }
 }
 
 fn history(engine: &Engine, name: &str) -> Result<Vec<serde_json::Value>> {

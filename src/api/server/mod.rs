@@ -283,8 +283,11 @@ async fn refuse_unsupported_version(req: Request<Body>, next: axum::middleware::
 }
 
 /// Strip a `/v1.NN` prefix so one route table serves versioned and unversioned paths.
+/// The handlers that answer older clients in their version's shape find it in the request's
+/// extensions (absent: the newest).
 fn strip_version(mut req: Request<Body>) -> Request<Body> {
-    if let Some((_, rest)) = version_prefix(req.uri().path()).filter(|(_, r)| !r.is_empty()) {
+    if let Some((v, rest)) = version_prefix(req.uri().path()).filter(|(_, r)| !r.is_empty()) {
+        let asked = AskedVersion(crate::api::version_key(v));
         let pq = match req.uri().query() {
             Some(q) => format!("{rest}?{q}"),
             None => rest.to_string(),
@@ -292,8 +295,20 @@ fn strip_version(mut req: Request<Body>) -> Request<Body> {
         if let Ok(uri) = pq.parse() {
             *req.uri_mut() = uri;
         }
+        req.extensions_mut().insert(asked);
     }
     req
+}
+
+/// The API version a request's path asked for, as [`crate::api::version_key`] orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AskedVersion(pub (u32, u32));
+
+impl AskedVersion {
+    /// Whether the client asked for a version older than `major.minor`.
+    pub fn before(asked: Option<&AskedVersion>, major: u32, minor: u32) -> bool {
+        asked.is_some_and(|v| v.0 < (major, minor))
+    }
 }
 
 /// `/v1.41/containers/json` → (`1.41`, `/containers/json`); the rest is empty for a bare

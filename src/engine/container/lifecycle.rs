@@ -98,6 +98,12 @@ pub(super) async fn request(socket: &Path, req: &Request) -> Result<Reply> {
         .map_err(|e| Error::internal(format!("supervisor reply {line:?}: {e}")))
 }
 
+/// Whether the record names a supervisor other than `supervisor_pid` (a start after it).
+fn superseded(rec: &ContainerRecord, supervisor_pid: Option<i32>) -> bool {
+    supervisor_pid
+        .is_some_and(|pid| rec.state.supervisor_pid != 0 && rec.state.supervisor_pid != pid)
+}
+
 impl Engine {
     pub(super) fn socket_of(&self, id: &str) -> std::path::PathBuf {
         self.paths.supervisor_socket(id)
@@ -135,6 +141,14 @@ impl Engine {
                 .action
                 .as_deref()
                 .is_some_and(|a| !a.starts_with("health_status"));
+            if self
+                .containers
+                .get(&id)
+                .is_some_and(|r| superseded(&r, supervisor_pid))
+            {
+                // A newer supervisor runs the container: this one's last words are not its state.
+                break;
+            }
             let Some(rec) = self.containers.set_state(&id, ev.state.clone(), persist) else {
                 return;
             };
@@ -161,11 +175,18 @@ impl Engine {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        let newer = match gone {
-            Some(pid) => state.supervisor_pid != 0 && state.supervisor_pid != pid,
-            None => supervisor_alive(state.supervisor_pid, id),
+        // The record knows the supervisor that runs the container now before that one has
+        // written its state file: a start right after this one's end must not be undone.
+        let newer = |rec: &ContainerRecord| match gone {
+            Some(pid) => {
+                (state.supervisor_pid != 0 && state.supervisor_pid != pid) || superseded(rec, gone)
+            }
+            None => {
+                supervisor_alive(state.supervisor_pid, id)
+                    || supervisor_alive(rec.state.supervisor_pid, id)
+            }
         };
-        let Some(rec) = self.containers.get(id).filter(|_| !newer) else {
+        let Some(rec) = self.containers.get(id).filter(|r| !newer(r)) else {
             // Another supervisor runs the container now (a restart): nothing here is ours.
             return;
         };

@@ -183,8 +183,21 @@ pub fn supervisor_alive(pid: i32, id: &str) -> bool {
         return false;
     };
     let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-    args.get(1) == Some(&&b"__supervise"[..])
-        && args
-            .get(2)
-            .is_some_and(|p| String::from_utf8_lossy(p).contains(id))
+    if args.get(1) != Some(&&b"__supervise"[..]) {
+        return false;
+    }
+    if args
+        .get(2)
+        .is_some_and(|p| String::from_utf8_lossy(p).contains(id))
+    {
+        return true;
+    }
+    // A spare (`__supervise -`) learnt its container after it started: its open log files,
+    // in the container's directory, name it.
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .any(|target| target.to_string_lossy().contains(id))
 }

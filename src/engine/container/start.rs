@@ -45,6 +45,7 @@ impl Engine {
             r.has_been_started = true;
             r.state.status = RunStatus::Running;
             r.state.pid = reply.pid.unwrap_or(0);
+            r.state.supervisor_pid = supervisor_pid.unwrap_or(0);
             r.state.stopped_by_user = false;
             r.state.started_at = Some(crate::engine::now_rfc3339());
         })?;
