@@ -141,7 +141,7 @@ async fn net_figures() {
             container_id: format!("{:064x}", i + 100_000),
             container_name: format!("p{i}"),
             ports: vec![wharf::net::PortMapping {
-                host_ip: Ipv4Addr::LOCALHOST,
+                host_ip: Ipv4Addr::LOCALHOST.into(),
                 host_port: 0,
                 container_port: 80,
                 proto: wharf::net::Proto::Tcp,
@@ -259,7 +259,7 @@ async fn published_port_listener_figures() {
         let t = Instant::now();
         let holds: Vec<_> = (0..n)
             .map(|_| {
-                let h = hold_port(proto, Ipv4Addr::LOCALHOST, 0).unwrap();
+                let h = hold_port(proto, Ipv4Addr::LOCALHOST.into(), 0).unwrap();
                 h.arm().unwrap();
                 h
             })
@@ -274,7 +274,7 @@ async fn published_port_listener_figures() {
     env.net("bench", 61, false).await;
     let c = env.ns("c");
     let mapping = |i: u16| PortMapping {
-        host_ip: Ipv4Addr::LOCALHOST,
+        host_ip: Ipv4Addr::LOCALHOST.into(),
         host_port: 0,
         container_port: 80 + i,
         proto: Proto::Tcp,
@@ -462,7 +462,8 @@ async fn dual_stack_figures() {
     let t = Instant::now();
     let holds: Vec<_> = (0..n)
         .map(|_| {
-            let h = hold_port_dual(Proto::Tcp, Ipv4Addr::UNSPECIFIED, 0, Some(target)).unwrap();
+            let h =
+                hold_port_dual(Proto::Tcp, Ipv4Addr::UNSPECIFIED.into(), 0, Some(target)).unwrap();
             h.arm().unwrap();
             h
         })
@@ -473,7 +474,7 @@ async fn dual_stack_figures() {
     let rel = t.elapsed().as_secs_f64() * 1e6 / n as f64;
     println!("hold a dual-stack port (tcp, {n}x): {per:.1} µs per port to take (0.0.0.0 + [::] + forwarder), {rel:.1} µs to release (target <= 1 ms)");
     let mapping = |i: u16| PortMapping {
-        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_ip: Ipv4Addr::UNSPECIFIED.into(),
         host_port: 0,
         container_port: 80 + i,
         proto: Proto::Tcp,

@@ -157,19 +157,19 @@ async fn published_ports_from_loopback_and_another_namespace() {
     let mut a = att("cc", "web");
     a.ports = vec![
         PortMapping {
-            host_ip: Ipv4Addr::UNSPECIFIED,
+            host_ip: Ipv4Addr::UNSPECIFIED.into(),
             host_port: tp,
             container_port: 80,
             proto: Proto::Tcp,
         },
         PortMapping {
-            host_ip: Ipv4Addr::LOCALHOST,
+            host_ip: Ipv4Addr::LOCALHOST.into(),
             host_port: up,
             container_port: 53,
             proto: Proto::Udp,
         },
         PortMapping {
-            host_ip: Ipv4Addr::UNSPECIFIED,
+            host_ip: Ipv4Addr::UNSPECIFIED.into(),
             host_port: 0,
             container_port: 80,
             proto: Proto::Tcp,
@@ -254,7 +254,7 @@ async fn port_conflicts_name_the_port_and_holder_and_leave_nothing() {
     let before = links_with(&env.tag).await;
     let mut a = att("cc", "web");
     a.ports = vec![PortMapping {
-        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_ip: Ipv4Addr::UNSPECIFIED.into(),
         host_port: port,
         container_port: 80,
         proto: Proto::Tcp,
@@ -283,7 +283,7 @@ async fn port_conflicts_name_the_port_and_holder_and_leave_nothing() {
     drop(holder);
     let p2 = free_port();
     let ports = vec![PortMapping {
-        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_ip: Ipv4Addr::UNSPECIFIED.into(),
         host_port: p2,
         container_port: 80,
         proto: Proto::Tcp,
@@ -294,7 +294,7 @@ async fn port_conflicts_name_the_port_and_holder_and_leave_nothing() {
     let d = env.ns("d");
     let mut b = att("c2", "second");
     b.ports = vec![PortMapping {
-        host_ip: Ipv4Addr::LOCALHOST,
+        host_ip: Ipv4Addr::LOCALHOST.into(),
         ..ports[0]
     }];
     let err = env.mgr.attach(&d, "conf", b).await.unwrap_err().to_string();
@@ -322,7 +322,7 @@ async fn internal_network_has_no_outside_route() {
     let (i, o) = (env.ns("i"), env.ns("o"));
     let mut ai = att("ii", "in");
     ai.ports = vec![PortMapping {
-        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_ip: Ipv4Addr::UNSPECIFIED.into(),
         host_port: free_port(),
         container_port: 80,
         proto: Proto::Tcp,
@@ -390,7 +390,7 @@ async fn teardown_leaves_no_link_rule_or_listener() {
         let (a, b) = (env.ns("a"), env.ns("b"));
         let mut aa = att("aa", "a");
         aa.ports = vec![PortMapping {
-            host_ip: Ipv4Addr::UNSPECIFIED,
+            host_ip: Ipv4Addr::UNSPECIFIED.into(),
             host_port: 0,
             container_port: 80,
             proto: Proto::Tcp,
@@ -444,7 +444,7 @@ async fn restore_repairs_after_a_crash() {
     let (a, b) = (env.ns("a"), env.ns("b"));
     let mut aa = att("aa", "a");
     aa.ports = vec![PortMapping {
-        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_ip: Ipv4Addr::UNSPECIFIED.into(),
         host_port: free_port(),
         container_port: 80,
         proto: Proto::Tcp,

@@ -143,22 +143,6 @@ fn dual_stack_names_ports_isolation_and_teardown() {
 
     let port = 22000 + w.slot;
     let ip6 = format!("{s6}10");
-    // A specific IPv6 host address is refused, saying what works instead.
-    let (_, err) = w.fails(&[
-        "run",
-        "-d",
-        "--name",
-        "lo6",
-        "--network",
-        "dual",
-        "-p",
-        "[::1]:9:80",
-        "box",
-    ]);
-    assert!(
-        err.contains("not supported yet") && err.contains("[::1]"),
-        "{err}"
-    );
     w.ok(&[
         "run",
         "-d",
@@ -253,6 +237,79 @@ fn dual_stack_names_ports_isolation_and_teardown() {
         curl(None, &format!("http://[::1]:{port}/")).unwrap(),
         "hello\n"
     );
+    // Ports on one IPv6 address: [::1] (its hold forwards it) and the host's address towards
+    // the other namespace (DNATed for that address alone); neither answers on IPv4 or on the
+    // other IPv6 address.
+    let (lo_port, one_port) = (26000 + w.slot, 26500 + w.slot);
+    w.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lo6",
+        "--network",
+        "dual",
+        "-p",
+        &format!("[::1]:{lo_port}:80"),
+        "-p",
+        &format!("[{o6}1]:{one_port}:80"),
+        "box",
+        "sh",
+        "-c",
+        HTTPD,
+    ]);
+    assert_eq!(
+        curl(None, &format!("http://[::1]:{lo_port}/")).unwrap(),
+        "hello\n"
+    );
+    assert_eq!(
+        curl(Some(&other.name), &format!("http://[{o6}1]:{one_port}/")).unwrap(),
+        "hello\n"
+    );
+    let refused = |ns: Option<&str>, url: &str| {
+        let mut args: Vec<&str> = Vec::new();
+        if let Some(ns) = ns {
+            args.extend(["ip", "netns", "exec", ns]);
+        }
+        args.extend(["curl", "-gs", "--max-time", "2", url]);
+        !run(args[0], &args[1..]).status.success()
+    };
+    assert!(refused(None, &format!("http://127.0.0.1:{lo_port}/")));
+    assert!(refused(None, &format!("http://[::1]:{one_port}/")));
+    assert!(refused(
+        Some(&other.name),
+        &format!("http://{other4}.1:{one_port}/")
+    ));
+    let ps = w.ok(&["ps", "--filter", "name=lo6", "--format", "{{.Ports}}"]);
+    assert!(
+        ps.contains(&format!("[::1]:{lo_port}->80/tcp"))
+            && ps.contains(&format!("[{o6}1]:{one_port}->80/tcp")),
+        "{ps}"
+    );
+    let lo6_ports = w.inspect("lo6", "{{json .NetworkSettings.Ports}}");
+    assert!(
+        lo6_ports.contains(r#"{"HostIp":"::1","HostPort":"#),
+        "{lo6_ports}"
+    );
+    // The port is held: a second container cannot take it, on [::] either.
+    let (_, err) = w.fails(&[
+        "run",
+        "-d",
+        "--name",
+        "taker",
+        "--network",
+        "dual",
+        "-p",
+        &format!("[::]:{lo_port}:80"),
+        "box",
+    ]);
+    assert!(err.contains("already"), "{err}");
+    // An IPv6 host address needs an IPv6 address of the container.
+    let (_, err) = w.fails(&["run", "-d", "--name", "v4only", "-p", "[::1]:9:80", "box"]);
+    assert!(err.contains("no IPv6 address"), "{err}");
+    // (Created, not started, as docker leaves them.)
+    w.ok(&["rm", "-f", "lo6", "taker", "v4only"]);
+    assert!(refused(None, &format!("http://[::1]:{lo_port}/")));
+
     let inspect_ports = w.inspect("web", "{{json .NetworkSettings.Ports}}");
     assert!(
         inspect_ports.contains("\"HostIp\":\"::\""),

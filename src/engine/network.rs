@@ -4,7 +4,7 @@
 //! The plumbing itself (bridges, veths, nftables, DNS) is `crate::net`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -684,18 +684,17 @@ pub fn port_mappings(
         let (container_port, proto) = parse_key(key)?;
         bound.insert((container_port, proto));
         for b in list.iter().flatten() {
-            let host_ip: Ipv4Addr = match b.host_ip.as_deref() {
-                None | Some("") => Ipv4Addr::UNSPECIFIED,
-                Some(ip) if ip.parse::<std::net::Ipv6Addr>().is_ok() => {
-                    return Err(Error::invalid(format!(
-                        "publishing port {key} on the IPv6 host address {ip} is not supported yet: a port published on every address (-p HOST_PORT:{key}) answers on the host's IPv6 addresses too, [::1] included, for containers of dual-stack networks"
-                    )))
-                }
-                Some(ip) => ip.parse().map_err(|_| {
-                    Error::invalid(format!(
-                        "invalid host IP {ip:?} for port {key}: expected an IPv4 address"
-                    ))
-                })?,
+            let host_ip: IpAddr = match b.host_ip.as_deref().map(str::trim) {
+                None | Some("") => Ipv4Addr::UNSPECIFIED.into(),
+                Some(ip) => ip
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse()
+                    .map_err(|_| {
+                        Error::invalid(format!(
+                            "invalid host IP {ip:?} for port {key}: expected an IPv4 or IPv6 address"
+                        ))
+                    })?,
             };
             let host_port: u16 = match b.host_port.as_deref() {
                 None | Some("") => 0,
@@ -721,7 +720,7 @@ pub fn port_mappings(
             let (container_port, proto) = parse_key(key)?;
             if bound.insert((container_port, proto)) {
                 out.push(PortMapping {
-                    host_ip: Ipv4Addr::UNSPECIFIED,
+                    host_ip: Ipv4Addr::UNSPECIFIED.into(),
                     host_port: 0,
                     container_port,
                     proto,

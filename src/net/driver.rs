@@ -14,7 +14,7 @@
 //! an associated type expresses without boxing or downcasts.
 
 use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddrV6};
+use std::net::{IpAddr, SocketAddrV6};
 use std::path::Path;
 
 use super::bridge::{BridgeSpec, Link, VethSpec};
@@ -104,12 +104,12 @@ pub trait FirewallDriver: Send + Sync + 'static {
     type Hold: Send + Sync + 'static;
     /// Take `ip:port/proto` on the host so that nothing else can bind it while the mapping
     /// exists (port 0: a free port, chosen and kept). With `v6` (a dual-stack network's
-    /// container address and port), `[::]` on the same port too, forwarding `[::1]` there once
-    /// armed. Returns the hold and its port; a taken port is a conflict naming its holder.
+    /// container address and port), `[::]` on the same port too for a mapping on every address,
+    /// forwarding `[::1]` there once armed (and a hold on `[::]` or `[::1]` forwards them too). Returns the hold and its port; a taken port is a conflict naming its holder.
     fn hold_port(
         &self,
         proto: Proto,
-        ip: Ipv4Addr,
+        ip: IpAddr,
         port: u16,
         v6: Option<SocketAddrV6>,
     ) -> Result<(Self::Hold, u16), NetError>;

@@ -407,7 +407,7 @@ impl FirewallDriver for FakeFirewall {
     fn hold_port(
         &self,
         proto: Proto,
-        ip: Ipv4Addr,
+        ip: std::net::IpAddr,
         port: u16,
         v6: Option<SocketAddrV6>,
     ) -> Result<(FakeHold, u16), NetError> {

@@ -31,10 +31,12 @@
 //! IPv6 has no `route_localnet`: the kernel drops a packet from `::1` DNATed out of the host.
 //! Published ports of dual-stack networks are therefore DNATed in the kernel for every local
 //! IPv6 address but `::1`, and `[::1]` reaches the daemon's `[::]` hold, which forwards those
-//! connections in userland (see [`super::ports`]), as docker-proxy does.
+//! connections in userland (see [`super::ports`]), as docker-proxy does. A port published on
+//! one IPv6 address is DNATed for that address alone (`[::1]`: by its hold alone); one on a
+//! specific IPv4 address has no IPv6 side.
 
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
@@ -126,31 +128,32 @@ fn rules(
     });
     for f in fwd {
         let m = f.mapping;
-        let daddr = if m.host_ip.is_unspecified() {
-            String::new()
-        } else {
-            format!("ip daddr {} ", m.host_ip)
+        let (proto, port, to) = (m.proto.as_str(), m.host_port, m.container_port);
+        let v4_daddr = match m.host_ip {
+            IpAddr::V4(ip) if ip.is_unspecified() => Some(String::new()),
+            IpAddr::V4(ip) => Some(format!("ip daddr {ip} ")),
+            IpAddr::V6(_) => None,
         };
-        r.push((
-            "published",
-            format!(
-                "{daddr}{} dport {} dnat ip to {}:{}",
-                m.proto.as_str(),
-                m.host_port,
-                f.container_ip,
-                m.container_port
-            ),
-        ));
-        if let Some(ip6) = f.container_ip6.filter(|_| m.host_ip.is_unspecified()) {
-            // Not ::1: that one the hold forwards (see the module docs).
+        if let Some(daddr) = v4_daddr {
             r.push((
                 "published",
                 format!(
-                    "ip6 daddr != ::1 {} dport {} dnat ip6 to [{ip6}]:{}",
-                    m.proto.as_str(),
-                    m.host_port,
-                    m.container_port
+                    "{daddr}{proto} dport {port} dnat ip to {}:{to}",
+                    f.container_ip
                 ),
+            ));
+        }
+        // Not ::1: that one the hold forwards (see the module docs).
+        let v6_daddr = match m.host_ip {
+            _ if m.on_every_address() => Some("ip6 daddr != ::1".to_string()),
+            IpAddr::V6(ip) if ip.is_unspecified() => Some("ip6 daddr != ::1".to_string()),
+            IpAddr::V6(ip) if !ip.is_loopback() => Some(format!("ip6 daddr {ip}")),
+            _ => None,
+        };
+        if let (Some(daddr), Some(ip6)) = (v6_daddr, f.container_ip6) {
+            r.push((
+                "published",
+                format!("{daddr} {proto} dport {port} dnat ip6 to [{ip6}]:{to}"),
             ));
         }
     }
@@ -344,12 +347,10 @@ pub fn forwards_for(
         .collect()
 }
 
-/// Whether two host bindings collide (same protocol and port, and the same address or one of
-/// them the wildcard).
+/// Whether two host bindings collide (same protocol and port, and an address that both take:
+/// the same one, or one of them a wildcard that covers the other's).
 pub fn collides(a: &PortMapping, b: &PortMapping) -> bool {
-    a.proto == b.proto
-        && a.host_port == b.host_port
-        && (a.host_ip == b.host_ip || a.host_ip.is_unspecified() || b.host_ip.is_unspecified())
+    a.proto == b.proto && a.host_port == b.host_port && (a.covers(b.host_ip) || b.covers(a.host_ip))
 }
 
 #[cfg(test)]
@@ -376,7 +377,7 @@ mod tests {
         let fwd = vec![
             FwForward {
                 mapping: PortMapping {
-                    host_ip: Ipv4Addr::UNSPECIFIED,
+                    host_ip: Ipv4Addr::UNSPECIFIED.into(),
                     host_port: 8080,
                     container_port: 80,
                     proto: Proto::Tcp,
@@ -386,7 +387,7 @@ mod tests {
             },
             FwForward {
                 mapping: PortMapping {
-                    host_ip: Ipv4Addr::LOCALHOST,
+                    host_ip: Ipv4Addr::LOCALHOST.into(),
                     host_port: 9000,
                     container_port: 9000,
                     proto: Proto::Udp,

@@ -4,7 +4,7 @@
 //! process). Each method is a translation of one call into [`super::bridge`], [`super::netns`],
 //! [`super::firewall`] or [`super::ports`]; the decisions stay in the manager.
 
-use std::net::{Ipv4Addr, SocketAddrV6};
+use std::net::{IpAddr, SocketAddrV6};
 use std::path::Path;
 
 use super::bridge::{self, BridgeSpec, Link, Netlink, VethSpec};
@@ -141,7 +141,7 @@ impl FirewallDriver for Nftables {
     fn hold_port(
         &self,
         proto: Proto,
-        ip: Ipv4Addr,
+        ip: IpAddr,
         port: u16,
         v6: Option<SocketAddrV6>,
     ) -> Result<(ports::HeldPort, u16), NetError> {

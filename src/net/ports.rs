@@ -3,7 +3,7 @@
 //! [`crate::docker::port`]).
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use serde::{Deserialize, Serialize};
 
@@ -45,22 +45,46 @@ impl std::str::FromStr for Proto {
 }
 
 /// One forwarded port: `host_ip:host_port/proto` → the container's `container_port`. A
-/// `host_ip` of 0.0.0.0 means every host address (including 127.0.0.1); a `host_port` of 0 in a
-/// request means "choose an ephemeral port".
+/// `host_ip` of 0.0.0.0 means every host address of both families (127.0.0.1 and, on a
+/// dual-stack network, `[::1]` included), `::` every IPv6 address only, any other address that
+/// one alone; a `host_port` of 0 in a request means "choose an ephemeral port".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PortMapping {
-    pub host_ip: Ipv4Addr,
+    pub host_ip: IpAddr,
     pub host_port: u16,
     pub container_port: u16,
     pub proto: Proto,
 }
 
+impl PortMapping {
+    /// Published on every address of both families (`0.0.0.0`, Docker's default).
+    pub fn on_every_address(&self) -> bool {
+        self.host_ip == IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    }
+
+    /// Whether connections to `addr` of the host (either family) reach this mapping.
+    pub fn covers(&self, addr: IpAddr) -> bool {
+        self.host_ip == addr
+            || self.on_every_address()
+            || (self.host_ip == IpAddr::V6(Ipv6Addr::UNSPECIFIED) && addr.is_ipv6())
+    }
+
+    /// Whether the container needs an IPv6 address for this mapping (it is on IPv6 only).
+    pub fn needs_ipv6(&self) -> bool {
+        self.host_ip.is_ipv6()
+    }
+}
+
 impl fmt::Display for PortMapping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.host_ip {
+            IpAddr::V4(ip) => write!(f, "{ip}:")?,
+            IpAddr::V6(ip) => write!(f, "[{ip}]:")?,
+        }
         write!(
             f,
-            "{}:{}->{}/{}",
-            self.host_ip, self.host_port, self.container_port, self.proto
+            "{}->{}/{}",
+            self.host_port, self.container_port, self.proto
         )
     }
 }
@@ -85,24 +109,48 @@ pub struct Holder {
 /// `ss -ltnp` and to [`find_holder`], like docker-proxy. UDP holds stay bound, with the
 /// smallest receive buffer.
 ///
-/// On a dual-stack network a mapping on every address also holds `[::]` (IPV6_V6ONLY), whose
-/// TCP socket, once armed, forwards the `[::1]` connections that NAT cannot carry
-/// ([`super::loopback6`]).
+/// On a dual-stack network a mapping on every address also holds `[::]` (IPV6_V6ONLY), and a
+/// mapping on `[::]` or `[::1]` holds that address: once armed, those TCP sockets forward the
+/// `[::1]` connections that NAT cannot carry ([`super::loopback6`]).
 #[derive(Debug)]
 pub struct HeldPort {
-    sock: socket2::Socket,
     proto: Proto,
     port: u16,
-    v6: Option<Held6>,
+    main: HeldSocket,
+    /// The `[::]` side of a mapping on every address of a dual-stack network.
+    v6: Option<HeldSocket>,
 }
 
-/// The `[::]` side of a hold, and where its loopback connections go.
+/// One bound socket of a hold, and where its loopback connections go, if anywhere.
 #[derive(Debug)]
-struct Held6 {
+struct HeldSocket {
     sock: socket2::Socket,
-    target: SocketAddrV6,
+    forward_to: Option<SocketAddrV6>,
     // Dropped before `sock` (field order): the accepting thread is joined first.
     fwd: std::sync::OnceLock<super::loopback6::Forwarder>,
+}
+
+impl HeldSocket {
+    fn new(sock: socket2::Socket, forward_to: Option<SocketAddrV6>) -> Self {
+        HeldSocket {
+            sock,
+            forward_to,
+            fwd: Default::default(),
+        }
+    }
+
+    fn arm(&self) -> std::io::Result<()> {
+        let Some(target) = self.forward_to else {
+            return self.sock.listen(1);
+        };
+        if self.fwd.get().is_none() {
+            self.sock.listen(128)?;
+            let _ = self
+                .fwd
+                .set(super::loopback6::Forwarder::start(&self.sock, target)?);
+        }
+        Ok(())
+    }
 }
 
 impl HeldPort {
@@ -119,13 +167,9 @@ impl HeldPort {
         let fail = |e: std::io::Error| {
             NetError::System(format!("listening on port {}/tcp: {e}", self.port))
         };
-        self.sock.listen(1).map_err(fail)?;
+        self.main.arm().map_err(fail)?;
         if let Some(v6) = &self.v6 {
-            if v6.fwd.get().is_none() {
-                v6.sock.listen(128).map_err(fail)?;
-                let f = super::loopback6::Forwarder::start(&v6.sock, v6.target).map_err(fail)?;
-                let _ = v6.fwd.set(f);
-            }
+            v6.arm().map_err(fail)?;
         }
         Ok(())
     }
@@ -133,7 +177,7 @@ impl HeldPort {
 
 /// A socket of `proto` bound to `addr` without SO_REUSEADDR (IPv6 ones IPV6_V6ONLY), or the
 /// errno of the bind.
-fn bind(proto: Proto, addr: std::net::SocketAddr) -> Result<socket2::Socket, i32> {
+fn bind(proto: Proto, addr: SocketAddr) -> Result<socket2::Socket, i32> {
     use socket2::{Domain, Protocol, Socket, Type};
     let (ty, p) = match proto {
         Proto::Tcp => (Type::STREAM, Protocol::TCP),
@@ -165,48 +209,56 @@ fn bind(proto: Proto, addr: std::net::SocketAddr) -> Result<socket2::Socket, i32
 /// Take `ip:port/proto` on the host for a published mapping (port 0: a free port chosen by the
 /// kernel, kept). A port something else holds is a conflict whose message names the port and,
 /// when found in /proc, the holding process.
-pub fn hold_port(proto: Proto, ip: Ipv4Addr, port: u16) -> Result<HeldPort, NetError> {
+pub fn hold_port(proto: Proto, ip: IpAddr, port: u16) -> Result<HeldPort, NetError> {
     hold_port_dual(proto, ip, port, None)
 }
 
-/// [`hold_port`], and with `v6` (a dual-stack network's container address and port) `[::]` on
-/// the same port too, whose loopback connections go there. Port 0: a port free in both
-/// families.
+/// [`hold_port`], with `v6` the container's IPv6 address and port on a dual-stack network: a
+/// mapping on every address holds `[::]` on the same port too (port 0: a port free in both
+/// families), and one on `[::]` or `[::1]` forwards its loopback connections there.
 pub fn hold_port_dual(
     proto: Proto,
-    ip: Ipv4Addr,
+    ip: IpAddr,
     port: u16,
     v6: Option<SocketAddrV6>,
 ) -> Result<HeldPort, NetError> {
-    let mut last = None;
-    for _ in 0..if port == 0 && v6.is_some() { 32 } else { 1 } {
-        let sock =
-            bind(proto, (ip, port).into()).map_err(|e| bind_error(proto, ip.into(), port, e))?;
-        let got = sock
-            .local_addr()
+    let bound_port = |sock: &socket2::Socket| {
+        sock.local_addr()
             .ok()
             .and_then(|a| a.as_socket())
             .map(|a| a.port())
-            .unwrap_or(port);
-        let Some(target) = v6 else {
+            .unwrap_or(port)
+    };
+    if let IpAddr::V6(ip6) = ip {
+        let sock = bind(proto, (ip6, port).into()).map_err(|e| bind_error(proto, ip, port, e))?;
+        let loopback_reaches = ip6.is_loopback() || ip6.is_unspecified();
+        return Ok(HeldPort {
+            proto,
+            port: bound_port(&sock),
+            main: HeldSocket::new(sock, v6.filter(|_| loopback_reaches)),
+            v6: None,
+        });
+    }
+    let dual = v6.filter(|_| ip.is_unspecified());
+    let mut last = None;
+    for _ in 0..if port == 0 && dual.is_some() { 32 } else { 1 } {
+        let sock = bind(proto, (ip, port).into()).map_err(|e| bind_error(proto, ip, port, e))?;
+        let got = bound_port(&sock);
+        let Some(target) = dual else {
             return Ok(HeldPort {
-                sock,
                 proto,
                 port: got,
+                main: HeldSocket::new(sock, None),
                 v6: None,
             });
         };
         match bind(proto, (Ipv6Addr::UNSPECIFIED, got).into()) {
             Ok(s6) => {
                 return Ok(HeldPort {
-                    sock,
                     proto,
                     port: got,
-                    v6: Some(Held6 {
-                        sock: s6,
-                        target,
-                        fwd: Default::default(),
-                    }),
+                    main: HeldSocket::new(sock, None),
+                    v6: Some(HeldSocket::new(s6, Some(target))),
                 })
             }
             // The kernel's choice is taken on IPv6: try another.
@@ -223,7 +275,7 @@ pub fn hold_port_dual(
 }
 
 /// The error of binding `ip:port/proto`: a conflict naming the holder when in use.
-fn bind_error(proto: Proto, ip: std::net::IpAddr, port: u16, errno: i32) -> NetError {
+fn bind_error(proto: Proto, ip: IpAddr, port: u16, errno: i32) -> NetError {
     match errno {
         libc::EADDRINUSE => {
             let who = match find_holder(proto, port) {
@@ -348,13 +400,13 @@ mod tests {
     fn conflict_names_port_and_holder() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        let e = hold_port(Proto::Tcp, Ipv4Addr::UNSPECIFIED, port)
+        let e = hold_port(Proto::Tcp, Ipv4Addr::UNSPECIFIED.into(), port)
             .unwrap_err()
             .to_string();
         assert!(e.contains(&format!("port {port}/tcp")), "{e}");
         assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
         drop(l);
-        let held = hold_port(Proto::Tcp, Ipv4Addr::LOCALHOST, port).unwrap();
+        let held = hold_port(Proto::Tcp, Ipv4Addr::LOCALHOST.into(), port).unwrap();
         assert_eq!(held.port(), port);
         held.arm().unwrap();
         // Held: neither a wildcard nor the same address can be bound, even with SO_REUSEADDR
@@ -373,7 +425,8 @@ mod tests {
             std::net::SocketAddr::V6(a) => a,
             _ => unreachable!(),
         };
-        let held = hold_port_dual(Proto::Tcp, Ipv4Addr::UNSPECIFIED, 0, Some(target)).unwrap();
+        let held =
+            hold_port_dual(Proto::Tcp, Ipv4Addr::UNSPECIFIED.into(), 0, Some(target)).unwrap();
         let port = held.port();
         held.arm().unwrap();
         // Held (even against SO_REUSEADDR, which std's TcpListener sets), both families.
@@ -384,7 +437,8 @@ mod tests {
         // Released at once, both families (the accepting thread is joined in Drop).
         assert!(std::net::TcpListener::bind(("::", port)).is_ok());
         assert!(std::net::TcpListener::bind(("0.0.0.0", port)).is_ok());
-        let held = hold_port_dual(Proto::Tcp, Ipv4Addr::UNSPECIFIED, 0, Some(target)).unwrap();
+        let held =
+            hold_port_dual(Proto::Tcp, Ipv4Addr::UNSPECIFIED.into(), 0, Some(target)).unwrap();
         let port = held.port();
         held.arm().unwrap();
         let mut c = std::net::TcpStream::connect(("::1", port)).unwrap();
@@ -401,18 +455,18 @@ mod tests {
         c.write_all(b"more").unwrap();
         s.read_exact(&mut b).unwrap();
         assert_eq!(&b, b"more");
-        let again = hold_port_dual(Proto::Tcp, Ipv4Addr::UNSPECIFIED, port, Some(target));
+        let again = hold_port_dual(Proto::Tcp, Ipv4Addr::UNSPECIFIED.into(), port, Some(target));
         again.unwrap().arm().unwrap();
     }
 
     #[test]
     fn port_zero_holds_the_port_the_kernel_chose() {
         for proto in [Proto::Tcp, Proto::Udp] {
-            let held = hold_port(proto, Ipv4Addr::LOCALHOST, 0).unwrap();
+            let held = hold_port(proto, Ipv4Addr::LOCALHOST.into(), 0).unwrap();
             held.arm().unwrap();
             let port = held.port();
             assert_ne!(port, 0);
-            let again = hold_port(proto, Ipv4Addr::UNSPECIFIED, port).unwrap_err();
+            let again = hold_port(proto, Ipv4Addr::UNSPECIFIED.into(), port).unwrap_err();
             assert!(
                 again.to_string().contains(&format!("port {port}/{proto}")),
                 "{again}"

@@ -148,11 +148,16 @@ pub fn port_texts(c: &ContainerSummary, unspecified_ip: &str) -> Vec<String> {
         .map(|p| {
             let proto = p.typ.map(|t| t.to_string()).unwrap_or_else(|| "tcp".into());
             match p.public_port {
-                Some(pp) => format!(
-                    "{}:{pp}->{}/{proto}",
-                    p.ip.as_deref().unwrap_or(unspecified_ip),
-                    p.private_port
-                ),
+                Some(pp) => {
+                    let ip = p.ip.as_deref().unwrap_or(unspecified_ip);
+                    // IPv6 addresses in brackets, as docker prints them ([::]:8080->80/tcp).
+                    let ip = if ip.contains(':') {
+                        format!("[{ip}]")
+                    } else {
+                        ip.to_string()
+                    };
+                    format!("{ip}:{pp}->{}/{proto}", p.private_port)
+                }
                 None => format!("{}/{proto}", p.private_port),
             }
         })

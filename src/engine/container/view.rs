@@ -393,7 +393,7 @@ fn network_settings(rec: &ContainerRecord) -> NetworkSettings {
                 };
                 list.push(binding(m.host_ip.to_string()));
                 // A dual-stack network publishes a mapping on every address on `[::]` too.
-                if e.v6.is_some() && m.host_ip.is_unspecified() {
+                if e.v6.is_some() && m.on_every_address() {
                     list.push(binding("::".into()));
                 }
             }
@@ -434,20 +434,27 @@ fn summary_ports(rec: &ContainerRecord) -> Vec<Port> {
     if !rec.state.is_running() {
         return Vec::new();
     }
-    rec.endpoints
-        .iter()
-        .flat_map(|e| e.ports.iter())
-        .map(|m| Port {
-            ip: Some(m.host_ip.to_string()),
-            private_port: m.container_port,
-            public_port: Some(m.host_port),
-            typ: Some(if m.proto == crate::net::Proto::Udp {
-                PortTypeEnum::UDP
-            } else {
-                PortTypeEnum::TCP
-            }),
-        })
-        .collect()
+    let port = |m: &crate::net::PortMapping, ip: String| Port {
+        ip: Some(ip),
+        private_port: m.container_port,
+        public_port: Some(m.host_port),
+        typ: Some(if m.proto == crate::net::Proto::Udp {
+            PortTypeEnum::UDP
+        } else {
+            PortTypeEnum::TCP
+        }),
+    };
+    let mut out = Vec::new();
+    for e in &rec.endpoints {
+        for m in &e.ports {
+            out.push(port(m, m.host_ip.to_string()));
+            // As dockerd lists them: the `[::]` side of a mapping on every address too.
+            if e.v6.is_some() && m.on_every_address() {
+                out.push(port(m, "::".into()));
+            }
+        }
+    }
+    out
 }
 
 pub use crate::engine::filters::parse as parse_filters;

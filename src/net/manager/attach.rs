@@ -81,10 +81,11 @@ pub(super) fn sub_spec<'a>(
     })
 }
 
-/// Where the `[::]` hold of mapping `m` forwards loopback connections: the container's IPv6
-/// address on a dual-stack network, for mappings on every host address.
+/// Where the hold of mapping `m` forwards loopback connections: the container's IPv6 address on
+/// a dual-stack network, for mappings on every host address (their `[::]` side) and on IPv6
+/// ones.
 fn v6_target(m: &PortMapping, ip6: Option<Ipv6Addr>) -> Option<SocketAddrV6> {
-    ip6.filter(|_| m.host_ip.is_unspecified())
+    ip6.filter(|_| m.on_every_address() || m.needs_ipv6())
         .map(|ip| SocketAddrV6::new(ip, m.container_port, 0, 0))
 }
 
@@ -160,6 +161,11 @@ impl<D: NetworkDriver, F: FirewallDriver> NetworkManager<D, F> {
             if m.container_port == 0 {
                 return Err(NetError::Invalid(format!(
                     "invalid container port 0 in {m}"
+                )));
+            }
+            if m.needs_ipv6() && ip6.is_none() {
+                return Err(NetError::Invalid(format!(
+                    "cannot publish {m}: the container has no IPv6 address on this network (create the network with --ipv6, or publish on an IPv4 address)"
                 )));
             }
             if m.host_port != 0 {

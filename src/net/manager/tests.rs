@@ -71,7 +71,7 @@ fn container(id: &str, name: &str) -> Attachment {
 
 fn port(host: u16, container: u16) -> PortMapping {
     PortMapping {
-        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_ip: Ipv4Addr::UNSPECIFIED.into(),
         host_port: host,
         container_port: container,
         proto: Proto::Tcp,
