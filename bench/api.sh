@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # API figures of issue 12 against a private `wharf daemon`: `GET /containers/json?all=1` with
 # 100 containers (curl's total time over the socket, an upper bound of the daemon's time), and
-# `docker stats --no-stream` of 50 running containers (wall time of the docker CLI).
+# `stats --no-stream` of 50 running containers: wall time of `wharf stats` (its 50
+# `stats?stream=0` requests included), and of the docker CLI (whose own 500 ms display ticker
+# is in its figure, against any engine).
 #
 # Usage: bench/api.sh [path/to/wharf]   (default ${CARGO_TARGET_DIR:-target}/debug/wharf)
 # Output: one line per figure, the median of RUNS (default 20 / 5) runs.
@@ -58,6 +60,12 @@ echo "GET /containers/json?all=1, 100 containers: $(awk -v s="$ms" 'BEGIN {print
 
 for i in $(seq 50); do $W start "c$i" >/dev/null; done
 stats_runs=${STATS_RUNS:-5}
+ms=$(for _ in $(seq "$stats_runs"); do
+  start=$(date +%s%N)
+  $W stats --no-stream >/dev/null
+  echo $(( ($(date +%s%N) - start) / 1000000 ))
+done | median)
+echo "wharf stats --no-stream, 50 running containers: $ms ms (median of $stats_runs)"
 ms=$(for _ in $(seq "$stats_runs"); do
   start=$(date +%s%N)
   DOCKER_HOST="unix://$sock" DOCKER_CONFIG="$work/docker-config" "$DOCKER" stats --no-stream >/dev/null
