@@ -156,4 +156,54 @@ fn disk_usage_and_container_sizes_as_the_docker_cli_shows_them() {
     }
     w.ok(&["rm", "dfc"]);
     w.ok(&["volume", "rm", "dfv"]);
+
+    // The build cache: one entry per step, its uses counted, shared while a tagged image
+    // holds it, reclaimable once none does, gone after `builder prune -a`.
+    let ctx = w.dir.path().join("dfctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM box\nRUN head -c 5000 /dev/zero > /five\nRUN echo hi > /hi\n",
+    )
+    .unwrap();
+    let ctx = ctx.to_str().unwrap();
+    w.ok(&["build", "-q", "-t", "dfbuilt", ctx]);
+    w.ok(&["build", "-q", "-t", "dfbuilt", ctx]);
+    let build_row = |df: &str| {
+        df.lines()
+            .find(|l| l.starts_with("Build Cache"))
+            .map(|l| l.split_whitespace().skip(2).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    let ours = trim(w.ok(&["system", "df"]));
+    assert_eq!(ours, trim(d.ok(&["system", "df"])));
+    assert_eq!(build_row(&ours), "2 0 0B 0B", "{ours}");
+    let verbose = w.ok(&["system", "df", "-v"]);
+    assert_eq!(verbose, d.ok(&["system", "df", "-v"]));
+    let entries: Vec<Vec<&str>> = verbose
+        .lines()
+        .filter(|l| l.contains(" regular "))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(entries.len(), 2, "{verbose}");
+    assert!(
+        entries.iter().all(|e| e.last() == Some(&"true")),
+        "{verbose}"
+    );
+    assert_eq!(entries[0][2], "5kB", "the first step's layer: {verbose}");
+    assert!(verbose.contains("Build cache usage: 0B"), "{verbose}");
+    // Built twice: each entry used twice (the second build a cache hit of both).
+    assert!(
+        verbose
+            .lines()
+            .filter(|l| l.contains(" regular "))
+            .all(|l| l.contains(" 2 ")),
+        "{verbose}"
+    );
+    w.ok(&["tag", "dfbuilt", "dfkeep"]);
+    w.ok(&["rmi", "dfbuilt", "dfkeep"]);
+    let ours = w.ok(&["system", "df"]);
+    assert_eq!(build_row(&ours), "1 0 5kB 5kB", "{ours}");
+    w.ok(&["builder", "prune", "-a", "-f"]);
+    assert_eq!(build_row(&w.ok(&["system", "df"])), "0 0 0B 0B");
 }

@@ -30,8 +30,15 @@ pub fn parse_bytes(s: &str) -> Result<i64, String> {
     Ok(bytes as i64)
 }
 
-/// Human size with decimal units, like Docker's tables (`4.26MB`, `1.2GB`).
+/// Human size with decimal units, like Docker's tables (`4.26MB`, `1.2GB`): 4 significant
+/// digits at most, as go-units' `HumanSize`.
 pub fn human_size(bytes: i64) -> String {
+    human_size_digits(bytes, 4)
+}
+
+/// [`human_size`] with `digits` significant digits at most (go-units'
+/// `HumanSizeWithPrecision`; the docker CLI's `SIZE` columns use 3).
+pub fn human_size_digits(bytes: i64, digits: i32) -> String {
     let units = ["B", "kB", "MB", "GB", "TB", "PB"];
     let mut v = bytes as f64;
     let mut i = 0;
@@ -40,25 +47,38 @@ pub fn human_size(bytes: i64) -> String {
         i += 1;
     }
     if i == 0 {
-        format!("{bytes}B")
-    } else {
-        let s = format!("{v:.3}");
-        // Docker prints 4 significant digits at most.
-        let s = if v >= 100.0 {
-            format!("{v:.1}")
-        } else if v >= 10.0 {
-            format!("{v:.2}")
-        } else {
-            s
-        };
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        format!("{s}{}", units[i])
+        return format!("{bytes}B");
     }
+    let whole_digits = if v >= 100.0 {
+        3
+    } else if v >= 10.0 {
+        2
+    } else {
+        1
+    };
+    let decimals = (digits - whole_digits).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
+    format!("{s}{}", units[i])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_print_with_docker_precision() {
+        assert_eq!(human_size(1_987_000), "1.987MB");
+        assert_eq!(human_size_digits(1_987_000, 3), "1.99MB");
+        assert_eq!(human_size_digits(5_003, 3), "5kB");
+        assert_eq!(human_size_digits(123_456, 3), "123kB");
+        assert_eq!(human_size_digits(7, 3), "7B");
+        assert_eq!(human_size(100_000), "100kB");
+    }
 
     #[test]
     fn parses_sizes() {

@@ -295,11 +295,37 @@ pub async fn df(AxState(engine): AxState<State>) -> ApiResult {
             c.size_root_fs = Some(*root_fs);
         }
     }
+    let e = engine.clone();
+    let cache = tokio::task::spawn_blocking(move || e.build_cache_records())
+        .await
+        .map_err(|e| super::ApiError(crate::engine::Error::internal(e)))??;
     ok_json(&serde_json::json!({
         "LayersSize": images.iter().map(|i| i.size).sum::<i64>(),
         "Images": images,
         "Containers": containers,
         "Volumes": volumes,
-        "BuildCache": [],
+        "BuildCache": cache.iter().map(build_cache_json).collect::<Vec<_>>(),
     }))
+}
+
+/// A build cache entry in the shape of dockerd's `BuildCache` items (wharf's builder keeps
+/// regular step results only; none is in use between builds).
+fn build_cache_json(r: &crate::engine::build::CacheRecord) -> serde_json::Value {
+    let time = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default()
+    };
+    serde_json::json!({
+        "ID": r.key.chars().take(25).collect::<String>(),
+        "Parents": null,
+        "Type": "regular",
+        "Description": r.description,
+        "InUse": false,
+        "Shared": r.shared,
+        "Size": r.size,
+        "CreatedAt": time(r.created),
+        "LastUsedAt": time(r.last_used),
+        "UsageCount": r.uses,
+    })
 }

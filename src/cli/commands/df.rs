@@ -7,7 +7,7 @@ use crate::api::client::Client;
 use crate::cli::args::DfArgs;
 use crate::cli::output::{ago, print_columns};
 use crate::cli::CliResult;
-use crate::util::bytesize::human_size;
+use crate::util::bytesize::{human_size, human_size_digits};
 
 fn int(v: &Value) -> i64 {
     v.as_i64().unwrap_or(0).max(0)
@@ -29,8 +29,9 @@ pub async fn df(client: &Client, a: DfArgs) -> CliResult {
     }
     let list = |k: &str| v[k].as_array().cloned().unwrap_or_default();
     let (images, containers, volumes) = (list("Images"), list("Containers"), list("Volumes"));
+    let cache = list("BuildCache");
     if a.verbose {
-        return verbose(&images, &containers, &volumes);
+        return verbose(&images, &containers, &volumes, &cache);
     }
     let used = |i: &Value| int(&i["Containers"]) > 0;
     let image_size: i64 = images.iter().map(|i| int(&i["Size"])).sum();
@@ -78,20 +79,30 @@ pub async fn df(client: &Client, a: DfArgs) -> CliResult {
             human_size(vol_size),
             with_share(vol_unused, vol_size),
         ],
-        vec![
-            "Build Cache".into(),
-            "0".into(),
-            "0".into(),
-            "0B".into(),
-            "0B".into(),
-        ],
+        {
+            // As the docker CLI sums them: shared entries count in neither column.
+            let in_use = |c: &Value| c["InUse"] == true;
+            let own = || cache.iter().filter(|c| c["Shared"] != true);
+            vec![
+                "Build Cache".into(),
+                count(cache.len()),
+                count(cache.iter().filter(|c| in_use(c)).count()),
+                human_size(own().map(|c| int(&c["Size"])).sum()),
+                human_size(own().filter(|c| !in_use(c)).map(|c| int(&c["Size"])).sum()),
+            ]
+        },
     ];
     let header = ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"].map(String::from);
     print_columns(&mut std::io::stdout().lock(), &header, &rows)?;
     Ok(())
 }
 
-fn verbose(images: &[Value], containers: &[Value], volumes: &[Value]) -> CliResult {
+fn verbose(
+    images: &[Value],
+    containers: &[Value],
+    volumes: &[Value],
+    cache: &[Value],
+) -> CliResult {
     let out = &mut std::io::stdout().lock();
     let s = |v: &Value| v.as_str().unwrap_or("").to_string();
     let short = |id: &Value| {
@@ -123,7 +134,7 @@ fn verbose(images: &[Value], containers: &[Value], volumes: &[Value]) -> CliResu
                 tag.to_string(),
                 short(&i["Id"]),
                 ago(int(&i["Created"])),
-                human_size(size),
+                human_size_digits(size, 3),
                 human_size(shared),
                 human_size(size - shared),
                 int(&i["Containers"]).to_string(),
@@ -198,7 +209,32 @@ fn verbose(images: &[Value], containers: &[Value], volumes: &[Value]) -> CliResu
         &["VOLUME NAME", "LINKS", "SIZE"].map(String::from),
         &rows,
     )?;
-    writeln!(out, "\nBuild cache usage: 0B\n")?;
+    // As the docker CLI sums it: shared entries are not the cache's own.
+    let total: i64 = cache
+        .iter()
+        .filter(|c| c["Shared"] != true)
+        .map(|c| int(&c["Size"]))
+        .sum();
+    writeln!(out, "\nBuild cache usage: {}\n", human_size(total))?;
+    let since = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(&s(v))
+            .map(|t| ago(t.timestamp()))
+            .unwrap_or_default()
+    };
+    let rows: Vec<Vec<String>> = cache
+        .iter()
+        .map(|c| {
+            vec![
+                s(&c["ID"]).chars().take(12).collect(),
+                s(&c["Type"]),
+                human_size_digits(int(&c["Size"]), 3),
+                since(&c["CreatedAt"]),
+                since(&c["LastUsedAt"]),
+                int(&c["UsageCount"]).to_string(),
+                c["Shared"].as_bool().unwrap_or(false).to_string(),
+            ]
+        })
+        .collect();
     let header = [
         "CACHE ID",
         "CACHE TYPE",
@@ -208,6 +244,6 @@ fn verbose(images: &[Value], containers: &[Value], volumes: &[Value]) -> CliResu
         "USAGE",
         "SHARED",
     ];
-    print_columns(out, &header.map(String::from), &[])?;
+    print_columns(out, &header.map(String::from), &rows)?;
     Ok(())
 }

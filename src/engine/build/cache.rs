@@ -6,7 +6,10 @@
 use rusqlite::{params, OptionalExtension};
 use sha2::{Digest, Sha256};
 
+use std::collections::{HashMap, HashSet};
+
 use crate::engine::error::Result;
+use crate::engine::image::ImageRecord;
 use crate::engine::Engine;
 
 /// Builds a step's cache key from its parts, each length-delimited so parts cannot run into
@@ -57,6 +60,10 @@ impl Engine {
                     "UPDATE build_cache SET last_used = ?2 WHERE key = ?1",
                     params![key, now()],
                 )?;
+                tx.execute(
+                    "INSERT INTO build_cache_uses (key, uses) VALUES (?1, 1) ON CONFLICT(key) DO UPDATE SET uses = uses + 1",
+                    [key],
+                )?;
             }
             Ok(id)
         })?;
@@ -69,6 +76,10 @@ impl Engine {
             tx.execute(
                 "INSERT OR REPLACE INTO build_cache (key, image_id, created, last_used) VALUES (?1, ?2, ?3, ?3)",
                 params![key, image_id, t],
+            )?;
+            tx.execute(
+                "INSERT OR REPLACE INTO build_cache_uses (key, uses) VALUES (?1, 1)",
+                [key],
             )?;
             Ok(())
         })
@@ -113,21 +124,8 @@ impl Engine {
     pub fn build_cache_prune(&self, all: bool, older_than: Option<i64>) -> Result<Pruned> {
         let before = self.build_cache_size()?;
         let images = self.images.list()?;
-        let tagged: std::collections::HashSet<String> =
-            self.images.tags()?.into_iter().map(|(_, id)| id).collect();
-        // Ancestors of tagged images: their cache is what the next build of them reuses.
-        let by_id: std::collections::HashMap<&str, &crate::engine::image::ImageRecord> =
-            images.iter().map(|i| (i.id.as_str(), i)).collect();
-        let mut live = std::collections::HashSet::new();
-        for id in &tagged {
-            let mut cur = by_id.get(id.as_str()).copied();
-            while let Some(img) = cur {
-                if !live.insert(img.id.clone()) {
-                    break;
-                }
-                cur = img.parent.as_deref().and_then(|p| by_id.get(p).copied());
-            }
-        }
+        let tagged: HashSet<String> = self.images.tags()?.into_iter().map(|(_, id)| id).collect();
+        let live = ancestors_of(&images, &tagged);
         let cutoff = older_than.map(|s| now() - s);
         let mut pruned = Pruned::default();
         for (key, id, last_used) in self.build_cache_entries()? {
@@ -135,12 +133,13 @@ impl Engine {
             if old_enough && (all || !live.contains(&id)) {
                 self.db.tx(|tx| {
                     tx.execute("DELETE FROM build_cache WHERE key = ?1", [&key])?;
+                    tx.execute("DELETE FROM build_cache_uses WHERE key = ?1", [&key])?;
                     Ok(())
                 })?;
                 pruned.entries.push(id);
             }
         }
-        let still: std::collections::HashSet<String> = self
+        let still: HashSet<String> = self
             .build_cache_entries()?
             .into_iter()
             .map(|(_, id, _)| id)
@@ -161,6 +160,98 @@ impl Engine {
         // Kept copies of local contexts are cache too (the next build copies afresh).
         pruned.reclaimed += self.build_contexts.prune();
         Ok(pruned)
+    }
+}
+
+/// One entry of the build cache as `system df` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheRecord {
+    pub key: String,
+    /// The step that made it (its image's last history entry).
+    pub description: String,
+    /// Bytes of the layers this entry brought first (each layer counts once, for the oldest
+    /// entry that has it; those of images that are no step's result, such as the FROM image,
+    /// not at all).
+    pub size: u64,
+    /// Its image is, or is an ancestor of, a tagged image: `builder prune` without `--all`
+    /// keeps it, and it is not reclaimable.
+    pub shared: bool,
+    pub created: i64,
+    pub last_used: i64,
+    pub uses: u64,
+}
+
+/// The images in `roots` and their ancestors (the parents committed and built images record).
+fn ancestors_of(images: &[ImageRecord], roots: &HashSet<String>) -> HashSet<String> {
+    let by_id: HashMap<&str, &ImageRecord> = images.iter().map(|i| (i.id.as_str(), i)).collect();
+    let mut live = HashSet::new();
+    for id in roots {
+        let mut cur = by_id.get(id.as_str()).copied();
+        while let Some(img) = cur {
+            if !live.insert(img.id.clone()) {
+                break;
+            }
+            cur = img.parent.as_deref().and_then(|p| by_id.get(p).copied());
+        }
+    }
+    live
+}
+
+impl Engine {
+    /// Every entry whose image is still there, oldest first, for `system df`.
+    pub fn build_cache_records(&self) -> Result<Vec<CacheRecord>> {
+        let rows: Vec<(String, String, i64, i64, u64)> = self.db.tx(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT c.key, c.image_id, c.created, c.last_used, COALESCE(u.uses, 1) \
+                 FROM build_cache c LEFT JOIN build_cache_uses u ON u.key = c.key \
+                 ORDER BY c.created, c.key",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
+        let images = self.images.list()?;
+        let tagged: HashSet<String> = self.images.tags()?.into_iter().map(|(_, id)| id).collect();
+        let live = ancestors_of(&images, &tagged);
+        let by_id: HashMap<&str, &ImageRecord> =
+            images.iter().map(|i| (i.id.as_str(), i)).collect();
+        // Layers of images that are no step's result (the FROM images) are not the cache's.
+        let results: HashSet<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+        let mut counted: HashSet<&str> = images
+            .iter()
+            .filter(|i| !results.contains(i.id.as_str()))
+            .flat_map(|i| i.layers.iter().map(String::as_str))
+            .collect();
+        let mut out = Vec::new();
+        for (key, image_id, created, last_used, uses) in rows {
+            let Some(img) = by_id.get(image_id.as_str()) else {
+                continue;
+            };
+            let size = img
+                .layers
+                .iter()
+                .filter(|l| counted.insert(l.as_str()))
+                .filter_map(|l| self.images.layer(l).ok())
+                .map(|l| l.size)
+                .sum();
+            let description = self
+                .images
+                .config(&img.id)
+                .ok()
+                .and_then(|c| c.history.iter().rev().find_map(|h| h.created_by.clone()))
+                .unwrap_or_default();
+            out.push(CacheRecord {
+                key,
+                description,
+                size,
+                shared: live.contains(&img.id),
+                created,
+                last_used,
+                uses,
+            });
+        }
+        Ok(out)
     }
 }
 

@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use crate::engine::error::{Error, Result};
 use crate::engine::Engine;
 
+pub use cache::CacheRecord;
 pub use context::Context;
 
 /// What a build is asked to do (the `/build` query, `wharf build` flags).
