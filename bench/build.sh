@@ -7,6 +7,12 @@
 #   3. one file edited in a 1,000-file context: wharf's rebuild (COPY and the steps after it)
 #   4. a RUN step's overhead over the same command in `wharf run`   target ≤ 15 ms
 #   5. the daemon's peak RSS over the whole run (VmHWM)   target ≤ 30 MB
+#   6. a Debian bookworm image whose RUN installs a package with apt-get (apt-get update and
+#      install of `hello` from Debian's mirror), --no-cache, median of $DEBIAN_RUNS (default 3;
+#      0 skips it), wharf and docker alternating. The base is the test suite's mmdebstrap root
+#      filesystem (/var/tmp/wharf-build-debian-<recipe key>.tar, made here if missing). wharf's
+#      RUN reaches the mirror through its bridge and NAT, docker's with `--network host`
+#      (this dockerd has no bridge): docker is spared the NAT.
 # dockerd runs with its own data root, exec root and socket, --iptables=false --bridge=none
 # (the host's filter rules stay as they are; its RUN steps then have no network, wharf's use
 # its bridge), and is stopped at the end.
@@ -141,3 +147,30 @@ printf 'RUN true as a build step, median of %d: %d ms (a FROM+RUN build %d ms le
 
 pid=$(cat "$work/run/wharf.pid")
 printf 'daemon peak RSS over the run (VmHWM): %s\n' "$(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' "/proc/$pid/status")"
+
+# 6. the Debian build with apt-get, side by side
+DEBIAN_RUNS=${DEBIAN_RUNS:-3}
+if [ "$DEBIAN_RUNS" -gt 0 ]; then
+  recipe='["--quiet", "--variant=apt", "bookworm"] http://deb.debian.org/debian'
+  key=$(printf '%s' "$recipe" | sha256sum | cut -c1-16)
+  base=/var/tmp/wharf-build-debian-$key.tar
+  if [ ! -e "$base" ]; then
+    (
+      flock 9
+      [ -e "$base" ] || { mmdebstrap --quiet --variant=apt bookworm "$base.$$.tar" http://deb.debian.org/debian && mv "$base.$$.tar" "$base"; }
+    ) 9>"/var/tmp/wharf-build-debian-$key.lock"
+  fi
+  $W import "$base" bookworm >/dev/null
+  $D import "$base" bookworm >/dev/null
+  deb=$work/deb; mkdir -p "$deb"
+  printf 'FROM bookworm\nRUN apt-get update -qq && apt-get install -y -qq --no-install-recommends hello && rm -rf /var/lib/apt/lists/*\nCMD ["hello"]\n' > "$deb/Dockerfile"
+  wd=(); dd=()
+  for _ in $(seq "$DEBIAN_RUNS"); do
+    wd+=("$(time_ms $W build -q --no-cache -t deb "$deb")")
+    dd+=("$(DOCKER_BUILDKIT=0 time_ms $D build -q --no-cache --network host -t deb "$deb")")
+  done
+  echo "check: $($W run --rm --network none deb) / $($D run --rm --network none deb)"
+  wdm=$(printf '%s\n' "${wd[@]}" | median); ddm=$(printf '%s\n' "${dd[@]}" | median)
+  printf 'Debian build with apt-get install (--no-cache), median of %d: wharf %d ms   docker %d ms   ratio 1/%s   (wharf runs: %s; docker: %s)\n' \
+    "$DEBIAN_RUNS" "$wdm" "$ddm" "$(awk -v a="$wdm" -v b="$ddm" 'BEGIN{printf "%.2f", b/a}')" "${wd[*]}" "${dd[*]}"
+fi
