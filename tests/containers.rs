@@ -218,6 +218,15 @@ fn containers_are_isolated() {
 fn resource_limits_are_applied() {
     let w = Wharf::new();
     w.busybox_image("box", &[]);
+    // /dev/shm: --shm-size, else Docker's 64 MiB.
+    let shm = |extra: &[&str]| {
+        let mut a = vec!["run", "--rm", "--network", "none"];
+        a.extend_from_slice(extra);
+        a.extend(["box", "grep", " /dev/shm ", "/proc/mounts"]);
+        w.ok(&a)
+    };
+    assert!(shm(&["--shm-size", "32m"]).contains("size=32768k"));
+    assert!(shm(&[]).contains("size=65536k"));
     let id = w.ok(&[
         "run",
         "-d",

@@ -10,6 +10,7 @@ use super::{Inner, StepError};
 use crate::api::client::build::BuildRequest;
 use crate::api::client::context;
 use crate::compose::engine::BuildJob;
+use crate::compose::exec::container::read_file_object;
 use crate::compose::model::Build;
 
 /// `compose build` / `up --build` options that shape every build of a run.
@@ -50,16 +51,35 @@ impl Inner {
         build_args.extend(self.opts.build.args.clone());
         let mut tags = vec![image.to_string()];
         tags.extend(build.tags.iter().filter(|t| t.as_str() != image).cloned());
+        // `RUN --mount=type=secret,id=<target>` (the secret's name when no target is given).
+        let mut secrets = BTreeMap::new();
+        for r in &build.secrets {
+            let def = self
+                .project
+                .secrets
+                .get(&r.source)
+                .ok_or_else(|| fail(format!("build: undefined secret {:?}", r.source)))?;
+            let bytes = read_file_object(def, &r.source, "secret", self.environment.as_ref())
+                .map_err(|e| fail(format!("build: {e}")))?;
+            secrets.insert(r.target.clone().unwrap_or_else(|| r.source.clone()), bytes);
+        }
         Ok(BuildJob {
             context: plan,
             request: BuildRequest {
                 tags,
                 build_args,
                 target: build.target.clone(),
-                no_cache: self.opts.build.no_cache,
-                pull: self.opts.build.pull,
+                no_cache: self.opts.build.no_cache || build.no_cache,
+                pull: self.opts.build.pull || build.pull,
                 labels: build.labels.clone(),
                 network: build.network.clone(),
+                extra_hosts: build
+                    .extra_hosts
+                    .iter()
+                    .flat_map(|(h, ips)| ips.iter().map(move |ip| format!("{h}:{ip}")))
+                    .collect(),
+                shm_size: build.shm_size.map(|s| s.0 as i64),
+                secrets,
                 ..Default::default()
             },
         })

@@ -27,6 +27,20 @@ pub struct Build {
     pub cache_from: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// Host name → addresses, for the RUN steps' /etc/hosts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra_hosts: BTreeMap<String, Vec<String>>,
+    /// /dev/shm of the RUN steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<super::ByteSize>,
+    #[serde(default, skip_serializing_if = "super::is_false")]
+    pub no_cache: bool,
+    /// Pull newer base images.
+    #[serde(default, skip_serializing_if = "super::is_false")]
+    pub pull: bool,
+    /// Top-level secrets the RUN steps may mount (`--mount=type=secret,id=<target>`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<super::ServiceFileRef>,
 }
 
 /// One `env_file` entry.

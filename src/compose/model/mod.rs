@@ -34,7 +34,7 @@ pub use units::{ByteSize, Duration};
 
 pub use super::develop::{Develop, ServiceHook, WatchAction, WatchRule};
 
-fn is_false(b: &bool) -> bool {
+pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
 

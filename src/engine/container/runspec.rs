@@ -101,6 +101,7 @@ impl Engine {
                 work: dir.join("work"),
                 mountpoint: self.paths.container_run_dir(&rec.id).join("rootfs"),
                 readonly: host.readonly_rootfs.unwrap_or(false),
+                shm_size: host.shm_size.filter(|s| *s > 0).map(|s| s as u64),
             },
             process: self.process_spec(rec, capabilities)?,
             hostname: rec.config.hostname.clone().unwrap_or_default(),

@@ -25,6 +25,9 @@ const NOSUID_NOEXEC_NODEV: MsFlags = MsFlags::MS_NOSUID
     .union(MsFlags::MS_NOEXEC)
     .union(MsFlags::MS_NODEV);
 
+/// Docker's `/dev/shm` size.
+const DEFAULT_SHM_BYTES: u64 = 64 << 20;
+
 /// Set up the root filesystem of `spec` and enter it.
 pub fn setup_rootfs(sys: &dyn Syscall, spec: &RuntimeSpec) -> Result<(), SetupError> {
     let root_dir = Path::new("/");
@@ -35,7 +38,7 @@ pub fn setup_rootfs(sys: &dyn Syscall, spec: &RuntimeSpec) -> Result<(), SetupEr
     .map_err(fail("making / private"))?;
     let root = mount_overlay(sys, &spec.rootfs)?;
     let fs = Rootfs { sys, root: &root };
-    fs.mount_kernel_filesystems(spec.privileged)?;
+    fs.mount_kernel_filesystems(spec.privileged, spec.rootfs.shm_size)?;
     for m in &spec.mounts {
         fs.mount_one(m)?;
     }
@@ -128,7 +131,11 @@ impl Rootfs<'_> {
         Ok(target)
     }
 
-    fn mount_kernel_filesystems(&self, privileged: bool) -> Result<(), SetupError> {
+    fn mount_kernel_filesystems(
+        &self,
+        privileged: bool,
+        shm_size: Option<u64>,
+    ) -> Result<(), SetupError> {
         self.mount_fs("/proc", "proc", "proc", NOSUID_NOEXEC_NODEV, None)?;
         let dev = self.mount_fs(
             "/dev",
@@ -150,7 +157,10 @@ impl Rootfs<'_> {
             "shm",
             "tmpfs",
             NOSUID_NOEXEC_NODEV,
-            Some("mode=1777,size=65536k"),
+            Some(&format!(
+                "mode=1777,size={}",
+                shm_size.unwrap_or(DEFAULT_SHM_BYTES)
+            )),
         )?;
         self.mount_fs("/dev/mqueue", "mqueue", "mqueue", NOSUID_NOEXEC_NODEV, None)?;
         self.mount_sys(privileged)

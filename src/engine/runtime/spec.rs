@@ -44,6 +44,9 @@ pub struct RootfsSpec {
     pub mountpoint: PathBuf,
     #[serde(default)]
     pub readonly: bool,
+    /// Bytes of `/dev/shm` (`--shm-size`); Docker's 64 MiB when None.
+    #[serde(default)]
+    pub shm_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

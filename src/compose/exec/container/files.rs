@@ -80,36 +80,36 @@ fn copy_refs(
 }
 
 fn content(cx: &Ctx, def: &FileObject, r: &ServiceFileRef, what: &str) -> Result<Vec<u8>, String> {
+    read_file_object(def, &r.source, what, cx.inp.environment).map_err(|e| cx.err(what, e))
+}
+
+/// The bytes of secret or config `name` (`what`): its file, inline content or environment
+/// variable (from `env`, the project's environment).
+pub fn read_file_object(
+    def: &FileObject,
+    name: &str,
+    what: &str,
+    env: Option<&crate::compose::load::env::Environment>,
+) -> Result<Vec<u8>, String> {
     if def.external {
-        return Err(cx.err(
-            what,
-            format!(
-                "external {what} {:?} needs a swarm; it is not supported by this engine",
-                r.source
-            ),
+        return Err(format!(
+            "external {what} {name:?} needs a swarm; it is not supported by this engine"
         ));
     }
     if let Some(f) = &def.file {
-        return std::fs::read(f).map_err(|e| cx.err(what, format!("cannot read {f}: {e}")));
+        return std::fs::read(f).map_err(|e| format!("cannot read {f}: {e}"));
     }
     if let Some(c) = &def.content {
         return Ok(c.clone().into_bytes());
     }
     if let Some(var) = &def.environment {
-        let value = cx.inp.environment.and_then(|e| e.get(var)).ok_or_else(|| {
-            cx.err(
-                what,
-                format!(
-                    "{what} {:?} comes from environment variable {var}, which is not set",
-                    r.source
-                ),
-            )
+        let value = env.and_then(|e| e.get(var)).ok_or_else(|| {
+            format!("{what} {name:?} comes from environment variable {var}, which is not set")
         })?;
         return Ok(value.into_bytes());
     }
-    Err(cx.err(
-        what,
-        format!("{what} {:?} has no file, content or environment", r.source),
+    Err(format!(
+        "{what} {name:?} has no file, content or environment"
     ))
 }
 

@@ -19,7 +19,7 @@ use crate::compose::load::env::Environment;
 use crate::compose::model::{Project, Service};
 use crate::docker::create::{Dns, Storage};
 
-pub use files::{files_tar, FileCopy};
+pub use files::{files_tar, read_file_object, FileCopy};
 
 /// What creating a service container needs.
 #[derive(Clone, Debug, Default)]

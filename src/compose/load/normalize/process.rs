@@ -106,6 +106,24 @@ pub(super) fn build(n: &Node, p: &KeyPath, ctx: &mut NormCtx<'_>) -> Result<Node
         let l = string_map(l, &p.key("labels"))?;
         m.insert("labels".into(), l);
     }
+    if let Some(h) = m.get("extra_hosts") {
+        let h = super::networks::extra_hosts(h, &p.key("extra_hosts"))?;
+        m.insert("extra_hosts".into(), h);
+    }
+    if let Some(s) = m.get("shm_size") {
+        let s = super::scalar::bytes(s, &p.key("shm_size"))?;
+        m.insert("shm_size".into(), s);
+    }
+    for flag in ["no_cache", "pull"] {
+        if let Some(b) = m.get(flag) {
+            let b = b.derive(V::Bool(to_bool(b, &p.key(flag))?));
+            m.insert(flag.into(), b);
+        }
+    }
+    if let Some(s) = m.get("secrets") {
+        let s = super::files::file_refs(s, &p.key("secrets"))?;
+        m.insert("secrets".into(), s);
+    }
     const BUILD_KEYS: &[&str] = &[
         "context",
         "dockerfile",
@@ -116,6 +134,11 @@ pub(super) fn build(n: &Node, p: &KeyPath, ctx: &mut NormCtx<'_>) -> Result<Node
         "network",
         "cache_from",
         "tags",
+        "extra_hosts",
+        "shm_size",
+        "no_cache",
+        "pull",
+        "secrets",
     ];
     let drop: Vec<String> = m
         .keys()
