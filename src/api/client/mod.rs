@@ -14,14 +14,14 @@ pub use typed::encode_filters as typed_filters;
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
 use super::{version_key, ErrorBody, API_VERSION};
 
-pub type ReqBody = BoxBody<Bytes, std::io::Error>;
+pub use crate::util::body::{empty, full, reader_body, ReqBody};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -119,32 +119,6 @@ pub fn with_query(path: &str, params: &[(&str, String)]) -> String {
         s.append_pair(k, v);
     }
     format!("{path}?{}", s.finish())
-}
-
-pub fn empty() -> ReqBody {
-    Full::new(Bytes::new())
-        .map_err(|never| match never {})
-        .boxed()
-}
-
-pub fn full(data: impl Into<Bytes>) -> ReqBody {
-    Full::new(data.into())
-        .map_err(|never| match never {})
-        .boxed()
-}
-
-/// How much of an upload goes into one HTTP chunk. Large chunks keep the per-chunk cost
-/// (framing, a channel hop and a wake-up in the daemon) small against the bytes: 4 KiB chunks
-/// made `load` of a 1 GB archive take two minutes in a debug build.
-const UPLOAD_CHUNK: usize = 256 * 1024;
-
-/// A request body streamed from a reader (uploads of archives).
-pub fn reader_body<R: tokio::io::AsyncRead + Send + Sync + 'static>(reader: R) -> ReqBody {
-    let stream = tokio_util::io::ReaderStream::with_capacity(reader, UPLOAD_CHUNK);
-    let body = http_body_util::StreamBody::new(futures_util::StreamExt::map(stream, |r| {
-        r.map(hyper::body::Frame::data)
-    }));
-    BodyExt::boxed(body)
 }
 
 impl Client {

@@ -12,8 +12,8 @@ use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::api::client::empty;
 use crate::engine::error::{Error, IoContext, Result};
+use crate::util::body::empty;
 
 /// How many redirects are followed.
 const MAX_REDIRECTS: usize = 10;

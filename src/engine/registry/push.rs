@@ -13,11 +13,11 @@ use tokio::sync::mpsc;
 
 use super::session::{challenge, error_text, session, short_digest, Session};
 use super::{progress, upload, Credentials};
-use crate::api::client::empty;
 use crate::engine::error::{Error, Result};
 use crate::engine::image::archive::{push_plan, PushPlan};
 use crate::engine::image::reference::Reference;
 use crate::engine::Engine;
+use crate::util::body::empty;
 
 impl Engine {
     /// Push an image to its registry: blobs the registry lacks, then the manifest.
@@ -167,7 +167,7 @@ async fn push_manifest(
             &format!("/v2/{}/manifests/{tag}", r.repository),
             Some(media_type),
             Some(len),
-            crate::api::client::full(manifest),
+            crate::util::body::full(manifest),
         )
         .await?;
     if put.status() != StatusCode::CREATED {

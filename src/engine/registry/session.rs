@@ -13,8 +13,8 @@ use hyper::{Request, StatusCode};
 use sha2::Digest;
 
 use super::{auth, retry, transport, Credentials};
-use crate::api::client::{empty, full, ReqBody};
 use crate::engine::error::{Error, Result};
+use crate::util::body::{empty, full, ReqBody};
 
 /// The OAuth2 client id dockerd gives token endpoints.
 const CLIENT_ID: &str = "docker";

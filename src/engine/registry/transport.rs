@@ -20,7 +20,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
 use super::super::error::{Error, Result};
-use crate::api::client::{empty, ReqBody};
+use crate::util::body::{empty, ReqBody};
 
 /// How long the HTTPS probe of an insecure registry may take.
 const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

@@ -18,10 +18,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, ReadBuf};
 use tokio::sync::mpsc;
 
 use super::session::{error_text, Session};
-use crate::api::client::{empty, reader_body};
 use crate::engine::error::{Error, Result};
 use crate::engine::image::reference::Reference;
 use crate::engine::image::ImageStore;
+use crate::util::body::{empty, reader_body};
 
 /// Blobs larger than this go in chunks of this size.
 pub(super) const CHUNK: u64 = 16 * 1024 * 1024;
@@ -208,7 +208,7 @@ async fn put(
     digest: &str,
     location: &str,
     len: u64,
-    body: crate::api::client::ReqBody,
+    body: crate::util::body::ReqBody,
 ) -> Result<()> {
     let sep = if location.contains('?') { '&' } else { '?' };
     let resp = s
