@@ -304,28 +304,27 @@ pub async fn df(AxState(engine): AxState<State>) -> ApiResult {
         "Images": images,
         "Containers": containers,
         "Volumes": volumes,
-        "BuildCache": cache.iter().map(build_cache_json).collect::<Vec<_>>(),
+        "BuildCache": cache.iter().map(build_cache_entry).collect::<Vec<_>>(),
     }))
 }
 
-/// A build cache entry in the shape of dockerd's `BuildCache` items (wharf's builder keeps
-/// regular step results only; none is in use between builds).
-fn build_cache_json(r: &crate::engine::build::CacheRecord) -> serde_json::Value {
+/// A build cache entry as dockerd's `BuildCache` items (wharf's builder keeps regular step
+/// results only; none is in use between builds).
+fn build_cache_entry(r: &crate::engine::build::CacheRecord) -> bollard_stubs::models::BuildCache {
     let time = |t: i64| {
         chrono::DateTime::from_timestamp(t, 0)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            .unwrap_or_default()
     };
-    serde_json::json!({
-        "ID": r.key.chars().take(25).collect::<String>(),
-        "Parents": null,
-        "Type": "regular",
-        "Description": r.description,
-        "InUse": false,
-        "Shared": r.shared,
-        "Size": r.size,
-        "CreatedAt": time(r.created),
-        "LastUsedAt": time(r.last_used),
-        "UsageCount": r.uses,
-    })
+    bollard_stubs::models::BuildCache {
+        id: Some(r.key.chars().take(25).collect()),
+        typ: Some(bollard_stubs::models::BuildCacheTypeEnum::REGULAR),
+        description: Some(r.description.clone()),
+        in_use: Some(false),
+        shared: Some(r.shared),
+        size: Some(r.size as i64),
+        created_at: time(r.created),
+        last_used_at: time(r.last_used),
+        usage_count: Some(r.uses as i64),
+        ..Default::default()
+    }
 }

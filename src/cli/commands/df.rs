@@ -1,17 +1,16 @@
 //! `system df [-v]`: disk usage by images, containers, local volumes and build cache, in the
 //! docker CLI's tables (the summary with what is reclaimable, or every object with `-v`).
 
-use serde_json::Value;
+use bollard_stubs::models::{
+    BuildCache, ContainerSummary, ContainerSummaryStateEnum, ImageSummary, SystemDataUsageResponse,
+    Volume,
+};
 
 use crate::api::client::Client;
 use crate::cli::args::DfArgs;
 use crate::cli::output::{ago, print_columns};
 use crate::cli::CliResult;
 use crate::util::bytesize::{human_size, human_size_digits};
-
-fn int(v: &Value) -> i64 {
-    v.as_i64().unwrap_or(0).max(0)
-}
 
 /// `1.2MB (40%)` as the docker CLI prints a reclaimable size.
 fn with_share(part: i64, total: i64) -> String {
@@ -21,41 +20,63 @@ fn with_share(part: i64, total: i64) -> String {
     format!("{} ({}%)", human_size(part), part * 100 / total)
 }
 
+fn size_rw(c: &ContainerSummary) -> i64 {
+    c.size_rw.unwrap_or(0).max(0)
+}
+
+fn running(c: &ContainerSummary) -> bool {
+    c.state == Some(ContainerSummaryStateEnum::RUNNING)
+}
+
+/// A volume's size and how many containers use it (`UsageData`; -1 when unknown reads as 0).
+fn usage(v: &Volume) -> (i64, i64) {
+    v.usage_data
+        .as_ref()
+        .map_or((0, 0), |u| (u.size.max(0), u.ref_count.max(0)))
+}
+
+fn cache_size(c: &BuildCache) -> i64 {
+    c.size.unwrap_or(0).max(0)
+}
+
+/// Shared entries are not the cache's own: the docker CLI counts them in no total.
+fn own(c: &BuildCache) -> bool {
+    c.shared != Some(true)
+}
+
 pub async fn df(client: &Client, a: DfArgs) -> CliResult {
-    let v: Value = client.get_json("/system/df").await?;
+    let v: serde_json::Value = client.get_json("/system/df").await?;
     if a.format.as_deref() == Some("json") {
         println!("{v}");
         return Ok(());
     }
-    let list = |k: &str| v[k].as_array().cloned().unwrap_or_default();
-    let (images, containers, volumes) = (list("Images"), list("Containers"), list("Volumes"));
-    let cache = list("BuildCache");
+    let du: SystemDataUsageResponse = serde_json::from_value(v)
+        .map_err(|e| crate::cli::Exit::msg(1, format!("reading the daemon's disk usage: {e}")))?;
+    let images = du.images.unwrap_or_default();
+    let containers = du.containers.unwrap_or_default();
+    let volumes = du.volumes.unwrap_or_default();
+    let cache = du.build_cache.unwrap_or_default();
     if a.verbose {
         return verbose(&images, &containers, &volumes, &cache);
     }
-    let used = |i: &Value| int(&i["Containers"]) > 0;
-    let image_size: i64 = images.iter().map(|i| int(&i["Size"])).sum();
+    let used = |i: &ImageSummary| i.containers > 0;
+    let image_size: i64 = images.iter().map(|i| i.size.max(0)).sum();
     // As the docker CLI counts it: what used images hold on their own is not reclaimable.
     let image_unique_used: i64 = images
         .iter()
         .filter(|i| used(i))
-        .map(|i| int(&i["Size"]) - int(&i["SharedSize"]))
+        .map(|i| i.size.max(0) - i.shared_size.max(0))
         .sum();
     let image_unused = image_size - image_unique_used;
-    let running = |c: &Value| c["State"] == "running";
-    let rw: i64 = containers.iter().map(|c| int(&c["SizeRw"])).sum();
-    let rw_stopped: i64 = containers
-        .iter()
-        .filter(|c| !running(c))
-        .map(|c| int(&c["SizeRw"]))
-        .sum();
-    let linked = |v: &Value| int(&v["UsageData"]["RefCount"]) > 0;
-    let vol_size: i64 = volumes.iter().map(|v| int(&v["UsageData"]["Size"])).sum();
+    let rw: i64 = containers.iter().map(size_rw).sum();
+    let rw_stopped: i64 = containers.iter().filter(|c| !running(c)).map(size_rw).sum();
+    let vol_size: i64 = volumes.iter().map(|v| usage(v).0).sum();
     let vol_unused: i64 = volumes
         .iter()
-        .filter(|v| !linked(v))
-        .map(|v| int(&v["UsageData"]["Size"]))
+        .filter(|v| usage(v).1 == 0)
+        .map(|v| usage(v).0)
         .sum();
+    let in_use = |c: &BuildCache| c.in_use == Some(true);
     let count = |n: usize| n.to_string();
     let rows = vec![
         vec![
@@ -75,69 +96,62 @@ pub async fn df(client: &Client, a: DfArgs) -> CliResult {
         vec![
             "Local Volumes".into(),
             count(volumes.len()),
-            count(volumes.iter().filter(|v| linked(v)).count()),
+            count(volumes.iter().filter(|v| usage(v).1 > 0).count()),
             human_size(vol_size),
             with_share(vol_unused, vol_size),
         ],
-        {
-            // As the docker CLI sums them: shared entries count in neither column.
-            let in_use = |c: &Value| c["InUse"] == true;
-            let own = || cache.iter().filter(|c| c["Shared"] != true);
-            vec![
-                "Build Cache".into(),
-                count(cache.len()),
-                count(cache.iter().filter(|c| in_use(c)).count()),
-                human_size(own().map(|c| int(&c["Size"])).sum()),
-                human_size(own().filter(|c| !in_use(c)).map(|c| int(&c["Size"])).sum()),
-            ]
-        },
+        vec![
+            "Build Cache".into(),
+            count(cache.len()),
+            count(cache.iter().filter(|c| in_use(c)).count()),
+            human_size(cache.iter().filter(|c| own(c)).map(cache_size).sum()),
+            human_size(
+                cache
+                    .iter()
+                    .filter(|c| own(c) && !in_use(c))
+                    .map(cache_size)
+                    .sum(),
+            ),
+        ],
     ];
     let header = ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"].map(String::from);
     print_columns(&mut std::io::stdout().lock(), &header, &rows)?;
     Ok(())
 }
 
+/// The first 12 characters of an id, without its `sha256:`.
+fn short(id: &str) -> String {
+    id.trim_start_matches("sha256:").chars().take(12).collect()
+}
+
 fn verbose(
-    images: &[Value],
-    containers: &[Value],
-    volumes: &[Value],
-    cache: &[Value],
+    images: &[ImageSummary],
+    containers: &[ContainerSummary],
+    volumes: &[Volume],
+    cache: &[BuildCache],
 ) -> CliResult {
     let out = &mut std::io::stdout().lock();
-    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
-    let short = |id: &Value| {
-        let id = s(id);
-        id.trim_start_matches("sha256:")
-            .chars()
-            .take(12)
-            .collect::<String>()
-    };
     use std::io::Write;
     writeln!(out, "Images space usage:\n")?;
     let mut rows = Vec::new();
     for i in images {
-        let tags: Vec<String> = i["RepoTags"]
-            .as_array()
-            .map(|t| t.iter().map(s).collect())
-            .unwrap_or_default();
-        let tags = if tags.is_empty() {
+        let tags = if i.repo_tags.is_empty() {
             vec!["<none>:<none>".to_string()]
         } else {
-            tags
+            i.repo_tags.clone()
         };
-        let size = int(&i["Size"]);
-        let shared = int(&i["SharedSize"]);
+        let (size, shared) = (i.size.max(0), i.shared_size.max(0));
         for t in tags {
             let (repo, tag) = t.rsplit_once(':').unwrap_or((&t, "<none>"));
             rows.push(vec![
                 repo.to_string(),
                 tag.to_string(),
-                short(&i["Id"]),
-                ago(int(&i["Created"])),
+                short(&i.id),
+                ago(i.created),
                 human_size_digits(size, 3),
                 human_size(shared),
                 human_size(size - shared),
-                int(&i["Containers"]).to_string(),
+                i.containers.max(0).to_string(),
             ]);
         }
     }
@@ -157,26 +171,30 @@ fn verbose(
     let rows: Vec<Vec<String>> = containers
         .iter()
         .map(|c| {
-            let volumes = c["Mounts"]
-                .as_array()
-                .map_or(0, |m| m.iter().filter(|m| m["Type"] == "volume").count());
-            let mut command = s(&c["Command"]);
+            let volumes = c.mounts.as_ref().map_or(0, |m| {
+                m.iter()
+                    .filter(|m| m.typ.map(|t| t.to_string()).as_deref() == Some("volume"))
+                    .count()
+            });
+            let mut command = c.command.clone().unwrap_or_default();
             if command.chars().count() > 20 {
                 command = format!("{}…", command.chars().take(19).collect::<String>());
             }
-            let names = c["Names"]
-                .as_array()
-                .map(|n| n.iter().map(|n| s(n).trim_start_matches('/').to_string()))
-                .map(|n| n.collect::<Vec<_>>().join(","))
-                .unwrap_or_default();
+            let names = c
+                .names
+                .iter()
+                .flatten()
+                .map(|n| n.trim_start_matches('/'))
+                .collect::<Vec<_>>()
+                .join(",");
             vec![
-                short(&c["Id"]),
-                s(&c["Image"]),
+                short(c.id.as_deref().unwrap_or_default()),
+                c.image.clone().unwrap_or_default(),
                 format!("\"{command}\""),
                 volumes.to_string(),
-                human_size(int(&c["SizeRw"])),
-                ago(int(&c["Created"])),
-                s(&c["Status"]),
+                human_size(size_rw(c)),
+                ago(c.created.unwrap_or(0)),
+                c.status.clone().unwrap_or_default(),
                 names,
             ]
         })
@@ -197,11 +215,8 @@ fn verbose(
     let rows: Vec<Vec<String>> = volumes
         .iter()
         .map(|v| {
-            vec![
-                s(&v["Name"]),
-                int(&v["UsageData"]["RefCount"]).to_string(),
-                human_size(int(&v["UsageData"]["Size"])),
-            ]
+            let (size, links) = usage(v);
+            vec![v.name.clone(), links.to_string(), human_size(size)]
         })
         .collect();
     print_columns(
@@ -209,15 +224,11 @@ fn verbose(
         &["VOLUME NAME", "LINKS", "SIZE"].map(String::from),
         &rows,
     )?;
-    // As the docker CLI sums it: shared entries are not the cache's own.
-    let total: i64 = cache
-        .iter()
-        .filter(|c| c["Shared"] != true)
-        .map(|c| int(&c["Size"]))
-        .sum();
+    let total: i64 = cache.iter().filter(|c| own(c)).map(cache_size).sum();
     writeln!(out, "\nBuild cache usage: {}\n", human_size(total))?;
-    let since = |v: &Value| {
-        chrono::DateTime::parse_from_rfc3339(&s(v))
+    let since = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| ago(t.timestamp()))
             .unwrap_or_default()
     };
@@ -225,13 +236,17 @@ fn verbose(
         .iter()
         .map(|c| {
             vec![
-                s(&c["ID"]).chars().take(12).collect(),
-                s(&c["Type"]),
-                human_size_digits(int(&c["Size"]), 3),
-                since(&c["CreatedAt"]),
-                since(&c["LastUsedAt"]),
-                int(&c["UsageCount"]).to_string(),
-                c["Shared"].as_bool().unwrap_or(false).to_string(),
+                c.id.as_deref()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(12)
+                    .collect(),
+                c.typ.map(|t| t.to_string()).unwrap_or_default(),
+                human_size_digits(cache_size(c), 3),
+                since(&c.created_at),
+                since(&c.last_used_at),
+                c.usage_count.unwrap_or(0).to_string(),
+                c.shared.unwrap_or(false).to_string(),
             ]
         })
         .collect();
