@@ -73,12 +73,19 @@ pub async fn create(client: &Client, a: NetworkCreateArgs) -> CliResult {
 
 pub async fn ls(client: &Client, a: VolumeLsArgs) -> CliResult {
     let f = filters(&a.filter);
-    let nets: Vec<serde_json::Value> = client
+    let nets: Vec<bollard_stubs::models::Network> = client
         .get_json(&with_query("/networks", &[("filters", typed_filters(&f))]))
         .await?;
+    let short_id = |n: &bollard_stubs::models::Network| -> String {
+        n.id.as_deref()
+            .unwrap_or_default()
+            .chars()
+            .take(12)
+            .collect()
+    };
     if a.quiet {
         for n in &nets {
-            println!("{}", &n["Id"].as_str().unwrap_or_default()[..12]);
+            println!("{}", short_id(n));
         }
         return Ok(());
     }
@@ -86,24 +93,14 @@ pub async fn ls(client: &Client, a: VolumeLsArgs) -> CliResult {
         .iter()
         .map(|n| {
             let mut r = Row::new();
-            let id = n["Id"].as_str().unwrap_or_default();
-            r.insert("ID".into(), id.chars().take(12).collect());
-            r.insert(
-                "Name".into(),
-                n["Name"].as_str().unwrap_or_default().to_string(),
-            );
-            r.insert(
-                "Driver".into(),
-                n["Driver"].as_str().unwrap_or_default().to_string(),
-            );
+            r.insert("ID".into(), short_id(n));
+            r.insert("Name".into(), n.name.clone().unwrap_or_default());
+            r.insert("Driver".into(), n.driver.clone().unwrap_or_default());
             r.insert(
                 "Scope".into(),
-                n["Scope"].as_str().unwrap_or("local").to_string(),
+                n.scope.clone().unwrap_or_else(|| "local".into()),
             );
-            r.insert(
-                "Internal".into(),
-                n["Internal"].as_bool().unwrap_or(false).to_string(),
-            );
+            r.insert("Internal".into(), n.internal.unwrap_or(false).to_string());
             r
         })
         .collect();
@@ -126,15 +123,15 @@ pub async fn rm(client: &Client, a: NamesArgs) -> CliResult {
 
 pub async fn prune(client: &Client, a: PruneArgs) -> CliResult {
     let f = filters(&a.filter);
-    let v: serde_json::Value = client
+    let pruned: bollard_stubs::models::NetworkPruneResponse = client
         .post_json::<_, ()>(
             &with_query("/networks/prune", &[("filters", typed_filters(&f))]),
             None,
         )
         .await?;
     println!("Deleted Networks:");
-    for n in v["NetworksDeleted"].as_array().cloned().unwrap_or_default() {
-        println!("{}", n.as_str().unwrap_or_default());
+    for n in pruned.networks_deleted.unwrap_or_default() {
+        println!("{n}");
     }
     Ok(())
 }
