@@ -154,7 +154,13 @@ fn disk_usage_and_container_sizes_as_the_docker_cli_shows_them() {
     ] {
         assert!(verbose.contains(want), "{want:?} missing:\n{verbose}");
     }
-    w.ok(&["rm", "dfc"]);
+    // container prune removes the stopped container and reports its writable layer.
+    let id = w.inspect("dfc", "{{.Id}}");
+    let pruned = w.ok(&["container", "prune", "-f"]);
+    assert_eq!(
+        pruned,
+        format!("Deleted Containers:\n{id}\n\nTotal reclaimed space: 3kB\n")
+    );
     w.ok(&["volume", "rm", "dfv"]);
 
     // The build cache: one entry per step, its uses counted, shared while a tagged image

@@ -221,21 +221,20 @@ fn with_go_field_names(event: &mut serde_json::Value) {
 
 pub async fn prune_containers(client: &Client, a: PruneArgs) -> CliResult {
     let f = filters(&a.filter);
-    let v: serde_json::Value = client
+    let pruned: bollard_stubs::models::ContainerPruneResponse = client
         .post_json::<_, ()>(
             &with_query("/containers/prune", &[("filters", typed_filters(&f))]),
             None,
         )
         .await?;
     println!("Deleted Containers:");
-    for id in v["ContainersDeleted"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-    {
-        println!("{}", id.as_str().unwrap_or_default());
+    for id in pruned.containers_deleted.unwrap_or_default() {
+        println!("{id}");
     }
-    println!("\nTotal reclaimed space: 0B");
+    println!(
+        "\nTotal reclaimed space: {}",
+        human_size(pruned.space_reclaimed.unwrap_or(0))
+    );
     Ok(())
 }
 
