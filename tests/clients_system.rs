@@ -154,6 +154,22 @@ fn disk_usage_and_container_sizes_as_the_docker_cli_shows_them() {
     ] {
         assert!(verbose.contains(want), "{want:?} missing:\n{verbose}");
     }
+    // ps -s, and a template that names .Size, show the sizes as the docker CLI does.
+    let sized = w.ok(&["ps", "-a", "--format", "{{.Names}} {{.Size}}"]);
+    assert!(sized.starts_with("dfc 3kB (virtual "), "{sized}");
+    assert_eq!(
+        sized,
+        d.ok(&["ps", "-a", "--format", "{{.Names}} {{.Size}}"])
+    );
+    let table = w.ok(&["ps", "-a", "-s"]);
+    assert!(
+        table
+            .lines()
+            .next()
+            .is_some_and(|h| h.trim_end().ends_with("SIZE"))
+            && table.contains("3kB (virtual "),
+        "{table}"
+    );
     // container prune removes the stopped container and reports its writable layer.
     let id = w.inspect("dfc", "{{.Id}}");
     let pruned = w.ok(&["container", "prune", "-f"]);

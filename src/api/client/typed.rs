@@ -92,10 +92,23 @@ impl Client {
         all: bool,
         filters: &HashMap<String, Vec<String>>,
     ) -> Result<Vec<ContainerSummary>> {
-        let params = [
+        self.list_containers_sized(all, filters, false).await
+    }
+
+    /// [`Self::list_containers`], with each one's `SizeRw`/`SizeRootFs` when `size`.
+    pub async fn list_containers_sized(
+        &self,
+        all: bool,
+        filters: &HashMap<String, Vec<String>>,
+        size: bool,
+    ) -> Result<Vec<ContainerSummary>> {
+        let mut params = vec![
             ("all", all.to_string()),
             ("filters", encode_filters(filters)),
         ];
+        if size {
+            params.push(("size", "1".into()));
+        }
         self.get_json(&with_query("/containers/json", &params))
             .await
     }

@@ -108,7 +108,34 @@ pub async fn list(AxState(engine): AxState<State>, q: Query) -> ApiResult {
         .filter(|l| *l > 0)
         .map(|l| l as usize);
     let all = flag(&q, "all") || limit.is_some();
-    ok_json(&engine.list_containers(all, limit, &filters)?)
+    let mut list = engine.list_containers(all, limit, &filters)?;
+    if flag(&q, "size") {
+        fill_sizes(&engine, &mut list).await;
+    }
+    ok_json(&list)
+}
+
+/// Each container's writable layer (`SizeRw`) and it over its image (`SizeRootFs`), as
+/// dockerd reports them with `size=1` and in `system df`; measured off the async workers.
+pub async fn fill_sizes(engine: &State, list: &mut [bollard_stubs::models::ContainerSummary]) {
+    let ids: Vec<String> = list.iter().filter_map(|c| c.id.clone()).collect();
+    let e = engine.clone();
+    let sizes: HashMap<String, (i64, i64)> = tokio::task::spawn_blocking(move || {
+        ids.into_iter()
+            .filter_map(|id| {
+                let rec = e.containers.get(&id)?;
+                Some((id, e.container_sizes(&rec)))
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_default();
+    for c in list {
+        if let Some((rw, root_fs)) = c.id.as_ref().and_then(|id| sizes.get(id)) {
+            c.size_rw = Some(*rw);
+            c.size_root_fs = Some(*root_fs);
+        }
+    }
 }
 
 pub async fn inspect(

@@ -275,26 +275,7 @@ pub async fn df(AxState(engine): AxState<State>) -> ApiResult {
     }
     let mut containers = engine.list_containers(true, None, &HashMap::new())?;
     let volumes = super::volumes::volume_list(&engine, true)?;
-    // Each container's writable layer, and it over its image, as dockerd's df reports them.
-    let e = engine.clone();
-    let by_id: HashMap<String, (i64, i64)> = tokio::task::spawn_blocking(move || {
-        e.containers
-            .all()
-            .into_iter()
-            .map(|rec| {
-                let sizes = e.container_sizes(&rec);
-                (rec.id, sizes)
-            })
-            .collect()
-    })
-    .await
-    .unwrap_or_default();
-    for c in &mut containers {
-        if let Some((rw, root_fs)) = c.id.as_ref().and_then(|id| by_id.get(id)) {
-            c.size_rw = Some(*rw);
-            c.size_root_fs = Some(*root_fs);
-        }
-    }
+    super::containers::fill_sizes(&engine, &mut containers).await;
     let e = engine.clone();
     let cache = tokio::task::spawn_blocking(move || e.build_cache_records())
         .await

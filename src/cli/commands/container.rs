@@ -204,7 +204,7 @@ pub fn container_row(c: &ContainerSummary, no_trunc: bool) -> Row {
         c.state.map(|s| s.to_string()).unwrap_or_default(),
     );
     row.insert("Status".into(), c.status.clone().unwrap_or_default());
-    row.insert("Size".into(), "0B".into());
+    row.insert("Size".into(), size_text(c));
     row.insert(
         "Names".into(),
         c.names
@@ -251,10 +251,23 @@ pub fn container_row(c: &ContainerSummary, no_trunc: bool) -> Row {
     row
 }
 
+/// `ps -s`'s SIZE as the docker CLI prints it: the writable layer, and with it the whole
+/// filesystem (`3kB (virtual 1.98MB)`).
+fn size_text(c: &ContainerSummary) -> String {
+    use crate::util::bytesize::human_size_digits;
+    let rw = human_size_digits(c.size_rw.unwrap_or(0), 3);
+    match c.size_root_fs.filter(|s| *s > 0) {
+        Some(all) => format!("{rw} (virtual {})", human_size_digits(all, 3)),
+        None => rw,
+    }
+}
+
 pub async fn ps(client: &Client, a: PsArgs) -> CliResult {
     let f = filters(&a.filter);
+    // As the docker CLI: sizes when asked for, or when the template shows them.
+    let size = a.size || a.format.as_deref().is_some_and(|f| f.contains(".Size"));
     let mut list = client
-        .list_containers(a.all || a.last.is_some() || a.latest, &f)
+        .list_containers_sized(a.all || a.last.is_some() || a.latest, &f, size)
         .await?;
     if a.latest {
         list.truncate(1);
@@ -276,16 +289,20 @@ pub async fn ps(client: &Client, a: PsArgs) -> CliResult {
         return Ok(());
     }
     let rows = list.iter().map(|c| container_row(c, a.no_trunc)).collect();
+    let mut columns = vec![
+        ("CONTAINER ID", "ID"),
+        ("IMAGE", "Image"),
+        ("COMMAND", "Command"),
+        ("CREATED", "RunningFor"),
+        ("STATUS", "Status"),
+        ("PORTS", "Ports"),
+        ("NAMES", "Names"),
+    ];
+    if a.size {
+        columns.push(("SIZE", "Size"));
+    }
     let table = Table {
-        columns: &[
-            ("CONTAINER ID", "ID"),
-            ("IMAGE", "Image"),
-            ("COMMAND", "Command"),
-            ("CREATED", "RunningFor"),
-            ("STATUS", "Status"),
-            ("PORTS", "Ports"),
-            ("NAMES", "Names"),
-        ],
+        columns: &columns,
         rows,
     };
     print_table(&table, a.format.as_deref())?;
