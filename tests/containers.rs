@@ -478,6 +478,13 @@ fn logs_exec_and_lifecycle() {
     assert_eq!(w.inspect("talker", "{{.State.Status}}"), "running");
     let top = w.ok(&["top", "talker"]);
     assert!(top.contains("sleep 60"), "{top}");
+    assert!(top.starts_with("UID") && top.contains("STIME"), "{top}");
+    // ps options go to the host's ps, as dockerd passes them; rows are the container's only.
+    let top = w.ok(&["top", "talker", "-o", "pid,comm"]);
+    let lines: Vec<&str> = top.lines().collect();
+    assert!(lines[0].split_whitespace().eq(["PID", "COMMAND"]), "{top}");
+    assert!(lines[1..].iter().any(|l| l.ends_with("sleep")), "{top}");
+    assert!(!top.contains("wharf"), "a host process is listed: {top}");
     // stop / start / restart / rename / kill / rm.
     w.ok(&["stop", "-t", "1", "talker"]);
     assert_eq!(w.inspect("talker", "{{.State.Status}}"), "exited");

@@ -361,8 +361,12 @@ pub async fn update(
     ok_json(&serde_json::json!({ "Warnings": warnings }))
 }
 
-pub async fn top(AxState(engine): AxState<State>, Path(id): Path<String>) -> ApiResult {
-    let (titles, processes) = engine.top_container(&id)?;
+pub async fn top(AxState(engine): AxState<State>, Path(id): Path<String>, q: Query) -> ApiResult {
+    let ps_args = q.get("ps_args").cloned().filter(|a| !a.trim().is_empty());
+    let (titles, processes) =
+        tokio::task::spawn_blocking(move || engine.top_container(&id, ps_args.as_deref()))
+            .await
+            .map_err(|e| ApiError(Error::internal(e)))??;
     ok_json(&serde_json::json!({"Titles": titles, "Processes": processes}))
 }
 

@@ -452,9 +452,13 @@ pub async fn attach(client: &Client, a: AttachArgs) -> CliResult {
 }
 
 pub async fn top(client: &Client, a: TopArgs) -> CliResult {
-    let v: serde_json::Value = client
-        .get_json(&format!("/containers/{}/top", a.container))
-        .await?;
+    let path = format!("/containers/{}/top", a.container);
+    let path = if a.ps_args.is_empty() {
+        path
+    } else {
+        with_query(&path, &[("ps_args", a.ps_args.join(" "))])
+    };
+    let v: serde_json::Value = client.get_json(&path).await?;
     let titles: Vec<String> = serde_json::from_value(v["Titles"].clone()).unwrap_or_default();
     let rows: Vec<Vec<String>> = serde_json::from_value(v["Processes"].clone()).unwrap_or_default();
     print_columns(&mut std::io::stdout().lock(), &titles, &rows)?;

@@ -487,8 +487,14 @@ impl Engine {
         r
     }
 
-    /// `top`: the container's processes (`ps -ef` columns).
-    pub fn top_container(&self, key: &str) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    /// `top`: the host's `ps` with `ps_args` (dockerd's default `-ef`), its rows narrowed to
+    /// the container's processes, as dockerd does; without a `ps` on the host, the `-ef`
+    /// columns read from `/proc`.
+    pub fn top_container(
+        &self,
+        key: &str,
+        ps_args: Option<&str>,
+    ) -> Result<(Vec<String>, Vec<Vec<String>>)> {
         let rec = self.containers.resolve(key)?;
         if !rec.state.is_running() {
             return Err(Error::conflict(format!(
@@ -496,11 +502,35 @@ impl Engine {
                 rec.id
             )));
         }
+        let args: Vec<&str> = ps_args.unwrap_or("-ef").split_whitespace().collect();
+        match std::process::Command::new("ps").args(&args).output() {
+            Ok(out) if out.status.success() => {
+                let pids = self.container_pids(&rec);
+                parse_ps(&String::from_utf8_lossy(&out.stdout), &pids)
+            }
+            Ok(out) => Err(Error::internal(format!(
+                "Error running ps: {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))),
+            Err(_) if ps_args.is_none() => self.top_from_proc(&rec),
+            Err(e) => Err(Error::internal(format!("Error running ps: {e}"))),
+        }
+    }
+
+    /// The pids of the container's processes (its cgroup's, else its init).
+    fn container_pids(&self, rec: &ContainerRecord) -> Vec<i32> {
         let cg = Cgroup::detect(&format!("wharf/{}", rec.id));
         let mut pids = cg.map(|c| c.pids()).unwrap_or_default();
         if pids.is_empty() {
             pids.push(rec.state.pid);
         }
+        pids
+    }
+
+    /// `ps -ef`'s columns read from `/proc` (a host without `ps`).
+    fn top_from_proc(&self, rec: &ContainerRecord) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+        let mut pids = self.container_pids(rec);
         pids.sort();
         let titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
             .iter()
@@ -552,6 +582,43 @@ impl Engine {
         }
         Ok((titles, rows))
     }
+}
+
+/// `ps` output narrowed to `pids`, as dockerd parses it: the header's words are the titles,
+/// the last column takes the rest of each line (a command with spaces).
+fn parse_ps(out: &str, pids: &[i32]) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    let mut lines = out.lines();
+    let titles: Vec<String> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let pid_col = titles
+        .iter()
+        .position(|t| t == "PID")
+        .ok_or_else(|| Error::invalid("Couldn't find PID field in ps output"))?;
+    let mut rows = Vec::new();
+    for line in lines {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < titles.len() {
+            continue;
+        }
+        let Ok(pid) = fields[pid_col].parse::<i32>() else {
+            return Err(Error::internal(format!(
+                "Unexpected pid '{}': not a number",
+                fields[pid_col]
+            )));
+        };
+        if !pids.contains(&pid) {
+            continue;
+        }
+        let last = titles.len() - 1;
+        let mut row: Vec<String> = fields[..last].iter().map(|f| f.to_string()).collect();
+        row.push(fields[last..].join(" "));
+        rows.push(row);
+    }
+    Ok((titles, rows))
 }
 
 fn helper_error(rec: &ContainerRecord, path: &str, stderr: &[u8]) -> Error {
