@@ -144,10 +144,9 @@ fn rules(
             ));
         }
         // Not ::1: that one the hold forwards (see the module docs).
-        let v6_daddr = match m.host_ip {
-            _ if m.on_every_address() => Some("ip6 daddr != ::1".to_string()),
-            IpAddr::V6(ip) if ip.is_unspecified() => Some("ip6 daddr != ::1".to_string()),
-            IpAddr::V6(ip) if !ip.is_loopback() => Some(format!("ip6 daddr {ip}")),
+        let v6_daddr = match m.ipv6_side() {
+            Some(ip) if ip.is_unspecified() => Some("ip6 daddr != ::1".to_string()),
+            Some(ip) if !ip.is_loopback() => Some(format!("ip6 daddr {ip}")),
             _ => None,
         };
         if let (Some(daddr), Some(ip6)) = (v6_daddr, f.container_ip6) {

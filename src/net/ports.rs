@@ -73,6 +73,17 @@ impl PortMapping {
     pub fn needs_ipv6(&self) -> bool {
         self.host_ip.is_ipv6()
     }
+
+    /// The IPv6 address the mapping answers on, given a dual-stack container: `::` (every
+    /// one) for a mapping on every address, its own for an IPv6 one, none for a specific IPv4
+    /// address.
+    pub fn ipv6_side(&self) -> Option<Ipv6Addr> {
+        match self.host_ip {
+            IpAddr::V6(ip) => Some(ip),
+            _ if self.on_every_address() => Some(Ipv6Addr::UNSPECIFIED),
+            IpAddr::V4(_) => None,
+        }
+    }
 }
 
 impl fmt::Display for PortMapping {
@@ -231,6 +242,7 @@ pub fn hold_port_dual(
     };
     if let IpAddr::V6(ip6) = ip {
         let sock = bind(proto, (ip6, port).into()).map_err(|e| bind_error(proto, ip, port, e))?;
+        // `[::1]` connections reach the hold itself (NAT cannot carry them): forward those.
         let loopback_reaches = ip6.is_loopback() || ip6.is_unspecified();
         return Ok(HeldPort {
             proto,

@@ -651,8 +651,6 @@ fn inspect(engine: &Engine, name: &str) -> Result<ImageInspect> {
     })
 }
 
-/// Below API 1.45 dockerd still shows `Container` and `ContainerConfig` (the config of the
-/// container an image was committed from; its empty shape for built and pulled images).
 /// docker-compose 1.x (Debian bookworm's 1.29) asks for the server's newest version and still
 /// reads `ContainerConfig` when it recreates a service: it fails with a `KeyError` against
 /// dockerd 25 and later. wharf keeps it working by showing the field to that client only.
@@ -662,6 +660,8 @@ fn reads_container_config(headers: &axum::http::HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().starts_with(b"docker-compose/1."))
 }
 
+/// Below API 1.45 dockerd still shows `Container` and `ContainerConfig` (the config of the
+/// container an image was committed from; its empty shape for built and pulled images).
 fn with_container_config(v: &mut serde_json::Value) {
     if let Some(obj) = v.as_object_mut() {
         obj.insert("Container".into(), "".into());

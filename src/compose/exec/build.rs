@@ -73,11 +73,7 @@ impl Inner {
                 pull: self.opts.build.pull || build.pull,
                 labels: build.labels.clone(),
                 network: build.network.clone(),
-                extra_hosts: build
-                    .extra_hosts
-                    .iter()
-                    .flat_map(|(h, ips)| ips.iter().map(move |ip| format!("{h}:{ip}")))
-                    .collect(),
+                extra_hosts: crate::compose::model::host_entries(&build.extra_hosts),
                 shm_size: build.shm_size.map(|s| s.0 as i64),
                 secrets,
                 ..Default::default()

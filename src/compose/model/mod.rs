@@ -34,6 +34,14 @@ pub use units::{ByteSize, Duration};
 
 pub use super::develop::{Develop, ServiceHook, WatchAction, WatchRule};
 
+/// `extra_hosts` (host name → addresses) as the Engine API takes them: `host:ip` each.
+pub fn host_entries(extra_hosts: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    extra_hosts
+        .iter()
+        .flat_map(|(h, ips)| ips.iter().map(move |ip| format!("{h}:{ip}")))
+        .collect()
+}
+
 pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }

@@ -371,6 +371,16 @@ fn endpoint_settings(rec: &ContainerRecord) -> HashMap<String, EndpointSettings>
     out
 }
 
+/// The host addresses dockerd lists a mapping under: its own, and on a dual-stack network
+/// `::` too for one on every address (it is published on `[::]` as well).
+fn shown_host_ips(e: &crate::net::Endpoint, m: &crate::net::PortMapping) -> Vec<String> {
+    let mut ips = vec![m.host_ip.to_string()];
+    if e.v6.is_some() && m.on_every_address() {
+        ips.push("::".into());
+    }
+    ips
+}
+
 fn mapping_key(m: &crate::net::PortMapping) -> String {
     format!("{}/{}", m.container_port, m.proto)
 }
@@ -391,11 +401,7 @@ fn network_settings(rec: &ContainerRecord) -> NetworkSettings {
                     host_ip: Some(ip),
                     host_port: Some(m.host_port.to_string()),
                 };
-                list.push(binding(m.host_ip.to_string()));
-                // A dual-stack network publishes a mapping on every address on `[::]` too.
-                if e.v6.is_some() && m.on_every_address() {
-                    list.push(binding("::".into()));
-                }
+                list.extend(shown_host_ips(e, m).into_iter().map(binding));
             }
         }
     }
@@ -444,17 +450,11 @@ fn summary_ports(rec: &ContainerRecord) -> Vec<Port> {
             PortTypeEnum::TCP
         }),
     };
-    let mut out = Vec::new();
-    for e in &rec.endpoints {
-        for m in &e.ports {
-            out.push(port(m, m.host_ip.to_string()));
-            // As dockerd lists them: the `[::]` side of a mapping on every address too.
-            if e.v6.is_some() && m.on_every_address() {
-                out.push(port(m, "::".into()));
-            }
-        }
-    }
-    out
+    rec.endpoints
+        .iter()
+        .flat_map(|e| e.ports.iter().map(move |m| (e, m)))
+        .flat_map(|(e, m)| shown_host_ips(e, m).into_iter().map(move |ip| port(m, ip)))
+        .collect()
 }
 
 pub use crate::engine::filters::parse as parse_filters;

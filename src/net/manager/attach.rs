@@ -85,7 +85,7 @@ pub(super) fn sub_spec<'a>(
 /// a dual-stack network, for mappings on every host address (their `[::]` side) and on IPv6
 /// ones.
 fn v6_target(m: &PortMapping, ip6: Option<Ipv6Addr>) -> Option<SocketAddrV6> {
-    ip6.filter(|_| m.on_every_address() || m.needs_ipv6())
+    ip6.filter(|_| m.ipv6_side().is_some())
         .map(|ip| SocketAddrV6::new(ip, m.container_port, 0, 0))
 }
 

@@ -112,11 +112,7 @@ pub fn build(project: &Project, inp: &BuildInputs) -> Result<Built, String> {
         servers: svc.dns.clone(),
         search: svc.dns_search.clone(),
         options: svc.dns_opt.clone(),
-        extra_hosts: svc
-            .extra_hosts
-            .iter()
-            .flat_map(|(h, ips)| ips.iter().map(move |ip| format!("{h}:{ip}")))
-            .collect(),
+        extra_hosts: crate::compose::model::host_entries(&svc.extra_hosts),
     }
     .apply(&mut body);
     let log_config = sections::logging(svc, &mut warn);
